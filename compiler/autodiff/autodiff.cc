@@ -1,0 +1,105 @@
+#include "compiler/autodiff/autodiff.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "compiler/dsl/dsl.h"
+
+namespace reforge {
+namespace {
+
+void accumulate(std::map<int, Tensor>& adjoints, int id, Tensor g) {
+  auto it = adjoints.find(id);
+  if (it == adjoints.end()) adjoints.emplace(id, g);
+  else it->second = it->second + g;
+}
+
+}  // namespace
+
+std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
+                        const std::vector<Tensor>& wrt) {
+  if (outputs.size() != seeds.size()) throw Error("vjp: one seed per output is required");
+  const int forward_size = graph.size();
+  std::set<int> stop;
+  for (const Tensor& w : wrt) stop.insert(w.id);
+
+  // Only nodes on a path from some `wrt` to some output get adjoints.
+  std::vector<bool> depends(forward_size, false);
+  for (int id = 0; id < forward_size; ++id) {
+    if (stop.count(id)) {
+      depends[id] = true;
+      continue;
+    }
+    for (int in : graph.node(id).inputs) depends[id] = depends[id] || depends[in];
+  }
+
+  std::map<int, Tensor> adjoints;
+  int highest = -1;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].type() != seeds[i].type()) {
+      throw Error(fmt::format("vjp: seed {} has type {}, output is {}", i, type_to_string(seeds[i].type()),
+                              type_to_string(outputs[i].type())));
+    }
+    if (!depends[outputs[i].id]) continue;
+    accumulate(adjoints, outputs[i].id, seeds[i]);
+    highest = std::max(highest, outputs[i].id);
+  }
+
+  auto differentiate = [&graph](const std::vector<Tensor>& outs, const std::vector<Tensor>& sds,
+                                const std::vector<Tensor>& w) { return vjp(graph, outs, sds, w); };
+
+  for (int id = highest; id >= 0; --id) {
+    auto it = adjoints.find(id);
+    if (it == adjoints.end() || stop.count(id) || !depends[id]) continue;
+    const Node& n = graph.node(id);
+    if (!n.def || !n.def->vjp) continue;
+    std::vector<Tensor> inputs;
+    for (int in : n.inputs) inputs.push_back(graph.value(in));
+    Tensor output = graph.value(id);
+    Tensor grad = it->second;
+    std::vector<Tensor> grads;
+    {
+      auto scope = graph.scope(n.name + ".grad");
+      auto attribution = graph.attribute_to(n.loc);
+      grads = n.def->vjp(VjpContext{graph, id, inputs, output, grad, differentiate});
+    }
+    if (grads.size() != inputs.size()) {
+      throw Error(fmt::format("internal: vjp of '{}' returned {} gradients for {} inputs", n.op, grads.size(),
+                              inputs.size()));
+    }
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const Node& in = graph.node(n.inputs[k]);
+      if (!grads[k].valid() || !depends[n.inputs[k]] || !is_float(in.type.dtype)) continue;
+      if (grads[k].type() != in.type) {
+        throw Error(fmt::format("internal: gradient of %{} through '{}' has type {}, expected {}", in.name, n.op,
+                                type_to_string(grads[k].type()), type_to_string(in.type)));
+      }
+      accumulate(adjoints, n.inputs[k], grads[k]);
+    }
+  }
+
+  std::vector<Tensor> result;
+  std::set<int> returned;
+  for (const Tensor& w : wrt) {
+    auto it = adjoints.find(w.id);
+    bool first = returned.insert(w.id).second;
+    result.push_back(first && it != adjoints.end() ? it->second : Tensor{});
+  }
+  return result;
+}
+
+std::vector<Tensor> gradients(Tensor loss, const std::vector<Tensor>& wrt) {
+  if (loss.rank() != 0 || !is_float(loss.dtype())) {
+    throw Error("gradients: the loss must be a float scalar, got " + type_to_string(loss.type()));
+  }
+  Graph& graph = *loss.graph;
+  std::vector<Tensor> grads = vjp(graph, {loss}, {full_like(loss, 1.0)}, wrt);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].valid()) grads[i] = full_like(wrt[i], 0.0);
+  }
+  return grads;
+}
+
+}  // namespace reforge

@@ -1,0 +1,129 @@
+#include "compiler/interpreter/interpreter.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <functional>
+
+#include "ops/counter_rng.h"
+
+namespace reforge {
+namespace {
+
+// FNV-1a: a name hash that is the same on every platform and run.
+uint64_t stable_name_hash(const std::string& name) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+bool is_fed(const std::string& op) { return op == "input" || op == "param" || op == "state"; }
+
+// Values outside +-2^53 cannot be represented exactly by the reference
+// storage; integer results there would be silently wrong.
+void check_integer_range(const Node& n, const HostTensor& t) {
+  if (!is_integer(n.type.dtype)) return;
+  for (double v : t.data) {
+    if (std::fabs(v) > 9007199254740992.0) {
+      throw Error(fmt::format("%{}: integer value {} exceeds the interpreter's exact range (2^53)", n.name, v));
+    }
+  }
+}
+
+// `args` binds `arg` nodes (regions); `feeds` binds sources (top level).
+std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vector<HostTensor>* args,
+                                const InterpreterOptions& options) {
+  // Only nodes some output needs are evaluated; values are dropped after
+  // their last use.
+  std::vector<bool> needed(g.size(), false);
+  std::vector<int> last_use(g.size(), -1);
+  for (const auto& [name, id] : g.outputs()) {
+    needed[id] = true;
+    last_use[id] = g.size();
+  }
+  for (int id = g.size() - 1; id >= 0; --id) {
+    if (!needed[id]) continue;
+    for (int in : g.node(id).inputs) {
+      needed[in] = true;
+      last_use[in] = std::max(last_use[in], id);
+    }
+  }
+
+  std::vector<HostTensor> values(g.size());
+  for (int id = 0; id < g.size(); ++id) {
+    if (!needed[id]) continue;
+    const Node& n = g.node(id);
+    if (is_fed(n.op)) {
+      auto it = feeds ? feeds->find(n.name) : ValueMap::const_iterator{};
+      if (!feeds || it == feeds->end()) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
+      if (it->second.type != n.type) {
+        throw Error(fmt::format("value fed for '{}' is {}, the graph declares {}", n.name,
+                                type_to_string(it->second.type), type_to_string(n.type)));
+      }
+      values[id] = it->second;
+      continue;
+    }
+    if (n.op == "arg") {
+      int64_t index = n.attrs.get_int("index");
+      if (!args || index < 0 || index >= static_cast<int64_t>(args->size())) {
+        throw Error(fmt::format("region argument {} of '{}' was not supplied", index, g.name()));
+      }
+      values[id] = (*args)[index];
+      continue;
+    }
+    if (!n.def || !n.def->eval) throw Error(fmt::format("%{}: op '{}' cannot be evaluated", n.name, n.op));
+    EvalContext ctx{n, {}, [&](int region, std::vector<HostTensor> region_args) {
+                      return run_region(*n.regions.at(region), std::move(region_args), options);
+                    }};
+    for (int in : n.inputs) ctx.inputs.push_back(&values[in]);
+    HostTensor out = n.def->eval(ctx);
+    out.type = n.type;
+    if (!(options.promote_f32_to_f64 && n.type.dtype == DType::f32)) round_to_dtype(out);
+    check_integer_range(n, out);
+    values[id] = std::move(out);
+    for (int in : n.inputs) {
+      if (last_use[in] == id) values[in] = HostTensor();
+    }
+  }
+  std::vector<HostTensor> outputs;
+  for (const auto& [name, id] : g.outputs()) outputs.push_back(values[id]);
+  return outputs;
+}
+
+}  // namespace
+
+ValueMap run_graph(const Graph& graph, const ValueMap& feeds, const InterpreterOptions& options) {
+  std::vector<HostTensor> values = execute(graph, &feeds, nullptr, options);
+  ValueMap out;
+  for (size_t i = 0; i < values.size(); ++i) out[graph.outputs()[i].first] = std::move(values[i]);
+  return out;
+}
+
+std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> args, const InterpreterOptions& options) {
+  return execute(region, nullptr, &args, options);
+}
+
+ValueMap initial_values(const Graph& graph, uint64_t seed) {
+  ValueMap values;
+  for (int id = 0; id < graph.size(); ++id) {
+    const Node& n = graph.node(id);
+    if (n.op != "param" && n.op != "state") continue;
+    HostTensor t(n.type);
+    const std::string& kind = n.attrs.get_string("init");
+    double scale = n.attrs.get_float("scale");
+    uint64_t stream = stable_name_hash(n.name);
+    for (int64_t i = 0; i < t.size(); ++i) {
+      if (kind == "normal") t[i] = scale * ops::counter_normal(seed, stream, i);
+      else if (kind == "uniform") t[i] = scale * (2.0 * ops::counter_uniform(seed, stream, i) - 1.0);
+      else if (kind == "zeros") t[i] = 0.0;
+      else if (kind == "ones") t[i] = 1.0;
+      else if (kind == "constant") t[i] = scale;
+      else throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
+    }
+    round_to_dtype(t);
+    values[n.name] = std::move(t);
+  }
+  return values;
+}
+
+}  // namespace reforge

@@ -1,0 +1,36 @@
+// The reference interpreter: executes any graph with the ops' reference
+// kernels. Slow and obviously correct; the oracle for passes and backends.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/graph.h"
+#include "compiler/ir/host_tensor.h"
+
+namespace reforge {
+
+using ValueMap = std::map<std::string, HostTensor>;
+
+struct InterpreterOptions {
+  // Compute f32 values at f64 precision (no rounding after each op): used
+  // by gradient checks on graphs declared in f32.
+  bool promote_f32_to_f64 = false;
+};
+
+// Evaluates the outputs of `graph`. `feeds` supplies every input, param and
+// state node that an output needs, by node name; a missing or mistyped feed
+// is an Error naming it. Returns outputs by name.
+ValueMap run_graph(const Graph& graph, const ValueMap& feeds, const InterpreterOptions& options = {});
+
+// Evaluates a region graph on positional arguments; returns its outputs.
+std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> args,
+                                   const InterpreterOptions& options = {});
+
+// Initial values for every param and state node, from their `init`
+// attributes, drawn deterministically from `seed` and the node's name.
+ValueMap initial_values(const Graph& graph, uint64_t seed);
+
+}  // namespace reforge

@@ -1,0 +1,183 @@
+#include "compiler/ir/graph.h"
+
+#include <fmt/format.h>
+
+namespace reforge {
+
+SourceLoc to_source_loc(const std::source_location& loc) {
+  return SourceLoc{loc.file_name(), static_cast<int>(loc.line())};
+}
+
+const Node& Tensor::node() const { return graph->node(id); }
+const TensorType& Tensor::type() const { return graph->node(id).type; }
+
+int64_t Tensor::dim(int64_t axis) const {
+  int64_t r = rank();
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis >= r) {
+    throw Error(fmt::format("axis {} out of range for {}", axis, type_to_string(type())));
+  }
+  return shape()[axis];
+}
+
+Tensor Tensor::named(const std::string& name) const {
+  graph->rename(id, name);
+  return *this;
+}
+
+const Node& VjpContext::node() const { return graph.node(node_id); }
+
+Tensor Graph::input(const std::string& name, TensorType type, std::source_location loc) {
+  auto node = std::make_unique<Node>();
+  node->op = "input";
+  node->def = find_op("input");
+  node->type = std::move(type);
+  node->name = unique_name(name);
+  node->loc = to_source_loc(loc);
+  return value(append(std::move(node)));
+}
+
+Tensor Graph::param(const std::string& name, Shape shape, Init init, std::source_location loc) {
+  auto node = std::make_unique<Node>();
+  node->op = "param";
+  node->def = find_op("param");
+  node->type = TensorType{default_float_, std::move(shape)};
+  node->attrs.set("init", init.kind);
+  node->attrs.set("scale", init.scale);
+  node->name = unique_name(name);
+  node->loc = to_source_loc(loc);
+  return value(append(std::move(node)));
+}
+
+Tensor Graph::arg(int index, TensorType type, std::source_location loc) {
+  auto node = std::make_unique<Node>();
+  node->op = "arg";
+  node->def = find_op("arg");
+  node->type = std::move(type);
+  node->attrs.set("index", static_cast<int64_t>(index));
+  node->name = unique_name("arg" + std::to_string(index));
+  node->loc = to_source_loc(loc);
+  return value(append(std::move(node)));
+}
+
+Tensor Graph::state(const std::string& name, TensorType type, Init init, std::source_location loc) {
+  auto node = std::make_unique<Node>();
+  node->op = "state";
+  node->def = find_op("state");
+  node->type = std::move(type);
+  node->attrs.set("init", init.kind);
+  node->attrs.set("scale", init.scale);
+  node->name = unique_name(name);
+  node->loc = to_source_loc(loc);
+  return value(append(std::move(node)));
+}
+
+Graph::LocationOverride::LocationOverride(Graph* graph, SourceLoc loc)
+    : graph_(graph), saved_(graph->location_override_) {
+  graph_->location_override_ = std::move(loc);
+}
+Graph::LocationOverride::~LocationOverride() { graph_->location_override_ = saved_; }
+
+void Graph::output(const std::string& name, Tensor value) {
+  if (value.graph != this) throw Error("output '" + name + "' is a value of another graph");
+  if (find_output(name) >= 0) throw Error("output '" + name + "' defined twice");
+  outputs_.emplace_back(name, value.id);
+}
+
+Tensor Graph::add(const std::string& op, const std::vector<Tensor>& inputs, AttrMap attrs, const SourceLoc& loc,
+                  std::vector<std::unique_ptr<Graph>> regions) {
+  const OpDef* def = find_op(op);
+  std::string where = loc.known() ? loc.to_string() + ": " : "";
+  if (def == nullptr) throw Error(where + "unknown op '" + op + "'");
+  std::vector<TensorType> input_types;
+  std::vector<int> ids;
+  for (const Tensor& t : inputs) {
+    if (t.graph != this) throw Error(where + op + ": an input belongs to another graph (or is empty)");
+    input_types.push_back(t.type());
+    ids.push_back(t.id);
+  }
+  if (def->arity >= 0 && static_cast<int>(inputs.size()) != def->arity) {
+    throw Error(fmt::format("{}{}: expects {} inputs, got {}", where, op, def->arity, inputs.size()));
+  }
+  TensorType type;
+  try {
+    type = def->infer(InferContext{input_types, attrs, regions});
+  } catch (const Error& e) {
+    std::vector<std::string> shapes;
+    for (const auto& t : input_types) shapes.push_back(type_to_string(t));
+    throw Error(fmt::format("{}{}: {} (inputs: {})", where, op, e.what(), fmt::join(shapes, ", ")));
+  }
+  auto node = std::make_unique<Node>();
+  node->op = op;
+  node->def = def;
+  node->inputs = std::move(ids);
+  node->attrs = std::move(attrs);
+  node->type = std::move(type);
+  node->name = unique_name(op);
+  node->loc = location_override_ ? *location_override_ : loc;
+  node->regions = std::move(regions);
+  return value(append(std::move(node)));
+}
+
+int Graph::append(std::unique_ptr<Node> node) {
+  used_names_.insert(node->name);
+  nodes_.push_back(std::move(node));
+  return static_cast<int>(nodes_.size()) - 1;
+}
+
+Graph::Scope::Scope(Graph* graph, const std::string& name) : graph_(graph) { graph_->scopes_.push_back(name); }
+Graph::Scope::~Scope() { graph_->scopes_.pop_back(); }
+
+std::string Graph::scope_path() const { return fmt::format("{}", fmt::join(scopes_, ".")); }
+
+std::string Graph::unique_name(const std::string& base) {
+  std::string prefix = scope_path();
+  std::string name = prefix.empty() ? base : prefix + "." + base;
+  if (!used_names_.count(name)) return name;
+  for (int i = 1;; ++i) {
+    std::string candidate = fmt::format("{}#{}", name, i);
+    if (!used_names_.count(candidate)) return candidate;
+  }
+}
+
+void Graph::rename(int id, const std::string& base) {
+  Node& n = mutable_node(id);
+  used_names_.erase(n.name);
+  n.name = unique_name(base);
+  used_names_.insert(n.name);
+}
+
+int Graph::find_output(const std::string& name) const {
+  for (const auto& [n, id] : outputs_) {
+    if (n == name) return id;
+  }
+  return -1;
+}
+
+int Graph::find_node(const std::string& name) const {
+  for (int i = 0; i < size(); ++i) {
+    if (nodes_[i]->name == name) return i;
+  }
+  return -1;
+}
+
+std::unique_ptr<Graph> Graph::clone() const {
+  auto copy = std::make_unique<Graph>(name_);
+  copy->default_float_ = default_float_;
+  for (const auto& n : nodes_) {
+    auto node = std::make_unique<Node>();
+    node->op = n->op;
+    node->def = n->def;
+    node->inputs = n->inputs;
+    node->attrs = n->attrs;
+    node->type = n->type;
+    node->name = n->name;
+    node->loc = n->loc;
+    for (const auto& r : n->regions) node->regions.push_back(r->clone());
+    copy->append(std::move(node));
+  }
+  copy->outputs_ = outputs_;
+  return copy;
+}
+
+}  // namespace reforge

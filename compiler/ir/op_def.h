@@ -1,0 +1,76 @@
+// The contract every op fulfils (see ops/ for the definitions): its
+// attributes, its shape rule, its reference kernel and its gradient rule.
+// An op's meaning is its reference kernel; everything else is held to it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/attributes.h"
+#include "compiler/ir/host_tensor.h"
+#include "compiler/ir/types.h"
+
+namespace reforge {
+
+class Graph;
+struct Node;
+struct Tensor;
+
+struct AttrSpec {
+  std::string name;
+  AttrKind kind;
+  bool required = true;
+};
+
+// Shape rule input. Throws reforge::Error with a message that names the
+// offending shapes; the caller adds the op name and the user's source line.
+struct InferContext {
+  const std::vector<TensorType>& inputs;
+  const AttrMap& attrs;
+  const std::vector<std::unique_ptr<Graph>>& regions;
+};
+
+struct EvalContext {
+  const Node& node;
+  std::vector<const HostTensor*> inputs;
+  // Runs one of the node's regions on the given arguments (structured ops).
+  std::function<std::vector<HostTensor>(int region, std::vector<HostTensor> args)> run_region;
+};
+
+// Vector-Jacobian product: given the output's cotangent, build graph nodes
+// for the cotangent of each input (an invalid Tensor means "no gradient").
+struct VjpContext {
+  Graph& graph;
+  int node_id;
+  std::vector<Tensor> inputs;
+  const Tensor& output;
+  const Tensor& grad;
+  // For structured ops: reverse-mode differentiate `outputs` (seeded with
+  // `seeds`) with respect to `wrt`, appending nodes to the graph.
+  std::function<std::vector<Tensor>(const std::vector<Tensor>& outputs,
+                                    const std::vector<Tensor>& seeds,
+                                    const std::vector<Tensor>& wrt)>
+      differentiate;
+  const Node& node() const;
+};
+
+struct OpDef {
+  std::string name;
+  int arity = 0;  // number of inputs; -1 for variadic
+  std::vector<AttrSpec> attrs;
+  std::function<TensorType(const InferContext&)> infer;
+  std::function<HostTensor(const EvalContext&)> eval;
+  // Null for ops that carry no gradient (integer results, sources).
+  std::function<std::vector<Tensor>(const VjpContext&)> vjp;
+  int num_regions = 0;
+};
+
+// Registration happens at static-initialisation time in ops/ (one file per
+// op family); lookups return nullptr for unknown names.
+void register_op(OpDef def);
+const OpDef* find_op(const std::string& name);
+std::vector<std::string> registered_op_names();
+
+}  // namespace reforge

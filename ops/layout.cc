@@ -1,0 +1,230 @@
+// Layout ops: reshape, transpose, broadcast, slice, concat, pad. They move
+// elements without arithmetic; their gradients are layout ops too.
+#include <numeric>
+
+#include "ops/op_helpers.h"
+
+namespace reforge::ops {
+namespace {
+
+TensorType infer_broadcast(const InferContext& c) {
+  const TensorType& in = c.inputs[0];
+  const Shape& out = c.attrs.get_ints("shape");
+  if (in.shape.size() > out.size()) shape_error("cannot broadcast " + type_to_string(in) + " to " + shape_to_string(out));
+  size_t lead = out.size() - in.shape.size();
+  for (size_t i = 0; i < in.shape.size(); ++i) {
+    if (in.shape[i] != 1 && in.shape[i] != out[lead + i]) {
+      shape_error("cannot broadcast " + type_to_string(in) + " to " + shape_to_string(out));
+    }
+  }
+  return TensorType{in.dtype, out};
+}
+
+// Sum of g over the axes a broadcast from `in` to g's shape expanded.
+Tensor unbroadcast(Tensor g, const Shape& in) {
+  size_t lead = g.rank() - in.size();
+  std::vector<int64_t> axes;
+  for (size_t i = 0; i < static_cast<size_t>(g.rank()); ++i) {
+    if (i < lead || (in[i - lead] == 1 && g.shape()[i] != 1)) axes.push_back(static_cast<int64_t>(i));
+  }
+  Tensor s = axes.empty() ? g : sum(g, axes, false);
+  return reshape(s, in);
+}
+
+TensorType infer_slice(const InferContext& c) {
+  TensorType t = c.inputs[0];
+  int64_t axis = c.attrs.get_int("axis"), start = c.attrs.get_int("start"), end = c.attrs.get_int("end");
+  require_axis(axis, t.rank());
+  if (start < 0 || start > end || end > t.shape[axis]) {
+    shape_error(fmt::format("slice [{}, {}) out of range for axis {} of {}", start, end, axis, type_to_string(t)));
+  }
+  t.shape[axis] = end - start;
+  return t;
+}
+
+TensorType infer_concat(const InferContext& c) {
+  if (c.inputs.empty()) shape_error("needs at least one input");
+  int64_t axis = c.attrs.get_int("axis");
+  TensorType t = c.inputs[0];
+  require_axis(axis, t.rank());
+  t.shape[axis] = 0;
+  for (const TensorType& in : c.inputs) {
+    TensorType probe = in;
+    if (probe.rank() == t.rank()) probe.shape[axis] = 0;
+    if (probe != t) shape_error(fmt::format("inputs differ off axis {}: {}", axis, types_string(c.inputs)));
+  }
+  for (const TensorType& in : c.inputs) t.shape[axis] += in.shape[axis];
+  return t;
+}
+
+// Copies `src` into `dst` along `axis`: dst[.., dst_offset + a, ..] = src[.., src_offset + a, ..] for a < count.
+void copy_along(const HostTensor& src, int64_t src_offset, HostTensor& dst, int64_t dst_offset, int64_t axis,
+                int64_t count) {
+  AxisSplit s = split_at(src.shape(), axis);
+  AxisSplit d = split_at(dst.shape(), axis);
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t a = 0; a < count; ++a)
+      for (int64_t i = 0; i < s.inner; ++i) {
+        dst[(o * d.extent + dst_offset + a) * d.inner + i] = src[(o * s.extent + src_offset + a) * s.inner + i];
+      }
+}
+
+}  // namespace
+
+REFORGE_REGISTER_OPS(layout) {
+  register_op({.name = "reshape",
+               .arity = 1,
+               .attrs = {{"shape", AttrKind::int_list}},
+               .infer =
+                   [](const InferContext& c) {
+                     TensorType t{c.inputs[0].dtype, c.attrs.get_ints("shape")};
+                     for (int64_t d : t.shape) {
+                       if (d < 0) shape_error("negative dimension in " + shape_to_string(t.shape));
+                     }
+                     if (t.elements() != c.inputs[0].elements()) {
+                       shape_error("cannot reshape " + type_to_string(c.inputs[0]) + " to " + shape_to_string(t.shape));
+                     }
+                     return t;
+                   },
+               .eval = [](const EvalContext& c) { return HostTensor(c.node.type, c.inputs[0]->data); },
+               .vjp = [](const VjpContext& c) { return std::vector<Tensor>{reshape(c.grad, c.inputs[0].shape())}; }});
+
+  register_op({.name = "transpose",
+               .arity = 1,
+               .attrs = {{"perm", AttrKind::int_list}},
+               .infer =
+                   [](const InferContext& c) {
+                     const auto& perm = c.attrs.get_ints("perm");
+                     const TensorType& in = c.inputs[0];
+                     std::vector<int64_t> sorted = perm;
+                     std::sort(sorted.begin(), sorted.end());
+                     std::vector<int64_t> expected(in.rank());
+                     std::iota(expected.begin(), expected.end(), 0);
+                     if (sorted != expected) {
+                       shape_error(fmt::format("perm [{}] is not a permutation of the axes of {}", fmt::join(perm, ","),
+                                               type_to_string(in)));
+                     }
+                     TensorType out = in;
+                     for (size_t i = 0; i < perm.size(); ++i) out.shape[i] = in.shape[perm[i]];
+                     return out;
+                   },
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     const auto& perm = c.node.attrs.get_ints("perm");
+                     HostTensor out(c.node.type);
+                     auto in_strides = row_major_strides(x.shape());
+                     for (int64_t flat = 0; flat < out.size(); ++flat) {
+                       auto coords = unravel(flat, out.shape());
+                       int64_t src = 0;
+                       for (size_t i = 0; i < perm.size(); ++i) src += coords[i] * in_strides[perm[i]];
+                       out[flat] = x[src];
+                     }
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 const auto& perm = c.node().attrs.get_ints("perm");
+                 std::vector<int64_t> inverse(perm.size());
+                 for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+                 return std::vector<Tensor>{transpose(c.grad, inverse)};
+               }});
+
+  register_op({.name = "broadcast",
+               .arity = 1,
+               .attrs = {{"shape", AttrKind::int_list}},
+               .infer = infer_broadcast,
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     HostTensor out(c.node.type);
+                     size_t lead = out.shape().size() - x.shape().size();
+                     auto in_strides = row_major_strides(x.shape());
+                     for (int64_t flat = 0; flat < out.size(); ++flat) {
+                       auto coords = unravel(flat, out.shape());
+                       int64_t src = 0;
+                       for (size_t i = 0; i < x.shape().size(); ++i) {
+                         if (x.shape()[i] != 1) src += coords[lead + i] * in_strides[i];
+                       }
+                       out[flat] = x[src];
+                     }
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())};
+               }});
+
+  register_op({.name = "slice",
+               .arity = 1,
+               .attrs = {{"axis", AttrKind::integer}, {"start", AttrKind::integer}, {"end", AttrKind::integer}},
+               .infer = infer_slice,
+               .eval =
+                   [](const EvalContext& c) {
+                     HostTensor out(c.node.type);
+                     const auto& a = c.node.attrs;
+                     copy_along(*c.inputs[0], a.get_int("start"), out, 0, a.get_int("axis"),
+                                a.get_int("end") - a.get_int("start"));
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 const auto& a = c.node().attrs;
+                 int64_t axis = a.get_int("axis");
+                 int64_t high = c.inputs[0].dim(axis) - a.get_int("end");
+                 return std::vector<Tensor>{pad(c.grad, axis, a.get_int("start"), high, 0.0)};
+               }});
+
+  register_op({.name = "concat",
+               .arity = -1,
+               .attrs = {{"axis", AttrKind::integer}},
+               .infer = infer_concat,
+               .eval =
+                   [](const EvalContext& c) {
+                     HostTensor out(c.node.type);
+                     int64_t axis = c.node.attrs.get_int("axis"), offset = 0;
+                     for (const HostTensor* in : c.inputs) {
+                       copy_along(*in, 0, out, offset, axis, in->shape()[axis]);
+                       offset += in->shape()[axis];
+                     }
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 int64_t axis = c.node().attrs.get_int("axis"), offset = 0;
+                 std::vector<Tensor> grads;
+                 for (const Tensor& in : c.inputs) {
+                   grads.push_back(slice(c.grad, axis, offset, offset + in.dim(axis)));
+                   offset += in.dim(axis);
+                 }
+                 return grads;
+               }});
+
+  register_op({.name = "pad",
+               .arity = 1,
+               .attrs = {{"axis", AttrKind::integer},
+                         {"low", AttrKind::integer},
+                         {"high", AttrKind::integer},
+                         {"value", AttrKind::real}},
+               .infer =
+                   [](const InferContext& c) {
+                     TensorType t = c.inputs[0];
+                     int64_t axis = c.attrs.get_int("axis");
+                     require_axis(axis, t.rank());
+                     if (c.attrs.get_int("low") < 0 || c.attrs.get_int("high") < 0) shape_error("padding must be >= 0");
+                     t.shape[axis] += c.attrs.get_int("low") + c.attrs.get_int("high");
+                     return t;
+                   },
+               .eval =
+                   [](const EvalContext& c) {
+                     HostTensor out(c.node.type);
+                     const auto& a = c.node.attrs;
+                     std::fill(out.data.begin(), out.data.end(), a.get_float("value"));
+                     int64_t axis = a.get_int("axis");
+                     copy_along(*c.inputs[0], 0, out, a.get_int("low"), axis, c.inputs[0]->shape()[axis]);
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 const auto& a = c.node().attrs;
+                 int64_t axis = a.get_int("axis"), low = a.get_int("low");
+                 return std::vector<Tensor>{slice(c.grad, axis, low, low + c.inputs[0].dim(axis))};
+               }});
+}
+
+}  // namespace reforge::ops

@@ -1,0 +1,55 @@
+// Batched matrix multiply: [..., m, k] x [..., k, n] -> [..., m, n] with
+// equal batch dimensions (the DSL broadcasts them).
+#include "ops/op_helpers.h"
+
+namespace reforge::ops {
+
+REFORGE_REGISTER_OPS(matmul) {
+  register_op({.name = "matmul",
+               .arity = 2,
+               .infer =
+                   [](const InferContext& c) {
+                     const TensorType& a = c.inputs[0];
+                     const TensorType& b = c.inputs[1];
+                     if (a.dtype != b.dtype) shape_error("dtypes differ: " + types_string(c.inputs));
+                     require_float(a, "matmul operand");
+                     if (a.rank() < 2 || a.rank() != b.rank()) shape_error("ranks must be equal and >= 2: " + types_string(c.inputs));
+                     int64_t r = a.rank();
+                     if (!std::equal(a.shape.begin(), a.shape.end() - 2, b.shape.begin())) {
+                       shape_error("batch dimensions differ: " + types_string(c.inputs));
+                     }
+                     if (a.shape[r - 1] != b.shape[r - 2]) shape_error("contraction sizes differ: " + types_string(c.inputs));
+                     TensorType out = a;
+                     out.shape[r - 1] = b.shape[r - 1];
+                     return out;
+                   },
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& a = *c.inputs[0];
+                     const HostTensor& b = *c.inputs[1];
+                     HostTensor out(c.node.type);
+                     int64_t r = a.type.rank();
+                     int64_t m = a.shape()[r - 2], k = a.shape()[r - 1], n = b.shape()[r - 1];
+                     int64_t batch = 1;
+                     for (int64_t i = 0; i < r - 2; ++i) batch *= out.shape()[i];
+                     for (int64_t bi = 0; bi < batch; ++bi) {
+                       const double* pa = a.data.data() + bi * m * k;
+                       const double* pb = b.data.data() + bi * k * n;
+                       double* po = out.data.data() + bi * m * n;
+                       for (int64_t i = 0; i < m; ++i)
+                         for (int64_t j = 0; j < n; ++j) {
+                           double s = 0.0;
+                           for (int64_t p = 0; p < k; ++p) s += pa[i * k + p] * pb[p * n + j];
+                           po[i * n + j] = s;
+                         }
+                     }
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 // dA = G B^T, dB = A^T G
+                 return std::vector<Tensor>{matmul(c.grad, swap_last_axes(c.inputs[1])),
+                                            matmul(swap_last_axes(c.inputs[0]), c.grad)};
+               }});
+}
+
+}  // namespace reforge::ops

@@ -1,0 +1,75 @@
+// Small helpers shared by the op definitions: registration, index
+// arithmetic for the reference kernels, and checks for shape rules.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "compiler/dsl/dsl.h"
+#include "compiler/ir/graph.h"
+#include "compiler/ir/op_def.h"
+
+namespace reforge::ops {
+
+// Registers op definitions at static-initialisation time:
+//   REFORGE_REGISTER_OPS(elementwise) { register_op(...); ... }
+#define REFORGE_REGISTER_OPS(group)                   \
+  static void register_##group##_ops();               \
+  static const bool group##_registered = [] {         \
+    register_##group##_ops();                         \
+    return true;                                      \
+  }();                                                \
+  static void register_##group##_ops()
+
+[[noreturn]] inline void shape_error(const std::string& what) { throw Error(what); }
+
+inline std::string types_string(const std::vector<TensorType>& types) {
+  std::vector<std::string> parts;
+  for (const auto& t : types) parts.push_back(type_to_string(t));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+inline void require_float(const TensorType& t, const char* what) {
+  if (!is_float(t.dtype)) shape_error(fmt::format("{} must be a float tensor, got {}", what, type_to_string(t)));
+}
+
+inline DType dtype_attr(const AttrMap& attrs) {
+  auto d = parse_dtype(attrs.get_string("dtype"));
+  if (!d) shape_error("unknown dtype '" + attrs.get_string("dtype") + "'");
+  return *d;
+}
+
+inline void require_axis(int64_t axis, int64_t rank) {
+  if (axis < 0 || axis >= rank) shape_error(fmt::format("axis {} out of range for rank {}", axis, rank));
+}
+
+// Splits a shape around `axis` into (outer, extent, inner) for loops of the
+// form  for o, for a, for i: flat = (o * extent + a) * inner + i.
+struct AxisSplit {
+  int64_t outer = 1, extent = 1, inner = 1;
+};
+inline AxisSplit split_at(const Shape& shape, int64_t axis) {
+  AxisSplit s;
+  for (int64_t i = 0; i < axis; ++i) s.outer *= shape[i];
+  s.extent = shape[axis];
+  for (size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
+  return s;
+}
+
+// The unflattened coordinates of flat index `flat` in `shape`.
+inline std::vector<int64_t> unravel(int64_t flat, const Shape& shape) {
+  std::vector<int64_t> coords(shape.size());
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    coords[i] = shape[i] == 0 ? 0 : flat % shape[i];
+    flat = shape[i] == 0 ? 0 : flat / shape[i];
+  }
+  return coords;
+}
+
+// Node locations for gradient nodes are rewritten by autodiff to the
+// forward node's location; vjp rules build with the plain DSL.
+inline Tensor zeros_like(Tensor x) { return full_like(x, 0.0); }
+
+}  // namespace reforge::ops

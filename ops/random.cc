@@ -1,0 +1,45 @@
+// Random tensors drawn from an explicit integer key (an input of the graph,
+// fresh per training step, fixed for evaluation) by the counter-based
+// generator in counter_rng.h. `stream` separates independent draws under
+// one key.
+#include "ops/counter_rng.h"
+#include "ops/op_helpers.h"
+
+namespace reforge::ops {
+namespace {
+
+TensorType infer_random(const InferContext& c) {
+  const TensorType& key = c.inputs[0];
+  if (!is_integer(key.dtype) || key.rank() != 0) shape_error("key must be an integer scalar, got " + type_to_string(key));
+  TensorType t{dtype_attr(c.attrs), c.attrs.get_ints("shape")};
+  require_float(t, "result");
+  return t;
+}
+
+template <double (*Draw)(uint64_t, uint64_t, uint64_t)>
+HostTensor eval_random(const EvalContext& c) {
+  HostTensor out(c.node.type);
+  auto key = static_cast<uint64_t>(static_cast<int64_t>((*c.inputs[0])[0]));
+  auto stream = static_cast<uint64_t>(c.node.attrs.get_int("stream"));
+  for (int64_t i = 0; i < out.size(); ++i) out[i] = Draw(key, stream, static_cast<uint64_t>(i));
+  return out;
+}
+
+}  // namespace
+
+REFORGE_REGISTER_OPS(random) {
+  std::vector<AttrSpec> attrs = {
+      {"shape", AttrKind::int_list}, {"stream", AttrKind::integer}, {"dtype", AttrKind::string}};
+  register_op({.name = "random_normal",
+               .arity = 1,
+               .attrs = attrs,
+               .infer = infer_random,
+               .eval = eval_random<counter_normal>});
+  register_op({.name = "random_uniform",
+               .arity = 1,
+               .attrs = attrs,
+               .infer = infer_random,
+               .eval = eval_random<counter_uniform>});
+}
+
+}  // namespace reforge::ops

@@ -1,0 +1,198 @@
+// Reductions: reduce_sum and reduce_max over a set of axes, argmax,
+// logsumexp and softmax along one axis (stable: they subtract the max).
+#include <cmath>
+#include <limits>
+
+#include "ops/op_helpers.h"
+
+namespace reforge::ops {
+namespace {
+
+Shape reduced_shape(const Shape& in, const std::vector<int64_t>& axes, bool keepdims) {
+  Shape out;
+  for (int64_t i = 0; i < static_cast<int64_t>(in.size()); ++i) {
+    bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
+    if (!reduced) out.push_back(in[i]);
+    else if (keepdims) out.push_back(1);
+  }
+  return out;
+}
+
+// For every input element, the flat index of the output element it reduces into.
+std::vector<int64_t> reduction_targets(const Shape& in, const std::vector<int64_t>& axes) {
+  Shape kept = reduced_shape(in, axes, true);
+  auto kept_strides = row_major_strides(kept);
+  std::vector<int64_t> targets(num_elements(in));
+  for (int64_t flat = 0; flat < static_cast<int64_t>(targets.size()); ++flat) {
+    auto coords = unravel(flat, in);
+    int64_t t = 0;
+    for (size_t d = 0; d < coords.size(); ++d) t += (kept[d] == 1 ? 0 : coords[d]) * kept_strides[d];
+    targets[flat] = t;
+  }
+  return targets;
+}
+
+TensorType infer_reduce(const InferContext& c) {
+  const auto& axes = c.attrs.get_ints("axes");
+  for (size_t i = 0; i < axes.size(); ++i) {
+    require_axis(axes[i], c.inputs[0].rank());
+    if (i > 0 && axes[i] <= axes[i - 1]) shape_error("axes must be sorted and unique");
+  }
+  return TensorType{c.inputs[0].dtype, reduced_shape(c.inputs[0].shape, axes, c.attrs.get_int("keepdims") != 0)};
+}
+
+// Shape of the reduction output with the reduced axes kept as size 1; used
+// to broadcast a reduced value back against its input.
+Shape keepdims_shape(const Node& n, const Shape& in) {
+  std::vector<int64_t> axes = n.attrs.has("axes") ? n.attrs.get_ints("axes") : std::vector<int64_t>{n.attrs.get_int("axis")};
+  return reduced_shape(in, axes, true);
+}
+
+Tensor expand_back(Tensor reduced, const Node& n, const Shape& in) {
+  return broadcast_to(reshape(reduced, keepdims_shape(n, in)), in);
+}
+
+HostTensor eval_reduce(const EvalContext& c, bool is_max) {
+  const HostTensor& x = *c.inputs[0];
+  HostTensor out(c.node.type);
+  std::fill(out.data.begin(), out.data.end(), is_max ? -std::numeric_limits<double>::infinity() : 0.0);
+  auto targets = reduction_targets(x.shape(), c.node.attrs.get_ints("axes"));
+  for (int64_t i = 0; i < x.size(); ++i) {
+    double& o = out[targets[i]];
+    o = is_max ? std::max(o, x[i]) : o + x[i];
+  }
+  return out;
+}
+
+TensorType infer_along_axis(const InferContext& c, bool keep_axis) {
+  TensorType t = c.inputs[0];
+  int64_t axis = c.attrs.get_int("axis");
+  require_axis(axis, t.rank());
+  require_float(t, "input");
+  if (!keep_axis) {
+    bool keepdims = c.attrs.get_int_or("keepdims", 0) != 0;
+    if (keepdims) t.shape[axis] = 1;
+    else t.shape.erase(t.shape.begin() + axis);
+  }
+  return t;
+}
+
+// Applies fn(row pointer, stride, extent) to each 1-D line along `axis`.
+template <typename Fn>
+void for_each_line(const Shape& shape, int64_t axis, Fn fn) {
+  AxisSplit s = split_at(shape, axis);
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t i = 0; i < s.inner; ++i) fn(o * s.extent * s.inner + i, s.inner, s.extent, o * s.inner + i);
+}
+
+}  // namespace
+
+REFORGE_REGISTER_OPS(reductions) {
+  std::vector<AttrSpec> axes_attrs = {{"axes", AttrKind::int_list}, {"keepdims", AttrKind::integer}};
+  register_op({.name = "reduce_sum",
+               .arity = 1,
+               .attrs = axes_attrs,
+               .infer = infer_reduce,
+               .eval = [](const EvalContext& c) { return eval_reduce(c, false); },
+               .vjp = [](const VjpContext& c) {
+                 return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())};
+               }});
+  // The gradient is shared equally among tied maxima.
+  register_op({.name = "reduce_max",
+               .arity = 1,
+               .attrs = axes_attrs,
+               .infer = infer_reduce,
+               .eval = [](const EvalContext& c) { return eval_reduce(c, true); },
+               .vjp = [](const VjpContext& c) {
+                 Tensor x = c.inputs[0];
+                 const Node& n = c.node();
+                 Tensor is_max = cast(equal(x, expand_back(c.output, n, x.shape())), x.dtype());
+                 AttrMap attrs = n.attrs;
+                 Tensor count = c.graph.add("reduce_sum", {is_max}, attrs, n.loc);
+                 return std::vector<Tensor>{is_max * expand_back(c.grad / count, n, x.shape())};
+               }});
+
+  register_op({.name = "argmax",
+               .arity = 1,
+               .attrs = {{"axis", AttrKind::integer}},
+               .infer =
+                   [](const InferContext& c) {
+                     TensorType t = c.inputs[0];
+                     require_axis(c.attrs.get_int("axis"), t.rank());
+                     t.shape.erase(t.shape.begin() + c.attrs.get_int("axis"));
+                     t.dtype = DType::i64;
+                     return t;
+                   },
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     HostTensor out(c.node.type);
+                     for_each_line(x.shape(), c.node.attrs.get_int("axis"),
+                                   [&](int64_t base, int64_t stride, int64_t extent, int64_t line) {
+                                     int64_t best = 0;  // first maximum wins
+                                     for (int64_t a = 1; a < extent; ++a) {
+                                       if (x[base + a * stride] > x[base + best * stride]) best = a;
+                                     }
+                                     out[line] = static_cast<double>(best);
+                                   });
+                     return out;
+                   }});
+
+  register_op({.name = "logsumexp",
+               .arity = 1,
+               .attrs = {{"axis", AttrKind::integer}, {"keepdims", AttrKind::integer}},
+               .infer = [](const InferContext& c) { return infer_along_axis(c, false); },
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     HostTensor out(c.node.type);
+                     for_each_line(x.shape(), c.node.attrs.get_int("axis"),
+                                   [&](int64_t base, int64_t stride, int64_t extent, int64_t line) {
+                                     double m = -std::numeric_limits<double>::infinity();
+                                     for (int64_t a = 0; a < extent; ++a) m = std::max(m, x[base + a * stride]);
+                                     if (std::isinf(m)) {
+                                       out[line] = m;
+                                       return;
+                                     }
+                                     double s = 0.0;
+                                     for (int64_t a = 0; a < extent; ++a) s += std::exp(x[base + a * stride] - m);
+                                     out[line] = m + std::log(s);
+                                   });
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 Tensor x = c.inputs[0];
+                 const Node& n = c.node();
+                 Tensor p = exp(x - expand_back(c.output, n, x.shape()));
+                 return std::vector<Tensor>{p * expand_back(c.grad, n, x.shape())};
+               }});
+
+  register_op({.name = "softmax",
+               .arity = 1,
+               .attrs = {{"axis", AttrKind::integer}},
+               .infer = [](const InferContext& c) { return infer_along_axis(c, true); },
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     HostTensor out(c.node.type);
+                     for_each_line(x.shape(), c.node.attrs.get_int("axis"),
+                                   [&](int64_t base, int64_t stride, int64_t extent, int64_t) {
+                                     double m = -std::numeric_limits<double>::infinity();
+                                     for (int64_t a = 0; a < extent; ++a) m = std::max(m, x[base + a * stride]);
+                                     double s = 0.0;
+                                     for (int64_t a = 0; a < extent; ++a) s += std::exp(x[base + a * stride] - m);
+                                     for (int64_t a = 0; a < extent; ++a) {
+                                       out[base + a * stride] = std::exp(x[base + a * stride] - m) / s;
+                                     }
+                                   });
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 // dx = y * (g - sum(g * y, axis))
+                 int64_t axis = c.node().attrs.get_int("axis");
+                 Tensor y = c.output;
+                 return std::vector<Tensor>{y * (c.grad - sum(c.grad * y, {axis}, true))};
+               }});
+}
+
+}  // namespace reforge::ops

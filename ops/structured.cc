@@ -1,0 +1,221 @@
+// Structured ops that own regions:
+//   chunked_map  — a position-wise body applied chunk by chunk along an axis
+//                  (the feed-forward of a Reformer layer);
+//   reversible   — a reversible residual block y1 = x1 + F(x2),
+//                  y2 = x2 + G(y1), result stacked as [2, ...].
+// Their default gradient rules expand the regions in place (recomputing the
+// forward from the block's inputs) and differentiate the expansion;
+// compiler passes replace this with reversible reconstruction.
+#include "compiler/ir/inline_region.h"
+#include "ops/op_helpers.h"
+
+namespace reforge::ops {
+namespace {
+
+TensorType region_output_type(const Graph& region) {
+  if (region.outputs().size() != 1) shape_error(fmt::format("region '{}' must have one output", region.name()));
+  int id = region.outputs()[0].second;
+  if (id < 0 || id >= region.size()) shape_error(fmt::format("region '{}' output is dangling", region.name()));
+  return region.node(id).type;
+}
+
+void check_region_args(const Graph& region, const std::vector<TensorType>& expected) {
+  std::vector<TensorType> actual;
+  try {
+    actual = region_arg_types(region);
+  } catch (const Error& e) {
+    shape_error(fmt::format("region '{}': {}", region.name(), e.what()));
+  }
+  if (actual != expected) {
+    shape_error(fmt::format("region '{}' takes ({}) but is given ({})", region.name(), types_string(actual),
+                            types_string(expected)));
+  }
+}
+
+// ---- chunked_map ----
+
+std::vector<TensorType> chunk_arg_types(const std::vector<TensorType>& inputs, int64_t axis, int64_t chunks,
+                                        int64_t sliced) {
+  std::vector<TensorType> types = inputs;
+  for (int64_t i = 0; i < sliced; ++i) {
+    require_axis(axis, types[i].rank());
+    if (chunks < 1 || types[i].shape[axis] % chunks != 0) {
+      shape_error(fmt::format("{} chunks do not divide axis {} of {}", chunks, axis, type_to_string(types[i])));
+    }
+    types[i].shape[axis] /= chunks;
+  }
+  return types;
+}
+
+TensorType infer_chunked_map(const InferContext& c) {
+  int64_t axis = c.attrs.get_int("axis"), chunks = c.attrs.get_int("chunks"), sliced = c.attrs.get_int("sliced");
+  if (sliced < 1 || sliced > static_cast<int64_t>(c.inputs.size())) shape_error("bad 'sliced' count");
+  for (int64_t i = 1; i < sliced; ++i) {
+    if (c.inputs[i].rank() <= axis || c.inputs[i].shape[axis] != c.inputs[0].shape[axis]) {
+      shape_error("sliced inputs must share the chunked axis: " + types_string(c.inputs));
+    }
+  }
+  if (c.regions.size() != 1) shape_error("needs one region");
+  check_region_args(*c.regions[0], chunk_arg_types(c.inputs, axis, chunks, sliced));
+  TensorType out = region_output_type(*c.regions[0]);
+  require_axis(axis, out.rank());
+  out.shape[axis] *= chunks;
+  return out;
+}
+
+HostTensor slice_host(const HostTensor& x, int64_t axis, int64_t start, int64_t count) {
+  TensorType t = x.type;
+  t.shape[axis] = count;
+  HostTensor out(t);
+  AxisSplit s = split_at(x.shape(), axis);
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t a = 0; a < count; ++a)
+      for (int64_t i = 0; i < s.inner; ++i) out[(o * count + a) * s.inner + i] = x[(o * s.extent + start + a) * s.inner + i];
+  return out;
+}
+
+HostTensor eval_chunked_map(const EvalContext& c) {
+  const auto& a = c.node.attrs;
+  int64_t axis = a.get_int("axis"), chunks = a.get_int("chunks"), sliced = a.get_int("sliced");
+  HostTensor out(c.node.type);
+  AxisSplit o = split_at(out.shape(), axis);
+  int64_t out_chunk = o.extent / chunks;
+  for (int64_t k = 0; k < chunks; ++k) {
+    std::vector<HostTensor> args;
+    for (int64_t i = 0; i < static_cast<int64_t>(c.inputs.size()); ++i) {
+      const HostTensor& x = *c.inputs[i];
+      if (i < sliced) {
+        int64_t len = x.shape()[axis] / chunks;
+        args.push_back(slice_host(x, axis, k * len, len));
+      } else {
+        args.push_back(x);
+      }
+    }
+    HostTensor part = c.run_region(0, std::move(args)).at(0);
+    for (int64_t p = 0; p < o.outer; ++p)
+      for (int64_t q = 0; q < out_chunk; ++q)
+        for (int64_t i = 0; i < o.inner; ++i) {
+          out[(p * o.extent + k * out_chunk + q) * o.inner + i] = part[(p * out_chunk + q) * o.inner + i];
+        }
+  }
+  return out;
+}
+
+// Differentiates chunk by chunk, so the backward also holds one chunk's
+// intermediates at a time.
+std::vector<Tensor> vjp_chunked_map(const VjpContext& c) {
+  const Node& n = c.node();
+  int64_t axis = n.attrs.get_int("axis"), chunks = n.attrs.get_int("chunks"), sliced = n.attrs.get_int("sliced");
+  const Graph& body = *n.regions[0];
+  size_t count = c.inputs.size();
+  std::vector<std::vector<Tensor>> sliced_grads(count);
+  std::vector<Tensor> broadcast_grads(count);
+  int64_t out_len = c.output.dim(axis) / chunks;
+  for (int64_t k = 0; k < chunks; ++k) {
+    std::vector<Tensor> args;
+    for (size_t i = 0; i < count; ++i) {
+      Tensor x = c.inputs[i];
+      if (static_cast<int64_t>(i) < sliced) {
+        int64_t len = x.dim(axis) / chunks;
+        args.push_back(slice(x, axis, k * len, (k + 1) * len));
+      } else {
+        args.push_back(reshape(x, x.shape()));  // a fresh handle, so differentiation stops here
+      }
+    }
+    Tensor out = inline_region(c.graph, body, args).at(0);
+    Tensor seed = slice(c.grad, axis, k * out_len, (k + 1) * out_len);
+    std::vector<Tensor> grads = c.differentiate({out}, {seed}, args);
+    for (size_t i = 0; i < count; ++i) {
+      if (!is_float(c.inputs[i].dtype())) continue;
+      Tensor g = grads[i].valid() ? grads[i] : zeros_like(args[i]);
+      if (static_cast<int64_t>(i) < sliced) {
+        sliced_grads[i].push_back(g);
+      } else {
+        broadcast_grads[i] = broadcast_grads[i].valid() ? broadcast_grads[i] + g : g;
+      }
+    }
+  }
+  std::vector<Tensor> result(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!is_float(c.inputs[i].dtype())) continue;
+    result[i] = static_cast<int64_t>(i) < sliced ? concat(sliced_grads[i], axis) : broadcast_grads[i];
+  }
+  return result;
+}
+
+// ---- reversible ----
+
+TensorType infer_reversible(const InferContext& c) {
+  if (c.inputs.size() < 2) shape_error("needs the two streams");
+  if (c.inputs[0] != c.inputs[1]) shape_error("streams differ: " + types_string(c.inputs));
+  int64_t f_captures = c.attrs.get_int("f_captures");
+  if (f_captures < 0 || 2 + f_captures > static_cast<int64_t>(c.inputs.size())) shape_error("bad 'f_captures' count");
+  if (c.regions.size() != 2) shape_error("needs regions F and G");
+  std::vector<TensorType> f_args{c.inputs[0]}, g_args{c.inputs[0]};
+  f_args.insert(f_args.end(), c.inputs.begin() + 2, c.inputs.begin() + 2 + f_captures);
+  g_args.insert(g_args.end(), c.inputs.begin() + 2 + f_captures, c.inputs.end());
+  check_region_args(*c.regions[0], f_args);
+  check_region_args(*c.regions[1], g_args);
+  for (const auto& region : c.regions) {
+    if (region_output_type(*region) != c.inputs[0]) {
+      shape_error(fmt::format("region '{}' must return the stream type {}", region->name(), type_to_string(c.inputs[0])));
+    }
+  }
+  TensorType out = c.inputs[0];
+  out.shape.insert(out.shape.begin(), 2);
+  return out;
+}
+
+HostTensor eval_reversible(const EvalContext& c) {
+  int64_t f_captures = c.node.attrs.get_int("f_captures");
+  const HostTensor& x1 = *c.inputs[0];
+  const HostTensor& x2 = *c.inputs[1];
+  std::vector<HostTensor> f_args{x2};
+  for (int64_t i = 0; i < f_captures; ++i) f_args.push_back(*c.inputs[2 + i]);
+  HostTensor y1 = c.run_region(0, std::move(f_args)).at(0);
+  for (int64_t i = 0; i < y1.size(); ++i) y1[i] += x1[i];
+  round_to_dtype(y1);
+  std::vector<HostTensor> g_args{y1};
+  for (size_t i = 2 + f_captures; i < c.inputs.size(); ++i) g_args.push_back(*c.inputs[i]);
+  HostTensor y2 = c.run_region(1, std::move(g_args)).at(0);
+  for (int64_t i = 0; i < y2.size(); ++i) y2[i] += x2[i];
+  round_to_dtype(y2);
+  HostTensor out(c.node.type);
+  std::copy(y1.data.begin(), y1.data.end(), out.data.begin());
+  std::copy(y2.data.begin(), y2.data.end(), out.data.begin() + y1.size());
+  return out;
+}
+
+std::vector<Tensor> vjp_reversible(const VjpContext& c) {
+  const Node& n = c.node();
+  int64_t f_captures = n.attrs.get_int("f_captures");
+  Tensor x1 = c.inputs[0], x2 = c.inputs[1];
+  std::vector<Tensor> f_args{x2}, g_args;
+  f_args.insert(f_args.end(), c.inputs.begin() + 2, c.inputs.begin() + 2 + f_captures);
+  Tensor y1 = x1 + inline_region(c.graph, *n.regions[0], f_args).at(0);
+  g_args.push_back(y1);
+  g_args.insert(g_args.end(), c.inputs.begin() + 2 + f_captures, c.inputs.end());
+  Tensor y2 = x2 + inline_region(c.graph, *n.regions[1], g_args).at(0);
+  return c.differentiate({y1, y2}, {stream(c.grad, 0), stream(c.grad, 1)}, c.inputs);
+}
+
+}  // namespace
+
+REFORGE_REGISTER_OPS(structured) {
+  register_op({.name = "chunked_map",
+               .arity = -1,
+               .attrs = {{"axis", AttrKind::integer}, {"chunks", AttrKind::integer}, {"sliced", AttrKind::integer}},
+               .infer = infer_chunked_map,
+               .eval = eval_chunked_map,
+               .vjp = vjp_chunked_map,
+               .num_regions = 1});
+  register_op({.name = "reversible",
+               .arity = -1,
+               .attrs = {{"f_captures", AttrKind::integer}},
+               .infer = infer_reversible,
+               .eval = eval_reversible,
+               .vjp = vjp_reversible,
+               .num_regions = 2});
+}
+
+}  // namespace reforge::ops
