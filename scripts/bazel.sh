@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs Bazel with the project's shared disk cache, so a fresh clone reuses
+# what an earlier build on this machine compiled.
+set -euo pipefail
+cache="${REFORGE_BAZEL_CACHE:-$HOME/.cache/reforge-bazel-disk}"
+mkdir -p "$cache"
+command="$1"
+shift
+exec bazel "$command" --disk_cache="$cache" "$@"

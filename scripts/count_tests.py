@@ -1,0 +1,39 @@
+"""Sums GoogleTest results over the test targets of a Bazel run and prints
+the closing line "N passed, M failed". Reads target labels (//pkg:name) on
+standard input and each target's bazel-testlogs/pkg/name/test.xml. A target
+without results (it failed to build or crashed) counts as one failure.
+Exit status 1 on any failure."""
+
+import pathlib
+import sys
+import xml.etree.ElementTree as ET
+
+
+def results_of(testlogs: pathlib.Path, label: str):
+    package, _, name = label.lstrip("/").partition(":")
+    xml = testlogs / package / name / "test.xml"
+    try:
+        return list(ET.parse(xml).getroot().iter("testcase"))
+    except (OSError, ET.ParseError):
+        return []
+
+
+def main(testlogs: str) -> int:
+    passed = failed = 0
+    for label in sorted(line.strip() for line in sys.stdin if line.strip()):
+        cases = results_of(pathlib.Path(testlogs), label)
+        if not cases:
+            print(f"no test results from {label}")
+            failed += 1
+            continue
+        for case in cases:
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed += 1
+            elif case.get("status", "run") == "run" and case.get("result", "completed") != "skipped":
+                passed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bazel-testlogs"))

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Reforge builds with, from Debian's packages. Idempotent:
+# packages already present are left alone and apt is not touched at all.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap bazel-rules-java bazel-platforms
+  g++ python3
+  libfmt-dev libgtest-dev libbenchmark-dev
+  llvm-19-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "reforge: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi

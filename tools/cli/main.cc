@@ -1,0 +1,31 @@
+// reforge: the command-line entry point. `reforge help` lists subcommands.
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "compiler/ir/error.h"
+#include "tools/cli/command.h"
+
+int main(int argc, char** argv) {
+  using reforge::cli::commands;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help") {
+    fmt::print("usage: reforge <command> [flags]\n\ncommands:\n");
+    for (const auto& [name, command] : commands()) fmt::print("  {:<10} {}\n", name, command.summary);
+    return args.empty() ? 2 : 0;
+  }
+  auto it = commands().find(args[0]);
+  if (it == commands().end()) {
+    fmt::print(stderr, "reforge: unknown command '{}' (try `reforge help`)\n", args[0]);
+    return 2;
+  }
+  try {
+    return it->second.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const reforge::Error& e) {
+    fmt::print(stderr, "reforge {}: error: {}\n", args[0], e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "reforge {}: internal error: {}\n", args[0], e.what());
+    return 3;
+  }
+}
