@@ -255,6 +255,20 @@ Tensor matmul(Tensor a, Tensor b, std::source_location loc) {
   return g.add("matmul", {broadcast_if_needed(a, sa, l), broadcast_if_needed(b, sb, l)}, {}, l);
 }
 
+Tensor linear(Tensor x, Tensor w, std::source_location loc) {
+  SourceLoc l = here(loc);
+  graph_of(x, l, "linear");
+  graph_of(w, l, "linear");
+  if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(0)) {
+    fail(l, "linear", fmt::format("needs x [..., k] and w [k, n], got {} and {}", type_to_string(x.type()),
+                                  type_to_string(w.type())));
+  }
+  if (x.rank() == 2) return matmul(x, w, loc);
+  Shape out = x.shape();
+  out.back() = w.dim(1);
+  return reshape(matmul(reshape(x, {-1, x.dim(-1)}, loc), w, loc), out, loc);
+}
+
 // ---- layout ----
 Tensor reshape(Tensor x, Shape shape, std::source_location loc) {
   SourceLoc l = here(loc);

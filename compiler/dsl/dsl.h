@@ -96,6 +96,9 @@ Tensor argmax(Tensor x, int64_t axis, REFORGE_HERE);  // i64, axis removed
 // [..., m, k] x [..., k, n] -> [..., m, n]; batch dimensions broadcast, and
 // a rank-1 right operand is not promoted (use reshape).
 Tensor matmul(Tensor a, Tensor b, REFORGE_HERE);
+// x [..., k] times w [k, n] -> [..., n], as one 2-D matmul (the weight is
+// not broadcast over the leading dimensions).
+Tensor linear(Tensor x, Tensor w, REFORGE_HERE);
 
 // ---- layout ----
 Tensor reshape(Tensor x, Shape shape, REFORGE_HERE);  // one -1 allowed

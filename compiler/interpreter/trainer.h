@@ -15,7 +15,9 @@ class InterpreterTrainer {
   InterpreterTrainer(const Graph& graph, TrainingStep step, uint64_t seed, InterpreterOptions options = {});
 
   // One step on `batch` (the graph's inputs by name); returns the loss.
-  double step(const ValueMap& batch);
+  double step(const ValueMap& batch) { return run_step(batch).at(step_.loss_output)[0]; }
+  // One step; returns every output that is not carried (loss and metrics).
+  ValueMap run_step(const ValueMap& batch);
 
   const ValueMap& persistent() const { return persistent_; }
 

@@ -1,0 +1,258 @@
+#include "models/attention.h"
+
+#include <cmath>
+
+#include "compiler/dsl/dsl.h"
+
+namespace reforge {
+namespace {
+
+constexpr double kMaskedOut = 1e9;  // causal and padding masks
+constexpr double kSelfMask = 1e5;   // finite: a token with no other target attends to itself
+constexpr double kNormEpsilon = 1e-6;
+
+// [B, L, H*dh] -> [B, H, L, dh]
+Tensor split_heads(Tensor x, int64_t heads) {
+  Tensor r = reshape(x, {x.dim(0), x.dim(1), heads, x.dim(2) / heads});
+  return transpose(r, {0, 2, 1, 3});
+}
+
+// [B, H, L, dh] -> [B, L, H*dh]
+Tensor merge_heads(Tensor x) {
+  Tensor t = transpose(x, {0, 2, 1, 3});
+  return reshape(t, {x.dim(0), x.dim(2), x.dim(1) * x.dim(3)});
+}
+
+// Pads the sequence axis (1) of x [B, L, d] up to the config's padded length.
+Tensor pad_sequence(Tensor x, const ReformerConfig& config) {
+  int64_t extra = config.padded_len() - x.dim(1);
+  return extra == 0 ? x : pad(x, 1, 0, extra, 0.0);
+}
+
+Tensor unpad_sequence(Tensor x, const ReformerConfig& config) {
+  return x.dim(1) == config.seq_len ? x : slice(x, 1, 0, config.seq_len);
+}
+
+Tensor unit_length(Tensor x) { return x * rsqrt(sum(x * x, {-1}, true) + kNormEpsilon); }
+
+// Prepends to each chunk the previous chunk along `within_axis`; chunk 0's
+// previous chunk is the last one (wrap-around, as trax's look_adjacent).
+Tensor with_previous_chunk(Tensor t, int64_t chunk_axis, int64_t within_axis) {
+  int64_t n = t.dim(chunk_axis);
+  Tensor previous = n == 1 ? t : concat({slice(t, chunk_axis, n - 1, n), slice(t, chunk_axis, 0, n - 1)}, chunk_axis);
+  return concat({t, previous}, within_axis);
+}
+
+// Inputs of attention computed chunk by chunk. Slots are positions in
+// chunk order: [B, H, N, C, ...]. Keys and values are already windowed
+// (look-back included) when `look_back` is false in the options.
+struct Chunks {
+  Tensor q, k, v;   // [B, H, N, C, dk|dv]
+  Tensor position;  // [B, H, N, C] i64: original sequence position of each slot
+  Tensor bucket;    // [B, H, N, C] i64 (paper mode only): bucket incl. round offset
+  Tensor all_round_buckets;  // [B, H, N, C, R] (paper mode only)
+};
+
+struct ChunkOptions {
+  bool look_back = true;
+  bool causal = true;
+  bool mask_self = false;
+  bool paper_mode = false;
+  int64_t valid_length = 0;  // positions >= this are padding
+  double dropout = 0.0;
+  AttentionRandomness rng;
+};
+
+struct ChunkResult {
+  Tensor out;  // [B, H, N, C, dv]
+  Tensor lse;  // [B, H, N, C]: logsumexp of each query's logits
+};
+
+Tensor window(Tensor t, const ChunkOptions& o) { return o.look_back ? with_previous_chunk(t, 2, 3) : t; }
+
+ChunkResult attend_in_chunks(const Chunks& c, const ChunkOptions& o) {
+  Tensor k = window(c.k, o), v = window(c.v, o);
+  Tensor logits = matmul(c.q, swap_last_axes(k));  // [B, H, N, C, W]
+  Tensor kv_position = window(c.position, o);     // [B, H, N, W]
+  Shape s = c.position.shape();
+  Tensor q_pos = reshape(c.position, {s[0], s[1], s[2], s[3], 1});
+  Tensor kv_pos = reshape(kv_position, {s[0], s[1], s[2], 1, kv_position.dim(3)});
+  auto penalty = [&](Tensor mask, double amount) { return cast(mask, logits.dtype()) * amount; };
+  if (o.causal) logits = logits - penalty(greater(kv_pos, q_pos), kMaskedOut);
+  if (o.mask_self) logits = logits - penalty(equal(kv_pos, q_pos), kSelfMask);
+  if (o.valid_length > 0) {
+    Tensor limit = full_like(kv_pos, static_cast<double>(o.valid_length));
+    logits = logits - penalty(greater_equal(kv_pos, limit), kMaskedOut);
+  }
+  if (o.paper_mode) {
+    Tensor kv_bucket = window(c.bucket, o);
+    Tensor q_b = reshape(c.bucket, {s[0], s[1], s[2], s[3], 1});
+    Tensor kv_b = reshape(kv_bucket, {s[0], s[1], s[2], 1, kv_bucket.dim(3)});
+    logits = logits - penalty(not_equal(kv_b, q_b), kMaskedOut);
+    // A key that shares the query's bucket in several rounds counts once:
+    // subtract log(number of rounds in which the two collide).
+    Tensor kv_rounds = window(c.all_round_buckets, o);  // [B, H, N, W, R]
+    int64_t rounds = c.all_round_buckets.dim(4);
+    Tensor q_r = reshape(c.all_round_buckets, {s[0], s[1], s[2], s[3], 1, rounds});
+    Tensor kv_r = reshape(kv_rounds, {s[0], s[1], s[2], 1, kv_rounds.dim(3), rounds});
+    Tensor collisions = sum(cast(equal(q_r, kv_r), logits.dtype()), {-1});
+    logits = logits - log(maximum(collisions, full_like(collisions, 1.0)));
+  }
+  Tensor lse = logsumexp(logits, -1, true);
+  Tensor p = exp(logits - lse);
+  p = dropout(p, o.dropout, o.rng.key, o.rng.stream + 2);
+  Tensor out = matmul(p, v);
+  return {out, reshape(lse, s)};
+}
+
+Tensor output_projection(Tensor heads_out, const AttentionWeights& w, const ReformerConfig& config) {
+  // Summing each head through its slice of W_o == merged heads times W_o.
+  return unpad_sequence(linear(merge_heads(heads_out), w.w_o), config);
+}
+
+// Positions 0..Lp-1 broadcast to [B, H, Lp].
+Tensor positions(Graph& g, int64_t b, int64_t h, int64_t lp) { return iota(g, {b, h, lp}, 2); }
+
+}  // namespace
+
+Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config) {
+  Graph& g = *x.graph;
+  Tensor q = split_heads(linear(pad_sequence(x, config), w_q), config.n_heads);  // [B, H, Lp, dk]
+  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), rounds = config.n_hashes;
+  std::vector<int64_t> factors = config.bucket_factors();
+  int64_t columns = 0;
+  for (int64_t f : factors) columns += f / 2;
+  // One N(0,1) rotation per head, round and factor column, drawn from the key.
+  Tensor rotations = random_normal(rng.key, {h, dk, rounds * columns}, rng.stream);
+  Tensor rotated = matmul(q, reshape(rotations, {1, h, dk, rounds * columns}));
+  rotated = reshape(rotated, {b, h, lp, rounds, columns});
+  Tensor bucket;
+  int64_t offset = 0, radix = 1;
+  for (int64_t f : factors) {
+    Tensor part = slice(rotated, 4, offset, offset + f / 2);
+    Tensor b_f = argmax(concat({part, -part}, 4), 4);  // [B, H, Lp, R] in [0, f)
+    Tensor scaled = radix == 1 ? b_f : b_f * constant(g, static_cast<double>(radix), b_f.type());
+    bucket = bucket.valid() ? bucket + scaled : scaled;
+    offset += f / 2;
+    radix *= f;
+  }
+  bucket = transpose(bucket, {0, 1, 3, 2});  // [B, H, R, Lp]
+  if (lp != config.seq_len) {
+    Tensor padded = greater_equal(iota(g, bucket.shape(), 3), constant(g, config.seq_len, bucket.type()));
+    bucket = select(padded, constant(g, config.buckets(), bucket.type()), bucket);
+  }
+  return bucket;
+}
+
+Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
+                     const ReformerConfig& config) {
+  Graph& g = *x.graph;
+  Tensor xp = pad_sequence(x, config);
+  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);  // [B, H, Lp, dk]
+  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);  // [B, H, Lp, dv]
+  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
+  int64_t rounds = config.n_hashes, c = config.chunk_len, slots = rounds * lp, n = slots / c;
+  int64_t buckets_per_round = config.buckets() + 1;  // + the padding bucket
+
+  // Sort key L*bucket + position over all R*L slots, rounds offset by
+  // r*buckets: unique, so the order is deterministic without a stable sort.
+  TensorType key_type{DType::i64, {b, h, rounds, lp}};
+  Tensor round_offset = iota(g, key_type.shape, 2) * constant(g, static_cast<double>(buckets_per_round), key_type);
+  Tensor pos = iota(g, key_type.shape, 3);
+  Tensor sort_key = reshape((buckets + round_offset) * constant(g, static_cast<double>(lp), key_type) + pos,
+                            {b, h, slots});
+  Tensor sorted_slots = argsort(sort_key, 2);  // sorted slot -> flat slot (r*Lp + position)
+  Tensor undo_sort = argsort(sorted_slots, 2);  // its inverse permutation
+  Tensor slot_position = mod(sorted_slots, constant(g, static_cast<double>(lp), sorted_slots.type()));
+
+  auto gather_rows = [&](Tensor t) {  // t [B, H, Lp, w] -> rows in sorted order [B, H, R*Lp, w]
+    Shape idx_shape{b, h, slots, t.dim(3)};
+    Tensor idx = broadcast_to(reshape(slot_position, {b, h, slots, 1}), idx_shape);
+    return gather(t, idx, 2);
+  };
+  Chunks chunks;
+  chunks.q = reshape(gather_rows(q), {b, h, n, c, dk});
+  chunks.k = unit_length(chunks.q);  // keys q/|q|: the 1/sqrt(dk) is folded in
+  chunks.v = reshape(gather_rows(v), {b, h, n, c, dv});
+  chunks.position = reshape(slot_position, {b, h, n, c});
+  bool paper = config.attention_mode == AttentionMode::paper;
+  if (paper) {
+    Tensor sorted_key = gather(sort_key, sorted_slots, 2);
+    chunks.bucket = reshape(floordiv(sorted_key, constant(g, static_cast<double>(lp), sorted_key.type())),
+                            {b, h, n, c});
+    Tensor by_position = transpose(buckets + round_offset, {0, 1, 3, 2});  // [B, H, Lp, R]
+    chunks.all_round_buckets = reshape(gather_rows(by_position), {b, h, n, c, rounds});
+  }
+  ChunkOptions options{.look_back = true,
+                       .causal = config.causal,
+                       .mask_self = true,
+                       .paper_mode = paper,
+                       .valid_length = lp != config.seq_len ? config.seq_len : 0,
+                       .dropout = config.attention_dropout,
+                       .rng = rng};
+  ChunkResult r = attend_in_chunks(chunks, options);
+
+  // Unsort outputs and logsumexps, then combine the rounds with weights
+  // softmax over rounds of the logsumexps.
+  Tensor out_sorted = reshape(r.out, {b, h, slots, dv});
+  Tensor undo_idx = broadcast_to(reshape(undo_sort, {b, h, slots, 1}), {b, h, slots, dv});
+  Tensor out = reshape(gather(out_sorted, undo_idx, 2), {b, h, rounds, lp, dv});
+  Tensor lse = reshape(gather(reshape(r.lse, {b, h, slots}), undo_sort, 2), {b, h, rounds, lp});
+  Tensor weights = softmax(lse, 2);
+  Tensor combined = sum(out * reshape(weights, {b, h, rounds, lp, 1}), {2});  // [B, H, Lp, dv]
+  return output_projection(combined, w, config);
+}
+
+Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
+                       const ReformerConfig& config) {
+  Graph& g = *x.graph;
+  Tensor xp = pad_sequence(x, config);
+  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);
+  Tensor k = split_heads(linear(xp, w.w_k.valid() ? w.w_k : w.w_q), config.n_heads);
+  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);
+  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
+  int64_t c = config.chunk_len, n = lp / c;
+  Chunks chunks;
+  chunks.q = reshape(q, {b, h, n, c, dk});
+  chunks.k = w.w_k.valid() ? reshape(k, {b, h, n, c, dk}) * (1.0 / std::sqrt(static_cast<double>(dk)))
+                           : unit_length(reshape(k, {b, h, n, c, dk}));
+  chunks.v = reshape(v, {b, h, n, c, dv});
+  chunks.position = reshape(positions(g, b, h, lp), {b, h, n, c});
+  ChunkOptions options{.look_back = true,
+                       .causal = config.causal,
+                       .mask_self = !w.w_k.valid(),
+                       .valid_length = lp != config.seq_len ? config.seq_len : 0,
+                       .dropout = config.attention_dropout,
+                       .rng = rng};
+  ChunkResult r = attend_in_chunks(chunks, options);
+  return output_projection(reshape(r.out, {b, h, lp, dv}), w, config);
+}
+
+Tensor full_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
+                      const ReformerConfig& config) {
+  Graph& g = *x.graph;
+  Tensor xp = pad_sequence(x, config);
+  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);
+  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);
+  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
+  Chunks chunks;  // the whole sequence as one chunk, no look-back
+  chunks.q = reshape(q, {b, h, 1, lp, dk});
+  if (w.w_k.valid()) {
+    Tensor k = split_heads(linear(xp, w.w_k), config.n_heads);
+    chunks.k = reshape(k, {b, h, 1, lp, dk}) * (1.0 / std::sqrt(static_cast<double>(dk)));
+  } else {
+    chunks.k = unit_length(chunks.q);
+  }
+  chunks.v = reshape(v, {b, h, 1, lp, dv});
+  chunks.position = reshape(positions(g, b, h, lp), {b, h, 1, lp});
+  ChunkOptions options{.look_back = false,
+                       .causal = config.causal,
+                       .mask_self = !w.w_k.valid(),
+                       .valid_length = lp != config.seq_len ? config.seq_len : 0,
+                       .dropout = config.attention_dropout,
+                       .rng = rng};
+  ChunkResult r = attend_in_chunks(chunks, options);
+  return output_projection(reshape(r.out, {b, h, lp, dv}), w, config);
+}
+
+}  // namespace reforge

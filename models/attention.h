@@ -1,0 +1,52 @@
+// The three attention kinds of a Reformer layer, written from primitive
+// DSL ops (DESIGN.md §3). The decomposed LSH attention here is the
+// reference that the LSH-fusion pass must reproduce.
+//
+// Shapes: B batch, H heads, L sequence (Lp = L padded to a multiple of the
+// chunk length), d model width, dk / dv head widths, R hash rounds,
+// C chunk length, N chunks.
+#pragma once
+
+#include "compiler/ir/graph.h"
+#include "models/reformer_config.h"
+
+namespace reforge {
+
+// The projections of one attention layer. w_k is empty for shared-QK
+// attention (LSH always shares; local and full use a separate key unless
+// asked to share).
+struct AttentionWeights {
+  Tensor w_q;  // [d, H*dk]
+  Tensor w_k;  // [d, H*dk] or empty
+  Tensor w_v;  // [d, H*dv]
+  Tensor w_o;  // [H*dv, d]
+};
+
+// Where randomness comes from: the key input and a per-layer stream base.
+struct AttentionRandomness {
+  Tensor key;          // i64 scalar, fresh per training step
+  int64_t stream = 0;  // distinct per layer; attention uses stream .. stream+3
+};
+
+// LSH bucket decisions for x [B, L, d] (already layer-normalised):
+// [B, H, R, Lp] i64 in [0, n_buckets], where the extra bucket n_buckets
+// holds padded positions. Computed once in the forward pass and reused by
+// any recomputation (DESIGN.md §3 point 8).
+Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config);
+
+// Shared-QK LSH attention of x [B, L, d] with the given buckets -> [B, L, d].
+Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
+                     const ReformerConfig& config);
+
+// Chunked local attention: each chunk of C positions sees itself and the
+// previous chunk (wrapping around, as trax does) -> [B, L, d].
+Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
+                       const ReformerConfig& config);
+
+// Ordinary dot-product attention over the whole sequence -> [B, L, d].
+// With shared QK (w.w_k empty) keys are q/|q| and a query is masked from
+// itself by 1e5, exactly as one LSH round with a single chunk.
+Tensor full_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
+                      const ReformerConfig& config);
+
+}  // namespace reforge

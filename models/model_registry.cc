@@ -1,0 +1,38 @@
+#include "models/model_registry.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "compiler/ir/error.h"
+
+namespace reforge {
+namespace {
+
+std::map<std::string, ModelEntry>& table() {
+  static auto* models = new std::map<std::string, ModelEntry>();
+  return *models;
+}
+
+}  // namespace
+
+void register_model(ModelEntry entry) {
+  if (table().count(entry.name)) throw Error("model '" + entry.name + "' registered twice");
+  table()[entry.name] = std::move(entry);
+}
+
+const ModelEntry& find_model(const std::string& name) {
+  auto it = table().find(name);
+  if (it != table().end()) return it->second;
+  std::vector<std::string> names;
+  for (const auto& [n, e] : table()) names.push_back(n);
+  throw Error(fmt::format("unknown model '{}' (registered: {})", name, fmt::join(names, ", ")));
+}
+
+std::vector<const ModelEntry*> registered_models() {
+  std::vector<const ModelEntry*> out;
+  for (const auto& [n, e] : table()) out.push_back(&e);
+  return out;
+}
+
+}  // namespace reforge

@@ -1,0 +1,41 @@
+// Named model variants the command line accepts. A variant is one file in
+// models/ (or in the user's own program) that registers a ReformerConfig
+// preset and the task it trains on:
+//
+//   REFORGE_REGISTER_MODEL(my_variant) {
+//     ModelEntry m{"my-variant", "what it is", ReformerConfig{}, TaskKind::byte_lm};
+//     m.config.n_layers = 6;
+//     return m;
+//   }
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/reformer_config.h"
+
+namespace reforge {
+
+enum class TaskKind { duplication, byte_lm };
+
+struct ModelEntry {
+  std::string name;
+  std::string summary;
+  ReformerConfig config;
+  TaskKind task = TaskKind::byte_lm;
+};
+
+void register_model(ModelEntry entry);
+// Throws reforge::Error listing the registered names when `name` is unknown.
+const ModelEntry& find_model(const std::string& name);
+std::vector<const ModelEntry*> registered_models();
+
+#define REFORGE_REGISTER_MODEL(id)                         \
+  static ::reforge::ModelEntry make_model_##id();          \
+  static const bool model_##id##_registered = [] {         \
+    ::reforge::register_model(make_model_##id());          \
+    return true;                                           \
+  }();                                                     \
+  static ::reforge::ModelEntry make_model_##id()
+
+}  // namespace reforge

@@ -1,0 +1,218 @@
+#include "models/reformer.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "compiler/dsl/dsl.h"
+#include "models/attention.h"
+
+namespace reforge {
+namespace {
+
+// Streams of the counter-based generator, per layer: attention uses
+// base .. base+3, residual dropouts base+4 and base+5.
+constexpr int64_t kStreamsPerLayer = 8;
+
+struct LayerNormParams {
+  Tensor gamma, beta;
+};
+
+LayerNormParams make_layer_norm(Graph& g, int64_t width) {
+  return {g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros())};
+}
+
+Tensor normalize(Tensor x, const LayerNormParams& p) { return layer_norm(x, p.gamma, p.beta); }
+
+AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, AttentionKind kind) {
+  double scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
+  AttentionWeights w;
+  w.w_q = g.param("w_q", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
+  if (kind != AttentionKind::lsh) w.w_k = g.param("w_k", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
+  w.w_v = g.param("w_v", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
+  w.w_o = g.param("w_o", {c.n_heads * c.d_head, c.d_model},
+                  Init::normal(1.0 / std::sqrt(static_cast<double>(c.n_heads * c.d_head))));
+  return w;
+}
+
+struct FeedForwardParams {
+  LayerNormParams norm;
+  Tensor w1, b1, w2, b2;
+};
+
+FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c) {
+  auto scope = g.scope("ff");
+  FeedForwardParams p;
+  p.norm = make_layer_norm(g, c.d_model);
+  p.w1 = g.param("w1", {c.d_model, c.d_ff}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_model))));
+  p.b1 = g.param("b1", {c.d_ff}, Init::zeros());
+  p.w2 = g.param("w2", {c.d_ff, c.d_model}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_ff))));
+  p.b2 = g.param("b2", {c.d_model}, Init::zeros());
+  return p;
+}
+
+// LayerNorm -> dense -> activation -> dense, position by position.
+Tensor feed_forward_body(Tensor x, Tensor gamma, Tensor beta, Tensor w1, Tensor b1, Tensor w2, Tensor b2,
+                         const ReformerConfig& c) {
+  Tensor h = linear(layer_norm(x, gamma, beta), w1) + b1;
+  h = c.ff_activation == "relu" ? relu(h) : gelu(h);
+  return linear(h, w2) + b2;
+}
+
+// The feed-forward over c.ff_chunks sequence chunks: the d_ff-wide
+// intermediate exists for one chunk at a time. A chunk count that does not
+// divide L pads the sequence (position-wise, so padding changes nothing)
+// and slices the result back.
+Tensor chunked_feed_forward(Tensor x, const std::vector<Tensor>& p, const ReformerConfig& c) {
+  int64_t len = x.dim(1), chunks = c.ff_chunks;
+  int64_t padded = (len + chunks - 1) / chunks * chunks;
+  Tensor xp = padded == len ? x : pad(x, 1, 0, padded - len, 0.0);
+  Tensor y = chunked_map({xp}, p, 1, chunks, [&c](Graph&, const std::vector<Tensor>& a) {
+    return feed_forward_body(a[0], a[1], a[2], a[3], a[4], a[5], a[6], c);
+  });
+  return padded == len ? y : slice(y, 1, 0, len);
+}
+
+// One attention sublayer applied to already-normalised input.
+struct AttentionSublayer {
+  AttentionKind kind;
+  AttentionWeights weights;
+  LayerNormParams norm;
+};
+
+Tensor attend(Tensor normed, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
+              AttentionKind kind, const ReformerConfig& c) {
+  switch (kind) {
+    case AttentionKind::lsh: return lsh_attention(normed, w, buckets, rng, c);
+    case AttentionKind::local: return local_attention(normed, w, rng, c);
+    case AttentionKind::full: return full_attention(normed, w, rng, c);
+  }
+  throw Error("unknown attention kind");
+}
+
+// Packs an attention sublayer's parameters as region captures, and unpacks
+// them inside the region in the same order.
+std::vector<Tensor> attention_captures(const AttentionSublayer& s, Tensor buckets, Tensor rng) {
+  std::vector<Tensor> caps{s.norm.gamma, s.norm.beta, s.weights.w_q, s.weights.w_v, s.weights.w_o, rng};
+  if (s.weights.w_k.valid()) caps.push_back(s.weights.w_k);
+  if (buckets.valid()) caps.push_back(buckets);
+  return caps;
+}
+
+Tensor attention_from_captures(const std::vector<Tensor>& a, size_t first, const AttentionSublayer& s,
+                               Tensor x, int64_t stream, const ReformerConfig& c) {
+  AttentionWeights w{a[first + 2], Tensor{}, a[first + 3], a[first + 4]};
+  Tensor rng = a[first + 5];
+  size_t next = first + 6;
+  if (s.weights.w_k.valid()) w.w_k = a[next++];
+  Tensor buckets = s.kind == AttentionKind::lsh ? a[next++] : Tensor{};
+  Tensor normed = layer_norm(x, a[first], a[first + 1]);
+  Tensor out = attend(normed, w, buckets, {rng, stream}, s.kind, c);
+  return dropout(out, c.dropout, rng, stream + 4);
+}
+
+Tensor axial_positions(Graph& g, const ReformerConfig& c) {
+  auto scope = g.scope("axial");
+  int64_t rows = c.axial_rows_resolved(), cols = c.axial_cols_resolved();
+  int64_t w1 = c.axial_row_width_resolved(), w2 = c.d_model - w1;
+  Tensor e1 = g.param("rows", {rows, 1, w1}, Init::normal(1.0));
+  Tensor e2 = g.param("cols", {1, cols, w2}, Init::normal(1.0));
+  Tensor grid = concat({broadcast_to(e1, {rows, cols, w1}), broadcast_to(e2, {rows, cols, w2})}, 2);
+  Tensor flat = reshape(grid, {rows * cols, c.d_model});
+  return rows * cols == c.seq_len ? flat : slice(flat, 0, 0, c.seq_len);
+}
+
+}  // namespace
+
+Tensor embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c) {
+  auto scope = g.scope("embed");
+  Tensor table = g.param("tokens", {c.vocab_size, c.d_model}, Init::normal(1.0));
+  Tensor x = embedding(table, tokens);
+  return x + axial_positions(g, c);
+}
+
+ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
+  c.validate();
+  ReformerModel m;
+  m.tokens = g.input("tokens", {DType::i64, {c.batch, c.seq_len}});
+  m.targets = g.input("targets", {DType::i64, {c.batch, c.seq_len}});
+  m.loss_weights = g.input("loss_weights", {g.default_float(), {c.batch, c.seq_len}});
+  m.rng = g.input("rng", {DType::i64, {}});
+
+  Tensor x = embed_tokens(g, m.tokens, c);
+  Tensor x1 = x, x2 = x;  // the reversible streams start as duplicates
+  for (int64_t layer = 0; layer < c.n_layers; ++layer) {
+    auto scope = g.scope(fmt::format("layer{}", layer));
+    int64_t rng_stream = layer * kStreamsPerLayer;
+    AttentionSublayer attn;
+    attn.kind = c.attention_of_layer(layer);
+    {
+      auto attn_scope = g.scope("attn");
+      attn.norm = make_layer_norm(g, c.d_model);
+      attn.weights = make_attention_weights(g, c, attn.kind);
+    }
+    FeedForwardParams ff = make_feed_forward(g, c);
+    std::vector<Tensor> ff_caps{ff.norm.gamma, ff.norm.beta, ff.w1, ff.b1, ff.w2, ff.b2, m.rng};
+
+    // The G branch: chunked feed-forward, then residual dropout.
+    auto feed_forward = [&c, rng_stream](Graph&, const std::vector<Tensor>& a) {
+      std::vector<Tensor> p(a.begin() + 1, a.begin() + 7);
+      return dropout(chunked_feed_forward(a[0], p, c), c.dropout, a[7], rng_stream + 5);
+    };
+
+    if (c.reversible) {
+      // Bucket decisions are made here, outside the block, from the
+      // forward input; the block only reads them, so any recomputation of
+      // the block sees the same buckets.
+      Tensor buckets;
+      if (attn.kind == AttentionKind::lsh) {
+        auto hash_scope = g.scope("attn.hash");
+        buckets = lsh_buckets(normalize(x2, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+      }
+      std::vector<Tensor> f_caps = attention_captures(attn, buckets, m.rng);
+      Tensor y = reversible(
+          x1, x2, f_caps, ff_caps,
+          [&](Graph&, const std::vector<Tensor>& a) { return attention_from_captures(a, 1, attn, a[0], rng_stream, c); },
+          feed_forward);
+      x1 = stream(y, 0);
+      x2 = stream(y, 1);
+    } else {
+      Tensor buckets;
+      if (attn.kind == AttentionKind::lsh) {
+        auto hash_scope = g.scope("attn.hash");
+        buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+      }
+      std::vector<Tensor> a{x1};
+      for (Tensor t : attention_captures(attn, buckets, m.rng)) a.push_back(t);
+      x1 = x1 + attention_from_captures(a, 1, attn, x1, rng_stream, c);
+      std::vector<Tensor> f{x1};
+      f.insert(f.end(), ff_caps.begin(), ff_caps.end());
+      x1 = x1 + feed_forward(g, f);
+    }
+  }
+
+  auto scope = g.scope("head");
+  Tensor h = c.reversible ? concat({x1, x2}, 2) : x1;
+  int64_t width = h.dim(2);
+  h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));
+  if (c.tied_embedding) {
+    // Project to d_model, then score against the (shared) token embedding.
+    int embed_id = g.find_node("embed.tokens");
+    Tensor table = g.value(embed_id);
+    if (width != c.d_model) {
+      h = linear(h, g.param("to_model", {width, c.d_model}, Init::normal(1.0 / std::sqrt(double(width)))));
+    }
+    m.logits = linear(h, swap_last_axes(table));
+  } else {
+    m.logits = linear(h, g.param("w", {width, c.vocab_size}, Init::normal(1.0 / std::sqrt(double(width))))) +
+               g.param("b", {c.vocab_size}, Init::zeros());
+  }
+  m.logits = m.logits.named("logits");
+  Tensor weight_sum = sum_all(m.loss_weights);
+  m.loss = (sum_all(cross_entropy(m.logits, m.targets) * m.loss_weights) / weight_sum).named("loss");
+  Tensor hits = cast(equal(argmax(m.logits, -1), m.targets), g.default_float());
+  m.accuracy = (sum_all(hits * m.loss_weights) / weight_sum).named("accuracy");
+  return m;
+}
+
+}  // namespace reforge
