@@ -489,6 +489,8 @@ Tensor chunked_map(const std::vector<Tensor>& sliced, const std::vector<Tensor>&
   }
   auto region = std::make_unique<Graph>("body");
   region->set_default_float(g.default_float());
+  // Values inside the region are named under the caller's scope path.
+  auto region_scope = region->scope(g.scope_path());
   std::vector<Tensor> args;
   std::vector<Tensor> inputs;
   for (const Tensor& s : sliced) {
@@ -526,6 +528,7 @@ Tensor reversible(Tensor x1, Tensor x2, const std::vector<Tensor>& f_captures, c
   auto make_region = [&](const char* name, const std::vector<Tensor>& captures, const RegionBody& fn) {
     auto region = std::make_unique<Graph>(name);
     region->set_default_float(graph.default_float());
+    auto region_scope = region->scope(graph.scope_path());
     std::vector<Tensor> args{region->arg(0, x1.type(), loc)};
     for (size_t i = 0; i < captures.size(); ++i) {
       args.push_back(region->arg(static_cast<int>(i + 1), captures[i].type(), loc));

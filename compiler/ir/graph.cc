@@ -128,7 +128,14 @@ int Graph::append(std::unique_ptr<Node> node) {
 Graph::Scope::Scope(Graph* graph, const std::string& name) : graph_(graph) { graph_->scopes_.push_back(name); }
 Graph::Scope::~Scope() { graph_->scopes_.pop_back(); }
 
-std::string Graph::scope_path() const { return fmt::format("{}", fmt::join(scopes_, ".")); }
+std::string Graph::scope_path() const {
+  std::string path;
+  for (const std::string& s : scopes_) {
+    if (s.empty()) continue;
+    path += path.empty() ? s : "." + s;
+  }
+  return path;
+}
 
 std::string Graph::unique_name(const std::string& base) {
   std::string prefix = scope_path();

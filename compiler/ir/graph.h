@@ -136,6 +136,9 @@ class Graph {
   // Returns `base` prefixed by the scope path, made unique in this graph.
   std::string unique_name(const std::string& base);
   void rename(int id, const std::string& base);
+  // Marks `name` as taken, so unique_name() never returns it (passes that
+  // copy a graph keep the original names this way).
+  void reserve_name(const std::string& name) { used_names_.insert(name); }
 
   // ---- access ----
   int size() const { return static_cast<int>(nodes_.size()); }

@@ -1,0 +1,16 @@
+// Pass: expands every structured op (chunked_map, reversible) into plain
+// nodes, recursively, giving the same computation without regions. This is
+// "the same model evaluated non-reversibly / unchunked": ordinary autodiff
+// of the result stores every activation, which is what the Reformer passes
+// are measured against.
+#pragma once
+
+#include <memory>
+
+#include "compiler/ir/graph.h"
+
+namespace reforge {
+
+std::unique_ptr<Graph> expand_structured(const Graph& graph);
+
+}  // namespace reforge
