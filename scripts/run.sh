@@ -9,4 +9,4 @@ scripts/bazel.sh build //tools/cli:reforge
 if (($#)); then
   exec bazel-bin/tools/cli/reforge "$@"
 fi
-exec bazel-bin/tools/cli/reforge demo
+exec bazel-bin/tools/cli/reforge train duplication --steps=300 --log_every=25

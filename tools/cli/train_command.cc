@@ -8,6 +8,7 @@
 
 #include "compiler/autodiff/training_step.h"
 #include "compiler/interpreter/trainer.h"
+#include "compiler/ir/printer.h"
 #include "compiler/ir/verifier.h"
 #include "models/model_registry.h"
 #include "models/reformer.h"
@@ -19,7 +20,8 @@ namespace reforge::cli {
 namespace {
 
 const std::map<std::string, std::string> kTrainFlags = {
-    {"steps", "100"}, {"seed", "1"}, {"data", ""}, {"log_every", "10"}, {"show_config", "true"}};
+    {"steps", "100"}, {"seed", "1"},          {"data", ""},
+    {"log_every", "10"}, {"show_config", "true"}, {"print_ir", "false"}};
 
 int run_train(const std::vector<std::string>& args) {
   if (args.empty() || args[0].rfind("--", 0) == 0) {
@@ -42,6 +44,8 @@ int run_train(const std::vector<std::string>& args) {
                                                                     : make_byte_lm_task(config, flags.get("data"), seed);
   Graph graph(entry.name);
   ReformerModel model = build_reformer(graph, config);
+  verify(graph);
+  if (flags.get_bool("print_ir")) fmt::print("== forward graph ==\n{}\n", print_graph(graph, {.locations = false}));
   graph.output("accuracy", model.accuracy);
   TrainingStep step = build_training_step(
       graph, model.loss, {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay});
