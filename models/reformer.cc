@@ -140,7 +140,8 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   m.rng = g.input("rng", {DType::i64, {}});
 
   Tensor x = embed_tokens(g, m.tokens, c);
-  Tensor x1 = x, x2 = x;  // the reversible streams start as duplicates
+  Tensor x1 = x;                      // the residual stream (reversible = false)
+  Tensor streams = stack_streams(x, x);  // the reversible streams start as duplicates
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     auto scope = g.scope(fmt::format("layer{}", layer));
     int64_t rng_stream = layer * kStreamsPerLayer;
@@ -167,15 +168,13 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
       Tensor buckets;
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
-        buckets = lsh_buckets(normalize(x2, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+        buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
       }
       std::vector<Tensor> f_caps = attention_captures(attn, buckets, m.rng);
-      Tensor y = reversible(
-          x1, x2, f_caps, ff_caps,
+      streams = reversible(
+          streams, f_caps, ff_caps,
           [&](Graph&, const std::vector<Tensor>& a) { return attention_from_captures(a, 1, attn, a[0], rng_stream, c); },
           feed_forward);
-      x1 = stream(y, 0);
-      x2 = stream(y, 1);
     } else {
       Tensor buckets;
       if (attn.kind == AttentionKind::lsh) {
@@ -192,7 +191,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   }
 
   auto scope = g.scope("head");
-  Tensor h = c.reversible ? concat({x1, x2}, 2) : x1;
+  Tensor h = c.reversible ? concat({stream(streams, 0), stream(streams, 1)}, 2) : x1;
   int64_t width = h.dim(2);
   h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));
   if (c.tied_embedding) {

@@ -1,8 +1,8 @@
 // Structured ops that own regions:
 //   chunked_map  — a position-wise body applied chunk by chunk along an axis
 //                  (the feed-forward of a Reformer layer);
-//   reversible   — a reversible residual block y1 = x1 + F(x2),
-//                  y2 = x2 + G(y1), result stacked as [2, ...].
+//   reversible   — a reversible residual block on stacked streams [2, ...]:
+//                  y1 = x1 + F(x2), y2 = x2 + G(y1), result stacked alike.
 // Their default gradient rules expand the regions in place (recomputing the
 // forward from the block's inputs) and differentiate the expansion;
 // compiler passes replace this with reversible reconstruction.
@@ -145,56 +145,66 @@ std::vector<Tensor> vjp_chunked_map(const VjpContext& c) {
 
 // ---- reversible ----
 
+TensorType stream_type(const TensorType& streams) {
+  return TensorType{streams.dtype, Shape(streams.shape.begin() + 1, streams.shape.end())};
+}
+
 TensorType infer_reversible(const InferContext& c) {
-  if (c.inputs.size() < 2) shape_error("needs the two streams");
-  if (c.inputs[0] != c.inputs[1]) shape_error("streams differ: " + types_string(c.inputs));
+  if (c.inputs.empty() || c.inputs[0].rank() < 1 || c.inputs[0].shape[0] != 2) {
+    shape_error("the first input must be two stacked streams [2, ...]: " + types_string(c.inputs));
+  }
   int64_t f_captures = c.attrs.get_int("f_captures");
-  if (f_captures < 0 || 2 + f_captures > static_cast<int64_t>(c.inputs.size())) shape_error("bad 'f_captures' count");
+  if (f_captures < 0 || 1 + f_captures > static_cast<int64_t>(c.inputs.size())) shape_error("bad 'f_captures' count");
   if (c.regions.size() != 2) shape_error("needs regions F and G");
-  std::vector<TensorType> f_args{c.inputs[0]}, g_args{c.inputs[0]};
-  f_args.insert(f_args.end(), c.inputs.begin() + 2, c.inputs.begin() + 2 + f_captures);
-  g_args.insert(g_args.end(), c.inputs.begin() + 2 + f_captures, c.inputs.end());
+  TensorType x = stream_type(c.inputs[0]);
+  std::vector<TensorType> f_args{x}, g_args{x};
+  f_args.insert(f_args.end(), c.inputs.begin() + 1, c.inputs.begin() + 1 + f_captures);
+  g_args.insert(g_args.end(), c.inputs.begin() + 1 + f_captures, c.inputs.end());
   check_region_args(*c.regions[0], f_args);
   check_region_args(*c.regions[1], g_args);
   for (const auto& region : c.regions) {
-    if (region_output_type(*region) != c.inputs[0]) {
-      shape_error(fmt::format("region '{}' must return the stream type {}", region->name(), type_to_string(c.inputs[0])));
+    if (region_output_type(*region) != x) {
+      shape_error(fmt::format("region '{}' must return the stream type {}", region->name(), type_to_string(x)));
     }
   }
-  TensorType out = c.inputs[0];
-  out.shape.insert(out.shape.begin(), 2);
-  return out;
+  return c.inputs[0];
 }
 
 HostTensor eval_reversible(const EvalContext& c) {
   int64_t f_captures = c.node.attrs.get_int("f_captures");
-  const HostTensor& x1 = *c.inputs[0];
-  const HostTensor& x2 = *c.inputs[1];
+  const HostTensor& xs = *c.inputs[0];
+  TensorType t = stream_type(xs.type);
+  int64_t n = t.elements();
+  HostTensor x1(t, std::vector<double>(xs.data.begin(), xs.data.begin() + n));
+  HostTensor x2(t, std::vector<double>(xs.data.begin() + n, xs.data.end()));
   std::vector<HostTensor> f_args{x2};
-  for (int64_t i = 0; i < f_captures; ++i) f_args.push_back(*c.inputs[2 + i]);
+  for (int64_t i = 0; i < f_captures; ++i) f_args.push_back(*c.inputs[1 + i]);
   HostTensor y1 = c.run_region(0, std::move(f_args)).at(0);
-  for (int64_t i = 0; i < y1.size(); ++i) y1[i] += x1[i];
-  round_to_dtype(y1);
+  for (int64_t i = 0; i < n; ++i) y1[i] += x1[i];
+  round_to_dtype(y1);  // G sees y1 exactly as stored
   std::vector<HostTensor> g_args{y1};
-  for (size_t i = 2 + f_captures; i < c.inputs.size(); ++i) g_args.push_back(*c.inputs[i]);
+  for (size_t i = 1 + f_captures; i < c.inputs.size(); ++i) g_args.push_back(*c.inputs[i]);
   HostTensor y2 = c.run_region(1, std::move(g_args)).at(0);
-  for (int64_t i = 0; i < y2.size(); ++i) y2[i] += x2[i];
-  round_to_dtype(y2);
+  for (int64_t i = 0; i < n; ++i) y2[i] += x2[i];
   HostTensor out(c.node.type);
   std::copy(y1.data.begin(), y1.data.end(), out.data.begin());
-  std::copy(y2.data.begin(), y2.data.end(), out.data.begin() + y1.size());
+  std::copy(y2.data.begin(), y2.data.end(), out.data.begin() + n);
   return out;
 }
 
+// Default rule: recompute F and G from the block's (stored) input and
+// differentiate that. The reversible-recompute pass supplies the rule that
+// reconstructs the input from the output instead.
 std::vector<Tensor> vjp_reversible(const VjpContext& c) {
   const Node& n = c.node();
   int64_t f_captures = n.attrs.get_int("f_captures");
-  Tensor x1 = c.inputs[0], x2 = c.inputs[1];
+  Tensor xs = c.inputs[0];
+  Tensor x1 = stream(xs, 0), x2 = stream(xs, 1);
   std::vector<Tensor> f_args{x2}, g_args;
-  f_args.insert(f_args.end(), c.inputs.begin() + 2, c.inputs.begin() + 2 + f_captures);
+  f_args.insert(f_args.end(), c.inputs.begin() + 1, c.inputs.begin() + 1 + f_captures);
   Tensor y1 = x1 + inline_region(c.graph, *n.regions[0], f_args).at(0);
   g_args.push_back(y1);
-  g_args.insert(g_args.end(), c.inputs.begin() + 2 + f_captures, c.inputs.end());
+  g_args.insert(g_args.end(), c.inputs.begin() + 1 + f_captures, c.inputs.end());
   Tensor y2 = x2 + inline_region(c.graph, *n.regions[1], g_args).at(0);
   return c.differentiate({y1, y2}, {stream(c.grad, 0), stream(c.grad, 1)}, c.inputs);
 }

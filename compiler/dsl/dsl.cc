@@ -516,20 +516,19 @@ Tensor chunked_map(const std::vector<Tensor>& sliced, const std::vector<Tensor>&
   return g.add("chunked_map", inputs, std::move(attrs), l, std::move(regions));
 }
 
-Tensor reversible(Tensor x1, Tensor x2, const std::vector<Tensor>& f_captures, const std::vector<Tensor>& g_captures,
+Tensor reversible(Tensor streams, const std::vector<Tensor>& f_captures, const std::vector<Tensor>& g_captures,
                   const RegionBody& f, const RegionBody& g, std::source_location loc) {
   SourceLoc l = here(loc);
-  Graph& graph = graph_of(x1, l, "reversible");
-  graph_of(x2, l, "reversible");
-  if (x1.type() != x2.type()) {
-    fail(l, "reversible",
-         fmt::format("streams differ: {} and {}", type_to_string(x1.type()), type_to_string(x2.type())));
+  Graph& graph = graph_of(streams, l, "reversible");
+  if (streams.rank() < 1 || streams.dim(0) != 2) {
+    fail(l, "reversible", "expects two stacked streams [2, ...], got " + type_to_string(streams.type()));
   }
+  TensorType stream_type{streams.dtype(), Shape(streams.shape().begin() + 1, streams.shape().end())};
   auto make_region = [&](const char* name, const std::vector<Tensor>& captures, const RegionBody& fn) {
     auto region = std::make_unique<Graph>(name);
     region->set_default_float(graph.default_float());
     auto region_scope = region->scope(graph.scope_path());
-    std::vector<Tensor> args{region->arg(0, x1.type(), loc)};
+    std::vector<Tensor> args{region->arg(0, stream_type, loc)};
     for (size_t i = 0; i < captures.size(); ++i) {
       args.push_back(region->arg(static_cast<int>(i + 1), captures[i].type(), loc));
     }
@@ -539,12 +538,25 @@ Tensor reversible(Tensor x1, Tensor x2, const std::vector<Tensor>& f_captures, c
   std::vector<std::unique_ptr<Graph>> regions;
   regions.push_back(make_region("f", f_captures, f));
   regions.push_back(make_region("g", g_captures, g));
-  std::vector<Tensor> inputs{x1, x2};
+  std::vector<Tensor> inputs{streams};
   inputs.insert(inputs.end(), f_captures.begin(), f_captures.end());
   inputs.insert(inputs.end(), g_captures.begin(), g_captures.end());
   AttrMap attrs;
   attrs.set("f_captures", static_cast<int64_t>(f_captures.size()));
   return graph.add("reversible", inputs, std::move(attrs), l, std::move(regions));
+}
+
+Tensor stack_streams(Tensor x1, Tensor x2, std::source_location loc) {
+  SourceLoc l = here(loc);
+  graph_of(x1, l, "stack_streams");
+  graph_of(x2, l, "stack_streams");
+  if (x1.type() != x2.type()) {
+    fail(l, "stack_streams",
+         fmt::format("streams differ: {} and {}", type_to_string(x1.type()), type_to_string(x2.type())));
+  }
+  Shape s = x1.shape();
+  s.insert(s.begin(), 1);
+  return concat({reshape(x1, s, loc), reshape(x2, s, loc)}, 0, loc);
 }
 
 Tensor stream(Tensor stacked, int64_t index, std::source_location loc) {

@@ -143,11 +143,14 @@ using RegionBody = std::function<Tensor(Graph& region, const std::vector<Tensor>
 Tensor chunked_map(const std::vector<Tensor>& sliced, const std::vector<Tensor>& broadcast, int64_t axis,
                    int64_t chunks, const RegionBody& body, REFORGE_HERE);
 
-// Reversible residual block on two streams of equal type:
-//   y1 = x1 + F(x2, f_captures...),  y2 = x2 + G(y1, g_captures...).
-// Returns y stacked as [2, ...]; use reversible_first/second to split.
-Tensor reversible(Tensor x1, Tensor x2, const std::vector<Tensor>& f_captures, const std::vector<Tensor>& g_captures,
+// Reversible residual block on two streams of equal type, stacked as
+// streams [2, ...] (x1 = streams[0], x2 = streams[1]):
+//   y1 = x1 + F(x2, f_captures...),  y2 = x2 + G(y1, g_captures...),
+// returned stacked the same way, so blocks chain output to input.
+Tensor reversible(Tensor streams, const std::vector<Tensor>& f_captures, const std::vector<Tensor>& g_captures,
                   const RegionBody& f, const RegionBody& g, REFORGE_HERE);
+// [2, ...] from two tensors of equal type, and one stream back out.
+Tensor stack_streams(Tensor x1, Tensor x2, REFORGE_HERE);
 Tensor stream(Tensor stacked, int64_t index, REFORGE_HERE);
 
 }  // namespace reforge

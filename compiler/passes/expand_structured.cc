@@ -29,16 +29,14 @@ Tensor expand_chunked_map(Graph& out, const Node& n, const std::vector<Tensor>& 
 
 Tensor expand_reversible(Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
   int64_t f_captures = n.attrs.get_int("f_captures");
-  Tensor x1 = inputs[0], x2 = inputs[1];
+  Tensor x1 = stream(inputs[0], 0), x2 = stream(inputs[0], 1);
   std::vector<Tensor> f_args{x2};
-  f_args.insert(f_args.end(), inputs.begin() + 2, inputs.begin() + 2 + f_captures);
+  f_args.insert(f_args.end(), inputs.begin() + 1, inputs.begin() + 1 + f_captures);
   Tensor y1 = x1 + inline_region(out, *n.regions[0], f_args).at(0);
   std::vector<Tensor> g_args{y1};
-  g_args.insert(g_args.end(), inputs.begin() + 2 + f_captures, inputs.end());
+  g_args.insert(g_args.end(), inputs.begin() + 1 + f_captures, inputs.end());
   Tensor y2 = x2 + inline_region(out, *n.regions[1], g_args).at(0);
-  Shape stacked = x1.shape();
-  stacked.insert(stacked.begin(), 1);
-  return concat({reshape(y1, stacked), reshape(y2, stacked)}, 0);
+  return stack_streams(y1, y2);
 }
 
 // One level: structured nodes of `graph` become inlined bodies (which may

@@ -31,7 +31,7 @@ void build_structured(Graph& g) {
   Tensor x = g.input("x", {DType::f32, {2, 6, 4}});
   Tensor w = g.param("w", {4, 4});
   Tensor y = reversible(
-      x, x, {w}, {w}, [](Graph&, const std::vector<Tensor>& a) { return tanh(matmul(a[0], a[1])); },
+      stack_streams(x, x), {w}, {w}, [](Graph&, const std::vector<Tensor>& a) { return tanh(matmul(a[0], a[1])); },
       [](Graph&, const std::vector<Tensor>& a) {
         return chunked_map({a[0]}, {a[1]}, 1, 3,
                            [](Graph&, const std::vector<Tensor>& b) { return gelu(matmul(b[0], b[1])); });

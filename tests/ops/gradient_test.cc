@@ -149,7 +149,7 @@ std::vector<GradientCase> structured_cases() {
       {"reversible",
        [](Graph&, V x) {
          Tensor y = reversible(
-             x[0], x[1], {x[2]}, {x[3]}, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); },
+             stack_streams(x[0], x[1]), {x[2]}, {x[3]}, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); },
              [](Graph&, V a) { return gelu(matmul(a[0], a[1])); });
          return y;
        },
@@ -157,7 +157,7 @@ std::vector<GradientCase> structured_cases() {
       {"reversible_shared_input",
        [](Graph&, V x) {
          return reversible(
-             x[0], x[0], {x[1]}, {x[1]}, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); },
+             stack_streams(x[0], x[0]), {x[1]}, {x[1]}, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); },
              [](Graph&, V a) { return exp(matmul(a[0], a[1]) * 0.1); });
        },
        {F({2, 3}), F({3, 3})}},

@@ -203,7 +203,7 @@ TEST(ReferenceKernel, ReversibleBlockComputesBothResiduals) {
   Tensor x1 = g.input("x1", t), x2 = g.input("x2", t), wf = g.input("wf", tw), wg = g.input("wg", tw);
   auto f = [](Graph&, const std::vector<Tensor>& a) { return tanh(matmul(a[0], a[1])); };
   auto gf = [](Graph&, const std::vector<Tensor>& a) { return relu(matmul(a[0], a[1])); };
-  Tensor y = reversible(x1, x2, {wf}, {wg}, f, gf);
+  Tensor y = reversible(stack_streams(x1, x2), {wf}, {wg}, f, gf);
   Tensor y1 = x1 + f(g, {x2, wf});
   g.output("y1", stream(y, 0));
   g.output("y2", stream(y, 1));
