@@ -19,7 +19,7 @@ void accumulate(std::map<int, Tensor>& adjoints, int id, Tensor g) {
 }  // namespace
 
 std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
-                        const std::vector<Tensor>& wrt) {
+                        const std::vector<Tensor>& wrt, const AutodiffOptions& options) {
   if (outputs.size() != seeds.size()) throw Error("vjp: one seed per output is required");
   const int forward_size = graph.size();
   std::set<int> stop;
@@ -47,23 +47,37 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
     highest = std::max(highest, outputs[i].id);
   }
 
-  auto differentiate = [&graph](const std::vector<Tensor>& outs, const std::vector<Tensor>& sds,
-                                const std::vector<Tensor>& w) { return vjp(graph, outs, sds, w); };
+  auto differentiate = [&graph, &options](const std::vector<Tensor>& outs, const std::vector<Tensor>& sds,
+                                          const std::vector<Tensor>& w) { return vjp(graph, outs, sds, w, options); };
+  // Forward values that a rule rebuilt for the rest of the backward pass.
+  std::map<int, Tensor> rebuilt;
+  auto provide_rebuilt = [&rebuilt](const Tensor& forward, const Tensor& value) {
+    if (forward.type() != value.type()) throw Error("internal: a rebuilt value must have its forward value's type");
+    rebuilt[forward.id] = value;
+  };
+  auto current = [&graph, &rebuilt](int id) {
+    auto it = rebuilt.find(id);
+    return it != rebuilt.end() ? it->second : graph.value(id);
+  };
 
   for (int id = highest; id >= 0; --id) {
     auto it = adjoints.find(id);
     if (it == adjoints.end() || stop.count(id) || !depends[id]) continue;
     const Node& n = graph.node(id);
-    if (!n.def || !n.def->vjp) continue;
+    auto override_rule = options.rule_overrides.find(n.op);
+    const VjpRule* rule = override_rule != options.rule_overrides.end() ? &override_rule->second
+                          : (n.def && n.def->vjp)                       ? &n.def->vjp
+                                                                        : nullptr;
+    if (rule == nullptr) continue;
     std::vector<Tensor> inputs;
-    for (int in : n.inputs) inputs.push_back(graph.value(in));
-    Tensor output = graph.value(id);
+    for (int in : n.inputs) inputs.push_back(current(in));
+    Tensor output = current(id);
     Tensor grad = it->second;
     std::vector<Tensor> grads;
     {
       auto scope = graph.scope(n.name + ".grad");
       auto attribution = graph.attribute_to(n.loc);
-      grads = n.def->vjp(VjpContext{graph, id, inputs, output, grad, differentiate});
+      grads = (*rule)(VjpContext{graph, id, inputs, output, grad, differentiate, provide_rebuilt});
     }
     if (grads.size() != inputs.size()) {
       throw Error(fmt::format("internal: vjp of '{}' returned {} gradients for {} inputs", n.op, grads.size(),
@@ -90,12 +104,12 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
   return result;
 }
 
-std::vector<Tensor> gradients(Tensor loss, const std::vector<Tensor>& wrt) {
+std::vector<Tensor> gradients(Tensor loss, const std::vector<Tensor>& wrt, const AutodiffOptions& options) {
   if (loss.rank() != 0 || !is_float(loss.dtype())) {
     throw Error("gradients: the loss must be a float scalar, got " + type_to_string(loss.type()));
   }
   Graph& graph = *loss.graph;
-  std::vector<Tensor> grads = vjp(graph, {loss}, {full_like(loss, 1.0)}, wrt);
+  std::vector<Tensor> grads = vjp(graph, {loss}, {full_like(loss, 1.0)}, wrt, options);
   for (size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].valid()) grads[i] = full_like(wrt[i], 0.0);
   }

@@ -5,11 +5,19 @@
 // node's source line. Integer and boolean values carry no gradient.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "compiler/ir/graph.h"
 
 namespace reforge {
+
+struct AutodiffOptions {
+  // Gradient rules that replace an op's own, by op name. Passes that change
+  // how the backward pass is computed (reversible recompute) supply them.
+  std::map<std::string, VjpRule> rule_overrides;
+};
 
 // Cotangents of `wrt` for  sum_i <seeds[i], outputs[i]>.  Differentiation
 // stops at the `wrt` values (their own inputs are not visited), so a value
@@ -17,9 +25,9 @@ namespace reforge {
 // returned where no path exists; a value listed twice gets its gradient at
 // the first position only.
 std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
-                        const std::vector<Tensor>& wrt);
+                        const std::vector<Tensor>& wrt, const AutodiffOptions& options = {});
 
 // Gradients of a scalar `loss`; a parameter with no path gets zeros.
-std::vector<Tensor> gradients(Tensor loss, const std::vector<Tensor>& wrt);
+std::vector<Tensor> gradients(Tensor loss, const std::vector<Tensor>& wrt, const AutodiffOptions& options = {});
 
 }  // namespace reforge

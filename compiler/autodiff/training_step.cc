@@ -16,7 +16,8 @@ void carry(Graph& graph, TrainingStep& step, Tensor source, Tensor next) {
 
 }  // namespace
 
-TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfig& opt) {
+TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfig& opt,
+                                 const AutodiffOptions& autodiff) {
   std::vector<Tensor> params;
   for (int id = 0; id < graph.size(); ++id) {
     if (graph.node(id).op == "param") params.push_back(graph.value(id));
@@ -25,7 +26,7 @@ TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfi
 
   TrainingStep step;
   graph.output(step.loss_output, loss);
-  std::vector<Tensor> grads = gradients(loss, params);
+  std::vector<Tensor> grads = gradients(loss, params, autodiff);
 
   auto scope = graph.scope("optimizer");
   TensorType scalar{graph.default_float(), {}};

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/autodiff/autodiff.h"
 #include "compiler/ir/graph.h"
 
 namespace reforge {
@@ -36,6 +37,7 @@ struct TrainingStep {
 
 // Adds gradient and update nodes for every `param` node of `graph`, plus
 // the outputs "loss" and "<param>.next" / "<state>.next".
-TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfig& optimizer);
+TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfig& optimizer,
+                                 const AutodiffOptions& autodiff = {});
 
 }  // namespace reforge

@@ -53,8 +53,14 @@ struct VjpContext {
                                     const std::vector<Tensor>& seeds,
                                     const std::vector<Tensor>& wrt)>
       differentiate;
+  // For rules that rebuild a forward value in the backward pass (reversible
+  // reconstruction): later rules that read `forward` get `rebuilt` instead,
+  // so the forward value need not stay alive until the backward.
+  std::function<void(const Tensor& forward, const Tensor& rebuilt)> provide_rebuilt;
   const Node& node() const;
 };
+
+using VjpRule = std::function<std::vector<Tensor>(const VjpContext&)>;
 
 struct OpDef {
   std::string name;
