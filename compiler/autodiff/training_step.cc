@@ -27,6 +27,10 @@ TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfi
   TrainingStep step;
   graph.output(step.loss_output, loss);
   std::vector<Tensor> grads = gradients(loss, params, autodiff);
+  for (size_t i = 0; i < params.size(); ++i) {
+    grads[i] = grads[i].named(params[i].node().name + ".gradient");
+    step.gradients.push_back(grads[i].node().name);
+  }
 
   auto scope = graph.scope("optimizer");
   TensorType scalar{graph.default_float(), {}};

@@ -33,6 +33,9 @@ struct CarriedValue {
 struct TrainingStep {
   std::string loss_output = "loss";
   std::vector<CarriedValue> carried;
+  // The gradient fed to the optimizer for each parameter, named
+  // "<param>.gradient" (node names).
+  std::vector<std::string> gradients;
 };
 
 // Adds gradient and update nodes for every `param` node of `graph`, plus

@@ -71,15 +71,9 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
       values[id] = (*args)[index];
       continue;
     }
-    if (!n.def || !n.def->eval) throw Error(fmt::format("%{}: op '{}' cannot be evaluated", n.name, n.op));
-    EvalContext ctx{n, {}, [&](int region, std::vector<HostTensor> region_args) {
-                      return run_region(*n.regions.at(region), std::move(region_args), options);
-                    }};
-    for (int in : n.inputs) ctx.inputs.push_back(&values[in]);
-    HostTensor out = n.def->eval(ctx);
-    out.type = n.type;
-    if (!(options.promote_f32_to_f64 && n.type.dtype == DType::f32)) round_to_dtype(out);
-    check_integer_range(n, out);
+    std::vector<const HostTensor*> inputs;
+    for (int in : n.inputs) inputs.push_back(&values[in]);
+    HostTensor out = evaluate_node(n, inputs, options);
     values[id] = std::move(out);
     for (int in : n.inputs) {
       if (last_use[in] == id) values[in] = HostTensor();
@@ -91,6 +85,19 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
 }
 
 }  // namespace
+
+HostTensor evaluate_node(const Node& n, const std::vector<const HostTensor*>& inputs,
+                         const InterpreterOptions& options) {
+  if (!n.def || !n.def->eval) throw Error(fmt::format("%{}: op '{}' cannot be evaluated", n.name, n.op));
+  EvalContext ctx{n, inputs, [&](int region, std::vector<HostTensor> region_args) {
+                    return run_region(*n.regions.at(region), std::move(region_args), options);
+                  }};
+  HostTensor out = n.def->eval(ctx);
+  out.type = n.type;
+  if (!(options.promote_f32_to_f64 && n.type.dtype == DType::f32)) round_to_dtype(out);
+  check_integer_range(n, out);
+  return out;
+}
 
 ValueMap run_graph(const Graph& graph, const ValueMap& feeds, const InterpreterOptions& options) {
   std::vector<HostTensor> values = execute(graph, &feeds, nullptr, options);

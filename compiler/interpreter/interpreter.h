@@ -29,6 +29,11 @@ ValueMap run_graph(const Graph& graph, const ValueMap& feeds, const InterpreterO
 std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> args,
                                    const InterpreterOptions& options = {});
 
+// Runs one node's reference kernel on its input values (regions are run
+// by the interpreter) and rounds the result to the node's dtype.
+HostTensor evaluate_node(const Node& node, const std::vector<const HostTensor*>& inputs,
+                         const InterpreterOptions& options = {});
+
 // Initial values for every param and state node, from their `init`
 // attributes, drawn deterministically from `seed` and the node's name.
 ValueMap initial_values(const Graph& graph, uint64_t seed);

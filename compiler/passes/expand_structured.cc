@@ -2,11 +2,10 @@
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/ir/inline_region.h"
+#include "compiler/passes/rewrite.h"
 
 namespace reforge {
 namespace {
-
-bool is_structured(const std::string& op) { return op == "chunked_map" || op == "reversible"; }
 
 Tensor expand_chunked_map(Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
   int64_t axis = n.attrs.get_int("axis"), chunks = n.attrs.get_int("chunks"), sliced = n.attrs.get_int("sliced");
@@ -39,46 +38,21 @@ Tensor expand_reversible(Graph& out, const Node& n, const std::vector<Tensor>& i
   return stack_streams(y1, y2);
 }
 
-// One level: structured nodes of `graph` become inlined bodies (which may
-// themselves contain structured nodes).
-std::unique_ptr<Graph> expand_once(const Graph& graph, bool& changed) {
-  auto out = std::make_unique<Graph>(graph.name());
-  out->set_default_float(graph.default_float());
-  std::vector<int> mapped(graph.size(), -1);
-  for (int id = 0; id < graph.size(); ++id) out->reserve_name(graph.node(id).name);
-  for (int id = 0; id < graph.size(); ++id) {
-    const Node& n = graph.node(id);
-    if (is_structured(n.op)) {
-      changed = true;
-      std::vector<Tensor> inputs;
-      for (int in : n.inputs) inputs.push_back(out->value(mapped[in]));
-      auto attribution = out->attribute_to(n.loc);
-      Tensor result = n.op == "reversible" ? expand_reversible(*out, n, inputs) : expand_chunked_map(*out, n, inputs);
-      mapped[id] = result.id;
-      continue;
-    }
-    auto copy = std::make_unique<Node>();
-    copy->op = n.op;
-    copy->def = n.def;
-    for (int in : n.inputs) copy->inputs.push_back(mapped[in]);
-    copy->attrs = n.attrs;
-    copy->type = n.type;
-    copy->loc = n.loc;
-    copy->name = n.name;  // reserved above
-    for (const auto& r : n.regions) copy->regions.push_back(r->clone());
-    mapped[id] = out->append(std::move(copy));
-  }
-  for (const auto& [name, id] : graph.outputs()) out->output(name, out->value(mapped[id]));
-  return out;
-}
-
 }  // namespace
 
-std::unique_ptr<Graph> expand_structured(const Graph& graph) {
+std::unique_ptr<Graph> expand_structured(const Graph& graph, const std::set<std::string>& ops) {
   std::unique_ptr<Graph> current = graph.clone();
+  // Inlined bodies may hold structured nodes themselves: repeat until none.
   for (bool changed = true; changed;) {
     changed = false;
-    current = expand_once(*current, changed);
+    current = rewrite_graph(*current, [&](const Node& n, RewriteContext& c) {
+      if (!ops.count(n.op)) return -1;
+      changed = true;
+      std::vector<Tensor> inputs;
+      for (int in : c.inputs) inputs.push_back(c.out.value(in));
+      Tensor result = n.op == "reversible" ? expand_reversible(c.out, n, inputs) : expand_chunked_map(c.out, n, inputs);
+      return result.id;
+    });
   }
   return current;
 }

@@ -6,11 +6,15 @@
 #pragma once
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "compiler/ir/graph.h"
 
 namespace reforge {
 
-std::unique_ptr<Graph> expand_structured(const Graph& graph);
+// Expands the structured ops named in `ops` (by default all of them).
+std::unique_ptr<Graph> expand_structured(const Graph& graph,
+                                         const std::set<std::string>& ops = {"chunked_map", "reversible"});
 
 }  // namespace reforge

@@ -14,7 +14,7 @@
 #include "models/reformer.h"
 #include "models/tasks.h"
 #include "runtime/progress.h"
-#include "tools/cli/command.h"
+#include "tools/cli/model_flags.h"
 
 namespace reforge::cli {
 namespace {
@@ -24,18 +24,10 @@ const std::map<std::string, std::string> kTrainFlags = {
     {"log_every", "10"}, {"show_config", "true"}, {"print_ir", "false"}};
 
 int run_train(const std::vector<std::string>& args) {
-  if (args.empty() || args[0].rfind("--", 0) == 0) {
-    std::string names;
-    for (const ModelEntry* m : registered_models()) names += fmt::format("  {:<18} {}\n", m->name, m->summary);
-    throw Error("usage: reforge train <model> [--flag=value ...]\nmodels:\n" + names);
-  }
-  const ModelEntry& entry = find_model(args[0]);
-  std::map<std::string, std::string> defaults = kTrainFlags;
-  for (const ConfigField& f : config_fields()) defaults[f.name] = f.get(entry.config);
-  Flags flags(std::vector<std::string>(args.begin() + 1, args.end()), defaults);
-  ReformerConfig config = entry.config;
-  for (const ConfigField& f : config_fields()) set_config_field(config, f.name, flags.get(f.name));
-  config.validate();
+  ModelSelection selection = select_model("train", args, kTrainFlags);
+  const ModelEntry& entry = *selection.entry;
+  const ReformerConfig& config = selection.config;
+  const Flags& flags = selection.flags;
   int64_t steps = flags.get_int("steps");
   if (steps < 1) throw Error("--steps must be at least 1");
   auto seed = static_cast<uint64_t>(flags.get_int("seed"));

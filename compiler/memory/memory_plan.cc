@@ -1,0 +1,196 @@
+#include "compiler/memory/memory_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "compiler/memory/buffer_assignment.h"
+#include "compiler/memory/liveness.h"
+#include "compiler/memory/schedule.h"
+
+namespace reforge {
+namespace {
+
+const std::set<std::string> kInPlaceOps = {"neg",  "exp",  "log",     "tanh",    "sqrt", "rsqrt",
+                                           "relu", "gelu", "abs",     "add",     "sub",  "mul",
+                                           "div",  "maximum", "minimum", "select", "cast", "logical_not"};
+
+ValueKind classify(const Node& n, const ValueProvenance& p, bool is_update) {
+  if (is_update) return ValueKind::update;
+  if (p.parameter_gradients.count(n.name)) return ValueKind::parameter_gradient;
+  if (n.op == "param") return ValueKind::parameter;
+  if (n.op == "state") return ValueKind::optimizer_state;
+  if (n.op == "input" || n.op == "arg") return ValueKind::input;
+  if (p.gradient_names.count(n.name)) return ValueKind::gradient;
+  if (n.name.rfind("optimizer.", 0) == 0) return ValueKind::optimizer;
+  bool forward = p.forward_names.empty() || p.forward_names.count(n.name);
+  if (forward) return is_float(n.type.dtype) ? ValueKind::activation : ValueKind::decision;
+  return ValueKind::recompute;
+}
+
+// Scratch a structured op needs while it runs: the largest of its regions'
+// own plans (regions run one after another).
+int64_t workspace_bytes(const Node& n, const PlanOptions& options) {
+  int64_t bytes = 0;
+  for (const auto& region : n.regions) bytes = std::max(bytes, plan_memory(*region, {}, options).arena_bytes);
+  return bytes;
+}
+
+}  // namespace
+
+const char* value_kind_name(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::parameter: return "parameter";
+    case ValueKind::optimizer_state: return "optimizer_state";
+    case ValueKind::input: return "input";
+    case ValueKind::parameter_gradient: return "parameter_gradient";
+    case ValueKind::update: return "update";
+    case ValueKind::activation: return "activation";
+    case ValueKind::decision: return "decision";
+    case ValueKind::gradient: return "gradient";
+    case ValueKind::recompute: return "recompute";
+    case ValueKind::optimizer: return "optimizer";
+    case ValueKind::workspace: return "workspace";
+  }
+  return "?";
+}
+
+bool is_persistent(ValueKind kind) {
+  return kind == ValueKind::parameter || kind == ValueKind::optimizer_state || kind == ValueKind::input ||
+         kind == ValueKind::parameter_gradient || kind == ValueKind::update;
+}
+
+int64_t MemoryPlan::persistent_bytes(ValueKind kind) const {
+  int64_t total = 0;
+  for (const PersistentValue& v : persistent) total += v.kind == kind ? v.bytes : 0;
+  return total;
+}
+
+std::vector<const PlannedBuffer*> MemoryPlan::live_at(int step) const {
+  std::vector<const PlannedBuffer*> live;
+  for (const PlannedBuffer& b : buffers) {
+    if (b.first_step <= step && step <= b.last_step) live.push_back(&b);
+  }
+  std::stable_sort(live.begin(), live.end(), [](auto* a, auto* b) { return a->bytes > b->bytes; });
+  return live;
+}
+
+const PlannedBuffer* MemoryPlan::buffer_of(int value) const {
+  for (const PlannedBuffer& b : buffers) {
+    if (b.value == value && b.kind != ValueKind::workspace) return &b;
+  }
+  return nullptr;
+}
+
+MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const PlanOptions& options) {
+  MemoryPlan plan;
+  plan.graph_name = g.name();
+  plan.options = options;
+  plan.schedule = schedule_nodes(g);
+  std::vector<LiveInterval> live = compute_liveness(g, plan.schedule);
+  std::set<int> outputs, updates;
+  for (const auto& [name, id] : g.outputs()) {
+    outputs.insert(id);
+    if (provenance.update_outputs.count(name)) updates.insert(id);
+  }
+
+  // One buffer per transient value, in schedule order, plus a workspace
+  // for each structured op; in-place reuse puts a result into the
+  // allocation of an elementwise input that dies at the same step.
+  std::vector<int> allocation_of_value(g.size(), -1);
+  std::vector<AllocationRequest> allocations;
+  for (int step = 0; step < static_cast<int>(plan.schedule.size()); ++step) {
+    const int id = plan.schedule[step];
+    const Node& n = g.node(id);
+    ValueKind kind = classify(n, provenance, updates.count(id) > 0);
+    if (is_persistent(kind)) {
+      plan.persistent.push_back({n.name, kind, n.type, n.type.bytes()});
+      continue;
+    }
+    PlannedBuffer b{id, n.name, n.op, n.loc, n.type, kind, n.type.bytes(), 0, live[id].first, live[id].last, -1};
+    if (options.in_place && options.buffer_reuse && kInPlaceOps.count(n.op)) {
+      for (int in : n.inputs) {
+        int a = allocation_of_value[in];
+        if (a < 0 || outputs.count(in) || allocations[a].last != step || g.node(in).type.bytes() != b.bytes) continue;
+        b.allocation = a;
+        allocations[a].last = std::max(allocations[a].last, b.last_step);
+        break;
+      }
+    }
+    if (b.allocation < 0) {
+      b.allocation = static_cast<int>(allocations.size());
+      allocations.push_back({b.bytes, b.first_step, b.last_step});
+    }
+    allocation_of_value[id] = b.allocation;
+    plan.buffers.push_back(b);
+    if (!n.regions.empty()) {
+      PlannedBuffer w{id, n.name + ".workspace", n.op, n.loc, {DType::f32, {}}, ValueKind::workspace,
+                      workspace_bytes(n, options), 0, step, step, static_cast<int>(allocations.size())};
+      w.type.shape = {w.bytes / 4};
+      allocations.push_back({w.bytes, step, step});
+      plan.buffers.push_back(w);
+    }
+  }
+
+  ArenaAssignment arena = assign_offsets(allocations, options.buffer_reuse, options.alignment);
+  plan.arena_bytes = arena.arena_bytes;
+  for (PlannedBuffer& b : plan.buffers) b.offset = arena.offsets[b.allocation];
+
+  // The no-fragmentation lower bound: the most bytes live at once.
+  std::vector<int64_t> delta(plan.schedule.size() + 2, 0);
+  for (const AllocationRequest& a : allocations) {
+    delta[a.first] += a.bytes;
+    delta[a.last + 1] -= a.bytes;
+  }
+  int64_t running = 0;
+  for (size_t step = 0; step + 1 < delta.size(); ++step) {
+    running += delta[step];
+    if (running > plan.lower_bound_bytes) {
+      plan.lower_bound_bytes = running;
+      plan.peak_step = static_cast<int>(step);
+    }
+  }
+
+  // Forward values that the backward pass reads.
+  if (!provenance.forward_names.empty()) {
+    std::vector<int> step_of(g.size(), 0);
+    for (int s = 0; s < static_cast<int>(plan.schedule.size()); ++s) step_of[plan.schedule[s]] = s;
+    for (size_t i = 0; i < plan.buffers.size(); ++i) {
+      const PlannedBuffer& b = plan.buffers[i];
+      if (b.kind != ValueKind::activation && b.kind != ValueKind::decision) continue;
+      int reader = -1;
+      for (int id = b.value + 1; id < g.size(); ++id) {
+        const Node& n = g.node(id);
+        if (provenance.forward_names.count(n.name)) continue;
+        if (std::find(n.inputs.begin(), n.inputs.end(), b.value) == n.inputs.end()) continue;
+        if (reader < 0 || step_of[id] < step_of[reader]) reader = id;
+      }
+      if (reader >= 0) plan.saved_for_backward.push_back({static_cast<int>(i), g.node(reader).name, g.node(reader).op});
+    }
+  }
+  return plan;
+}
+
+std::optional<std::string> find_plan_conflict(const MemoryPlan& plan) {
+  const auto& bs = plan.buffers;
+  for (size_t i = 0; i < bs.size(); ++i) {
+    if (bs[i].offset < 0 || bs[i].offset + bs[i].bytes > plan.arena_bytes) {
+      return fmt::format("buffer {} [{}, {}) lies outside the arena of {} bytes", bs[i].name, bs[i].offset,
+                         bs[i].offset + bs[i].bytes, plan.arena_bytes);
+    }
+    for (size_t j = i + 1; j < bs.size(); ++j) {
+      const PlannedBuffer &a = bs[i], &b = bs[j];
+      if (a.allocation == b.allocation) continue;
+      bool in_time = a.first_step <= b.last_step && b.first_step <= a.last_step;
+      bool in_space = a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
+      if (in_time && in_space && a.bytes > 0 && b.bytes > 0) {
+        return fmt::format("{} [{}, {}) steps {}..{} overlaps {} [{}, {}) steps {}..{}", a.name, a.offset,
+                           a.offset + a.bytes, a.first_step, a.last_step, b.name, b.offset, b.offset + b.bytes,
+                           b.first_step, b.last_step);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace reforge

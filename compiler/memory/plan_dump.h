@@ -1,0 +1,29 @@
+// The memory plan as people read it: text (a report), JSON (every buffer;
+// schema in docs/PLAN_FORMAT.md) and a self-contained HTML picture.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/memory/memory_plan.h"
+
+namespace reforge {
+
+// "1.50 MiB"
+std::string format_bytes(int64_t bytes);
+
+struct TechniqueSaving {
+  std::string technique;        // e.g. "reversible recompute"
+  int64_t arena_without = 0;    // arena bytes with the technique switched off
+  int64_t arena_with = 0;
+};
+
+std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSaving>& savings = {},
+                         int top_buffers = 12);
+std::string plan_to_json(const MemoryPlan& plan);
+// One HTML file, no network: an SVG per plan (x = step, y = arena offset,
+// one rectangle per buffer, coloured by kind, details on hover, the peak
+// marked). Several plans are drawn side by side with their titles.
+std::string plans_to_html(const std::vector<std::pair<std::string, const MemoryPlan*>>& plans);
+
+}  // namespace reforge

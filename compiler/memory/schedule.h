@@ -1,0 +1,19 @@
+// The execution order of a graph's nodes. Nodes keep the order they were
+// built in (already topological), except that nodes computed only from
+// sources — constants, iotas, random draws, reshapes of parameters — are
+// moved to just before their first use, so they are not live for long
+// stretches of the program.
+#pragma once
+
+#include <vector>
+
+#include "compiler/ir/graph.h"
+
+namespace reforge {
+
+bool is_source_op(const std::string& op);  // input, param, state, arg
+
+// Node ids in execution order (every node exactly once).
+std::vector<int> schedule_nodes(const Graph& graph);
+
+}  // namespace reforge

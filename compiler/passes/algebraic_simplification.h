@@ -1,0 +1,19 @@
+// Pass: local algebraic identities that are exact in floating point:
+// identity reshapes/transposes/broadcasts/slices/casts, reshape of reshape,
+// x + 0, x - 0, x * 1, x / 1, -(-x).
+//
+// Deliberately absent: cancellations such as (a + b) - b -> a. They are
+// not exact in floating point, and folding the reversible reconstruction
+// x2 = (x2 + G(y1)) - G(y1) back into x2 would keep the forward activation
+// alive and undo reversible recompute.
+#pragma once
+
+#include <memory>
+
+#include "compiler/ir/graph.h"
+
+namespace reforge {
+
+std::unique_ptr<Graph> simplify_algebra(const Graph& graph);
+
+}  // namespace reforge

@@ -1,0 +1,42 @@
+#include "compiler/passes/common_subexpression_elimination.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "compiler/ir/printer.h"
+#include "compiler/passes/rewrite.h"
+
+namespace reforge {
+namespace {
+
+std::string signature(const Node& n, const std::vector<int>& inputs) {
+  std::string key = n.op + "(" + fmt::format("{}", fmt::join(inputs, ",")) + "){";
+  for (const auto& [name, value] : n.attrs.entries()) key += name + "=" + format_attr_value(value) + ",";
+  return key + "}" + type_to_string(n.type);
+}
+
+bool is_source(const std::string& op) { return op == "input" || op == "param" || op == "state" || op == "arg"; }
+
+}  // namespace
+
+std::unique_ptr<Graph> eliminate_common_subexpressions(const Graph& graph) {
+  std::map<std::string, int> seen;  // signature -> new id
+  return rewrite_graph(graph, [&seen](const Node& n, RewriteContext& c) {
+    if (!n.regions.empty() || is_source(n.op)) return -1;
+    // Values computed only from sources (constants, iotas, broadcasts of
+    // parameters) cost nothing to recompute; merging a forward copy with a
+    // backward one would keep it alive across the whole program.
+    bool from_sources_only = true;
+    for (int in : c.inputs) from_sources_only = from_sources_only && is_source(c.out.node(in).op);
+    if (from_sources_only) return -1;
+    std::string key = signature(n, c.inputs);
+    auto it = seen.find(key);
+    if (it != seen.end()) return it->second;
+    int id = copy_node(c.out, n, c.inputs);
+    seen.emplace(key, id);
+    return id;
+  });
+}
+
+}  // namespace reforge

@@ -1,0 +1,42 @@
+#include "compiler/passes/rewrite.h"
+
+namespace reforge {
+
+int copy_node(Graph& out, const Node& n, std::vector<int> inputs) {
+  auto copy = std::make_unique<Node>();
+  copy->op = n.op;
+  copy->def = n.def;
+  copy->inputs = std::move(inputs);
+  copy->attrs = n.attrs;
+  copy->type = n.type;
+  copy->loc = n.loc;
+  copy->name = n.name;
+  for (const auto& r : n.regions) copy->regions.push_back(r->clone());
+  return out.append(std::move(copy));
+}
+
+std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replace, const std::vector<bool>* keep) {
+  auto out = std::make_unique<Graph>(graph.name());
+  out->set_default_float(graph.default_float());
+  for (int id = 0; id < graph.size(); ++id) out->reserve_name(graph.node(id).name);
+  std::vector<int> mapped(graph.size(), -1);
+  for (int id = 0; id < graph.size(); ++id) {
+    if (keep && !(*keep)[id]) continue;
+    const Node& n = graph.node(id);
+    RewriteContext context{*out, mapped, {}};
+    for (int in : n.inputs) {
+      if (mapped[in] < 0) throw Error("internal: rewrite dropped %" + graph.node(in).name + " that is still used");
+      context.inputs.push_back(mapped[in]);
+    }
+    int replacement;
+    {
+      auto attribution = out->attribute_to(n.loc);
+      replacement = replace(n, context);
+    }
+    mapped[id] = replacement >= 0 ? replacement : copy_node(*out, n, context.inputs);
+  }
+  for (const auto& [name, id] : graph.outputs()) out->output(name, out->value(mapped[id]));
+  return out;
+}
+
+}  // namespace reforge

@@ -1,0 +1,31 @@
+// The one way passes rebuild a graph: walk it in order, and for each node
+// either copy it (with its inputs remapped) or replace it by a value that
+// already exists in the new graph (possibly one the callback just built).
+// Names are preserved, so feeds and outputs keep working across passes.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "compiler/ir/graph.h"
+
+namespace reforge {
+
+struct RewriteContext {
+  Graph& out;                       // the graph being built
+  const std::vector<int>& mapped;   // old id -> new id, for nodes seen so far
+  std::vector<int> inputs;          // this node's inputs, already mapped
+};
+
+// Returns the new-graph id that replaces `node`, or -1 to copy it.
+using RewriteFn = std::function<int(const Node& node, RewriteContext& context)>;
+
+// `keep[id] == false` drops a node (its users must have been replaced).
+std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replace,
+                                     const std::vector<bool>* keep = nullptr);
+
+// Appends a copy of `node` to `out` with the given inputs; returns its id.
+int copy_node(Graph& out, const Node& node, std::vector<int> inputs);
+
+}  // namespace reforge

@@ -1,0 +1,69 @@
+#include "compiler/pipeline/compile.h"
+
+#include "compiler/ir/verifier.h"
+#include "compiler/passes/algebraic_simplification.h"
+#include "compiler/passes/common_subexpression_elimination.h"
+#include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/expand_structured.h"
+#include "compiler/passes/pass_manager.h"
+#include "compiler/passes/reversible_recompute.h"
+
+namespace reforge {
+namespace {
+
+PassManager make_pipeline(const CompileOptions& o) {
+  PassManager pm({o.print_after, o.print_after_all, o.print});
+  if (o.simplify) pm.add({"simplify", simplify_algebra});
+  if (o.cse) pm.add({"cse", eliminate_common_subexpressions});
+  if (o.simplify && o.cse) pm.add({"simplify-after-cse", simplify_algebra});
+  if (o.dce) pm.add({"dce", eliminate_dead_code});
+  return pm;
+}
+
+}  // namespace
+
+ValueProvenance CompiledStep::provenance() const {
+  ValueProvenance p{forward_names, gradient_names, {}, {}};
+  p.parameter_gradients.insert(step.gradients.begin(), step.gradients.end());
+  for (const CarriedValue& c : step.carried) p.update_outputs.insert(c.next);
+  return p;
+}
+
+std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }
+
+CompiledStep compile_training_step(const Graph& model, const std::string& loss_output,
+                                   const OptimizerConfig& optimizer, const CompileOptions& options) {
+  verify(model);
+  int loss_id = model.find_output(loss_output);
+  if (loss_id < 0) throw Error("the model has no output '" + loss_output + "'");
+
+  // Differentiate while the Reformer structure is still visible: reversible
+  // blocks either keep their reconstruction rule or are expanded first.
+  std::unique_ptr<Graph> graph = options.reversible_recompute ? model.clone()
+                                                              : expand_structured(model, {"reversible"});
+  std::vector<std::pair<std::string, int>> metrics;
+  for (const auto& [name, id] : graph->outputs()) {
+    if (name != loss_output) metrics.emplace_back(name, id);
+  }
+  Tensor loss = graph->value(graph->find_output(loss_output));
+  graph->mutable_outputs().clear();
+
+  CompiledStep compiled;
+  for (int id = 0; id < graph->size(); ++id) compiled.forward_names.insert(graph->node(id).name);
+  int first_backward = graph->size();
+  AutodiffOptions autodiff = options.reversible_recompute ? with_reversible_recompute({}) : AutodiffOptions{};
+  compiled.step = build_training_step(*graph, loss, optimizer, autodiff);
+  for (const auto& [name, id] : metrics) graph->output(name, graph->value(id));
+  // The first node gradients() adds is the seed d(loss)/d(loss) = 1.
+  std::vector<bool> carries_gradient(graph->size(), false);
+  for (int id = first_backward; id < graph->size(); ++id) {
+    carries_gradient[id] = id == first_backward;
+    for (int in : graph->node(id).inputs) carries_gradient[id] = carries_gradient[id] || carries_gradient[in];
+    if (carries_gradient[id]) compiled.gradient_names.insert(graph->node(id).name);
+  }
+
+  compiled.graph = make_pipeline(options).run(*graph);
+  return compiled;
+}
+
+}  // namespace reforge

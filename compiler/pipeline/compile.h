@@ -1,0 +1,51 @@
+// The compiler's front half in one call: a model graph with a loss becomes
+// an optimised training-step graph (forward, backward, optimizer update).
+// Every technique can be switched off to measure what it buys.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "compiler/autodiff/training_step.h"
+#include "compiler/ir/graph.h"
+#include "compiler/memory/memory_plan.h"
+
+namespace reforge {
+
+struct CompileOptions {
+  // Reformer techniques.
+  bool reversible_recompute = true;  // off: blocks are expanded, autodiff stores activations
+  // General passes.
+  bool simplify = true;
+  bool cse = true;
+  bool dce = true;
+  // Debugging: print the IR after these passes (names as in pass_names()).
+  std::set<std::string> print_after;
+  bool print_after_all = false;
+  std::function<void(const std::string&)> print;  // stdout when empty
+};
+
+struct CompiledStep {
+  std::unique_ptr<Graph> graph;
+  TrainingStep step;
+  // Provenance for the memory plan: nodes of the forward pass, and backward
+  // nodes that carry gradient (depend on the seed d loss / d loss = 1).
+  // Other backward nodes are recomputation. Passes keep names, so these
+  // stay valid for the nodes that survive them.
+  std::set<std::string> forward_names;
+  std::set<std::string> gradient_names;
+
+  ValueProvenance provenance() const;
+};
+
+// `model` must have the loss as output `loss_output`; its other outputs
+// (metrics) stay outputs of the step.
+CompiledStep compile_training_step(const Graph& model, const std::string& loss_output,
+                                   const OptimizerConfig& optimizer, const CompileOptions& options);
+
+// The pass pipeline that runs after differentiation, in order.
+std::vector<std::string> pass_names(const CompileOptions& options);
+
+}  // namespace reforge

@@ -1,0 +1,47 @@
+#include "tools/cli/model_flags.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "compiler/ir/error.h"
+
+namespace reforge::cli {
+
+ModelSelection select_model(const std::string& command, const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& command_flags) {
+  if (args.empty() || args[0].rfind("-", 0) == 0) {
+    std::string names;
+    for (const ModelEntry* m : registered_models()) names += fmt::format("  {:<18} {}\n", m->name, m->summary);
+    throw Error(fmt::format("usage: reforge {} <model> [--flag=value ...]\nmodels:\n{}", command, names));
+  }
+  const ModelEntry& entry = find_model(args[0]);
+  std::map<std::string, std::string> defaults = command_flags;
+  for (const ConfigField& f : config_fields()) defaults[f.name] = f.get(entry.config);
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (auto& a : rest) {
+    if (a == "-o") a = "--output";
+  }
+  ModelSelection s{&entry, entry.config, Flags(rest, defaults)};
+  for (const ConfigField& f : config_fields()) set_config_field(s.config, f.name, s.flags.get(f.name));
+  s.config.validate();
+  return s;
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error("cannot write '" + temporary + "'");
+    out << text;
+    out.flush();
+    if (!out) throw Error("writing '" + temporary + "' failed");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw Error("cannot move '" + temporary + "' to '" + path + "'");
+  }
+}
+
+}  // namespace reforge::cli

@@ -1,0 +1,28 @@
+// Command-line selection of a registered model: `<model> --field=value ...`
+// where every ReformerConfig field is a flag, plus the command's own flags.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "models/model_registry.h"
+#include "tools/cli/command.h"
+
+namespace reforge::cli {
+
+struct ModelSelection {
+  const ModelEntry* entry = nullptr;
+  ReformerConfig config;
+  Flags flags;
+};
+
+// Throws reforge::Error with usage (listing the models) when no model is
+// named, and with what to change for any bad flag or config.
+ModelSelection select_model(const std::string& command, const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& command_flags);
+
+// Writes `text` to `path` atomically (a temporary file renamed into place).
+void write_file_atomically(const std::string& path, const std::string& text);
+
+}  // namespace reforge::cli

@@ -1,0 +1,110 @@
+// `reforge plan <model>`: compiles the model's training step and prints its
+// memory plan — text, JSON or a self-contained HTML picture — with what
+// each Reformer technique saves (the plan with it switched off).
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "compiler/ir/printer.h"
+#include "compiler/memory/plan_dump.h"
+#include "compiler/pipeline/compile.h"
+#include "models/reformer.h"
+#include "tools/cli/model_flags.h"
+
+namespace reforge::cli {
+namespace {
+
+struct PlannedStep {
+  CompiledStep compiled;
+  MemoryPlan plan;
+};
+
+PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
+                      const PlanOptions& plan_options) {
+  Graph model(name);
+  ReformerModel m = build_reformer(model, config);
+  model.output("loss", m.loss);
+  PlannedStep out{compile_training_step(model, "loss", {.learning_rate = config.learning_rate}, compile), {}};
+  out.plan = plan_memory(*out.compiled.graph, out.compiled.provenance(), plan_options);
+  return out;
+}
+
+int run_plan(const std::vector<std::string>& args) {
+  ModelSelection s = select_model("plan", args,
+                                  {{"format", "text"},
+                                   {"output", ""},
+                                   {"reversible_recompute", "true"},
+                                   {"buffer_reuse", "true"},
+                                   {"compare", "true"},
+                                   {"print_after", ""},
+                                   {"print_after_all", "false"}});
+  const std::string format = s.flags.get("format");
+  if (format != "text" && format != "json" && format != "html") {
+    throw Error("--format must be text, json or html, got '" + format + "'");
+  }
+  CompileOptions compile;
+  compile.reversible_recompute = s.flags.get_bool("reversible_recompute");
+  compile.print_after_all = s.flags.get_bool("print_after_all");
+  if (!s.flags.get("print_after").empty()) compile.print_after.insert(s.flags.get("print_after"));
+  PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
+
+  auto start = std::chrono::steady_clock::now();
+  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (auto conflict = find_plan_conflict(main.plan)) throw Error("internal: the plan is inconsistent: " + *conflict);
+
+  // What each technique buys: plan again with it switched off.
+  std::vector<TechniqueSaving> savings;
+  std::unique_ptr<PlannedStep> without_recompute;
+  if (s.flags.get_bool("compare")) {
+    if (s.config.reversible && compile.reversible_recompute) {
+      CompileOptions off = compile;
+      off.reversible_recompute = false;
+      off.print_after.clear();
+      off.print_after_all = false;
+      without_recompute = std::make_unique<PlannedStep>(plan_step(s.config, s.entry->name, off, plan_options));
+      savings.push_back({"reversible recompute", without_recompute->plan.arena_bytes, main.plan.arena_bytes});
+    }
+    if (s.config.ff_chunks > 1) {
+      ReformerConfig unchunked = s.config;
+      unchunked.ff_chunks = 1;
+      CompileOptions quiet = compile;
+      quiet.print_after.clear();
+      quiet.print_after_all = false;
+      PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options);
+      savings.push_back({fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes,
+                         main.plan.arena_bytes});
+    }
+  }
+
+  std::string text;
+  if (format == "json") {
+    text = plan_to_json(main.plan);
+  } else if (format == "html") {
+    std::vector<std::pair<std::string, const MemoryPlan*>> plans{
+        {fmt::format("{} (as compiled)", s.entry->name), &main.plan}};
+    if (without_recompute) plans.push_back({"reversible recompute off", &without_recompute->plan});
+    text = plans_to_html(plans);
+  } else {
+    text = plan_to_text(main.plan, savings);
+    text += fmt::format("compiled and planned in {:.2f}s ({} nodes)\n", seconds, main.compiled.graph->size());
+    if (s.config.attention_of_layer(0) == AttentionKind::lsh || s.config.attention.size() > 1) {
+      text += "  (LSH fusion is not implemented yet: attention runs decomposed)\n";
+    }
+  }
+  if (s.flags.get("output").empty()) {
+    fmt::print("{}", text);
+  } else {
+    write_file_atomically(s.flags.get("output"), text);
+    fmt::print("wrote {} ({})\n", s.flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
+  }
+  return 0;
+}
+
+const bool registered = [] {
+  register_command({"plan", "print a model's memory plan (--format text|json|html, -o FILE)", run_plan});
+  return true;
+}();
+
+}  // namespace
+}  // namespace reforge::cli
