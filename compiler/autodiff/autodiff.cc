@@ -75,7 +75,7 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
     Tensor grad = it->second;
     std::vector<Tensor> grads;
     {
-      auto scope = graph.scope(n.name + ".grad");
+      auto scope = graph.replace_scope(n.name + ".grad");
       auto attribution = graph.attribute_to(n.loc);
       grads = (*rule)(VjpContext{graph, id, inputs, output, grad, differentiate, provide_rebuilt});
     }

@@ -137,8 +137,14 @@ std::string Graph::scope_path() const {
   return path;
 }
 
-std::string Graph::unique_name(const std::string& base) {
-  std::string prefix = scope_path();
+Graph::ScopeReplacement::ScopeReplacement(Graph* graph, const std::string& path)
+    : graph_(graph), saved_(graph->scopes_) {
+  graph_->scopes_ = {path};
+}
+Graph::ScopeReplacement::~ScopeReplacement() { graph_->scopes_ = saved_; }
+
+std::string Graph::unique_name(const std::string& base, bool scoped) {
+  std::string prefix = scoped ? scope_path() : "";
   std::string name = prefix.empty() ? base : prefix + "." + base;
   if (!used_names_.count(name)) return name;
   for (int i = 1;; ++i) {

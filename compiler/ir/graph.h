@@ -132,9 +132,24 @@ class Graph {
   // RAII: names created while the returned object lives are prefixed
   // "name." (scopes nest: "layer3.attn.qk").
   [[nodiscard]] Scope scope(const std::string& name) { return Scope(this, name); }
+  // RAII: replaces the whole scope stack by `path` while alive (autodiff
+  // names gradient nodes "<forward name>.grad.*" however deeply it nests).
+  class ScopeReplacement {
+   public:
+    ScopeReplacement(Graph* graph, const std::string& path);
+    ~ScopeReplacement();
+    ScopeReplacement(const ScopeReplacement&) = delete;
+    ScopeReplacement& operator=(const ScopeReplacement&) = delete;
+
+   private:
+    Graph* graph_;
+    std::vector<std::string> saved_;
+  };
+  [[nodiscard]] ScopeReplacement replace_scope(const std::string& path) { return ScopeReplacement(this, path); }
   std::string scope_path() const;
-  // Returns `base` prefixed by the scope path, made unique in this graph.
-  std::string unique_name(const std::string& base);
+  // Returns `base` prefixed by the scope path (unless `scoped` is false),
+  // made unique in this graph.
+  std::string unique_name(const std::string& base, bool scoped = true);
   void rename(int id, const std::string& base);
   // Marks `name` as taken, so unique_name() never returns it (passes that
   // copy a graph keep the original names this way).

@@ -23,7 +23,7 @@ std::vector<Tensor> inline_region(Graph& parent, const Graph& region, const std:
     copy->attrs = n.attrs;
     copy->type = n.type;
     copy->loc = n.loc;
-    copy->name = parent.unique_name(n.name);
+    copy->name = parent.unique_name(n.name, /*scoped=*/false);  // the region's names carry their own scope
     for (const auto& r : n.regions) copy->regions.push_back(r->clone());
     mapped[id] = parent.append(std::move(copy));
   }

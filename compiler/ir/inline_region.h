@@ -10,8 +10,9 @@
 namespace reforge {
 
 // Returns the parent values that correspond to the region's outputs, in
-// order. New nodes keep their op, attributes, type and source location and
-// are named under the parent's current scope.
+// order. New nodes keep their op, attributes, type, source location and
+// name (made unique; region names already carry the scope they were
+// written in).
 std::vector<Tensor> inline_region(Graph& parent, const Graph& region, const std::vector<Tensor>& args);
 
 // The types of a region's arguments, by index; throws if an index is

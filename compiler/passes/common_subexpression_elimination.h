@@ -1,7 +1,7 @@
 // Pass: merges nodes that compute the same thing — same op, same
 // (already merged) inputs, same attributes and type. Sources and
-// structured ops are never merged, nor are values computed only from
-// sources (cheap to recompute; merging would stretch their lifetime across
+// structured ops are never merged, nor are constants and layout copies of
+// sources (free to recompute; merging would stretch their lifetime across
 // the forward and backward passes). Random ops are pure functions of their
 // key and stream, so equal draws merge too.
 #pragma once

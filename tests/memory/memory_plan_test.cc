@@ -1,0 +1,175 @@
+// The memory plan of Reformer training steps: activation memory does not
+// grow with depth under reversible recompute, the feed-forward intermediate
+// shrinks with chunking, plans never overlap live buffers, and executing
+// inside the planned arena gives the unplanned results.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "compiler/interpreter/planned_execution.h"
+#include "compiler/memory/plan_dump.h"
+#include "compiler/pipeline/compile.h"
+#include "models/reformer.h"
+#include "models/tasks.h"
+
+namespace reforge {
+namespace {
+
+ReformerConfig copy_task_config(int64_t layers) {
+  ReformerConfig c;
+  c.vocab_size = 8;
+  c.seq_len = 16;
+  c.batch = 4;
+  c.d_model = 32;
+  c.n_heads = 2;
+  c.d_head = 16;
+  c.d_ff = 64;
+  c.n_layers = layers;
+  c.chunk_len = 4;
+  c.n_hashes = 2;
+  return c;
+}
+
+CompiledStep compile(const ReformerConfig& c, CompileOptions options = {}) {
+  Graph model("reformer");
+  ReformerModel m = build_reformer(model, c);
+  model.output("loss", m.loss);
+  return compile_training_step(model, "loss", {}, options);
+}
+
+struct DepthFigures {
+  int64_t peak;       // most bytes live at once (the peak transient bytes)
+  int64_t arena;      // with fragmentation
+  int64_t decisions;  // integer decisions kept for the backward by layers >= 2
+};
+
+DepthFigures plan_depth(int64_t layers, bool recompute) {
+  CompiledStep step = compile(copy_task_config(layers), {.reversible_recompute = recompute});
+  MemoryPlan plan = plan_memory(*step.graph, step.provenance());
+  EXPECT_FALSE(find_plan_conflict(plan).has_value());
+  DepthFigures f{plan.lower_bound_bytes, plan.arena_bytes, 0};
+  for (const SavedForBackward& s : plan.saved_for_backward) {
+    const PlannedBuffer& b = plan.buffers[s.buffer];
+    bool early_layer = b.name.rfind("layer0.", 0) == 0 || b.name.rfind("layer1.", 0) == 0;
+    if (b.kind == ValueKind::decision && b.name.rfind("layer", 0) == 0 && !early_layer) f.decisions += b.bytes;
+  }
+  return f;
+}
+
+TEST(MemoryPlan, ReversibleRecomputeMakesActivationMemoryIndependentOfDepth) {
+  DepthFigures on2 = plan_depth(2, true), on6 = plan_depth(6, true), on12 = plan_depth(12, true);
+  DepthFigures off2 = plan_depth(2, false), off6 = plan_depth(6, false), off12 = plan_depth(12, false);
+  // With recompute: the peak grows by the LSH buckets of the extra layers and nothing else.
+  EXPECT_GT(on12.decisions, 0);
+  EXPECT_LE(on6.peak - on2.peak, on6.decisions) << "2 layers " << on2.peak << ", 6 layers " << on6.peak;
+  EXPECT_LE(on12.peak - on2.peak, on12.decisions) << "2 layers " << on2.peak << ", 12 layers " << on12.peak;
+  // Without it: roughly linear in depth (10 extra layers cost ~2.5x 4 extra).
+  double growth6 = static_cast<double>(off6.peak - off2.peak), growth12 = static_cast<double>(off12.peak - off2.peak);
+  EXPECT_GT(growth6, 10.0 * (on6.peak - on2.peak));
+  EXPECT_NEAR(growth12 / growth6, 10.0 / 4.0, 0.25 * 10.0 / 4.0);
+  std::printf("peak transient bytes, recompute on:  2 layers %lld, 6 layers %lld, 12 layers %lld\n",
+              static_cast<long long>(on2.peak), static_cast<long long>(on6.peak), static_cast<long long>(on12.peak));
+  std::printf("peak transient bytes, recompute off: 2 layers %lld, 6 layers %lld, 12 layers %lld\n",
+              static_cast<long long>(off2.peak), static_cast<long long>(off6.peak), static_cast<long long>(off12.peak));
+}
+
+// The largest feed-forward intermediate ([batch, positions, d_ff]) in the
+// plan; the forward runs inside the chunked body, the backward in the
+// top-level program.
+int64_t largest_ff_buffer(const MemoryPlan& plan, int64_t d_ff) {
+  int64_t largest = 0;
+  for (const PlannedBuffer& b : plan.buffers) {
+    if (b.type.rank() == 3 && b.type.shape.back() == d_ff && b.kind != ValueKind::workspace) {
+      largest = std::max(largest, b.bytes);
+    }
+  }
+  return largest;
+}
+
+TEST(MemoryPlan, FeedForwardChunkingShrinksTheIntermediateByTheChunkCount) {
+  ReformerConfig c = copy_task_config(2);
+  c.d_ff = 512;  // make the feed-forward intermediate dominate
+  std::map<int64_t, MemoryPlan> plans;
+  for (int64_t chunks : {1, 4, 8}) {
+    c.ff_chunks = chunks;
+    CompiledStep step = compile(c);
+    plans[chunks] = plan_memory(*step.graph, step.provenance());
+  }
+  int64_t one = largest_ff_buffer(plans[1], c.d_ff);
+  EXPECT_EQ(largest_ff_buffer(plans[4], c.d_ff) * 4, one);
+  EXPECT_EQ(largest_ff_buffer(plans[8], c.d_ff) * 8, one);
+  EXPECT_LT(plans[4].lower_bound_bytes, plans[1].lower_bound_bytes);
+  EXPECT_LT(plans[8].lower_bound_bytes, plans[4].lower_bound_bytes);
+}
+
+TEST(MemoryPlan, CheckerFindsOverlappingLiveBuffers) {
+  CompiledStep step = compile(copy_task_config(2));
+  MemoryPlan plan = plan_memory(*step.graph, step.provenance());
+  ASSERT_FALSE(find_plan_conflict(plan).has_value());
+  // Move one buffer onto another that is live at the same time.
+  const std::vector<const PlannedBuffer*> live = plan.live_at(plan.peak_step);
+  ASSERT_GE(live.size(), 2u);
+  MemoryPlan broken = plan;
+  for (PlannedBuffer& b : broken.buffers) {
+    if (b.name == live[1]->name) b.offset = live[0]->offset;
+  }
+  auto conflict = find_plan_conflict(broken);
+  ASSERT_TRUE(conflict.has_value());
+  EXPECT_NE(conflict->find("overlaps"), std::string::npos) << *conflict;
+}
+
+TEST(MemoryPlan, WithoutReuseEveryBufferHasItsOwnSpace) {
+  CompiledStep step = compile(copy_task_config(2));
+  MemoryPlan plan = plan_memory(*step.graph, step.provenance(), {.buffer_reuse = false});
+  EXPECT_FALSE(find_plan_conflict(plan).has_value());
+  int64_t total = 0;
+  for (const PlannedBuffer& b : plan.buffers) total += (b.bytes + 63) / 64 * 64;
+  EXPECT_EQ(plan.arena_bytes, total);
+  MemoryPlan reused = plan_memory(*step.graph, step.provenance());
+  EXPECT_LT(reused.arena_bytes * 5, plan.arena_bytes);
+}
+
+// Executing inside one arena exactly as planned reproduces the unplanned
+// results bit for bit: no two live values shared memory.
+TEST(MemoryPlan, PlannedExecutionMatchesUnplannedExecution) {
+  ReformerConfig c = copy_task_config(2);
+  c.attention = {AttentionKind::lsh, AttentionKind::local};
+  c.ff_chunks = 2;
+  CompiledStep step = compile(c);
+  ValueMap feeds = initial_values(*step.graph, 3);
+  for (auto& [name, value] : make_duplication_task(c, 5)->batch(1)) feeds[name] = value;
+  ValueMap expected = run_graph(*step.graph, feeds);
+  for (bool reuse : {true, false}) {
+    MemoryPlan plan = plan_memory(*step.graph, step.provenance(), {.buffer_reuse = reuse});
+    ValueMap planned = run_planned(*step.graph, plan, feeds);
+    ASSERT_EQ(planned.size(), expected.size());
+    for (const auto& [name, value] : expected) EXPECT_EQ(planned.at(name).data, value.data) << name;
+  }
+}
+
+TEST(MemoryPlan, DumpsDescribeEveryBuffer) {
+  CompiledStep step = compile(copy_task_config(2));
+  MemoryPlan plan = plan_memory(*step.graph, step.provenance());
+  std::string json = plan_to_json(plan);
+  size_t buffers = 0;
+  for (size_t at = json.find("\"first_step\""); at != std::string::npos; at = json.find("\"first_step\"", at + 1)) {
+    ++buffers;
+  }
+  EXPECT_EQ(buffers, plan.buffers.size());
+  EXPECT_NE(json.find("\"schema\": \"reforge.memory_plan/1\""), std::string::npos);
+  EXPECT_EQ(plan_to_json(plan), json);  // stable
+
+  std::string text = plan_to_text(plan);
+  EXPECT_NE(text.find("no-fragmentation lower bound"), std::string::npos);
+  EXPECT_NE(text.find("saved for backward"), std::string::npos);
+  EXPECT_NE(text.find("models/"), std::string::npos);  // buffers name the DSL source line
+
+  std::string html = plans_to_html({{"on", &plan}, {"again", &plan}});
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(std::count(html.begin(), html.end(), '\n') > 100, true);
+}
+
+}  // namespace
+}  // namespace reforge
