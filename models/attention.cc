@@ -144,12 +144,14 @@ Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const R
   return bucket;
 }
 
-Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
-                     const ReformerConfig& config) {
-  Graph& g = *x.graph;
-  Tensor xp = pad_sequence(x, config);
-  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);  // [B, H, Lp, dk]
-  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);  // [B, H, Lp, dv]
+namespace {
+
+// The decomposed LSH attention of one layer on projected q, v [B, H, Lp, *]
+// with the given buckets: sort, chunk, attend, unsort, combine rounds.
+// Returns [B, H, Lp, dv]. This is the body of the `lsh_attention` op.
+Tensor lsh_attention_core(Tensor q, Tensor v, Tensor buckets, const AttentionRandomness& rng,
+                          const ReformerConfig& config) {
+  Graph& g = *q.graph;
   int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
   int64_t rounds = config.n_hashes, c = config.chunk_len, slots = rounds * lp, n = slots / c;
   int64_t buckets_per_round = config.buckets() + 1;  // + the padding bucket
@@ -199,7 +201,30 @@ Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const 
   Tensor out = reshape(gather(out_sorted, undo_idx, 2), {b, h, rounds, lp, dv});
   Tensor lse = reshape(gather(reshape(r.lse, {b, h, slots}), undo_sort, 2), {b, h, rounds, lp});
   Tensor weights = softmax(lse, 2);
-  Tensor combined = sum(out * reshape(weights, {b, h, rounds, lp, 1}), {2});  // [B, H, Lp, dv]
+  return sum(out * reshape(weights, {b, h, rounds, lp, 1}), {2});  // [B, H, Lp, dv]
+}
+
+}  // namespace
+
+Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
+                     const ReformerConfig& config) {
+  Tensor xp = pad_sequence(x, config);
+  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);  // [B, H, Lp, dk]
+  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);  // [B, H, Lp, dv]
+  // The core is one `lsh_attention` op whose region is the decomposed
+  // reference above; the LSH-fusion pass swaps it for the fused kernel.
+  AttrMap attrs;
+  attrs.set("chunk_len", config.chunk_len);
+  attrs.set("causal", static_cast<int64_t>(config.causal));
+  attrs.set("valid_length", config.seq_len);
+  attrs.set("buckets_per_round", config.buckets() + 1);
+  attrs.set("paper_mode", static_cast<int64_t>(config.attention_mode == AttentionMode::paper));
+  attrs.set("dropout", config.attention_dropout);
+  attrs.set("stream", rng.stream);
+  Tensor combined = region_op("lsh_attention", {q, v, buckets, rng.key}, std::move(attrs),
+                              [&](Graph&, const std::vector<Tensor>& a) {
+                                return lsh_attention_core(a[0], a[1], a[2], {a[3], rng.stream}, config);
+                              });
   return output_projection(combined, w, config);
 }
 

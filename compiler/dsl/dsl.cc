@@ -546,6 +546,22 @@ Tensor reversible(Tensor streams, const std::vector<Tensor>& f_captures, const s
   return graph.add("reversible", inputs, std::move(attrs), l, std::move(regions));
 }
 
+Tensor region_op(const std::string& op, const std::vector<Tensor>& inputs, AttrMap attrs, const RegionBody& body,
+                 std::source_location loc) {
+  SourceLoc l = here(loc);
+  if (inputs.empty()) fail(l, op, "needs at least one input");
+  Graph& g = graph_of(inputs[0], l, op);
+  auto region = std::make_unique<Graph>(op);
+  region->set_default_float(g.default_float());
+  auto region_scope = region->scope(g.scope_path());
+  std::vector<Tensor> args;
+  for (size_t i = 0; i < inputs.size(); ++i) args.push_back(region->arg(static_cast<int>(i), inputs[i].type(), loc));
+  region->output("out", body(*region, args));
+  std::vector<std::unique_ptr<Graph>> regions;
+  regions.push_back(std::move(region));
+  return g.add(op, inputs, std::move(attrs), l, std::move(regions));
+}
+
 Tensor stack_streams(Tensor x1, Tensor x2, std::source_location loc) {
   SourceLoc l = here(loc);
   graph_of(x1, l, "stack_streams");

@@ -143,6 +143,12 @@ using RegionBody = std::function<Tensor(Graph& region, const std::vector<Tensor>
 Tensor chunked_map(const std::vector<Tensor>& sliced, const std::vector<Tensor>& broadcast, int64_t axis,
                    int64_t chunks, const RegionBody& body, REFORGE_HERE);
 
+// A structured op `op` with one region: `body` applied to `inputs` (as
+// region arguments). Used for composite ops whose decomposition is their
+// reference and which a pass may replace wholesale (lsh_attention).
+Tensor region_op(const std::string& op, const std::vector<Tensor>& inputs, AttrMap attrs, const RegionBody& body,
+                 REFORGE_HERE);
+
 // Reversible residual block on two streams of equal type, stacked as
 // streams [2, ...] (x1 = streams[0], x2 = streams[1]):
 //   y1 = x1 + F(x2, f_captures...),  y2 = x2 + G(y1, g_captures...),

@@ -5,6 +5,7 @@
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/expand_structured.h"
+#include "compiler/passes/lsh_fusion.h"
 #include "compiler/passes/pass_manager.h"
 #include "compiler/passes/reversible_recompute.h"
 
@@ -39,8 +40,8 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
 
   // Differentiate while the Reformer structure is still visible: reversible
   // blocks either keep their reconstruction rule or are expanded first.
-  std::unique_ptr<Graph> graph = options.reversible_recompute ? model.clone()
-                                                              : expand_structured(model, {"reversible"});
+  std::unique_ptr<Graph> graph = options.lsh_fusion ? fuse_lsh_attention(model) : model.clone();
+  if (!options.reversible_recompute) graph = expand_structured(*graph, {"reversible"});
   std::vector<std::pair<std::string, int>> metrics;
   for (const auto& [name, id] : graph->outputs()) {
     if (name != loss_output) metrics.emplace_back(name, id);

@@ -17,6 +17,7 @@ namespace reforge {
 struct CompileOptions {
   // Reformer techniques.
   bool reversible_recompute = true;  // off: blocks are expanded, autodiff stores activations
+  bool lsh_fusion = true;            // off: LSH attention stays decomposed (materialises chunk logits)
   // General passes.
   bool simplify = true;
   bool cse = true;

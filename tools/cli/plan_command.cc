@@ -34,6 +34,7 @@ int run_plan(const std::vector<std::string>& args) {
                                   {{"format", "text"},
                                    {"output", ""},
                                    {"reversible_recompute", "true"},
+                                   {"lsh_fusion", "true"},
                                    {"buffer_reuse", "true"},
                                    {"compare", "true"},
                                    {"print_after", ""},
@@ -44,6 +45,7 @@ int run_plan(const std::vector<std::string>& args) {
   }
   CompileOptions compile;
   compile.reversible_recompute = s.flags.get_bool("reversible_recompute");
+  compile.lsh_fusion = s.flags.get_bool("lsh_fusion");
   compile.print_after_all = s.flags.get_bool("print_after_all");
   if (!s.flags.get("print_after").empty()) compile.print_after.insert(s.flags.get("print_after"));
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
@@ -57,23 +59,31 @@ int run_plan(const std::vector<std::string>& args) {
   std::vector<TechniqueSaving> savings;
   std::unique_ptr<PlannedStep> without_recompute;
   if (s.flags.get_bool("compare")) {
+    CompileOptions quiet = compile;
+    quiet.print_after.clear();
+    quiet.print_after_all = false;
     if (s.config.reversible && compile.reversible_recompute) {
-      CompileOptions off = compile;
+      CompileOptions off = quiet;
       off.reversible_recompute = false;
-      off.print_after.clear();
-      off.print_after_all = false;
       without_recompute = std::make_unique<PlannedStep>(plan_step(s.config, s.entry->name, off, plan_options));
       savings.push_back({"reversible recompute", without_recompute->plan.arena_bytes, main.plan.arena_bytes});
     }
     if (s.config.ff_chunks > 1) {
       ReformerConfig unchunked = s.config;
       unchunked.ff_chunks = 1;
-      CompileOptions quiet = compile;
-      quiet.print_after.clear();
-      quiet.print_after_all = false;
       PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options);
       savings.push_back({fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes,
                          main.plan.arena_bytes});
+    }
+    bool has_lsh = false;
+    for (int64_t layer = 0; layer < s.config.n_layers; ++layer) {
+      has_lsh = has_lsh || s.config.attention_of_layer(layer) == AttentionKind::lsh;
+    }
+    if (has_lsh && compile.lsh_fusion) {
+      CompileOptions off = quiet;
+      off.lsh_fusion = false;
+      PlannedStep p = plan_step(s.config, s.entry->name, off, plan_options);
+      savings.push_back({"lsh fusion", p.plan.arena_bytes, main.plan.arena_bytes});
     }
   }
 
@@ -88,9 +98,6 @@ int run_plan(const std::vector<std::string>& args) {
   } else {
     text = plan_to_text(main.plan, savings);
     text += fmt::format("compiled and planned in {:.2f}s ({} nodes)\n", seconds, main.compiled.graph->size());
-    if (s.config.attention_of_layer(0) == AttentionKind::lsh || s.config.attention.size() > 1) {
-      text += "  (LSH fusion is not implemented yet: attention runs decomposed)\n";
-    }
   }
   if (s.flags.get("output").empty()) {
     fmt::print("{}", text);

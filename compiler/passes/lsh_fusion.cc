@@ -1,0 +1,42 @@
+#include "compiler/passes/lsh_fusion.h"
+
+#include "compiler/passes/rewrite.h"
+
+namespace reforge {
+namespace {
+
+bool fusable(const Node& n) {
+  return n.op == "lsh_attention" && n.attrs.get_int("paper_mode") == 0 && n.attrs.get_float("dropout") == 0.0;
+}
+
+std::unique_ptr<Graph> fuse(const Graph& graph, int& count) {
+  return rewrite_graph(graph, [&count](const Node& n, RewriteContext& c) {
+    if (fusable(n)) {
+      auto node = std::make_unique<Node>();
+      node->op = "lsh_attention_fused";
+      node->def = find_op(node->op);
+      node->inputs = c.inputs;
+      node->attrs = n.attrs;
+      node->type = n.type;
+      node->loc = n.loc;
+      node->name = n.name;
+      ++count;
+      return c.out.append(std::move(node));
+    }
+    if (n.regions.empty()) return -1;
+    int id = copy_node(c.out, n, c.inputs);
+    for (auto& region : c.out.mutable_node(id).regions) region = fuse(*region, count);
+    return id;
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<Graph> fuse_lsh_attention(const Graph& graph, int* fused) {
+  int count = 0;
+  std::unique_ptr<Graph> out = fuse(graph, count);
+  if (fused) *fused = count;
+  return out;
+}
+
+}  // namespace reforge
