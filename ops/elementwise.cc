@@ -41,7 +41,8 @@ void register_unary(const std::string& name, Domain domain, UnaryFn fn, Vjp vjp)
                      for (int64_t i = 0; i < x.size(); ++i) out[i] = fn(x[i]);
                      return out;
                    },
-               .vjp = std::move(vjp)});
+               .vjp = std::move(vjp),
+               .elementwise = true});
 }
 
 // result_bool: comparisons produce bool; otherwise the operand type.
@@ -64,7 +65,8 @@ void register_binary(const std::string& name, Domain domain, bool result_bool, B
                      for (int64_t i = 0; i < a.size(); ++i) out[i] = fn(a[i], b[i]);
                      return out;
                    },
-               .vjp = std::move(vjp)});
+               .vjp = std::move(vjp),
+               .elementwise = true});
 }
 
 double checked_divisor(double b) {
@@ -130,7 +132,8 @@ REFORGE_REGISTER_OPS(elementwise) {
                  Tensor x = c.inputs[0];
                  if (!is_float(x.dtype()) || !is_float(c.output.dtype())) return std::vector<Tensor>{Tensor{}};
                  return std::vector<Tensor>{cast(c.grad, x.dtype())};
-               }});
+               },
+               .elementwise = true});
 
   // ---- binary arithmetic ----
   register_binary("add", Domain::any, false, [](double a, double b) { return a + b; },
@@ -195,7 +198,8 @@ REFORGE_REGISTER_OPS(elementwise) {
                .vjp = [](const VjpContext& c) {
                  Tensor zero = zeros_like(c.grad);
                  return std::vector<Tensor>{Tensor{}, select(c.inputs[0], c.grad, zero), select(c.inputs[0], zero, c.grad)};
-               }});
+               },
+               .elementwise = true});
 }
 
 }  // namespace reforge::ops

@@ -71,6 +71,9 @@ struct OpDef {
   // Null for ops that carry no gradient (integer results, sources).
   std::function<std::vector<Tensor>(const VjpContext&)> vjp;
   int num_regions = 0;
+  // One output element from the same-index input elements (neg, add,
+  // select, cast, ...): legal to compute in place and to fuse into a loop.
+  bool elementwise = false;
 };
 
 // Registration happens at static-initialisation time in ops/ (one file per

@@ -14,6 +14,10 @@ struct LiveInterval {
 };
 
 // Indexed by node id; `schedule` lists node ids in execution order.
-std::vector<LiveInterval> compute_liveness(const Graph& graph, const std::vector<int>& schedule);
+// `executed_with` (optional, by node id) names the node whose step really
+// computes each node: a member of a fused kernel runs, and reads its
+// inputs, when the kernel's root does.
+std::vector<LiveInterval> compute_liveness(const Graph& graph, const std::vector<int>& schedule,
+                                           const std::vector<int>* executed_with = nullptr);
 
 }  // namespace reforge

@@ -11,10 +11,6 @@
 namespace reforge {
 namespace {
 
-const std::set<std::string> kInPlaceOps = {"neg",  "exp",  "log",     "tanh",    "sqrt", "rsqrt",
-                                           "relu", "gelu", "abs",     "add",     "sub",  "mul",
-                                           "div",  "maximum", "minimum", "select", "cast", "logical_not"};
-
 ValueKind classify(const Node& n, const ValueProvenance& p, bool is_update) {
   if (is_update) return ValueKind::update;
   if (p.parameter_gradients.count(n.name)) return ValueKind::parameter_gradient;
@@ -82,12 +78,14 @@ const PlannedBuffer* MemoryPlan::buffer_of(int value) const {
   return nullptr;
 }
 
-MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const PlanOptions& options) {
+MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const PlanOptions& options,
+                       const KernelGrouping& kernels) {
   MemoryPlan plan;
   plan.graph_name = g.name();
   plan.options = options;
   plan.schedule = schedule_nodes(g);
-  std::vector<LiveInterval> live = compute_liveness(g, plan.schedule);
+  const bool grouped = !kernels.kernel_root.empty();
+  std::vector<LiveInterval> live = compute_liveness(g, plan.schedule, grouped ? &kernels.kernel_root : nullptr);
   std::set<int> outputs, updates;
   for (const auto& [name, id] : g.outputs()) {
     outputs.insert(id);
@@ -107,8 +105,13 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
       plan.persistent.push_back({n.name, kind, n.type, n.type.bytes()});
       continue;
     }
+    if (grouped && kernels.kernel_root[id] != id) {
+      ++plan.fused_values;
+      plan.fused_bytes += n.type.bytes();
+      continue;
+    }
     PlannedBuffer b{id, n.name, n.op, n.loc, n.type, kind, n.type.bytes(), 0, live[id].first, live[id].last, -1};
-    if (options.in_place && options.buffer_reuse && kInPlaceOps.count(n.op)) {
+    if (options.in_place && options.buffer_reuse && n.def && n.def->elementwise) {
       for (int in : n.inputs) {
         int a = allocation_of_value[in];
         if (a < 0 || outputs.count(in) || allocations[a].last != step || g.node(in).type.bytes() != b.bytes) continue;

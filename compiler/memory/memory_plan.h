@@ -86,6 +86,8 @@ struct MemoryPlan {
   int peak_step = 0;              // where that sum is reached
   std::vector<PersistentValue> persistent;
   std::vector<SavedForBackward> saved_for_backward;
+  int64_t fused_values = 0;  // values kept inside fused kernels (no buffer)
+  int64_t fused_bytes = 0;
   PlanOptions options;
 
   int64_t persistent_bytes(ValueKind kind) const;
@@ -94,7 +96,16 @@ struct MemoryPlan {
   const PlannedBuffer* buffer_of(int value) const;  // the value's own buffer (not a workspace)
 };
 
-MemoryPlan plan_memory(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {});
+// Values computed inside a fused kernel (see compiler/passes/
+// elementwise_fusion.h) need no memory: `kernel_root[id]` is the node whose
+// kernel computes node `id` (itself when unfused), and a node that is not
+// its own root gets no buffer. Empty: nothing fused.
+struct KernelGrouping {
+  std::vector<int> kernel_root;
+};
+
+MemoryPlan plan_memory(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {},
+                       const KernelGrouping& kernels = {});
 
 // The checker: two buffers of different allocations that are live at the
 // same step must not overlap in the arena, and every buffer must fit.

@@ -69,6 +69,10 @@ std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSavi
   out += fmt::format("  no-fragmentation lower bound  {:>12}  (most bytes live at once, step {})\n",
                      format_bytes(plan.lower_bound_bytes), plan.peak_step);
   out += fmt::format("  fragmentation                 {:>11.1f}%\n", fragmentation);
+  if (plan.fused_values > 0) {
+    out += fmt::format("  kept inside fused kernels     {:>12}  ({} elementwise values, no buffer)\n",
+                       format_bytes(plan.fused_bytes), plan.fused_values);
+  }
   out += "persistent (outside the arena)\n";
   for (ValueKind k : {ValueKind::parameter, ValueKind::parameter_gradient, ValueKind::optimizer_state,
                       ValueKind::input}) {

@@ -4,6 +4,7 @@
 #include "compiler/passes/algebraic_simplification.h"
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/elementwise_fusion.h"
 #include "compiler/passes/expand_structured.h"
 #include "compiler/passes/lsh_fusion.h"
 #include "compiler/passes/pass_manager.h"
@@ -28,6 +29,18 @@ ValueProvenance CompiledStep::provenance() const {
   p.parameter_gradients.insert(step.gradients.begin(), step.gradients.end());
   for (const CarriedValue& c : step.carried) p.update_outputs.insert(c.next);
   return p;
+}
+
+MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options, bool elementwise_fusion) {
+  KernelGrouping kernels;
+  if (elementwise_fusion) {
+    FusionGroups groups = group_elementwise(*step.graph);
+    kernels.kernel_root.resize(step.graph->size());
+    for (int id = 0; id < step.graph->size(); ++id) {
+      kernels.kernel_root[id] = groups.group_of[id] >= 0 ? groups.groups[groups.group_of[id]].back() : id;
+    }
+  }
+  return plan_memory(*step.graph, step.provenance(), options, kernels);
 }
 
 std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }

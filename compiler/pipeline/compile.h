@@ -46,6 +46,10 @@ struct CompiledStep {
 CompiledStep compile_training_step(const Graph& model, const std::string& loss_output,
                                    const OptimizerConfig& optimizer, const CompileOptions& options);
 
+// The memory plan of a compiled step. With `elementwise_fusion`, values
+// inside fused elementwise kernels get no buffer.
+MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options = {}, bool elementwise_fusion = true);
+
 // The pass pipeline that runs after differentiation, in order.
 std::vector<std::string> pass_names(const CompileOptions& options);
 

@@ -8,6 +8,7 @@
 
 #include "compiler/interpreter/planned_execution.h"
 #include "compiler/memory/plan_dump.h"
+#include "compiler/passes/elementwise_fusion.h"
 #include "compiler/pipeline/compile.h"
 #include "models/reformer.h"
 #include "models/tasks.h"
@@ -145,6 +146,37 @@ TEST(MemoryPlan, PlannedExecutionMatchesUnplannedExecution) {
     ASSERT_EQ(planned.size(), expected.size());
     for (const auto& [name, value] : expected) EXPECT_EQ(planned.at(name).data, value.data) << name;
   }
+}
+
+// Fused elementwise kernels keep their inner values out of memory; running
+// the program with them unbuffered still gives the same results.
+TEST(MemoryPlan, ElementwiseFusionGroupsNeedNoBuffersForInnerValues) {
+  ReformerConfig c = copy_task_config(2);
+  CompiledStep step = compile(c);
+  FusionGroups groups = group_elementwise(*step.graph);
+  ASSERT_FALSE(groups.groups.empty());
+  std::vector<int> consumers(step.graph->size(), 0);
+  for (int id = 0; id < step.graph->size(); ++id) {
+    for (int in : step.graph->node(id).inputs) ++consumers[in];
+  }
+  for (const auto& group : groups.groups) {
+    ASSERT_GE(group.size(), 2u);
+    for (int id : group) {
+      const Node& n = step.graph->node(id);
+      bool producer = n.op == "constant" || n.op == "iota" || n.op == "broadcast";
+      EXPECT_TRUE(n.def->elementwise || (producer && id != group.back())) << n.name;
+      EXPECT_EQ(n.type.shape, step.graph->node(group.back()).type.shape) << n.name;
+      if (id != group.back()) EXPECT_EQ(consumers[id], 1) << n.name << " escapes its kernel";
+    }
+  }
+  MemoryPlan fused = plan_step_memory(step), unfused = plan_step_memory(step, {}, false);
+  EXPECT_GT(fused.fused_values, 0);
+  EXPECT_LT(fused.lower_bound_bytes, unfused.lower_bound_bytes);
+  EXPECT_FALSE(find_plan_conflict(fused).has_value());
+  ValueMap feeds = initial_values(*step.graph, 3);
+  for (auto& [name, value] : make_duplication_task(c, 5)->batch(1)) feeds[name] = value;
+  ValueMap expected = run_graph(*step.graph, feeds), planned = run_planned(*step.graph, fused, feeds);
+  for (const auto& [name, value] : expected) EXPECT_EQ(planned.at(name).data, value.data) << name;
 }
 
 TEST(MemoryPlan, DumpsDescribeEveryBuffer) {

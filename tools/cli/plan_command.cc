@@ -20,12 +20,12 @@ struct PlannedStep {
 };
 
 PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
-                      const PlanOptions& plan_options) {
+                      const PlanOptions& plan_options, bool elementwise_fusion) {
   Graph model(name);
   ReformerModel m = build_reformer(model, config);
   model.output("loss", m.loss);
   PlannedStep out{compile_training_step(model, "loss", {.learning_rate = config.learning_rate}, compile), {}};
-  out.plan = plan_memory(*out.compiled.graph, out.compiled.provenance(), plan_options);
+  out.plan = plan_step_memory(out.compiled, plan_options, elementwise_fusion);
   return out;
 }
 
@@ -35,6 +35,7 @@ int run_plan(const std::vector<std::string>& args) {
                                    {"output", ""},
                                    {"reversible_recompute", "true"},
                                    {"lsh_fusion", "true"},
+                                   {"elementwise_fusion", "true"},
                                    {"buffer_reuse", "true"},
                                    {"compare", "true"},
                                    {"print_after", ""},
@@ -49,9 +50,10 @@ int run_plan(const std::vector<std::string>& args) {
   compile.print_after_all = s.flags.get_bool("print_after_all");
   if (!s.flags.get("print_after").empty()) compile.print_after.insert(s.flags.get("print_after"));
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
+  const bool fuse = s.flags.get_bool("elementwise_fusion");
 
   auto start = std::chrono::steady_clock::now();
-  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options);
+  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (auto conflict = find_plan_conflict(main.plan)) throw Error("internal: the plan is inconsistent: " + *conflict);
 
@@ -65,13 +67,13 @@ int run_plan(const std::vector<std::string>& args) {
     if (s.config.reversible && compile.reversible_recompute) {
       CompileOptions off = quiet;
       off.reversible_recompute = false;
-      without_recompute = std::make_unique<PlannedStep>(plan_step(s.config, s.entry->name, off, plan_options));
+      without_recompute = std::make_unique<PlannedStep>(plan_step(s.config, s.entry->name, off, plan_options, fuse));
       savings.push_back({"reversible recompute", without_recompute->plan.arena_bytes, main.plan.arena_bytes});
     }
     if (s.config.ff_chunks > 1) {
       ReformerConfig unchunked = s.config;
       unchunked.ff_chunks = 1;
-      PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options);
+      PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options, fuse);
       savings.push_back({fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes,
                          main.plan.arena_bytes});
     }
@@ -79,10 +81,14 @@ int run_plan(const std::vector<std::string>& args) {
     for (int64_t layer = 0; layer < s.config.n_layers; ++layer) {
       has_lsh = has_lsh || s.config.attention_of_layer(layer) == AttentionKind::lsh;
     }
+    if (fuse) {
+      PlannedStep p = plan_step(s.config, s.entry->name, quiet, plan_options, false);
+      savings.push_back({"elementwise fusion", p.plan.arena_bytes, main.plan.arena_bytes});
+    }
     if (has_lsh && compile.lsh_fusion) {
       CompileOptions off = quiet;
       off.lsh_fusion = false;
-      PlannedStep p = plan_step(s.config, s.entry->name, off, plan_options);
+      PlannedStep p = plan_step(s.config, s.entry->name, off, plan_options, fuse);
       savings.push_back({"lsh fusion", p.plan.arena_bytes, main.plan.arena_bytes});
     }
   }

@@ -1,0 +1,62 @@
+#include "compiler/passes/elementwise_fusion.h"
+
+#include <numeric>
+
+namespace reforge {
+namespace {
+
+int find_root(std::vector<int>& parent, int x) {
+  while (parent[x] != x) x = parent[x] = parent[parent[x]];
+  return x;
+}
+
+}  // namespace
+
+bool FusionGroups::internal(int id) const { return group_of[id] >= 0 && groups[group_of[id]].back() != id; }
+
+FusionGroups group_elementwise(const Graph& g) {
+  const int n = g.size();
+  std::vector<int> consumers(n, 0);
+  for (int id = 0; id < n; ++id) {
+    for (int in : g.node(id).inputs) ++consumers[in];
+  }
+  for (const auto& [name, id] : g.outputs()) consumers[id] += 2;  // an output always escapes
+  auto elementwise = [&](int id) { return g.node(id).def && g.node(id).def->elementwise; };
+  // Producers a kernel can compute itself: elementwise ops, constants and
+  // iotas (no memory at all) and broadcasts (an indexed read of the smaller input).
+  auto fusable_producer = [&](int id) {
+    const std::string& op = g.node(id).op;
+    return elementwise(id) || op == "constant" || op == "iota" || op == "broadcast";
+  };
+
+  std::vector<int> parent(n);
+  std::iota(parent.begin(), parent.end(), 0);
+  for (int id = 0; id < n; ++id) {
+    if (!elementwise(id)) continue;
+    for (int in : g.node(id).inputs) {
+      // An input joins its only consumer's kernel when both are elementwise
+      // over the same shape.
+      if (fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == g.node(id).type.shape) {
+        parent[find_root(parent, in)] = find_root(parent, id);
+      }
+    }
+  }
+  FusionGroups out;
+  out.group_of.assign(n, -1);
+  std::vector<int> index_of_root(n, -1);
+  std::vector<int> members(n, 0);
+  for (int id = 0; id < n; ++id) ++members[find_root(parent, id)];
+  for (int id = 0; id < n; ++id) {
+    int root = find_root(parent, id);
+    if (members[root] < 2) continue;
+    if (index_of_root[root] < 0) {
+      index_of_root[root] = static_cast<int>(out.groups.size());
+      out.groups.emplace_back();
+    }
+    out.group_of[id] = index_of_root[root];
+    out.groups[index_of_root[root]].push_back(id);
+  }
+  return out;
+}
+
+}  // namespace reforge

@@ -1,0 +1,27 @@
+// Elementwise fusion grouping: marks which elementwise nodes become one
+// loop nest for the code generators. A group is a tree of nodes of one
+// shape — elementwise ops, plus constants, iotas and broadcasts feeding
+// them — in which every member but the root (always elementwise) has
+// exactly one consumer, inside the group; only the root's value leaves the
+// kernel, so the other members never need memory of their own.
+//
+// This is an analysis, not a rewrite: the graph is unchanged (its values
+// trivially are too), and the memory planner and code generators read the
+// grouping.
+#pragma once
+
+#include <vector>
+
+#include "compiler/ir/graph.h"
+
+namespace reforge {
+
+struct FusionGroups {
+  std::vector<int> group_of;              // node id -> group index, or -1
+  std::vector<std::vector<int>> groups;   // members in node order; the root is last
+  bool internal(int id) const;            // in a group and not its root
+};
+
+FusionGroups group_elementwise(const Graph& graph);
+
+}  // namespace reforge
