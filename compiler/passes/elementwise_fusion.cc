@@ -29,14 +29,24 @@ FusionGroups group_elementwise(const Graph& g) {
     return elementwise(id) || op == "constant" || op == "iota" || op == "broadcast";
   };
 
+  // last_unfusable_before[id]: the latest node before `id` that no kernel
+  // can absorb. Fusing a producer into its consumer moves its work (and the
+  // reads of its inputs) to the consumer's step; across unfusable work in
+  // between, that would stretch the inputs' lifetimes (a running sum of
+  // per-chunk gradients would keep every chunk's gradient alive).
+  std::vector<int> last_unfusable_before(n, -1);
+  for (int id = 1; id < n; ++id) {
+    last_unfusable_before[id] = fusable_producer(id - 1) ? last_unfusable_before[id - 1] : id - 1;
+  }
   std::vector<int> parent(n);
   std::iota(parent.begin(), parent.end(), 0);
   for (int id = 0; id < n; ++id) {
     if (!elementwise(id)) continue;
     for (int in : g.node(id).inputs) {
-      // An input joins its only consumer's kernel when both are elementwise
-      // over the same shape.
-      if (fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == g.node(id).type.shape) {
+      // An input joins its only consumer's kernel when it is computable in
+      // the kernel, has the same shape, and nothing unfusable runs between.
+      if (fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == g.node(id).type.shape &&
+          last_unfusable_before[id] < in) {
         parent[find_root(parent, in)] = find_root(parent, id);
       }
     }

@@ -3,7 +3,9 @@
 // shape — elementwise ops, plus constants, iotas and broadcasts feeding
 // them — in which every member but the root (always elementwise) has
 // exactly one consumer, inside the group; only the root's value leaves the
-// kernel, so the other members never need memory of their own.
+// kernel, so the other members never need memory of their own. A producer
+// joins only if no unfusable node is built between it and its consumer,
+// so fusion never stretches an input's lifetime across other work.
 //
 // This is an analysis, not a rewrite: the graph is unchanged (its values
 // trivially are too), and the memory planner and code generators read the

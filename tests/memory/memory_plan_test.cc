@@ -10,6 +10,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "compiler/passes/elementwise_fusion.h"
 #include "compiler/pipeline/compile.h"
+#include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
 #include "models/tasks.h"
 
@@ -201,6 +202,26 @@ TEST(MemoryPlan, DumpsDescribeEveryBuffer) {
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);
   EXPECT_EQ(html.find("<script src"), std::string::npos);
   EXPECT_EQ(std::count(html.begin(), html.end(), '\n') > 100, true);
+}
+
+TEST(MemoryPlan, MemoryBudgetChoosesTheFewestFeedForwardChunksThatFit) {
+  ReformerConfig c = copy_task_config(2);
+  c.d_ff = 512;
+  c.ff_chunks = 1;
+  int64_t unchunked = plan_step_memory(compile(c)).arena_bytes;
+  c.ff_chunks = 4;
+  int64_t four = plan_step_memory(compile(c)).arena_bytes;
+  ASSERT_LT(four, unchunked);
+  ChunkChoice choice = choose_ff_chunks(c, four);
+  EXPECT_GT(choice.ff_chunks, 1);
+  EXPECT_LE(choice.ff_chunks, 4);
+  EXPECT_LE(choice.peak_bytes, four);
+  EXPECT_EQ(choose_ff_chunks(c, unchunked).ff_chunks, 1);
+  EXPECT_THROW(choose_ff_chunks(c, 1024), Error);
+  EXPECT_EQ(parse_byte_size("3MiB"), 3 << 20);
+  EXPECT_EQ(parse_byte_size("1.5KiB"), 1536);
+  EXPECT_EQ(parse_byte_size("4096"), 4096);
+  EXPECT_THROW(parse_byte_size("lots"), Error);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "compiler/ir/printer.h"
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/compile.h"
+#include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
 #include "tools/cli/model_flags.h"
 
@@ -36,6 +37,7 @@ int run_plan(const std::vector<std::string>& args) {
                                    {"reversible_recompute", "true"},
                                    {"lsh_fusion", "true"},
                                    {"elementwise_fusion", "true"},
+                                   {"memory_budget", ""},
                                    {"buffer_reuse", "true"},
                                    {"compare", "true"},
                                    {"print_after", ""},
@@ -52,6 +54,12 @@ int run_plan(const std::vector<std::string>& args) {
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
   const bool fuse = s.flags.get_bool("elementwise_fusion");
 
+  if (!s.flags.get("memory_budget").empty()) {
+    ChunkChoice choice = choose_ff_chunks(s.config, parse_byte_size(s.flags.get("memory_budget")), compile);
+    s.config.ff_chunks = choice.ff_chunks;
+    fmt::print("--memory_budget={}: chose --ff_chunks={} (planned peak {})\n", s.flags.get("memory_budget"),
+               choice.ff_chunks, format_bytes(choice.peak_bytes));
+  }
   auto start = std::chrono::steady_clock::now();
   PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
