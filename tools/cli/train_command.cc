@@ -1,15 +1,17 @@
 // `reforge train <model>`: builds a registered model with any config flags,
-// differentiates it into a training step and trains it, printing progress
+// compiles its training step (autodiff, reversible recompute, LSH fusion,
+// general passes), plans its memory and trains it, printing progress
 // (step, loss, tokens/s, ETA). Runs on the reference interpreter until the
-// compiled back ends land.
+// code generators land.
 #include <fmt/format.h>
 
 #include <cmath>
 
-#include "compiler/autodiff/training_step.h"
 #include "compiler/interpreter/trainer.h"
 #include "compiler/ir/printer.h"
 #include "compiler/ir/verifier.h"
+#include "compiler/memory/plan_dump.h"
+#include "compiler/pipeline/compile.h"
 #include "models/model_registry.h"
 #include "models/reformer.h"
 #include "models/tasks.h"
@@ -20,8 +22,9 @@ namespace reforge::cli {
 namespace {
 
 const std::map<std::string, std::string> kTrainFlags = {
-    {"steps", "100"}, {"seed", "1"},          {"data", ""},
-    {"log_every", "10"}, {"show_config", "true"}, {"print_ir", "false"}};
+    {"steps", "100"},     {"seed", "1"},          {"data", ""},
+    {"log_every", "10"},  {"show_config", "true"}, {"print_ir", "false"},
+    {"reversible_recompute", "true"}, {"lsh_fusion", "true"}};
 
 int run_train(const std::vector<std::string>& args) {
   ModelSelection selection = select_model("train", args, kTrainFlags);
@@ -34,23 +37,28 @@ int run_train(const std::vector<std::string>& args) {
 
   std::unique_ptr<Task> task = entry.task == TaskKind::duplication ? make_duplication_task(config, seed)
                                                                     : make_byte_lm_task(config, flags.get("data"), seed);
-  Graph graph(entry.name);
-  ReformerModel model = build_reformer(graph, config);
-  verify(graph);
-  if (flags.get_bool("print_ir")) fmt::print("== forward graph ==\n{}\n", print_graph(graph, {.locations = false}));
-  graph.output("accuracy", model.accuracy);
-  TrainingStep step = build_training_step(
-      graph, model.loss, {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay});
-  verify(graph);
+  Graph model_graph(entry.name);
+  ReformerModel model = build_reformer(model_graph, config);
+  verify(model_graph);
+  if (flags.get_bool("print_ir")) fmt::print("== forward graph ==\n{}\n", print_graph(model_graph, {.locations = false}));
+  model_graph.output("loss", model.loss);
+  model_graph.output("accuracy", model.accuracy);
+  CompileOptions options{.reversible_recompute = flags.get_bool("reversible_recompute"),
+                         .lsh_fusion = flags.get_bool("lsh_fusion")};
+  CompiledStep compiled = compile_training_step(
+      model_graph, "loss", {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay}, options);
+  MemoryPlan plan = plan_step_memory(compiled);
 
   int64_t params = 0;
-  for (int id = 0; id < graph.size(); ++id) {
-    if (graph.node(id).op == "param") params += graph.node(id).type.elements();
+  for (int id = 0; id < model_graph.size(); ++id) {
+    if (model_graph.node(id).op == "param") params += model_graph.node(id).type.elements();
   }
-  fmt::print("model {}: {} parameters, training graph of {} nodes (interpreter)\n", entry.name, params, graph.size());
+  fmt::print("model {}: {} parameters; training step of {} nodes, planned peak {} transient + {} parameters\n",
+             entry.name, params, compiled.graph->size(), format_bytes(plan.arena_bytes),
+             format_bytes(plan.persistent_bytes(ValueKind::parameter)));
   if (flags.get_bool("show_config")) fmt::print("{}", describe_config(config));
 
-  InterpreterTrainer trainer(graph, step, seed);
+  InterpreterTrainer trainer(*compiled.graph, compiled.step, seed);
   ProgressReporter progress(steps, config.batch * config.seq_len, "tokens", flags.get_int("log_every"));
   ValueMap last;
   for (int64_t s = 1; s <= steps; ++s) {
