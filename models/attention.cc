@@ -228,22 +228,30 @@ Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const 
   return output_projection(combined, w, config);
 }
 
-Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
-                       const ReformerConfig& config) {
+namespace {
+
+// Attention over consecutive chunks of `chunk` positions in sequence order
+// (no hashing): each chunk's queries see its keys, and with `look_back`
+// the previous chunk's. Keys are k·1/sqrt(dk) with a key projection, or
+// q/|q| (shared QK, with the self-mask) without one.
+Tensor attention_in_sequence_chunks(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
+                                    const ReformerConfig& config, int64_t chunk, bool look_back) {
   Graph& g = *x.graph;
   Tensor xp = pad_sequence(x, config);
   Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);
-  Tensor k = split_heads(linear(xp, w.w_k.valid() ? w.w_k : w.w_q), config.n_heads);
   Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);
-  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
-  int64_t c = config.chunk_len, n = lp / c;
+  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3), n = lp / chunk;
   Chunks chunks;
-  chunks.q = reshape(q, {b, h, n, c, dk});
-  chunks.k = w.w_k.valid() ? reshape(k, {b, h, n, c, dk}) * (1.0 / std::sqrt(static_cast<double>(dk)))
-                           : unit_length(reshape(k, {b, h, n, c, dk}));
-  chunks.v = reshape(v, {b, h, n, c, dv});
-  chunks.position = reshape(positions(g, b, h, lp), {b, h, n, c});
-  ChunkOptions options{.look_back = true,
+  chunks.q = reshape(q, {b, h, n, chunk, dk});
+  if (w.w_k.valid()) {
+    Tensor k = split_heads(linear(xp, w.w_k), config.n_heads);
+    chunks.k = reshape(k, {b, h, n, chunk, dk}) * (1.0 / std::sqrt(static_cast<double>(dk)));
+  } else {
+    chunks.k = unit_length(chunks.q);
+  }
+  chunks.v = reshape(v, {b, h, n, chunk, dv});
+  chunks.position = reshape(positions(g, b, h, lp), {b, h, n, chunk});
+  ChunkOptions options{.look_back = look_back,
                        .causal = config.causal,
                        .mask_self = !w.w_k.valid(),
                        .valid_length = lp != config.seq_len ? config.seq_len : 0,
@@ -253,31 +261,16 @@ Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRando
   return output_projection(reshape(r.out, {b, h, lp, dv}), w, config);
 }
 
+}  // namespace
+
+Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
+                       const ReformerConfig& config) {
+  return attention_in_sequence_chunks(x, w, rng, config, config.chunk_len, /*look_back=*/true);
+}
+
 Tensor full_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
                       const ReformerConfig& config) {
-  Graph& g = *x.graph;
-  Tensor xp = pad_sequence(x, config);
-  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);
-  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);
-  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
-  Chunks chunks;  // the whole sequence as one chunk, no look-back
-  chunks.q = reshape(q, {b, h, 1, lp, dk});
-  if (w.w_k.valid()) {
-    Tensor k = split_heads(linear(xp, w.w_k), config.n_heads);
-    chunks.k = reshape(k, {b, h, 1, lp, dk}) * (1.0 / std::sqrt(static_cast<double>(dk)));
-  } else {
-    chunks.k = unit_length(chunks.q);
-  }
-  chunks.v = reshape(v, {b, h, 1, lp, dv});
-  chunks.position = reshape(positions(g, b, h, lp), {b, h, 1, lp});
-  ChunkOptions options{.look_back = false,
-                       .causal = config.causal,
-                       .mask_self = !w.w_k.valid(),
-                       .valid_length = lp != config.seq_len ? config.seq_len : 0,
-                       .dropout = config.attention_dropout,
-                       .rng = rng};
-  ChunkResult r = attend_in_chunks(chunks, options);
-  return output_projection(reshape(r.out, {b, h, lp, dv}), w, config);
+  return attention_in_sequence_chunks(x, w, rng, config, config.padded_len(), /*look_back=*/false);
 }
 
 }  // namespace reforge

@@ -10,10 +10,12 @@
 #include "ops/counter_rng.h"
 #include "tests/models/lsh_reference.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
 
+using testing::max_difference;
 using testing::random_tensor;
 
 constexpr int64_t kKey = 1234;
@@ -65,13 +67,6 @@ struct LayerHarness {
     return run_graph(g, f).at("y");
   }
 };
-
-double max_difference(const HostTensor& a, const HostTensor& b) {
-  EXPECT_EQ(a.type, b.type);
-  double m = 0;
-  for (int64_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 TEST(LshAttention, OneChunkAndOneRoundEqualsFullSharedQkAttention) {
   for (bool causal : {true, false}) {

@@ -14,37 +14,14 @@
 #include "models/model_registry.h"
 #include "models/reformer.h"
 #include "models/tasks.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
 
-ReformerConfig tiny_config() {
-  ReformerConfig c;
-  c.vocab_size = 7;
-  c.seq_len = 8;
-  c.batch = 2;
-  c.d_model = 8;
-  c.n_heads = 2;
-  c.d_head = 4;
-  c.d_ff = 12;
-  c.n_layers = 2;
-  c.chunk_len = 4;
-  c.n_hashes = 2;
-  c.attention = {AttentionKind::lsh, AttentionKind::local};
-  c.ff_chunks = 2;
-  return c;
-}
-
-// Feeds for a model graph: initial parameters plus one duplication batch,
-// with float inputs converted to the graph's float type.
-ValueMap model_feeds(const Graph& g, const ReformerConfig& c, uint64_t seed = 3) {
-  ValueMap feeds = initial_values(g, seed);
-  for (auto& [name, value] : make_duplication_task(c, seed)->batch(1)) {
-    if (is_float(value.dtype())) value.type.dtype = g.default_float();
-    feeds[name] = value;
-  }
-  return feeds;
-}
+using testing::max_difference;
+using testing::model_feeds;
+using testing::tiny_reformer_config;
 
 std::vector<Tensor> params_of(Graph& g) {
   std::vector<Tensor> params;
@@ -54,16 +31,9 @@ std::vector<Tensor> params_of(Graph& g) {
   return params;
 }
 
-double max_difference(const HostTensor& a, const HostTensor& b) {
-  EXPECT_EQ(a.type, b.type);
-  double m = 0;
-  for (int64_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
-
 TEST(Reformer, BuildsAVerifiedGraphWithScopedNames) {
   Graph g;
-  ReformerModel m = build_reformer(g, tiny_config());
+  ReformerModel m = build_reformer(g, tiny_reformer_config());
   EXPECT_NO_THROW(verify(g));
   EXPECT_GE(g.find_node("layer0.attn.w_q"), 0);
   EXPECT_GE(g.find_node("layer1.ff.w1"), 0);
@@ -73,7 +43,7 @@ TEST(Reformer, BuildsAVerifiedGraphWithScopedNames) {
 }
 
 TEST(Reformer, BadConfigsAreRejectedWithWhatToChange) {
-  ReformerConfig c = tiny_config();
+  ReformerConfig c = tiny_reformer_config();
   c.n_buckets = 5;
   Graph g;
   try {
@@ -82,7 +52,7 @@ TEST(Reformer, BadConfigsAreRejectedWithWhatToChange) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--n_buckets must be even"), std::string::npos) << e.what();
   }
-  c = tiny_config();
+  c = tiny_reformer_config();
   c.axial_rows = 2;
   c.axial_cols = 3;
   EXPECT_THROW(c.validate(), Error);
@@ -91,7 +61,7 @@ TEST(Reformer, BadConfigsAreRejectedWithWhatToChange) {
 TEST(Reformer, ReversibleInputsAreReconstructedFromOutputs) {
   Graph g;
   g.set_default_float(DType::f64);
-  ReformerConfig c = tiny_config();
+  ReformerConfig c = tiny_reformer_config();
   build_reformer(g, c);
   // Find the first reversible block and rebuild its inputs from its outputs.
   int block = -1;
@@ -120,7 +90,7 @@ TEST(Reformer, ReversibleInputsAreReconstructedFromOutputs) {
 TEST(Reformer, ReversibleGradientsEqualNonReversibleEvaluation) {
   Graph g;
   g.set_default_float(DType::f64);
-  ReformerConfig c = tiny_config();
+  ReformerConfig c = tiny_reformer_config();
   ReformerModel m = build_reformer(g, c);
   g.output("loss", m.loss);
   std::unique_ptr<Graph> flat = expand_structured(g);
@@ -149,7 +119,7 @@ TEST(Reformer, ReversibleGradientsEqualNonReversibleEvaluation) {
 }
 
 TEST(Reformer, ChunkedFeedForwardEqualsUnchunked) {
-  ReformerConfig c = tiny_config();
+  ReformerConfig c = tiny_reformer_config();
   c.seq_len = 12;
   c.axial_rows = 3;
   c.axial_cols = 4;
@@ -167,7 +137,7 @@ TEST(Reformer, ChunkedFeedForwardEqualsUnchunked) {
 }
 
 TEST(Reformer, AxialPositionsConcatenateRowAndColumnEmbeddings) {
-  ReformerConfig c = tiny_config();
+  ReformerConfig c = tiny_reformer_config();
   c.seq_len = 6;
   c.axial_rows = 2;
   c.axial_cols = 3;
@@ -192,7 +162,7 @@ TEST(Reformer, AxialPositionsConcatenateRowAndColumnEmbeddings) {
 }
 
 TEST(Reformer, WholeLayerGradientsMatchFiniteDifferences) {
-  ReformerConfig c = tiny_config();
+  ReformerConfig c = tiny_reformer_config();
   c.n_layers = 1;
   c.attention = {AttentionKind::lsh};
   Graph g;

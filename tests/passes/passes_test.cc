@@ -12,7 +12,7 @@
 #include "compiler/passes/pass_manager.h"
 #include "compiler/pipeline/compile.h"
 #include "models/reformer.h"
-#include "models/tasks.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
@@ -138,26 +138,14 @@ TEST(PassManager, VerifiesAfterEachPassAndPrintsOnRequest) {
 // The whole pipeline leaves the training step's values unchanged: every
 // output (loss, updated parameters and moments) is equal with and without it.
 TEST(Pipeline, PassesPreserveTheTrainingStepsValues) {
-  ReformerConfig c;
-  c.vocab_size = 8;
-  c.seq_len = 8;
-  c.batch = 2;
-  c.d_model = 8;
-  c.n_heads = 2;
-  c.d_head = 4;
-  c.d_ff = 16;
-  c.n_layers = 2;
-  c.chunk_len = 4;
-  c.attention = {AttentionKind::lsh, AttentionKind::local};
-  c.ff_chunks = 2;
+  ReformerConfig c = testing::tiny_reformer_config();
   Graph model("reformer");
   ReformerModel m = build_reformer(model, c);
   model.output("loss", m.loss);
   CompiledStep optimised = compile_training_step(model, "loss", {}, {});
   CompiledStep plain = compile_training_step(model, "loss", {}, {.simplify = false, .cse = false, .dce = false});
   EXPECT_LT(optimised.graph->size(), plain.graph->size());
-  ValueMap feeds = initial_values(*plain.graph, 2);
-  for (auto& [name, value] : make_duplication_task(c, 3)->batch(1)) feeds[name] = value;
+  ValueMap feeds = testing::model_feeds(*plain.graph, c);
   ValueMap a = run_graph(*optimised.graph, feeds), b = run_graph(*plain.graph, feeds);
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, value] : b) EXPECT_EQ(a.at(name).data, value.data) << name;

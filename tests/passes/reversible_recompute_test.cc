@@ -10,24 +10,14 @@
 #include "compiler/passes/expand_structured.h"
 #include "compiler/passes/reversible_recompute.h"
 #include "models/reformer.h"
-#include "models/tasks.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
 
 ReformerConfig config() {
-  ReformerConfig c;
-  c.vocab_size = 7;
-  c.seq_len = 8;
-  c.batch = 2;
-  c.d_model = 8;
-  c.n_heads = 2;
-  c.d_head = 4;
-  c.d_ff = 12;
+  ReformerConfig c = testing::tiny_reformer_config();
   c.n_layers = 3;
-  c.chunk_len = 4;
-  c.attention = {AttentionKind::lsh, AttentionKind::local};
-  c.ff_chunks = 2;
   c.dropout = 0.1;  // dropout must replay identically in the recomputation
   return c;
 }
@@ -44,15 +34,6 @@ ValueMap parameter_gradients(Graph& g, Tensor loss, const AutodiffOptions& optio
   return run_graph(g, feeds);
 }
 
-ValueMap feeds_for(const Graph& g, const ReformerConfig& c) {
-  ValueMap feeds = initial_values(g, 9);
-  for (auto& [name, value] : make_duplication_task(c, 4)->batch(2)) {
-    if (is_float(value.dtype())) value.type.dtype = g.default_float();
-    feeds[name] = value;
-  }
-  return feeds;
-}
-
 void expect_same_gradients(DType dtype, double tolerance) {
   ReformerConfig c = config();
   Graph recompute("recompute");
@@ -60,7 +41,7 @@ void expect_same_gradients(DType dtype, double tolerance) {
   ReformerModel m = build_reformer(recompute, c);
   std::unique_ptr<Graph> plain = expand_structured(recompute);
   Tensor plain_loss = plain->value(plain->find_node("head.loss"));
-  ValueMap feeds = feeds_for(recompute, c);
+  ValueMap feeds = testing::model_feeds(recompute, c, 9);
 
   ValueMap a = parameter_gradients(recompute, m.loss, with_reversible_recompute({}), feeds);
   ValueMap b = parameter_gradients(*plain, plain_loss, {}, feeds);
