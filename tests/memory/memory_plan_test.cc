@@ -58,6 +58,8 @@ DepthFigures plan_depth(int64_t layers, bool recompute) {
   return f;
 }
 
+// Planned after the whole pipeline (simplify, CSE, DCE, fusion): the
+// recompute survives it, as the peak shows.
 TEST(MemoryPlan, ReversibleRecomputeMakesActivationMemoryIndependentOfDepth) {
   DepthFigures on2 = plan_depth(2, true), on6 = plan_depth(6, true), on12 = plan_depth(12, true);
   DepthFigures off2 = plan_depth(2, false), off6 = plan_depth(6, false), off12 = plan_depth(12, false);

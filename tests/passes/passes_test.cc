@@ -9,6 +9,7 @@
 #include "compiler/passes/algebraic_simplification.h"
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
+#include "compiler/passes/expand_structured.h"
 #include "compiler/passes/pass_manager.h"
 #include "compiler/pipeline/compile.h"
 #include "models/reformer.h"
@@ -105,6 +106,38 @@ TEST(Dce, GoldenRewrite) {
 }
 )";
   EXPECT_EQ(run_pass(eliminate_dead_code, in), expected);
+}
+
+TEST(ExpandStructured, GoldenRewrite) {
+  const std::string in = R"(graph g {
+  %x = input() : f32[4,2]
+  %w = input() : f32[2,2]
+  %chunked_map = chunked_map(%x, %w) {axis=0, chunks=2, sliced=1} : f32[4,2] regions {
+    graph body {
+      %arg0 = arg() {index=0} : f32[2,2]
+      %arg1 = arg() {index=1} : f32[2,2]
+      %matmul = matmul(%arg0, %arg1) : f32[2,2]
+      %tanh = tanh(%matmul) : f32[2,2]
+      return out=%tanh
+    }
+  }
+  return y=%chunked_map
+}
+)";
+  const std::string expected = R"(graph g {
+  %x = input() : f32[4,2]
+  %w = input() : f32[2,2]
+  %slice = slice(%x) {axis=0, end=2, start=0} : f32[2,2]
+  %matmul = matmul(%slice, %w) : f32[2,2]
+  %tanh = tanh(%matmul) : f32[2,2]
+  %slice#1 = slice(%x) {axis=0, end=4, start=2} : f32[2,2]
+  %matmul#1 = matmul(%slice#1, %w) : f32[2,2]
+  %tanh#1 = tanh(%matmul#1) : f32[2,2]
+  %concat = concat(%tanh, %tanh#1) {axis=0} : f32[4,2]
+  return y=%concat
+}
+)";
+  EXPECT_EQ(print_graph(*expand_structured(*parse_graph(in))), expected);
 }
 
 TEST(PassManager, VerifiesAfterEachPassAndPrintsOnRequest) {
