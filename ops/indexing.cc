@@ -1,5 +1,6 @@
-// Indexing ops: gather (take_along_axis), its adjoint scatter_add, and a
-// stable argsort. Indices are integers; out-of-range indices are an error,
+// Indexing ops: gather (take_along_axis) and its adjoint scatter_add, take
+// (a 1-D index along one axis) and its adjoint index_add, and a stable
+// argsort. Indices are integers; out-of-range indices are an error,
 // never a silent clamp.
 #include <numeric>
 
@@ -41,9 +42,72 @@ void for_each_indexed(const Shape& x_shape, const HostTensor& idx, int64_t axis,
       }
 }
 
+// take / index_add: x's coordinate along `axis` comes from a 1-D index.
+TensorType infer_rows(const TensorType& x, const TensorType& idx, int64_t axis) {
+  require_axis(axis, x.rank());
+  if (!is_integer(idx.dtype) || idx.rank() != 1) shape_error("index must be a 1-D integer tensor, got " + type_to_string(idx));
+  TensorType out = x;
+  out.shape[axis] = idx.shape[0];
+  return out;
+}
+
+// Visits (position in the indexed result, position in x) pairs.
+template <typename Fn>
+void for_each_row(const Shape& x_shape, const HostTensor& idx, int64_t axis, Fn fn) {
+  AxisSplit xs = split_at(x_shape, axis);
+  const int64_t rows = idx.size();
+  for (int64_t o = 0; o < xs.outer; ++o)
+    for (int64_t a = 0; a < rows; ++a) {
+      int64_t target = checked_index(idx[a], xs.extent);
+      for (int64_t i = 0; i < xs.inner; ++i) fn((o * rows + a) * xs.inner + i, (o * xs.extent + target) * xs.inner + i);
+    }
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(indexing) {
+  // numpy.take with a 1-D index (embedding lookups): out[.., a, ..] = x[.., idx[a], ..].
+  register_op({.name = "take",
+               .arity = 2,
+               .attrs = {{"axis", AttrKind::integer}},
+               .infer = [](const InferContext& c) { return infer_rows(c.inputs[0], c.inputs[1], c.attrs.get_int("axis")); },
+               .eval =
+                   [](const EvalContext& c) {
+                     HostTensor out(c.node.type);
+                     const HostTensor& x = *c.inputs[0];
+                     for_each_row(x.shape(), *c.inputs[1], c.node.attrs.get_int("axis"),
+                                  [&](int64_t at, int64_t src) { out[at] = x[src]; });
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 int64_t axis = c.node().attrs.get_int("axis");
+                 return std::vector<Tensor>{index_add(zeros_like(c.inputs[0]), c.inputs[1], c.grad, axis), Tensor{}};
+               }});
+  // The adjoint of take: base with updates[.., a, ..] added at base[.., idx[a], ..].
+  register_op({.name = "index_add",
+               .arity = 3,
+               .attrs = {{"axis", AttrKind::integer}},
+               .infer =
+                   [](const InferContext& c) {
+                     TensorType rows = infer_rows(c.inputs[0], c.inputs[1], c.attrs.get_int("axis"));
+                     if (c.inputs[2] != rows) {
+                       shape_error("updates must be " + type_to_string(rows) + ", got " + type_to_string(c.inputs[2]));
+                     }
+                     return c.inputs[0];
+                   },
+               .eval =
+                   [](const EvalContext& c) {
+                     HostTensor out = *c.inputs[0];
+                     const HostTensor& updates = *c.inputs[2];
+                     for_each_row(out.shape(), *c.inputs[1], c.node.attrs.get_int("axis"),
+                                  [&](int64_t at, int64_t dst) { out[dst] += updates[at]; });
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) {
+                 int64_t axis = c.node().attrs.get_int("axis");
+                 return std::vector<Tensor>{c.grad, Tensor{}, take(c.grad, c.inputs[1], axis)};
+               }});
+
   register_op({.name = "gather",
                .arity = 2,
                .attrs = {{"axis", AttrKind::integer}},

@@ -370,17 +370,21 @@ Tensor scatter_add(Tensor base, Tensor idx, Tensor updates, int64_t axis, std::s
 
 Tensor take(Tensor x, Tensor idx, int64_t axis, std::source_location loc) {
   SourceLoc l = here(loc);
-  graph_of(x, l, "take");
+  Graph& g = graph_of(x, l, "take");
   graph_of(idx, l, "take");
-  if (idx.rank() != 1) fail(l, "take", "index must be rank 1, got " + type_to_string(idx.type()));
-  int64_t a = normalize_axis(axis, x.rank(), l, "take");
-  Shape index_shape(x.rank(), 1), out_shape = x.shape();
-  index_shape[a] = idx.dim(0);
-  out_shape[a] = idx.dim(0);
-  AttrMap reshape_attrs;
-  reshape_attrs.set("shape", index_shape);
-  Tensor shaped = unary("reshape", idx, l, std::move(reshape_attrs));
-  return gather(x, broadcast_if_needed(shaped, out_shape, l), a, loc);
+  AttrMap attrs;
+  attrs.set("axis", normalize_axis(axis, x.rank(), l, "take"));
+  return g.add("take", {x, idx}, std::move(attrs), l);
+}
+
+Tensor index_add(Tensor base, Tensor idx, Tensor updates, int64_t axis, std::source_location loc) {
+  SourceLoc l = here(loc);
+  Graph& g = graph_of(base, l, "index_add");
+  graph_of(idx, l, "index_add");
+  graph_of(updates, l, "index_add");
+  AttrMap attrs;
+  attrs.set("axis", normalize_axis(axis, base.rank(), l, "index_add"));
+  return g.add("index_add", {base, idx, updates}, std::move(attrs), l);
 }
 
 Tensor argsort(Tensor x, int64_t axis, std::source_location loc) {

@@ -116,6 +116,8 @@ Tensor gather(Tensor x, Tensor idx, int64_t axis, REFORGE_HERE);
 Tensor scatter_add(Tensor base, Tensor idx, Tensor updates, int64_t axis, REFORGE_HERE);
 // numpy.take with a 1-D index: selects entries of x along `axis`.
 Tensor take(Tensor x, Tensor idx, int64_t axis, REFORGE_HERE);
+// The adjoint of take: base plus updates added at the indexed entries.
+Tensor index_add(Tensor base, Tensor idx, Tensor updates, int64_t axis, REFORGE_HERE);
 // Stable ascending argsort along `axis` (i64 result).
 Tensor argsort(Tensor x, int64_t axis, REFORGE_HERE);
 Tensor one_hot(Tensor ids, int64_t depth, DType dtype, REFORGE_HERE);

@@ -122,6 +122,9 @@ std::vector<GradientCase> indexing_cases() {
        {F({3, 2}), I({5, 2}, 0, 3), F({5, 2})}},
       {"take", [](Graph&, V x) { return take(x[0], x[1], 1); }, {F({2, 4, 3}), I({5}, 0, 4)}},
       {"embedding", [](Graph&, V x) { return embedding(x[0], x[1]); }, {F({5, 3}), I({2, 3}, 0, 5)}},
+      {"index_add", [](Graph&, V x) { return index_add(x[0], x[1], x[2], 1); },
+       {F({2, 3, 2}), I({4}, 0, 3), F({2, 4, 2})}},
+      {"take_size1", [](Graph&, V x) { return take(x[0], x[1], 0); }, {F({1, 3}), I({3}, 0, 1)}},
       {"gather_by_argsort", [](Graph&, V x) { return gather(x[0], argsort(x[0], 1), 1); }, {F({3, 6})}},
   };
 }

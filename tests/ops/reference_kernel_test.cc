@@ -84,6 +84,19 @@ TEST(ReferenceKernel, GatherAndScatterAddFollowTakeAlongAxis) {
   EXPECT_EQ(out["scattered"].data, (std::vector<double>{23, 0, 10, 0, 41, 22}));
 }
 
+TEST(ReferenceKernel, TakeAndIndexAddUseAOneDimensionalIndex) {
+  Graph g;
+  Tensor x = g.input("x", {DType::f32, {2, 3}});
+  Tensor idx = g.input("idx", {DType::i64, {4}});
+  g.output("taken", take(x, idx, 1));
+  g.output("added", index_add(x, idx, take(x, idx, 1), 1));
+  auto out = run_graph(g, {{"x", tensor(DType::f32, {2, 3}, {1, 2, 3, 4, 5, 6})},
+                           {"idx", tensor(DType::i64, {4}, {2, 0, 2, 1})}});
+  EXPECT_EQ(out["taken"].data, (std::vector<double>{3, 1, 3, 2, 6, 4, 6, 5}));
+  // Column 2 is taken twice, so it is added twice.
+  EXPECT_EQ(out["added"].data, (std::vector<double>{2, 4, 9, 8, 10, 18}));
+}
+
 TEST(ReferenceKernel, OutOfRangeIndexIsAnErrorNotACrash) {
   Graph g;
   Tensor x = g.input("x", {DType::f32, {3}});
