@@ -17,7 +17,7 @@ std::unique_ptr<Graph> PassManager::run(const Graph& graph) const {
   for (const std::string& name : options_.print_after) {
     bool known = false;
     for (const Pass& p : passes_) known = known || p.name == name;
-    if (!known) throw Error(fmt::format("--print-after={}: no such pass (pipeline: {})", name, fmt::join(names(), ", ")));
+    if (!known) throw Error(fmt::format("cannot print after '{}': no such pass (pipeline: {})", name, fmt::join(names(), ", ")));
   }
   std::unique_ptr<Graph> current = graph.clone();
   for (const Pass& pass : passes_) {
