@@ -47,9 +47,9 @@ Tensor with_previous_chunk(Tensor t, int64_t chunk_axis, int64_t within_axis) {
 // chunk order: [B, H, N, C, ...]. Keys and values are already windowed
 // (look-back included) when `look_back` is false in the options.
 struct Chunks {
-  Tensor q, k, v;   // [B, H, N, C, dk|dv]
-  Tensor position;  // [B, H, N, C] i64: original sequence position of each slot
-  Tensor bucket;    // [B, H, N, C] i64 (paper mode only): bucket incl. round offset
+  Tensor q, k, v;            // [B, H, N, C, dk|dv]
+  Tensor position;           // [B, H, N, C] i64: original sequence position of each slot
+  Tensor bucket;             // [B, H, N, C] i64 (paper mode only): bucket incl. round offset
   Tensor all_round_buckets;  // [B, H, N, C, R] (paper mode only)
 };
 
@@ -73,7 +73,7 @@ Tensor window(Tensor t, const ChunkOptions& o) { return o.look_back ? with_previ
 ChunkResult attend_in_chunks(const Chunks& c, const ChunkOptions& o) {
   Tensor k = window(c.k, o), v = window(c.v, o);
   Tensor logits = matmul(c.q, swap_last_axes(k));  // [B, H, N, C, W]
-  Tensor kv_position = window(c.position, o);     // [B, H, N, W]
+  Tensor kv_position = window(c.position, o);      // [B, H, N, W]
   Shape s = c.position.shape();
   Tensor q_pos = reshape(c.position, {s[0], s[1], s[2], s[3], 1});
   Tensor kv_pos = reshape(kv_position, {s[0], s[1], s[2], 1, kv_position.dim(3)});
@@ -161,9 +161,9 @@ Tensor lsh_attention_core(Tensor q, Tensor v, Tensor buckets, const AttentionRan
   TensorType key_type{DType::i64, {b, h, rounds, lp}};
   Tensor round_offset = iota(g, key_type.shape, 2) * constant(g, static_cast<double>(buckets_per_round), key_type);
   Tensor pos = iota(g, key_type.shape, 3);
-  Tensor sort_key = reshape((buckets + round_offset) * constant(g, static_cast<double>(lp), key_type) + pos,
-                            {b, h, slots});
-  Tensor sorted_slots = argsort(sort_key, 2);  // sorted slot -> flat slot (r*Lp + position)
+  Tensor sort_key =
+      reshape((buckets + round_offset) * constant(g, static_cast<double>(lp), key_type) + pos, {b, h, slots});
+  Tensor sorted_slots = argsort(sort_key, 2);   // sorted slot -> flat slot (r*Lp + position)
   Tensor undo_sort = argsort(sorted_slots, 2);  // its inverse permutation
   Tensor slot_position = mod(sorted_slots, constant(g, static_cast<double>(lp), sorted_slots.type()));
 
@@ -180,8 +180,8 @@ Tensor lsh_attention_core(Tensor q, Tensor v, Tensor buckets, const AttentionRan
   bool paper = config.attention_mode == AttentionMode::paper;
   if (paper) {
     Tensor sorted_key = gather(sort_key, sorted_slots, 2);
-    chunks.bucket = reshape(floordiv(sorted_key, constant(g, static_cast<double>(lp), sorted_key.type())),
-                            {b, h, n, c});
+    chunks.bucket =
+        reshape(floordiv(sorted_key, constant(g, static_cast<double>(lp), sorted_key.type())), {b, h, n, c});
     Tensor by_position = transpose(buckets + round_offset, {0, 1, 3, 2});  // [B, H, Lp, R]
     chunks.all_round_buckets = reshape(gather_rows(by_position), {b, h, n, c, rounds});
   }
@@ -221,10 +221,10 @@ Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const 
   attrs.set("paper_mode", static_cast<int64_t>(config.attention_mode == AttentionMode::paper));
   attrs.set("dropout", config.attention_dropout);
   attrs.set("stream", rng.stream);
-  Tensor combined = region_op("lsh_attention", {q, v, buckets, rng.key}, std::move(attrs),
-                              [&](Graph&, const std::vector<Tensor>& a) {
-                                return lsh_attention_core(a[0], a[1], a[2], {a[3], rng.stream}, config);
-                              });
+  Tensor combined =
+      region_op("lsh_attention", {q, v, buckets, rng.key}, std::move(attrs), [&](Graph&, const std::vector<Tensor>& a) {
+        return lsh_attention_core(a[0], a[1], a[2], {a[3], rng.stream}, config);
+      });
   return output_projection(combined, w, config);
 }
 

@@ -22,9 +22,10 @@ ChunkChoice choose_ff_chunks(const ReformerConfig& config, int64_t budget_bytes,
     if (peak <= budget_bytes) return {chunks, peak};
     if (best.ff_chunks == 0 || peak < best.peak_bytes) best = {chunks, peak};
   }
-  throw Error(fmt::format("no feed-forward chunk count fits --memory_budget={} bytes; the smallest peak is {} bytes "
-                          "(with {} chunks): raise the budget or shrink the model",
-                          budget_bytes, best.peak_bytes, best.ff_chunks));
+  throw Error(
+      fmt::format("no feed-forward chunk count fits --memory_budget={} bytes; the smallest peak is {} bytes "
+                  "(with {} chunks): raise the budget or shrink the model",
+                  budget_bytes, best.peak_bytes, best.ff_chunks));
 }
 
 int64_t parse_byte_size(const std::string& text) {

@@ -30,12 +30,12 @@ void register_model(ModelEntry entry);
 const ModelEntry& find_model(const std::string& name);
 std::vector<const ModelEntry*> registered_models();
 
-#define REFORGE_REGISTER_MODEL(id)                         \
-  static ::reforge::ModelEntry make_model_##id();          \
-  static const bool model_##id##_registered = [] {         \
-    ::reforge::register_model(make_model_##id());          \
-    return true;                                           \
-  }();                                                     \
+#define REFORGE_REGISTER_MODEL(id)                 \
+  static ::reforge::ModelEntry make_model_##id();  \
+  static const bool model_##id##_registered = [] { \
+    ::reforge::register_model(make_model_##id());  \
+    return true;                                   \
+  }();                                             \
   static ::reforge::ModelEntry make_model_##id()
 
 }  // namespace reforge

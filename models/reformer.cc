@@ -83,9 +83,12 @@ struct AttentionSublayer {
 Tensor attend(Tensor normed, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
               AttentionKind kind, const ReformerConfig& c) {
   switch (kind) {
-    case AttentionKind::lsh: return lsh_attention(normed, w, buckets, rng, c);
-    case AttentionKind::local: return local_attention(normed, w, rng, c);
-    case AttentionKind::full: return full_attention(normed, w, rng, c);
+    case AttentionKind::lsh:
+      return lsh_attention(normed, w, buckets, rng, c);
+    case AttentionKind::local:
+      return local_attention(normed, w, rng, c);
+    case AttentionKind::full:
+      return full_attention(normed, w, rng, c);
   }
   throw Error("unknown attention kind");
 }
@@ -99,8 +102,8 @@ std::vector<Tensor> attention_captures(const AttentionSublayer& s, Tensor bucket
   return caps;
 }
 
-Tensor attention_from_captures(const std::vector<Tensor>& a, size_t first, const AttentionSublayer& s,
-                               Tensor x, int64_t stream, const ReformerConfig& c) {
+Tensor attention_from_captures(const std::vector<Tensor>& a, size_t first, const AttentionSublayer& s, Tensor x,
+                               int64_t stream, const ReformerConfig& c) {
   AttentionWeights w{a[first + 2], Tensor{}, a[first + 3], a[first + 4]};
   Tensor rng = a[first + 5];
   size_t next = first + 6;
@@ -140,7 +143,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   m.rng = g.input("rng", {DType::i64, {}});
 
   Tensor x = embed_tokens(g, m.tokens, c);
-  Tensor x1 = x;                      // the residual stream (reversible = false)
+  Tensor x1 = x;                         // the residual stream (reversible = false)
   Tensor streams = stack_streams(x, x);  // the reversible streams start as duplicates
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     auto scope = g.scope(fmt::format("layer{}", layer));
@@ -173,7 +176,9 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
       std::vector<Tensor> f_caps = attention_captures(attn, buckets, m.rng);
       streams = reversible(
           streams, f_caps, ff_caps,
-          [&](Graph&, const std::vector<Tensor>& a) { return attention_from_captures(a, 1, attn, a[0], rng_stream, c); },
+          [&](Graph&, const std::vector<Tensor>& a) {
+            return attention_from_captures(a, 1, attn, a[0], rng_stream, c);
+          },
           feed_forward);
     } else {
       Tensor buckets;

@@ -56,30 +56,49 @@ std::vector<AttentionKind> parse_kinds(const std::string& v) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-#define INT_FIELD(field, help)                                                            \
-  ConfigField{#field, help, [](const ReformerConfig& c) { return std::to_string(c.field); }, \
-              [](ReformerConfig& c, const std::string& v) { c.field = parse_int(#field, v); }}
-#define DOUBLE_FIELD(field, help)                                                          \
-  ConfigField{#field, help, [](const ReformerConfig& c) { return fmt::format("{}", c.field); }, \
-              [](ReformerConfig& c, const std::string& v) { c.field = parse_double(#field, v); }}
-#define BOOL_FIELD(field, help)                                                                           \
-  ConfigField{#field, help, [](const ReformerConfig& c) { return std::string(c.field ? "true" : "false"); }, \
-              [](ReformerConfig& c, const std::string& v) { c.field = parse_bool(#field, v); }}
+#define INT_FIELD(field, help)                                                                                         \
+  ConfigField {                                                                                                        \
+#field, help,                                                                                                      \
+        [](const ReformerConfig& c) { return std::to_string(c.field); }, [](ReformerConfig & c,                        \
+                                                                            const std::string&                         \
+                                                                                v) { c.field = parse_int(#field, v); } \
+  }
+#define DOUBLE_FIELD(field, help)                                                                                      \
+  ConfigField {                                                                                                        \
+#field, help,                                                                                                      \
+        [](const ReformerConfig&                                                                                       \
+               c) { return fmt::format("{}", c.field); },                                                              \
+                                                       [](ReformerConfig & c,                                          \
+                                                          const std::string& v) { c.field = parse_double(#field, v); } \
+  }
+#define BOOL_FIELD(field, help)                                                                                       \
+  ConfigField {                                                                                                       \
+#field, help,                                                                                                     \
+        [](const ReformerConfig&                                                                                      \
+               c) { return std::string(c.field ? "true" : "false"); }, [](ReformerConfig & c,                         \
+                                                                          const std::string&                          \
+                                                                              v) { c.field = parse_bool(#field, v); } \
+  }
 
 }  // namespace
 
 const char* attention_kind_name(AttentionKind kind) {
   switch (kind) {
-    case AttentionKind::lsh: return "lsh";
-    case AttentionKind::local: return "local";
-    case AttentionKind::full: return "full";
+    case AttentionKind::lsh:
+      return "lsh";
+    case AttentionKind::local:
+      return "local";
+    case AttentionKind::full:
+      return "full";
   }
   return "?";
 }
 
 int64_t ReformerConfig::padded_len() const { return ceil_div(seq_len, chunk_len) * chunk_len; }
 
-int64_t ReformerConfig::buckets() const { return n_buckets > 0 ? n_buckets : std::max<int64_t>(2, 2 * padded_len() / chunk_len); }
+int64_t ReformerConfig::buckets() const {
+  return n_buckets > 0 ? n_buckets : std::max<int64_t>(2, 2 * padded_len() / chunk_len);
+}
 
 // Large bucket counts are hashed as a product of two even factors (each with
 // its own f/2 rotation columns), so hashing costs O(L (f1 + f2)), not O(L nb).
@@ -104,9 +123,7 @@ int64_t ReformerConfig::axial_cols_resolved() const {
 int64_t ReformerConfig::axial_rows_resolved() const {
   return axial_rows > 0 ? axial_rows : ceil_div(seq_len, axial_cols_resolved());
 }
-int64_t ReformerConfig::axial_row_width_resolved() const {
-  return axial_row_width > 0 ? axial_row_width : d_model / 2;
-}
+int64_t ReformerConfig::axial_row_width_resolved() const { return axial_row_width > 0 ? axial_row_width : d_model / 2; }
 
 void ReformerConfig::validate() const {
   auto positive = [](const char* name, int64_t v) {
@@ -128,7 +145,8 @@ void ReformerConfig::validate() const {
     throw Error(fmt::format("--n_buckets must be even and at least 2 (or 0 for 2*L/chunk_len), got {}", n_buckets));
   }
   for (int64_t f : bucket_factors()) {
-    if (f % 2 != 0) throw Error(fmt::format("bucket factor {} of {} buckets is odd; use an even --n_buckets", f, buckets()));
+    if (f % 2 != 0)
+      throw Error(fmt::format("bucket factor {} of {} buckets is odd; use an even --n_buckets", f, buckets()));
   }
   if (ff_chunks > seq_len) {
     throw Error(fmt::format("--ff_chunks={} exceeds --seq_len={}", ff_chunks, seq_len));
@@ -175,9 +193,12 @@ const std::vector<ConfigField>& config_fields() {
                     return std::string(c.attention_mode == AttentionMode::trax ? "trax" : "paper");
                   },
                   [](ReformerConfig& c, const std::string& v) {
-                    if (v == "trax") c.attention_mode = AttentionMode::trax;
-                    else if (v == "paper") c.attention_mode = AttentionMode::paper;
-                    else throw Error("--attention_mode must be trax or paper, got '" + v + "'");
+                    if (v == "trax")
+                      c.attention_mode = AttentionMode::trax;
+                    else if (v == "paper")
+                      c.attention_mode = AttentionMode::paper;
+                    else
+                      throw Error("--attention_mode must be trax or paper, got '" + v + "'");
                   }},
       BOOL_FIELD(reversible, "reversible two-stream layers (false: standard residual)"),
       INT_FIELD(ff_chunks, "feed-forward sequence chunks"),

@@ -36,8 +36,8 @@ struct ReformerConfig {
   AttentionMode attention_mode = AttentionMode::trax;
 
   // Layers.
-  bool reversible = true;  // two-stream reversible residual; false: standard pre-norm residual
-  int64_t ff_chunks = 1;   // feed-forward evaluated in this many sequence chunks
+  bool reversible = true;              // two-stream reversible residual; false: standard pre-norm residual
+  int64_t ff_chunks = 1;               // feed-forward evaluated in this many sequence chunks
   std::string ff_activation = "gelu";  // gelu | relu
 
   // Axial positional embedding: seq positions (i, j) of an L1 x L2 grid get
@@ -56,8 +56,8 @@ struct ReformerConfig {
   double weight_decay = 0.0;
 
   // Derived values (after validate()).
-  int64_t padded_len() const;   // seq_len rounded up to a multiple of chunk_len
-  int64_t buckets() const;      // n_buckets or its default
+  int64_t padded_len() const;                   // seq_len rounded up to a multiple of chunk_len
+  int64_t buckets() const;                      // n_buckets or its default
   std::vector<int64_t> bucket_factors() const;  // factorisation used for hashing
   AttentionKind attention_of_layer(int64_t layer) const;
   int64_t axial_rows_resolved() const;

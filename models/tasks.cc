@@ -60,11 +60,11 @@ class DuplicationTask : public Task {
 // A few hundred bytes of plain English, repeated with variations, so that
 // the byte model has structure to learn without any download.
 std::string builtin_corpus() {
-  const char* subjects[] = {"the compiler", "a reversible layer", "the hash", "every chunk", "the runtime",
-                            "attention", "the memory plan", "a gradient"};
+  const char* subjects[] = {"the compiler", "a reversible layer", "the hash",        "every chunk",
+                            "the runtime",  "attention",          "the memory plan", "a gradient"};
   const char* verbs[] = {"keeps", "sorts", "rebuilds", "shares", "measures", "saves", "reads", "writes"};
-  const char* objects[] = {"the buckets", "its input", "one arena", "the sequence", "each token",
-                           "the activations", "a long text", "the keys"};
+  const char* objects[] = {"the buckets", "its input",       "one arena",   "the sequence",
+                           "each token",  "the activations", "a long text", "the keys"};
   std::string text;
   for (uint64_t i = 0; text.size() < 20000; ++i) {
     uint64_t r = ops::mix64(i);
@@ -84,8 +84,8 @@ class ByteLmTask : public Task {
       : config_(c), text_(std::move(text)), seed_(seed) {
     if (c.vocab_size < 256) throw Error(fmt::format("byte-level text needs --vocab_size >= 256, got {}", c.vocab_size));
     if (static_cast<int64_t>(text_.size()) < c.seq_len + 2) {
-      throw Error(fmt::format("the text has {} bytes; --seq_len={} needs at least {}", text_.size(), c.seq_len,
-                              c.seq_len + 2));
+      throw Error(
+          fmt::format("the text has {} bytes; --seq_len={} needs at least {}", text_.size(), c.seq_len, c.seq_len + 2));
     }
   }
 

@@ -78,28 +78,31 @@ double checked_divisor(double b) {
 
 REFORGE_REGISTER_OPS(elementwise) {
   // ---- unary ----
-  register_unary("neg", Domain::any, [](double x) { return -x; },
-                 [](const VjpContext& c) { return std::vector<Tensor>{neg(c.grad)}; });
-  register_unary("exp", Domain::floats, [](double x) { return std::exp(x); },
-                 [](const VjpContext& c) { return std::vector<Tensor>{c.grad * c.output}; });
-  register_unary("log", Domain::floats, [](double x) { return std::log(x); },
-                 [](const VjpContext& c) { return std::vector<Tensor>{c.grad / c.inputs[0]}; });
-  register_unary("tanh", Domain::floats, [](double x) { return std::tanh(x); },
-                 [](const VjpContext& c) {
-                   return std::vector<Tensor>{c.grad * (1.0 - c.output * c.output)};
-                 });
-  register_unary("sqrt", Domain::floats, [](double x) { return std::sqrt(x); },
-                 [](const VjpContext& c) { return std::vector<Tensor>{c.grad * 0.5 / c.output}; });
+  register_unary(
+      "neg", Domain::any, [](double x) { return -x; },
+      [](const VjpContext& c) { return std::vector<Tensor>{neg(c.grad)}; });
+  register_unary(
+      "exp", Domain::floats, [](double x) { return std::exp(x); },
+      [](const VjpContext& c) { return std::vector<Tensor>{c.grad * c.output}; });
+  register_unary(
+      "log", Domain::floats, [](double x) { return std::log(x); },
+      [](const VjpContext& c) { return std::vector<Tensor>{c.grad / c.inputs[0]}; });
+  register_unary(
+      "tanh", Domain::floats, [](double x) { return std::tanh(x); },
+      [](const VjpContext& c) { return std::vector<Tensor>{c.grad * (1.0 - c.output * c.output)}; });
+  register_unary(
+      "sqrt", Domain::floats, [](double x) { return std::sqrt(x); },
+      [](const VjpContext& c) { return std::vector<Tensor>{c.grad * 0.5 / c.output}; });
   // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 * out / x
-  register_unary("rsqrt", Domain::floats, [](double x) { return 1.0 / std::sqrt(x); },
-                 [](const VjpContext& c) {
-                   return std::vector<Tensor>{c.grad * (-0.5) * c.output / c.inputs[0]};
-                 });
-  register_unary("relu", Domain::floats, [](double x) { return x > 0.0 ? x : 0.0; },
-                 [](const VjpContext& c) {
-                   Tensor x = c.inputs[0];
-                   return std::vector<Tensor>{select(greater(x, zeros_like(x)), c.grad, zeros_like(x))};
-                 });
+  register_unary(
+      "rsqrt", Domain::floats, [](double x) { return 1.0 / std::sqrt(x); },
+      [](const VjpContext& c) { return std::vector<Tensor>{c.grad * (-0.5) * c.output / c.inputs[0]}; });
+  register_unary(
+      "relu", Domain::floats, [](double x) { return x > 0.0 ? x : 0.0; },
+      [](const VjpContext& c) {
+        Tensor x = c.inputs[0];
+        return std::vector<Tensor>{select(greater(x, zeros_like(x)), c.grad, zeros_like(x))};
+      });
   register_unary("gelu", Domain::floats, gelu_value, [](const VjpContext& c) {
     // gelu(x) = x * s(x), s = (1 + tanh(u))/2, u = k (x + a x^3):
     // gelu'(x) = s + x/2 * (1 - tanh(u)^2) * k (1 + 3 a x^2)
@@ -111,95 +114,121 @@ REFORGE_REGISTER_OPS(elementwise) {
     Tensor d = s + 0.5 * x * (1.0 - t * t) * du;
     return std::vector<Tensor>{c.grad * d};
   });
-  register_unary("abs", Domain::any, [](double x) { return std::fabs(x); },
-                 [](const VjpContext& c) {
-                   Tensor x = c.inputs[0];
-                   return std::vector<Tensor>{select(less(x, zeros_like(x)), neg(c.grad), c.grad)};
-                 });
-  register_unary("logical_not", Domain::booleans, [](double x) { return x != 0.0 ? 0.0 : 1.0; }, nullptr);
+  register_unary(
+      "abs", Domain::any, [](double x) { return std::fabs(x); },
+      [](const VjpContext& c) {
+        Tensor x = c.inputs[0];
+        return std::vector<Tensor>{select(less(x, zeros_like(x)), neg(c.grad), c.grad)};
+      });
+  register_unary(
+      "logical_not", Domain::booleans, [](double x) { return x != 0.0 ? 0.0 : 1.0; }, nullptr);
 
   register_op({.name = "cast",
                .arity = 1,
                .attrs = {{"dtype", AttrKind::string}},
-               .infer = [](const InferContext& c) { return TensorType{dtype_attr(c.attrs), c.inputs[0].shape}; },
+               .infer =
+                   [](const InferContext& c) {
+                     return TensorType{dtype_attr(c.attrs), c.inputs[0].shape};
+                   },
                .eval =
                    [](const EvalContext& c) {
                      HostTensor out(c.node.type, c.inputs[0]->data);
                      round_to_dtype(out);
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 Tensor x = c.inputs[0];
-                 if (!is_float(x.dtype()) || !is_float(c.output.dtype())) return std::vector<Tensor>{Tensor{}};
-                 return std::vector<Tensor>{cast(c.grad, x.dtype())};
-               },
+               .vjp =
+                   [](const VjpContext& c) {
+                     Tensor x = c.inputs[0];
+                     if (!is_float(x.dtype()) || !is_float(c.output.dtype())) return std::vector<Tensor>{Tensor{}};
+                     return std::vector<Tensor>{cast(c.grad, x.dtype())};
+                   },
                .elementwise = true});
 
   // ---- binary arithmetic ----
-  register_binary("add", Domain::any, false, [](double a, double b) { return a + b; },
-                  [](const VjpContext& c) { return std::vector<Tensor>{c.grad, c.grad}; });
-  register_binary("sub", Domain::any, false, [](double a, double b) { return a - b; },
-                  [](const VjpContext& c) { return std::vector<Tensor>{c.grad, neg(c.grad)}; });
-  register_binary("mul", Domain::any, false, [](double a, double b) { return a * b; },
-                  [](const VjpContext& c) {
-                    return std::vector<Tensor>{c.grad * c.inputs[1], c.grad * c.inputs[0]};
-                  });
-  register_binary("div", Domain::floats, false, [](double a, double b) { return a / b; },
-                  [](const VjpContext& c) {
-                    Tensor b = c.inputs[1];
-                    return std::vector<Tensor>{c.grad / b, neg(c.grad * c.output / b)};
-                  });
+  register_binary(
+      "add", Domain::any, false, [](double a, double b) { return a + b; },
+      [](const VjpContext& c) {
+        return std::vector<Tensor>{c.grad, c.grad};
+      });
+  register_binary(
+      "sub", Domain::any, false, [](double a, double b) { return a - b; },
+      [](const VjpContext& c) {
+        return std::vector<Tensor>{c.grad, neg(c.grad)};
+      });
+  register_binary(
+      "mul", Domain::any, false, [](double a, double b) { return a * b; },
+      [](const VjpContext& c) {
+        return std::vector<Tensor>{c.grad * c.inputs[1], c.grad * c.inputs[0]};
+      });
+  register_binary(
+      "div", Domain::floats, false, [](double a, double b) { return a / b; },
+      [](const VjpContext& c) {
+        Tensor b = c.inputs[1];
+        return std::vector<Tensor>{c.grad / b, neg(c.grad * c.output / b)};
+      });
   // Ties send the gradient to the first operand.
-  register_binary("maximum", Domain::any, false, [](double a, double b) { return a >= b ? a : b; },
-                  [](const VjpContext& c) {
-                    Tensor first = greater_equal(c.inputs[0], c.inputs[1]);
-                    Tensor zero = zeros_like(c.grad);
-                    return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
-                  });
-  register_binary("minimum", Domain::any, false, [](double a, double b) { return a <= b ? a : b; },
-                  [](const VjpContext& c) {
-                    Tensor first = less_equal(c.inputs[0], c.inputs[1]);
-                    Tensor zero = zeros_like(c.grad);
-                    return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
-                  });
-  register_binary("mod", Domain::integers, false,
-                  [](double a, double b) { return a - std::floor(a / checked_divisor(b)) * b; }, nullptr);
-  register_binary("floordiv", Domain::integers, false,
-                  [](double a, double b) { return std::floor(a / checked_divisor(b)); }, nullptr);
+  register_binary(
+      "maximum", Domain::any, false, [](double a, double b) { return a >= b ? a : b; },
+      [](const VjpContext& c) {
+        Tensor first = greater_equal(c.inputs[0], c.inputs[1]);
+        Tensor zero = zeros_like(c.grad);
+        return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
+      });
+  register_binary(
+      "minimum", Domain::any, false, [](double a, double b) { return a <= b ? a : b; },
+      [](const VjpContext& c) {
+        Tensor first = less_equal(c.inputs[0], c.inputs[1]);
+        Tensor zero = zeros_like(c.grad);
+        return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
+      });
+  register_binary(
+      "mod", Domain::integers, false, [](double a, double b) { return a - std::floor(a / checked_divisor(b)) * b; },
+      nullptr);
+  register_binary(
+      "floordiv", Domain::integers, false, [](double a, double b) { return std::floor(a / checked_divisor(b)); },
+      nullptr);
 
   // ---- comparisons and logic ----
-  register_binary("eq", Domain::any, true, [](double a, double b) { return double(a == b); }, nullptr);
-  register_binary("ne", Domain::any, true, [](double a, double b) { return double(a != b); }, nullptr);
-  register_binary("lt", Domain::any, true, [](double a, double b) { return double(a < b); }, nullptr);
-  register_binary("le", Domain::any, true, [](double a, double b) { return double(a <= b); }, nullptr);
-  register_binary("gt", Domain::any, true, [](double a, double b) { return double(a > b); }, nullptr);
-  register_binary("ge", Domain::any, true, [](double a, double b) { return double(a >= b); }, nullptr);
-  register_binary("logical_and", Domain::booleans, false,
-                  [](double a, double b) { return double(a != 0.0 && b != 0.0); }, nullptr);
-  register_binary("logical_or", Domain::booleans, false,
-                  [](double a, double b) { return double(a != 0.0 || b != 0.0); }, nullptr);
+  register_binary(
+      "eq", Domain::any, true, [](double a, double b) { return double(a == b); }, nullptr);
+  register_binary(
+      "ne", Domain::any, true, [](double a, double b) { return double(a != b); }, nullptr);
+  register_binary(
+      "lt", Domain::any, true, [](double a, double b) { return double(a < b); }, nullptr);
+  register_binary(
+      "le", Domain::any, true, [](double a, double b) { return double(a <= b); }, nullptr);
+  register_binary(
+      "gt", Domain::any, true, [](double a, double b) { return double(a > b); }, nullptr);
+  register_binary(
+      "ge", Domain::any, true, [](double a, double b) { return double(a >= b); }, nullptr);
+  register_binary(
+      "logical_and", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 && b != 0.0); }, nullptr);
+  register_binary(
+      "logical_or", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 || b != 0.0); }, nullptr);
 
-  register_op({.name = "select",
-               .arity = 3,
-               .infer =
-                   [](const InferContext& c) {
-                     const auto& in = c.inputs;
-                     if (in[0].dtype != DType::boolean) shape_error("condition must be bool, got " + type_to_string(in[0]));
-                     if (in[1] != in[2] || in[0].shape != in[1].shape) shape_error("operand types differ: " + types_string(in));
-                     return in[1];
-                   },
-               .eval =
-                   [](const EvalContext& c) {
-                     HostTensor out(c.node.type);
-                     const HostTensor& cond = *c.inputs[0];
-                     for (int64_t i = 0; i < out.size(); ++i) out[i] = cond[i] != 0.0 ? (*c.inputs[1])[i] : (*c.inputs[2])[i];
-                     return out;
-                   },
-               .vjp = [](const VjpContext& c) {
-                 Tensor zero = zeros_like(c.grad);
-                 return std::vector<Tensor>{Tensor{}, select(c.inputs[0], c.grad, zero), select(c.inputs[0], zero, c.grad)};
-               },
-               .elementwise = true});
+  register_op(
+      {.name = "select",
+       .arity = 3,
+       .infer =
+           [](const InferContext& c) {
+             const auto& in = c.inputs;
+             if (in[0].dtype != DType::boolean) shape_error("condition must be bool, got " + type_to_string(in[0]));
+             if (in[1] != in[2] || in[0].shape != in[1].shape) shape_error("operand types differ: " + types_string(in));
+             return in[1];
+           },
+       .eval =
+           [](const EvalContext& c) {
+             HostTensor out(c.node.type);
+             const HostTensor& cond = *c.inputs[0];
+             for (int64_t i = 0; i < out.size(); ++i) out[i] = cond[i] != 0.0 ? (*c.inputs[1])[i] : (*c.inputs[2])[i];
+             return out;
+           },
+       .vjp =
+           [](const VjpContext& c) {
+             Tensor zero = zeros_like(c.grad);
+             return std::vector<Tensor>{Tensor{}, select(c.inputs[0], c.grad, zero), select(c.inputs[0], zero, c.grad)};
+           },
+       .elementwise = true});
 }
 
 }  // namespace reforge::ops

@@ -16,8 +16,8 @@ void check_index_shape(const TensorType& x, const TensorType& idx, int64_t axis,
   bool ok = idx.rank() == x.rank();
   for (int64_t d = 0; ok && d < x.rank(); ++d) ok = d == axis || idx.shape[d] == x.shape[d];
   if (!ok) {
-    shape_error(fmt::format("{} {} must match {} except along axis {}", what, type_to_string(idx), type_to_string(x),
-                            axis));
+    shape_error(
+        fmt::format("{} {} must match {} except along axis {}", what, type_to_string(idx), type_to_string(x), axis));
   }
 }
 
@@ -45,7 +45,8 @@ void for_each_indexed(const Shape& x_shape, const HostTensor& idx, int64_t axis,
 // take / index_add: x's coordinate along `axis` comes from a 1-D index.
 TensorType infer_rows(const TensorType& x, const TensorType& idx, int64_t axis) {
   require_axis(axis, x.rank());
-  if (!is_integer(idx.dtype) || idx.rank() != 1) shape_error("index must be a 1-D integer tensor, got " + type_to_string(idx));
+  if (!is_integer(idx.dtype) || idx.rank() != 1)
+    shape_error("index must be a 1-D integer tensor, got " + type_to_string(idx));
   TensorType out = x;
   out.shape[axis] = idx.shape[0];
   return out;
@@ -67,22 +68,24 @@ void for_each_row(const Shape& x_shape, const HostTensor& idx, int64_t axis, Fn 
 
 REFORGE_REGISTER_OPS(indexing) {
   // numpy.take with a 1-D index (embedding lookups): out[.., a, ..] = x[.., idx[a], ..].
-  register_op({.name = "take",
-               .arity = 2,
-               .attrs = {{"axis", AttrKind::integer}},
-               .infer = [](const InferContext& c) { return infer_rows(c.inputs[0], c.inputs[1], c.attrs.get_int("axis")); },
-               .eval =
-                   [](const EvalContext& c) {
-                     HostTensor out(c.node.type);
-                     const HostTensor& x = *c.inputs[0];
-                     for_each_row(x.shape(), *c.inputs[1], c.node.attrs.get_int("axis"),
-                                  [&](int64_t at, int64_t src) { out[at] = x[src]; });
-                     return out;
-                   },
-               .vjp = [](const VjpContext& c) {
-                 int64_t axis = c.node().attrs.get_int("axis");
-                 return std::vector<Tensor>{index_add(zeros_like(c.inputs[0]), c.inputs[1], c.grad, axis), Tensor{}};
-               }});
+  register_op(
+      {.name = "take",
+       .arity = 2,
+       .attrs = {{"axis", AttrKind::integer}},
+       .infer = [](const InferContext& c) { return infer_rows(c.inputs[0], c.inputs[1], c.attrs.get_int("axis")); },
+       .eval =
+           [](const EvalContext& c) {
+             HostTensor out(c.node.type);
+             const HostTensor& x = *c.inputs[0];
+             for_each_row(x.shape(), *c.inputs[1], c.node.attrs.get_int("axis"),
+                          [&](int64_t at, int64_t src) { out[at] = x[src]; });
+             return out;
+           },
+       .vjp =
+           [](const VjpContext& c) {
+             int64_t axis = c.node().attrs.get_int("axis");
+             return std::vector<Tensor>{index_add(zeros_like(c.inputs[0]), c.inputs[1], c.grad, axis), Tensor{}};
+           }});
   // The adjoint of take: base with updates[.., a, ..] added at base[.., idx[a], ..].
   register_op({.name = "index_add",
                .arity = 3,
@@ -103,10 +106,11 @@ REFORGE_REGISTER_OPS(indexing) {
                                   [&](int64_t at, int64_t dst) { out[dst] += updates[at]; });
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 int64_t axis = c.node().attrs.get_int("axis");
-                 return std::vector<Tensor>{c.grad, Tensor{}, take(c.grad, c.inputs[1], axis)};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     int64_t axis = c.node().attrs.get_int("axis");
+                     return std::vector<Tensor>{c.grad, Tensor{}, take(c.grad, c.inputs[1], axis)};
+                   }});
 
   register_op({.name = "gather",
                .arity = 2,
@@ -124,11 +128,12 @@ REFORGE_REGISTER_OPS(indexing) {
                                       [&](int64_t at, int64_t src) { out[at] = x[src]; });
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 int64_t axis = c.node().attrs.get_int("axis");
-                 Tensor x = c.inputs[0];
-                 return std::vector<Tensor>{scatter_add(zeros_like(x), c.inputs[1], c.grad, axis), Tensor{}};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     int64_t axis = c.node().attrs.get_int("axis");
+                     Tensor x = c.inputs[0];
+                     return std::vector<Tensor>{scatter_add(zeros_like(x), c.inputs[1], c.grad, axis), Tensor{}};
+                   }});
 
   register_op({.name = "scatter_add",
                .arity = 3,
@@ -137,7 +142,8 @@ REFORGE_REGISTER_OPS(indexing) {
                    [](const InferContext& c) {
                      check_index_shape(c.inputs[0], c.inputs[1], c.attrs.get_int("axis"), "index");
                      if (c.inputs[2].shape != c.inputs[1].shape || c.inputs[2].dtype != c.inputs[0].dtype) {
-                       shape_error("updates must have the index's shape and the base's dtype: " + types_string(c.inputs));
+                       shape_error("updates must have the index's shape and the base's dtype: " +
+                                   types_string(c.inputs));
                      }
                      return c.inputs[0];
                    },
@@ -149,10 +155,11 @@ REFORGE_REGISTER_OPS(indexing) {
                                       [&](int64_t at, int64_t dst) { out[dst] += updates[at]; });
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 int64_t axis = c.node().attrs.get_int("axis");
-                 return std::vector<Tensor>{c.grad, Tensor{}, gather(c.grad, c.inputs[1], axis)};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     int64_t axis = c.node().attrs.get_int("axis");
+                     return std::vector<Tensor>{c.grad, Tensor{}, gather(c.grad, c.inputs[1], axis)};
+                   }});
 
   // Stable ascending sort order along `axis`; equal keys keep their order.
   register_op({.name = "argsort",
@@ -163,21 +170,22 @@ REFORGE_REGISTER_OPS(indexing) {
                      require_axis(c.attrs.get_int("axis"), c.inputs[0].rank());
                      return TensorType{DType::i64, c.inputs[0].shape};
                    },
-               .eval = [](const EvalContext& c) {
-                 const HostTensor& x = *c.inputs[0];
-                 HostTensor out(c.node.type);
-                 AxisSplit s = split_at(x.shape(), c.node.attrs.get_int("axis"));
-                 std::vector<int64_t> order(s.extent);
-                 for (int64_t o = 0; o < s.outer; ++o)
-                   for (int64_t i = 0; i < s.inner; ++i) {
-                     auto at = [&](int64_t a) { return (o * s.extent + a) * s.inner + i; };
-                     std::iota(order.begin(), order.end(), 0);
-                     std::stable_sort(order.begin(), order.end(),
-                                      [&](int64_t p, int64_t q) { return x[at(p)] < x[at(q)]; });
-                     for (int64_t a = 0; a < s.extent; ++a) out[at(a)] = static_cast<double>(order[a]);
-                   }
-                 return out;
-               }});
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     HostTensor out(c.node.type);
+                     AxisSplit s = split_at(x.shape(), c.node.attrs.get_int("axis"));
+                     std::vector<int64_t> order(s.extent);
+                     for (int64_t o = 0; o < s.outer; ++o)
+                       for (int64_t i = 0; i < s.inner; ++i) {
+                         auto at = [&](int64_t a) { return (o * s.extent + a) * s.inner + i; };
+                         std::iota(order.begin(), order.end(), 0);
+                         std::stable_sort(order.begin(), order.end(),
+                                          [&](int64_t p, int64_t q) { return x[at(p)] < x[at(q)]; });
+                         for (int64_t a = 0; a < s.extent; ++a) out[at(a)] = static_cast<double>(order[a]);
+                       }
+                     return out;
+                   }});
 }
 
 }  // namespace reforge::ops

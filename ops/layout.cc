@@ -10,7 +10,8 @@ namespace {
 TensorType infer_broadcast(const InferContext& c) {
   const TensorType& in = c.inputs[0];
   const Shape& out = c.attrs.get_ints("shape");
-  if (in.shape.size() > out.size()) shape_error("cannot broadcast " + type_to_string(in) + " to " + shape_to_string(out));
+  if (in.shape.size() > out.size())
+    shape_error("cannot broadcast " + type_to_string(in) + " to " + shape_to_string(out));
   size_t lead = out.size() - in.shape.size();
   for (size_t i = 0; i < in.shape.size(); ++i) {
     if (in.shape[i] != 1 && in.shape[i] != out[lead + i]) {
@@ -122,36 +123,36 @@ REFORGE_REGISTER_OPS(layout) {
                      }
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 const auto& perm = c.node().attrs.get_ints("perm");
-                 std::vector<int64_t> inverse(perm.size());
-                 for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
-                 return std::vector<Tensor>{transpose(c.grad, inverse)};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     const auto& perm = c.node().attrs.get_ints("perm");
+                     std::vector<int64_t> inverse(perm.size());
+                     for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+                     return std::vector<Tensor>{transpose(c.grad, inverse)};
+                   }});
 
-  register_op({.name = "broadcast",
-               .arity = 1,
-               .attrs = {{"shape", AttrKind::int_list}},
-               .infer = infer_broadcast,
-               .eval =
-                   [](const EvalContext& c) {
-                     const HostTensor& x = *c.inputs[0];
-                     HostTensor out(c.node.type);
-                     size_t lead = out.shape().size() - x.shape().size();
-                     auto in_strides = row_major_strides(x.shape());
-                     for (int64_t flat = 0; flat < out.size(); ++flat) {
-                       auto coords = unravel(flat, out.shape());
-                       int64_t src = 0;
-                       for (size_t i = 0; i < x.shape().size(); ++i) {
-                         if (x.shape()[i] != 1) src += coords[lead + i] * in_strides[i];
-                       }
-                       out[flat] = x[src];
-                     }
-                     return out;
-                   },
-               .vjp = [](const VjpContext& c) {
-                 return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())};
-               }});
+  register_op(
+      {.name = "broadcast",
+       .arity = 1,
+       .attrs = {{"shape", AttrKind::int_list}},
+       .infer = infer_broadcast,
+       .eval =
+           [](const EvalContext& c) {
+             const HostTensor& x = *c.inputs[0];
+             HostTensor out(c.node.type);
+             size_t lead = out.shape().size() - x.shape().size();
+             auto in_strides = row_major_strides(x.shape());
+             for (int64_t flat = 0; flat < out.size(); ++flat) {
+               auto coords = unravel(flat, out.shape());
+               int64_t src = 0;
+               for (size_t i = 0; i < x.shape().size(); ++i) {
+                 if (x.shape()[i] != 1) src += coords[lead + i] * in_strides[i];
+               }
+               out[flat] = x[src];
+             }
+             return out;
+           },
+       .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; }});
 
   register_op({.name = "slice",
                .arity = 1,
@@ -165,12 +166,13 @@ REFORGE_REGISTER_OPS(layout) {
                                 a.get_int("end") - a.get_int("start"));
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 const auto& a = c.node().attrs;
-                 int64_t axis = a.get_int("axis");
-                 int64_t high = c.inputs[0].dim(axis) - a.get_int("end");
-                 return std::vector<Tensor>{pad(c.grad, axis, a.get_int("start"), high, 0.0)};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     const auto& a = c.node().attrs;
+                     int64_t axis = a.get_int("axis");
+                     int64_t high = c.inputs[0].dim(axis) - a.get_int("end");
+                     return std::vector<Tensor>{pad(c.grad, axis, a.get_int("start"), high, 0.0)};
+                   }});
 
   register_op({.name = "concat",
                .arity = -1,
@@ -186,15 +188,16 @@ REFORGE_REGISTER_OPS(layout) {
                      }
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 int64_t axis = c.node().attrs.get_int("axis"), offset = 0;
-                 std::vector<Tensor> grads;
-                 for (const Tensor& in : c.inputs) {
-                   grads.push_back(slice(c.grad, axis, offset, offset + in.dim(axis)));
-                   offset += in.dim(axis);
-                 }
-                 return grads;
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     int64_t axis = c.node().attrs.get_int("axis"), offset = 0;
+                     std::vector<Tensor> grads;
+                     for (const Tensor& in : c.inputs) {
+                       grads.push_back(slice(c.grad, axis, offset, offset + in.dim(axis)));
+                       offset += in.dim(axis);
+                     }
+                     return grads;
+                   }});
 
   register_op({.name = "pad",
                .arity = 1,
@@ -220,11 +223,12 @@ REFORGE_REGISTER_OPS(layout) {
                      copy_along(*c.inputs[0], 0, out, a.get_int("low"), axis, c.inputs[0]->shape()[axis]);
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 const auto& a = c.node().attrs;
-                 int64_t axis = a.get_int("axis"), low = a.get_int("low");
-                 return std::vector<Tensor>{slice(c.grad, axis, low, low + c.inputs[0].dim(axis))};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     const auto& a = c.node().attrs;
+                     int64_t axis = a.get_int("axis"), low = a.get_int("low");
+                     return std::vector<Tensor>{slice(c.grad, axis, low, low + c.inputs[0].dim(axis))};
+                   }});
 }
 
 }  // namespace reforge::ops

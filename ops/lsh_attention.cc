@@ -33,10 +33,10 @@ TensorType infer_operands(const std::vector<TensorType>& in, const AttrMap& attr
   if (in.size() < 4) shape_error("needs q, v, buckets and key");
   const TensorType &q = in[0], &v = in[1], &buckets = in[2], &key = in[3];
   require_float(q, "q");
-  bool ok = q.rank() == 4 && v.rank() == 4 && buckets.rank() == 4 && v.dtype == q.dtype &&
-            v.shape[0] == q.shape[0] && v.shape[1] == q.shape[1] && v.shape[2] == q.shape[2] &&
-            buckets.shape[0] == q.shape[0] && buckets.shape[1] == q.shape[1] && buckets.shape[3] == q.shape[2] &&
-            is_integer(buckets.dtype) && is_integer(key.dtype) && key.rank() == 0;
+  bool ok = q.rank() == 4 && v.rank() == 4 && buckets.rank() == 4 && v.dtype == q.dtype && v.shape[0] == q.shape[0] &&
+            v.shape[1] == q.shape[1] && v.shape[2] == q.shape[2] && buckets.shape[0] == q.shape[0] &&
+            buckets.shape[1] == q.shape[1] && buckets.shape[3] == q.shape[2] && is_integer(buckets.dtype) &&
+            is_integer(key.dtype) && key.rank() == 0;
   if (!ok) shape_error("expects q [B,H,L,dk], v [B,H,L,dv], buckets [B,H,R,L] and an integer key: " + types_string(in));
   int64_t chunk = attrs.get_int("chunk_len");
   if (chunk < 1 || (buckets.shape[2] * q.shape[2]) % chunk != 0) {
@@ -285,33 +285,37 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                      }
                      return out;
                    },
-               .eval = [](const EvalContext& c) {
-                 std::vector<HostTensor> args;
-                 for (const HostTensor* t : c.inputs) args.push_back(*t);
-                 return c.run_region(0, std::move(args)).at(0);
-               },
+               .eval =
+                   [](const EvalContext& c) {
+                     std::vector<HostTensor> args;
+                     for (const HostTensor* t : c.inputs) args.push_back(*t);
+                     return c.run_region(0, std::move(args)).at(0);
+                   },
                .vjp = vjp_decomposed,
                .num_regions = 1});
   register_op({.name = "lsh_attention_fused",
                .arity = 4,
                .attrs = kAttrs,
-               .infer = [](const InferContext& c) {
-                 require_fusable(c.attrs);
-                 return infer_operands(c.inputs, c.attrs);
-               },
+               .infer =
+                   [](const InferContext& c) {
+                     require_fusable(c.attrs);
+                     return infer_operands(c.inputs, c.attrs);
+                   },
                .eval = eval_fused,
                .vjp = vjp_fused});
   register_op({.name = "lsh_attention_fused_grad",
                .arity = 5,
                .attrs = kAttrs,
-               .infer = [](const InferContext& c) {
-                 require_fusable(c.attrs);
-                 TensorType v = infer_operands(c.inputs, c.attrs);
-                 if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
-                 TensorType out = v;
-                 out.shape[3] = c.inputs[0].shape[3] + v.shape[3];
-                 return out;
-               },
+               .infer =
+                   [](const InferContext& c) {
+                     require_fusable(c.attrs);
+                     TensorType v = infer_operands(c.inputs, c.attrs);
+                     if (c.inputs[4] != v)
+                       shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
+                     TensorType out = v;
+                     out.shape[3] = c.inputs[0].shape[3] + v.shape[3];
+                     return out;
+                   },
                .eval = eval_fused_grad});
 }
 

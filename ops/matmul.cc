@@ -13,12 +13,14 @@ REFORGE_REGISTER_OPS(matmul) {
                      const TensorType& b = c.inputs[1];
                      if (a.dtype != b.dtype) shape_error("dtypes differ: " + types_string(c.inputs));
                      require_float(a, "matmul operand");
-                     if (a.rank() < 2 || a.rank() != b.rank()) shape_error("ranks must be equal and >= 2: " + types_string(c.inputs));
+                     if (a.rank() < 2 || a.rank() != b.rank())
+                       shape_error("ranks must be equal and >= 2: " + types_string(c.inputs));
                      int64_t r = a.rank();
                      if (!std::equal(a.shape.begin(), a.shape.end() - 2, b.shape.begin())) {
                        shape_error("batch dimensions differ: " + types_string(c.inputs));
                      }
-                     if (a.shape[r - 1] != b.shape[r - 2]) shape_error("contraction sizes differ: " + types_string(c.inputs));
+                     if (a.shape[r - 1] != b.shape[r - 2])
+                       shape_error("contraction sizes differ: " + types_string(c.inputs));
                      TensorType out = a;
                      out.shape[r - 1] = b.shape[r - 1];
                      return out;
@@ -45,11 +47,12 @@ REFORGE_REGISTER_OPS(matmul) {
                      }
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 // dA = G B^T, dB = A^T G
-                 return std::vector<Tensor>{matmul(c.grad, swap_last_axes(c.inputs[1])),
-                                            matmul(swap_last_axes(c.inputs[0]), c.grad)};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     // dA = G B^T, dB = A^T G
+                     return std::vector<Tensor>{matmul(c.grad, swap_last_axes(c.inputs[1])),
+                                                matmul(swap_last_axes(c.inputs[0]), c.grad)};
+                   }});
 }
 
 }  // namespace reforge::ops

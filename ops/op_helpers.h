@@ -15,12 +15,12 @@ namespace reforge::ops {
 
 // Registers op definitions at static-initialisation time:
 //   REFORGE_REGISTER_OPS(elementwise) { register_op(...); ... }
-#define REFORGE_REGISTER_OPS(group)                   \
-  static void register_##group##_ops();               \
-  static const bool group##_registered = [] {         \
-    register_##group##_ops();                         \
-    return true;                                      \
-  }();                                                \
+#define REFORGE_REGISTER_OPS(group)           \
+  static void register_##group##_ops();       \
+  static const bool group##_registered = [] { \
+    register_##group##_ops();                 \
+    return true;                              \
+  }();                                        \
   static void register_##group##_ops()
 
 [[noreturn]] inline void shape_error(const std::string& what) { throw Error(what); }

@@ -10,7 +10,8 @@ namespace {
 
 TensorType infer_random(const InferContext& c) {
   const TensorType& key = c.inputs[0];
-  if (!is_integer(key.dtype) || key.rank() != 0) shape_error("key must be an integer scalar, got " + type_to_string(key));
+  if (!is_integer(key.dtype) || key.rank() != 0)
+    shape_error("key must be an integer scalar, got " + type_to_string(key));
   TensorType t{dtype_attr(c.attrs), c.attrs.get_ints("shape")};
   require_float(t, "result");
   return t;

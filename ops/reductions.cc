@@ -12,8 +12,10 @@ Shape reduced_shape(const Shape& in, const std::vector<int64_t>& axes, bool keep
   Shape out;
   for (int64_t i = 0; i < static_cast<int64_t>(in.size()); ++i) {
     bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) out.push_back(in[i]);
-    else if (keepdims) out.push_back(1);
+    if (!reduced)
+      out.push_back(in[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   return out;
 }
@@ -44,7 +46,8 @@ TensorType infer_reduce(const InferContext& c) {
 // Shape of the reduction output with the reduced axes kept as size 1; used
 // to broadcast a reduced value back against its input.
 Shape keepdims_shape(const Node& n, const Shape& in) {
-  std::vector<int64_t> axes = n.attrs.has("axes") ? n.attrs.get_ints("axes") : std::vector<int64_t>{n.attrs.get_int("axis")};
+  std::vector<int64_t> axes =
+      n.attrs.has("axes") ? n.attrs.get_ints("axes") : std::vector<int64_t>{n.attrs.get_int("axis")};
   return reduced_shape(in, axes, true);
 }
 
@@ -71,8 +74,10 @@ TensorType infer_along_axis(const InferContext& c, bool keep_axis) {
   require_float(t, "input");
   if (!keep_axis) {
     bool keepdims = c.attrs.get_int_or("keepdims", 0) != 0;
-    if (keepdims) t.shape[axis] = 1;
-    else t.shape.erase(t.shape.begin() + axis);
+    if (keepdims)
+      t.shape[axis] = 1;
+    else
+      t.shape.erase(t.shape.begin() + axis);
   }
   return t;
 }
@@ -94,23 +99,25 @@ REFORGE_REGISTER_OPS(reductions) {
                .attrs = axes_attrs,
                .infer = infer_reduce,
                .eval = [](const EvalContext& c) { return eval_reduce(c, false); },
-               .vjp = [](const VjpContext& c) {
-                 return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())};
+                   }});
   // The gradient is shared equally among tied maxima.
   register_op({.name = "reduce_max",
                .arity = 1,
                .attrs = axes_attrs,
                .infer = infer_reduce,
                .eval = [](const EvalContext& c) { return eval_reduce(c, true); },
-               .vjp = [](const VjpContext& c) {
-                 Tensor x = c.inputs[0];
-                 const Node& n = c.node();
-                 Tensor is_max = cast(equal(x, expand_back(c.output, n, x.shape())), x.dtype());
-                 AttrMap attrs = n.attrs;
-                 Tensor count = c.graph.add("reduce_sum", {is_max}, attrs, n.loc);
-                 return std::vector<Tensor>{is_max * expand_back(c.grad / count, n, x.shape())};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     Tensor x = c.inputs[0];
+                     const Node& n = c.node();
+                     Tensor is_max = cast(equal(x, expand_back(c.output, n, x.shape())), x.dtype());
+                     AttrMap attrs = n.attrs;
+                     Tensor count = c.graph.add("reduce_sum", {is_max}, attrs, n.loc);
+                     return std::vector<Tensor>{is_max * expand_back(c.grad / count, n, x.shape())};
+                   }});
 
   register_op({.name = "argmax",
                .arity = 1,
@@ -160,12 +167,13 @@ REFORGE_REGISTER_OPS(reductions) {
                                    });
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 Tensor x = c.inputs[0];
-                 const Node& n = c.node();
-                 Tensor p = exp(x - expand_back(c.output, n, x.shape()));
-                 return std::vector<Tensor>{p * expand_back(c.grad, n, x.shape())};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     Tensor x = c.inputs[0];
+                     const Node& n = c.node();
+                     Tensor p = exp(x - expand_back(c.output, n, x.shape()));
+                     return std::vector<Tensor>{p * expand_back(c.grad, n, x.shape())};
+                   }});
 
   register_op({.name = "softmax",
                .arity = 1,
@@ -187,12 +195,13 @@ REFORGE_REGISTER_OPS(reductions) {
                                    });
                      return out;
                    },
-               .vjp = [](const VjpContext& c) {
-                 // dx = y * (g - sum(g * y, axis))
-                 int64_t axis = c.node().attrs.get_int("axis");
-                 Tensor y = c.output;
-                 return std::vector<Tensor>{y * (c.grad - sum(c.grad * y, {axis}, true))};
-               }});
+               .vjp =
+                   [](const VjpContext& c) {
+                     // dx = y * (g - sum(g * y, axis))
+                     int64_t axis = c.node().attrs.get_int("axis");
+                     Tensor y = c.output;
+                     return std::vector<Tensor>{y * (c.grad - sum(c.grad * y, {axis}, true))};
+                   }});
 }
 
 }  // namespace reforge::ops

@@ -15,20 +15,19 @@ HostTensor no_eval(const EvalContext& ctx) {
 
 REFORGE_REGISTER_OPS(sources) {
   register_op({.name = "input", .arity = 0, .eval = no_eval});
-  register_op({.name = "param",
-               .arity = 0,
-               .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
-               .eval = no_eval});
-  register_op({.name = "state",
-               .arity = 0,
-               .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
-               .eval = no_eval});
+  register_op(
+      {.name = "param", .arity = 0, .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}}, .eval = no_eval});
+  register_op(
+      {.name = "state", .arity = 0, .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}}, .eval = no_eval});
   register_op({.name = "arg", .arity = 0, .attrs = {{"index", AttrKind::integer}}, .eval = no_eval});
 
   register_op({.name = "constant",
                .arity = 0,
                .attrs = {{"value", AttrKind::real}, {"dtype", AttrKind::string}, {"shape", AttrKind::int_list}},
-               .infer = [](const InferContext& c) { return TensorType{dtype_attr(c.attrs), c.attrs.get_ints("shape")}; },
+               .infer =
+                   [](const InferContext& c) {
+                     return TensorType{dtype_attr(c.attrs), c.attrs.get_ints("shape")};
+                   },
                .eval =
                    [](const EvalContext& c) {
                      HostTensor out(c.node.type);

@@ -70,7 +70,8 @@ HostTensor slice_host(const HostTensor& x, int64_t axis, int64_t start, int64_t 
   AxisSplit s = split_at(x.shape(), axis);
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t a = 0; a < count; ++a)
-      for (int64_t i = 0; i < s.inner; ++i) out[(o * count + a) * s.inner + i] = x[(o * s.extent + start + a) * s.inner + i];
+      for (int64_t i = 0; i < s.inner; ++i)
+        out[(o * count + a) * s.inner + i] = x[(o * s.extent + start + a) * s.inner + i];
   return out;
 }
 

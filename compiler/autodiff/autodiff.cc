@@ -12,8 +12,10 @@ namespace {
 
 void accumulate(std::map<int, Tensor>& adjoints, int id, Tensor g) {
   auto it = adjoints.find(id);
-  if (it == adjoints.end()) adjoints.emplace(id, g);
-  else it->second = it->second + g;
+  if (it == adjoints.end())
+    adjoints.emplace(id, g);
+  else
+    it->second = it->second + g;
 }
 
 }  // namespace
@@ -80,8 +82,8 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
       grads = (*rule)(VjpContext{graph, id, inputs, output, grad, differentiate, provide_rebuilt});
     }
     if (grads.size() != inputs.size()) {
-      throw Error(fmt::format("internal: vjp of '{}' returned {} gradients for {} inputs", n.op, grads.size(),
-                              inputs.size()));
+      throw Error(
+          fmt::format("internal: vjp of '{}' returned {} gradients for {} inputs", n.op, grads.size(), inputs.size()));
     }
     for (size_t k = 0; k < inputs.size(); ++k) {
       const Node& in = graph.node(n.inputs[k]);

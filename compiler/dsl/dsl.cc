@@ -235,19 +235,21 @@ Tensor matmul(Tensor a, Tensor b, std::source_location loc) {
   Graph& g = graph_of(a, l, "matmul");
   graph_of(b, l, "matmul");
   if (a.rank() < 2 || b.rank() < 2) {
-    fail(l, "matmul", fmt::format("operands need rank >= 2, got {} and {}", type_to_string(a.type()),
-                                  type_to_string(b.type())));
+    fail(l, "matmul",
+         fmt::format("operands need rank >= 2, got {} and {}", type_to_string(a.type()), type_to_string(b.type())));
   }
   if (a.dim(-1) != b.dim(-2)) {
-    fail(l, "matmul", fmt::format("contraction sizes differ: {} x {} ({} vs {})", type_to_string(a.type()),
-                                  type_to_string(b.type()), a.dim(-1), b.dim(-2)));
+    fail(l, "matmul",
+         fmt::format("contraction sizes differ: {} x {} ({} vs {})", type_to_string(a.type()), type_to_string(b.type()),
+                     a.dim(-1), b.dim(-2)));
   }
   Shape batch_a(a.shape().begin(), a.shape().end() - 2);
   Shape batch_b(b.shape().begin(), b.shape().end() - 2);
   auto batch = broadcast_shapes(batch_a, batch_b);
   if (!batch) {
-    fail(l, "matmul", fmt::format("batch dimensions cannot be broadcast: {} x {}", type_to_string(a.type()),
-                                  type_to_string(b.type())));
+    fail(l, "matmul",
+         fmt::format("batch dimensions cannot be broadcast: {} x {}", type_to_string(a.type()),
+                     type_to_string(b.type())));
   }
   Shape sa = *batch, sb = *batch;
   sa.insert(sa.end(), {a.dim(-2), a.dim(-1)});
@@ -260,8 +262,9 @@ Tensor linear(Tensor x, Tensor w, std::source_location loc) {
   graph_of(x, l, "linear");
   graph_of(w, l, "linear");
   if (w.rank() != 2 || x.rank() < 1 || x.dim(-1) != w.dim(0)) {
-    fail(l, "linear", fmt::format("needs x [..., k] and w [k, n], got {} and {}", type_to_string(x.type()),
-                                  type_to_string(w.type())));
+    fail(l, "linear",
+         fmt::format("needs x [..., k] and w [k, n], got {} and {}", type_to_string(x.type()),
+                     type_to_string(w.type())));
   }
   if (x.rank() == 2) return matmul(x, w, loc);
   Shape out = x.shape();
@@ -284,8 +287,7 @@ Tensor reshape(Tensor x, Shape shape, std::source_location loc) {
   }
   if (inferred >= 0) {
     if (known == 0 || x.type().elements() % known != 0) {
-      fail(l, "reshape",
-           fmt::format("cannot reshape {} to {}", type_to_string(x.type()), shape_to_string(shape)));
+      fail(l, "reshape", fmt::format("cannot reshape {} to {}", type_to_string(x.type()), shape_to_string(shape)));
     }
     shape[inferred] = x.type().elements() / known;
   }

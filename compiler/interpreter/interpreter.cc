@@ -106,7 +106,8 @@ ValueMap run_graph(const Graph& graph, const ValueMap& feeds, const InterpreterO
   return out;
 }
 
-std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> args, const InterpreterOptions& options) {
+std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> args,
+                                   const InterpreterOptions& options) {
   return execute(region, nullptr, &args, options);
 }
 
@@ -120,12 +121,18 @@ ValueMap initial_values(const Graph& graph, uint64_t seed) {
     double scale = n.attrs.get_float("scale");
     uint64_t stream = stable_name_hash(n.name);
     for (int64_t i = 0; i < t.size(); ++i) {
-      if (kind == "normal") t[i] = scale * ops::counter_normal(seed, stream, i);
-      else if (kind == "uniform") t[i] = scale * (2.0 * ops::counter_uniform(seed, stream, i) - 1.0);
-      else if (kind == "zeros") t[i] = 0.0;
-      else if (kind == "ones") t[i] = 1.0;
-      else if (kind == "constant") t[i] = scale;
-      else throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
+      if (kind == "normal")
+        t[i] = scale * ops::counter_normal(seed, stream, i);
+      else if (kind == "uniform")
+        t[i] = scale * (2.0 * ops::counter_uniform(seed, stream, i) - 1.0);
+      else if (kind == "zeros")
+        t[i] = 0.0;
+      else if (kind == "ones")
+        t[i] = 1.0;
+      else if (kind == "constant")
+        t[i] = scale;
+      else
+        throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
     }
     round_to_dtype(t);
     values[n.name] = std::move(t);

@@ -11,11 +11,21 @@ namespace {
 void store(const HostTensor& t, std::byte* at) {
   for (int64_t i = 0; i < t.size(); ++i) {
     switch (t.dtype()) {
-      case DType::f32: reinterpret_cast<float*>(at)[i] = static_cast<float>(t[i]); break;
-      case DType::f64: reinterpret_cast<double*>(at)[i] = t[i]; break;
-      case DType::i32: reinterpret_cast<int32_t*>(at)[i] = static_cast<int32_t>(t[i]); break;
-      case DType::i64: reinterpret_cast<int64_t*>(at)[i] = static_cast<int64_t>(t[i]); break;
-      case DType::boolean: reinterpret_cast<uint8_t*>(at)[i] = t[i] != 0.0; break;
+      case DType::f32:
+        reinterpret_cast<float*>(at)[i] = static_cast<float>(t[i]);
+        break;
+      case DType::f64:
+        reinterpret_cast<double*>(at)[i] = t[i];
+        break;
+      case DType::i32:
+        reinterpret_cast<int32_t*>(at)[i] = static_cast<int32_t>(t[i]);
+        break;
+      case DType::i64:
+        reinterpret_cast<int64_t*>(at)[i] = static_cast<int64_t>(t[i]);
+        break;
+      case DType::boolean:
+        reinterpret_cast<uint8_t*>(at)[i] = t[i] != 0.0;
+        break;
     }
   }
 }
@@ -24,11 +34,21 @@ HostTensor load(const TensorType& type, const std::byte* at) {
   HostTensor t(type);
   for (int64_t i = 0; i < t.size(); ++i) {
     switch (type.dtype) {
-      case DType::f32: t[i] = reinterpret_cast<const float*>(at)[i]; break;
-      case DType::f64: t[i] = reinterpret_cast<const double*>(at)[i]; break;
-      case DType::i32: t[i] = reinterpret_cast<const int32_t*>(at)[i]; break;
-      case DType::i64: t[i] = static_cast<double>(reinterpret_cast<const int64_t*>(at)[i]); break;
-      case DType::boolean: t[i] = reinterpret_cast<const uint8_t*>(at)[i]; break;
+      case DType::f32:
+        t[i] = reinterpret_cast<const float*>(at)[i];
+        break;
+      case DType::f64:
+        t[i] = reinterpret_cast<const double*>(at)[i];
+        break;
+      case DType::i32:
+        t[i] = reinterpret_cast<const int32_t*>(at)[i];
+        break;
+      case DType::i64:
+        t[i] = static_cast<double>(reinterpret_cast<const int64_t*>(at)[i]);
+        break;
+      case DType::boolean:
+        t[i] = reinterpret_cast<const uint8_t*>(at)[i];
+        break;
     }
   }
   return t;

@@ -2,8 +2,7 @@
 
 namespace reforge {
 
-InterpreterTrainer::InterpreterTrainer(const Graph& graph, TrainingStep step, uint64_t seed,
-                                       InterpreterOptions options)
+InterpreterTrainer::InterpreterTrainer(const Graph& graph, TrainingStep step, uint64_t seed, InterpreterOptions options)
     : graph_(graph), step_(std::move(step)), options_(options), persistent_(initial_values(graph, seed)) {}
 
 ValueMap InterpreterTrainer::run_step(const ValueMap& batch) {

@@ -6,10 +6,14 @@ namespace reforge {
 
 const char* attr_kind_name(AttrKind kind) {
   switch (kind) {
-    case AttrKind::integer: return "int";
-    case AttrKind::real: return "float";
-    case AttrKind::string: return "string";
-    case AttrKind::int_list: return "int list";
+    case AttrKind::integer:
+      return "int";
+    case AttrKind::real:
+      return "float";
+    case AttrKind::string:
+      return "string";
+    case AttrKind::int_list:
+      return "int list";
   }
   return "?";
 }
@@ -26,12 +30,8 @@ const AttrValue& AttrMap::lookup(const std::string& name, AttrKind kind) const {
   return it->second;
 }
 
-int64_t AttrMap::get_int(const std::string& name) const {
-  return std::get<int64_t>(lookup(name, AttrKind::integer));
-}
-double AttrMap::get_float(const std::string& name) const {
-  return std::get<double>(lookup(name, AttrKind::real));
-}
+int64_t AttrMap::get_int(const std::string& name) const { return std::get<int64_t>(lookup(name, AttrKind::integer)); }
+double AttrMap::get_float(const std::string& name) const { return std::get<double>(lookup(name, AttrKind::real)); }
 const std::string& AttrMap::get_string(const std::string& name) const {
   return std::get<std::string>(lookup(name, AttrKind::string));
 }

@@ -80,8 +80,7 @@ class Graph {
   void set_default_float(DType dtype) { default_float_ = dtype; }
 
   // ---- sources ----
-  Tensor input(const std::string& name, TensorType type,
-               std::source_location loc = std::source_location::current());
+  Tensor input(const std::string& name, TensorType type, std::source_location loc = std::source_location::current());
   Tensor param(const std::string& name, Shape shape, Init init = Init::normal(0.02),
                std::source_location loc = std::source_location::current());
   // An argument of a region graph; `index` is its position among the

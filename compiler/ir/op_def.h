@@ -49,8 +49,7 @@ struct VjpContext {
   const Tensor& grad;
   // For structured ops: reverse-mode differentiate `outputs` (seeded with
   // `seeds`) with respect to `wrt`, appending nodes to the graph.
-  std::function<std::vector<Tensor>(const std::vector<Tensor>& outputs,
-                                    const std::vector<Tensor>& seeds,
+  std::function<std::vector<Tensor>(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
                                     const std::vector<Tensor>& wrt)>
       differentiate;
   // For rules that rebuild a forward value in the backward pass (reversible

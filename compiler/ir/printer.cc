@@ -59,10 +59,14 @@ void print_into(const Graph& g, const PrintOptions& options, int indent, std::st
 
 std::string format_attr_value(const AttrValue& value) {
   switch (attr_kind(value)) {
-    case AttrKind::integer: return std::to_string(std::get<int64_t>(value));
-    case AttrKind::real: return format_float(std::get<double>(value));
-    case AttrKind::string: return quote(std::get<std::string>(value));
-    case AttrKind::int_list: return fmt::format("[{}]", fmt::join(std::get<std::vector<int64_t>>(value), ","));
+    case AttrKind::integer:
+      return std::to_string(std::get<int64_t>(value));
+    case AttrKind::real:
+      return format_float(std::get<double>(value));
+    case AttrKind::string:
+      return quote(std::get<std::string>(value));
+    case AttrKind::int_list:
+      return fmt::format("[{}]", fmt::join(std::get<std::vector<int64_t>>(value), ","));
   }
   return "?";
 }

@@ -36,17 +36,28 @@ int64_t workspace_bytes(const Node& n, const PlanOptions& options) {
 
 const char* value_kind_name(ValueKind kind) {
   switch (kind) {
-    case ValueKind::parameter: return "parameter";
-    case ValueKind::optimizer_state: return "optimizer_state";
-    case ValueKind::input: return "input";
-    case ValueKind::parameter_gradient: return "parameter_gradient";
-    case ValueKind::update: return "update";
-    case ValueKind::activation: return "activation";
-    case ValueKind::decision: return "decision";
-    case ValueKind::gradient: return "gradient";
-    case ValueKind::recompute: return "recompute";
-    case ValueKind::optimizer: return "optimizer";
-    case ValueKind::workspace: return "workspace";
+    case ValueKind::parameter:
+      return "parameter";
+    case ValueKind::optimizer_state:
+      return "optimizer_state";
+    case ValueKind::input:
+      return "input";
+    case ValueKind::parameter_gradient:
+      return "parameter_gradient";
+    case ValueKind::update:
+      return "update";
+    case ValueKind::activation:
+      return "activation";
+    case ValueKind::decision:
+      return "decision";
+    case ValueKind::gradient:
+      return "gradient";
+    case ValueKind::recompute:
+      return "recompute";
+    case ValueKind::optimizer:
+      return "optimizer";
+    case ValueKind::workspace:
+      return "workspace";
   }
   return "?";
 }
@@ -127,8 +138,17 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
     allocation_of_value[id] = b.allocation;
     plan.buffers.push_back(b);
     if (!n.regions.empty()) {
-      PlannedBuffer w{id, n.name + ".workspace", n.op, n.loc, {DType::f32, {}}, ValueKind::workspace,
-                      workspace_bytes(n, options), 0, step, step, static_cast<int>(allocations.size())};
+      PlannedBuffer w{id,
+                      n.name + ".workspace",
+                      n.op,
+                      n.loc,
+                      {DType::f32, {}},
+                      ValueKind::workspace,
+                      workspace_bytes(n, options),
+                      0,
+                      step,
+                      step,
+                      static_cast<int>(allocations.size())};
       w.type.shape = {w.bytes / 4};
       allocations.push_back({w.bytes, step, step});
       plan.buffers.push_back(w);

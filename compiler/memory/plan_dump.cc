@@ -24,11 +24,16 @@ std::string json_escape(const std::string& s) {
 std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
   }
   return out;
 }
@@ -37,13 +42,20 @@ std::string where(const PlannedBuffer& b) { return b.loc.known() ? b.loc.to_stri
 
 const char* kind_colour(ValueKind kind) {
   switch (kind) {
-    case ValueKind::activation: return "#4e79a7";
-    case ValueKind::decision: return "#f28e2b";
-    case ValueKind::gradient: return "#e15759";
-    case ValueKind::recompute: return "#76b7b2";
-    case ValueKind::optimizer: return "#59a14f";
-    case ValueKind::workspace: return "#b07aa1";
-    default: return "#9c755f";
+    case ValueKind::activation:
+      return "#4e79a7";
+    case ValueKind::decision:
+      return "#f28e2b";
+    case ValueKind::gradient:
+      return "#e15759";
+    case ValueKind::recompute:
+      return "#76b7b2";
+    case ValueKind::optimizer:
+      return "#59a14f";
+    case ValueKind::workspace:
+      return "#b07aa1";
+    default:
+      return "#9c755f";
   }
 }
 
@@ -59,9 +71,9 @@ std::string format_bytes(int64_t bytes) {
 
 std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSaving>& savings, int top_buffers) {
   std::string out;
-  double fragmentation =
-      plan.arena_bytes > 0 ? 100.0 * static_cast<double>(plan.arena_bytes - plan.lower_bound_bytes) / plan.arena_bytes
-                           : 0.0;
+  double fragmentation = plan.arena_bytes > 0
+                             ? 100.0 * static_cast<double>(plan.arena_bytes - plan.lower_bound_bytes) / plan.arena_bytes
+                             : 0.0;
   out += fmt::format("memory plan of '{}': {} steps, {} transient buffers{}\n", plan.graph_name, plan.schedule.size(),
                      plan.buffers.size(), plan.options.buffer_reuse ? "" : " (buffer reuse OFF)");
   out += fmt::format("  peak arena (transient)        {:>12}  ({} bytes)\n", format_bytes(plan.arena_bytes),
@@ -74,8 +86,8 @@ std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSavi
                        format_bytes(plan.fused_bytes), plan.fused_values);
   }
   out += "persistent (outside the arena)\n";
-  for (ValueKind k : {ValueKind::parameter, ValueKind::parameter_gradient, ValueKind::optimizer_state,
-                      ValueKind::input}) {
+  for (ValueKind k :
+       {ValueKind::parameter, ValueKind::parameter_gradient, ValueKind::optimizer_state, ValueKind::input}) {
     out += fmt::format("  {:<28}  {:>12}\n", value_kind_name(k), format_bytes(plan.persistent_bytes(k)));
   }
 
@@ -129,9 +141,10 @@ std::string plan_to_json(const MemoryPlan& plan) {
   out += "  \"persistent\": [\n";
   for (size_t i = 0; i < plan.persistent.size(); ++i) {
     const PersistentValue& v = plan.persistent[i];
-    out += fmt::format("    {{\"name\": \"{}\", \"kind\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}], \"bytes\": {}}}{}\n",
-                       json_escape(v.name), value_kind_name(v.kind), dtype_name(v.type.dtype),
-                       fmt::join(v.type.shape, ", "), v.bytes, i + 1 < plan.persistent.size() ? "," : "");
+    out +=
+        fmt::format("    {{\"name\": \"{}\", \"kind\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}], \"bytes\": {}}}{}\n",
+                    json_escape(v.name), value_kind_name(v.kind), dtype_name(v.type.dtype),
+                    fmt::join(v.type.shape, ", "), v.bytes, i + 1 < plan.persistent.size() ? "," : "");
   }
   out += "  ],\n  \"buffers\": [\n";
   for (size_t i = 0; i < plan.buffers.size(); ++i) {
@@ -172,12 +185,13 @@ std::string plans_to_html(const std::vector<std::pair<std::string, const MemoryP
   for (const auto& [title, plan] : plans) {
     double steps = std::max<double>(1.0, static_cast<double>(plan->schedule.size()));
     double sx = (width - 2 * margin) / steps, sy = (height - 2 * margin) / static_cast<double>(tallest);
-    out += fmt::format("<div class=\"plan\"><h3>{}</h3><p>peak arena {} &middot; lower bound {} &middot; {} steps</p>\n",
-                       html_escape(title), format_bytes(plan->arena_bytes), format_bytes(plan->lower_bound_bytes),
-                       plan->schedule.size());
+    out +=
+        fmt::format("<div class=\"plan\"><h3>{}</h3><p>peak arena {} &middot; lower bound {} &middot; {} steps</p>\n",
+                    html_escape(title), format_bytes(plan->arena_bytes), format_bytes(plan->lower_bound_bytes),
+                    plan->schedule.size());
     out += fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\">\n", width, height);
-    out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n", margin,
-                       margin, width - 2 * margin, height - 2 * margin);
+    out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\" stroke=\"#ccc\"/>\n",
+                       margin, margin, width - 2 * margin, height - 2 * margin);
     for (const PlannedBuffer& b : plan->buffers) {
       double x = margin + b.first_step * sx, w = std::max(1.0, (b.last_step - b.first_step + 1) * sx);
       double y = height - margin - (b.offset + b.bytes) * sy, h = std::max(0.5, b.bytes * sy);
@@ -188,15 +202,17 @@ std::string plans_to_html(const std::vector<std::pair<std::string, const MemoryP
           format_bytes(b.bytes), b.op, html_escape(where(b)), b.offset, b.first_step, b.last_step);
     }
     double peak_x = margin + plan->peak_step * sx, arena_y = height - margin - plan->arena_bytes * sy;
-    out += fmt::format("<line x1=\"{:.2f}\" y1=\"{}\" x2=\"{:.2f}\" y2=\"{}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>\n",
-                       peak_x, margin, peak_x, height - margin);
+    out += fmt::format(
+        "<line x1=\"{:.2f}\" y1=\"{}\" x2=\"{:.2f}\" y2=\"{}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/>\n", peak_x,
+        margin, peak_x, height - margin);
     out += fmt::format("<text x=\"{:.2f}\" y=\"{}\" font-size=\"11\">peak (step {})</text>\n", peak_x + 3, margin - 6,
                        plan->peak_step);
     out += fmt::format("<line x1=\"{}\" y1=\"{:.2f}\" x2=\"{}\" y2=\"{:.2f}\" stroke=\"#e15759\"/>\n", margin, arena_y,
                        width - margin, arena_y);
-    out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\">step 0</text><text x=\"{}\" y=\"{}\" font-size=\"11\" "
-                       "text-anchor=\"end\">step {}</text>\n",
-                       margin, height - margin + 14, width - margin, height - margin + 14, plan->schedule.size());
+    out += fmt::format(
+        "<text x=\"{}\" y=\"{}\" font-size=\"11\">step 0</text><text x=\"{}\" y=\"{}\" font-size=\"11\" "
+        "text-anchor=\"end\">step {}</text>\n",
+        margin, height - margin + 14, width - margin, height - margin + 14, plan->schedule.size());
     out += "</svg></div>\n";
   }
   out += "</body></html>\n";

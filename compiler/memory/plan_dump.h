@@ -13,8 +13,8 @@ namespace reforge {
 std::string format_bytes(int64_t bytes);
 
 struct TechniqueSaving {
-  std::string technique;        // e.g. "reversible recompute"
-  int64_t arena_without = 0;    // arena bytes with the technique switched off
+  std::string technique;      // e.g. "reversible recompute"
+  int64_t arena_without = 0;  // arena bytes with the technique switched off
   int64_t arena_with = 0;
 };
 

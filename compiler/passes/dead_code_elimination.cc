@@ -13,7 +13,8 @@ std::unique_ptr<Graph> eliminate_dead_code(const Graph& graph) {
     if (!live[id]) continue;
     for (int in : n.inputs) live[in] = true;
   }
-  return rewrite_graph(graph, [](const Node&, RewriteContext&) { return -1; }, &live);
+  return rewrite_graph(
+      graph, [](const Node&, RewriteContext&) { return -1; }, &live);
 }
 
 }  // namespace reforge

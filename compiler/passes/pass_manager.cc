@@ -17,7 +17,8 @@ std::unique_ptr<Graph> PassManager::run(const Graph& graph) const {
   for (const std::string& name : options_.print_after) {
     bool known = false;
     for (const Pass& p : passes_) known = known || p.name == name;
-    if (!known) throw Error(fmt::format("cannot print after '{}': no such pass (pipeline: {})", name, fmt::join(names(), ", ")));
+    if (!known)
+      throw Error(fmt::format("cannot print after '{}': no such pass (pipeline: {})", name, fmt::join(names(), ", ")));
   }
   std::unique_ptr<Graph> current = graph.clone();
   for (const Pass& pass : passes_) {
@@ -27,8 +28,10 @@ std::unique_ptr<Graph> PassManager::run(const Graph& graph) const {
     }
     if (options_.print_after_all || options_.print_after.count(pass.name)) {
       std::string text = fmt::format("// IR after {}\n{}", pass.name, print_graph(*current));
-      if (options_.print) options_.print(text);
-      else fmt::print("{}", text);
+      if (options_.print)
+        options_.print(text);
+      else
+        fmt::print("{}", text);
     }
   }
   return current;

@@ -13,9 +13,9 @@
 namespace reforge {
 
 struct RewriteContext {
-  Graph& out;                       // the graph being built
-  const std::vector<int>& mapped;   // old id -> new id, for nodes seen so far
-  std::vector<int> inputs;          // this node's inputs, already mapped
+  Graph& out;                      // the graph being built
+  const std::vector<int>& mapped;  // old id -> new id, for nodes seen so far
+  std::vector<int> inputs;         // this node's inputs, already mapped
 };
 
 // Returns the new-graph id that replaces `node`, or -1 to copy it.

@@ -45,8 +45,8 @@ MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options
 
 std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }
 
-CompiledStep compile_training_step(const Graph& model, const std::string& loss_output,
-                                   const OptimizerConfig& optimizer, const CompileOptions& options) {
+CompiledStep compile_training_step(const Graph& model, const std::string& loss_output, const OptimizerConfig& optimizer,
+                                   const CompileOptions& options) {
   verify(model);
   int loss_id = model.find_output(loss_output);
   if (loss_id < 0) throw Error("the model has no output '" + loss_output + "'");

@@ -43,8 +43,8 @@ struct CompiledStep {
 
 // `model` must have the loss as output `loss_output`; its other outputs
 // (metrics) stay outputs of the step.
-CompiledStep compile_training_step(const Graph& model, const std::string& loss_output,
-                                   const OptimizerConfig& optimizer, const CompileOptions& options);
+CompiledStep compile_training_step(const Graph& model, const std::string& loss_output, const OptimizerConfig& optimizer,
+                                   const CompileOptions& options);
 
 // The memory plan of a compiled step. With `elementwise_fusion`, values
 // inside fused elementwise kernels get no buffer.

@@ -3,8 +3,8 @@
 #include "models/model_registry.h"
 
 REFORGE_REGISTER_MODEL(byte_lm) {
-  reforge::ModelEntry m{"byte-lm", "2-layer Reformer (local + LSH) byte-level language model", {},
-                        reforge::TaskKind::byte_lm};
+  reforge::ModelEntry m{
+      "byte-lm", "2-layer Reformer (local + LSH) byte-level language model", {}, reforge::TaskKind::byte_lm};
   m.config.seq_len = 64;
   m.config.batch = 2;
   m.config.d_model = 64;

@@ -25,8 +25,8 @@ TEST(Autodiff, FanOutAccumulatesAndIntegersCarryNoGradient) {
   ASSERT_TRUE(grads[0].valid());
   EXPECT_FALSE(grads[1].valid());
   g.output("dx", grads[0]);
-  auto out = run_graph(g, {{"x", HostTensor({DType::f64, {3}}, {1, 2, 3})},
-                           {"i", HostTensor({DType::i64, {3}}, {5, 6, 7})}});
+  auto out =
+      run_graph(g, {{"x", HostTensor({DType::f64, {3}}, {1, 2, 3})}, {"i", HostTensor({DType::i64, {3}}, {5, 6, 7})}});
   EXPECT_EQ(out["dx"].data, (std::vector<double>{10, 13, 16}));
 }
 

@@ -62,7 +62,8 @@ TEST(Cli, BadInputIsRejectedWithWhatToChange) {
             std::string::npos);
   EXPECT_NE(error_of("train", {"duplication", "--d_model=abc"}).find("--d_model must be an integer, got 'abc'"),
             std::string::npos);
-  EXPECT_NE(error_of("plan", {"duplication", "--print_after=nope"}).find("cannot print after 'nope': no such pass (pipeline: simplify, cse"),
+  EXPECT_NE(error_of("plan", {"duplication", "--print_after=nope"})
+                .find("cannot print after 'nope': no such pass (pipeline: simplify, cse"),
             std::string::npos);
   EXPECT_NE(error_of("plan", {"duplication", "-o", "/no/such/dir/plan.txt"}).find("cannot write"), std::string::npos);
 }

@@ -52,8 +52,7 @@ TEST(ShapeError, ShapeRuleFailuresNameTheCallingLine) {
   EXPECT_NE(message.find("reshape: cannot reshape f32[2,6] to [5,2]"), std::string::npos) << message;
   line = __LINE__ + 1;
   message = error_of([&] { slice(x, 1, 4, 9); });
-  EXPECT_NE(message.find(here(line) + ": slice: slice [4, 9) out of range for axis 1 of f32[2,6]"),
-            std::string::npos)
+  EXPECT_NE(message.find(here(line) + ": slice: slice [4, 9) out of range for axis 1 of f32[2,6]"), std::string::npos)
       << message;
 }
 
@@ -79,9 +78,8 @@ TEST(ShapeError, CompositeOpsReportTheUserLine) {
 TEST(ShapeError, ChunkCountThatDoesNotDivideSaysToPad) {
   Graph g;
   Tensor x = g.input("x", {DType::f32, {2, 10, 4}});
-  std::string message = error_of([&] {
-    chunked_map({x}, {}, 1, 3, [](Graph&, const std::vector<Tensor>& a) { return a[0]; });
-  });
+  std::string message =
+      error_of([&] { chunked_map({x}, {}, 1, 3, [](Graph&, const std::vector<Tensor>& a) { return a[0]; }); });
   EXPECT_NE(message.find("3 chunks do not divide axis 1 of f32[2,10,4] (pad the sequence"), std::string::npos)
       << message;
 }

@@ -1,9 +1,10 @@
 // The interpreter's contract with its caller: feeds are checked by name and
 // type, only needed nodes run, and parameters initialise deterministically.
+#include "compiler/interpreter/interpreter.h"
+
 #include <gtest/gtest.h>
 
 #include "compiler/dsl/dsl.h"
-#include "compiler/interpreter/interpreter.h"
 
 namespace reforge {
 namespace {
@@ -35,7 +36,7 @@ TEST(Interpreter, MistypedFeedNamesBothTypes) {
 TEST(Interpreter, UnneededNodesDoNotRun) {
   Graph g;
   Tensor x = g.input("x", {DType::f32, {2}});
-  g.input("unused", {DType::f32, {2}});  // not fed, not needed
+  g.input("unused", {DType::f32, {2}});                        // not fed, not needed
   Tensor bad = take(x, constant(g, 7, {DType::i64, {1}}), 0);  // would fail if evaluated
   (void)bad;
   g.output("y", x * 2.0);

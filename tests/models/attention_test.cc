@@ -1,12 +1,13 @@
 // LSH, local and full attention layers under the interpreter: equivalences,
 // an independent re-implementation, masks, causality, round combination.
+#include "models/attention.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/interpreter/interpreter.h"
-#include "models/attention.h"
 #include "ops/counter_rng.h"
 #include "tests/models/lsh_reference.h"
 #include "tests/testing/gradient_check.h"
@@ -106,8 +107,8 @@ TEST_P(LshAgainstReference, MatchesIndependentLoops) {
   Tensor buckets = lsh_buckets(h.x, h.w.w_q, h.rng(), c);
   HostTensor model = h.run(lsh_attention(h.x, h.w, buckets, h.rng(), c));
 
-  testing::LshReferenceConfig ref{c.batch, c.seq_len, c.padded_len(), c.d_model, c.n_heads, c.d_head,
-                                  c.n_hashes, c.chunk_len, c.bucket_factors(), c.causal};
+  testing::LshReferenceConfig ref{c.batch,  c.seq_len,  c.padded_len(), c.d_model,          c.n_heads,
+                                  c.d_head, c.n_hashes, c.chunk_len,    c.bucket_factors(), c.causal};
   int64_t cols = 0;
   for (int64_t f : ref.bucket_factors) cols += f / 2;
   std::vector<double> rotations(c.n_heads * c.d_head * c.n_hashes * cols);
@@ -120,14 +121,13 @@ TEST_P(LshAgainstReference, MatchesIndependentLoops) {
   EXPECT_LT(worst, 1e-10);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Configs, LshAgainstReference,
-    ::testing::Values(ReferenceCase{"causal_two_rounds", 12, 4, 2, 0, true},
-                      ReferenceCase{"bidirectional_three_rounds", 12, 4, 3, 0, false},
-                      ReferenceCase{"padded_length_10_chunk_4", 10, 4, 2, 0, true},
-                      ReferenceCase{"single_chunk_per_round", 8, 8, 2, 4, true},
-                      ReferenceCase{"factorised_256_buckets", 256, 2, 1, 0, true}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Configs, LshAgainstReference,
+                         ::testing::Values(ReferenceCase{"causal_two_rounds", 12, 4, 2, 0, true},
+                                           ReferenceCase{"bidirectional_three_rounds", 12, 4, 3, 0, false},
+                                           ReferenceCase{"padded_length_10_chunk_4", 10, 4, 2, 0, true},
+                                           ReferenceCase{"single_chunk_per_round", 8, 8, 2, 4, true},
+                                           ReferenceCase{"factorised_256_buckets", 256, 2, 1, 0, true}),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(LshAttention, FactorisesLargeBucketCounts) {
   ReformerConfig c;
@@ -163,7 +163,8 @@ TEST(Attention, CausalOutputsIgnoreTheFuture) {
         for (int64_t t = 0; t <= i; ++t)
           for (int64_t k = 0; k < c.d_model; ++k) {
             int64_t at = (b * c.seq_len + t) * c.d_model + k;
-            ASSERT_EQ(before[at], after[at]) << attention_kind_name(kind) << " position " << t << " after change > " << i;
+            ASSERT_EQ(before[at], after[at])
+                << attention_kind_name(kind) << " position " << t << " after change > " << i;
           }
       // And the change is visible after i (the test can fail).
       double moved = 0;

@@ -1,5 +1,7 @@
 // The whole Reformer model under the interpreter: reversible blocks,
 // chunked feed-forward, axial positions, gradients and learning.
+#include "models/reformer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +14,6 @@
 #include "compiler/ir/verifier.h"
 #include "compiler/passes/expand_structured.h"
 #include "models/model_registry.h"
-#include "models/reformer.h"
 #include "models/tasks.h"
 #include "tests/testing/model_fixtures.h"
 
@@ -38,7 +39,7 @@ TEST(Reformer, BuildsAVerifiedGraphWithScopedNames) {
   EXPECT_GE(g.find_node("layer0.attn.w_q"), 0);
   EXPECT_GE(g.find_node("layer1.ff.w1"), 0);
   EXPECT_LT(g.find_node("layer1.attn.w_k") - g.find_node("layer1.attn.w_q"), 3);  // local attention has keys
-  EXPECT_EQ(g.find_node("layer0.attn.w_k"), -1);                                 // LSH shares QK
+  EXPECT_EQ(g.find_node("layer0.attn.w_k"), -1);                                  // LSH shares QK
   EXPECT_EQ(m.logits.shape(), (Shape{2, 8, 7}));
 }
 
@@ -131,8 +132,10 @@ TEST(Reformer, ChunkedFeedForwardEqualsUnchunked) {
     ReformerModel m = build_reformer(g, c);
     g.output("logits", m.logits);
     HostTensor logits = run_graph(g, model_feeds(g, c)).at("logits");
-    if (chunks == 1) reference = logits;
-    else EXPECT_LT(max_difference(logits, reference), 1e-12) << chunks << " chunks";
+    if (chunks == 1)
+      reference = logits;
+    else
+      EXPECT_LT(max_difference(logits, reference), 1e-12) << chunks << " chunks";
   }
 }
 

@@ -65,8 +65,10 @@ std::vector<GradientCase> binary_cases() {
     cases.push_back({"mul" + s, [](Graph&, V x) { return x[0] * x[1]; }, {F(shape), F(shape)}});
     cases.push_back({"div" + s, [](Graph&, V x) { return x[0] / x[1]; }, {F(shape), F(shape, -2, 2, 0.3)}});
     // Inputs from disjoint ranges: no ties at the kink.
-    cases.push_back({"maximum" + s, [](Graph&, V x) { return maximum(x[0], x[1] * 0.5 + 0.01); }, {F(shape), F(shape)}});
-    cases.push_back({"minimum" + s, [](Graph&, V x) { return minimum(x[0], x[1] * 0.5 + 0.01); }, {F(shape), F(shape)}});
+    cases.push_back(
+        {"maximum" + s, [](Graph&, V x) { return maximum(x[0], x[1] * 0.5 + 0.01); }, {F(shape), F(shape)}});
+    cases.push_back(
+        {"minimum" + s, [](Graph&, V x) { return minimum(x[0], x[1] * 0.5 + 0.01); }, {F(shape), F(shape)}});
     cases.push_back({"select" + s,
                      [](Graph&, V x) { return select(greater(x[2], full_like(x[2], 0.0)), x[0], x[1]); },
                      {F(shape), F(shape), F(shape)}});
@@ -80,10 +82,18 @@ std::vector<GradientCase> binary_cases() {
 std::vector<GradientCase> reduction_cases() {
   return {
       {"sum_axis0", [](Graph&, V x) { return sum(x[0], {0}); }, {F({3, 4})}},
-      {"sum_axes02_keep", [](Graph&, V x) { return sum(x[0], {0, 2}, true); }, {F({2, 3, 5})}},
+      {"sum_axes02_keep",
+       [](Graph&, V x) {
+         return sum(x[0], {0, 2}, true);
+       },
+       {F({2, 3, 5})}},
       {"sum_all_size1", [](Graph&, V x) { return sum_all(x[0]); }, {F({1, 1})}},
       {"max_axis1", [](Graph&, V x) { return max(x[0], {1}); }, {F({3, 5})}},
-      {"max_axes01_keep", [](Graph&, V x) { return max(x[0], {0, 1}, true); }, {F({2, 3, 2})}},
+      {"max_axes01_keep",
+       [](Graph&, V x) {
+         return max(x[0], {0, 1}, true);
+       },
+       {F({2, 3, 2})}},
       {"mean_axis_last", [](Graph&, V x) { return mean(x[0], {-1}); }, {F({4, 3})}},
       {"logsumexp_axis1", [](Graph&, V x) { return logsumexp(x[0], 1); }, {F({3, 5}, -3, 3)}},
       {"logsumexp_keep_size1", [](Graph&, V x) { return logsumexp(x[0], 0, true); }, {F({1, 4})}},
@@ -103,13 +113,29 @@ std::vector<GradientCase> linear_algebra_cases() {
 
 std::vector<GradientCase> layout_cases() {
   return {
-      {"reshape", [](Graph&, V x) { return reshape(x[0], {3, -1}); }, {F({2, 3, 2})}},
-      {"transpose_3d", [](Graph&, V x) { return transpose(x[0], {2, 0, 1}); }, {F({2, 3, 5})}},
+      {"reshape",
+       [](Graph&, V x) {
+         return reshape(x[0], {3, -1});
+       },
+       {F({2, 3, 2})}},
+      {"transpose_3d",
+       [](Graph&, V x) {
+         return transpose(x[0], {2, 0, 1});
+       },
+       {F({2, 3, 5})}},
       {"swap_last", [](Graph&, V x) { return swap_last_axes(x[0]); }, {F({1, 4, 3})}},
-      {"broadcast_to", [](Graph&, V x) { return broadcast_to(x[0], {3, 2, 4}); }, {F({2, 1})}},
+      {"broadcast_to",
+       [](Graph&, V x) {
+         return broadcast_to(x[0], {3, 2, 4});
+       },
+       {F({2, 1})}},
       {"slice", [](Graph&, V x) { return slice(x[0], 1, 1, 4); }, {F({2, 5})}},
       {"slice_empty_edge", [](Graph&, V x) { return slice(x[0], 0, 0, 1); }, {F({1, 3})}},
-      {"concat", [](Graph&, V x) { return concat({x[0], x[1], x[0]}, 1); }, {F({2, 3}), F({2, 1})}},
+      {"concat",
+       [](Graph&, V x) {
+         return concat({x[0], x[1], x[0]}, 1);
+       },
+       {F({2, 3}), F({2, 1})}},
       {"pad", [](Graph&, V x) { return pad(x[0], 0, 2, 1, 0.5); }, {F({3, 2})}},
   };
 }
@@ -118,11 +144,13 @@ std::vector<GradientCase> indexing_cases() {
   return {
       {"gather_axis0", [](Graph&, V x) { return gather(x[0], x[1], 0); }, {F({4, 3}), I({6, 3}, 0, 4)}},
       {"gather_axis1", [](Graph&, V x) { return gather(x[0], x[1], 1); }, {F({2, 5}), I({2, 7}, 0, 5)}},
-      {"scatter_add", [](Graph&, V x) { return scatter_add(x[0], x[1], x[2], 0); },
+      {"scatter_add",
+       [](Graph&, V x) { return scatter_add(x[0], x[1], x[2], 0); },
        {F({3, 2}), I({5, 2}, 0, 3), F({5, 2})}},
       {"take", [](Graph&, V x) { return take(x[0], x[1], 1); }, {F({2, 4, 3}), I({5}, 0, 4)}},
       {"embedding", [](Graph&, V x) { return embedding(x[0], x[1]); }, {F({5, 3}), I({2, 3}, 0, 5)}},
-      {"index_add", [](Graph&, V x) { return index_add(x[0], x[1], x[2], 1); },
+      {"index_add",
+       [](Graph&, V x) { return index_add(x[0], x[1], x[2], 1); },
        {F({2, 3, 2}), I({4}, 0, 3), F({2, 4, 2})}},
       {"take_size1", [](Graph&, V x) { return take(x[0], x[1], 0); }, {F({1, 3}), I({3}, 0, 1)}},
       {"gather_by_argsort", [](Graph&, V x) { return gather(x[0], argsort(x[0], 1), 1); }, {F({3, 6})}},
@@ -132,12 +160,17 @@ std::vector<GradientCase> indexing_cases() {
 std::vector<GradientCase> network_cases() {
   return {
       {"layer_norm", [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); }, {F({3, 6}), F({6}), F({6})}},
-      {"layer_norm_width1_batch", [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); },
+      {"layer_norm_width1_batch",
+       [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); },
        {F({1, 2, 5}), F({5}), F({5})}},
       {"cross_entropy", [](Graph&, V x) { return cross_entropy(x[0], x[1]); }, {F({4, 7}, -2, 2), I({4}, 0, 7)}},
-      {"cross_entropy_3d", [](Graph&, V x) { return cross_entropy(x[0], x[1]); },
+      {"cross_entropy_3d",
+       [](Graph&, V x) { return cross_entropy(x[0], x[1]); },
        {F({2, 3, 5}, -2, 2), I({2, 3}, 0, 5)}},
-      {"dropout", [](Graph& g, V x) { return dropout(x[0], 0.3, constant(g, 42, {DType::i64, {}}), 1); },
+      {"dropout",
+       [](Graph& g, V x) {
+         return dropout(x[0], 0.3, constant(g, 42, {DType::i64, {}}), 1);
+       },
        {F({4, 6})}},
   };
 }
@@ -167,14 +200,13 @@ std::vector<GradientCase> structured_cases() {
   };
 }
 
-#define REFORGE_GRADIENT_SUITE(suite, cases)                                    \
-  INSTANTIATE_TEST_SUITE_P(suite, OpGradient, ::testing::ValuesIn(cases()),     \
-                           [](const auto& info) {                              \
-                             std::string n = info.param.name;                  \
-                             for (char& ch : n)                                \
-                               if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_'; \
-                             return n;                                         \
-                           })
+#define REFORGE_GRADIENT_SUITE(suite, cases)                                                       \
+  INSTANTIATE_TEST_SUITE_P(suite, OpGradient, ::testing::ValuesIn(cases()), [](const auto& info) { \
+    std::string n = info.param.name;                                                               \
+    for (char& ch : n)                                                                             \
+      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';                                 \
+    return n;                                                                                      \
+  })
 
 REFORGE_GRADIENT_SUITE(Unary, unary_cases);
 REFORGE_GRADIENT_SUITE(Binary, binary_cases);

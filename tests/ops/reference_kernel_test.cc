@@ -90,8 +90,8 @@ TEST(ReferenceKernel, TakeAndIndexAddUseAOneDimensionalIndex) {
   Tensor idx = g.input("idx", {DType::i64, {4}});
   g.output("taken", take(x, idx, 1));
   g.output("added", index_add(x, idx, take(x, idx, 1), 1));
-  auto out = run_graph(g, {{"x", tensor(DType::f32, {2, 3}, {1, 2, 3, 4, 5, 6})},
-                           {"idx", tensor(DType::i64, {4}, {2, 0, 2, 1})}});
+  auto out = run_graph(
+      g, {{"x", tensor(DType::f32, {2, 3}, {1, 2, 3, 4, 5, 6})}, {"idx", tensor(DType::i64, {4}, {2, 0, 2, 1})}});
   EXPECT_EQ(out["taken"].data, (std::vector<double>{3, 1, 3, 2, 6, 4, 6, 5}));
   // Column 2 is taken twice, so it is added twice.
   EXPECT_EQ(out["added"].data, (std::vector<double>{2, 4, 9, 8, 10, 18}));
@@ -127,7 +127,8 @@ TEST(ReferenceKernel, IntegerModAndFloorDivFollowTheDivisorSign) {
   Tensor b = g.input("b", {DType::i64, {4}});
   g.output("mod", mod(a, b));
   g.output("div", floordiv(a, b));
-  auto out = run_graph(g, {{"a", tensor(DType::i64, {4}, {7, -7, 7, 0})}, {"b", tensor(DType::i64, {4}, {3, 3, -3, 5})}});
+  auto out =
+      run_graph(g, {{"a", tensor(DType::i64, {4}, {7, -7, 7, 0})}, {"b", tensor(DType::i64, {4}, {3, 3, -3, 5})}});
   EXPECT_EQ(out["mod"].data, (std::vector<double>{1, 2, -2, 0}));
   EXPECT_EQ(out["div"].data, (std::vector<double>{2, -3, -3, 0}));
 }
@@ -139,8 +140,8 @@ TEST(ReferenceKernel, CrossEntropyAndOneHot) {
   Tensor labels = g.input("labels", {DType::i64, {2}});
   g.output("ce", cross_entropy(logits, labels));
   g.output("hot", one_hot(labels, 3, DType::f64));
-  auto out = run_graph(g, {{"logits", tensor(DType::f64, {2, 3}, {0, 1, 2, 3, 3, 3})},
-                           {"labels", tensor(DType::i64, {2}, {1, 2})}});
+  auto out = run_graph(
+      g, {{"logits", tensor(DType::f64, {2, 3}, {0, 1, 2, 3, 3, 3})}, {"labels", tensor(DType::i64, {2}, {1, 2})}});
   EXPECT_NEAR(out["ce"][0], std::log(1 + std::exp(1.0) + std::exp(2.0)) - 1, 1e-12);
   EXPECT_NEAR(out["ce"][1], std::log(3.0), 1e-12);
   EXPECT_EQ(out["hot"].data, (std::vector<double>{0, 1, 0, 0, 0, 1}));
@@ -222,7 +223,9 @@ TEST(ReferenceKernel, ReversibleBlockComputesBothResiduals) {
   g.output("y2", stream(y, 1));
   g.output("y1_expected", y1);
   g.output("y2_expected", x2 + gf(g, {y1, wg}));
-  ValueMap feeds{{"x1", random_tensor({t}, 1)}, {"x2", random_tensor({t}, 2)}, {"wf", random_tensor({tw}, 3)},
+  ValueMap feeds{{"x1", random_tensor({t}, 1)},
+                 {"x2", random_tensor({t}, 2)},
+                 {"wf", random_tensor({tw}, 3)},
                  {"wg", random_tensor({tw}, 4)}};
   auto out = run_graph(g, feeds);
   EXPECT_EQ(out["y1"].data, out["y1_expected"].data);

@@ -2,6 +2,8 @@
 // and gradients (causal or not, padded or not), its gradient matches finite
 // differences, the pass rewrites exactly the lsh_attention ops, and after
 // it no buffer of the training step holds the all-chunks logits.
+#include "compiler/passes/lsh_fusion.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,7 +15,6 @@
 #include "compiler/ir/printer.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/memory/memory_plan.h"
-#include "compiler/passes/lsh_fusion.h"
 #include "compiler/pipeline/compile.h"
 #include "models/attention.h"
 #include "models/reformer.h"
@@ -111,11 +112,10 @@ TEST(FusedLsh, GradientMatchesFiniteDifferences) {
     Tensor key = constant(g, 3, {DType::i64, {}});
     return g.add("lsh_attention_fused", {x[0], x[1], x[2], key}, attrs, {});
   };
-  auto result = testing::check_gradients(body,
-                                         {{{DType::f64, {1, 2, 8, 3}}, -1, 1},
-                                          {{DType::f64, {1, 2, 8, 2}}, -1, 1},
-                                          {{DType::i64, {1, 2, 2, 8}}, 0, 4}},
-                                         11);
+  auto result = testing::check_gradients(
+      body,
+      {{{DType::f64, {1, 2, 8, 3}}, -1, 1}, {{DType::f64, {1, 2, 8, 2}}, -1, 1}, {{DType::i64, {1, 2, 2, 8}}, 0, 4}},
+      11);
   EXPECT_GT(result.checked, 40);
   EXPECT_LT(result.max_rel_error, 1e-6) << result.worst;
 }
@@ -181,8 +181,10 @@ TEST(LshFusionPass, NoBufferHoldsTheAllChunksLogits) {
     for (const PlannedBuffer& b : plan.buffers) {
       if (b.kind != ValueKind::workspace) largest = std::max(largest, b.type.elements());
     }
-    if (fusion) EXPECT_LT(largest, logits) << "a buffer still holds all chunks' logits";
-    else EXPECT_GE(largest, logits) << "the decomposed step should materialise the logits (the test must be able to fail)";
+    if (fusion)
+      EXPECT_LT(largest, logits) << "a buffer still holds all chunks' logits";
+    else
+      EXPECT_GE(largest, logits) << "the decomposed step should materialise the logits (the test must be able to fail)";
   }
 }
 

@@ -1,5 +1,7 @@
 // Reversible recompute gives the same gradients as ordinary autodiff of the
 // same model, in f64 and in f32.
+#include "compiler/passes/reversible_recompute.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/passes/expand_structured.h"
-#include "compiler/passes/reversible_recompute.h"
 #include "models/reformer.h"
 #include "tests/testing/model_fixtures.h"
 

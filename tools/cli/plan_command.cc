@@ -82,8 +82,8 @@ int run_plan(const std::vector<std::string>& args) {
       ReformerConfig unchunked = s.config;
       unchunked.ff_chunks = 1;
       PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options, fuse);
-      savings.push_back({fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes,
-                         main.plan.arena_bytes});
+      savings.push_back(
+          {fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes, main.plan.arena_bytes});
     }
     bool has_lsh = false;
     for (int64_t layer = 0; layer < s.config.n_layers; ++layer) {

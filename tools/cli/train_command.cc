@@ -21,10 +21,14 @@
 namespace reforge::cli {
 namespace {
 
-const std::map<std::string, std::string> kTrainFlags = {
-    {"steps", "100"},     {"seed", "1"},          {"data", ""},
-    {"log_every", "10"},  {"show_config", "true"}, {"print_ir", "false"},
-    {"reversible_recompute", "true"}, {"lsh_fusion", "true"}};
+const std::map<std::string, std::string> kTrainFlags = {{"steps", "100"},
+                                                        {"seed", "1"},
+                                                        {"data", ""},
+                                                        {"log_every", "10"},
+                                                        {"show_config", "true"},
+                                                        {"print_ir", "false"},
+                                                        {"reversible_recompute", "true"},
+                                                        {"lsh_fusion", "true"}};
 
 int run_train(const std::vector<std::string>& args) {
   ModelSelection selection = select_model("train", args, kTrainFlags);
@@ -36,11 +40,12 @@ int run_train(const std::vector<std::string>& args) {
   auto seed = static_cast<uint64_t>(flags.get_int("seed"));
 
   std::unique_ptr<Task> task = entry.task == TaskKind::duplication ? make_duplication_task(config, seed)
-                                                                    : make_byte_lm_task(config, flags.get("data"), seed);
+                                                                   : make_byte_lm_task(config, flags.get("data"), seed);
   Graph model_graph(entry.name);
   ReformerModel model = build_reformer(model_graph, config);
   verify(model_graph);
-  if (flags.get_bool("print_ir")) fmt::print("== forward graph ==\n{}\n", print_graph(model_graph, {.locations = false}));
+  if (flags.get_bool("print_ir"))
+    fmt::print("== forward graph ==\n{}\n", print_graph(model_graph, {.locations = false}));
   model_graph.output("loss", model.loss);
   model_graph.output("accuracy", model.accuracy);
   CompileOptions options{.reversible_recompute = flags.get_bool("reversible_recompute"),
