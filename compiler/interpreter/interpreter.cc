@@ -17,8 +17,6 @@ uint64_t stable_name_hash(const std::string& name) {
   return h;
 }
 
-bool is_fed(const std::string& op) { return op == "input" || op == "param" || op == "state"; }
-
 // Values outside +-2^53 cannot be represented exactly by the reference
 // storage; integer results there would be silently wrong.
 void check_integer_range(const Node& n, const HostTensor& t) {
@@ -53,7 +51,7 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
   for (int id = 0; id < g.size(); ++id) {
     if (!needed[id]) continue;
     const Node& n = g.node(id);
-    if (is_fed(n.op)) {
+    if (is_fed_op(n.op)) {
       auto it = feeds ? feeds->find(n.name) : ValueMap::const_iterator{};
       if (!feeds || it == feeds->end()) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
       if (it->second.type != n.type) {

@@ -69,8 +69,7 @@ ValueMap run_planned(const Graph& g, const MemoryPlan& plan, const ValueMap& fee
   };
   for (int id : plan.schedule) {
     const Node& n = g.node(id);
-    bool source = n.op == "input" || n.op == "param" || n.op == "state";
-    if (source) {
+    if (is_fed_op(n.op)) {
       auto it = feeds.find(n.name);
       if (it == feeds.end()) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
       if (it->second.type != n.type) {

@@ -41,8 +41,5 @@ const std::vector<int64_t>& AttrMap::get_ints(const std::string& name) const {
 int64_t AttrMap::get_int_or(const std::string& name, int64_t fallback) const {
   return has(name) ? get_int(name) : fallback;
 }
-double AttrMap::get_float_or(const std::string& name, double fallback) const {
-  return has(name) ? get_float(name) : fallback;
-}
 
 }  // namespace reforge

@@ -29,7 +29,6 @@ class AttrMap {
   const std::vector<int64_t>& get_ints(const std::string& name) const;
 
   int64_t get_int_or(const std::string& name, int64_t fallback) const;
-  double get_float_or(const std::string& name, double fallback) const;
 
   const std::map<std::string, AttrValue>& entries() const { return values_; }
   bool operator==(const AttrMap&) const = default;

@@ -8,6 +8,9 @@ SourceLoc to_source_loc(const std::source_location& loc) {
   return SourceLoc{loc.file_name(), static_cast<int>(loc.line())};
 }
 
+bool is_source_op(const std::string& op) { return is_fed_op(op) || op == "arg"; }
+bool is_fed_op(const std::string& op) { return op == "input" || op == "param" || op == "state"; }
+
 const Node& Tensor::node() const { return graph->node(id); }
 const TensorType& Tensor::type() const { return graph->node(id).type; }
 

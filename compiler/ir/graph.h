@@ -67,6 +67,12 @@ struct Init {
 
 SourceLoc to_source_loc(const std::source_location& loc);
 
+// Values that enter a graph instead of being computed in it: input, param,
+// state (fed by the caller) and arg (a region's argument).
+bool is_source_op(const std::string& op);
+// The sources a caller feeds: input, param, state.
+bool is_fed_op(const std::string& op);
+
 class Graph {
  public:
   explicit Graph(std::string name = "main") : name_(std::move(name)) {}

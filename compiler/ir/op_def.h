@@ -79,6 +79,5 @@ struct OpDef {
 // op family); lookups return nullptr for unknown names.
 void register_op(OpDef def);
 const OpDef* find_op(const std::string& name);
-std::vector<std::string> registered_op_names();
 
 }  // namespace reforge

@@ -4,8 +4,6 @@
 
 namespace reforge {
 
-bool is_source_op(const std::string& op) { return op == "input" || op == "param" || op == "state" || op == "arg"; }
-
 std::vector<int> schedule_nodes(const Graph& g) {
   const int n = g.size();
   std::vector<int> first_consumer(n, -1);

@@ -11,8 +11,6 @@
 
 namespace reforge {
 
-bool is_source_op(const std::string& op);  // input, param, state, arg
-
 // Node ids in execution order (every node exactly once).
 std::vector<int> schedule_nodes(const Graph& graph);
 

@@ -17,20 +17,18 @@ std::string signature(const Node& n, const std::vector<int>& inputs) {
   return key + "}" + type_to_string(n.type);
 }
 
-bool is_source(const std::string& op) { return op == "input" || op == "param" || op == "state" || op == "arg"; }
-
 }  // namespace
 
 std::unique_ptr<Graph> eliminate_common_subexpressions(const Graph& graph) {
   std::map<std::string, int> seen;  // signature -> new id
   return rewrite_graph(graph, [&seen](const Node& n, RewriteContext& c) {
-    if (!n.regions.empty() || is_source(n.op)) return -1;
+    if (!n.regions.empty() || is_source_op(n.op)) return -1;
     // Constants, iotas and layout copies of sources (broadcasts of
     // parameters) cost nothing to recompute; merging a forward copy with a
     // backward one would keep it alive across the whole program.
     static const std::set<std::string> kLayout = {"broadcast", "reshape", "transpose", "slice", "cast", "pad"};
     bool from_sources_only = true;
-    for (int in : c.inputs) from_sources_only = from_sources_only && is_source(c.out.node(in).op);
+    for (int in : c.inputs) from_sources_only = from_sources_only && is_source_op(c.out.node(in).op);
     if (from_sources_only && (c.inputs.empty() || kLayout.count(n.op))) return -1;
     std::string key = signature(n, c.inputs);
     auto it = seen.find(key);

@@ -9,7 +9,7 @@ std::unique_ptr<Graph> eliminate_dead_code(const Graph& graph) {
   for (const auto& [name, id] : graph.outputs()) live[id] = true;
   for (int id = graph.size() - 1; id >= 0; --id) {
     const Node& n = graph.node(id);
-    if (n.op == "input" || n.op == "param" || n.op == "state") live[id] = true;
+    if (is_fed_op(n.op)) live[id] = true;
     if (!live[id]) continue;
     for (int in : n.inputs) live[in] = true;
   }
