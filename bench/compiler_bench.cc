@@ -1,0 +1,67 @@
+// Benchmarks of the compiler's front half: compiling and planning the
+// training step of a large Reformer (12 layers, L = 65,536), and one
+// training step of the copy-task model on the reference interpreter.
+//
+//   bazel run -c opt //bench:compiler_bench -- --benchmark_repetitions=3
+#include <benchmark/benchmark.h>
+
+#include "compiler/interpreter/trainer.h"
+#include "compiler/pipeline/compile.h"
+#include "models/model_registry.h"
+#include "models/reformer.h"
+#include "models/tasks.h"
+
+namespace reforge {
+namespace {
+
+ReformerConfig long_sequence_config(int64_t layers) {
+  ReformerConfig c = find_model("byte-lm").config;
+  c.n_layers = layers;
+  c.seq_len = 65536;
+  c.batch = 1;
+  c.chunk_len = 128;
+  c.d_model = 256;
+  c.n_heads = 4;
+  c.d_head = 64;
+  c.d_ff = 1024;
+  c.ff_chunks = 8;
+  c.axial_rows = 256;
+  c.axial_cols = 256;
+  return c;
+}
+
+CompiledStep compile_model(const ReformerConfig& c) {
+  Graph model("reformer");
+  ReformerModel m = build_reformer(model, c);
+  model.output("loss", m.loss);
+  return compile_training_step(model, "loss", {}, {});
+}
+
+void BM_CompileAndPlan64K(benchmark::State& state) {
+  ReformerConfig c = long_sequence_config(state.range(0));
+  int64_t peak = 0;
+  for (auto _ : state) {
+    CompiledStep step = compile_model(c);
+    peak = plan_step_memory(step).arena_bytes;
+    benchmark::DoNotOptimize(peak);
+  }
+  state.counters["peak_MiB"] = static_cast<double>(peak) / (1 << 20);
+}
+BENCHMARK(BM_CompileAndPlan64K)->Arg(2)->Arg(12)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_InterpreterTrainingStep(benchmark::State& state) {
+  const ModelEntry& entry = find_model("duplication");
+  CompiledStep step = compile_model(entry.config);
+  auto task = make_duplication_task(entry.config, 1);
+  InterpreterTrainer trainer(*step.graph, step.step, 1);
+  int64_t s = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(trainer.step(task->batch(++s)));
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(entry.config.batch * entry.config.seq_len),
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_InterpreterTrainingStep)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace reforge
+
+BENCHMARK_MAIN();
