@@ -35,7 +35,7 @@ Tensor unpad_sequence(Tensor x, const ReformerConfig& config) {
 
 Tensor unit_length(Tensor x) { return x * rsqrt(sum(x * x, {-1}, true) + kNormEpsilon); }
 
-// Prepends to each chunk the previous chunk along `within_axis`; chunk 0's
+// Appends to each chunk, along `within_axis`, the previous chunk; chunk 0's
 // previous chunk is the last one (wrap-around, as trax's look_adjacent).
 Tensor with_previous_chunk(Tensor t, int64_t chunk_axis, int64_t within_axis) {
   int64_t n = t.dim(chunk_axis);
@@ -44,8 +44,8 @@ Tensor with_previous_chunk(Tensor t, int64_t chunk_axis, int64_t within_axis) {
 }
 
 // Inputs of attention computed chunk by chunk. Slots are positions in
-// chunk order: [B, H, N, C, ...]. Keys and values are already windowed
-// (look-back included) when `look_back` is false in the options.
+// chunk order: [B, H, N, C, ...]. With ChunkOptions::look_back the keys,
+// values and positions of each chunk's predecessor are appended to its window.
 struct Chunks {
   Tensor q, k, v;            // [B, H, N, C, dk|dv]
   Tensor position;           // [B, H, N, C] i64: original sequence position of each slot
