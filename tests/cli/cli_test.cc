@@ -49,6 +49,11 @@ TEST(Cli, PlanWritesEachFormatToAFile) {
   }
 }
 
+TEST(Cli, HelpListsTheFlagsAndSucceeds) {
+  EXPECT_EQ(run("train", {"duplication", "--help"}), 0);
+  EXPECT_EQ(run("plan", {"byte-lm", "--help"}), 0);
+}
+
 TEST(Cli, TrainRunsAFewSteps) { EXPECT_EQ(run("train", {"duplication", "--steps=2", "--show_config=false"}), 0); }
 
 TEST(Cli, BadInputIsRejectedWithWhatToChange) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -17,6 +18,15 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
     throw Error(fmt::format("usage: reforge {} <model> [--flag=value ...]\nmodels:\n{}", command, names));
   }
   const ModelEntry& entry = find_model(args[0]);
+  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+    fmt::print("usage: reforge {} {} [--flag=value ...]\n\nmodel flags (value for {}):\n", command, entry.name,
+               entry.name);
+    for (const ConfigField& f : config_fields())
+      fmt::print("  --{:<22} {:<10} {}\n", f.name, f.get(entry.config), f.help);
+    fmt::print("\n{} flags (default):\n", command);
+    for (const auto& [name, value] : command_flags) fmt::print("  --{:<22} {}\n", name, value.empty() ? "\"\"" : value);
+    return {&entry, entry.config, Flags({}, command_flags), true};
+  }
   std::map<std::string, std::string> defaults = command_flags;
   for (const ConfigField& f : config_fields()) defaults[f.name] = f.get(entry.config);
   std::vector<std::string> rest(args.begin() + 1, args.end());

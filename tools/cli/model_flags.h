@@ -15,10 +15,12 @@ struct ModelSelection {
   const ModelEntry* entry = nullptr;
   ReformerConfig config;
   Flags flags;
+  bool help_shown = false;  // `--help` was given: the flags were printed, nothing else to do
 };
 
 // Throws reforge::Error with usage (listing the models) when no model is
-// named, and with what to change for any bad flag or config.
+// named, and with what to change for any bad flag or config. With
+// `--help`, prints every flag with its value for this model and help text.
 ModelSelection select_model(const std::string& command, const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& command_flags);
 

@@ -42,6 +42,7 @@ int run_plan(const std::vector<std::string>& args) {
                                    {"compare", "true"},
                                    {"print_after", ""},
                                    {"print_after_all", "false"}});
+  if (s.help_shown) return 0;
   const std::string format = s.flags.get("format");
   if (format != "text" && format != "json" && format != "html") {
     throw Error("--format must be text, json or html, got '" + format + "'");
@@ -123,7 +124,7 @@ int run_plan(const std::vector<std::string>& args) {
 }
 
 const bool registered = [] {
-  register_command({"plan", "print a model's memory plan (--format text|json|html, -o FILE)", run_plan});
+  register_command({"plan", "print a model's memory plan (reforge plan <model> --help lists flags)", run_plan});
   return true;
 }();
 

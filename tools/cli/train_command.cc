@@ -32,6 +32,7 @@ const std::map<std::string, std::string> kTrainFlags = {{"steps", "100"},
 
 int run_train(const std::vector<std::string>& args) {
   ModelSelection selection = select_model("train", args, kTrainFlags);
+  if (selection.help_shown) return 0;
   const ModelEntry& entry = *selection.entry;
   const ReformerConfig& config = selection.config;
   const Flags& flags = selection.flags;
