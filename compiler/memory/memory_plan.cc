@@ -174,20 +174,19 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
     }
   }
 
-  // Forward values that the backward pass reads.
+  // Forward values that the backward pass reads, with their first reader there.
   if (!provenance.forward_names.empty()) {
-    std::vector<int> step_of(g.size(), 0);
-    for (int s = 0; s < static_cast<int>(plan.schedule.size()); ++s) step_of[plan.schedule[s]] = s;
+    std::vector<int> backward_reader(g.size(), -1);  // earliest in schedule order
+    for (int id : plan.schedule) {
+      if (provenance.forward_names.count(g.node(id).name)) continue;
+      for (int in : g.node(id).inputs) {
+        if (backward_reader[in] < 0) backward_reader[in] = id;
+      }
+    }
     for (size_t i = 0; i < plan.buffers.size(); ++i) {
       const PlannedBuffer& b = plan.buffers[i];
       if (b.kind != ValueKind::activation && b.kind != ValueKind::decision) continue;
-      int reader = -1;
-      for (int id = b.value + 1; id < g.size(); ++id) {
-        const Node& n = g.node(id);
-        if (provenance.forward_names.count(n.name)) continue;
-        if (std::find(n.inputs.begin(), n.inputs.end(), b.value) == n.inputs.end()) continue;
-        if (reader < 0 || step_of[id] < step_of[reader]) reader = id;
-      }
+      int reader = backward_reader[b.value];
       if (reader >= 0) plan.saved_for_backward.push_back({static_cast<int>(i), g.node(reader).name, g.node(reader).op});
     }
   }
