@@ -58,18 +58,6 @@ TensorType infer_concat(const InferContext& c) {
   return t;
 }
 
-// Copies `src` into `dst` along `axis`: dst[.., dst_offset + a, ..] = src[.., src_offset + a, ..] for a < count.
-void copy_along(const HostTensor& src, int64_t src_offset, HostTensor& dst, int64_t dst_offset, int64_t axis,
-                int64_t count) {
-  AxisSplit s = split_at(src.shape(), axis);
-  AxisSplit d = split_at(dst.shape(), axis);
-  for (int64_t o = 0; o < s.outer; ++o)
-    for (int64_t a = 0; a < count; ++a)
-      for (int64_t i = 0; i < s.inner; ++i) {
-        dst[(o * d.extent + dst_offset + a) * d.inner + i] = src[(o * s.extent + src_offset + a) * s.inner + i];
-      }
-}
-
 }  // namespace
 
 REFORGE_REGISTER_OPS(layout) {

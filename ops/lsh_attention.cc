@@ -256,10 +256,9 @@ std::vector<Tensor> vjp_fused(const VjpContext& c) {
 
 // The structured op's default gradient: differentiate its decomposition.
 std::vector<Tensor> vjp_decomposed(const VjpContext& c) {
-  std::unique_ptr<Graph> body = c.node().regions[0]->clone();
   std::vector<Tensor> args;
   for (const Tensor& t : c.inputs) args.push_back(reshape(t, t.shape()));  // fresh handles: stop here
-  Tensor out = inline_region(c.graph, *body, args).at(0);
+  Tensor out = inline_region(c.graph, *c.node().regions[0], args).at(0);
   return c.differentiate({out}, {c.grad}, args);
 }
 

@@ -6,6 +6,8 @@
 // Their default gradient rules expand the regions in place (recomputing the
 // forward from the block's inputs) and differentiate the expansion;
 // compiler passes replace this with reversible reconstruction.
+#include "ops/structured.h"
+
 #include "compiler/ir/inline_region.h"
 #include "ops/op_helpers.h"
 
@@ -63,41 +65,26 @@ TensorType infer_chunked_map(const InferContext& c) {
   return out;
 }
 
-HostTensor slice_host(const HostTensor& x, int64_t axis, int64_t start, int64_t count) {
-  TensorType t = x.type;
-  t.shape[axis] = count;
-  HostTensor out(t);
-  AxisSplit s = split_at(x.shape(), axis);
-  for (int64_t o = 0; o < s.outer; ++o)
-    for (int64_t a = 0; a < count; ++a)
-      for (int64_t i = 0; i < s.inner; ++i)
-        out[(o * count + a) * s.inner + i] = x[(o * s.extent + start + a) * s.inner + i];
-  return out;
-}
-
 HostTensor eval_chunked_map(const EvalContext& c) {
   const auto& a = c.node.attrs;
   int64_t axis = a.get_int("axis"), chunks = a.get_int("chunks"), sliced = a.get_int("sliced");
   HostTensor out(c.node.type);
-  AxisSplit o = split_at(out.shape(), axis);
-  int64_t out_chunk = o.extent / chunks;
+  int64_t out_chunk = out.shape()[axis] / chunks;
   for (int64_t k = 0; k < chunks; ++k) {
     std::vector<HostTensor> args;
     for (int64_t i = 0; i < static_cast<int64_t>(c.inputs.size()); ++i) {
       const HostTensor& x = *c.inputs[i];
-      if (i < sliced) {
-        int64_t len = x.shape()[axis] / chunks;
-        args.push_back(slice_host(x, axis, k * len, len));
-      } else {
+      if (i >= sliced) {
         args.push_back(x);
+        continue;
       }
+      TensorType chunk = x.type;
+      chunk.shape[axis] /= chunks;
+      args.emplace_back(chunk);
+      copy_along(x, k * chunk.shape[axis], args.back(), 0, axis, chunk.shape[axis]);
     }
     HostTensor part = c.run_region(0, std::move(args)).at(0);
-    for (int64_t p = 0; p < o.outer; ++p)
-      for (int64_t q = 0; q < out_chunk; ++q)
-        for (int64_t i = 0; i < o.inner; ++i) {
-          out[(p * o.extent + k * out_chunk + q) * o.inner + i] = part[(p * out_chunk + q) * o.inner + i];
-        }
+    copy_along(part, 0, out, k * out_chunk, axis, out_chunk);
   }
   return out;
 }
@@ -113,16 +100,8 @@ std::vector<Tensor> vjp_chunked_map(const VjpContext& c) {
   std::vector<Tensor> broadcast_grads(count);
   int64_t out_len = c.output.dim(axis) / chunks;
   for (int64_t k = 0; k < chunks; ++k) {
-    std::vector<Tensor> args;
-    for (size_t i = 0; i < count; ++i) {
-      Tensor x = c.inputs[i];
-      if (static_cast<int64_t>(i) < sliced) {
-        int64_t len = x.dim(axis) / chunks;
-        args.push_back(slice(x, axis, k * len, (k + 1) * len));
-      } else {
-        args.push_back(reshape(x, x.shape()));  // a fresh handle, so differentiation stops here
-      }
-    }
+    std::vector<Tensor> args = chunk_arguments(n, c.inputs, k);
+    for (size_t i = sliced; i < count; ++i) args[i] = reshape(args[i], args[i].shape());  // fresh: stop here
     Tensor out = inline_region(c.graph, body, args).at(0);
     Tensor seed = slice(c.grad, axis, k * out_len, (k + 1) * out_len);
     std::vector<Tensor> grads = c.differentiate({out}, {seed}, args);
@@ -197,20 +176,45 @@ HostTensor eval_reversible(const EvalContext& c) {
 // differentiate that. The reversible-recompute pass supplies the rule that
 // reconstructs the input from the output instead.
 std::vector<Tensor> vjp_reversible(const VjpContext& c) {
-  const Node& n = c.node();
-  int64_t f_captures = n.attrs.get_int("f_captures");
-  Tensor xs = c.inputs[0];
-  Tensor x1 = stream(xs, 0), x2 = stream(xs, 1);
-  std::vector<Tensor> f_args{x2}, g_args;
-  f_args.insert(f_args.end(), c.inputs.begin() + 1, c.inputs.begin() + 1 + f_captures);
-  Tensor y1 = x1 + inline_region(c.graph, *n.regions[0], f_args).at(0);
-  g_args.push_back(y1);
-  g_args.insert(g_args.end(), c.inputs.begin() + 1 + f_captures, c.inputs.end());
-  Tensor y2 = x2 + inline_region(c.graph, *n.regions[1], g_args).at(0);
-  return c.differentiate({y1, y2}, {stream(c.grad, 0), stream(c.grad, 1)}, c.inputs);
+  ReversibleOutputs y = inline_reversible(c.graph, c.node(), c.inputs);
+  return c.differentiate({y.y1, y.y2}, {stream(c.grad, 0), stream(c.grad, 1)}, c.inputs);
 }
 
 }  // namespace
+
+std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& inputs, int64_t k) {
+  int64_t axis = n.attrs.get_int("axis"), chunks = n.attrs.get_int("chunks"), sliced = n.attrs.get_int("sliced");
+  std::vector<Tensor> args;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Tensor x = inputs[i];
+    if (static_cast<int64_t>(i) >= sliced) {
+      args.push_back(x);
+      continue;
+    }
+    int64_t len = x.dim(axis) / chunks;
+    args.push_back(slice(x, axis, k * len, (k + 1) * len));
+  }
+  return args;
+}
+
+ReversibleOperands reversible_operands(const Node& n, const std::vector<Tensor>& inputs) {
+  auto f_end = inputs.begin() + 1 + n.attrs.get_int("f_captures");
+  return {inputs[0], std::vector<Tensor>(inputs.begin() + 1, f_end), std::vector<Tensor>(f_end, inputs.end())};
+}
+
+Tensor inline_body(Graph& graph, const Graph& region, Tensor first, const std::vector<Tensor>& rest) {
+  std::vector<Tensor> args{first};
+  args.insert(args.end(), rest.begin(), rest.end());
+  return inline_region(graph, region, args).at(0);
+}
+
+ReversibleOutputs inline_reversible(Graph& graph, const Node& n, const std::vector<Tensor>& inputs) {
+  ReversibleOperands o = reversible_operands(n, inputs);
+  Tensor x1 = stream(o.streams, 0), x2 = stream(o.streams, 1);
+  Tensor y1 = x1 + inline_body(graph, *n.regions[0], x2, o.f_captures);
+  Tensor y2 = x2 + inline_body(graph, *n.regions[1], y1, o.g_captures);
+  return {y1, y2};
+}
 
 REFORGE_REGISTER_OPS(structured) {
   register_op({.name = "chunked_map",

@@ -1,0 +1,34 @@
+// The pieces that expand structured ops into plain nodes, shared by their
+// default gradient rules (ops/structured.cc), the expand_structured pass
+// and the reversible-recompute rule, so the meaning of a block is written
+// once.
+#pragma once
+
+#include <vector>
+
+#include "compiler/ir/graph.h"
+
+namespace reforge::ops {
+
+// The arguments chunk `k` of a chunked_map node `n` applies its body to:
+// slices of the sliced inputs, the other inputs whole.
+std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& inputs, int64_t k);
+
+// The operands of a reversible node: the stacked streams, then the
+// captures of F and of G.
+struct ReversibleOperands {
+  Tensor streams;
+  std::vector<Tensor> f_captures, g_captures;
+};
+ReversibleOperands reversible_operands(const Node& n, const std::vector<Tensor>& inputs);
+
+// y1 = x1 + F(x2), y2 = x2 + G(y1), with F and G inlined into `graph`.
+struct ReversibleOutputs {
+  Tensor y1, y2;
+};
+ReversibleOutputs inline_reversible(Graph& graph, const Node& n, const std::vector<Tensor>& inputs);
+
+// Inlines a region with `first` then `rest` as its arguments; its one output.
+Tensor inline_body(Graph& graph, const Graph& region, Tensor first, const std::vector<Tensor>& rest);
+
+}  // namespace reforge::ops
