@@ -18,10 +18,7 @@ void carry(Graph& graph, TrainingStep& step, Tensor source, Tensor next) {
 
 TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfig& opt,
                                  const AutodiffOptions& autodiff) {
-  std::vector<Tensor> params;
-  for (int id = 0; id < graph.size(); ++id) {
-    if (graph.node(id).op == "param") params.push_back(graph.value(id));
-  }
+  std::vector<Tensor> params = parameters(graph);
   if (params.empty()) throw Error("build_training_step: the graph has no parameters");
 
   TrainingStep step;

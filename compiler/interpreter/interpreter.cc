@@ -52,13 +52,8 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
     if (!needed[id]) continue;
     const Node& n = g.node(id);
     if (is_fed_op(n.op)) {
-      auto it = feeds ? feeds->find(n.name) : ValueMap::const_iterator{};
-      if (!feeds || it == feeds->end()) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
-      if (it->second.type != n.type) {
-        throw Error(fmt::format("value fed for '{}' is {}, the graph declares {}", n.name,
-                                type_to_string(it->second.type), type_to_string(n.type)));
-      }
-      values[id] = it->second;
+      if (!feeds) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
+      values[id] = fed_value(n, *feeds);
       continue;
     }
     if (n.op == "arg") {
@@ -83,6 +78,16 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
 }
 
 }  // namespace
+
+const HostTensor& fed_value(const Node& n, const ValueMap& feeds) {
+  auto it = feeds.find(n.name);
+  if (it == feeds.end()) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
+  if (it->second.type != n.type) {
+    throw Error(fmt::format("value fed for '{}' is {}, the graph declares {}", n.name, type_to_string(it->second.type),
+                            type_to_string(n.type)));
+  }
+  return it->second;
+}
 
 HostTensor evaluate_node(const Node& n, const std::vector<const HostTensor*>& inputs,
                          const InterpreterOptions& options) {

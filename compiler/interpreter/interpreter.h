@@ -29,6 +29,10 @@ ValueMap run_graph(const Graph& graph, const ValueMap& feeds, const InterpreterO
 std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> args,
                                    const InterpreterOptions& options = {});
 
+// The value `feeds` holds for a fed node (input, param, state); an Error
+// names the node when it is missing or of another type.
+const HostTensor& fed_value(const Node& node, const ValueMap& feeds);
+
 // Runs one node's reference kernel on its input values (regions are run
 // by the interpreter) and rounds the result to the node's dtype.
 HostTensor evaluate_node(const Node& node, const std::vector<const HostTensor*>& inputs,

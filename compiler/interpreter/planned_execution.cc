@@ -70,13 +70,7 @@ ValueMap run_planned(const Graph& g, const MemoryPlan& plan, const ValueMap& fee
   for (int id : plan.schedule) {
     const Node& n = g.node(id);
     if (is_fed_op(n.op)) {
-      auto it = feeds.find(n.name);
-      if (it == feeds.end()) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
-      if (it->second.type != n.type) {
-        throw Error(fmt::format("value fed for '{}' is {}, the graph declares {}", n.name,
-                                type_to_string(it->second.type), type_to_string(n.type)));
-      }
-      persistent[id] = it->second;
+      persistent[id] = fed_value(n, feeds);
       continue;
     }
     std::vector<HostTensor> inputs;

@@ -11,6 +11,14 @@ SourceLoc to_source_loc(const std::source_location& loc) {
 bool is_source_op(const std::string& op) { return is_fed_op(op) || op == "arg"; }
 bool is_fed_op(const std::string& op) { return op == "input" || op == "param" || op == "state"; }
 
+std::vector<Tensor> parameters(Graph& graph) {
+  std::vector<Tensor> params;
+  for (int id = 0; id < graph.size(); ++id) {
+    if (graph.node(id).op == "param") params.push_back(graph.value(id));
+  }
+  return params;
+}
+
 const Node& Tensor::node() const { return graph->node(id); }
 const TensorType& Tensor::type() const { return graph->node(id).type; }
 

@@ -72,6 +72,8 @@ SourceLoc to_source_loc(const std::source_location& loc);
 bool is_source_op(const std::string& op);
 // The sources a caller feeds: input, param, state.
 bool is_fed_op(const std::string& op);
+// Every `param` node of `graph`, in order.
+std::vector<Tensor> parameters(Graph& graph);
 
 class Graph {
  public:

@@ -24,14 +24,6 @@ using testing::max_difference;
 using testing::model_feeds;
 using testing::tiny_reformer_config;
 
-std::vector<Tensor> params_of(Graph& g) {
-  std::vector<Tensor> params;
-  for (int id = 0; id < g.size(); ++id) {
-    if (g.node(id).op == "param") params.push_back(g.value(id));
-  }
-  return params;
-}
-
 TEST(Reformer, BuildsAVerifiedGraphWithScopedNames) {
   Graph g;
   ReformerModel m = build_reformer(g, tiny_reformer_config());
@@ -102,7 +94,7 @@ TEST(Reformer, ReversibleGradientsEqualNonReversibleEvaluation) {
   ValueMap feeds = model_feeds(g, c);
   std::vector<ValueMap> results;
   for (Graph* graph : {&g, flat.get()}) {
-    std::vector<Tensor> params = params_of(*graph);
+    std::vector<Tensor> params = parameters(*graph);
     Tensor loss = graph->value(graph->find_output("loss"));
     std::vector<Tensor> grads = gradients(loss, params);
     for (size_t i = 0; i < params.size(); ++i) graph->output("d." + params[i].node().name, grads[i]);
@@ -171,7 +163,7 @@ TEST(Reformer, WholeLayerGradientsMatchFiniteDifferences) {
   Graph g;
   g.set_default_float(DType::f64);
   ReformerModel m = build_reformer(g, c);
-  std::vector<Tensor> params = params_of(g);
+  std::vector<Tensor> params = parameters(g);
   std::unique_ptr<Graph> loss_only = g.clone();
   loss_only->output("loss", loss_only->value(m.loss.id));
   std::vector<Tensor> grads = gradients(m.loss, params);

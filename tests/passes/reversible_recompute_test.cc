@@ -25,10 +25,7 @@ ReformerConfig config() {
 
 // Gradients of every parameter by name.
 ValueMap parameter_gradients(Graph& g, Tensor loss, const AutodiffOptions& options, const ValueMap& feeds) {
-  std::vector<Tensor> params;
-  for (int id = 0; id < g.size(); ++id) {
-    if (g.node(id).op == "param") params.push_back(g.value(id));
-  }
+  std::vector<Tensor> params = parameters(g);
   std::vector<Tensor> grads = gradients(loss, params, options);
   for (size_t i = 0; i < params.size(); ++i) g.output("d." + params[i].node().name, grads[i]);
   verify(g);
@@ -74,11 +71,7 @@ TEST(ReversibleRecompute, BackwardNeverReadsAnEarlierBlocksForwardOutput) {
   }
   ASSERT_EQ(blocks.size(), 3u);
   int forward_size = g.size();
-  std::vector<Tensor> params;
-  for (int id = 0; id < forward_size; ++id) {
-    if (g.node(id).op == "param") params.push_back(g.value(id));
-  }
-  gradients(m.loss, params, with_reversible_recompute({}));
+  gradients(m.loss, parameters(g), with_reversible_recompute({}));
   // Only the last block's output may be read by backward nodes.
   for (int id = forward_size; id < g.size(); ++id) {
     for (int in : g.node(id).inputs) {

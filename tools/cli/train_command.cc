@@ -56,9 +56,7 @@ int run_train(const std::vector<std::string>& args) {
   MemoryPlan plan = plan_step_memory(compiled);
 
   int64_t params = 0;
-  for (int id = 0; id < model_graph.size(); ++id) {
-    if (model_graph.node(id).op == "param") params += model_graph.node(id).type.elements();
-  }
+  for (const Tensor& p : parameters(model_graph)) params += p.type().elements();
   fmt::print("model {}: {} parameters; training step of {} nodes, planned peak {} transient + {} parameters\n",
              entry.name, params, compiled.graph->size(), format_bytes(plan.arena_bytes),
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));
