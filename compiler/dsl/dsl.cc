@@ -103,6 +103,26 @@ std::vector<int64_t> all_axes(const Tensor& x) {
   return axes;
 }
 
+// A region named `name` for a structured op built in `parent`: one `arg`
+// per type, the body's result as its output, values named under the
+// caller's scope path.
+std::unique_ptr<Graph> build_region(const std::string& name, Graph& parent, const std::vector<TensorType>& arg_types,
+                                    const RegionBody& body, const std::source_location& loc) {
+  auto region = std::make_unique<Graph>(name);
+  region->set_default_float(parent.default_float());
+  auto region_scope = region->scope(parent.scope_path());
+  std::vector<Tensor> args;
+  for (size_t i = 0; i < arg_types.size(); ++i) args.push_back(region->arg(static_cast<int>(i), arg_types[i], loc));
+  region->output("out", body(*region, args));
+  return region;
+}
+
+std::vector<TensorType> types_of(const std::vector<Tensor>& tensors) {
+  std::vector<TensorType> types;
+  for (const Tensor& t : tensors) types.push_back(t.type());
+  return types;
+}
+
 }  // namespace
 
 // ---- constants ----
@@ -493,32 +513,26 @@ Tensor chunked_map(const std::vector<Tensor>& sliced, const std::vector<Tensor>&
          fmt::format("{} chunks do not divide axis {} of {} (pad the sequence to a multiple)", chunks, a,
                      type_to_string(sliced[0].type())));
   }
-  auto region = std::make_unique<Graph>("body");
-  region->set_default_float(g.default_float());
-  // Values inside the region are named under the caller's scope path.
-  auto region_scope = region->scope(g.scope_path());
-  std::vector<Tensor> args;
-  std::vector<Tensor> inputs;
+  std::vector<TensorType> arg_types;
   for (const Tensor& s : sliced) {
     TensorType t = s.type();
     if (a >= t.rank() || t.shape[a] != sliced[0].dim(a)) {
       fail(l, "chunked_map", "sliced inputs must share the chunked axis, got " + type_to_string(t));
     }
     t.shape[a] /= chunks;
-    args.push_back(region->arg(static_cast<int>(inputs.size()), t, loc));
-    inputs.push_back(s);
+    arg_types.push_back(t);
   }
+  std::vector<Tensor> inputs = sliced;
   for (const Tensor& b : broadcast) {
-    args.push_back(region->arg(static_cast<int>(inputs.size()), b.type(), loc));
+    arg_types.push_back(b.type());
     inputs.push_back(b);
   }
-  region->output("out", body(*region, args));
   AttrMap attrs;
   attrs.set("axis", a);
   attrs.set("chunks", chunks);
   attrs.set("sliced", static_cast<int64_t>(sliced.size()));
   std::vector<std::unique_ptr<Graph>> regions;
-  regions.push_back(std::move(region));
+  regions.push_back(build_region("body", g, arg_types, body, loc));
   return g.add("chunked_map", inputs, std::move(attrs), l, std::move(regions));
 }
 
@@ -530,20 +544,14 @@ Tensor reversible(Tensor streams, const std::vector<Tensor>& f_captures, const s
     fail(l, "reversible", "expects two stacked streams [2, ...], got " + type_to_string(streams.type()));
   }
   TensorType stream_type{streams.dtype(), Shape(streams.shape().begin() + 1, streams.shape().end())};
-  auto make_region = [&](const char* name, const std::vector<Tensor>& captures, const RegionBody& fn) {
-    auto region = std::make_unique<Graph>(name);
-    region->set_default_float(graph.default_float());
-    auto region_scope = region->scope(graph.scope_path());
-    std::vector<Tensor> args{region->arg(0, stream_type, loc)};
-    for (size_t i = 0; i < captures.size(); ++i) {
-      args.push_back(region->arg(static_cast<int>(i + 1), captures[i].type(), loc));
-    }
-    region->output("out", fn(*region, args));
-    return region;
+  auto region_types = [&](const std::vector<Tensor>& captures) {
+    std::vector<TensorType> types{stream_type};
+    for (const Tensor& c : captures) types.push_back(c.type());
+    return types;
   };
   std::vector<std::unique_ptr<Graph>> regions;
-  regions.push_back(make_region("f", f_captures, f));
-  regions.push_back(make_region("g", g_captures, g));
+  regions.push_back(build_region("f", graph, region_types(f_captures), f, loc));
+  regions.push_back(build_region("g", graph, region_types(g_captures), g, loc));
   std::vector<Tensor> inputs{streams};
   inputs.insert(inputs.end(), f_captures.begin(), f_captures.end());
   inputs.insert(inputs.end(), g_captures.begin(), g_captures.end());
@@ -557,14 +565,8 @@ Tensor region_op(const std::string& op, const std::vector<Tensor>& inputs, AttrM
   SourceLoc l = here(loc);
   if (inputs.empty()) fail(l, op, "needs at least one input");
   Graph& g = graph_of(inputs[0], l, op);
-  auto region = std::make_unique<Graph>(op);
-  region->set_default_float(g.default_float());
-  auto region_scope = region->scope(g.scope_path());
-  std::vector<Tensor> args;
-  for (size_t i = 0; i < inputs.size(); ++i) args.push_back(region->arg(static_cast<int>(i), inputs[i].type(), loc));
-  region->output("out", body(*region, args));
   std::vector<std::unique_ptr<Graph>> regions;
-  regions.push_back(std::move(region));
+  regions.push_back(build_region(op, g, types_of(inputs), body, loc));
   return g.add(op, inputs, std::move(attrs), l, std::move(regions));
 }
 
