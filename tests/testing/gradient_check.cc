@@ -26,6 +26,18 @@ HostTensor random_tensor(const InputSpec& spec, uint64_t seed) {
   return t;
 }
 
+double central_difference(const Graph& loss_graph, ValueMap& feeds, const std::string& name, int64_t element,
+                          double h) {
+  HostTensor& x = feeds.at(name);
+  double saved = x[element];
+  x[element] = saved + h;
+  double plus = run_graph(loss_graph, feeds).at("loss")[0];
+  x[element] = saved - h;
+  double minus = run_graph(loss_graph, feeds).at("loss")[0];
+  x[element] = saved;
+  return (plus - minus) / (2 * h);
+}
+
 GradientCheckResult check_gradients(const GraphBody& body, const std::vector<InputSpec>& specs, uint64_t seed,
                                     double h) {
   Graph graph("gradient_check");
@@ -60,15 +72,8 @@ GradientCheckResult check_gradients(const GraphBody& body, const std::vector<Inp
   for (size_t k = 0; k < wrt.size(); ++k) {
     std::string name = fmt::format("x{}", wrt_index[k]);
     const HostTensor& g = analytic.at(fmt::format("grad{}", k));
-    HostTensor& x = feeds[name];
-    for (int64_t e = 0; e < x.size(); ++e) {
-      double saved = x[e];
-      x[e] = saved + h;
-      double plus = run_graph(*loss_only, feeds).at("loss")[0];
-      x[e] = saved - h;
-      double minus = run_graph(*loss_only, feeds).at("loss")[0];
-      x[e] = saved;
-      double numeric = (plus - minus) / (2 * h);
+    for (int64_t e = 0; e < feeds.at(name).size(); ++e) {
+      double numeric = central_difference(*loss_only, feeds, name, e, h);
       double abs_error = std::fabs(g[e] - numeric);
       double rel_error = abs_error / std::max(1.0, std::fabs(numeric));
       ++result.checked;

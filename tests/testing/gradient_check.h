@@ -33,6 +33,12 @@ struct GradientCheckResult {
   int checked = 0;    // number of elements compared
 };
 
+// Central difference (L(x + h) - L(x - h)) / 2h of the output "loss" of
+// `loss_graph` with respect to element `element` of the fed value `name`
+// (restored afterwards).
+double central_difference(const Graph& loss_graph, ValueMap& feeds, const std::string& name, int64_t element,
+                          double h);
+
 // Builds f64 inputs per `specs`, y = body(inputs), loss = sum(y * r) for a
 // random r, differentiates the loss w.r.t. every float input and compares
 // with central differences of step `h`. The relative error of an element
