@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "compiler/ir/error.h"
-#include "ops/counter_rng.h"
+#include "runtime/kernels/counter_rng.h"
 
 namespace reforge {
 namespace {
@@ -16,7 +16,7 @@ Batch empty_batch(const ReformerConfig& c, int64_t step, uint64_t seed) {
   b["tokens"] = HostTensor({DType::i64, {c.batch, c.seq_len}});
   b["targets"] = HostTensor({DType::i64, {c.batch, c.seq_len}});
   b["loss_weights"] = HostTensor({DType::f32, {c.batch, c.seq_len}});
-  b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(ops::mix64(seed * 1000003 + step) >> 12));
+  b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(seed * 1000003 + step) >> 12));
   return b;
 }
 
@@ -35,7 +35,7 @@ class DuplicationTask : public Task {
     for (int64_t row = 0; row < config_.batch; ++row) {
       std::vector<int64_t> seq(len, 0);
       for (int64_t i = 1; i < half; ++i) {
-        uint64_t r = ops::counter_bits(seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(row * len + i));
+        uint64_t r = kernels::counter_bits(seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(row * len + i));
         seq[i] = 1 + static_cast<int64_t>(r % static_cast<uint64_t>(config_.vocab_size - 1));
         seq[half + i] = seq[i];
       }
@@ -67,7 +67,7 @@ std::string builtin_corpus() {
                            "each token",  "the activations", "a long text", "the keys"};
   std::string text;
   for (uint64_t i = 0; text.size() < 20000; ++i) {
-    uint64_t r = ops::mix64(i);
+    uint64_t r = kernels::mix64(i);
     text += subjects[r % 8];
     text += ' ';
     text += verbs[(r >> 8) % 8];
@@ -94,7 +94,7 @@ class ByteLmTask : public Task {
     Batch b = empty_batch(config_, step, seed_);
     uint64_t windows = text_.size() - static_cast<uint64_t>(len) - 1;
     for (int64_t row = 0; row < config_.batch; ++row) {
-      uint64_t start = ops::counter_bits(seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(row)) % windows;
+      uint64_t start = kernels::counter_bits(seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(row)) % windows;
       for (int64_t t = 0; t < len; ++t) {
         int64_t at = row * len + t;
         b["tokens"][at] = static_cast<unsigned char>(text_[start + t]);

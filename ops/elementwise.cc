@@ -26,7 +26,25 @@ void check_domain(const TensorType& t, Domain domain) {
   if (!ok) shape_error("unsupported dtype " + type_to_string(t));
 }
 
-void register_unary(const std::string& name, Domain domain, UnaryFn fn, Vjp vjp) {
+using kir::BinaryOp;
+using kir::UnaryOp;
+
+// Kernel IR of a one-operand op on x.
+using UnaryFormula = std::function<ValueId(KernelBuilder&, ValueId)>;
+UnaryFormula kir_unary(UnaryOp op) {
+  return [op](KernelBuilder& b, ValueId x) { return b.unary(op, x); };
+}
+ScalarFormula kir_binary(BinaryOp op) {
+  return [op](KernelBuilder& b, const Node&, const std::vector<ValueId>& in) { return b.binary(op, in[0], in[1]); };
+}
+
+ValueId gelu_formula(KernelBuilder& b, ValueId x) {
+  ValueId cubic = b.mul(b.like(x, kGeluCubic), b.mul(x, b.mul(x, x)));
+  ValueId t = b.unary(UnaryOp::tanh, b.mul(b.like(x, kSqrt2OverPi), b.add(x, cubic)));
+  return b.mul(b.mul(b.like(x, 0.5), x), b.add(b.like(x, 1.0), t));
+}
+
+void register_unary(const std::string& name, Domain domain, UnaryFn fn, UnaryFormula formula, Vjp vjp) {
   register_op({.name = name,
                .arity = 1,
                .infer =
@@ -42,11 +60,14 @@ void register_unary(const std::string& name, Domain domain, UnaryFn fn, Vjp vjp)
                      return out;
                    },
                .vjp = std::move(vjp),
-               .elementwise = true});
+               .kind = OpKind::elementwise,
+               .element = pointwise([formula](KernelBuilder& b, const Node&, const std::vector<ValueId>& in) {
+                 return formula(b, in[0]);
+               })});
 }
 
 // result_bool: comparisons produce bool; otherwise the operand type.
-void register_binary(const std::string& name, Domain domain, bool result_bool, BinaryFn fn, Vjp vjp) {
+void register_binary(const std::string& name, Domain domain, bool result_bool, BinaryFn fn, BinaryOp op, Vjp vjp) {
   register_op({.name = name,
                .arity = 2,
                .infer =
@@ -66,7 +87,8 @@ void register_binary(const std::string& name, Domain domain, bool result_bool, B
                      return out;
                    },
                .vjp = std::move(vjp),
-               .elementwise = true});
+               .kind = OpKind::elementwise,
+               .element = pointwise(kir_binary(op))});
 }
 
 double checked_divisor(double b) {
@@ -80,30 +102,37 @@ REFORGE_REGISTER_OPS(elementwise) {
   // ---- unary ----
   register_unary(
       "neg", Domain::any, [](double x) { return -x; },
+      kir_unary(UnaryOp::neg),
       [](const VjpContext& c) { return std::vector<Tensor>{neg(c.grad)}; });
   register_unary(
       "exp", Domain::floats, [](double x) { return std::exp(x); },
+      kir_unary(UnaryOp::exp),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * c.output}; });
   register_unary(
       "log", Domain::floats, [](double x) { return std::log(x); },
+      kir_unary(UnaryOp::log),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad / c.inputs[0]}; });
   register_unary(
       "tanh", Domain::floats, [](double x) { return std::tanh(x); },
+      kir_unary(UnaryOp::tanh),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * (1.0 - c.output * c.output)}; });
   register_unary(
       "sqrt", Domain::floats, [](double x) { return std::sqrt(x); },
+      kir_unary(UnaryOp::sqrt),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * 0.5 / c.output}; });
   // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 * out / x
   register_unary(
       "rsqrt", Domain::floats, [](double x) { return 1.0 / std::sqrt(x); },
+      [](KernelBuilder& b, ValueId x) { return b.div(b.like(x, 1.0), b.unary(UnaryOp::sqrt, x)); },
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * (-0.5) * c.output / c.inputs[0]}; });
   register_unary(
       "relu", Domain::floats, [](double x) { return x > 0.0 ? x : 0.0; },
+      [](KernelBuilder& b, ValueId x) { return b.select(b.binary(BinaryOp::gt, x, b.like(x, 0)), x, b.like(x, 0)); },
       [](const VjpContext& c) {
         Tensor x = c.inputs[0];
         return std::vector<Tensor>{select(greater(x, zeros_like(x)), c.grad, zeros_like(x))};
       });
-  register_unary("gelu", Domain::floats, gelu_value, [](const VjpContext& c) {
+  register_unary("gelu", Domain::floats, gelu_value, gelu_formula, [](const VjpContext& c) {
     // gelu(x) = x * s(x), s = (1 + tanh(u))/2, u = k (x + a x^3):
     // gelu'(x) = s + x/2 * (1 - tanh(u)^2) * k (1 + 3 a x^2)
     Tensor x = c.inputs[0];
@@ -116,12 +145,14 @@ REFORGE_REGISTER_OPS(elementwise) {
   });
   register_unary(
       "abs", Domain::any, [](double x) { return std::fabs(x); },
+      kir_unary(UnaryOp::abs),
       [](const VjpContext& c) {
         Tensor x = c.inputs[0];
         return std::vector<Tensor>{select(less(x, zeros_like(x)), neg(c.grad), c.grad)};
       });
   register_unary(
-      "logical_not", Domain::booleans, [](double x) { return x != 0.0 ? 0.0 : 1.0; }, nullptr);
+      "logical_not", Domain::booleans, [](double x) { return x != 0.0 ? 0.0 : 1.0; },
+      kir_unary(UnaryOp::logical_not), nullptr);
 
   register_op({.name = "cast",
                .arity = 1,
@@ -142,69 +173,72 @@ REFORGE_REGISTER_OPS(elementwise) {
                      if (!is_float(x.dtype()) || !is_float(c.output.dtype())) return std::vector<Tensor>{Tensor{}};
                      return std::vector<Tensor>{cast(c.grad, x.dtype())};
                    },
-               .elementwise = true});
+               .kind = OpKind::elementwise,
+               .element = pointwise([](KernelBuilder& b, const Node& n, const std::vector<ValueId>& in) {
+                 return b.cast(n.type.dtype, in[0]);
+               })});
 
   // ---- binary arithmetic ----
   register_binary(
-      "add", Domain::any, false, [](double a, double b) { return a + b; },
+      "add", Domain::any, false, [](double a, double b) { return a + b; }, BinaryOp::add,
       [](const VjpContext& c) {
         return std::vector<Tensor>{c.grad, c.grad};
       });
   register_binary(
-      "sub", Domain::any, false, [](double a, double b) { return a - b; },
+      "sub", Domain::any, false, [](double a, double b) { return a - b; }, BinaryOp::sub,
       [](const VjpContext& c) {
         return std::vector<Tensor>{c.grad, neg(c.grad)};
       });
   register_binary(
-      "mul", Domain::any, false, [](double a, double b) { return a * b; },
+      "mul", Domain::any, false, [](double a, double b) { return a * b; }, BinaryOp::mul,
       [](const VjpContext& c) {
         return std::vector<Tensor>{c.grad * c.inputs[1], c.grad * c.inputs[0]};
       });
   register_binary(
-      "div", Domain::floats, false, [](double a, double b) { return a / b; },
+      "div", Domain::floats, false, [](double a, double b) { return a / b; }, BinaryOp::div,
       [](const VjpContext& c) {
         Tensor b = c.inputs[1];
         return std::vector<Tensor>{c.grad / b, neg(c.grad * c.output / b)};
       });
   // Ties send the gradient to the first operand.
   register_binary(
-      "maximum", Domain::any, false, [](double a, double b) { return a >= b ? a : b; },
+      "maximum", Domain::any, false, [](double a, double b) { return a >= b ? a : b; }, BinaryOp::max,
       [](const VjpContext& c) {
         Tensor first = greater_equal(c.inputs[0], c.inputs[1]);
         Tensor zero = zeros_like(c.grad);
         return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
       });
   register_binary(
-      "minimum", Domain::any, false, [](double a, double b) { return a <= b ? a : b; },
+      "minimum", Domain::any, false, [](double a, double b) { return a <= b ? a : b; }, BinaryOp::min,
       [](const VjpContext& c) {
         Tensor first = less_equal(c.inputs[0], c.inputs[1]);
         Tensor zero = zeros_like(c.grad);
         return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
       });
   register_binary(
-      "mod", Domain::integers, false, [](double a, double b) { return a - std::floor(a / checked_divisor(b)) * b; },
+      "mod", Domain::integers, false, [](double a, double b) { return a - std::floor(a / checked_divisor(b)) * b; }, BinaryOp::mod,
       nullptr);
   register_binary(
-      "floordiv", Domain::integers, false, [](double a, double b) { return std::floor(a / checked_divisor(b)); },
+      "floordiv", Domain::integers, false, [](double a, double b) { return std::floor(a / checked_divisor(b)); }, BinaryOp::div,
       nullptr);
 
   // ---- comparisons and logic ----
   register_binary(
-      "eq", Domain::any, true, [](double a, double b) { return double(a == b); }, nullptr);
+      "eq", Domain::any, true, [](double a, double b) { return double(a == b); }, BinaryOp::eq, nullptr);
   register_binary(
-      "ne", Domain::any, true, [](double a, double b) { return double(a != b); }, nullptr);
+      "ne", Domain::any, true, [](double a, double b) { return double(a != b); }, BinaryOp::ne, nullptr);
   register_binary(
-      "lt", Domain::any, true, [](double a, double b) { return double(a < b); }, nullptr);
+      "lt", Domain::any, true, [](double a, double b) { return double(a < b); }, BinaryOp::lt, nullptr);
   register_binary(
-      "le", Domain::any, true, [](double a, double b) { return double(a <= b); }, nullptr);
+      "le", Domain::any, true, [](double a, double b) { return double(a <= b); }, BinaryOp::le, nullptr);
   register_binary(
-      "gt", Domain::any, true, [](double a, double b) { return double(a > b); }, nullptr);
+      "gt", Domain::any, true, [](double a, double b) { return double(a > b); }, BinaryOp::gt, nullptr);
   register_binary(
-      "ge", Domain::any, true, [](double a, double b) { return double(a >= b); }, nullptr);
+      "ge", Domain::any, true, [](double a, double b) { return double(a >= b); }, BinaryOp::ge, nullptr);
   register_binary(
-      "logical_and", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 && b != 0.0); }, nullptr);
+      "logical_and", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 && b != 0.0); }, BinaryOp::logical_and, nullptr);
   register_binary(
-      "logical_or", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 || b != 0.0); }, nullptr);
+      "logical_or", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 || b != 0.0); }, BinaryOp::logical_or, nullptr);
 
   register_op(
       {.name = "select",
@@ -228,7 +262,10 @@ REFORGE_REGISTER_OPS(elementwise) {
              Tensor zero = zeros_like(c.grad);
              return std::vector<Tensor>{Tensor{}, select(c.inputs[0], c.grad, zero), select(c.inputs[0], zero, c.grad)};
            },
-       .elementwise = true});
+       .kind = OpKind::elementwise,
+       .element = pointwise([](KernelBuilder& b, const Node&, const std::vector<ValueId>& in) {
+         return b.select(in[0], in[1], in[2]);
+       })});
 }
 
 }  // namespace reforge::ops

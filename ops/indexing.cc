@@ -64,6 +64,18 @@ void for_each_row(const Shape& x_shape, const HostTensor& idx, int64_t axis, Fn 
     }
 }
 
+// Library calls of the indexing ops. ints: value dtype, index dtype, then
+// the (outer, extent, inner) split of the indexed tensor around `axis`,
+// then the index's extent along it.
+std::function<void(const Node&, const std::vector<TensorType>&, kir::LibraryCall&)> indexed_call(std::string function) {
+  return [function](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+    int64_t axis = n.attrs.get_int("axis");
+    AxisSplit x = split_at(in[0].shape, axis);
+    int64_t index_extent = in[1].rank() == 1 ? in[1].shape[0] : in[1].shape[axis];
+    call = {function, {dtype_code(in[0].dtype), dtype_code(in[1].dtype), x.outer, x.extent, x.inner, index_extent}};
+  };
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(indexing) {
@@ -85,7 +97,9 @@ REFORGE_REGISTER_OPS(indexing) {
            [](const VjpContext& c) {
              int64_t axis = c.node().attrs.get_int("axis");
              return std::vector<Tensor>{index_add(zeros_like(c.inputs[0]), c.inputs[1], c.grad, axis), Tensor{}};
-           }});
+           },
+       .kind = OpKind::library,
+       .library = indexed_call("take")});
   // The adjoint of take: base with updates[.., a, ..] added at base[.., idx[a], ..].
   register_op({.name = "index_add",
                .arity = 3,
@@ -110,7 +124,9 @@ REFORGE_REGISTER_OPS(indexing) {
                    [](const VjpContext& c) {
                      int64_t axis = c.node().attrs.get_int("axis");
                      return std::vector<Tensor>{c.grad, Tensor{}, take(c.grad, c.inputs[1], axis)};
-                   }});
+                   },
+       .kind = OpKind::library,
+       .library = indexed_call("index_add")});
 
   register_op({.name = "gather",
                .arity = 2,
@@ -133,7 +149,9 @@ REFORGE_REGISTER_OPS(indexing) {
                      int64_t axis = c.node().attrs.get_int("axis");
                      Tensor x = c.inputs[0];
                      return std::vector<Tensor>{scatter_add(zeros_like(x), c.inputs[1], c.grad, axis), Tensor{}};
-                   }});
+                   },
+       .kind = OpKind::library,
+       .library = indexed_call("gather")});
 
   register_op({.name = "scatter_add",
                .arity = 3,
@@ -159,7 +177,9 @@ REFORGE_REGISTER_OPS(indexing) {
                    [](const VjpContext& c) {
                      int64_t axis = c.node().attrs.get_int("axis");
                      return std::vector<Tensor>{c.grad, Tensor{}, gather(c.grad, c.inputs[1], axis)};
-                   }});
+                   },
+       .kind = OpKind::library,
+       .library = indexed_call("scatter_add")});
 
   // Stable ascending sort order along `axis`; equal keys keep their order.
   register_op({.name = "argsort",
@@ -185,6 +205,13 @@ REFORGE_REGISTER_OPS(indexing) {
                          for (int64_t a = 0; a < s.extent; ++a) out[at(a)] = static_cast<double>(order[a]);
                        }
                      return out;
+                   },
+               .kind = OpKind::library,
+               .library =
+                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+                     // ints: key dtype, outer, extent, inner (the result is i64).
+                     AxisSplit x = split_at(in[0].shape, n.attrs.get_int("axis"));
+                     call = {"argsort", {dtype_code(in[0].dtype), x.outer, x.extent, x.inner}};
                    }});
 }
 

@@ -58,6 +58,65 @@ TensorType infer_concat(const InferContext& c) {
   return t;
 }
 
+// ---- index maps: which input element an output element reads ----
+
+ValueId read_reshaped(const kir::ElementContext& c) {
+  ValueId flat = c.b.flat_index(c.coords, c.node.type.shape);
+  return c.read(0, unravel(c.b, flat, c.inputs[0].shape));
+}
+
+ValueId read_transposed(const kir::ElementContext& c) {
+  const auto& perm = c.node.attrs.get_ints("perm");
+  std::vector<ValueId> in(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) in[perm[i]] = c.coords[i];
+  return c.read(0, in);
+}
+
+ValueId read_broadcast(const kir::ElementContext& c) {
+  const Shape& in_shape = c.inputs[0].shape;
+  size_t lead = c.coords.size() - in_shape.size();
+  std::vector<ValueId> in(in_shape.size());
+  for (size_t i = 0; i < in_shape.size(); ++i) {
+    in[i] = in_shape[i] == 1 ? c.b.index_constant(0) : c.coords[lead + i];
+  }
+  return c.read(0, in);
+}
+
+ValueId read_sliced(const kir::ElementContext& c) {
+  std::vector<ValueId> in = c.coords;
+  int64_t axis = c.node.attrs.get_int("axis");
+  in[axis] = c.b.add(in[axis], c.b.index_constant(c.node.attrs.get_int("start")));
+  return c.read(0, in);
+}
+
+ValueId read_padded(const kir::ElementContext& c) {
+  KernelBuilder& b = c.b;
+  int64_t axis = c.node.attrs.get_int("axis"), extent = c.inputs[0].shape[axis];
+  std::vector<ValueId> in = c.coords;
+  ValueId at = b.sub(in[axis], b.index_constant(c.node.attrs.get_int("low")));
+  ValueId inside = b.binary(kir::BinaryOp::logical_and, b.binary(kir::BinaryOp::ge, at, b.index_constant(0)),
+                            b.binary(kir::BinaryOp::lt, at, b.index_constant(extent)));
+  in[axis] = b.clamp_index(at, extent);
+  ValueId value = c.read(0, in);
+  return b.select(inside, value, b.constant(c.node.type.dtype, c.node.attrs.get_float("value")));
+}
+
+// The last input whose range holds the coordinate; earlier inputs override.
+ValueId read_concatenated(const kir::ElementContext& c) {
+  KernelBuilder& b = c.b;
+  int64_t axis = c.node.attrs.get_int("axis"), end = c.node.type.shape[axis];
+  ValueId result = -1;
+  for (int64_t i = static_cast<int64_t>(c.inputs.size()) - 1; i >= 0; --i) {
+    int64_t extent = c.inputs[i].shape[axis], start = end - extent;
+    std::vector<ValueId> in = c.coords;
+    in[axis] = b.clamp_index(b.sub(in[axis], b.index_constant(start)), extent);
+    ValueId value = c.read(static_cast<int>(i), in);
+    result = result < 0 ? value : b.select(b.binary(kir::BinaryOp::lt, c.coords[axis], b.index_constant(end)), value, result);
+    end = start;
+  }
+  return result;
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(layout) {
@@ -76,7 +135,9 @@ REFORGE_REGISTER_OPS(layout) {
                      return t;
                    },
                .eval = [](const EvalContext& c) { return HostTensor(c.node.type, c.inputs[0]->data); },
-               .vjp = [](const VjpContext& c) { return std::vector<Tensor>{reshape(c.grad, c.inputs[0].shape())}; }});
+               .vjp = [](const VjpContext& c) { return std::vector<Tensor>{reshape(c.grad, c.inputs[0].shape())}; },
+               .kind = OpKind::view,
+               .element = read_reshaped});
 
   register_op({.name = "transpose",
                .arity = 1,
@@ -117,7 +178,9 @@ REFORGE_REGISTER_OPS(layout) {
                      std::vector<int64_t> inverse(perm.size());
                      for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
                      return std::vector<Tensor>{transpose(c.grad, inverse)};
-                   }});
+                   },
+               .kind = OpKind::view,
+               .element = read_transposed});
 
   register_op(
       {.name = "broadcast",
@@ -140,7 +203,9 @@ REFORGE_REGISTER_OPS(layout) {
              }
              return out;
            },
-       .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; }});
+       .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; },
+       .kind = OpKind::view,
+       .element = read_broadcast});
 
   register_op({.name = "slice",
                .arity = 1,
@@ -160,7 +225,9 @@ REFORGE_REGISTER_OPS(layout) {
                      int64_t axis = a.get_int("axis");
                      int64_t high = c.inputs[0].dim(axis) - a.get_int("end");
                      return std::vector<Tensor>{pad(c.grad, axis, a.get_int("start"), high, 0.0)};
-                   }});
+                   },
+               .kind = OpKind::view,
+               .element = read_sliced});
 
   register_op({.name = "concat",
                .arity = -1,
@@ -185,7 +252,9 @@ REFORGE_REGISTER_OPS(layout) {
                        offset += in.dim(axis);
                      }
                      return grads;
-                   }});
+                   },
+               .kind = OpKind::view,
+               .element = read_concatenated});
 
   register_op({.name = "pad",
                .arity = 1,
@@ -216,7 +285,9 @@ REFORGE_REGISTER_OPS(layout) {
                      const auto& a = c.node().attrs;
                      int64_t axis = a.get_int("axis"), low = a.get_int("low");
                      return std::vector<Tensor>{slice(c.grad, axis, low, low + c.inputs[0].dim(axis))};
-                   }});
+                   },
+               .kind = OpKind::view,
+               .element = read_padded});
 }
 
 }  // namespace reforge::ops

@@ -18,11 +18,10 @@
 
 #include "compiler/ir/inline_region.h"
 #include "ops/op_helpers.h"
+#include "runtime/kernels/lsh_attention_kernel.h"
 
 namespace reforge::ops {
 namespace {
-
-constexpr double kMaskedOut = 1e9, kSelfMask = 1e5, kNormEpsilon = 1e-6;
 
 const std::vector<AttrSpec> kAttrs = {{"chunk_len", AttrKind::integer},    {"causal", AttrKind::integer},
                                       {"valid_length", AttrKind::integer}, {"buckets_per_round", AttrKind::integer},
@@ -51,127 +50,35 @@ void require_fusable(const AttrMap& attrs) {
   }
 }
 
-// One (example, head) slice of the problem, with everything the forward
-// and backward kernels share: the sort order, unit keys, per-slot outputs.
-struct LshSlice {
-  int64_t length, rounds, chunk, dk, dv, valid, per_round;
-  bool causal;
-  const double *q, *v;         // [L, dk], [L, dv]
-  const double* buckets;       // [R, L]
-  std::vector<int64_t> order;  // sorted slot -> slot (r * L + position)
-  std::vector<double> keys;    // [L, dk]: q / sqrt(|q|^2 + eps)
-  std::vector<double> norms;   // [L]
-  std::vector<double> out;     // [R*L, dv] per-slot outputs (by slot, not sorted)
-  std::vector<double> lse;     // [R*L]
-
-  int64_t chunks() const { return rounds * length / chunk; }
-
-  void sort_slots() {
-    order.resize(rounds * length);
-    std::iota(order.begin(), order.end(), 0);
-    auto key = [&](int64_t slot) {
-      int64_t r = slot / length, t = slot % length;
-      return (static_cast<int64_t>(buckets[slot]) + r * per_round) * length + t;
-    };
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key(a) < key(b); });
-    keys.assign(length * dk, 0.0);
-    norms.assign(length, 0.0);
-    for (int64_t t = 0; t < length; ++t) {
-      double s = 0;
-      for (int64_t j = 0; j < dk; ++j) s += q[t * dk + j] * q[t * dk + j];
-      norms[t] = std::sqrt(s + kNormEpsilon);
-      for (int64_t j = 0; j < dk; ++j) keys[t * dk + j] = q[t * dk + j] / norms[t];
-    }
-  }
-
-  // The window of chunk c: its own slots, then the previous chunk's (wrapping).
-  std::vector<int64_t> window(int64_t c) const {
-    int64_t n = chunks(), previous = (c + n - 1) % n;
-    std::vector<int64_t> w;
-    for (int64_t i = 0; i < chunk; ++i) w.push_back(order[c * chunk + i]);
-    for (int64_t i = 0; i < chunk; ++i) w.push_back(order[previous * chunk + i]);
-    return w;
-  }
-
-  // Masked logits of query slot `qs` against `window` into `logits`.
-  void logits_of(int64_t qs, const std::vector<int64_t>& window, std::vector<double>& logits) const {
-    int64_t qt = qs % length;
-    logits.resize(window.size());
-    for (size_t w = 0; w < window.size(); ++w) {
-      int64_t kt = window[w] % length;
-      double dot = 0;
-      for (int64_t j = 0; j < dk; ++j) dot += q[qt * dk + j] * keys[kt * dk + j];
-      if (causal && kt > qt) dot -= kMaskedOut;
-      if (kt == qt) dot -= kSelfMask;
-      if (kt >= valid) dot -= kMaskedOut;
-      logits[w] = dot;
-    }
-  }
-
-  void forward() {
-    sort_slots();
-    out.assign(rounds * length * dv, 0.0);
-    lse.assign(rounds * length, 0.0);
-    std::vector<double> logits;
-    for (int64_t c = 0; c < chunks(); ++c) {
-      std::vector<int64_t> w = window(c);
-      for (int64_t i = 0; i < chunk; ++i) {
-        int64_t qs = order[c * chunk + i];
-        logits_of(qs, w, logits);
-        double m = *std::max_element(logits.begin(), logits.end()), s = 0;
-        for (double l : logits) s += std::exp(l - m);
-        lse[qs] = m + std::log(s);
-        for (size_t k = 0; k < w.size(); ++k) {
-          double p = std::exp(logits[k] - lse[qs]);
-          const double* vj = v + (w[k] % length) * dv;
-          for (int64_t j = 0; j < dv; ++j) out[qs * dv + j] += p * vj[j];
-        }
-      }
-    }
-  }
-
-  // Weights of the rounds at position t: softmax over r of lse[r*L + t].
-  std::vector<double> round_weights(int64_t t) const {
-    std::vector<double> w(rounds);
-    double m = -1e300, z = 0;
-    for (int64_t r = 0; r < rounds; ++r) m = std::max(m, lse[r * length + t]);
-    for (int64_t r = 0; r < rounds; ++r) z += w[r] = std::exp(lse[r * length + t] - m);
-    for (double& x : w) x /= z;
-    return w;
-  }
-};
-
-LshSlice make_slice(const EvalContext& c, int64_t bh) {
-  const auto& a = c.node.attrs;
-  const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2];
-  LshSlice s;
-  s.length = q.shape()[2];
-  s.rounds = buckets.shape()[2];
-  s.chunk = a.get_int("chunk_len");
-  s.dk = q.shape()[3];
-  s.dv = v.shape()[3];
-  s.valid = a.get_int("valid_length");
-  s.per_round = a.get_int("buckets_per_round");
-  s.causal = a.get_int("causal") != 0;
-  s.q = q.data.data() + bh * s.length * s.dk;
-  s.v = v.data.data() + bh * s.length * s.dv;
-  s.buckets = buckets.data.data() + bh * s.rounds * s.length;
-  return s;
+kernels::LshShape slice_shape(const Node& n, const std::vector<TensorType>& in) {
+  const auto& a = n.attrs;
+  return {.length = in[0].shape[2],
+          .rounds = in[2].shape[2],
+          .chunk = a.get_int("chunk_len"),
+          .dk = in[0].shape[3],
+          .dv = in[1].shape[3],
+          .valid = a.get_int("valid_length"),
+          .per_round = a.get_int("buckets_per_round"),
+          .causal = a.get_int("causal") != 0};
 }
+
+std::vector<TensorType> input_types(const EvalContext& c) {
+  std::vector<TensorType> types;
+  for (const HostTensor* t : c.inputs) types.push_back(t->type);
+  return types;
+}
+
+using ReferenceSlice = kernels::LshSlice<double, double>;
 
 HostTensor eval_fused(const EvalContext& c) {
   HostTensor result(c.node.type);
-  const Shape& shape = c.inputs[0]->shape();
-  for (int64_t bh = 0; bh < shape[0] * shape[1]; ++bh) {
-    LshSlice s = make_slice(c, bh);
-    s.forward();
-    for (int64_t t = 0; t < s.length; ++t) {
-      std::vector<double> w = s.round_weights(t);
-      for (int64_t r = 0; r < s.rounds; ++r)
-        for (int64_t j = 0; j < s.dv; ++j) {
-          result[(bh * s.length + t) * s.dv + j] += w[r] * s.out[(r * s.length + t) * s.dv + j];
-        }
-    }
+  kernels::LshShape s = slice_shape(c.node, input_types(c));
+  const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2];
+  for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
+    ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
+                         buckets.data.data() + bh * s.rounds * s.length);
+    slice.forward();
+    slice.combine(result.data.data() + bh * s.length * s.dv);
   }
   return result;
 }
@@ -179,69 +86,23 @@ HostTensor eval_fused(const EvalContext& c) {
 // Backward of eval_fused for grad g [B,H,L,dv]; writes [dq | dv].
 HostTensor eval_fused_grad(const EvalContext& c) {
   HostTensor result(c.node.type);
-  const HostTensor& grad = *c.inputs[4];
-  const Shape& shape = c.inputs[0]->shape();
-  for (int64_t bh = 0; bh < shape[0] * shape[1]; ++bh) {
-    LshSlice s = make_slice(c, bh);
-    s.forward();  // per-slot outputs and logsumexps (the logits are recomputed below)
-    const int64_t L = s.length, dk = s.dk, dv = s.dv;
-    const double* g = grad.data.data() + bh * L * dv;
-    // Through the round combination: d out_slot and d lse_slot.
-    std::vector<double> d_out(s.rounds * L * dv, 0.0), d_lse(s.rounds * L, 0.0);
-    for (int64_t t = 0; t < L; ++t) {
-      std::vector<double> w = s.round_weights(t);
-      double g_dot_combined = 0;
-      std::vector<double> g_dot_round(s.rounds, 0.0);
-      for (int64_t r = 0; r < s.rounds; ++r) {
-        for (int64_t j = 0; j < dv; ++j) g_dot_round[r] += g[t * dv + j] * s.out[(r * L + t) * dv + j];
-        g_dot_combined += w[r] * g_dot_round[r];
-      }
-      for (int64_t r = 0; r < s.rounds; ++r) {
-        for (int64_t j = 0; j < dv; ++j) d_out[(r * L + t) * dv + j] = w[r] * g[t * dv + j];
-        d_lse[r * L + t] = w[r] * (g_dot_round[r] - g_dot_combined);
-      }
-    }
-    // Through each chunk's attention, recomputing its logits.
-    std::vector<double> dq(L * dk, 0.0), d_keys(L * dk, 0.0), d_v(L * dv, 0.0), logits;
-    for (int64_t ch = 0; ch < s.chunks(); ++ch) {
-      std::vector<int64_t> w = s.window(ch);
-      for (int64_t i = 0; i < s.chunk; ++i) {
-        int64_t qs = s.order[ch * s.chunk + i], qt = qs % L;
-        s.logits_of(qs, w, logits);
-        const double* d_o = d_out.data() + qs * dv;
-        double d_o_dot_o = 0;
-        for (int64_t j = 0; j < dv; ++j) d_o_dot_o += d_o[j] * s.out[qs * dv + j];
-        for (size_t k = 0; k < w.size(); ++k) {
-          int64_t kt = w[k] % L;
-          double p = std::exp(logits[k] - s.lse[qs]);
-          double d_o_dot_v = 0;
-          for (int64_t j = 0; j < dv; ++j) {
-            d_o_dot_v += d_o[j] * s.v[kt * dv + j];
-            d_v[kt * dv + j] += p * d_o[j];
-          }
-          double d_logit = p * (d_o_dot_v - d_o_dot_o + d_lse[qs]);
-          for (int64_t j = 0; j < dk; ++j) {
-            dq[qt * dk + j] += d_logit * s.keys[kt * dk + j];
-            d_keys[kt * dk + j] += d_logit * s.q[qt * dk + j];
-          }
-        }
-      }
-    }
-    // Keys are q / n with n = sqrt(|q|^2 + eps): dq += dk/n - q (q . dk) / n^3.
-    for (int64_t t = 0; t < L; ++t) {
-      double n = s.norms[t], q_dot = 0;
-      for (int64_t j = 0; j < dk; ++j) q_dot += s.q[t * dk + j] * d_keys[t * dk + j];
-      for (int64_t j = 0; j < dk; ++j) {
-        dq[t * dk + j] += d_keys[t * dk + j] / n - s.q[t * dk + j] * q_dot / (n * n * n);
-      }
-    }
-    for (int64_t t = 0; t < L; ++t) {
-      double* row = result.data.data() + (bh * L + t) * (dk + dv);
-      for (int64_t j = 0; j < dk; ++j) row[j] = dq[t * dk + j];
-      for (int64_t j = 0; j < dv; ++j) row[dk + j] = d_v[t * dv + j];
-    }
+  kernels::LshShape s = slice_shape(c.node, input_types(c));
+  const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2], &grad = *c.inputs[4];
+  for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
+    ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
+                         buckets.data.data() + bh * s.rounds * s.length);
+    slice.forward();
+    slice.backward(grad.data.data() + bh * s.length * s.dv, result.data.data() + bh * s.length * (s.dk + s.dv));
   }
   return result;
+}
+
+// ints: dtype, bucket dtype, slices (B*H), then the slice shape.
+void lsh_call(const std::string& function, const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+  kernels::LshShape s = slice_shape(n, in);
+  call = {function,
+          {dtype_code(in[0].dtype), dtype_code(in[2].dtype), in[0].shape[0] * in[0].shape[1], s.length, s.rounds, s.chunk,
+           s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -291,7 +152,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                      return c.run_region(0, std::move(args)).at(0);
                    },
                .vjp = vjp_decomposed,
-               .num_regions = 1});
+               .num_regions = 1,
+               .kind = OpKind::structured});
   register_op({.name = "lsh_attention_fused",
                .arity = 4,
                .attrs = kAttrs,
@@ -301,7 +163,12 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                      return infer_operands(c.inputs, c.attrs);
                    },
                .eval = eval_fused,
-               .vjp = vjp_fused});
+               .vjp = vjp_fused,
+               .kind = OpKind::library,
+               .library =
+                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+                     lsh_call("lsh_attention", n, in, call);
+                   }});
   register_op({.name = "lsh_attention_fused_grad",
                .arity = 5,
                .attrs = kAttrs,
@@ -315,7 +182,12 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                      out.shape[3] = c.inputs[0].shape[3] + v.shape[3];
                      return out;
                    },
-               .eval = eval_fused_grad});
+               .eval = eval_fused_grad,
+               .kind = OpKind::library,
+               .library =
+                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+                     lsh_call("lsh_attention_grad", n, in, call);
+                   }});
 }
 
 }  // namespace reforge::ops

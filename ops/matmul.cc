@@ -52,6 +52,15 @@ REFORGE_REGISTER_OPS(matmul) {
                      // dA = G B^T, dB = A^T G
                      return std::vector<Tensor>{matmul(c.grad, swap_last_axes(c.inputs[1])),
                                                 matmul(swap_last_axes(c.inputs[0]), c.grad)};
+                   },
+               .kind = OpKind::library,
+               .library =
+                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+                     // ints: dtype, batch, m, n, k (row-major operands).
+                     const Shape& out = n.type.shape;
+                     int64_t r = static_cast<int64_t>(out.size()), batch = 1;
+                     for (int64_t i = 0; i < r - 2; ++i) batch *= out[i];
+                     call = {"matmul", {dtype_code(n.type.dtype), batch, out[r - 2], out[r - 1], in[0].shape[r - 1]}};
                    }});
 }
 

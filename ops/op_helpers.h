@@ -10,6 +10,7 @@
 #include "compiler/dsl/dsl.h"
 #include "compiler/ir/graph.h"
 #include "compiler/ir/op_def.h"
+#include "compiler/kernel/lowering_hooks.h"
 
 namespace reforge::ops {
 
@@ -58,10 +59,9 @@ inline AxisSplit split_at(const Shape& shape, int64_t axis) {
   return s;
 }
 
-inline  // Copies `src` into `dst` along `axis`: dst[.., dst_offset + a, ..] = src[.., src_offset + a, ..] for a <
-        // count.
-    void
-    copy_along(const HostTensor& src, int64_t src_offset, HostTensor& dst, int64_t dst_offset, int64_t axis,
+// Copies `src` into `dst` along `axis`:
+//   dst[.., dst_offset + a, ..] = src[.., src_offset + a, ..] for a < count.
+inline void copy_along(const HostTensor& src, int64_t src_offset, HostTensor& dst, int64_t dst_offset, int64_t axis,
                int64_t count) {
   AxisSplit s = split_at(src.shape(), axis);
   AxisSplit d = split_at(dst.shape(), axis);
@@ -85,5 +85,35 @@ inline std::vector<int64_t> unravel(int64_t flat, const Shape& shape) {
 // Node locations for gradient nodes are rewritten by autodiff to the
 // forward node's location; vjp rules build with the plain DSL.
 inline Tensor zeros_like(Tensor x) { return full_like(x, 0.0); }
+
+// ---- lowering helpers ----
+
+using kir::KernelBuilder;
+using kir::ValueId;
+
+// The lowering of an elementwise op from a formula over the input values
+// at the output element's own coordinates.
+using ScalarFormula = std::function<ValueId(KernelBuilder&, const Node&, const std::vector<ValueId>&)>;
+inline std::function<int(const kir::ElementContext&)> pointwise(ScalarFormula formula) {
+  return [formula](const kir::ElementContext& c) {
+    std::vector<ValueId> inputs;
+    for (size_t i = 0; i < c.node.inputs.size(); ++i) inputs.push_back(c.read(static_cast<int>(i), c.coords));
+    return formula(c.b, c.node, inputs);
+  };
+}
+
+// Coordinates of flat index `flat` in `shape`, as kernel IR.
+inline std::vector<ValueId> unravel(KernelBuilder& b, ValueId flat, const Shape& shape) {
+  std::vector<ValueId> coords(shape.size());
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    coords[d] = b.binary(kir::BinaryOp::mod, flat, b.index_constant(shape[d]));
+    flat = b.binary(kir::BinaryOp::div, flat, b.index_constant(shape[d]));
+  }
+  return coords;
+}
+
+// Library calls name their element types by this code (the runtime's
+// ElementType numbering).
+inline int64_t dtype_code(DType dtype) { return static_cast<int64_t>(dtype); }
 
 }  // namespace reforge::ops

@@ -2,7 +2,7 @@
 // fresh per training step, fixed for evaluation) by the counter-based
 // generator in counter_rng.h. `stream` separates independent draws under
 // one key.
-#include "ops/counter_rng.h"
+#include "runtime/kernels/counter_rng.h"
 #include "ops/op_helpers.h"
 
 namespace reforge::ops {
@@ -26,6 +26,13 @@ HostTensor eval_random(const EvalContext& c) {
   return out;
 }
 
+// ints: result dtype, key dtype, elements, stream.
+std::function<void(const Node&, const std::vector<TensorType>&, kir::LibraryCall&)> random_call(std::string function) {
+  return [function](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+    call = {function, {dtype_code(n.type.dtype), dtype_code(in[0].dtype), n.type.elements(), n.attrs.get_int("stream")}};
+  };
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(random) {
@@ -35,12 +42,16 @@ REFORGE_REGISTER_OPS(random) {
                .arity = 1,
                .attrs = attrs,
                .infer = infer_random,
-               .eval = eval_random<counter_normal>});
+               .eval = eval_random<kernels::counter_normal>,
+               .kind = OpKind::library,
+               .library = random_call("random_normal")});
   register_op({.name = "random_uniform",
                .arity = 1,
                .attrs = attrs,
                .infer = infer_random,
-               .eval = eval_random<counter_uniform>});
+               .eval = eval_random<kernels::counter_uniform>,
+               .kind = OpKind::library,
+               .library = random_call("random_uniform")});
 }
 
 }  // namespace reforge::ops

@@ -90,6 +90,142 @@ void for_each_line(const Shape& shape, int64_t axis, Fn fn) {
     for (int64_t i = 0; i < s.inner; ++i) fn(o * s.extent * s.inner + i, s.inner, s.extent, o * s.inner + i);
 }
 
+// ---- lowering ----
+
+using kir::BinaryOp;
+using kir::UnaryOp;
+
+double lowest(DType dtype) {
+  return is_float(dtype) ? -std::numeric_limits<double>::infinity() : -9007199254740992.0;
+}
+
+// reduce_sum / reduce_max: for each output element, loops over the reduced
+// axes into one accumulator.
+void lower_reduce(kir::KernelContext& c, bool is_max) {
+  KernelBuilder& b = c.b;
+  const Shape& in = c.inputs[0].shape;
+  const auto& axes = c.node.attrs.get_ints("axes");
+  bool keepdims = c.node.attrs.get_int("keepdims") != 0;
+  DType dtype = c.node.type.dtype;
+  std::vector<ValueId> out = b.begin_loop_nest(c.node.type.shape);
+  int acc = b.accumulator(dtype);
+  b.assign(acc, b.constant(dtype, is_max ? lowest(dtype) : 0.0));
+  std::vector<ValueId> coords(in.size());
+  size_t next_out = 0;
+  int opened = 0;
+  for (int64_t d = 0; d < static_cast<int64_t>(in.size()); ++d) {
+    bool reduced = std::find(axes.begin(), axes.end(), d) != axes.end();
+    if (reduced) {
+      coords[d] = b.begin_loop(in[d]);
+      ++opened;
+      if (keepdims) ++next_out;
+    } else {
+      coords[d] = out[next_out++];
+    }
+  }
+  ValueId x = c.read(0, coords);
+  b.assign(acc, is_max ? b.select(b.binary(BinaryOp::lt, b.read(acc), x), x, b.read(acc)) : b.add(b.read(acc), x));
+  for (int i = 0; i < opened; ++i) b.end_loop();
+  c.store(out, b.read(acc));
+  b.end_loop_nest();
+}
+
+// The loop nest over every line along `axis`: coordinates of the input
+// with the axis left to fill (coords[axis] is -1).
+std::vector<ValueId> begin_lines(KernelBuilder& b, const Shape& in, int64_t axis) {
+  Shape lines = in;
+  lines.erase(lines.begin() + axis);
+  std::vector<ValueId> coords = b.begin_loop_nest(lines);
+  coords.insert(coords.begin() + axis, -1);
+  return coords;
+}
+
+std::vector<ValueId> at(std::vector<ValueId> coords, int64_t axis, ValueId a) {
+  coords[axis] = a;
+  return coords;
+}
+
+// The line's maximum into a new accumulator.
+int line_max(kir::KernelContext& c, const std::vector<ValueId>& line, int64_t axis) {
+  KernelBuilder& b = c.b;
+  DType dtype = c.inputs[0].dtype;
+  int m = b.accumulator(dtype);
+  b.assign(m, b.constant(dtype, lowest(dtype)));
+  ValueId a = b.begin_loop(c.inputs[0].shape[axis]);
+  ValueId x = c.read(0, at(line, axis, a));
+  b.assign(m, b.select(b.binary(BinaryOp::lt, b.read(m), x), x, b.read(m)));
+  b.end_loop();
+  return m;
+}
+
+// sum over the line of exp(x - m), into a new accumulator.
+int line_exp_sum(kir::KernelContext& c, const std::vector<ValueId>& line, int64_t axis, ValueId m) {
+  KernelBuilder& b = c.b;
+  int s = b.accumulator(c.inputs[0].dtype);
+  b.assign(s, b.like(m, 0.0));
+  ValueId a = b.begin_loop(c.inputs[0].shape[axis]);
+  ValueId x = c.read(0, at(line, axis, a));
+  b.assign(s, b.add(b.read(s), b.unary(UnaryOp::exp, b.sub(x, m))));
+  b.end_loop();
+  return s;
+}
+
+void lower_logsumexp(kir::KernelContext& c) {
+  KernelBuilder& b = c.b;
+  int64_t axis = c.node.attrs.get_int("axis");
+  std::vector<ValueId> line = begin_lines(b, c.inputs[0].shape, axis);
+  ValueId m = b.read(line_max(c, line, axis));
+  ValueId s = b.read(line_exp_sum(c, line, axis, m));
+  // An infinite maximum is the answer itself (exp(inf - inf) would be NaN).
+  ValueId infinite = b.binary(BinaryOp::eq, b.unary(UnaryOp::abs, m), b.like(m, INFINITY));
+  ValueId result = b.select(infinite, m, b.add(m, b.unary(UnaryOp::log, s)));
+  std::vector<ValueId> out = line;
+  if (c.node.attrs.get_int_or("keepdims", 0) != 0)
+    out[axis] = b.index_constant(0);
+  else
+    out.erase(out.begin() + axis);
+  c.store(out, result);
+  b.end_loop_nest();
+}
+
+void lower_softmax(kir::KernelContext& c) {
+  KernelBuilder& b = c.b;
+  int64_t axis = c.node.attrs.get_int("axis");
+  std::vector<ValueId> line = begin_lines(b, c.inputs[0].shape, axis);
+  ValueId m = b.read(line_max(c, line, axis));
+  ValueId s = b.read(line_exp_sum(c, line, axis, m));
+  ValueId a = b.begin_loop(c.inputs[0].shape[axis]);
+  std::vector<ValueId> coords = at(line, axis, a);
+  c.store(coords, b.div(b.unary(UnaryOp::exp, b.sub(c.read(0, coords), m)), s));
+  b.end_loop();
+  b.end_loop_nest();
+}
+
+// First maximum wins, as in the reference.
+void lower_argmax(kir::KernelContext& c) {
+  KernelBuilder& b = c.b;
+  int64_t axis = c.node.attrs.get_int("axis");
+  std::vector<ValueId> line = begin_lines(b, c.inputs[0].shape, axis);
+  std::vector<ValueId> out = line;
+  out.erase(out.begin() + axis);
+  if (c.inputs[0].shape[axis] == 0) {
+    c.store(out, b.constant(DType::i64, 0));
+    b.end_loop_nest();
+    return;
+  }
+  int best = b.accumulator(c.inputs[0].dtype), index = b.accumulator(DType::i64);
+  b.assign(best, c.read(0, at(line, axis, b.index_constant(0))));
+  b.assign(index, b.index_constant(0));
+  ValueId a = b.begin_loop(c.inputs[0].shape[axis]);
+  ValueId x = c.read(0, at(line, axis, a));
+  ValueId better = b.binary(BinaryOp::gt, x, b.read(best));
+  b.assign(index, b.select(better, a, b.read(index)));
+  b.assign(best, b.select(better, x, b.read(best)));
+  b.end_loop();
+  c.store(out, b.read(index));
+  b.end_loop_nest();
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(reductions) {
@@ -102,7 +238,9 @@ REFORGE_REGISTER_OPS(reductions) {
                .vjp =
                    [](const VjpContext& c) {
                      return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())};
-                   }});
+                   },
+               .kind = OpKind::reduction,
+               .kernel = [](kir::KernelContext& c) { lower_reduce(c, false); }});
   // The gradient is shared equally among tied maxima.
   register_op({.name = "reduce_max",
                .arity = 1,
@@ -117,7 +255,9 @@ REFORGE_REGISTER_OPS(reductions) {
                      AttrMap attrs = n.attrs;
                      Tensor count = c.graph.add("reduce_sum", {is_max}, attrs, n.loc);
                      return std::vector<Tensor>{is_max * expand_back(c.grad / count, n, x.shape())};
-                   }});
+                   },
+               .kind = OpKind::reduction,
+               .kernel = [](kir::KernelContext& c) { lower_reduce(c, true); }});
 
   register_op({.name = "argmax",
                .arity = 1,
@@ -143,7 +283,9 @@ REFORGE_REGISTER_OPS(reductions) {
                                      out[line] = static_cast<double>(best);
                                    });
                      return out;
-                   }});
+                   },
+               .kind = OpKind::reduction,
+               .kernel = lower_argmax});
 
   register_op({.name = "logsumexp",
                .arity = 1,
@@ -173,7 +315,9 @@ REFORGE_REGISTER_OPS(reductions) {
                      const Node& n = c.node();
                      Tensor p = exp(x - expand_back(c.output, n, x.shape()));
                      return std::vector<Tensor>{p * expand_back(c.grad, n, x.shape())};
-                   }});
+                   },
+               .kind = OpKind::reduction,
+               .kernel = lower_logsumexp});
 
   register_op({.name = "softmax",
                .arity = 1,
@@ -201,7 +345,9 @@ REFORGE_REGISTER_OPS(reductions) {
                      int64_t axis = c.node().attrs.get_int("axis");
                      Tensor y = c.output;
                      return std::vector<Tensor>{y * (c.grad - sum(c.grad * y, {axis}, true))};
-                   }});
+                   },
+               .kind = OpKind::reduction,
+               .kernel = lower_softmax});
 }
 
 }  // namespace reforge::ops

@@ -14,12 +14,18 @@ HostTensor no_eval(const EvalContext& ctx) {
 }  // namespace
 
 REFORGE_REGISTER_OPS(sources) {
-  register_op({.name = "input", .arity = 0, .eval = no_eval});
-  register_op(
-      {.name = "param", .arity = 0, .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}}, .eval = no_eval});
-  register_op(
-      {.name = "state", .arity = 0, .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}}, .eval = no_eval});
-  register_op({.name = "arg", .arity = 0, .attrs = {{"index", AttrKind::integer}}, .eval = no_eval});
+  register_op({.name = "input", .arity = 0, .eval = no_eval, .kind = OpKind::source});
+  register_op({.name = "param",
+               .arity = 0,
+               .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
+               .eval = no_eval,
+               .kind = OpKind::source});
+  register_op({.name = "state",
+               .arity = 0,
+               .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
+               .eval = no_eval,
+               .kind = OpKind::source});
+  register_op({.name = "arg", .arity = 0, .attrs = {{"index", AttrKind::integer}}, .eval = no_eval, .kind = OpKind::source});
 
   register_op({.name = "constant",
                .arity = 0,
@@ -33,7 +39,11 @@ REFORGE_REGISTER_OPS(sources) {
                      HostTensor out(c.node.type);
                      std::fill(out.data.begin(), out.data.end(), c.node.attrs.get_float("value"));
                      return out;
-                   }});
+                   },
+               .kind = OpKind::elementwise,
+               .element = [](const kir::ElementContext& c) {
+                 return c.b.constant(c.node.type.dtype, c.node.attrs.get_float("value"));
+               }});
 
   // iota: each element holds its coordinate along `axis`.
   register_op({.name = "iota",
@@ -53,7 +63,11 @@ REFORGE_REGISTER_OPS(sources) {
                        for (int64_t a = 0; a < s.extent; ++a)
                          for (int64_t i = 0; i < s.inner; ++i) out[(o * s.extent + a) * s.inner + i] = a;
                      return out;
-                   }});
+                   },
+               .kind = OpKind::elementwise,
+               .element = [](const kir::ElementContext& c) {
+                 return c.b.cast(c.node.type.dtype, c.coords[c.node.attrs.get_int("axis")]);
+               }});
 }
 
 }  // namespace reforge::ops

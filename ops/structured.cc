@@ -223,14 +223,16 @@ REFORGE_REGISTER_OPS(structured) {
                .infer = infer_chunked_map,
                .eval = eval_chunked_map,
                .vjp = vjp_chunked_map,
-               .num_regions = 1});
+               .num_regions = 1,
+               .kind = OpKind::structured});
   register_op({.name = "reversible",
                .arity = -1,
                .attrs = {{"f_captures", AttrKind::integer}},
                .infer = infer_reversible,
                .eval = eval_reversible,
                .vjp = vjp_reversible,
-               .num_regions = 2});
+               .num_regions = 2,
+               .kind = OpKind::structured});
 }
 
 }  // namespace reforge::ops

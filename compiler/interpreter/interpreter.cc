@@ -5,7 +5,7 @@
 #include <cmath>
 #include <functional>
 
-#include "ops/counter_rng.h"
+#include "runtime/kernels/counter_rng.h"
 
 namespace reforge {
 namespace {
@@ -125,9 +125,9 @@ ValueMap initial_values(const Graph& graph, uint64_t seed) {
     uint64_t stream = stable_name_hash(n.name);
     for (int64_t i = 0; i < t.size(); ++i) {
       if (kind == "normal")
-        t[i] = scale * ops::counter_normal(seed, stream, i);
+        t[i] = scale * kernels::counter_normal(seed, stream, i);
       else if (kind == "uniform")
-        t[i] = scale * (2.0 * ops::counter_uniform(seed, stream, i) - 1.0);
+        t[i] = scale * (2.0 * kernels::counter_uniform(seed, stream, i) - 1.0);
       else if (kind == "zeros")
         t[i] = 0.0;
       else if (kind == "ones")

@@ -18,6 +18,24 @@ class Graph;
 struct Node;
 struct Tensor;
 
+namespace kir {
+struct ElementContext;
+struct KernelContext;
+struct LibraryCall;
+}  // namespace kir
+
+// What kind of computation an op is; passes and the lowering ask this,
+// never the op's name.
+enum class OpKind {
+  elementwise,  // one output element from same-index input elements (or none: constant, iota)
+  view,         // moves elements without arithmetic; an index map (reshape, transpose, slice, ...)
+  reduction,    // a loop nest with accumulators (sums, maxima, softmax)
+  library,      // a call with a fixed signature (GEMM, sort, gather, random numbers, fused attention)
+  source,       // values fed from outside the graph (input, param, state, arg)
+  structured,   // owns regions; expanded into plain nodes before lowering
+};
+const char* op_kind_name(OpKind kind);
+
 struct AttrSpec {
   std::string name;
   AttrKind kind;
@@ -70,9 +88,17 @@ struct OpDef {
   // Null for ops that carry no gradient (integer results, sources).
   std::function<std::vector<Tensor>(const VjpContext&)> vjp;
   int num_regions = 0;
-  // One output element from the same-index input elements (neg, add,
-  // select, cast, ...): legal to compute in place and to fuse into a loop.
-  bool elementwise = false;
+  OpKind kind = OpKind::library;
+  // The lowering, by kind (see compiler/kernel/lowering_hooks.h): elementwise
+  // and view ops give one output element as kernel IR; reductions build
+  // their loop nest; library ops name their runtime call.
+  std::function<int(const kir::ElementContext&)> element;
+  std::function<void(kir::KernelContext&)> kernel;
+  std::function<void(const Node&, const std::vector<TensorType>& inputs, kir::LibraryCall&)> library;
+
+  // Elementwise results may take over a dying input's buffer and fuse into
+  // one loop with their consumers.
+  bool elementwise() const { return kind == OpKind::elementwise; }
 };
 
 // Registration happens at static-initialisation time in ops/ (one file per

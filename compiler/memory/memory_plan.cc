@@ -122,7 +122,7 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
       continue;
     }
     PlannedBuffer b{id, n.name, n.op, n.loc, n.type, kind, n.type.bytes(), 0, live[id].first, live[id].last, -1};
-    if (options.in_place && options.buffer_reuse && n.def && n.def->elementwise) {
+    if (options.in_place && options.buffer_reuse && n.def && n.def->elementwise()) {
       for (int in : n.inputs) {
         int a = allocation_of_value[in];
         if (a < 0 || outputs.count(in) || allocations[a].last != step || g.node(in).type.bytes() != b.bytes) continue;

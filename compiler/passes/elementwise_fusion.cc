@@ -21,12 +21,12 @@ FusionGroups group_elementwise(const Graph& g) {
     for (int in : g.node(id).inputs) ++consumers[in];
   }
   for (const auto& [name, id] : g.outputs()) consumers[id] += 2;  // an output always escapes
-  auto elementwise = [&](int id) { return g.node(id).def && g.node(id).def->elementwise; };
-  // Producers a kernel can compute itself: elementwise ops, constants and
-  // iotas (no memory at all) and broadcasts (an indexed read of the smaller input).
+  auto elementwise = [&](int id) { return g.node(id).def && g.node(id).def->elementwise(); };
+  // Producers a kernel can compute itself: elementwise ops (constants and
+  // iotas among them: no memory at all) and views (an indexed read of
+  // their input).
   auto fusable_producer = [&](int id) {
-    const std::string& op = g.node(id).op;
-    return elementwise(id) || op == "constant" || op == "iota" || op == "broadcast";
+    return elementwise(id) || (g.node(id).def && g.node(id).def->kind == OpKind::view);
   };
 
   // last_unfusable_before[id]: the latest node before `id` that no kernel

@@ -1,7 +1,7 @@
 // Elementwise fusion grouping: marks which elementwise nodes become one
 // loop nest for the code generators. A group is a tree of nodes of one
-// shape — elementwise ops, plus constants, iotas and broadcasts feeding
-// them — in which every member but the root (always elementwise) has
+// shape — elementwise ops (constants and iotas among them), plus views
+// (reshape, transpose, broadcast, slice, pad, concat) feeding them — in which every member but the root (always elementwise) has
 // exactly one consumer, inside the group; only the root's value leaves the
 // kernel, so the other members never need memory of their own. A producer
 // joins only if no unfusable node is built between it and its consumer,

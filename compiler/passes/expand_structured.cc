@@ -21,6 +21,13 @@ Tensor expand_reversible(Graph& out, const Node& n, const std::vector<Tensor>& i
   return stack_streams(y.y1, y.y2);
 }
 
+Tensor expand(Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
+  if (n.op == "reversible") return expand_reversible(out, n, inputs);
+  if (n.op == "chunked_map") return expand_chunked_map(out, n, inputs);
+  // Otherwise the region is the op's decomposition (lsh_attention).
+  return inline_region(out, *n.regions.at(0), inputs).at(0);
+}
+
 }  // namespace
 
 std::unique_ptr<Graph> expand_structured(const Graph& graph, const std::set<std::string>& ops) {
@@ -33,8 +40,7 @@ std::unique_ptr<Graph> expand_structured(const Graph& graph, const std::set<std:
       changed = true;
       std::vector<Tensor> inputs;
       for (int in : c.inputs) inputs.push_back(c.out.value(in));
-      Tensor result = n.op == "reversible" ? expand_reversible(c.out, n, inputs) : expand_chunked_map(c.out, n, inputs);
-      return result.id;
+      return expand(c.out, n, inputs).id;
     });
   }
   return current;

@@ -1,5 +1,5 @@
-// Pass: expands every structured op (chunked_map, reversible) into plain
-// nodes, recursively, giving the same computation without regions. This is
+// Pass: expands structured ops (chunked_map, reversible, lsh_attention)
+// into plain nodes, recursively, giving the same computation without regions. This is
 // "the same model evaluated non-reversibly / unchunked": ordinary autodiff
 // of the result stores every activation, which is what the Reformer passes
 // are measured against.
@@ -13,7 +13,8 @@
 
 namespace reforge {
 
-// Expands the structured ops named in `ops` (by default all of them).
+// Expands the structured ops named in `ops` (by default the Reformer's
+// layer structure; the back ends expand every structured op).
 std::unique_ptr<Graph> expand_structured(const Graph& graph,
                                          const std::set<std::string>& ops = {"chunked_map", "reversible"});
 

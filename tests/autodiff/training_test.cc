@@ -9,7 +9,7 @@
 #include "compiler/dsl/dsl.h"
 #include "compiler/interpreter/trainer.h"
 #include "compiler/ir/verifier.h"
-#include "ops/counter_rng.h"
+#include "runtime/kernels/counter_rng.h"
 
 namespace reforge {
 namespace {
@@ -91,8 +91,8 @@ void make_xor_batch(int n, HostTensor& x, HostTensor& labels) {
   labels = HostTensor({DType::i64, {n}});
   for (int i = 0; i < n; ++i) {
     int a = i % 2, b = (i / 2) % 2;
-    x[2 * i] = (a ? 1.0 : -1.0) + 0.2 * ops::counter_normal(3, 0, i);
-    x[2 * i + 1] = (b ? 1.0 : -1.0) + 0.2 * ops::counter_normal(3, 1, i);
+    x[2 * i] = (a ? 1.0 : -1.0) + 0.2 * kernels::counter_normal(3, 0, i);
+    x[2 * i + 1] = (b ? 1.0 : -1.0) + 0.2 * kernels::counter_normal(3, 1, i);
     labels[i] = a ^ b;
   }
   round_to_dtype(x);

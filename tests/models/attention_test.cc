@@ -8,7 +8,7 @@
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/interpreter/interpreter.h"
-#include "ops/counter_rng.h"
+#include "runtime/kernels/counter_rng.h"
 #include "tests/models/lsh_reference.h"
 #include "tests/testing/gradient_check.h"
 #include "tests/testing/model_fixtures.h"
@@ -112,7 +112,7 @@ TEST_P(LshAgainstReference, MatchesIndependentLoops) {
   int64_t cols = 0;
   for (int64_t f : ref.bucket_factors) cols += f / 2;
   std::vector<double> rotations(c.n_heads * c.d_head * c.n_hashes * cols);
-  for (size_t i = 0; i < rotations.size(); ++i) rotations[i] = ops::counter_normal(kKey, stream, i);
+  for (size_t i = 0; i < rotations.size(); ++i) rotations[i] = kernels::counter_normal(kKey, stream, i);
   std::vector<double> expected = testing::lsh_attention_reference(ref, h.feeds["x"].data, h.feeds["w_q"].data,
                                                                   h.feeds["w_v"].data, h.feeds["w_o"].data, rotations);
   ASSERT_EQ(model.size(), static_cast<int64_t>(expected.size()));

@@ -6,14 +6,14 @@
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/dsl/dsl.h"
-#include "ops/counter_rng.h"
+#include "runtime/kernels/counter_rng.h"
 
 namespace reforge::testing {
 
 HostTensor random_tensor(const InputSpec& spec, uint64_t seed) {
   HostTensor t(spec.type);
   for (int64_t i = 0; i < t.size(); ++i) {
-    double u = ops::counter_uniform(seed, 7, i);
+    double u = kernels::counter_uniform(seed, 7, i);
     if (is_float(spec.type.dtype)) {
       double v = spec.low + (spec.high - spec.low) * u;
       if (std::fabs(v) < spec.min_magnitude) v = v < 0 ? -spec.min_magnitude - std::fabs(v) : spec.min_magnitude + v;

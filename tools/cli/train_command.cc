@@ -1,13 +1,16 @@
 // `reforge train <model>`: builds a registered model with any config flags,
 // compiles its training step (autodiff, reversible recompute, LSH fusion,
 // general passes), plans its memory and trains it, printing progress
-// (step, loss, tokens/s, ETA). Runs on the reference interpreter until the
-// code generators land.
+// (step, loss, tokens/s, ETA). Runs as native code generated through LLVM
+// (--backend=llvm, the default) or on the reference interpreter.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "compiler/interpreter/trainer.h"
+#include "compiler/kernel/kernel_ir.h"
+#include "compiler/pipeline/cpu_executable.h"
 #include "compiler/ir/printer.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/memory/plan_dump.h"
@@ -28,7 +31,44 @@ const std::map<std::string, std::string> kTrainFlags = {{"steps", "100"},
                                                         {"show_config", "true"},
                                                         {"print_ir", "false"},
                                                         {"reversible_recompute", "true"},
-                                                        {"lsh_fusion", "true"}};
+                                                        {"lsh_fusion", "true"},
+                                                        {"backend", "llvm"},
+                                                        {"threads", "0"},
+                                                        {"print_kernels", "false"}};
+
+// The two ways to run a step: one interface, so the loop below is shared.
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+  virtual ValueMap run_step(const ValueMap& batch) = 0;
+};
+
+class InterpreterRunner : public StepRunner {
+ public:
+  InterpreterRunner(const CompiledStep& c, uint64_t seed) : trainer_(*c.graph, c.step, seed) {}
+  ValueMap run_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
+
+ private:
+  InterpreterTrainer trainer_;
+};
+
+class CpuRunner : public StepRunner {
+ public:
+  CpuRunner(const CompiledStep& c, uint64_t seed, const CpuBuildOptions& options) : trainer_(c, seed, options) {}
+  ValueMap run_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
+  CpuExecutable& executable() { return trainer_.executable(); }
+
+ private:
+  CpuTrainer trainer_;
+};
+
+// --print_kernels=true prints the kernel IR, =llvm the optimised LLVM IR too.
+void print_kernels(const CpuExecutable& e, const std::string& mode) {
+  const LoweredProgram& p = e.lowered();
+  fmt::print("== {} launches, {} distinct kernels ==\n", p.program.launches.size(), p.kernels.size());
+  for (const kir::Kernel& k : p.kernels) fmt::print("{}\n", kir::print_kernel(k));
+  if (mode == "llvm") fmt::print("== optimised LLVM IR ==\n{}\n", e.code().llvm_ir());
+}
 
 int run_train(const std::vector<std::string>& args) {
   ModelSelection selection = select_model("train", args, kTrainFlags);
@@ -62,11 +102,35 @@ int run_train(const std::vector<std::string>& args) {
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));
   if (flags.get_bool("show_config")) fmt::print("{}", describe_config(config));
 
-  InterpreterTrainer trainer(*compiled.graph, compiled.step, seed);
+  const std::string backend = flags.get("backend");
+  std::unique_ptr<StepRunner> runner;
+  if (backend == "interpreter") {
+    runner = std::make_unique<InterpreterRunner>(compiled, seed);
+  } else if (backend == "llvm") {
+    const std::string kernels = flags.get("print_kernels");
+    if (kernels != "false" && kernels != "true" && kernels != "llvm") {
+      throw Error("--print_kernels must be false, true or llvm, got '" + kernels + "'");
+    }
+    int64_t threads = flags.get_int("threads");
+    if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 (all cores) and 1024");
+    CpuBuildOptions options{.threads = static_cast<int>(threads)};
+    options.codegen.keep_llvm_ir = kernels == "llvm";
+    auto started = std::chrono::steady_clock::now();
+    auto cpu = std::make_unique<CpuRunner>(compiled, seed, options);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const CpuExecutable& e = cpu->executable();
+    fmt::print("backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s; arena {}\n",
+               e.lowered().program.launches.size(), e.lowered().kernels.size(), e.code().target(),
+               cpu->executable().executor().threads(), seconds, format_bytes(e.plan().arena_bytes));
+    if (kernels != "false") print_kernels(e, kernels);
+    runner = std::move(cpu);
+  } else {
+    throw Error("--backend must be llvm or interpreter, got '" + backend + "'");
+  }
   ProgressReporter progress(steps, config.batch * config.seq_len, "tokens", flags.get_int("log_every"));
   ValueMap last;
   for (int64_t s = 1; s <= steps; ++s) {
-    last = trainer.run_step(task->batch(s));
+    last = runner->run_step(task->batch(s));
     progress.report(s, last.at("loss")[0]);
   }
   double loss = last.at("loss")[0];

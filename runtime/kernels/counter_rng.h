@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace reforge::ops {
+namespace reforge::kernels {
 
 // SplitMix64's finaliser: a bijective mix with full avalanche.
 inline uint64_t mix64(uint64_t z) {
@@ -33,4 +33,4 @@ inline double counter_normal(uint64_t key, uint64_t stream, uint64_t index) {
   return std::sqrt(-2.0 * std::log1p(-u1)) * std::cos(6.283185307179586 * u2);
 }
 
-}  // namespace reforge::ops
+}  // namespace reforge::kernels

@@ -1,0 +1,44 @@
+// Native code for a program's kernels: kernel IR -> LLVM IR -> optimised
+// (O3, for the host CPU and its features) -> machine code through ORC
+// LLJIT. Holds the code for as long as it lives.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/kernel/kernel_ir.h"
+#include "runtime/executor.h"
+
+namespace reforge::codegen {
+
+struct CpuCodegenOptions {
+  int opt_level = 3;
+  bool keep_llvm_ir = false;  // keep the optimised IR's text (--print_kernels=llvm)
+};
+
+class CpuJit {
+ public:
+  static std::unique_ptr<CpuJit> compile(const std::vector<kir::Kernel>& kernels, const CpuCodegenOptions& options = {});
+  ~CpuJit();
+
+  // The kernel's entry point; null when there is no such kernel.
+  runtime::KernelFunction find(const std::string& symbol) const;
+  // The optimised LLVM IR (when kept).
+  const std::string& llvm_ir() const { return llvm_ir_; }
+  // The host CPU the code was generated for, e.g. "znver3 (+avx2,+fma,...)".
+  const std::string& target() const { return target_; }
+
+ private:
+  struct State;
+  CpuJit();
+  std::unique_ptr<State> state_;
+  std::string llvm_ir_;
+  std::string target_;
+};
+
+// Optimised LLVM IR for `kernels` on the host CPU, as text (tests and
+// --print_kernels look at it; nothing is executed).
+std::string optimized_llvm_ir(const std::vector<kir::Kernel>& kernels, int opt_level = 3);
+
+}  // namespace reforge::codegen

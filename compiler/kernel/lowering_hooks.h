@@ -1,0 +1,52 @@
+// What an op's lowering is given (see OpDef in compiler/ir/op_def.h). Ops
+// describe their computation; compiler/lower decides which values live in
+// buffers, builds the kernels and orders the launches.
+//
+//   element  — elementwise and view ops: one output element from input
+//              elements read at coordinates the op chooses (its index map);
+//   kernel   — reductions: the op writes its own loop nest;
+//   library  — everything that is not a loop nest: a call with a fixed
+//              signature into the runtime's library (GEMM, sort, ...).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/graph.h"
+#include "compiler/kernel/kernel_builder.h"
+
+namespace reforge::kir {
+
+// Reads input `input` of the node at the given coordinates of that input.
+using InputReader = std::function<ValueId(int input, const std::vector<ValueId>& coords)>;
+
+struct ElementContext {
+  KernelBuilder& b;
+  const Node& node;
+  const std::vector<TensorType>& inputs;  // the input types
+  const std::vector<ValueId>& coords;     // of the output element
+  const InputReader& read;
+};
+
+struct KernelContext {
+  KernelBuilder& b;
+  const Node& node;
+  const std::vector<TensorType>& inputs;
+  const InputReader& read;
+  int output;  // the result's buffer in `b`
+
+  void store(const std::vector<ValueId>& coords, ValueId value) {
+    b.store(output, b.flat_index(coords, node.type.shape), value);
+  }
+};
+
+// A call into the runtime library. Its buffers are the node's inputs in
+// order, then its result; `ints` and `reals` are the call's constants.
+struct LibraryCall {
+  std::string function;
+  std::vector<int64_t> ints;
+  std::vector<double> reals;
+};
+
+}  // namespace reforge::kir

@@ -1,0 +1,174 @@
+#include "compiler/lower/lower.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "compiler/kernel/lowering_hooks.h"
+
+namespace reforge {
+namespace {
+
+class Lowerer {
+ public:
+  Lowerer(const Graph& g, const MemoryPlan& plan, const KernelGrouping& grouping)
+      : g_(g), plan_(plan), grouping_(grouping), where_(g.size()), bound_(g.size(), false) {}
+
+  LoweredProgram run() {
+    bind_buffers();
+    for (int id : plan_.schedule) lower_node(id);
+    for (const auto& [name, id] : g_.outputs()) {
+      if (!bound_[id]) throw Error(fmt::format("output '{}' has no buffer in the plan", name));
+      out_.program.outputs.push_back({name, g_.node(id).type, where_[id]});
+    }
+    out_.program.arena_bytes = plan_.arena_bytes;
+    return std::move(out_);
+  }
+
+ private:
+  bool fused_away(int id) const {
+    return !grouping_.kernel_root.empty() && grouping_.kernel_root[id] != id;
+  }
+
+  // Arena buffers from the plan; a persistent slot for every persistent value.
+  void bind_buffers() {
+    for (const PlannedBuffer& b : plan_.buffers) {
+      if (b.kind == ValueKind::workspace) {
+        throw Error(fmt::format("'{}' ({}) must be expanded before lowering", g_.node(b.value).name, b.op));
+      }
+      where_[b.value] = {-1, b.offset, b.bytes};
+      bound_[b.value] = true;
+    }
+    std::map<std::string, int> persistent;
+    for (const PersistentValue& p : plan_.persistent) persistent[p.name] = 0;
+    for (int id : plan_.schedule) {
+      const Node& n = g_.node(id);
+      if (bound_[id] || !persistent.count(n.name)) continue;
+      runtime::SlotRole role = is_fed_op(n.op) ? runtime::SlotRole::fed : runtime::SlotRole::computed;
+      out_.program.slots.push_back({n.name, n.type, role});
+      where_[id] = {static_cast<int>(out_.program.slots.size()) - 1, 0, n.type.bytes()};
+      bound_[id] = true;
+    }
+  }
+
+  void lower_node(int id) {
+    const Node& n = g_.node(id);
+    if (is_fed_op(n.op) || fused_away(id)) return;
+    if (!n.def) throw Error(fmt::format("%{}: unknown op '{}'", n.name, n.op));
+    if (!bound_[id]) throw Error(fmt::format("%{} ({}) has no buffer in the plan", n.name, n.op));
+    switch (n.def->kind) {
+      case OpKind::elementwise:
+      case OpKind::view:
+      case OpKind::reduction:
+        return lower_kernel(id);
+      case OpKind::library:
+        return lower_library(id);
+      case OpKind::source:
+      case OpKind::structured:
+        throw Error(fmt::format("%{} ({}) cannot be lowered: {} ops are expanded or fed", n.name, n.op,
+                                op_kind_name(n.def->kind)));
+    }
+  }
+
+  std::vector<TensorType> input_types(const Node& n) const {
+    std::vector<TensorType> types;
+    for (int in : n.inputs) types.push_back(g_.node(in).type);
+    return types;
+  }
+
+  // One kernel computing node `root` (and the fused values it absorbs).
+  void lower_kernel(int root) {
+    const Node& n = g_.node(root);
+    kir::KernelBuilder b(n.name);
+    std::map<int, int> params;  // node id -> buffer parameter
+    runtime::Launch launch{.kind = runtime::Launch::Kind::kernel, .work = n.type.elements(), .node = n.name};
+    int output = b.buffer(n.name, n.type.dtype, n.type.elements(), true);
+    launch.buffers.push_back(where_[root]);
+
+    // The value of node `id` at `coords`: loaded from its buffer, or
+    // computed here when the plan kept it out of memory.
+    std::function<kir::ValueId(int, const std::vector<kir::ValueId>&)> value_at;
+    value_at = [&](int id, const std::vector<kir::ValueId>& coords) -> kir::ValueId {
+      const Node& node = g_.node(id);
+      if (id != root && bound_[id]) {
+        auto it = params.find(id);
+        if (it == params.end()) {
+          it = params.emplace(id, b.buffer(node.name, node.type.dtype, node.type.elements(), false)).first;
+          launch.buffers.push_back(where_[id]);
+        }
+        return b.load(it->second, b.flat_index(coords, node.type.shape));
+      }
+      if (!node.def || !node.def->element) {
+        throw Error(fmt::format("%{} ({}) has no buffer and cannot be computed inside a kernel", node.name, node.op));
+      }
+      std::vector<TensorType> types = input_types(node);
+      kir::InputReader read = [&](int input, const std::vector<kir::ValueId>& c) {
+        return value_at(node.inputs.at(input), c);
+      };
+      return node.def->element({b, node, types, coords, read});
+    };
+
+    std::vector<TensorType> types = input_types(n);
+    kir::InputReader read = [&](int input, const std::vector<kir::ValueId>& c) { return value_at(n.inputs.at(input), c); };
+    if (n.def->kind == OpKind::reduction) {
+      kir::KernelContext context{b, n, types, read, output};
+      n.def->kernel(context);
+    } else {
+      std::vector<kir::ValueId> coords = b.begin_loop_nest(n.type.shape);
+      b.store(output, b.flat_index(coords, n.type.shape), value_at(root, coords));
+      b.end_loop_nest();
+    }
+    kir::Kernel kernel = b.finish();
+    launch.extent = kernel.parallel_extent();
+    launch.function = intern_kernel(std::move(kernel));
+    out_.program.launches.push_back(std::move(launch));
+  }
+
+  // Kernels that print alike (buffer names aside) share one symbol.
+  std::string intern_kernel(kir::Kernel kernel) {
+    std::string text = kir::print_kernel(kernel, false);
+    auto it = symbols_.find(text);
+    if (it != symbols_.end()) return it->second;
+    std::string symbol = fmt::format("reforge_k{}", out_.kernels.size());
+    kernel.name = symbol;
+    symbols_.emplace(text, symbol);
+    out_.kernels.push_back(std::move(kernel));
+    return symbol;
+  }
+
+  void lower_library(int id) {
+    const Node& n = g_.node(id);
+    kir::LibraryCall call;
+    n.def->library(n, input_types(n), call);
+    runtime::Launch launch{.kind = runtime::Launch::Kind::library,
+                           .function = call.function,
+                           .ints = call.ints,
+                           .reals = call.reals,
+                           .work = n.type.elements(),
+                           .node = n.name};
+    for (int in : n.inputs) {
+      if (!bound_[in]) {
+        throw Error(fmt::format("%{} ({}) reads %{}, which has no buffer", n.name, n.op, g_.node(in).name));
+      }
+      launch.buffers.push_back(where_[in]);
+    }
+    launch.buffers.push_back(where_[id]);
+    out_.program.launches.push_back(std::move(launch));
+  }
+
+  const Graph& g_;
+  const MemoryPlan& plan_;
+  const KernelGrouping& grouping_;
+  std::vector<runtime::BufferRef> where_;
+  std::vector<bool> bound_;
+  std::map<std::string, std::string> symbols_;
+  LoweredProgram out_;
+};
+
+}  // namespace
+
+LoweredProgram lower_program(const Graph& graph, const MemoryPlan& plan, const KernelGrouping& grouping) {
+  return Lowerer(graph, plan, grouping).run();
+}
+
+}  // namespace reforge

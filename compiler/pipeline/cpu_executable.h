@@ -1,0 +1,77 @@
+// The compiler's back half for the CPU: a compiled training step (or any
+// graph) becomes native code that runs in one arena laid out by the
+// memory plan. Structured ops are expanded, elementwise fusion groups and
+// the memory plan are computed, the planned graph is lowered to kernels
+// and library calls, and the kernels are compiled through LLVM.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "compiler/codegen/cpu/cpu_jit.h"
+#include "compiler/interpreter/interpreter.h"
+#include "compiler/lower/lower.h"
+#include "compiler/memory/memory_plan.h"
+#include "compiler/pipeline/compile.h"
+#include "runtime/executor.h"
+
+namespace reforge {
+
+struct CpuBuildOptions {
+  PlanOptions plan;
+  bool elementwise_fusion = true;
+  int threads = 0;  // 0: one per hardware thread
+  codegen::CpuCodegenOptions codegen;
+};
+
+// The graph the back ends run: `graph` with every structured op expanded.
+std::unique_ptr<Graph> backend_graph(const Graph& graph);
+
+// Fusion groups of `graph` as the memory planner takes them.
+KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion);
+
+class CpuExecutable {
+ public:
+  static std::unique_ptr<CpuExecutable> build(const Graph& graph, const ValueProvenance& provenance,
+                                              const CpuBuildOptions& options = {});
+
+  const Graph& graph() const { return *graph_; }
+  const MemoryPlan& plan() const { return plan_; }
+  const LoweredProgram& lowered() const { return lowered_; }
+  const codegen::CpuJit& code() const { return *jit_; }
+  runtime::Executor& executor() { return *executor_; }
+
+  // Writes a fed value (input, parameter, state) into its slot, converting
+  // from the reference representation; an Error names a wrong name or type.
+  void feed(const std::string& name, const HostTensor& value);
+  // A persistent slot's value, or a graph output of the last run.
+  HostTensor read_slot(const std::string& name) const;
+  HostTensor read_output(const std::string& name) const;
+  void run() { executor_->run(); }
+
+ private:
+  std::unique_ptr<Graph> graph_;
+  MemoryPlan plan_;
+  LoweredProgram lowered_;
+  std::unique_ptr<codegen::CpuJit> jit_;
+  std::unique_ptr<runtime::Executor> executor_;
+};
+
+// Trains a compiled step on the CPU backend, as InterpreterTrainer does on
+// the interpreter: same initial values for the same seed, same outputs.
+class CpuTrainer {
+ public:
+  CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options = {});
+
+  // One step on `batch`; returns every output that is not carried.
+  ValueMap run_step(const ValueMap& batch);
+  // The current value of a parameter or optimizer state.
+  HostTensor persistent(const std::string& name) const { return executable_->read_slot(name); }
+  CpuExecutable& executable() { return *executable_; }
+
+ private:
+  TrainingStep step_;
+  std::unique_ptr<CpuExecutable> executable_;
+};
+
+}  // namespace reforge

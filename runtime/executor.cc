@@ -1,0 +1,94 @@
+#include "runtime/executor.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "compiler/ir/error.h"
+
+namespace reforge::runtime {
+namespace {
+
+constexpr int64_t kAlignment = 64;
+// Launches writing fewer elements run on the calling thread: waking the
+// pool costs more than it saves.
+constexpr int64_t kParallelWork = 1 << 15;
+
+}  // namespace
+
+AlignedBuffer::AlignedBuffer(int64_t bytes) : size_(bytes) {
+  size_t rounded = static_cast<size_t>((std::max<int64_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment);
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  if (!p) throw Error(fmt::format("cannot allocate {} bytes", bytes));
+  std::memset(p, 0, rounded);
+  data_.reset(static_cast<std::byte*>(p));
+}
+
+void AlignedBuffer::Free::operator()(std::byte* p) const { std::free(p); }
+
+Executor::Executor(Program program, const std::function<KernelFunction(const std::string&)>& resolve, int threads)
+    : program_(std::move(program)), pool_(threads), arena_(program_.arena_bytes) {
+  for (const Slot& s : program_.slots) slots_.emplace_back(s.type.bytes());
+  for (const Launch& launch : program_.launches) {
+    Resolved r;
+    if (launch.kind == Launch::Kind::kernel) {
+      r.kernel = resolve(launch.function);
+      if (!r.kernel) throw Error(fmt::format("no code for kernel '{}' ({})", launch.function, launch.node));
+    } else {
+      r.library = find_library_function(launch.function);
+      if (!r.library) throw Error(fmt::format("the runtime has no library function '{}' ({})", launch.function, launch.node));
+    }
+    for (const BufferRef& b : launch.buffers) r.pointers.push_back(address(b));
+    resolved_.push_back(std::move(r));
+  }
+}
+
+std::byte* Executor::address(const BufferRef& ref) const {
+  int64_t size = ref.slot < 0 ? arena_.size() : slots_.at(ref.slot).size();
+  if (ref.offset < 0 || ref.bytes < 0 || ref.offset + ref.bytes > size) {
+    throw Error(fmt::format("buffer [{}, {}) lies outside its {} of {} bytes", ref.offset, ref.offset + ref.bytes,
+                            ref.slot < 0 ? "arena" : "slot " + program_.slots[ref.slot].name, size));
+  }
+  return (ref.slot < 0 ? arena_.data() : slots_[ref.slot].data()) + ref.offset;
+}
+
+int Executor::find_slot(const std::string& name) const {
+  for (size_t i = 0; i < program_.slots.size(); ++i) {
+    if (program_.slots[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void Executor::run() {
+  for (size_t i = 0; i < resolved_.size(); ++i) {
+    const Launch& launch = program_.launches[i];
+    const Resolved& r = resolved_[i];
+    try {
+      if (r.kernel) {
+        void* const* buffers = r.pointers.data();
+        if (launch.work < kParallelWork || pool_.threads() == 1) {
+          r.kernel(buffers, 0, launch.extent);
+        } else {
+          pool_.parallel_for(launch.extent, [&](int64_t begin, int64_t end) { r.kernel(buffers, begin, end); });
+        }
+      } else {
+        r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()),
+                   launch.reals.data(), pool_});
+      }
+    } catch (const Error& e) {
+      throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));
+    }
+  }
+}
+
+const ProgramOutput& Executor::output_info(const std::string& name) const {
+  for (const ProgramOutput& o : program_.outputs) {
+    if (o.name == name) return o;
+  }
+  throw Error("the program has no output '" + name + "'");
+}
+
+const std::byte* Executor::output(const std::string& name) const { return address(output_info(name).where); }
+
+}  // namespace reforge::runtime

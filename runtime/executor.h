@@ -1,0 +1,74 @@
+// Runs a Program: allocates its arena (exactly the plan's size) and its
+// persistent slots once, resolves every launch to a function and its
+// buffer pointers once, and then runs the launches in order, each split
+// over the thread pool. Nothing is allocated while a step runs.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/library.h"
+#include "runtime/program.h"
+#include "runtime/thread_pool.h"
+
+namespace reforge::runtime {
+
+// A generated kernel: runs iterations [begin, end) of its parallel loop.
+using KernelFunction = void (*)(void* const* buffers, int64_t begin, int64_t end);
+
+// Memory aligned for vector loads, zero-filled.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(int64_t bytes);
+  std::byte* data() const { return data_.get(); }
+  int64_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const;
+  };
+  std::unique_ptr<std::byte[], Free> data_;
+  int64_t size_ = 0;
+};
+
+class Executor {
+ public:
+  // `resolve` finds a kernel's code by symbol (null when missing: an Error).
+  Executor(Program program, const std::function<KernelFunction(const std::string&)>& resolve, int threads = 0);
+
+  const Program& program() const { return program_; }
+  int threads() const { return pool_.threads(); }
+
+  // Persistent slots by name; -1 when there is none.
+  int find_slot(const std::string& name) const;
+  std::byte* slot_data(int slot) { return slots_.at(slot).data(); }
+  const std::byte* slot_data(int slot) const { return slots_.at(slot).data(); }
+
+  // Runs every launch once. An error names the launch's node.
+  void run();
+
+  // Where an output of the last run is.
+  const std::byte* output(const std::string& name) const;
+  const ProgramOutput& output_info(const std::string& name) const;
+
+ private:
+  std::byte* address(const BufferRef& ref) const;
+
+  struct Resolved {
+    KernelFunction kernel = nullptr;
+    LibraryFunction library = nullptr;
+    std::vector<void*> pointers;
+  };
+
+  Program program_;
+  ThreadPool pool_;
+  AlignedBuffer arena_;
+  std::vector<AlignedBuffer> slots_;
+  std::vector<Resolved> resolved_;
+};
+
+}  // namespace reforge::runtime

@@ -1,0 +1,290 @@
+#include "runtime/library.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/error.h"
+#include "compiler/ir/types.h"
+#include "runtime/kernels/counter_rng.h"
+#include "runtime/kernels/lsh_attention_kernel.h"
+
+namespace reforge::runtime {
+namespace {
+
+// Calls fn with a value of the C++ type that element type `code` stores.
+template <typename Fn>
+void with_type(int64_t code, Fn fn) {
+  switch (static_cast<DType>(code)) {
+    case DType::f32:
+      return fn(float{});
+    case DType::f64:
+      return fn(double{});
+    case DType::i32:
+      return fn(int32_t{});
+    case DType::i64:
+      return fn(int64_t{});
+    case DType::boolean:
+      return fn(uint8_t{});
+  }
+  throw Error(fmt::format("runtime library: unknown element type {}", code));
+}
+
+template <typename Fn>
+void with_float_type(int64_t code, Fn fn) {
+  if (static_cast<DType>(code) == DType::f32) return fn(float{});
+  if (static_cast<DType>(code) == DType::f64) return fn(double{});
+  throw Error("runtime library: expected a float element type");
+}
+
+template <typename Fn>
+void with_index_type(int64_t code, Fn fn) {
+  if (static_cast<DType>(code) == DType::i32) return fn(int32_t{});
+  if (static_cast<DType>(code) == DType::i64) return fn(int64_t{});
+  throw Error("runtime library: expected an integer index type");
+}
+
+template <typename I>
+int64_t checked_index(I value, int64_t extent) {
+  auto i = static_cast<int64_t>(value);
+  if (i < 0 || i >= extent) throw Error(fmt::format("index {} out of range [0, {})", i, extent));
+  return i;
+}
+
+// ints: dtype, batch, m, n, k. C[b] = A[b] B[b], row-major.
+void matmul(const LibraryArgs& a) {
+  int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
+  with_float_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    const T* A = static_cast<const T*>(a.buffers[0]);
+    const T* B = static_cast<const T*>(a.buffers[1]);
+    T* C = static_cast<T*>(a.buffers[2]);
+    a.pool.parallel_for(batch * m, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        int64_t b = row / m;
+        const T* arow = A + row * k;
+        const T* bmat = B + b * k * n;
+        T* crow = C + row * n;
+        std::fill(crow, crow + n, T(0));
+        for (int64_t p = 0; p < k; ++p) {
+          T x = arow[p];
+          const T* brow = bmat + p * n;
+          for (int64_t j = 0; j < n; ++j) crow[j] += x * brow[j];
+        }
+      }
+    });
+  });
+}
+
+// Indexing calls: ints = value dtype, index dtype, outer, extent, inner,
+// index extent (see ops/indexing.cc).
+struct Indexed {
+  int64_t outer, extent, inner, index_extent;
+  explicit Indexed(const LibraryArgs& a) : outer(a.ints[2]), extent(a.ints[3]), inner(a.ints[4]), index_extent(a.ints[5]) {}
+};
+
+// out[o, a, i] = x[o, idx[a], i]
+void take(const LibraryArgs& a) {
+  Indexed s(a);
+  with_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    with_index_type(a.ints[1], [&](auto index_zero) {
+      using I = decltype(index_zero);
+      const T* x = static_cast<const T*>(a.buffers[0]);
+      const I* idx = static_cast<const I*>(a.buffers[1]);
+      T* out = static_cast<T*>(a.buffers[2]);
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t r = 0; r < s.index_extent; ++r) {
+          int64_t src = checked_index(idx[r], s.extent);
+          std::memcpy(out + (o * s.index_extent + r) * s.inner, x + (o * s.extent + src) * s.inner,
+                      s.inner * sizeof(T));
+        }
+    });
+  });
+}
+
+// The base copied into the result (unless they share memory).
+template <typename T>
+void copy_base(const LibraryArgs& a, const Indexed& s) {
+  const T* base = static_cast<const T*>(a.buffers[0]);
+  T* out = static_cast<T*>(a.buffers[3]);
+  if (base != out) std::memmove(out, base, s.outer * s.extent * s.inner * sizeof(T));
+}
+
+// out = base; out[o, idx[a], i] += updates[o, a, i]
+void index_add(const LibraryArgs& a) {
+  Indexed s(a);
+  with_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    with_index_type(a.ints[1], [&](auto index_zero) {
+      using I = decltype(index_zero);
+      copy_base<T>(a, s);
+      const I* idx = static_cast<const I*>(a.buffers[1]);
+      const T* updates = static_cast<const T*>(a.buffers[2]);
+      T* out = static_cast<T*>(a.buffers[3]);
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t r = 0; r < s.index_extent; ++r) {
+          int64_t dst = checked_index(idx[r], s.extent);
+          T* row = out + (o * s.extent + dst) * s.inner;
+          const T* from = updates + (o * s.index_extent + r) * s.inner;
+          for (int64_t i = 0; i < s.inner; ++i) row[i] += from[i];
+        }
+    });
+  });
+}
+
+// out[o, a, i] = x[o, idx[o, a, i], i]
+void gather(const LibraryArgs& a) {
+  Indexed s(a);
+  with_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    with_index_type(a.ints[1], [&](auto index_zero) {
+      using I = decltype(index_zero);
+      const T* x = static_cast<const T*>(a.buffers[0]);
+      const I* idx = static_cast<const I*>(a.buffers[1]);
+      T* out = static_cast<T*>(a.buffers[2]);
+      a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
+        for (int64_t o = begin; o < end; ++o)
+          for (int64_t r = 0; r < s.index_extent; ++r)
+            for (int64_t i = 0; i < s.inner; ++i) {
+              int64_t at = (o * s.index_extent + r) * s.inner + i;
+              out[at] = x[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i];
+            }
+      });
+    });
+  });
+}
+
+// out = base; out[o, idx[o, a, i], i] += updates[o, a, i]
+void scatter_add(const LibraryArgs& a) {
+  Indexed s(a);
+  with_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    with_index_type(a.ints[1], [&](auto index_zero) {
+      using I = decltype(index_zero);
+      copy_base<T>(a, s);
+      const I* idx = static_cast<const I*>(a.buffers[1]);
+      const T* updates = static_cast<const T*>(a.buffers[2]);
+      T* out = static_cast<T*>(a.buffers[3]);
+      // Rows of different `o` never collide: split over them.
+      a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
+        for (int64_t o = begin; o < end; ++o)
+          for (int64_t r = 0; r < s.index_extent; ++r)
+            for (int64_t i = 0; i < s.inner; ++i) {
+              int64_t at = (o * s.index_extent + r) * s.inner + i;
+              out[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i] += updates[at];
+            }
+      });
+    });
+  });
+}
+
+// ints: key dtype, outer, extent, inner. Stable ascending order, as i64.
+void argsort(const LibraryArgs& a) {
+  int64_t outer = a.ints[1], extent = a.ints[2], inner = a.ints[3];
+  with_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = static_cast<const T*>(a.buffers[0]);
+    int64_t* out = static_cast<int64_t*>(a.buffers[1]);
+    a.pool.parallel_for(outer * inner, [&](int64_t begin, int64_t end) {
+      std::vector<int64_t> order(extent);
+      for (int64_t line = begin; line < end; ++line) {
+        int64_t o = line / inner, i = line % inner;
+        auto at = [&](int64_t k) { return (o * extent + k) * inner + i; };
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return x[at(p)] < x[at(q)]; });
+        for (int64_t k = 0; k < extent; ++k) out[at(k)] = order[k];
+      }
+    });
+  });
+}
+
+// ints: result dtype, key dtype, elements, stream; buffers: key, result.
+template <double (*Draw)(uint64_t, uint64_t, uint64_t)>
+void random_draw(const LibraryArgs& a) {
+  int64_t elements = a.ints[2];
+  auto stream = static_cast<uint64_t>(a.ints[3]);
+  uint64_t key = 0;
+  with_index_type(a.ints[1], [&](auto index_zero) {
+    using I = decltype(index_zero);
+    key = static_cast<uint64_t>(static_cast<int64_t>(*static_cast<const I*>(a.buffers[0])));
+  });
+  with_float_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    T* out = static_cast<T*>(a.buffers[1]);
+    a.pool.parallel_for(elements, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) out[i] = static_cast<T>(Draw(key, stream, static_cast<uint64_t>(i)));
+    });
+  });
+}
+
+// ints: dtype, bucket dtype, slices, then the LshShape fields.
+kernels::LshShape lsh_shape(const LibraryArgs& a) {
+  return {.length = a.ints[3],
+          .rounds = a.ints[4],
+          .chunk = a.ints[5],
+          .dk = a.ints[6],
+          .dv = a.ints[7],
+          .valid = a.ints[8],
+          .per_round = a.ints[9],
+          .causal = a.ints[10] != 0};
+}
+
+template <bool kBackward>
+void lsh_attention(const LibraryArgs& a) {
+  kernels::LshShape s = lsh_shape(a);
+  int64_t slices = a.ints[2];
+  with_float_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    with_index_type(a.ints[1], [&](auto bucket_zero) {
+      using B = decltype(bucket_zero);
+      const T* q = static_cast<const T*>(a.buffers[0]);
+      const T* v = static_cast<const T*>(a.buffers[1]);
+      const B* buckets = static_cast<const B*>(a.buffers[2]);
+      a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
+        for (int64_t bh = begin; bh < end; ++bh) {
+          kernels::LshSlice<T, B> slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv,
+                                        buckets + bh * s.rounds * s.length);
+          slice.forward();
+          if constexpr (kBackward) {
+            const T* grad = static_cast<const T*>(a.buffers[4]);
+            T* out = static_cast<T*>(a.buffers[5]);
+            slice.backward(grad + bh * s.length * s.dv, out + bh * s.length * (s.dk + s.dv));
+          } else {
+            slice.combine(static_cast<T*>(a.buffers[4]) + bh * s.length * s.dv);
+          }
+        }
+      });
+    });
+  });
+}
+
+const std::map<std::string, LibraryFunction, std::less<>>& functions() {
+  static const auto* table = new std::map<std::string, LibraryFunction, std::less<>>{
+      {"matmul", matmul},
+      {"take", take},
+      {"index_add", index_add},
+      {"gather", gather},
+      {"scatter_add", scatter_add},
+      {"argsort", argsort},
+      {"random_normal", random_draw<kernels::counter_normal>},
+      {"random_uniform", random_draw<kernels::counter_uniform>},
+      {"lsh_attention", lsh_attention<false>},
+      {"lsh_attention_grad", lsh_attention<true>},
+  };
+  return *table;
+}
+
+}  // namespace
+
+LibraryFunction find_library_function(std::string_view name) {
+  auto it = functions().find(name);
+  return it == functions().end() ? nullptr : it->second;
+}
+
+}  // namespace reforge::runtime

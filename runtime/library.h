@@ -1,0 +1,29 @@
+// The runtime library: the operations a compiled program calls instead of
+// generated loop nests (GEMM, sorting, gathers and scatters, random
+// numbers, fused LSH attention). Each has a fixed signature: buffers (the
+// node's inputs, then its result), integer and real constants, and the
+// thread pool. Each is checked against its op's reference kernel by the
+// backend tests.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "runtime/thread_pool.h"
+
+namespace reforge::runtime {
+
+struct LibraryArgs {
+  void* const* buffers;
+  const int64_t* ints;
+  int64_t num_ints;
+  const double* reals;
+  ThreadPool& pool;
+};
+
+using LibraryFunction = void (*)(const LibraryArgs&);
+
+// nullptr when the library has no function of that name.
+LibraryFunction find_library_function(std::string_view name);
+
+}  // namespace reforge::runtime

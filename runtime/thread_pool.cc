@@ -1,0 +1,83 @@
+#include "runtime/thread_pool.h"
+
+#include <algorithm>
+
+namespace reforge::runtime {
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+// Takes pieces of the current job until none is left.
+void ThreadPool::run_pieces() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (job_ && next_piece_ < pieces_) {
+    int64_t piece = next_piece_++;
+    const auto* job = job_;
+    int64_t begin = extent_ * piece / pieces_, end = extent_ * (piece + 1) / pieces_;
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      (*job)(begin, end);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    if (error && !error_) error_ = error;
+    if (++finished_pieces_ == pieces_) done_.notify_all();
+  }
+}
+
+void ThreadPool::work_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+    }
+    run_pieces();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t extent, const std::function<void(int64_t, int64_t)>& fn, int64_t pieces) {
+  if (extent <= 0) return;
+  if (pieces <= 0) pieces = 4 * threads();
+  pieces = std::min(pieces, extent);
+  if (pieces == 1 || workers_.empty()) {
+    fn(0, extent);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &fn;
+    extent_ = extent;
+    pieces_ = pieces;
+    next_piece_ = finished_pieces_ = 0;
+    error_ = nullptr;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_pieces();
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return finished_pieces_ == pieces_; });
+    job_ = nullptr;
+    error = error_;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace reforge::runtime
