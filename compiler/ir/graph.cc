@@ -91,6 +91,7 @@ Graph::LocationOverride::~LocationOverride() { graph_->location_override_ = save
 
 void Graph::output(const std::string& name, Tensor value) {
   if (value.graph != this) throw Error("output '" + name + "' is a value of another graph");
+  if (value.id < 0 || value.id >= size()) throw Error("output '" + name + "' is not a value of the graph");
   if (find_output(name) >= 0) throw Error("output '" + name + "' defined twice");
   outputs_.emplace_back(name, value.id);
 }

@@ -4,200 +4,20 @@
 
 #include "compiler/dsl/dsl.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/op_cases.h"
 
 namespace reforge {
 namespace {
 
-using testing::check_gradients;
-using testing::GraphBody;
-using testing::InputSpec;
+using namespace testing;  // check_gradients and the case tables
 
-InputSpec F(Shape shape, double low = -1.0, double high = 1.0, double min_magnitude = 0.0) {
-  return {{DType::f64, std::move(shape)}, low, high, min_magnitude};
-}
-InputSpec I(Shape shape, int64_t low, int64_t high) {
-  return {{DType::i64, std::move(shape)}, static_cast<double>(low), static_cast<double>(high)};
-}
-
-struct GradientCase {
-  std::string name;
-  GraphBody body;
-  std::vector<InputSpec> inputs;
-};
-
-std::ostream& operator<<(std::ostream& os, const GradientCase& c) { return os << c.name; }
-
-class OpGradient : public ::testing::TestWithParam<GradientCase> {};
+class OpGradient : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(OpGradient, MatchesFiniteDifferences) {
-  const GradientCase& c = GetParam();
+  const OpCase& c = GetParam();
   auto result = check_gradients(c.body, c.inputs, /*seed=*/1234);
   EXPECT_GT(result.checked, 0);
   EXPECT_LT(result.max_rel_error, 1e-6) << c.name << ": worst " << result.worst;
-}
-
-using V = const std::vector<Tensor>&;
-
-std::vector<GradientCase> unary_cases() {
-  std::vector<GradientCase> cases;
-  for (Shape shape : {Shape{2, 3}, Shape{1}, Shape{5, 1, 3}, Shape{}}) {
-    std::string s = shape_to_string(shape);
-    cases.push_back({"neg" + s, [](Graph&, V x) { return -x[0]; }, {F(shape)}});
-    cases.push_back({"exp" + s, [](Graph&, V x) { return exp(x[0]); }, {F(shape)}});
-    cases.push_back({"log" + s, [](Graph&, V x) { return log(x[0]); }, {F(shape, 0.2, 2.0)}});
-    cases.push_back({"tanh" + s, [](Graph&, V x) { return tanh(x[0]); }, {F(shape, -2, 2)}});
-    cases.push_back({"sqrt" + s, [](Graph&, V x) { return sqrt(x[0]); }, {F(shape, 0.2, 2.0)}});
-    cases.push_back({"rsqrt" + s, [](Graph&, V x) { return rsqrt(x[0]); }, {F(shape, 0.2, 2.0)}});
-    cases.push_back({"relu" + s, [](Graph&, V x) { return relu(x[0]); }, {F(shape, -1, 1, 0.05)}});
-    cases.push_back({"gelu" + s, [](Graph&, V x) { return gelu(x[0]); }, {F(shape, -3, 3)}});
-    cases.push_back({"abs" + s, [](Graph&, V x) { return abs(x[0]); }, {F(shape, -1, 1, 0.05)}});
-    cases.push_back({"cast" + s, [](Graph&, V x) { return cast(x[0], DType::f64) * 2.0; }, {F(shape)}});
-  }
-  return cases;
-}
-
-std::vector<GradientCase> binary_cases() {
-  std::vector<GradientCase> cases;
-  for (Shape shape : {Shape{2, 3}, Shape{1, 1}, Shape{7}}) {
-    std::string s = shape_to_string(shape);
-    cases.push_back({"add" + s, [](Graph&, V x) { return x[0] + x[1]; }, {F(shape), F(shape)}});
-    cases.push_back({"sub" + s, [](Graph&, V x) { return x[0] - x[1]; }, {F(shape), F(shape)}});
-    cases.push_back({"mul" + s, [](Graph&, V x) { return x[0] * x[1]; }, {F(shape), F(shape)}});
-    cases.push_back({"div" + s, [](Graph&, V x) { return x[0] / x[1]; }, {F(shape), F(shape, -2, 2, 0.3)}});
-    // Inputs from disjoint ranges: no ties at the kink.
-    cases.push_back(
-        {"maximum" + s, [](Graph&, V x) { return maximum(x[0], x[1] * 0.5 + 0.01); }, {F(shape), F(shape)}});
-    cases.push_back(
-        {"minimum" + s, [](Graph&, V x) { return minimum(x[0], x[1] * 0.5 + 0.01); }, {F(shape), F(shape)}});
-    cases.push_back({"select" + s,
-                     [](Graph&, V x) { return select(greater(x[2], full_like(x[2], 0.0)), x[0], x[1]); },
-                     {F(shape), F(shape), F(shape)}});
-  }
-  cases.push_back({"broadcast_add[3]+[2,3]", [](Graph&, V x) { return x[0] + x[1]; }, {F({3}), F({2, 3})}});
-  cases.push_back({"broadcast_mul[2,1]*[1,5]", [](Graph&, V x) { return x[0] * x[1]; }, {F({2, 1}), F({1, 5})}});
-  cases.push_back({"scalar_ops", [](Graph&, V x) { return 3.0 - (2.0 * x[0] + 1.0) / 4.0; }, {F({2, 2})}});
-  return cases;
-}
-
-std::vector<GradientCase> reduction_cases() {
-  return {
-      {"sum_axis0", [](Graph&, V x) { return sum(x[0], {0}); }, {F({3, 4})}},
-      {"sum_axes02_keep",
-       [](Graph&, V x) {
-         return sum(x[0], {0, 2}, true);
-       },
-       {F({2, 3, 5})}},
-      {"sum_all_size1", [](Graph&, V x) { return sum_all(x[0]); }, {F({1, 1})}},
-      {"max_axis1", [](Graph&, V x) { return max(x[0], {1}); }, {F({3, 5})}},
-      {"max_axes01_keep",
-       [](Graph&, V x) {
-         return max(x[0], {0, 1}, true);
-       },
-       {F({2, 3, 2})}},
-      {"mean_axis_last", [](Graph&, V x) { return mean(x[0], {-1}); }, {F({4, 3})}},
-      {"logsumexp_axis1", [](Graph&, V x) { return logsumexp(x[0], 1); }, {F({3, 5}, -3, 3)}},
-      {"logsumexp_keep_size1", [](Graph&, V x) { return logsumexp(x[0], 0, true); }, {F({1, 4})}},
-      {"softmax_last", [](Graph&, V x) { return softmax(x[0], -1); }, {F({3, 7}, -3, 3)}},
-      {"softmax_axis0", [](Graph&, V x) { return softmax(x[0], 0); }, {F({4, 1, 2})}},
-  };
-}
-
-std::vector<GradientCase> linear_algebra_cases() {
-  return {
-      {"matmul_2d", [](Graph&, V x) { return matmul(x[0], x[1]); }, {F({3, 4}), F({4, 5})}},
-      {"matmul_size1", [](Graph&, V x) { return matmul(x[0], x[1]); }, {F({1, 1}), F({1, 3})}},
-      {"matmul_batched", [](Graph&, V x) { return matmul(x[0], x[1]); }, {F({2, 3, 4}), F({2, 4, 3})}},
-      {"matmul_broadcast_batch", [](Graph&, V x) { return matmul(x[0], x[1]); }, {F({2, 3, 5}), F({5, 1})}},
-  };
-}
-
-std::vector<GradientCase> layout_cases() {
-  return {
-      {"reshape",
-       [](Graph&, V x) {
-         return reshape(x[0], {3, -1});
-       },
-       {F({2, 3, 2})}},
-      {"transpose_3d",
-       [](Graph&, V x) {
-         return transpose(x[0], {2, 0, 1});
-       },
-       {F({2, 3, 5})}},
-      {"swap_last", [](Graph&, V x) { return swap_last_axes(x[0]); }, {F({1, 4, 3})}},
-      {"broadcast_to",
-       [](Graph&, V x) {
-         return broadcast_to(x[0], {3, 2, 4});
-       },
-       {F({2, 1})}},
-      {"slice", [](Graph&, V x) { return slice(x[0], 1, 1, 4); }, {F({2, 5})}},
-      {"slice_empty_edge", [](Graph&, V x) { return slice(x[0], 0, 0, 1); }, {F({1, 3})}},
-      {"concat",
-       [](Graph&, V x) {
-         return concat({x[0], x[1], x[0]}, 1);
-       },
-       {F({2, 3}), F({2, 1})}},
-      {"pad", [](Graph&, V x) { return pad(x[0], 0, 2, 1, 0.5); }, {F({3, 2})}},
-  };
-}
-
-std::vector<GradientCase> indexing_cases() {
-  return {
-      {"gather_axis0", [](Graph&, V x) { return gather(x[0], x[1], 0); }, {F({4, 3}), I({6, 3}, 0, 4)}},
-      {"gather_axis1", [](Graph&, V x) { return gather(x[0], x[1], 1); }, {F({2, 5}), I({2, 7}, 0, 5)}},
-      {"scatter_add",
-       [](Graph&, V x) { return scatter_add(x[0], x[1], x[2], 0); },
-       {F({3, 2}), I({5, 2}, 0, 3), F({5, 2})}},
-      {"take", [](Graph&, V x) { return take(x[0], x[1], 1); }, {F({2, 4, 3}), I({5}, 0, 4)}},
-      {"embedding", [](Graph&, V x) { return embedding(x[0], x[1]); }, {F({5, 3}), I({2, 3}, 0, 5)}},
-      {"index_add",
-       [](Graph&, V x) { return index_add(x[0], x[1], x[2], 1); },
-       {F({2, 3, 2}), I({4}, 0, 3), F({2, 4, 2})}},
-      {"take_size1", [](Graph&, V x) { return take(x[0], x[1], 0); }, {F({1, 3}), I({3}, 0, 1)}},
-      {"gather_by_argsort", [](Graph&, V x) { return gather(x[0], argsort(x[0], 1), 1); }, {F({3, 6})}},
-  };
-}
-
-std::vector<GradientCase> network_cases() {
-  return {
-      {"layer_norm", [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); }, {F({3, 6}), F({6}), F({6})}},
-      {"layer_norm_width1_batch",
-       [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); },
-       {F({1, 2, 5}), F({5}), F({5})}},
-      {"cross_entropy", [](Graph&, V x) { return cross_entropy(x[0], x[1]); }, {F({4, 7}, -2, 2), I({4}, 0, 7)}},
-      {"cross_entropy_3d",
-       [](Graph&, V x) { return cross_entropy(x[0], x[1]); },
-       {F({2, 3, 5}, -2, 2), I({2, 3}, 0, 5)}},
-      {"dropout",
-       [](Graph& g, V x) {
-         return dropout(x[0], 0.3, constant(g, 42, {DType::i64, {}}), 1);
-       },
-       {F({4, 6})}},
-  };
-}
-
-std::vector<GradientCase> structured_cases() {
-  return {
-      {"chunked_map",
-       [](Graph&, V x) {
-         return chunked_map({x[0]}, {x[1]}, 1, 3, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); });
-       },
-       {F({2, 6, 4}), F({4, 3})}},
-      {"reversible",
-       [](Graph&, V x) {
-         Tensor y = reversible(
-             stack_streams(x[0], x[1]), {x[2]}, {x[3]}, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); },
-             [](Graph&, V a) { return gelu(matmul(a[0], a[1])); });
-         return y;
-       },
-       {F({3, 4}), F({3, 4}), F({4, 4}), F({4, 4})}},
-      {"reversible_shared_input",
-       [](Graph&, V x) {
-         return reversible(
-             stack_streams(x[0], x[0]), {x[1]}, {x[1]}, [](Graph&, V a) { return tanh(matmul(a[0], a[1])); },
-             [](Graph&, V a) { return exp(matmul(a[0], a[1]) * 0.1); });
-       },
-       {F({2, 3}), F({3, 3})}},
-  };
 }
 
 #define REFORGE_GRADIENT_SUITE(suite, cases)                                                       \

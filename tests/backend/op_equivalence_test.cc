@@ -1,0 +1,164 @@
+// The CPU back end against the reference interpreter, op family by op
+// family: the op tables of the gradient checks (random inputs, edge
+// shapes), each run forward and backward (y and d sum(y*r)/d inputs) in
+// f64 and in f32. Integer results, sorting and random numbers must agree
+// bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "compiler/autodiff/autodiff.h"
+#include "compiler/dsl/dsl.h"
+#include "compiler/pipeline/cpu_executable.h"
+#include "tests/testing/op_cases.h"
+
+namespace reforge {
+namespace {
+
+using testing::InputSpec;
+using testing::OpCase;
+
+struct Built {
+  std::unique_ptr<Graph> graph;
+  ValueMap feeds;
+};
+
+// y = body(inputs) and the gradients of sum(y * r) as outputs.
+Built build_case(const OpCase& c, DType float_type, bool with_gradients) {
+  Built b{std::make_unique<Graph>("case"), {}};
+  Graph& g = *b.graph;
+  g.set_default_float(float_type);
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    InputSpec spec = c.inputs[i];
+    if (is_float(spec.type.dtype)) spec.type.dtype = float_type;
+    std::string name = "x" + std::to_string(i);
+    inputs.push_back(g.input(name, spec.type));
+    b.feeds[name] = testing::random_tensor(spec, 1234 + 101 * i);
+  }
+  Tensor y = c.body(g, inputs);
+  g.output("y", y);
+  if (with_gradients && is_float(y.dtype())) {
+    Tensor r = g.input("r", y.type());
+    b.feeds["r"] = testing::random_tensor({y.type(), -1.0, 1.0}, 99);
+    std::vector<Tensor> wrt;
+    for (const Tensor& x : inputs) {
+      if (is_float(x.dtype())) wrt.push_back(x);
+    }
+    std::vector<Tensor> grads = gradients(sum_all(y * r), wrt);
+    for (size_t k = 0; k < grads.size(); ++k) g.output("grad" + std::to_string(k), grads[k]);
+  }
+  return b;
+}
+
+ValueMap run_compiled(const Graph& graph, const ValueMap& feeds) {
+  auto executable = CpuExecutable::build(graph, {});
+  for (const auto& [name, value] : feeds) executable->feed(name, value);
+  executable->run();
+  ValueMap out;
+  for (const auto& [name, id] : graph.outputs()) out[name] = executable->read_output(name);
+  return out;
+}
+
+// |compiled - reference| <= tolerance * (1 + |reference|). The reference
+// accumulates in double, so in f32 the bound grows with the longest
+// reduction, which no input of these cases exceeds in elements.
+double tolerance(DType dtype, int64_t reduction_length) {
+  if (dtype == DType::f64) return 1e-12 * (1 + reduction_length);
+  if (dtype == DType::f32) return std::numeric_limits<float>::epsilon() * (8 + 2 * reduction_length);
+  return 0.0;  // integers and booleans: exact
+}
+
+void expect_equivalent(const OpCase& c, DType float_type) {
+  Built b = build_case(c, float_type, true);
+  ValueMap expected = run_graph(*b.graph, b.feeds);
+  ValueMap actual = run_compiled(*b.graph, b.feeds);
+  int64_t longest = 1;
+  for (const auto& [name, value] : b.feeds) longest = std::max(longest, value.size());
+  for (const auto& [name, want] : expected) {
+    const HostTensor& got = actual.at(name);
+    ASSERT_EQ(got.type, want.type) << name;
+    double tol = tolerance(want.dtype(), longest);
+    for (int64_t i = 0; i < want.size(); ++i) {
+      ASSERT_LE(std::fabs(got[i] - want[i]), tol * (1 + std::fabs(want[i])))
+          << c.name << " " << dtype_name(float_type) << " output " << name << " element " << i << ": compiled "
+          << got[i] << " vs reference " << want[i];
+    }
+  }
+}
+
+class CompiledOp : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(CompiledOp, MatchesInterpreterInF64) { expect_equivalent(GetParam(), DType::f64); }
+TEST_P(CompiledOp, MatchesInterpreterInF32) { expect_equivalent(GetParam(), DType::f32); }
+
+std::string case_name(const ::testing::TestParamInfo<OpCase>& info) {
+  std::string n = info.param.name;
+  for (char& ch : n) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Unary, CompiledOp, ::testing::ValuesIn(testing::unary_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Binary, CompiledOp, ::testing::ValuesIn(testing::binary_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Reduction, CompiledOp, ::testing::ValuesIn(testing::reduction_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(LinearAlgebra, CompiledOp, ::testing::ValuesIn(testing::linear_algebra_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Layout, CompiledOp, ::testing::ValuesIn(testing::layout_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Indexing, CompiledOp, ::testing::ValuesIn(testing::indexing_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Network, CompiledOp, ::testing::ValuesIn(testing::network_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Structured, CompiledOp, ::testing::ValuesIn(testing::structured_cases()), case_name);
+
+// ---- results that must agree bit for bit ----
+
+InputSpec F(Shape shape, double low = -1.0, double high = 1.0) { return {{DType::f32, std::move(shape)}, low, high}; }
+InputSpec I(Shape shape, int64_t low, int64_t high) {
+  return {{DType::i64, std::move(shape)}, static_cast<double>(low), static_cast<double>(high)};
+}
+using V = const std::vector<Tensor>&;
+
+std::vector<OpCase> exact_cases() {
+  return {
+      // Few distinct keys: many ties, so stability is exercised.
+      {"argsort_ties", [](Graph&, V x) { return argsort(x[0], 1); }, {I({3, 17}, 0, 4)}},
+      {"argsort_floats_axis0", [](Graph&, V x) { return argsort(x[0], 0); }, {F({9, 2})}},
+      {"argmax_first_wins", [](Graph&, V x) { return argmax(x[0], 1); }, {I({4, 6}, 0, 3)}},
+      {"argmax_float", [](Graph&, V x) { return argmax(x[0], 0); }, {F({5, 3})}},
+      {"floordiv_mod_signs",
+       [](Graph&, V x) {
+         Tensor negative = -x[1];
+         return (floordiv(x[0], x[1]) * 100 + mod(x[0], x[1])) * 10000 + floordiv(x[0], negative) * 100 +
+                mod(x[0], negative);
+       },
+       {I({4, 5}, -20, 20), I({4, 5}, 1, 7)}},
+      {"cast_float_to_int", [](Graph&, V x) { return cast(x[0] * 10.0, DType::i64); }, {F({3, 4}, -3, 3)}},
+      {"compare_and_select",
+       [](Graph&, V x) { return cast(logical_and(greater(x[0], x[1]), less(x[0], full_like(x[0], 0.5))), DType::i32); },
+       {F({6}), F({6})}},
+      {"iota_plus_take",
+       [](Graph& g, V x) { return take(iota(g, {5, 3}, 0), x[0], 0); },
+       {I({7}, 0, 5)}},
+      {"random_normal",
+       [](Graph&, V x) { return random_normal(x[0], {4, 33}, 3); },
+       {I({}, 0, 1000)}},
+      {"random_uniform",
+       [](Graph&, V x) { return random_uniform(x[0], {2, 9}, 5); },
+       {I({}, 0, 1000)}},
+  };
+}
+
+class CompiledExactOp : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(CompiledExactOp, IsBitExact) {
+  Built b = build_case(GetParam(), DType::f32, false);
+  ValueMap expected = run_graph(*b.graph, b.feeds);
+  ValueMap actual = run_compiled(*b.graph, b.feeds);
+  EXPECT_EQ(actual.at("y").type, expected.at("y").type);
+  EXPECT_EQ(actual.at("y").data, expected.at("y").data);
+}
+
+INSTANTIATE_TEST_SUITE_P(Exact, CompiledExactOp, ::testing::ValuesIn(exact_cases()), case_name);
+
+}  // namespace
+}  // namespace reforge
