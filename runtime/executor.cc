@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -61,9 +62,11 @@ int Executor::find_slot(const std::string& name) const {
 }
 
 void Executor::run() {
+  seconds_.resize(resolved_.size(), 0.0);
   for (size_t i = 0; i < resolved_.size(); ++i) {
     const Launch& launch = program_.launches[i];
     const Resolved& r = resolved_[i];
+    auto started = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       if (r.kernel) {
         void* const* buffers = r.pointers.data();
@@ -79,6 +82,7 @@ void Executor::run() {
     } catch (const Error& e) {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));
     }
+    if (profiling_) seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
 }
 

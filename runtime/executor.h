@@ -51,6 +51,10 @@ class Executor {
   // Runs every launch once. An error names the launch's node.
   void run();
 
+  // With profiling on, run() adds each launch's wall time to seconds().
+  void set_profiling(bool on) { profiling_ = on; }
+  const std::vector<double>& seconds() const { return seconds_; }
+
   // Where an output of the last run is.
   const std::byte* output(const std::string& name) const;
   const ProgramOutput& output_info(const std::string& name) const;
@@ -69,6 +73,8 @@ class Executor {
   AlignedBuffer arena_;
   std::vector<AlignedBuffer> slots_;
   std::vector<Resolved> resolved_;
+  bool profiling_ = false;
+  std::vector<double> seconds_;
 };
 
 }  // namespace reforge::runtime

@@ -12,6 +12,7 @@
 #include "compiler/ir/error.h"
 #include "compiler/ir/types.h"
 #include "runtime/kernels/counter_rng.h"
+#include "runtime/gemm.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
 
 namespace reforge::runtime {
@@ -56,7 +57,8 @@ int64_t checked_index(I value, int64_t extent) {
   return i;
 }
 
-// ints: dtype, batch, m, n, k. C[b] = A[b] B[b], row-major.
+// ints: dtype, batch, m, n, k. C[b] = A[b] B[b], row-major. Threads take
+// blocks of rows (within one batch entry).
 void matmul(const LibraryArgs& a) {
   int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
   with_float_type(a.ints[0], [&](auto zero) {
@@ -64,20 +66,20 @@ void matmul(const LibraryArgs& a) {
     const T* A = static_cast<const T*>(a.buffers[0]);
     const T* B = static_cast<const T*>(a.buffers[1]);
     T* C = static_cast<T*>(a.buffers[2]);
-    a.pool.parallel_for(batch * m, [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        int64_t b = row / m;
-        const T* arow = A + row * k;
-        const T* bmat = B + b * k * n;
-        T* crow = C + row * n;
-        std::fill(crow, crow + n, T(0));
-        for (int64_t p = 0; p < k; ++p) {
-          T x = arow[p];
-          const T* brow = bmat + p * n;
-          for (int64_t j = 0; j < n; ++j) crow[j] += x * brow[j];
-        }
-      }
-    });
+    constexpr int64_t kRowBlock = 16;
+    const int64_t blocks_per_matrix = (m + kRowBlock - 1) / kRowBlock;
+    // Small products run on the calling thread.
+    int64_t pieces = batch * m * n * k < (1 << 18) ? 1 : 0;
+    a.pool.parallel_for(
+        batch * blocks_per_matrix,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t block = begin; block < end; ++block) {
+            int64_t b = block / blocks_per_matrix, row = (block % blocks_per_matrix) * kRowBlock;
+            int64_t rows = std::min(kRowBlock, m - row);
+            gemm(A + (b * m + row) * k, B + b * k * n, C + (b * m + row) * n, rows, n, k);
+          }
+        },
+        pieces);
   });
 }
 

@@ -51,7 +51,7 @@ void ThreadPool::work_loop() {
   }
 }
 
-void ThreadPool::parallel_for(int64_t extent, const std::function<void(int64_t, int64_t)>& fn, int64_t pieces) {
+void ThreadPool::parallel_for(int64_t extent, RangeFunction fn, int64_t pieces) {
   if (extent <= 0) return;
   if (pieces <= 0) pieces = 4 * threads();
   pieces = std::min(pieces, extent);

@@ -7,12 +7,25 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace reforge::runtime {
+
+// A non-owning reference to a callable (void(int64_t, int64_t)): unlike
+// std::function it never allocates, so running a step allocates nothing.
+class RangeFunction {
+ public:
+  template <typename F>
+  RangeFunction(const F& f)  // NOLINT: implicit, like std::function
+      : object_(&f), call_([](const void* o, int64_t b, int64_t e) { (*static_cast<const F*>(o))(b, e); }) {}
+  void operator()(int64_t begin, int64_t end) const { call_(object_, begin, end); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, int64_t, int64_t);
+};
 
 class ThreadPool {
  public:
@@ -26,7 +39,7 @@ class ThreadPool {
 
   // Runs fn(begin, end) over ranges covering [0, extent), at most `pieces`
   // of them (0: a few per thread).
-  void parallel_for(int64_t extent, const std::function<void(int64_t, int64_t)>& fn, int64_t pieces = 0);
+  void parallel_for(int64_t extent, RangeFunction fn, int64_t pieces = 0);
 
  private:
   void work_loop();
@@ -36,7 +49,7 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   // The current job, guarded by mutex_ except for the piece counter.
-  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  const RangeFunction* job_ = nullptr;
   int64_t extent_ = 0, pieces_ = 0, next_piece_ = 0, finished_pieces_ = 0;
   uint64_t generation_ = 0;
   bool stopping_ = false;

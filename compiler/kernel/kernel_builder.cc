@@ -177,10 +177,11 @@ std::vector<ValueId> KernelBuilder::begin_loop_nest(const Shape& shape) {
   if (shape.size() > 1) {
     ValueId row = begin_loop(rows);
     ++opened;
-    for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d >= 0; --d) {
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 2; d > 0; --d) {
       coords[d] = binary(BinaryOp::mod, row, index_constant(shape[d]));
       row = binary(BinaryOp::div, row, index_constant(shape[d]));
     }
+    coords[0] = row;  // already below shape[0]
   }
   coords.back() = begin_loop(shape.back());
   ++opened;

@@ -53,27 +53,29 @@ class Printer {
       return is_float(e.type) ? fmt::format("{}:{}", e.value, dtype_name(e.type))
                               : fmt::format("{}", static_cast<int64_t>(e.value));
     }
+    if (e.kind == ExprKind::read) return fmt::format("acc{}", e.var);
+    // Operands first, in order, so the text is deterministic.
+    std::vector<std::string> args;
+    for (ValueId operand : e.operands) {
+      if (operand >= 0) args.push_back(value(operand, depth));
+    }
     std::string rhs;
     switch (e.kind) {
       case ExprKind::load:
-        rhs = fmt::format("load in{}[{}]", e.buffer, value(e.operands[0], depth));
+        rhs = fmt::format("load in{}[{}]", e.buffer, args[0]);
         break;
       case ExprKind::unary:
-        rhs = fmt::format("{} {}", unary_name(static_cast<UnaryOp>(e.op)), value(e.operands[0], depth));
+        rhs = fmt::format("{} {}", unary_name(static_cast<UnaryOp>(e.op)), args[0]);
         break;
       case ExprKind::binary:
-        rhs = fmt::format("{} {}, {}", binary_name(static_cast<BinaryOp>(e.op)), value(e.operands[0], depth),
-                          value(e.operands[1], depth));
+        rhs = fmt::format("{} {}, {}", binary_name(static_cast<BinaryOp>(e.op)), args[0], args[1]);
         break;
       case ExprKind::select:
-        rhs = fmt::format("select {}, {}, {}", value(e.operands[0], depth), value(e.operands[1], depth),
-                          value(e.operands[2], depth));
+        rhs = fmt::format("select {}, {}, {}", args[0], args[1], args[2]);
         break;
       case ExprKind::cast:
-        rhs = fmt::format("cast {} {}", dtype_name(e.type), value(e.operands[0], depth));
+        rhs = fmt::format("cast {} {}", dtype_name(e.type), args[0]);
         break;
-      case ExprKind::read:
-        return fmt::format("acc{}", e.var);
       default:
         break;
     }

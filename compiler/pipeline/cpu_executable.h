@@ -68,6 +68,7 @@ class CpuTrainer {
   // The current value of a parameter or optimizer state.
   HostTensor persistent(const std::string& name) const { return executable_->read_slot(name); }
   CpuExecutable& executable() { return *executable_; }
+  const CpuExecutable& executable() const { return *executable_; }
 
  private:
   TrainingStep step_;

@@ -5,7 +5,9 @@
 // (--backend=llvm, the default) or on the reference interpreter.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <cmath>
 
 #include "compiler/interpreter/trainer.h"
@@ -34,7 +36,8 @@ const std::map<std::string, std::string> kTrainFlags = {{"steps", "100"},
                                                         {"lsh_fusion", "true"},
                                                         {"backend", "llvm"},
                                                         {"threads", "0"},
-                                                        {"print_kernels", "false"}};
+                                                        {"print_kernels", "false"},
+                                                        {"profile", "false"}};
 
 // The two ways to run a step: one interface, so the loop below is shared.
 class StepRunner {
@@ -57,10 +60,34 @@ class CpuRunner : public StepRunner {
   CpuRunner(const CompiledStep& c, uint64_t seed, const CpuBuildOptions& options) : trainer_(c, seed, options) {}
   ValueMap run_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
   CpuExecutable& executable() { return trainer_.executable(); }
+  const CpuExecutable& executable() const { return trainer_.executable(); }
 
  private:
   CpuTrainer trainer_;
 };
+
+// Time per op kind over all steps, largest first (--profile).
+void print_profile(CpuExecutable& e, int64_t steps) {
+  const runtime::Program& p = e.lowered().program;
+  const std::vector<double>& seconds = e.executor().seconds();
+  std::map<std::string, std::pair<double, int64_t>> by_op;
+  double total = 0;
+  for (size_t i = 0; i < p.launches.size() && i < seconds.size(); ++i) {
+    int id = e.graph().find_node(p.launches[i].node);
+    std::string op = id >= 0 ? e.graph().node(id).op : p.launches[i].function;
+    by_op[op].first += seconds[i];
+    by_op[op].second += 1;
+    total += seconds[i];
+  }
+  std::vector<std::pair<double, std::string>> order;
+  for (const auto& [op, t] : by_op) order.push_back({t.first, op});
+  std::sort(order.rbegin(), order.rend());
+  fmt::print("== time per step by op (total {:.1f} ms) ==\n", 1e3 * total / steps);
+  for (const auto& [t, op] : order) {
+    fmt::print("  {:<28} {:>9.2f} ms  {:>5.1f}%  {:>5} launches\n", op, 1e3 * t / steps, 100 * t / total,
+               by_op[op].second);
+  }
+}
 
 // --print_kernels=true prints the kernel IR, =llvm the optimised LLVM IR too.
 void print_kernels(const CpuExecutable& e, const std::string& mode) {
@@ -104,6 +131,7 @@ int run_train(const std::vector<std::string>& args) {
 
   const std::string backend = flags.get("backend");
   std::unique_ptr<StepRunner> runner;
+  CpuRunner* cpu_runner = nullptr;
   if (backend == "interpreter") {
     runner = std::make_unique<InterpreterRunner>(compiled, seed);
   } else if (backend == "llvm") {
@@ -123,6 +151,8 @@ int run_train(const std::vector<std::string>& args) {
                e.lowered().program.launches.size(), e.lowered().kernels.size(), e.code().target(),
                cpu->executable().executor().threads(), seconds, format_bytes(e.plan().arena_bytes));
     if (kernels != "false") print_kernels(e, kernels);
+    cpu->executable().executor().set_profiling(flags.get_bool("profile"));
+    cpu_runner = cpu.get();
     runner = std::move(cpu);
   } else {
     throw Error("--backend must be llvm or interpreter, got '" + backend + "'");
@@ -133,6 +163,7 @@ int run_train(const std::vector<std::string>& args) {
     last = runner->run_step(task->batch(s));
     progress.report(s, last.at("loss")[0]);
   }
+  if (cpu_runner && flags.get_bool("profile")) print_profile(cpu_runner->executable(), steps);
   double loss = last.at("loss")[0];
   fmt::print("final loss {:.4f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task->loss_unit(), loss / std::log(2.0),
              100.0 * last.at("accuracy")[0]);

@@ -143,11 +143,16 @@ class KernelRenderer {
       }
       case ExprKind::unary:
         return unary(static_cast<UnaryOp>(e.op), value(e.operands[0]), e.type);
-      case ExprKind::binary:
-        return binary(static_cast<BinaryOp>(e.op), value(e.operands[0]), value(e.operands[1]),
-                      k_.exprs[e.operands[0]].type);
-      case ExprKind::select:
-        return b_.CreateSelect(value(e.operands[0]), value(e.operands[1]), value(e.operands[2]));
+      case ExprKind::binary: {
+        llvm::Value* a = value(e.operands[0]);
+        llvm::Value* c = value(e.operands[1]);
+        return binary(static_cast<BinaryOp>(e.op), a, c, k_.exprs[e.operands[0]].type);
+      }
+      case ExprKind::select: {
+        llvm::Value* condition = value(e.operands[0]);
+        llvm::Value* if_true = value(e.operands[1]);
+        return b_.CreateSelect(condition, if_true, value(e.operands[2]));
+      }
       case ExprKind::cast:
         return cast(value(e.operands[0]), k_.exprs[e.operands[0]].type, e.type);
       case ExprKind::read:
