@@ -1,0 +1,132 @@
+// What `reforge plan` shows is what runs: the compiled step lives in one
+// arena of exactly the plan's size plus the persistent values, every
+// launch's buffers lie inside them, and running a step allocates nothing.
+// Also the numerics the issue pins: stable softmax, and an LSH query whose
+// window holds only itself still gets weights summing to 1 in f32.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "compiler/dsl/dsl.h"
+#include "compiler/pipeline/compile.h"
+#include "compiler/pipeline/cpu_executable.h"
+#include "models/reformer.h"
+#include "models/tasks.h"
+#include "tests/testing/model_fixtures.h"
+
+// Counts heap allocations while `counting` is set (every thread).
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<int64_t> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace reforge {
+namespace {
+
+CompiledStep compile_step(const ReformerConfig& config) {
+  Graph model("reformer");
+  ReformerModel m = build_reformer(model, config);
+  model.output("loss", m.loss);
+  return compile_training_step(model, "loss", {}, {});
+}
+
+TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
+  CompiledStep step = compile_step(testing::tiny_reformer_config());
+  CpuTrainer trainer(step, 1);
+  const CpuExecutable& e = trainer.executable();
+  const runtime::Program& p = e.lowered().program;
+  EXPECT_EQ(p.arena_bytes, e.plan().arena_bytes);
+  int64_t persistent = 0;
+  for (const PersistentValue& v : e.plan().persistent) persistent += v.bytes;
+  int64_t slots = 0;
+  for (const runtime::Slot& s : p.slots) slots += s.type.bytes();
+  EXPECT_EQ(slots, persistent);
+  for (const runtime::Launch& l : p.launches) {
+    for (const runtime::BufferRef& b : l.buffers) {
+      if (b.slot < 0) EXPECT_LE(b.offset + b.bytes, p.arena_bytes) << l.node;
+    }
+  }
+}
+
+// Kernels, GEMM, gathers and scatters allocate nothing while a step runs.
+// (The fused LSH kernel still allocates its per-slice scratch; the model
+// here uses local and full attention.)
+TEST(PlanHonoured, RunningAStepAllocatesNothing) {
+  ReformerConfig config = testing::tiny_reformer_config();
+  config.attention = {AttentionKind::local, AttentionKind::full};
+  CompiledStep step = compile_step(config);
+  CpuTrainer trainer(step, 1);
+  ValueMap batch = make_duplication_task(config, 3)->batch(1);
+  for (const auto& [name, value] : batch) trainer.executable().feed(name, value);
+  trainer.executable().run();  // warm: the thread pool's threads exist
+  allocations = 0;
+  counting = true;
+  trainer.executable().run();
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0);
+}
+
+// Softmax subtracts the maximum: logits far below zero still normalise.
+TEST(CompiledNumerics, SoftmaxOfHugeNegativeLogitsSumsToOne) {
+  Graph g("softmax");
+  Tensor x = g.input("x", {DType::f32, {2, 3}});
+  g.output("p", softmax(x, 1));
+  g.output("lse", logsumexp(x, 1));
+  auto e = CpuExecutable::build(g, {});
+  e->feed("x", HostTensor({DType::f32, {2, 3}}, {-1e5, -1e9, -1e9 - 1, 80, 90, 100}));
+  e->run();
+  HostTensor p = e->read_output("p"), lse = e->read_output("lse");
+  EXPECT_FLOAT_EQ(p[0], 1.0f);
+  EXPECT_EQ(p[1], 0.0);
+  EXPECT_NEAR(p[3] + p[4] + p[5], 1.0, 1e-6);
+  EXPECT_FLOAT_EQ(lse[0], -1e5f);
+  EXPECT_NEAR(lse[1], 100.0 + std::log(1 + std::exp(-10.0) + std::exp(-20.0)), 1e-4);
+}
+
+// Causal LSH, every position in one bucket: position 0's window holds only
+// itself (the later keys are masked by 1e9), so its logit is the self-mask
+// value near -1e5 and its output must be exactly its own value row.
+TEST(CompiledNumerics, LshQueryThatSeesOnlyItselfAttendsToItself) {
+  Graph g("lsh");
+  const int64_t L = 8, d = 4;
+  Tensor q = g.input("q", {DType::f32, {1, 1, L, d}});
+  Tensor v = g.input("v", {DType::f32, {1, 1, L, d}});
+  Tensor buckets = g.input("buckets", {DType::i64, {1, 1, 2, L}});
+  Tensor key = g.input("key", {DType::i64, {}});
+  AttrMap attrs;
+  attrs.set("chunk_len", int64_t{4});
+  attrs.set("causal", int64_t{1});
+  attrs.set("valid_length", L);
+  attrs.set("buckets_per_round", int64_t{2});
+  attrs.set("paper_mode", int64_t{0});
+  attrs.set("dropout", 0.0);
+  attrs.set("stream", int64_t{0});
+  g.output("out", g.add("lsh_attention_fused", {q, v, buckets, key}, attrs, {}));
+  auto e = CpuExecutable::build(g, {});
+  HostTensor qv({DType::f32, {1, 1, L, d}}), vv({DType::f32, {1, 1, L, d}});
+  for (int64_t i = 0; i < L * d; ++i) {
+    qv[i] = std::sin(0.7 * i);
+    vv[i] = std::cos(0.3 * i) + i;
+  }
+  e->feed("q", qv);
+  e->feed("v", vv);
+  e->feed("buckets", HostTensor({DType::i64, {1, 1, 2, L}}));
+  e->feed("key", HostTensor::scalar(DType::i64, 0));
+  e->run();
+  HostTensor out = e->read_output("out");
+  for (int64_t j = 0; j < d; ++j) EXPECT_FLOAT_EQ(out[j], vv[j]) << j;
+}
+
+}  // namespace
+}  // namespace reforge
