@@ -58,7 +58,8 @@ int64_t checked_index(I value, int64_t extent) {
 }
 
 // ints: dtype, batch, m, n, k. C[b] = A[b] B[b], row-major. Threads take
-// blocks of rows (within one batch entry).
+// blocks of C's columns, so each packs its own panels of B once for all
+// rows.
 void matmul(const LibraryArgs& a) {
   int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
   with_float_type(a.ints[0], [&](auto zero) {
@@ -66,17 +67,17 @@ void matmul(const LibraryArgs& a) {
     const T* A = static_cast<const T*>(a.buffers[0]);
     const T* B = static_cast<const T*>(a.buffers[1]);
     T* C = static_cast<T*>(a.buffers[2]);
-    constexpr int64_t kRowBlock = 16;
-    const int64_t blocks_per_matrix = (m + kRowBlock - 1) / kRowBlock;
+    constexpr int64_t kColumnBlock = 64;
+    const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
     // Small products run on the calling thread.
     int64_t pieces = batch * m * n * k < (1 << 18) ? 1 : 0;
     a.pool.parallel_for(
-        batch * blocks_per_matrix,
+        batch * blocks,
         [&](int64_t begin, int64_t end) {
-          for (int64_t block = begin; block < end; ++block) {
-            int64_t b = block / blocks_per_matrix, row = (block % blocks_per_matrix) * kRowBlock;
-            int64_t rows = std::min(kRowBlock, m - row);
-            gemm(A + (b * m + row) * k, B + b * k * n, C + (b * m + row) * n, rows, n, k);
+          for (int64_t piece = begin; piece < end; ++piece) {
+            int64_t b = piece / blocks, j = (piece % blocks) * kColumnBlock;
+            int64_t width = std::min(kColumnBlock, n - j);
+            gemm(A + b * m * k, B + b * k * n + j, C + b * m * n + j, m, width, k, k, n, n);
           }
         },
         pieces);

@@ -6,7 +6,8 @@
 // Forward: sort the R*L (round, position) slots by (bucket, position),
 // attend chunk by chunk to the own and previous chunk (wrapping), keep
 // each slot's output and logsumexp, and combine the rounds with softmax
-// weights of those logsumexps. The logits of one query exist at a time.
+// weights of those logsumexps. The logits of one chunk (C x 2C) exist at
+// a time; its products are GEMMs.
 // Backward: recomputes each chunk's logits instead of storing them.
 #pragma once
 
@@ -16,6 +17,8 @@
 #include <limits>
 #include <numeric>
 #include <vector>
+
+#include "runtime/gemm.h"
 
 namespace reforge::kernels {
 
@@ -37,26 +40,22 @@ class LshSlice {
   LshSlice(const LshShape& shape, const T* q, const T* v, const Bucket* buckets)
       : s_(shape), q_(q), v_(v), buckets_(buckets) {}
 
-  // Per-slot outputs and logsumexps (not yet combined over rounds).
+  // Per-slot outputs and logsumexps (not yet combined over rounds). Each
+  // chunk's logits are one C x 2C product of its queries with its window's
+  // keys, held only while the chunk is attended.
   void forward() {
     sort_slots();
-    const int64_t dv = s_.dv;
+    const int64_t C = s_.chunk, dv = s_.dv;
     out_.assign(s_.rounds * s_.length * dv, T(0));
     lse_.assign(s_.rounds * s_.length, T(0));
-    std::vector<T> logits;
+    Chunk ch(C, s_.dk, dv);
     for (int64_t c = 0; c < chunks(); ++c) {
-      std::vector<int64_t> w = window(c);
-      for (int64_t i = 0; i < s_.chunk; ++i) {
-        int64_t qs = order_[c * s_.chunk + i];
-        logits_of(qs, w, logits);
-        T m = *std::max_element(logits.begin(), logits.end()), sum = 0;
-        for (T l : logits) sum += std::exp(l - m);
-        lse_[qs] = m + std::log(sum);
-        for (size_t k = 0; k < w.size(); ++k) {
-          T p = std::exp(logits[k] - lse_[qs]);
-          const T* vj = v_ + (w[k] % s_.length) * dv;
-          for (int64_t j = 0; j < dv; ++j) out_[qs * dv + j] += p * vj[j];
-        }
+      gather_chunk(c, ch);
+      attend(ch);
+      for (int64_t i = 0; i < C; ++i) {
+        int64_t qs = order_[c * C + i];
+        lse_[qs] = ch.lse[i];
+        std::copy(ch.out.begin() + i * dv, ch.out.begin() + (i + 1) * dv, out_.begin() + qs * dv);
       }
     }
   }
@@ -91,30 +90,44 @@ class LshSlice {
         d_lse[r * L + t] = w[r] * (g_dot_round[r] - g_dot_combined);
       }
     }
-    // Through each chunk's attention, recomputing its logits.
-    std::vector<T> dq(L * dk, T(0)), d_keys(L * dk, T(0)), d_v(L * dv, T(0)), logits;
-    for (int64_t ch = 0; ch < chunks(); ++ch) {
-      std::vector<int64_t> w = window(ch);
-      for (int64_t i = 0; i < s_.chunk; ++i) {
-        int64_t qs = order_[ch * s_.chunk + i], qt = qs % L;
-        logits_of(qs, w, logits);
-        const T* d_o = d_out.data() + qs * dv;
+    // Through each chunk's attention, recomputing its logits:
+    //   dP = dO V^T, dS = P o (dP - rowsum(dO o O) + dlse),
+    //   dQ = dS K, dK = dS^T Q, dV = P^T dO.
+    const int64_t C = s_.chunk, W = 2 * C;
+    std::vector<T> dq(L * dk, T(0)), d_keys(L * dk, T(0)), d_v(L * dv, T(0));
+    Chunk ch(C, dk, dv);
+    std::vector<T> d_o(C * dv), d_s(C * W), d_s_t(W * C), p_t(W * C), d_q(C * dk), d_k(W * dk), d_vw(W * dv);
+    for (int64_t c = 0; c < chunks(); ++c) {
+      gather_chunk(c, ch);
+      attend(ch);
+      for (int64_t i = 0; i < C; ++i) {
+        int64_t qs = order_[c * C + i];
+        std::copy(d_out.begin() + qs * dv, d_out.begin() + (qs + 1) * dv, d_o.begin() + i * dv);
+      }
+      runtime::gemm(d_o.data(), ch.v_t.data(), d_s.data(), C, W, dv, dv, W, W);  // dP
+      for (int64_t i = 0; i < C; ++i) {
         T d_o_dot_o = 0;
-        for (int64_t j = 0; j < dv; ++j) d_o_dot_o += d_o[j] * out_[qs * dv + j];
-        for (size_t k = 0; k < w.size(); ++k) {
-          int64_t kt = w[k] % L;
-          T p = std::exp(logits[k] - lse_[qs]);
-          T d_o_dot_v = 0;
-          for (int64_t j = 0; j < dv; ++j) {
-            d_o_dot_v += d_o[j] * v_[kt * dv + j];
-            d_v[kt * dv + j] += p * d_o[j];
-          }
-          T d_logit = p * (d_o_dot_v - d_o_dot_o + d_lse[qs]);
-          for (int64_t j = 0; j < dk; ++j) {
-            dq[qt * dk + j] += d_logit * keys_[kt * dk + j];
-            d_keys[kt * dk + j] += d_logit * q_[qt * dk + j];
-          }
+        for (int64_t j = 0; j < dv; ++j) d_o_dot_o += d_o[i * dv + j] * ch.out[i * dv + j];
+        T shift = d_lse[order_[c * C + i]] - d_o_dot_o;
+        for (int64_t w = 0; w < W; ++w) {
+          T p = ch.p[i * W + w];
+          d_s[i * W + w] = p * (d_s[i * W + w] + shift);
+          d_s_t[w * C + i] = d_s[i * W + w];
+          p_t[w * C + i] = p;
         }
+      }
+      runtime::gemm(d_s.data(), ch.k.data(), d_q.data(), C, dk, W, W, dk, dk);
+      runtime::gemm(d_s_t.data(), ch.q.data(), d_k.data(), W, dk, C, C, dk, dk);
+      runtime::gemm(p_t.data(), d_o.data(), d_vw.data(), W, dv, C, C, dv, dv);
+      for (int64_t i = 0; i < C; ++i) {
+        T* row = dq.data() + ch.query_position[i] * dk;
+        for (int64_t j = 0; j < dk; ++j) row[j] += d_q[i * dk + j];
+      }
+      for (int64_t w = 0; w < W; ++w) {
+        T* key_row = d_keys.data() + ch.key_position[w] * dk;
+        T* value_row = d_v.data() + ch.key_position[w] * dv;
+        for (int64_t j = 0; j < dk; ++j) key_row[j] += d_k[w * dk + j];
+        for (int64_t j = 0; j < dv; ++j) value_row[j] += d_vw[w * dv + j];
       }
     }
     // Keys are q / n with n = sqrt(|q|^2 + eps): dq += dk/n - q (q . dk) / n^3.
@@ -153,29 +166,62 @@ class LshSlice {
     }
   }
 
-  // The window of chunk c: its own slots, then the previous chunk's (wrapping).
-  std::vector<int64_t> window(int64_t c) const {
-    int64_t n = chunks(), previous = (c + n - 1) % n;
-    std::vector<int64_t> w;
-    for (int64_t i = 0; i < s_.chunk; ++i) w.push_back(order_[c * s_.chunk + i]);
-    for (int64_t i = 0; i < s_.chunk; ++i) w.push_back(order_[previous * s_.chunk + i]);
-    return w;
+  // One chunk's queries and its window (its own slots, then the previous
+  // chunk's, wrapping), gathered into contiguous matrices.
+  struct Chunk {
+    std::vector<int64_t> query_position, key_position;  // [C], [2C]
+    std::vector<T> q, k_t, k, v, v_t;                   // [C,dk], [dk,2C], [2C,dk], [2C,dv], [dv,2C]
+    std::vector<T> p, lse, out;                         // [C,2C] probabilities, [C], [C,dv]
+    Chunk(int64_t c, int64_t dk, int64_t dv)
+        : query_position(c), key_position(2 * c), q(c * dk), k_t(dk * 2 * c), k(2 * c * dk), v(2 * c * dv),
+          v_t(dv * 2 * c), p(c * 2 * c), lse(c), out(c * dv) {}
+  };
+
+  void gather_chunk(int64_t c, Chunk& ch) const {
+    const int64_t C = s_.chunk, W = 2 * C, L = s_.length, dk = s_.dk, dv = s_.dv;
+    const int64_t previous = (c + chunks() - 1) % chunks();
+    for (int64_t i = 0; i < C; ++i) {
+      int64_t t = order_[c * C + i] % L;
+      ch.query_position[i] = t;
+      std::copy(q_ + t * dk, q_ + (t + 1) * dk, ch.q.begin() + i * dk);
+    }
+    for (int64_t w = 0; w < W; ++w) {
+      int64_t slot = w < C ? order_[c * C + w] : order_[previous * C + (w - C)];
+      int64_t t = slot % L;
+      ch.key_position[w] = t;
+      for (int64_t j = 0; j < dk; ++j) {
+        ch.k[w * dk + j] = keys_[t * dk + j];
+        ch.k_t[j * W + w] = keys_[t * dk + j];
+      }
+      for (int64_t j = 0; j < dv; ++j) {
+        ch.v[w * dv + j] = v_[t * dv + j];
+        ch.v_t[j * W + w] = v_[t * dv + j];
+      }
+    }
   }
 
-  // Masked logits of query slot `qs` against `window`.
-  void logits_of(int64_t qs, const std::vector<int64_t>& window, std::vector<T>& logits) const {
-    const int64_t L = s_.length, dk = s_.dk;
-    int64_t qt = qs % L;
-    logits.resize(window.size());
-    for (size_t w = 0; w < window.size(); ++w) {
-      int64_t kt = window[w] % L;
-      T dot = 0;
-      for (int64_t j = 0; j < dk; ++j) dot += q_[qt * dk + j] * keys_[kt * dk + j];
-      if (s_.causal && kt > qt) dot -= T(kLshMaskedOut);
-      if (kt == qt) dot -= T(kLshSelfMask);
-      if (kt >= s_.valid) dot -= T(kLshMaskedOut);
-      logits[w] = dot;
+  // Masked logits S = Q K^T; per query lse = logsumexp(S) (the maximum
+  // subtracted first), P = exp(S - lse); out = P V.
+  void attend(Chunk& ch) const {
+    const int64_t C = s_.chunk, W = 2 * C;
+    runtime::gemm(ch.q.data(), ch.k_t.data(), ch.p.data(), C, W, s_.dk, s_.dk, W, W);
+    for (int64_t i = 0; i < C; ++i) {
+      T* logits = ch.p.data() + i * W;
+      const int64_t qt = ch.query_position[i];
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t w = 0; w < W; ++w) {
+        const int64_t kt = ch.key_position[w];
+        if (s_.causal && kt > qt) logits[w] -= T(kLshMaskedOut);
+        if (kt == qt) logits[w] -= T(kLshSelfMask);
+        if (kt >= s_.valid) logits[w] -= T(kLshMaskedOut);
+        m = std::max(m, logits[w]);
+      }
+      T sum = 0;
+      for (int64_t w = 0; w < W; ++w) sum += std::exp(logits[w] - m);
+      ch.lse[i] = m + std::log(sum);
+      for (int64_t w = 0; w < W; ++w) logits[w] = std::exp(logits[w] - ch.lse[i]);
     }
+    runtime::gemm(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, W, s_.dv, s_.dv);
   }
 
   // Weights of the rounds at position t: softmax over r of lse[r*L + t].
