@@ -137,6 +137,7 @@ REFORGE_REGISTER_OPS(layout) {
                .eval = [](const EvalContext& c) { return HostTensor(c.node.type, c.inputs[0]->data); },
                .vjp = [](const VjpContext& c) { return std::vector<Tensor>{reshape(c.grad, c.inputs[0].shape())}; },
                .kind = OpKind::view,
+               .reinterprets_input = true,
                .element = read_reshaped});
 
   register_op({.name = "transpose",

@@ -89,6 +89,9 @@ struct OpDef {
   std::function<std::vector<Tensor>(const VjpContext&)> vjp;
   int num_regions = 0;
   OpKind kind = OpKind::library;
+  // A view whose result is its input's bytes, reinterpreted (reshape): the
+  // memory planner makes it an alias of a buffered input, with no copy.
+  bool reinterprets_input = false;
   // The lowering, by kind (see compiler/kernel/lowering_hooks.h): elementwise
   // and view ops give one output element as kernel IR; reductions build
   // their loop nest; library ops name their runtime call.

@@ -12,7 +12,7 @@ namespace {
 class Lowerer {
  public:
   Lowerer(const Graph& g, const MemoryPlan& plan, const KernelGrouping& grouping)
-      : g_(g), plan_(plan), grouping_(grouping), where_(g.size()), bound_(g.size(), false) {}
+      : g_(g), plan_(plan), grouping_(grouping), where_(g.size()), bound_(g.size(), false), alias_(g.size(), false) {}
 
   LoweredProgram run() {
     bind_buffers();
@@ -38,6 +38,7 @@ class Lowerer {
       }
       where_[b.value] = {-1, b.offset, b.bytes};
       bound_[b.value] = true;
+      alias_[b.value] = b.alias_of >= 0;
     }
     std::map<std::string, int> persistent;
     for (const PersistentValue& p : plan_.persistent) persistent[p.name] = 0;
@@ -53,7 +54,7 @@ class Lowerer {
 
   void lower_node(int id) {
     const Node& n = g_.node(id);
-    if (is_fed_op(n.op) || fused_away(id)) return;
+    if (is_fed_op(n.op) || fused_away(id) || alias_[id]) return;  // aliases: the bytes are already there
     if (!n.def) throw Error(fmt::format("%{}: unknown op '{}'", n.name, n.op));
     if (!bound_[id]) throw Error(fmt::format("%{} ({}) has no buffer in the plan", n.name, n.op));
     switch (n.def->kind) {
@@ -87,16 +88,22 @@ class Lowerer {
 
     // The value of node `id` at `coords`: loaded from its buffer, or
     // computed here when the plan kept it out of memory.
+    auto param_for = [&](int id) {
+      auto it = params.find(id);
+      if (it == params.end()) {
+        const Node& node = g_.node(id);
+        it = params.emplace(id, b.buffer(node.name, node.type.dtype, node.type.elements(), false)).first;
+        launch.buffers.push_back(where_[id]);
+      }
+      return it->second;
+    };
     std::function<kir::ValueId(int, const std::vector<kir::ValueId>&)> value_at;
     value_at = [&](int id, const std::vector<kir::ValueId>& coords) -> kir::ValueId {
       const Node& node = g_.node(id);
-      if (id != root && bound_[id]) {
-        auto it = params.find(id);
-        if (it == params.end()) {
-          it = params.emplace(id, b.buffer(node.name, node.type.dtype, node.type.elements(), false)).first;
-          launch.buffers.push_back(where_[id]);
-        }
-        return b.load(it->second, b.flat_index(coords, node.type.shape));
+      if (id != root && bound_[id]) return b.load(param_for(id), b.flat_index(coords, node.type.shape));
+      // A reshape of a buffered value reads it at the same flat index.
+      if (node.def && node.def->reinterprets_input && bound_[node.inputs[0]]) {
+        return b.load(param_for(node.inputs[0]), b.flat_index(coords, node.type.shape));
       }
       if (!node.def || !node.def->element) {
         throw Error(fmt::format("%{} ({}) has no buffer and cannot be computed inside a kernel", node.name, node.op));
@@ -161,6 +168,7 @@ class Lowerer {
   const KernelGrouping& grouping_;
   std::vector<runtime::BufferRef> where_;
   std::vector<bool> bound_;
+  std::vector<bool> alias_;  // views that share their input's bytes
   std::map<std::string, std::string> symbols_;
   LoweredProgram out_;
 };

@@ -105,7 +105,8 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
 
   // One buffer per transient value, in schedule order, plus a workspace
   // for each structured op; in-place reuse puts a result into the
-  // allocation of an elementwise input that dies at the same step.
+  // allocation of an elementwise input that dies at the same step, and a
+  // reshape shares its input's allocation.
   std::vector<int> allocation_of_value(g.size(), -1);
   std::vector<AllocationRequest> allocations;
   for (int step = 0; step < static_cast<int>(plan.schedule.size()); ++step) {
@@ -122,7 +123,15 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
       continue;
     }
     PlannedBuffer b{id, n.name, n.op, n.loc, n.type, kind, n.type.bytes(), 0, live[id].first, live[id].last, -1};
-    if (options.in_place && options.buffer_reuse && n.def && n.def->elementwise()) {
+    // A reshape of a buffered value is that buffer: the allocation lives
+    // on until the view's last reader.
+    int base = n.def && n.def->reinterprets_input ? n.inputs[0] : -1;
+    if (base >= 0 && allocation_of_value[base] >= 0 && g.node(base).type.bytes() == b.bytes) {
+      b.allocation = allocation_of_value[base];
+      b.alias_of = base;
+      allocations[b.allocation].last = std::max(allocations[b.allocation].last, b.last_step);
+    }
+    if (b.allocation < 0 && options.in_place && options.buffer_reuse && n.def && n.def->elementwise()) {
       for (int in : n.inputs) {
         int a = allocation_of_value[in];
         if (a < 0 || outputs.count(in) || allocations[a].last != step || g.node(in).type.bytes() != b.bytes) continue;

@@ -55,7 +55,8 @@ struct PlannedBuffer {
   int64_t offset = 0;
   int first_step = 0;  // written at this step
   int last_step = 0;   // last read at this step
-  int allocation = 0;  // buffers sharing an allocation (in-place reuse) share this
+  int allocation = 0;  // buffers sharing an allocation (in-place reuse, aliases) share this
+  int alias_of = -1;   // a view of this node's buffer (same bytes, no copy), or -1
 };
 
 struct PersistentValue {

@@ -40,6 +40,12 @@ std::string html_escape(const std::string& s) {
 
 std::string where(const PlannedBuffer& b) { return b.loc.known() ? b.loc.to_string() : "-"; }
 
+// The name of the buffer that holds node `value`.
+std::string plan_buffer_name(const MemoryPlan& plan, int value) {
+  const PlannedBuffer* b = plan.buffer_of(value);
+  return b ? b->name : "?";
+}
+
 const char* kind_colour(ValueKind kind) {
   switch (kind) {
     case ValueKind::activation:
@@ -101,7 +107,7 @@ std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSavi
   for (int i = 0; i < top_buffers && i < static_cast<int>(live.size()); ++i) {
     const PlannedBuffer& b = *live[i];
     out += fmt::format("  {:>12}  {:<10}  {:<16}  {:<40}  {:<12}  {}\n", format_bytes(b.bytes), value_kind_name(b.kind),
-                       type_to_string(b.type), b.name, b.op, where(b));
+                       type_to_string(b.type), b.name, b.alias_of >= 0 ? b.op + " (view)" : b.op, where(b));
   }
 
   int64_t saved_bytes = 0;
@@ -151,9 +157,12 @@ std::string plan_to_json(const MemoryPlan& plan) {
     const PlannedBuffer& b = plan.buffers[i];
     out += fmt::format(
         "    {{\"name\": \"{}\", \"op\": \"{}\", \"kind\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}], \"bytes\": {}, "
-        "\"offset\": {}, \"first_step\": {}, \"last_step\": {}, \"allocation\": {}, \"source\": \"{}\"}}{}\n",
+        "\"offset\": {}, \"first_step\": {}, \"last_step\": {}, \"allocation\": {}, \"alias_of\": {}, "
+        "\"source\": \"{}\"}}{}\n",
         json_escape(b.name), b.op, value_kind_name(b.kind), dtype_name(b.type.dtype), fmt::join(b.type.shape, ", "),
-        b.bytes, b.offset, b.first_step, b.last_step, b.allocation, json_escape(where(b)),
+        b.bytes, b.offset, b.first_step, b.last_step, b.allocation,
+        b.alias_of >= 0 ? "\"" + json_escape(plan_buffer_name(plan, b.alias_of)) + "\"" : std::string("null"),
+        json_escape(where(b)),
         i + 1 < plan.buffers.size() ? "," : "");
   }
   out += "  ],\n  \"saved_for_backward\": [\n";

@@ -31,16 +31,31 @@ ValueProvenance CompiledStep::provenance() const {
   return p;
 }
 
-MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options, bool elementwise_fusion) {
-  KernelGrouping kernels;
-  if (elementwise_fusion) {
-    FusionGroups groups = group_elementwise(*step.graph);
-    kernels.kernel_root.resize(step.graph->size());
-    for (int id = 0; id < step.graph->size(); ++id) {
-      kernels.kernel_root[id] = groups.group_of[id] >= 0 ? groups.groups[groups.group_of[id]].back() : id;
-    }
+std::unique_ptr<Graph> backend_graph(const Graph& graph) {
+  std::set<std::string> structured;
+  for (int id = 0; id < graph.size(); ++id) {
+    const Node& n = graph.node(id);
+    if (n.def && n.def->kind == OpKind::structured) structured.insert(n.op);
   }
-  return plan_memory(*step.graph, step.provenance(), options, kernels);
+  std::unique_ptr<Graph> expanded = structured.empty() ? graph.clone() : expand_structured(graph, structured);
+  verify(*expanded);
+  return expanded;
+}
+
+KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion) {
+  KernelGrouping kernels;
+  if (!elementwise_fusion) return kernels;
+  FusionGroups groups = group_elementwise(graph);
+  kernels.kernel_root.resize(graph.size());
+  for (int id = 0; id < graph.size(); ++id) {
+    kernels.kernel_root[id] = groups.group_of[id] >= 0 ? groups.groups[groups.group_of[id]].back() : id;
+  }
+  return kernels;
+}
+
+MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options, bool elementwise_fusion) {
+  std::unique_ptr<Graph> graph = backend_graph(*step.graph);
+  return plan_memory(*graph, step.provenance(), options, kernel_grouping(*graph, elementwise_fusion));
 }
 
 std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }

@@ -46,8 +46,16 @@ struct CompiledStep {
 CompiledStep compile_training_step(const Graph& model, const std::string& loss_output, const OptimizerConfig& optimizer,
                                    const CompileOptions& options);
 
-// The memory plan of a compiled step. With `elementwise_fusion`, values
-// inside fused elementwise kernels get no buffer.
+// The graph the back ends run: `graph` with every structured op expanded.
+std::unique_ptr<Graph> backend_graph(const Graph& graph);
+
+// Fusion groups of `graph` as the memory planner takes them (none when
+// `elementwise_fusion` is false).
+KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion);
+
+// The memory plan of a compiled step as the back ends run it: of its
+// backend_graph(), with values inside fused kernels getting no buffer.
+// `reforge plan` prints this plan and `reforge train` runs in it.
 MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options = {}, bool elementwise_fusion = true);
 
 // The pass pipeline that runs after differentiation, in order.

@@ -5,9 +5,6 @@
 #include <cstring>
 #include <set>
 
-#include "compiler/ir/verifier.h"
-#include "compiler/passes/elementwise_fusion.h"
-#include "compiler/passes/expand_structured.h"
 
 namespace reforge {
 namespace {
@@ -48,34 +45,7 @@ HostTensor load(const TensorType& type, const std::byte* at) {
   return t;
 }
 
-std::set<std::string> structured_ops(const Graph& g) {
-  std::set<std::string> ops;
-  for (int id = 0; id < g.size(); ++id) {
-    const Node& n = g.node(id);
-    if (n.def && n.def->kind == OpKind::structured) ops.insert(n.op);
-  }
-  return ops;
-}
-
 }  // namespace
-
-std::unique_ptr<Graph> backend_graph(const Graph& graph) {
-  std::set<std::string> ops = structured_ops(graph);
-  std::unique_ptr<Graph> expanded = ops.empty() ? graph.clone() : expand_structured(graph, ops);
-  verify(*expanded);
-  return expanded;
-}
-
-KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion) {
-  KernelGrouping kernels;
-  if (!elementwise_fusion) return kernels;
-  FusionGroups groups = group_elementwise(graph);
-  kernels.kernel_root.resize(graph.size());
-  for (int id = 0; id < graph.size(); ++id) {
-    kernels.kernel_root[id] = groups.group_of[id] >= 0 ? groups.groups[groups.group_of[id]].back() : id;
-  }
-  return kernels;
-}
 
 std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const ValueProvenance& provenance,
                                                     const CpuBuildOptions& options) {

@@ -24,12 +24,6 @@ struct CpuBuildOptions {
   codegen::CpuCodegenOptions codegen;
 };
 
-// The graph the back ends run: `graph` with every structured op expanded.
-std::unique_ptr<Graph> backend_graph(const Graph& graph);
-
-// Fusion groups of `graph` as the memory planner takes them.
-KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion);
-
 class CpuExecutable {
  public:
   static std::unique_ptr<CpuExecutable> build(const Graph& graph, const ValueProvenance& provenance,
