@@ -67,8 +67,10 @@ void for_each_row(const Shape& x_shape, const HostTensor& idx, int64_t axis, Fn 
 // Library calls of the indexing ops. ints: value dtype, index dtype, then
 // the (outer, extent, inner) split of the indexed tensor around `axis`,
 // then the index's extent along it.
-std::function<void(const Node&, const std::vector<TensorType>&, kir::LibraryCall&)> indexed_call(std::string function) {
-  return [function](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+std::function<void(const kir::LibraryContext&, kir::LibraryCall&)> indexed_call(std::string function) {
+  return [function](const kir::LibraryContext& c, kir::LibraryCall& call) {
+    const Node& n = c.node;
+    const std::vector<TensorType>& in = c.inputs;
     int64_t axis = n.attrs.get_int("axis");
     AxisSplit x = split_at(in[0].shape, axis);
     int64_t index_extent = in[1].rank() == 1 ? in[1].shape[0] : in[1].shape[axis];
@@ -208,10 +210,10 @@ REFORGE_REGISTER_OPS(indexing) {
                    },
                .kind = OpKind::library,
                .library =
-                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
                      // ints: key dtype, outer, extent, inner (the result is i64).
-                     AxisSplit x = split_at(in[0].shape, n.attrs.get_int("axis"));
-                     call = {"argsort", {dtype_code(in[0].dtype), x.outer, x.extent, x.inner}};
+                     AxisSplit x = split_at(c.inputs[0].shape, c.node.attrs.get_int("axis"));
+                     call = {"argsort", {dtype_code(c.inputs[0].dtype), x.outer, x.extent, x.inner}};
                    }});
 }
 

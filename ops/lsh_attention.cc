@@ -166,8 +166,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .vjp = vjp_fused,
                .kind = OpKind::library,
                .library =
-                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
-                     lsh_call("lsh_attention", n, in, call);
+                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+                     lsh_call("lsh_attention", c.node, c.inputs, call);
                    }});
   register_op({.name = "lsh_attention_fused_grad",
                .arity = 5,
@@ -185,8 +185,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .eval = eval_fused_grad,
                .kind = OpKind::library,
                .library =
-                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
-                     lsh_call("lsh_attention_grad", n, in, call);
+                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+                     lsh_call("lsh_attention_grad", c.node, c.inputs, call);
                    }});
 }
 

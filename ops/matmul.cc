@@ -1,8 +1,25 @@
 // Batched matrix multiply: [..., m, k] x [..., k, n] -> [..., m, n] with
-// equal batch dimensions (the DSL broadcasts them).
+// equal batch dimensions (the DSL broadcasts them). Lowers to the runtime's
+// GEMM, which reads a transposed operand in place.
 #include "ops/op_helpers.h"
 
 namespace reforge::ops {
+namespace {
+
+// A transpose that only swaps the two matrix axes: the GEMM reads its
+// input with the operand's transposed flag instead.
+bool swaps_last_axes(const Node& n) {
+  if (n.op != "transpose") return false;
+  const auto& perm = n.attrs.get_ints("perm");
+  int64_t r = static_cast<int64_t>(perm.size());
+  if (r < 2 || perm[r - 2] != r - 1 || perm[r - 1] != r - 2) return false;
+  for (int64_t i = 0; i < r - 2; ++i) {
+    if (perm[i] != i) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 REFORGE_REGISTER_OPS(matmul) {
   register_op({.name = "matmul",
@@ -55,13 +72,17 @@ REFORGE_REGISTER_OPS(matmul) {
                    },
                .kind = OpKind::library,
                .library =
-                   [](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
-                     // ints: dtype, batch, m, n, k (row-major operands).
-                     const Shape& out = n.type.shape;
+                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+                     // ints: dtype, batch, m, n, k, then whether A and B are
+                     // stored transposed (an absorbed swap of the last axes).
+                     const Shape& out = c.node.type.shape;
                      int64_t r = static_cast<int64_t>(out.size()), batch = 1;
                      for (int64_t i = 0; i < r - 2; ++i) batch *= out[i];
-                     call = {"matmul", {dtype_code(n.type.dtype), batch, out[r - 2], out[r - 1], in[0].shape[r - 1]}};
-                   }});
+                     call = {"matmul",
+                             {dtype_code(c.node.type.dtype), batch, out[r - 2], out[r - 1], c.inputs[0].shape[r - 1],
+                              c.absorbed[0] ? 1 : 0, c.absorbed[1] ? 1 : 0}};
+                   },
+               .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); }});
 }
 
 }  // namespace reforge::ops

@@ -27,8 +27,10 @@ HostTensor eval_random(const EvalContext& c) {
 }
 
 // ints: result dtype, key dtype, elements, stream.
-std::function<void(const Node&, const std::vector<TensorType>&, kir::LibraryCall&)> random_call(std::string function) {
-  return [function](const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
+std::function<void(const kir::LibraryContext&, kir::LibraryCall&)> random_call(std::string function) {
+  return [function](const kir::LibraryContext& c, kir::LibraryCall& call) {
+    const Node& n = c.node;
+    const std::vector<TensorType>& in = c.inputs;
     call = {function, {dtype_code(n.type.dtype), dtype_code(in[0].dtype), n.type.elements(), n.attrs.get_int("stream")}};
   };
 }

@@ -39,26 +39,24 @@ Isa host_isa() {
 }
 
 template <typename T>
-void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) {
   switch (host_isa()) {
     case Isa::v4:
-      return v4::gemm(a, b, c, m, n, k, lda, ldb, ldc);
+      return v4::gemm(a, b, c, m, n, k, layout);
     case Isa::v3:
-      return v3::gemm(a, b, c, m, n, k, lda, ldb, ldc);
+      return v3::gemm(a, b, c, m, n, k, layout);
     case Isa::baseline:
-      return baseline::gemm(a, b, c, m, n, k, lda, ldb, ldc);
+      return baseline::gemm(a, b, c, m, n, k, layout);
   }
 }
 
 }  // namespace
 
-void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
-          int64_t ldc) {
-  dispatch(a, b, c, m, n, k, lda, ldb, ldc);
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) {
+  dispatch(a, b, c, m, n, k, layout);
 }
-void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
-          int64_t ldc) {
-  dispatch(a, b, c, m, n, k, lda, ldb, ldc);
+void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) {
+  dispatch(a, b, c, m, n, k, layout);
 }
 
 const char* gemm_instruction_set() {

@@ -10,12 +10,20 @@
 
 namespace reforge::runtime {
 
-// Leading dimensions (row strides, in elements) let a caller multiply
-// sub-matrices: a thread takes a block of C's columns.
-void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
-          int64_t ldc);
-void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
-          int64_t ldc);
+// Where the elements are, in elements: A(i, p) at a[i * a_row + p * a_col],
+// B(p, j) at b[p * b_row + j * b_col], C(i, j) at c[i * c_row + j]. Strides
+// let a caller multiply sub-matrices (a thread takes a block of C's
+// columns) and transposed operands in place.
+struct GemmLayout {
+  int64_t a_row, a_col, b_row, b_col, c_row;
+  // Row-major A [m, k], B [k, n], C [m, n], each possibly stored transposed.
+  static GemmLayout dense(int64_t m, int64_t n, int64_t k, bool a_transposed = false, bool b_transposed = false) {
+    return {a_transposed ? 1 : k, a_transposed ? m : 1, b_transposed ? 1 : n, b_transposed ? k : 1, n};
+  }
+};
+
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout);
+void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout);
 
 // The instruction set the kernel runs with on this CPU.
 const char* gemm_instruction_set();

@@ -57,11 +57,13 @@ int64_t checked_index(I value, int64_t extent) {
   return i;
 }
 
-// ints: dtype, batch, m, n, k. C[b] = A[b] B[b], row-major. Threads take
-// blocks of C's columns, so each packs its own panels of B once for all
-// rows.
+// ints: dtype, batch, m, n, k, a_transposed, b_transposed. C[b] = A[b] B[b],
+// row-major; a transposed operand is stored as its transpose ([k, m] for
+// A, [n, k] for B). Threads take blocks of C's columns, so each packs its
+// own panels of B once for all rows.
 void matmul(const LibraryArgs& a) {
   int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
+  const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
   with_float_type(a.ints[0], [&](auto zero) {
     using T = decltype(zero);
     const T* A = static_cast<const T*>(a.buffers[0]);
@@ -77,7 +79,7 @@ void matmul(const LibraryArgs& a) {
           for (int64_t piece = begin; piece < end; ++piece) {
             int64_t b = piece / blocks, j = (piece % blocks) * kColumnBlock;
             int64_t width = std::min(kColumnBlock, n - j);
-            gemm(A + b * m * k, B + b * k * n + j, C + b * m * n + j, m, width, k, k, n, n);
+            gemm(A + b * m * k, B + b * k * n + j * layout.b_col, C + b * m * n + j, m, width, k, layout);
           }
         },
         pieces);

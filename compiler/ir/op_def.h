@@ -21,6 +21,7 @@ struct Tensor;
 namespace kir {
 struct ElementContext;
 struct KernelContext;
+struct LibraryContext;
 struct LibraryCall;
 }  // namespace kir
 
@@ -97,7 +98,11 @@ struct OpDef {
   // their loop nest; library ops name their runtime call.
   std::function<int(const kir::ElementContext&)> element;
   std::function<void(kir::KernelContext&)> kernel;
-  std::function<void(const Node&, const std::vector<TensorType>& inputs, kir::LibraryCall&)> library;
+  std::function<void(const kir::LibraryContext&, kir::LibraryCall&)> library;
+  // Library ops that read an input's producer through an operand flag (a
+  // transpose feeding a GEMM): true when input `input` may be `producer`
+  // absorbed this way, so the producer needs no buffer of its own.
+  std::function<bool(int input, const Node& producer)> absorbs_input;
 
   // Elementwise results may take over a dying input's buffer and fuse into
   // one loop with their consumers.

@@ -41,6 +41,14 @@ struct KernelContext {
   }
 };
 
+struct LibraryContext {
+  const Node& node;
+  const std::vector<TensorType>& inputs;  // the input types
+  // absorbed[i]: input i's producer is absorbed (OpDef::absorbs_input); the
+  // call's buffer i is that producer's own input.
+  const std::vector<bool>& absorbed;
+};
+
 // A call into the runtime library. Its buffers are the node's inputs in
 // order, then its result; `ints` and `reals` are the call's constants.
 struct LibraryCall {

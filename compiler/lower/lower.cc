@@ -145,22 +145,32 @@ class Lowerer {
 
   void lower_library(int id) {
     const Node& n = g_.node(id);
-    kir::LibraryCall call;
-    n.def->library(n, input_types(n), call);
-    runtime::Launch launch{.kind = runtime::Launch::Kind::library,
-                           .function = call.function,
-                           .ints = call.ints,
-                           .reals = call.reals,
-                           .work = n.type.elements(),
-                           .node = n.name};
-    for (int in : n.inputs) {
+    std::vector<bool> absorbed(n.inputs.size(), false);
+    std::vector<runtime::BufferRef> buffers;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      int in = n.inputs[i];
+      // An absorbed producer (a transpose read through a GEMM flag): the
+      // call reads the producer's own input.
+      if (fused_away(in) && grouping_.kernel_root[in] == id && n.def->absorbs_input) {
+        absorbed[i] = true;
+        in = g_.node(in).inputs.at(0);
+      }
       if (!bound_[in]) {
         throw Error(fmt::format("%{} ({}) reads %{}, which has no buffer", n.name, n.op, g_.node(in).name));
       }
-      launch.buffers.push_back(where_[in]);
+      buffers.push_back(where_[in]);
     }
-    launch.buffers.push_back(where_[id]);
-    out_.program.launches.push_back(std::move(launch));
+    buffers.push_back(where_[id]);
+    kir::LibraryCall call;
+    std::vector<TensorType> types = input_types(n);
+    n.def->library({n, types, absorbed}, call);
+    out_.program.launches.push_back({.kind = runtime::Launch::Kind::library,
+                                     .function = call.function,
+                                     .buffers = std::move(buffers),
+                                     .ints = call.ints,
+                                     .reals = call.reals,
+                                     .work = n.type.elements(),
+                                     .node = n.name});
   }
 
   const Graph& g_;

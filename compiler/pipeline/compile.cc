@@ -50,6 +50,24 @@ KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion) {
   for (int id = 0; id < graph.size(); ++id) {
     kernels.kernel_root[id] = groups.group_of[id] >= 0 ? groups.groups[groups.group_of[id]].back() : id;
   }
+  // Library ops that read a producer through an operand flag (a GEMM and
+  // the transpose feeding it) absorb it when they are its only reader.
+  std::vector<int> readers(graph.size(), 0);
+  for (int id = 0; id < graph.size(); ++id) {
+    for (int in : graph.node(id).inputs) ++readers[in];
+  }
+  for (const auto& [name, id] : graph.outputs()) readers[id] += 2;
+  for (int id = 0; id < graph.size(); ++id) {
+    const Node& n = graph.node(id);
+    if (!n.def || !n.def->absorbs_input) continue;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      int producer = n.inputs[i];
+      if (readers[producer] == 1 && kernels.kernel_root[producer] == producer &&
+          n.def->absorbs_input(static_cast<int>(i), graph.node(producer))) {
+        kernels.kernel_root[producer] = id;
+      }
+    }
+  }
   return kernels;
 }
 

@@ -96,7 +96,7 @@ class LshSlice {
     const int64_t C = s_.chunk, W = 2 * C;
     std::vector<T> dq(L * dk, T(0)), d_keys(L * dk, T(0)), d_v(L * dv, T(0));
     Chunk ch(C, dk, dv);
-    std::vector<T> d_o(C * dv), d_s(C * W), d_s_t(W * C), p_t(W * C), d_q(C * dk), d_k(W * dk), d_vw(W * dv);
+    std::vector<T> d_o(C * dv), d_s(C * W), d_q(C * dk), d_k(W * dk), d_vw(W * dv);
     for (int64_t c = 0; c < chunks(); ++c) {
       gather_chunk(c, ch);
       attend(ch);
@@ -104,7 +104,7 @@ class LshSlice {
         int64_t qs = order_[c * C + i];
         std::copy(d_out.begin() + qs * dv, d_out.begin() + (qs + 1) * dv, d_o.begin() + i * dv);
       }
-      runtime::gemm(d_o.data(), ch.v_t.data(), d_s.data(), C, W, dv, dv, W, W);  // dP
+      runtime::gemm(d_o.data(), ch.v.data(), d_s.data(), C, W, dv, {dv, 1, 1, dv, W});  // dP = dO V^T
       for (int64_t i = 0; i < C; ++i) {
         T d_o_dot_o = 0;
         for (int64_t j = 0; j < dv; ++j) d_o_dot_o += d_o[i * dv + j] * ch.out[i * dv + j];
@@ -112,13 +112,11 @@ class LshSlice {
         for (int64_t w = 0; w < W; ++w) {
           T p = ch.p[i * W + w];
           d_s[i * W + w] = p * (d_s[i * W + w] + shift);
-          d_s_t[w * C + i] = d_s[i * W + w];
-          p_t[w * C + i] = p;
         }
       }
-      runtime::gemm(d_s.data(), ch.k.data(), d_q.data(), C, dk, W, W, dk, dk);
-      runtime::gemm(d_s_t.data(), ch.q.data(), d_k.data(), W, dk, C, C, dk, dk);
-      runtime::gemm(p_t.data(), d_o.data(), d_vw.data(), W, dv, C, C, dv, dv);
+      runtime::gemm(d_s.data(), ch.k.data(), d_q.data(), C, dk, W, {W, 1, dk, 1, dk});
+      runtime::gemm(d_s.data(), ch.q.data(), d_k.data(), W, dk, C, {1, W, dk, 1, dk});  // dS^T Q
+      runtime::gemm(ch.p.data(), d_o.data(), d_vw.data(), W, dv, C, {1, W, dv, 1, dv});  // P^T dO
       for (int64_t i = 0; i < C; ++i) {
         T* row = dq.data() + ch.query_position[i] * dk;
         for (int64_t j = 0; j < dk; ++j) row[j] += d_q[i * dk + j];
@@ -170,33 +168,27 @@ class LshSlice {
   // chunk's, wrapping), gathered into contiguous matrices.
   struct Chunk {
     std::vector<int64_t> query_position, key_position;  // [C], [2C]
-    std::vector<T> q, k_t, k, v, v_t;                   // [C,dk], [dk,2C], [2C,dk], [2C,dv], [dv,2C]
+    std::vector<T> q, k, v;                             // [C,dk], [2C,dk], [2C,dv]
     std::vector<T> p, lse, out;                         // [C,2C] probabilities, [C], [C,dv]
     Chunk(int64_t c, int64_t dk, int64_t dv)
-        : query_position(c), key_position(2 * c), q(c * dk), k_t(dk * 2 * c), k(2 * c * dk), v(2 * c * dv),
-          v_t(dv * 2 * c), p(c * 2 * c), lse(c), out(c * dv) {}
+        : query_position(c), key_position(2 * c), q(c * dk), k(2 * c * dk), v(2 * c * dv), p(c * 2 * c), lse(c),
+          out(c * dv) {}
   };
 
   void gather_chunk(int64_t c, Chunk& ch) const {
-    const int64_t C = s_.chunk, W = 2 * C, L = s_.length, dk = s_.dk, dv = s_.dv;
+    const int64_t C = s_.chunk, L = s_.length, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
     const int64_t previous = (c + chunks() - 1) % chunks();
     for (int64_t i = 0; i < C; ++i) {
       int64_t t = order_[c * C + i] % L;
       ch.query_position[i] = t;
       std::copy(q_ + t * dk, q_ + (t + 1) * dk, ch.q.begin() + i * dk);
     }
-    for (int64_t w = 0; w < W; ++w) {
+    for (int64_t w = 0; w < 2 * C; ++w) {
       int64_t slot = w < C ? order_[c * C + w] : order_[previous * C + (w - C)];
       int64_t t = slot % L;
       ch.key_position[w] = t;
-      for (int64_t j = 0; j < dk; ++j) {
-        ch.k[w * dk + j] = keys_[t * dk + j];
-        ch.k_t[j * W + w] = keys_[t * dk + j];
-      }
-      for (int64_t j = 0; j < dv; ++j) {
-        ch.v[w * dv + j] = v_[t * dv + j];
-        ch.v_t[j * W + w] = v_[t * dv + j];
-      }
+      std::copy(keys_.begin() + t * dk, keys_.begin() + (t + 1) * dk, ch.k.begin() + w * dk);
+      std::copy(v_ + t * dv, v_ + (t + 1) * dv, ch.v.begin() + w * dv);
     }
   }
 
@@ -204,7 +196,7 @@ class LshSlice {
   // subtracted first), P = exp(S - lse); out = P V.
   void attend(Chunk& ch) const {
     const int64_t C = s_.chunk, W = 2 * C;
-    runtime::gemm(ch.q.data(), ch.k_t.data(), ch.p.data(), C, W, s_.dk, s_.dk, W, W);
+    runtime::gemm(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
     for (int64_t i = 0; i < C; ++i) {
       T* logits = ch.p.data() + i * W;
       const int64_t qt = ch.query_position[i];
@@ -221,7 +213,7 @@ class LshSlice {
       ch.lse[i] = m + std::log(sum);
       for (int64_t w = 0; w < W; ++w) logits[w] = std::exp(logits[w] - ch.lse[i]);
     }
-    runtime::gemm(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, W, s_.dv, s_.dv);
+    runtime::gemm(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
   }
 
   // Weights of the rounds at position t: softmax over r of lse[r*L + t].

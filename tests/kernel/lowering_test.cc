@@ -104,6 +104,24 @@ TEST(Lowering, IdenticalKernelsAreShared) {
   EXPECT_EQ(p.program.launches[0].function, p.program.launches[1].function);
 }
 
+// A transpose of the matrix axes feeding a GEMM is its operand flag: no
+// transpose kernel, no buffer; the call reads the untransposed input.
+TEST(Lowering, TransposeFeedingAMatmulBecomesAnOperandFlag) {
+  Graph g("gemm");
+  Tensor x = g.input("x", {DType::f32, {2, 5, 3}});
+  Tensor w = g.input("w", {DType::f32, {2, 4, 5}});
+  g.output("y", matmul(swap_last_axes(x), swap_last_axes(w)).named("y"));
+  KernelGrouping grouping = kernel_grouping(g, true);
+  MemoryPlan plan = plan_memory(g, {}, {}, grouping);
+  EXPECT_EQ(plan.buffers.size(), 1u);  // only y
+  LoweredProgram p = lower_program(g, plan, grouping);
+  ASSERT_EQ(p.program.launches.size(), 1u);
+  const runtime::Launch& call = p.program.launches[0];
+  EXPECT_EQ(call.function, "matmul");
+  EXPECT_EQ(call.ints, (std::vector<int64_t>{0, 2, 3, 4, 5, 1, 1}));  // f32, batch 2, m 3, n 4, k 5, A^T, B^T
+  EXPECT_EQ(call.buffers[0].slot, p.program.slots[0].name == "x" ? 0 : 1);
+}
+
 TEST(Lowering, StructuredOpsMustBeExpandedFirst) {
   Graph g("structured");
   Tensor x = g.input("x", {DType::f32, {4, 2}});
