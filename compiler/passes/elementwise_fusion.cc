@@ -40,12 +40,18 @@ FusionGroups group_elementwise(const Graph& g) {
   }
   std::vector<int> parent(n);
   std::iota(parent.begin(), parent.end(), 0);
+  // A kernel is rooted at an elementwise op or a reduction; it reads its
+  // producers at the shape of its own output or, for a reduction, input.
+  auto reduction = [&](int id) { return g.node(id).def && g.node(id).def->kind == OpKind::reduction; };
   for (int id = 0; id < n; ++id) {
-    if (!elementwise(id)) continue;
-    for (int in : g.node(id).inputs) {
+    if (!elementwise(id) && !reduction(id)) continue;
+    const Node& consumer = g.node(id);
+    const Shape& read_shape = reduction(id) ? g.node(consumer.inputs.at(0)).type.shape : consumer.type.shape;
+    for (int in : consumer.inputs) {
       // An input joins its only consumer's kernel when it is computable in
-      // the kernel, has the same shape, and nothing unfusable runs between.
-      if (fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == g.node(id).type.shape &&
+      // the kernel, has the shape the kernel reads, and nothing unfusable
+      // runs between.
+      if (fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == read_shape &&
           last_unfusable_before[id] < in) {
         parent[find_root(parent, in)] = find_root(parent, id);
       }

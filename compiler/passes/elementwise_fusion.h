@@ -1,9 +1,11 @@
-// Elementwise fusion grouping: marks which elementwise nodes become one
-// loop nest for the code generators. A group is a tree of nodes of one
-// shape — elementwise ops (constants and iotas among them), plus views
-// (reshape, transpose, broadcast, slice, pad, concat) feeding them — in which every member but the root (always elementwise) has
-// exactly one consumer, inside the group; only the root's value leaves the
-// kernel, so the other members never need memory of their own. A producer
+// Elementwise fusion grouping: marks which nodes become one loop nest for
+// the code generators. A group is a tree rooted at an elementwise op or a
+// reduction; its other members — elementwise ops (constants and iotas
+// among them) and views (reshape, transpose, broadcast, slice, pad,
+// concat) — have the shape the root reads (its output's, or a reduction's
+// input's) and exactly one consumer, inside the group. Only the root's
+// value leaves the kernel, so the other members never need memory of
+// their own (a reduction recomputes them on each pass over its input). A producer
 // joins only if no unfusable node is built between it and its consumer,
 // so fusion never stretches an input's lifetime across other work.
 //

@@ -159,11 +159,18 @@ int run_train(const std::vector<std::string>& args) {
   }
   ProgressReporter progress(steps, config.batch * config.seq_len, "tokens", flags.get_int("log_every"));
   ValueMap last;
+  std::vector<double> step_seconds;
   for (int64_t s = 1; s <= steps; ++s) {
-    last = runner->run_step(task->batch(s));
+    ValueMap batch = task->batch(s);
+    auto started = std::chrono::steady_clock::now();
+    last = runner->run_step(batch);
+    step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     progress.report(s, last.at("loss")[0]);
   }
   if (cpu_runner && flags.get_bool("profile")) print_profile(cpu_runner->executable(), steps);
+  std::sort(step_seconds.begin(), step_seconds.end());
+  fmt::print("step time: median {:.3f}s, fastest {:.3f}s over {} steps ({} backend)\n",
+             step_seconds[step_seconds.size() / 2], step_seconds.front(), step_seconds.size(), backend);
   double loss = last.at("loss")[0];
   fmt::print("final loss {:.4f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task->loss_unit(), loss / std::log(2.0),
              100.0 * last.at("accuracy")[0]);
