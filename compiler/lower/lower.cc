@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 #include "compiler/kernel/lowering_hooks.h"
 
@@ -26,9 +27,9 @@ class Lowerer {
   }
 
  private:
-  bool fused_away(int id) const {
-    return !grouping_.kernel_root.empty() && grouping_.kernel_root[id] != id;
-  }
+  bool fused_away(int id) const { return !grouping_.kernel_root.empty() && grouping_.kernel_root[id] != id; }
+  // Computed by `root`'s kernel and stored from there (multi-output kernels).
+  bool stored_by(int id, int root) const { return grouping_.is_stored(id) && grouping_.kernel_root[id] == root; }
 
   // Arena buffers from the plan; a persistent slot for every persistent value.
   void bind_buffers() {
@@ -82,6 +83,7 @@ class Lowerer {
     const Node& n = g_.node(root);
     kir::KernelBuilder b(n.name);
     std::map<int, int> params;  // node id -> buffer parameter
+    std::set<int> stored;       // values this kernel also stores
     runtime::Launch launch{.kind = runtime::Launch::Kind::kernel, .work = n.type.elements(), .node = n.name};
     int output = b.buffer(n.name, n.type.dtype, n.type.elements(), true);
     launch.buffers.push_back(where_[root]);
@@ -100,7 +102,9 @@ class Lowerer {
     std::function<kir::ValueId(int, const std::vector<kir::ValueId>&)> value_at;
     value_at = [&](int id, const std::vector<kir::ValueId>& coords) -> kir::ValueId {
       const Node& node = g_.node(id);
-      if (id != root && bound_[id]) return b.load(param_for(id), b.flat_index(coords, node.type.shape));
+      if (id != root && bound_[id] && !stored_by(id, root)) {
+        return b.load(param_for(id), b.flat_index(coords, node.type.shape));
+      }
       // A reshape of a buffered value reads it at the same flat index.
       if (node.def && node.def->reinterprets_input && bound_[node.inputs[0]]) {
         return b.load(param_for(node.inputs[0]), b.flat_index(coords, node.type.shape));
@@ -112,7 +116,14 @@ class Lowerer {
       kir::InputReader read = [&](int input, const std::vector<kir::ValueId>& c) {
         return value_at(node.inputs.at(input), c);
       };
-      return node.def->element({b, node, types, coords, read});
+      kir::ValueId value = node.def->element({b, node, types, coords, read});
+      if (id != root && stored_by(id, root) && !stored.count(id)) {
+        stored.insert(id);
+        int out = b.buffer(node.name, node.type.dtype, node.type.elements(), true);
+        launch.buffers.push_back(where_[id]);
+        b.store(out, b.flat_index(coords, node.type.shape), value);
+      }
+      return value;
     };
 
     std::vector<TensorType> types = input_types(n);

@@ -117,7 +117,7 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
       plan.persistent.push_back({n.name, kind, n.type, n.type.bytes()});
       continue;
     }
-    if (grouped && kernels.kernel_root[id] != id) {
+    if (kernels.fused_away(id)) {
       ++plan.fused_values;
       plan.fused_bytes += n.type.bytes();
       continue;
@@ -134,7 +134,9 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
     if (b.allocation < 0 && options.in_place && options.buffer_reuse && n.def && n.def->elementwise()) {
       for (int in : n.inputs) {
         int a = allocation_of_value[in];
-        if (a < 0 || outputs.count(in) || allocations[a].last != step || g.node(in).type.bytes() != b.bytes) continue;
+        if (a < 0 || outputs.count(in) || allocations[a].last != b.first_step || g.node(in).type.bytes() != b.bytes) {
+          continue;
+        }
         b.allocation = a;
         allocations[a].last = std::max(allocations[a].last, b.last_step);
         break;

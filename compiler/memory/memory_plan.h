@@ -101,8 +101,16 @@ struct MemoryPlan {
 // elementwise_fusion.h) need no memory: `kernel_root[id]` is the node whose
 // kernel computes node `id` (itself when unfused), and a node that is not
 // its own root gets no buffer. Empty: nothing fused.
+//
+// A multi-output kernel also stores some of the values it computes:
+// `stored[id]` marks a node computed by another root's kernel that keeps
+// its buffer (Adam's m and v next values, computed with the parameter's).
 struct KernelGrouping {
   std::vector<int> kernel_root;
+  std::vector<bool> stored;
+
+  bool fused_away(int id) const { return !kernel_root.empty() && kernel_root[id] != id && !is_stored(id); }
+  bool is_stored(int id) const { return !stored.empty() && stored[id]; }
 };
 
 MemoryPlan plan_memory(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {},

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 
+#include "compiler/autodiff/training_step.h"
 #include "compiler/codegen/cpu/cpu_jit.h"
 #include "compiler/dsl/dsl.h"
 #include "compiler/kernel/kernel_builder.h"
@@ -113,6 +115,47 @@ TEST(Lowering, TransposeFeedingAMatmulBecomesAnOperandFlag) {
   EXPECT_EQ(call.function, "matmul");
   EXPECT_EQ(call.ints, (std::vector<int64_t>{0, 2, 3, 4, 5, 1, 1}));  // f32, batch 2, m 3, n 4, k 5, A^T, B^T
   EXPECT_EQ(call.buffers[0].slot, p.program.slots[0].name == "x" ? 0 : 1);
+}
+
+// The Adam update of a parameter is one kernel that writes the parameter's
+// next value and both moments' next values.
+TEST(Lowering, AdamUpdateIsOneMultiOutputKernel) {
+  Graph g("adam");
+  Tensor x = g.input("x", {DType::f32, {4, 3}});
+  Tensor w = g.param("w", {3, 5});
+  TrainingStep step = build_training_step(g, mean_all(tanh(matmul(x, w))), {.learning_rate = 1e-2});
+  ValueProvenance provenance;  // the next values get slots of their own
+  for (const CarriedValue& c : step.carried) provenance.update_outputs.insert(c.next);
+  KernelGrouping grouping = kernel_grouping(g, true);
+  MemoryPlan plan = plan_memory(g, provenance, {}, grouping);
+  LoweredProgram p = lower_program(g, plan, grouping);
+  auto same = [](const runtime::BufferRef& x, const runtime::BufferRef& y) {
+    return x.slot == y.slot && x.offset == y.offset;
+  };
+  std::vector<runtime::BufferRef> carried;  // the three next values of w
+  for (const runtime::ProgramOutput& o : p.program.outputs) {
+    if (o.name.rfind("w.", 0) == 0 || o.name.rfind("optimizer.w.", 0) == 0) carried.push_back(o.where);
+  }
+  ASSERT_EQ(carried.size(), 3u);
+  int writers = 0;
+  for (const runtime::Launch& l : p.program.launches) {
+    if (l.kind != runtime::Launch::Kind::kernel) continue;
+    const kir::Kernel* k = nullptr;
+    for (const kir::Kernel& kernel : p.kernels) {
+      if (kernel.name == l.function) k = &kernel;
+    }
+    ASSERT_NE(k, nullptr);
+    int writes = 0;
+    for (size_t i = 0; i < k->buffers.size(); ++i) {
+      bool is_carried = false;
+      for (const runtime::BufferRef& c : carried) is_carried = is_carried || same(c, l.buffers[i]);
+      if (k->buffers[i].written && is_carried) ++writes;
+    }
+    if (writes == 0) continue;
+    ++writers;
+    EXPECT_EQ(writes, 3) << kir::print_kernel(*k);
+  }
+  EXPECT_EQ(writers, 1);
 }
 
 TEST(Lowering, StructuredOpsMustBeExpandedFirst) {
