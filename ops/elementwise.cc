@@ -176,7 +176,8 @@ REFORGE_REGISTER_OPS(elementwise) {
                .kind = OpKind::elementwise,
                .element = pointwise([](KernelBuilder& b, const Node& n, const std::vector<ValueId>& in) {
                  return b.cast(n.type.dtype, in[0]);
-               })});
+               }),
+               .is_identity = [](const Node& n, const TensorType& input) { return n.type == input; }});
 
   // ---- binary arithmetic ----
   register_binary(

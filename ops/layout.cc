@@ -117,6 +117,18 @@ ValueId read_concatenated(const kir::ElementContext& c) {
   return result;
 }
 
+// Identity when the result has the input's type (reshape, broadcast,
+// slice, pad, concat of one input).
+bool same_type(const Node& n, const TensorType& input) { return n.inputs.size() == 1 && n.type == input; }
+
+bool identity_permutation(const Node& n, const TensorType&) {
+  const auto& perm = n.attrs.get_ints("perm");
+  for (size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(layout) {
@@ -138,7 +150,8 @@ REFORGE_REGISTER_OPS(layout) {
                .vjp = [](const VjpContext& c) { return std::vector<Tensor>{reshape(c.grad, c.inputs[0].shape())}; },
                .kind = OpKind::view,
                .reinterprets_input = true,
-               .element = read_reshaped});
+               .element = read_reshaped,
+               .is_identity = same_type});
 
   register_op({.name = "transpose",
                .arity = 1,
@@ -181,7 +194,8 @@ REFORGE_REGISTER_OPS(layout) {
                      return std::vector<Tensor>{transpose(c.grad, inverse)};
                    },
                .kind = OpKind::view,
-               .element = read_transposed});
+               .element = read_transposed,
+               .is_identity = identity_permutation});
 
   register_op(
       {.name = "broadcast",
@@ -206,7 +220,8 @@ REFORGE_REGISTER_OPS(layout) {
            },
        .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; },
        .kind = OpKind::view,
-       .element = read_broadcast});
+       .element = read_broadcast,
+               .is_identity = same_type});
 
   register_op({.name = "slice",
                .arity = 1,
@@ -228,7 +243,8 @@ REFORGE_REGISTER_OPS(layout) {
                      return std::vector<Tensor>{pad(c.grad, axis, a.get_int("start"), high, 0.0)};
                    },
                .kind = OpKind::view,
-               .element = read_sliced});
+               .element = read_sliced,
+               .is_identity = same_type});
 
   register_op({.name = "concat",
                .arity = -1,
@@ -255,7 +271,8 @@ REFORGE_REGISTER_OPS(layout) {
                      return grads;
                    },
                .kind = OpKind::view,
-               .element = read_concatenated});
+               .element = read_concatenated,
+               .is_identity = same_type});
 
   register_op({.name = "pad",
                .arity = 1,
@@ -288,7 +305,8 @@ REFORGE_REGISTER_OPS(layout) {
                      return std::vector<Tensor>{slice(c.grad, axis, low, low + c.inputs[0].dim(axis))};
                    },
                .kind = OpKind::view,
-               .element = read_padded});
+               .element = read_padded,
+               .is_identity = same_type});
 }
 
 }  // namespace reforge::ops

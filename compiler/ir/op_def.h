@@ -103,6 +103,10 @@ struct OpDef {
   // transpose feeding a GEMM): true when input `input` may be `producer`
   // absorbed this way, so the producer needs no buffer of its own.
   std::function<bool(int input, const Node& producer)> absorbs_input;
+  // True when this node returns its (single) input unchanged, given the
+  // input's type (a reshape to the same shape, an identity transpose, a
+  // cast to the same dtype): simplification drops it.
+  std::function<bool(const Node&, const TensorType& input)> is_identity;
 
   // Elementwise results may take over a dying input's buffer and fuse into
   // one loop with their consumers.

@@ -1,7 +1,5 @@
 #include "compiler/passes/algebraic_simplification.h"
 
-#include <numeric>
-
 #include "compiler/passes/rewrite.h"
 
 namespace reforge {
@@ -12,21 +10,11 @@ bool is_constant(const Graph& g, int id, double value) {
   return n.op == "constant" && n.attrs.get_float("value") == value;
 }
 
-bool is_identity_layout(const Node& n, const TensorType& input) {
-  if (n.op == "reshape" || n.op == "broadcast" || n.op == "slice" || n.op == "cast") return n.type == input;
-  if (n.op == "transpose") {
-    const auto& perm = n.attrs.get_ints("perm");
-    std::vector<int64_t> identity(perm.size());
-    std::iota(identity.begin(), identity.end(), 0);
-    return perm == identity;
-  }
-  return false;
-}
 
 int simplify(const Node& n, RewriteContext& c) {
   const Graph& g = c.out;
   const std::vector<int>& in = c.inputs;
-  if (in.size() == 1 && is_identity_layout(n, g.node(in[0]).type)) return in[0];
+  if (in.size() == 1 && n.def && n.def->is_identity && n.def->is_identity(n, g.node(in[0]).type)) return in[0];
   if (n.op == "reshape" && g.node(in[0]).op == "reshape") {
     return copy_node(c.out, n, {g.node(in[0]).inputs[0]});  // reshape(reshape(x)) -> reshape(x)
   }

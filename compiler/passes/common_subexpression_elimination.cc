@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <map>
-#include <set>
 
 #include "compiler/ir/printer.h"
 #include "compiler/passes/rewrite.h"
@@ -23,13 +22,13 @@ std::unique_ptr<Graph> eliminate_common_subexpressions(const Graph& graph) {
   std::map<std::string, int> seen;  // signature -> new id
   return rewrite_graph(graph, [&seen](const Node& n, RewriteContext& c) {
     if (!n.regions.empty() || is_source_op(n.op)) return -1;
-    // Constants, iotas and layout copies of sources (broadcasts of
+    // Constants, iotas and views or casts of sources (broadcasts of
     // parameters) cost nothing to recompute; merging a forward copy with a
     // backward one would keep it alive across the whole program.
-    static const std::set<std::string> kLayout = {"broadcast", "reshape", "transpose", "slice", "cast", "pad"};
+    bool cheap_copy = n.def && (n.def->kind == OpKind::view || n.def->is_identity);
     bool from_sources_only = true;
     for (int in : c.inputs) from_sources_only = from_sources_only && is_source_op(c.out.node(in).op);
-    if (from_sources_only && (c.inputs.empty() || kLayout.count(n.op))) return -1;
+    if (from_sources_only && (c.inputs.empty() || cheap_copy)) return -1;
     std::string key = signature(n, c.inputs);
     auto it = seen.find(key);
     if (it != seen.end()) return it->second;
