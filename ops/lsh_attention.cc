@@ -74,9 +74,11 @@ HostTensor eval_fused(const EvalContext& c) {
   HostTensor result(c.node.type);
   kernels::LshShape s = slice_shape(c.node, input_types(c));
   const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2];
+  std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, false));
   for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
+    kernels::Scratch scratch(memory.data());
     ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
-                         buckets.data.data() + bh * s.rounds * s.length);
+                         buckets.data.data() + bh * s.rounds * s.length, scratch, false);
     slice.forward();
     slice.combine(result.data.data() + bh * s.length * s.dv);
   }
@@ -88,13 +90,25 @@ HostTensor eval_fused_grad(const EvalContext& c) {
   HostTensor result(c.node.type);
   kernels::LshShape s = slice_shape(c.node, input_types(c));
   const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2], &grad = *c.inputs[4];
+  std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, true));
   for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
+    kernels::Scratch scratch(memory.data());
     ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
-                         buckets.data.data() + bh * s.rounds * s.length);
+                         buckets.data.data() + bh * s.rounds * s.length, scratch, true);
     slice.forward();
     slice.backward(grad.data.data() + bh * s.length * s.dv, result.data.data() + bh * s.length * (s.dk + s.dv));
   }
   return result;
+}
+
+// The planned scratch of the fused kernels: every (example, head) slice's
+// own, so slices run in parallel whatever the thread count.
+int64_t lsh_workspace(const Node& n, const std::vector<TensorType>& in, bool backward) {
+  kernels::LshShape s = slice_shape(n, in);
+  int64_t slices = in[0].shape[0] * in[0].shape[1];
+  int64_t per_slice = in[0].dtype == DType::f32 ? kernels::LshSlice<float, int64_t>::scratch_bytes(s, backward)
+                                                  : kernels::LshSlice<double, int64_t>::scratch_bytes(s, backward);
+  return slices * per_slice;
 }
 
 // ints: dtype, bucket dtype, slices (B*H), then the slice shape.
@@ -168,7 +182,10 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .library =
                    [](const kir::LibraryContext& c, kir::LibraryCall& call) {
                      lsh_call("lsh_attention", c.node, c.inputs, call);
-                   }});
+                   },
+               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) {
+                 return lsh_workspace(n, in, false);
+               }});
   register_op({.name = "lsh_attention_fused_grad",
                .arity = 5,
                .attrs = kAttrs,
@@ -187,7 +204,10 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .library =
                    [](const kir::LibraryContext& c, kir::LibraryCall& call) {
                      lsh_call("lsh_attention_grad", c.node, c.inputs, call);
-                   }});
+                   },
+               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) {
+                 return lsh_workspace(n, in, true);
+               }});
 }
 
 }  // namespace reforge::ops

@@ -240,6 +240,8 @@ kernels::LshShape lsh_shape(const LibraryArgs& a) {
           .causal = a.ints[10] != 0};
 }
 
+// Buffers: q, v, buckets, key, [grad,] result, workspace (each slice's
+// scratch at slice * scratch_bytes).
 template <bool kBackward>
 void lsh_attention(const LibraryArgs& a) {
   kernels::LshShape s = lsh_shape(a);
@@ -248,20 +250,25 @@ void lsh_attention(const LibraryArgs& a) {
     using T = decltype(zero);
     with_index_type(a.ints[1], [&](auto bucket_zero) {
       using B = decltype(bucket_zero);
+      using Slice = kernels::LshSlice<T, B>;
       const T* q = static_cast<const T*>(a.buffers[0]);
       const T* v = static_cast<const T*>(a.buffers[1]);
       const B* buckets = static_cast<const B*>(a.buffers[2]);
+      constexpr int result = kBackward ? 5 : 4;
+      T* out = static_cast<T*>(a.buffers[result]);
+      auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
+      const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
       a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
         for (int64_t bh = begin; bh < end; ++bh) {
-          kernels::LshSlice<T, B> slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv,
-                                        buckets + bh * s.rounds * s.length);
+          kernels::Scratch scratch(workspace + bh * scratch_bytes);
+          Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
+                      scratch, kBackward);
           slice.forward();
           if constexpr (kBackward) {
             const T* grad = static_cast<const T*>(a.buffers[4]);
-            T* out = static_cast<T*>(a.buffers[5]);
             slice.backward(grad + bh * s.length * s.dv, out + bh * s.length * (s.dk + s.dv));
           } else {
-            slice.combine(static_cast<T*>(a.buffers[4]) + bh * s.length * s.dv);
+            slice.combine(out + bh * s.length * s.dv);
           }
         }
       });

@@ -107,6 +107,10 @@ struct OpDef {
   // input's type (a reshape to the same shape, an identity transpose, a
   // cast to the same dtype): simplification drops it.
   std::function<bool(const Node&, const TensorType& input)> is_identity;
+  // Library ops that need scratch while they run: its size in bytes. The
+  // memory planner gives it a workspace buffer live for that step alone,
+  // and the call gets it after its result.
+  std::function<int64_t(const Node&, const std::vector<TensorType>& inputs)> workspace_bytes;
 
   // Elementwise results may take over a dying input's buffer and fuse into
   // one loop with their consumers.

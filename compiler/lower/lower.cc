@@ -35,7 +35,11 @@ class Lowerer {
   void bind_buffers() {
     for (const PlannedBuffer& b : plan_.buffers) {
       if (b.kind == ValueKind::workspace) {
-        throw Error(fmt::format("'{}' ({}) must be expanded before lowering", g_.node(b.value).name, b.op));
+        if (!g_.node(b.value).regions.empty()) {
+          throw Error(fmt::format("'{}' ({}) must be expanded before lowering", g_.node(b.value).name, b.op));
+        }
+        workspace_[b.value] = {-1, b.offset, b.bytes};
+        continue;
       }
       where_[b.value] = {-1, b.offset, b.bytes};
       bound_[b.value] = true;
@@ -172,6 +176,7 @@ class Lowerer {
       buffers.push_back(where_[in]);
     }
     buffers.push_back(where_[id]);
+    if (auto scratch = workspace_.find(id); scratch != workspace_.end()) buffers.push_back(scratch->second);
     kir::LibraryCall call;
     std::vector<TensorType> types = input_types(n);
     n.def->library({n, types, absorbed}, call);
@@ -190,6 +195,7 @@ class Lowerer {
   std::vector<runtime::BufferRef> where_;
   std::vector<bool> bound_;
   std::vector<bool> alias_;  // views that share their input's bytes
+  std::map<int, runtime::BufferRef> workspace_;  // library calls' planned scratch
   std::map<std::string, std::string> symbols_;
   LoweredProgram out_;
 };

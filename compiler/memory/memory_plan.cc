@@ -24,11 +24,17 @@ ValueKind classify(const Node& n, const ValueProvenance& p, bool is_update) {
   return ValueKind::recompute;
 }
 
-// Scratch a structured op needs while it runs: the largest of its regions'
-// own plans (regions run one after another).
-int64_t workspace_bytes(const Node& n, const PlanOptions& options) {
+// Scratch a node needs while it runs: for a structured op the largest of
+// its regions' own plans (regions run one after another), for a library
+// op what it asks for.
+int64_t workspace_bytes(const Graph& g, const Node& n, const PlanOptions& options) {
   int64_t bytes = 0;
   for (const auto& region : n.regions) bytes = std::max(bytes, plan_memory(*region, {}, options).arena_bytes);
+  if (n.regions.empty() && n.def && n.def->workspace_bytes) {
+    std::vector<TensorType> inputs;
+    for (int in : n.inputs) inputs.push_back(g.node(in).type);
+    bytes = n.def->workspace_bytes(n, inputs);
+  }
   return bytes;
 }
 
@@ -104,7 +110,7 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
   }
 
   // One buffer per transient value, in schedule order, plus a workspace
-  // for each structured op; in-place reuse puts a result into the
+  // for each structured op and each library op that asks for scratch; in-place reuse puts a result into the
   // allocation of an elementwise input that dies at the same step, and a
   // reshape shares its input's allocation.
   std::vector<int> allocation_of_value(g.size(), -1);
@@ -148,14 +154,15 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
     }
     allocation_of_value[id] = b.allocation;
     plan.buffers.push_back(b);
-    if (!n.regions.empty()) {
+    int64_t scratch = workspace_bytes(g, n, options);
+    if (!n.regions.empty() || scratch > 0) {
       PlannedBuffer w{id,
                       n.name + ".workspace",
                       n.op,
                       n.loc,
                       {DType::f32, {}},
                       ValueKind::workspace,
-                      workspace_bytes(n, options),
+                      scratch,
                       0,
                       step,
                       step,

@@ -30,7 +30,7 @@ enum class ValueKind {
   gradient,    // backward values that carry gradient
   recompute,   // backward values recomputed or reconstructed from the forward
   optimizer,   // the update's own values
-  workspace,   // scratch of a structured op (its region's own plan)
+  workspace,   // scratch of a structured op (its region's own plan) or of a library call
 };
 const char* value_kind_name(ValueKind kind);
 bool is_persistent(ValueKind kind);
@@ -45,7 +45,7 @@ struct ValueProvenance {
 };
 
 struct PlannedBuffer {
-  int value = -1;  // node id (for a workspace: the structured node)
+  int value = -1;  // node id (for a workspace: the node whose scratch it is)
   std::string name;
   std::string op;
   SourceLoc loc;

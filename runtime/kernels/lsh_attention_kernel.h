@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
-#include <vector>
+#include <span>
 
 #include "runtime/gemm.h"
 
@@ -34,11 +34,61 @@ struct LshShape {
   bool causal = false;
 };
 
+// Hands out pieces of caller-owned memory (the planned workspace), 64-byte
+// aligned; with no memory it only counts, so the size is computed by the
+// same code that carves it.
+class Scratch {
+ public:
+  explicit Scratch(std::byte* base = nullptr) : base_(base) {}
+  template <typename U>
+  std::span<U> take(int64_t count) {
+    offset_ = (offset_ + 63) / 64 * 64;
+    U* at = base_ ? reinterpret_cast<U*>(base_ + offset_) : nullptr;
+    offset_ += count * static_cast<int64_t>(sizeof(U));
+    return {at, base_ ? static_cast<size_t>(count) : 0};
+  }
+  int64_t used() const { return offset_; }
+
+ private:
+  std::byte* base_;
+  int64_t offset_ = 0;
+};
+
 template <typename T, typename Bucket>
 class LshSlice {
  public:
-  LshSlice(const LshShape& shape, const T* q, const T* v, const Bucket* buckets)
-      : s_(shape), q_(q), v_(v), buckets_(buckets) {}
+  // Scratch bytes one slice needs, for the forward pass alone or for the
+  // backward pass (which runs the forward first).
+  static int64_t scratch_bytes(const LshShape& shape, bool backward) {
+    Scratch counter;
+    LshSlice slice(shape, nullptr, nullptr, nullptr, counter, backward);
+    return (counter.used() + 63) / 64 * 64;  // slices follow each other, aligned
+  }
+
+  // All working memory comes from `scratch` (at least scratch_bytes()).
+  LshSlice(const LshShape& shape, const T* q, const T* v, const Bucket* buckets, Scratch& scratch, bool backward)
+      : s_(shape), q_(q), v_(v), buckets_(buckets) {
+    const int64_t R = s_.rounds, L = s_.length, C = s_.chunk, dk = s_.dk, dv = s_.dv;
+    order_ = scratch.take<int64_t>(R * L);
+    keys_ = scratch.take<T>(L * dk);
+    norms_ = scratch.take<T>(L);
+    out_ = scratch.take<T>(R * L * dv);
+    lse_ = scratch.take<T>(R * L);
+    weights_ = scratch.take<T>(R);
+    chunk_ = Chunk(scratch, C, dk, dv);
+    if (!backward) return;
+    d_out_ = scratch.take<T>(R * L * dv);
+    d_lse_ = scratch.take<T>(R * L);
+    g_dot_round_ = scratch.take<T>(R);
+    dq_ = scratch.take<T>(L * dk);
+    d_keys_ = scratch.take<T>(L * dk);
+    d_v_ = scratch.take<T>(L * dv);
+    d_o_ = scratch.take<T>(C * dv);
+    d_s_ = scratch.take<T>(C * 2 * C);
+    d_q_ = scratch.take<T>(C * dk);
+    d_k_ = scratch.take<T>(2 * C * dk);
+    d_vw_ = scratch.take<T>(2 * C * dv);
+  }
 
   // Per-slot outputs and logsumexps (not yet combined over rounds). Each
   // chunk's logits are one C x 2C product of its queries with its window's
@@ -46,9 +96,9 @@ class LshSlice {
   void forward() {
     sort_slots();
     const int64_t C = s_.chunk, dv = s_.dv;
-    out_.assign(s_.rounds * s_.length * dv, T(0));
-    lse_.assign(s_.rounds * s_.length, T(0));
-    Chunk ch(C, s_.dk, dv);
+    std::fill(out_.begin(), out_.end(), T(0));
+    std::fill(lse_.begin(), lse_.end(), T(0));
+    Chunk& ch = chunk_;
     for (int64_t c = 0; c < chunks(); ++c) {
       gather_chunk(c, ch);
       attend(ch);
@@ -61,11 +111,11 @@ class LshSlice {
   }
 
   // result [L, dv]: the rounds combined.
-  void combine(T* result) const {
+  void combine(T* result) {
     const int64_t L = s_.length, dv = s_.dv;
     std::fill(result, result + L * dv, T(0));
     for (int64_t t = 0; t < L; ++t) {
-      std::vector<T> w = round_weights(t);
+      std::span<const T> w = round_weights(t);
       for (int64_t r = 0; r < s_.rounds; ++r)
         for (int64_t j = 0; j < dv; ++j) result[t * dv + j] += w[r] * out_[(r * L + t) * dv + j];
     }
@@ -73,14 +123,14 @@ class LshSlice {
 
   // Backward for the combined result's cotangent g [L, dv]; writes
   // [L, dk + dv] rows of [dq | dv]. Call after forward().
-  void backward(const T* g, T* result) const {
+  void backward(const T* g, T* result) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv, R = s_.rounds;
     // Through the round combination: d out_slot and d lse_slot.
-    std::vector<T> d_out(R * L * dv, T(0)), d_lse(R * L, T(0));
+    std::span<T> d_out = d_out_, d_lse = d_lse_, g_dot_round = g_dot_round_;
     for (int64_t t = 0; t < L; ++t) {
-      std::vector<T> w = round_weights(t);
+      std::span<const T> w = round_weights(t);
       T g_dot_combined = 0;
-      std::vector<T> g_dot_round(R, T(0));
+      std::fill(g_dot_round.begin(), g_dot_round.end(), T(0));
       for (int64_t r = 0; r < R; ++r) {
         for (int64_t j = 0; j < dv; ++j) g_dot_round[r] += g[t * dv + j] * out_[(r * L + t) * dv + j];
         g_dot_combined += w[r] * g_dot_round[r];
@@ -94,9 +144,12 @@ class LshSlice {
     //   dP = dO V^T, dS = P o (dP - rowsum(dO o O) + dlse),
     //   dQ = dS K, dK = dS^T Q, dV = P^T dO.
     const int64_t C = s_.chunk, W = 2 * C;
-    std::vector<T> dq(L * dk, T(0)), d_keys(L * dk, T(0)), d_v(L * dv, T(0));
-    Chunk ch(C, dk, dv);
-    std::vector<T> d_o(C * dv), d_s(C * W), d_q(C * dk), d_k(W * dk), d_vw(W * dv);
+    std::span<T> dq = dq_, d_keys = d_keys_, d_v = d_v_;
+    std::fill(dq.begin(), dq.end(), T(0));
+    std::fill(d_keys.begin(), d_keys.end(), T(0));
+    std::fill(d_v.begin(), d_v.end(), T(0));
+    Chunk& ch = chunk_;
+    std::span<T> d_o = d_o_, d_s = d_s_, d_q = d_q_, d_k = d_k_, d_vw = d_vw_;
     for (int64_t c = 0; c < chunks(); ++c) {
       gather_chunk(c, ch);
       attend(ch);
@@ -147,15 +200,12 @@ class LshSlice {
   // Sort key (round's bucket, position) is unique, so any sort is deterministic.
   void sort_slots() {
     const int64_t L = s_.length, dk = s_.dk;
-    order_.resize(s_.rounds * L);
     std::iota(order_.begin(), order_.end(), 0);
     auto key = [&](int64_t slot) {
       int64_t r = slot / L, t = slot % L;
       return (static_cast<int64_t>(buckets_[slot]) + r * s_.per_round) * L + t;
     };
     std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) { return key(a) < key(b); });
-    keys_.assign(L * dk, T(0));
-    norms_.assign(L, T(0));
     for (int64_t t = 0; t < L; ++t) {
       T sum = 0;
       for (int64_t j = 0; j < dk; ++j) sum += q_[t * dk + j] * q_[t * dk + j];
@@ -167,12 +217,19 @@ class LshSlice {
   // One chunk's queries and its window (its own slots, then the previous
   // chunk's, wrapping), gathered into contiguous matrices.
   struct Chunk {
-    std::vector<int64_t> query_position, key_position;  // [C], [2C]
-    std::vector<T> q, k, v;                             // [C,dk], [2C,dk], [2C,dv]
-    std::vector<T> p, lse, out;                         // [C,2C] probabilities, [C], [C,dv]
-    Chunk(int64_t c, int64_t dk, int64_t dv)
-        : query_position(c), key_position(2 * c), q(c * dk), k(2 * c * dk), v(2 * c * dv), p(c * 2 * c), lse(c),
-          out(c * dv) {}
+    std::span<int64_t> query_position, key_position;  // [C], [2C]
+    std::span<T> q, k, v;                             // [C,dk], [2C,dk], [2C,dv]
+    std::span<T> p, lse, out;                         // [C,2C] probabilities, [C], [C,dv]
+    Chunk() = default;
+    Chunk(Scratch& s, int64_t c, int64_t dk, int64_t dv)
+        : query_position(s.take<int64_t>(c)),
+          key_position(s.take<int64_t>(2 * c)),
+          q(s.take<T>(c * dk)),
+          k(s.take<T>(2 * c * dk)),
+          v(s.take<T>(2 * c * dv)),
+          p(s.take<T>(c * 2 * c)),
+          lse(s.take<T>(c)),
+          out(s.take<T>(c * dv)) {}
   };
 
   void gather_chunk(int64_t c, Chunk& ch) const {
@@ -217,8 +274,9 @@ class LshSlice {
   }
 
   // Weights of the rounds at position t: softmax over r of lse[r*L + t].
-  std::vector<T> round_weights(int64_t t) const {
-    std::vector<T> w(s_.rounds);
+  // (Into weights_, valid until the next call.)
+  std::span<const T> round_weights(int64_t t) {
+    std::span<T> w = weights_;
     T m = -std::numeric_limits<T>::infinity(), z = 0;
     for (int64_t r = 0; r < s_.rounds; ++r) m = std::max(m, lse_[r * s_.length + t]);
     for (int64_t r = 0; r < s_.rounds; ++r) z += w[r] = std::exp(lse_[r * s_.length + t] - m);
@@ -229,11 +287,16 @@ class LshSlice {
   LshShape s_;
   const T *q_, *v_;
   const Bucket* buckets_;
-  std::vector<int64_t> order_;  // sorted slot -> slot (r * L + position)
-  std::vector<T> keys_;         // [L, dk]: q / sqrt(|q|^2 + eps)
-  std::vector<T> norms_;        // [L]
-  std::vector<T> out_;          // [R*L, dv] per-slot outputs (by slot, not sorted)
-  std::vector<T> lse_;          // [R*L]
+  std::span<int64_t> order_;  // sorted slot -> slot (r * L + position)
+  std::span<T> keys_;         // [L, dk]: q / sqrt(|q|^2 + eps)
+  std::span<T> norms_;        // [L]
+  std::span<T> out_;          // [R*L, dv] per-slot outputs (by slot, not sorted)
+  std::span<T> lse_;          // [R*L]
+  std::span<T> weights_;      // [R]: one position's round weights
+  Chunk chunk_;               // the chunk being attended
+  // Backward only: cotangents of the per-slot outputs and logsumexps, the
+  // results being accumulated, and one chunk's products.
+  std::span<T> d_out_, d_lse_, g_dot_round_, dq_, d_keys_, d_v_, d_o_, d_s_, d_q_, d_k_, d_vw_;
 };
 
 }  // namespace reforge::kernels

@@ -59,12 +59,12 @@ TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
   }
 }
 
-// Kernels, GEMM, gathers and scatters allocate nothing while a step runs.
-// (The fused LSH kernel still allocates its per-slice scratch; the model
-// here uses local and full attention.)
+// Kernels, GEMM, gathers, scatters and the fused LSH kernel (whose scratch
+// is a planned workspace) allocate nothing while a step runs.
 TEST(PlanHonoured, RunningAStepAllocatesNothing) {
   ReformerConfig config = testing::tiny_reformer_config();
-  config.attention = {AttentionKind::local, AttentionKind::full};
+  config.attention = {AttentionKind::lsh, AttentionKind::local, AttentionKind::full};
+  config.n_layers = 3;
   CompiledStep step = compile_step(config);
   CpuTrainer trainer(step, 1);
   ValueMap batch = make_duplication_task(config, 3)->batch(1);

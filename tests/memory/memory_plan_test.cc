@@ -191,7 +191,15 @@ TEST(MemoryPlan, ElementwiseFusionGroupsNeedNoBuffersForInnerValues) {
   }
   MemoryPlan fused = plan_step_memory(step), unfused = plan_step_memory(step, {}, false);
   EXPECT_GT(fused.fused_values, 0);
-  EXPECT_LT(fused.lower_bound_bytes, unfused.lower_bound_bytes);
+  // Fewer bytes are ever allocated; the peak itself may be set by a step
+  // fusion does not touch (the LSH backward's workspace, here).
+  auto allocated = [](const MemoryPlan& p) {
+    int64_t total = 0;
+    for (const PlannedBuffer& b : p.buffers) total += b.alias_of < 0 ? b.bytes : 0;
+    return total;
+  };
+  EXPECT_LT(allocated(fused), allocated(unfused));
+  EXPECT_LE(fused.lower_bound_bytes, unfused.lower_bound_bytes);
   EXPECT_FALSE(find_plan_conflict(fused).has_value());
   ValueMap feeds = initial_values(*graph, 3);
   for (auto& [name, value] : make_duplication_task(c, 5)->batch(1)) feeds[name] = value;
