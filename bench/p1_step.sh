@@ -12,7 +12,7 @@ scripts/install_deps.sh
 scripts/bazel.sh build -c opt //tools/cli:reforge >/dev/null 2>&1 || scripts/bazel.sh build -c opt //tools/cli:reforge
 reforge=bazel-bin/tools/cli/reforge
 p1=(--vocab_size=256 --d_model=256 --d_ff=1024 --n_layers=6 --n_heads=4 --d_head=64 --chunk_len=64 --n_hashes=4
-    --causal=true --reversible=true --ff_chunks=8 --batch=1 --show_config=false)
+    --attention=lsh --causal=true --reversible=true --ff_chunks=8 --batch=1 --show_config=false)
 lengths=("$@")
 ((${#lengths[@]})) || lengths=(1024 4096)
 printf "%-12s %8s %14s\n" backend L "median step"

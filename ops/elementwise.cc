@@ -101,24 +101,19 @@ double checked_divisor(double b) {
 REFORGE_REGISTER_OPS(elementwise) {
   // ---- unary ----
   register_unary(
-      "neg", Domain::any, [](double x) { return -x; },
-      kir_unary(UnaryOp::neg),
+      "neg", Domain::any, [](double x) { return -x; }, kir_unary(UnaryOp::neg),
       [](const VjpContext& c) { return std::vector<Tensor>{neg(c.grad)}; });
   register_unary(
-      "exp", Domain::floats, [](double x) { return std::exp(x); },
-      kir_unary(UnaryOp::exp),
+      "exp", Domain::floats, [](double x) { return std::exp(x); }, kir_unary(UnaryOp::exp),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * c.output}; });
   register_unary(
-      "log", Domain::floats, [](double x) { return std::log(x); },
-      kir_unary(UnaryOp::log),
+      "log", Domain::floats, [](double x) { return std::log(x); }, kir_unary(UnaryOp::log),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad / c.inputs[0]}; });
   register_unary(
-      "tanh", Domain::floats, [](double x) { return std::tanh(x); },
-      kir_unary(UnaryOp::tanh),
+      "tanh", Domain::floats, [](double x) { return std::tanh(x); }, kir_unary(UnaryOp::tanh),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * (1.0 - c.output * c.output)}; });
   register_unary(
-      "sqrt", Domain::floats, [](double x) { return std::sqrt(x); },
-      kir_unary(UnaryOp::sqrt),
+      "sqrt", Domain::floats, [](double x) { return std::sqrt(x); }, kir_unary(UnaryOp::sqrt),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * 0.5 / c.output}; });
   // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 * out / x
   register_unary(
@@ -144,15 +139,14 @@ REFORGE_REGISTER_OPS(elementwise) {
     return std::vector<Tensor>{c.grad * d};
   });
   register_unary(
-      "abs", Domain::any, [](double x) { return std::fabs(x); },
-      kir_unary(UnaryOp::abs),
+      "abs", Domain::any, [](double x) { return std::fabs(x); }, kir_unary(UnaryOp::abs),
       [](const VjpContext& c) {
         Tensor x = c.inputs[0];
         return std::vector<Tensor>{select(less(x, zeros_like(x)), neg(c.grad), c.grad)};
       });
   register_unary(
-      "logical_not", Domain::booleans, [](double x) { return x != 0.0 ? 0.0 : 1.0; },
-      kir_unary(UnaryOp::logical_not), nullptr);
+      "logical_not", Domain::booleans, [](double x) { return x != 0.0 ? 0.0 : 1.0; }, kir_unary(UnaryOp::logical_not),
+      nullptr);
 
   register_op({.name = "cast",
                .arity = 1,
@@ -217,11 +211,11 @@ REFORGE_REGISTER_OPS(elementwise) {
         return std::vector<Tensor>{select(first, c.grad, zero), select(first, zero, c.grad)};
       });
   register_binary(
-      "mod", Domain::integers, false, [](double a, double b) { return a - std::floor(a / checked_divisor(b)) * b; }, BinaryOp::mod,
-      nullptr);
+      "mod", Domain::integers, false, [](double a, double b) { return a - std::floor(a / checked_divisor(b)) * b; },
+      BinaryOp::mod, nullptr);
   register_binary(
-      "floordiv", Domain::integers, false, [](double a, double b) { return std::floor(a / checked_divisor(b)); }, BinaryOp::div,
-      nullptr);
+      "floordiv", Domain::integers, false, [](double a, double b) { return std::floor(a / checked_divisor(b)); },
+      BinaryOp::div, nullptr);
 
   // ---- comparisons and logic ----
   register_binary(
@@ -237,9 +231,11 @@ REFORGE_REGISTER_OPS(elementwise) {
   register_binary(
       "ge", Domain::any, true, [](double a, double b) { return double(a >= b); }, BinaryOp::ge, nullptr);
   register_binary(
-      "logical_and", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 && b != 0.0); }, BinaryOp::logical_and, nullptr);
+      "logical_and", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 && b != 0.0); },
+      BinaryOp::logical_and, nullptr);
   register_binary(
-      "logical_or", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 || b != 0.0); }, BinaryOp::logical_or, nullptr);
+      "logical_or", Domain::booleans, false, [](double a, double b) { return double(a != 0.0 || b != 0.0); },
+      BinaryOp::logical_or, nullptr);
 
   register_op(
       {.name = "select",

@@ -127,8 +127,8 @@ REFORGE_REGISTER_OPS(indexing) {
                      int64_t axis = c.node().attrs.get_int("axis");
                      return std::vector<Tensor>{c.grad, Tensor{}, take(c.grad, c.inputs[1], axis)};
                    },
-       .kind = OpKind::library,
-       .library = indexed_call("index_add")});
+               .kind = OpKind::library,
+               .library = indexed_call("index_add")});
 
   register_op({.name = "gather",
                .arity = 2,
@@ -152,8 +152,8 @@ REFORGE_REGISTER_OPS(indexing) {
                      Tensor x = c.inputs[0];
                      return std::vector<Tensor>{scatter_add(zeros_like(x), c.inputs[1], c.grad, axis), Tensor{}};
                    },
-       .kind = OpKind::library,
-       .library = indexed_call("gather")});
+               .kind = OpKind::library,
+               .library = indexed_call("gather")});
 
   register_op({.name = "scatter_add",
                .arity = 3,
@@ -180,8 +180,8 @@ REFORGE_REGISTER_OPS(indexing) {
                      int64_t axis = c.node().attrs.get_int("axis");
                      return std::vector<Tensor>{c.grad, Tensor{}, gather(c.grad, c.inputs[1], axis)};
                    },
-       .kind = OpKind::library,
-       .library = indexed_call("scatter_add")});
+               .kind = OpKind::library,
+               .library = indexed_call("scatter_add")});
 
   // Stable ascending sort order along `axis`; equal keys keep their order.
   register_op({.name = "argsort",

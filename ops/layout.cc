@@ -111,7 +111,8 @@ ValueId read_concatenated(const kir::ElementContext& c) {
     std::vector<ValueId> in = c.coords;
     in[axis] = b.clamp_index(b.sub(in[axis], b.index_constant(start)), extent);
     ValueId value = c.read(static_cast<int>(i), in);
-    result = result < 0 ? value : b.select(b.binary(kir::BinaryOp::lt, c.coords[axis], b.index_constant(end)), value, result);
+    result = result < 0 ? value
+                        : b.select(b.binary(kir::BinaryOp::lt, c.coords[axis], b.index_constant(end)), value, result);
     end = start;
   }
   return result;
@@ -197,30 +198,29 @@ REFORGE_REGISTER_OPS(layout) {
                .element = read_transposed,
                .is_identity = identity_permutation});
 
-  register_op(
-      {.name = "broadcast",
-       .arity = 1,
-       .attrs = {{"shape", AttrKind::int_list}},
-       .infer = infer_broadcast,
-       .eval =
-           [](const EvalContext& c) {
-             const HostTensor& x = *c.inputs[0];
-             HostTensor out(c.node.type);
-             size_t lead = out.shape().size() - x.shape().size();
-             auto in_strides = row_major_strides(x.shape());
-             for (int64_t flat = 0; flat < out.size(); ++flat) {
-               auto coords = unravel(flat, out.shape());
-               int64_t src = 0;
-               for (size_t i = 0; i < x.shape().size(); ++i) {
-                 if (x.shape()[i] != 1) src += coords[lead + i] * in_strides[i];
-               }
-               out[flat] = x[src];
-             }
-             return out;
-           },
-       .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; },
-       .kind = OpKind::view,
-       .element = read_broadcast,
+  register_op({.name = "broadcast",
+               .arity = 1,
+               .attrs = {{"shape", AttrKind::int_list}},
+               .infer = infer_broadcast,
+               .eval =
+                   [](const EvalContext& c) {
+                     const HostTensor& x = *c.inputs[0];
+                     HostTensor out(c.node.type);
+                     size_t lead = out.shape().size() - x.shape().size();
+                     auto in_strides = row_major_strides(x.shape());
+                     for (int64_t flat = 0; flat < out.size(); ++flat) {
+                       auto coords = unravel(flat, out.shape());
+                       int64_t src = 0;
+                       for (size_t i = 0; i < x.shape().size(); ++i) {
+                         if (x.shape()[i] != 1) src += coords[lead + i] * in_strides[i];
+                       }
+                       out[flat] = x[src];
+                     }
+                     return out;
+                   },
+               .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; },
+               .kind = OpKind::view,
+               .element = read_broadcast,
                .is_identity = same_type});
 
   register_op({.name = "slice",

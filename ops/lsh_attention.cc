@@ -107,7 +107,7 @@ int64_t lsh_workspace(const Node& n, const std::vector<TensorType>& in, bool bac
   kernels::LshShape s = slice_shape(n, in);
   int64_t slices = in[0].shape[0] * in[0].shape[1];
   int64_t per_slice = in[0].dtype == DType::f32 ? kernels::LshSlice<float, int64_t>::scratch_bytes(s, backward)
-                                                  : kernels::LshSlice<double, int64_t>::scratch_bytes(s, backward);
+                                                : kernels::LshSlice<double, int64_t>::scratch_bytes(s, backward);
   return slices * per_slice;
 }
 
@@ -115,8 +115,8 @@ int64_t lsh_workspace(const Node& n, const std::vector<TensorType>& in, bool bac
 void lsh_call(const std::string& function, const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
   kernels::LshShape s = slice_shape(n, in);
   call = {function,
-          {dtype_code(in[0].dtype), dtype_code(in[2].dtype), in[0].shape[0] * in[0].shape[1], s.length, s.rounds, s.chunk,
-           s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
+          {dtype_code(in[0].dtype), dtype_code(in[2].dtype), in[0].shape[0] * in[0].shape[1], s.length, s.rounds,
+           s.chunk, s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -179,35 +179,28 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .eval = eval_fused,
                .vjp = vjp_fused,
                .kind = OpKind::library,
-               .library =
-                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-                     lsh_call("lsh_attention", c.node, c.inputs, call);
-                   },
-               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) {
-                 return lsh_workspace(n, in, false);
-               }});
-  register_op({.name = "lsh_attention_fused_grad",
-               .arity = 5,
-               .attrs = kAttrs,
-               .infer =
-                   [](const InferContext& c) {
-                     require_fusable(c.attrs);
-                     TensorType v = infer_operands(c.inputs, c.attrs);
-                     if (c.inputs[4] != v)
-                       shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
-                     TensorType out = v;
-                     out.shape[3] = c.inputs[0].shape[3] + v.shape[3];
-                     return out;
-                   },
-               .eval = eval_fused_grad,
-               .kind = OpKind::library,
-               .library =
-                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-                     lsh_call("lsh_attention_grad", c.node, c.inputs, call);
-                   },
-               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) {
-                 return lsh_workspace(n, in, true);
-               }});
+               .library = [](const kir::LibraryContext& c,
+                             kir::LibraryCall& call) { lsh_call("lsh_attention", c.node, c.inputs, call); },
+               .workspace_bytes = [](const Node& n,
+                                     const std::vector<TensorType>& in) { return lsh_workspace(n, in, false); }});
+  register_op(
+      {.name = "lsh_attention_fused_grad",
+       .arity = 5,
+       .attrs = kAttrs,
+       .infer =
+           [](const InferContext& c) {
+             require_fusable(c.attrs);
+             TensorType v = infer_operands(c.inputs, c.attrs);
+             if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
+             TensorType out = v;
+             out.shape[3] = c.inputs[0].shape[3] + v.shape[3];
+             return out;
+           },
+       .eval = eval_fused_grad,
+       .kind = OpKind::library,
+       .library = [](const kir::LibraryContext& c,
+                     kir::LibraryCall& call) { lsh_call("lsh_attention_grad", c.node, c.inputs, call); },
+       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) { return lsh_workspace(n, in, true); }});
 }
 
 }  // namespace reforge::ops

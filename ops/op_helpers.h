@@ -62,7 +62,7 @@ inline AxisSplit split_at(const Shape& shape, int64_t axis) {
 // Copies `src` into `dst` along `axis`:
 //   dst[.., dst_offset + a, ..] = src[.., src_offset + a, ..] for a < count.
 inline void copy_along(const HostTensor& src, int64_t src_offset, HostTensor& dst, int64_t dst_offset, int64_t axis,
-               int64_t count) {
+                       int64_t count) {
   AxisSplit s = split_at(src.shape(), axis);
   AxisSplit d = split_at(dst.shape(), axis);
   for (int64_t o = 0; o < s.outer; ++o)

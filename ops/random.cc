@@ -2,8 +2,8 @@
 // fresh per training step, fixed for evaluation) by the counter-based
 // generator in counter_rng.h. `stream` separates independent draws under
 // one key.
-#include "runtime/kernels/counter_rng.h"
 #include "ops/op_helpers.h"
+#include "runtime/kernels/counter_rng.h"
 
 namespace reforge::ops {
 namespace {
@@ -31,7 +31,8 @@ std::function<void(const kir::LibraryContext&, kir::LibraryCall&)> random_call(s
   return [function](const kir::LibraryContext& c, kir::LibraryCall& call) {
     const Node& n = c.node;
     const std::vector<TensorType>& in = c.inputs;
-    call = {function, {dtype_code(n.type.dtype), dtype_code(in[0].dtype), n.type.elements(), n.attrs.get_int("stream")}};
+    call = {function,
+            {dtype_code(n.type.dtype), dtype_code(in[0].dtype), n.type.elements(), n.attrs.get_int("stream")}};
   };
 }
 

@@ -95,9 +95,7 @@ void for_each_line(const Shape& shape, int64_t axis, Fn fn) {
 using kir::BinaryOp;
 using kir::UnaryOp;
 
-double lowest(DType dtype) {
-  return is_float(dtype) ? -std::numeric_limits<double>::infinity() : -9007199254740992.0;
-}
+double lowest(DType dtype) { return is_float(dtype) ? -std::numeric_limits<double>::infinity() : -9007199254740992.0; }
 
 // reduce_sum / reduce_max: for each output element, loops over the reduced
 // axes into one accumulator.
@@ -230,17 +228,16 @@ void lower_argmax(kir::KernelContext& c) {
 
 REFORGE_REGISTER_OPS(reductions) {
   std::vector<AttrSpec> axes_attrs = {{"axes", AttrKind::int_list}, {"keepdims", AttrKind::integer}};
-  register_op({.name = "reduce_sum",
-               .arity = 1,
-               .attrs = axes_attrs,
-               .infer = infer_reduce,
-               .eval = [](const EvalContext& c) { return eval_reduce(c, false); },
-               .vjp =
-                   [](const VjpContext& c) {
-                     return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())};
-                   },
-               .kind = OpKind::reduction,
-               .kernel = [](kir::KernelContext& c) { lower_reduce(c, false); }});
+  register_op(
+      {.name = "reduce_sum",
+       .arity = 1,
+       .attrs = axes_attrs,
+       .infer = infer_reduce,
+       .eval = [](const EvalContext& c) { return eval_reduce(c, false); },
+       .vjp =
+           [](const VjpContext& c) { return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())}; },
+       .kind = OpKind::reduction,
+       .kernel = [](kir::KernelContext& c) { lower_reduce(c, false); }});
   // The gradient is shared equally among tied maxima.
   register_op({.name = "reduce_max",
                .arity = 1,

@@ -25,7 +25,8 @@ REFORGE_REGISTER_OPS(sources) {
                .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
                .eval = no_eval,
                .kind = OpKind::source});
-  register_op({.name = "arg", .arity = 0, .attrs = {{"index", AttrKind::integer}}, .eval = no_eval, .kind = OpKind::source});
+  register_op(
+      {.name = "arg", .arity = 0, .attrs = {{"index", AttrKind::integer}}, .eval = no_eval, .kind = OpKind::source});
 
   register_op({.name = "constant",
                .arity = 0,
@@ -41,9 +42,10 @@ REFORGE_REGISTER_OPS(sources) {
                      return out;
                    },
                .kind = OpKind::elementwise,
-               .element = [](const kir::ElementContext& c) {
-                 return c.b.constant(c.node.type.dtype, c.node.attrs.get_float("value"));
-               }});
+               .element =
+                   [](const kir::ElementContext& c) {
+                     return c.b.constant(c.node.type.dtype, c.node.attrs.get_float("value"));
+                   }});
 
   // iota: each element holds its coordinate along `axis`.
   register_op({.name = "iota",
@@ -65,9 +67,10 @@ REFORGE_REGISTER_OPS(sources) {
                      return out;
                    },
                .kind = OpKind::elementwise,
-               .element = [](const kir::ElementContext& c) {
-                 return c.b.cast(c.node.type.dtype, c.coords[c.node.attrs.get_int("axis")]);
-               }});
+               .element =
+                   [](const kir::ElementContext& c) {
+                     return c.b.cast(c.node.type.dtype, c.coords[c.node.attrs.get_int("axis")]);
+                   }});
 }
 
 }  // namespace reforge::ops

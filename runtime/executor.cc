@@ -38,7 +38,8 @@ Executor::Executor(Program program, const std::function<KernelFunction(const std
       if (!r.kernel) throw Error(fmt::format("no code for kernel '{}' ({})", launch.function, launch.node));
     } else {
       r.library = find_library_function(launch.function);
-      if (!r.library) throw Error(fmt::format("the runtime has no library function '{}' ({})", launch.function, launch.node));
+      if (!r.library)
+        throw Error(fmt::format("the runtime has no library function '{}' ({})", launch.function, launch.node));
     }
     for (const BufferRef& b : launch.buffers) r.pointers.push_back(address(b));
     resolved_.push_back(std::move(r));
@@ -76,8 +77,8 @@ void Executor::run() {
           pool_.parallel_for(launch.extent, [&](int64_t begin, int64_t end) { r.kernel(buffers, begin, end); });
         }
       } else {
-        r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()),
-                   launch.reals.data(), pool_});
+        r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()), launch.reals.data(),
+                   pool_});
       }
     } catch (const Error& e) {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));

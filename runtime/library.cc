@@ -11,29 +11,21 @@
 
 #include "compiler/ir/error.h"
 #include "compiler/ir/types.h"
-#include "runtime/kernels/counter_rng.h"
+#include "runtime/element_type.h"
 #include "runtime/gemm.h"
+#include "runtime/kernels/counter_rng.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
 
 namespace reforge::runtime {
 namespace {
 
-// Calls fn with a value of the C++ type that element type `code` stores.
+// Element types arrive as their DType codes among a call's ints.
 template <typename Fn>
 void with_type(int64_t code, Fn fn) {
-  switch (static_cast<DType>(code)) {
-    case DType::f32:
-      return fn(float{});
-    case DType::f64:
-      return fn(double{});
-    case DType::i32:
-      return fn(int32_t{});
-    case DType::i64:
-      return fn(int64_t{});
-    case DType::boolean:
-      return fn(uint8_t{});
+  if (code < 0 || code > static_cast<int64_t>(DType::boolean)) {
+    throw Error(fmt::format("runtime library: unknown element type {}", code));
   }
-  throw Error(fmt::format("runtime library: unknown element type {}", code));
+  with_element_type(static_cast<DType>(code), fn);
 }
 
 template <typename Fn>
@@ -48,6 +40,12 @@ void with_index_type(int64_t code, Fn fn) {
   if (static_cast<DType>(code) == DType::i32) return fn(int32_t{});
   if (static_cast<DType>(code) == DType::i64) return fn(int64_t{});
   throw Error("runtime library: expected an integer index type");
+}
+
+// fn(value, index) with the value type ints[0] and the index type ints[1].
+template <typename Fn>
+void with_value_and_index_types(const LibraryArgs& a, Fn fn) {
+  with_type(a.ints[0], [&](auto value) { with_index_type(a.ints[1], [&](auto index) { fn(value, index); }); });
 }
 
 template <typename I>
@@ -90,26 +88,24 @@ void matmul(const LibraryArgs& a) {
 // index extent (see ops/indexing.cc).
 struct Indexed {
   int64_t outer, extent, inner, index_extent;
-  explicit Indexed(const LibraryArgs& a) : outer(a.ints[2]), extent(a.ints[3]), inner(a.ints[4]), index_extent(a.ints[5]) {}
+  explicit Indexed(const LibraryArgs& a)
+      : outer(a.ints[2]), extent(a.ints[3]), inner(a.ints[4]), index_extent(a.ints[5]) {}
 };
 
 // out[o, a, i] = x[o, idx[a], i]
 void take(const LibraryArgs& a) {
   Indexed s(a);
-  with_type(a.ints[0], [&](auto zero) {
-    using T = decltype(zero);
-    with_index_type(a.ints[1], [&](auto index_zero) {
-      using I = decltype(index_zero);
-      const T* x = static_cast<const T*>(a.buffers[0]);
-      const I* idx = static_cast<const I*>(a.buffers[1]);
-      T* out = static_cast<T*>(a.buffers[2]);
-      for (int64_t o = 0; o < s.outer; ++o)
-        for (int64_t r = 0; r < s.index_extent; ++r) {
-          int64_t src = checked_index(idx[r], s.extent);
-          std::memcpy(out + (o * s.index_extent + r) * s.inner, x + (o * s.extent + src) * s.inner,
-                      s.inner * sizeof(T));
-        }
-    });
+  with_value_and_index_types(a, [&](auto value, auto index) {
+    using T = decltype(value);
+    using I = decltype(index);
+    const T* x = static_cast<const T*>(a.buffers[0]);
+    const I* idx = static_cast<const I*>(a.buffers[1]);
+    T* out = static_cast<T*>(a.buffers[2]);
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t r = 0; r < s.index_extent; ++r) {
+        int64_t src = checked_index(idx[r], s.extent);
+        std::memcpy(out + (o * s.index_extent + r) * s.inner, x + (o * s.extent + src) * s.inner, s.inner * sizeof(T));
+      }
   });
 }
 
@@ -124,43 +120,39 @@ void copy_base(const LibraryArgs& a, const Indexed& s) {
 // out = base; out[o, idx[a], i] += updates[o, a, i]
 void index_add(const LibraryArgs& a) {
   Indexed s(a);
-  with_type(a.ints[0], [&](auto zero) {
-    using T = decltype(zero);
-    with_index_type(a.ints[1], [&](auto index_zero) {
-      using I = decltype(index_zero);
-      copy_base<T>(a, s);
-      const I* idx = static_cast<const I*>(a.buffers[1]);
-      const T* updates = static_cast<const T*>(a.buffers[2]);
-      T* out = static_cast<T*>(a.buffers[3]);
-      for (int64_t o = 0; o < s.outer; ++o)
-        for (int64_t r = 0; r < s.index_extent; ++r) {
-          int64_t dst = checked_index(idx[r], s.extent);
-          T* row = out + (o * s.extent + dst) * s.inner;
-          const T* from = updates + (o * s.index_extent + r) * s.inner;
-          for (int64_t i = 0; i < s.inner; ++i) row[i] += from[i];
-        }
-    });
+  with_value_and_index_types(a, [&](auto value, auto index) {
+    using T = decltype(value);
+    using I = decltype(index);
+    copy_base<T>(a, s);
+    const I* idx = static_cast<const I*>(a.buffers[1]);
+    const T* updates = static_cast<const T*>(a.buffers[2]);
+    T* out = static_cast<T*>(a.buffers[3]);
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t r = 0; r < s.index_extent; ++r) {
+        int64_t dst = checked_index(idx[r], s.extent);
+        T* row = out + (o * s.extent + dst) * s.inner;
+        const T* from = updates + (o * s.index_extent + r) * s.inner;
+        for (int64_t i = 0; i < s.inner; ++i) row[i] += from[i];
+      }
   });
 }
 
 // out[o, a, i] = x[o, idx[o, a, i], i]
 void gather(const LibraryArgs& a) {
   Indexed s(a);
-  with_type(a.ints[0], [&](auto zero) {
-    using T = decltype(zero);
-    with_index_type(a.ints[1], [&](auto index_zero) {
-      using I = decltype(index_zero);
-      const T* x = static_cast<const T*>(a.buffers[0]);
-      const I* idx = static_cast<const I*>(a.buffers[1]);
-      T* out = static_cast<T*>(a.buffers[2]);
-      a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
-        for (int64_t o = begin; o < end; ++o)
-          for (int64_t r = 0; r < s.index_extent; ++r)
-            for (int64_t i = 0; i < s.inner; ++i) {
-              int64_t at = (o * s.index_extent + r) * s.inner + i;
-              out[at] = x[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i];
-            }
-      });
+  with_value_and_index_types(a, [&](auto value, auto index) {
+    using T = decltype(value);
+    using I = decltype(index);
+    const T* x = static_cast<const T*>(a.buffers[0]);
+    const I* idx = static_cast<const I*>(a.buffers[1]);
+    T* out = static_cast<T*>(a.buffers[2]);
+    a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o)
+        for (int64_t r = 0; r < s.index_extent; ++r)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            int64_t at = (o * s.index_extent + r) * s.inner + i;
+            out[at] = x[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i];
+          }
     });
   });
 }
@@ -168,23 +160,21 @@ void gather(const LibraryArgs& a) {
 // out = base; out[o, idx[o, a, i], i] += updates[o, a, i]
 void scatter_add(const LibraryArgs& a) {
   Indexed s(a);
-  with_type(a.ints[0], [&](auto zero) {
-    using T = decltype(zero);
-    with_index_type(a.ints[1], [&](auto index_zero) {
-      using I = decltype(index_zero);
-      copy_base<T>(a, s);
-      const I* idx = static_cast<const I*>(a.buffers[1]);
-      const T* updates = static_cast<const T*>(a.buffers[2]);
-      T* out = static_cast<T*>(a.buffers[3]);
-      // Rows of different `o` never collide: split over them.
-      a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
-        for (int64_t o = begin; o < end; ++o)
-          for (int64_t r = 0; r < s.index_extent; ++r)
-            for (int64_t i = 0; i < s.inner; ++i) {
-              int64_t at = (o * s.index_extent + r) * s.inner + i;
-              out[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i] += updates[at];
-            }
-      });
+  with_value_and_index_types(a, [&](auto value, auto index) {
+    using T = decltype(value);
+    using I = decltype(index);
+    copy_base<T>(a, s);
+    const I* idx = static_cast<const I*>(a.buffers[1]);
+    const T* updates = static_cast<const T*>(a.buffers[2]);
+    T* out = static_cast<T*>(a.buffers[3]);
+    // Rows of different `o` never collide: split over them.
+    a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o)
+        for (int64_t r = 0; r < s.index_extent; ++r)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            int64_t at = (o * s.index_extent + r) * s.inner + i;
+            out[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i] += updates[at];
+          }
     });
   });
 }

@@ -56,8 +56,8 @@ int KernelBuilder::buffer(std::string name, DType type, int64_t elements, bool w
 }
 
 ValueId KernelBuilder::intern(Expr e) {
-  std::string key = fmt::format("{}:{}:{}:{}:{}:{}:{}:{}:{}", static_cast<int>(e.kind), static_cast<int>(e.type),
-                                e.var, e.value, e.buffer, e.op, e.operands[0], e.operands[1], e.operands[2]);
+  std::string key = fmt::format("{}:{}:{}:{}:{}:{}:{}:{}:{}", static_cast<int>(e.kind), static_cast<int>(e.type), e.var,
+                                e.value, e.buffer, e.op, e.operands[0], e.operands[1], e.operands[2]);
   // Reads of accumulators change between assignments: never shared.
   if (e.kind != ExprKind::read) {
     auto it = interned_.find(key);
@@ -75,7 +75,8 @@ ValueId KernelBuilder::constant(DType type, double value) {
 }
 
 ValueId KernelBuilder::load(int buffer, ValueId index) {
-  return intern({.kind = ExprKind::load, .type = kernel_.buffers.at(buffer).type, .buffer = buffer, .operands = {index}});
+  return intern(
+      {.kind = ExprKind::load, .type = kernel_.buffers.at(buffer).type, .buffer = buffer, .operands = {index}});
 }
 
 ValueId KernelBuilder::unary(UnaryOp op, ValueId x) {
@@ -84,14 +85,15 @@ ValueId KernelBuilder::unary(UnaryOp op, ValueId x) {
 
 ValueId KernelBuilder::binary(BinaryOp op, ValueId a, ValueId b) {
   if (type_of(a) != type_of(b)) {
-    throw Error(fmt::format("kernel IR: {} of {} and {}", binary_name(op), dtype_name(type_of(a)),
-                            dtype_name(type_of(b))));
+    throw Error(
+        fmt::format("kernel IR: {} of {} and {}", binary_name(op), dtype_name(type_of(a)), dtype_name(type_of(b))));
   }
   const Expr &ea = kernel_.exprs[a], &eb = kernel_.exprs[b];
   DType type = is_comparison(op) ? DType::boolean : ea.type;
   if (is_integer(ea.type)) {
     double folded;
-    if (ea.kind == ExprKind::constant && eb.kind == ExprKind::constant && fold_integer(op, ea.value, eb.value, folded)) {
+    if (ea.kind == ExprKind::constant && eb.kind == ExprKind::constant &&
+        fold_integer(op, ea.value, eb.value, folded)) {
       return constant(type, folded);
     }
     if (op == BinaryOp::add && is_constant(eb, 0)) return a;

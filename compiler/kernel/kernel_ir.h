@@ -37,10 +37,10 @@ const char* binary_name(BinaryOp op);
 struct Expr {
   ExprKind kind = ExprKind::constant;
   DType type = DType::f32;
-  int var = -1;       // index: the loop variable; read: the accumulator
-  double value = 0;   // constant (integers are exact up to 2^53)
-  int buffer = -1;    // load
-  int op = 0;         // UnaryOp or BinaryOp
+  int var = -1;      // index: the loop variable; read: the accumulator
+  double value = 0;  // constant (integers are exact up to 2^53)
+  int buffer = -1;   // load
+  int op = 0;        // UnaryOp or BinaryOp
   std::array<ValueId, 3> operands = {-1, -1, -1};
 
   bool operator==(const Expr&) const = default;

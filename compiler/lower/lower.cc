@@ -131,7 +131,9 @@ class Lowerer {
     };
 
     std::vector<TensorType> types = input_types(n);
-    kir::InputReader read = [&](int input, const std::vector<kir::ValueId>& c) { return value_at(n.inputs.at(input), c); };
+    kir::InputReader read = [&](int input, const std::vector<kir::ValueId>& c) {
+      return value_at(n.inputs.at(input), c);
+    };
     if (n.def->kind == OpKind::reduction) {
       kir::KernelContext context{b, n, types, read, output};
       n.def->kernel(context);
@@ -194,7 +196,7 @@ class Lowerer {
   const KernelGrouping& grouping_;
   std::vector<runtime::BufferRef> where_;
   std::vector<bool> bound_;
-  std::vector<bool> alias_;  // views that share their input's bytes
+  std::vector<bool> alias_;                      // views that share their input's bytes
   std::map<int, runtime::BufferRef> workspace_;  // library calls' planned scratch
   std::map<std::string, std::string> symbols_;
   LoweredProgram out_;

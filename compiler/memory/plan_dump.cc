@@ -162,8 +162,7 @@ std::string plan_to_json(const MemoryPlan& plan) {
         json_escape(b.name), b.op, value_kind_name(b.kind), dtype_name(b.type.dtype), fmt::join(b.type.shape, ", "),
         b.bytes, b.offset, b.first_step, b.last_step, b.allocation,
         b.alias_of >= 0 ? "\"" + json_escape(plan_buffer_name(plan, b.alias_of)) + "\"" : std::string("null"),
-        json_escape(where(b)),
-        i + 1 < plan.buffers.size() ? "," : "");
+        json_escape(where(b)), i + 1 < plan.buffers.size() ? "," : "");
   }
   out += "  ],\n  \"saved_for_backward\": [\n";
   for (size_t i = 0; i < plan.saved_for_backward.size(); ++i) {

@@ -10,7 +10,6 @@ bool is_constant(const Graph& g, int id, double value) {
   return n.op == "constant" && n.attrs.get_float("value") == value;
 }
 
-
 int simplify(const Node& n, RewriteContext& c) {
   const Graph& g = c.out;
   const std::vector<int>& in = c.inputs;

@@ -5,30 +5,15 @@
 #include <cstring>
 #include <set>
 
+#include "runtime/element_type.h"
 
 namespace reforge {
 namespace {
 
 // Converts between the reference representation (doubles) and the element
 // type's memory layout.
-template <typename Fn>
-void for_element_type(DType dtype, Fn fn) {
-  switch (dtype) {
-    case DType::f32:
-      return fn(float{});
-    case DType::f64:
-      return fn(double{});
-    case DType::i32:
-      return fn(int32_t{});
-    case DType::i64:
-      return fn(int64_t{});
-    case DType::boolean:
-      return fn(uint8_t{});
-  }
-}
-
 void store(const HostTensor& t, std::byte* at) {
-  for_element_type(t.dtype(), [&](auto zero) {
+  runtime::with_element_type(t.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T* out = reinterpret_cast<T*>(at);
     for (int64_t i = 0; i < t.size(); ++i) out[i] = static_cast<T>(t[i]);
@@ -37,7 +22,7 @@ void store(const HostTensor& t, std::byte* at) {
 
 HostTensor load(const TensorType& type, const std::byte* at) {
   HostTensor t(type);
-  for_element_type(type.dtype, [&](auto zero) {
+  runtime::with_element_type(type.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* in = reinterpret_cast<const T*>(at);
     for (int64_t i = 0; i < t.size(); ++i) t[i] = static_cast<double>(in[i]);

@@ -168,7 +168,7 @@ class LshSlice {
         }
       }
       runtime::gemm(d_s.data(), ch.k.data(), d_q.data(), C, dk, W, {W, 1, dk, 1, dk});
-      runtime::gemm(d_s.data(), ch.q.data(), d_k.data(), W, dk, C, {1, W, dk, 1, dk});  // dS^T Q
+      runtime::gemm(d_s.data(), ch.q.data(), d_k.data(), W, dk, C, {1, W, dk, 1, dk});   // dS^T Q
       runtime::gemm(ch.p.data(), d_o.data(), d_vw.data(), W, dv, C, {1, W, dv, 1, dv});  // P^T dO
       for (int64_t i = 0; i < C; ++i) {
         T* row = dq.data() + ch.query_position[i] * dk;

@@ -137,13 +137,19 @@ std::vector<OpCase> exact_cases() {
        [](Graph&, V x) { return cast(logical_and(greater(x[0], x[1]), less(x[0], full_like(x[0], 0.5))), DType::i32); },
        {F({6}), F({6})}},
       {"iota_plus_take",
-       [](Graph& g, V x) { return take(iota(g, {5, 3}, 0), x[0], 0); },
+       [](Graph& g, V x) {
+         return take(iota(g, {5, 3}, 0), x[0], 0);
+       },
        {I({7}, 0, 5)}},
       {"random_normal",
-       [](Graph&, V x) { return random_normal(x[0], {4, 33}, 3); },
+       [](Graph&, V x) {
+         return random_normal(x[0], {4, 33}, 3);
+       },
        {I({}, 0, 1000)}},
       {"random_uniform",
-       [](Graph&, V x) { return random_uniform(x[0], {2, 9}, 5); },
+       [](Graph&, V x) {
+         return random_uniform(x[0], {2, 9}, 5);
+       },
        {I({}, 0, 1000)}},
   };
 }

@@ -179,8 +179,9 @@ std::vector<OpCase> structured_cases() {
 }
 
 std::vector<OpCaseFamily> op_case_families() {
-  return {{"Unary", unary_cases()},         {"Binary", binary_cases()},   {"Reduction", reduction_cases()},
-          {"LinearAlgebra", linear_algebra_cases()}, {"Layout", layout_cases()}, {"Indexing", indexing_cases()},
+  return {{"Unary", unary_cases()},         {"Binary", binary_cases()},
+          {"Reduction", reduction_cases()}, {"LinearAlgebra", linear_algebra_cases()},
+          {"Layout", layout_cases()},       {"Indexing", indexing_cases()},
           {"Network", network_cases()},     {"Structured", structured_cases()}};
 }
 

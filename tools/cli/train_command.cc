@@ -7,16 +7,16 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <cmath>
+#include <map>
 
 #include "compiler/interpreter/trainer.h"
-#include "compiler/kernel/kernel_ir.h"
-#include "compiler/pipeline/cpu_executable.h"
 #include "compiler/ir/printer.h"
 #include "compiler/ir/verifier.h"
+#include "compiler/kernel/kernel_ir.h"
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/compile.h"
+#include "compiler/pipeline/cpu_executable.h"
 #include "models/model_registry.h"
 #include "models/reformer.h"
 #include "models/tasks.h"

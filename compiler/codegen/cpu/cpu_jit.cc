@@ -133,13 +133,13 @@ std::unique_ptr<CpuJit> CpuJit::compile(const std::vector<kir::Kernel>& kernels,
   optimise(*module, *target_machine, options.opt_level);
   if (options.keep_llvm_ir) result->llvm_ir_ = module_text(*module);
 
-  result->state_->jit = unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(machine)).create(),
-                               "creating the JIT");
+  result->state_->jit =
+      unwrap(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(machine)).create(), "creating the JIT");
   llvm::orc::LLJIT& jit = *result->state_->jit;
   // Kernels call the C math library (tanhf, expf, ...) of this process.
-  jit.getMainJITDylib().addGenerator(unwrap(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-                                                jit.getDataLayout().getGlobalPrefix()),
-                                            "opening the process's symbols"));
+  jit.getMainJITDylib().addGenerator(
+      unwrap(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(jit.getDataLayout().getGlobalPrefix()),
+             "opening the process's symbols"));
   if (llvm::Error e = jit.addIRModule(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) {
     throw Error("LLVM: adding the kernels: " + llvm::toString(std::move(e)));
   }

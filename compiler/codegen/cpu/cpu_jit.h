@@ -19,7 +19,8 @@ struct CpuCodegenOptions {
 
 class CpuJit {
  public:
-  static std::unique_ptr<CpuJit> compile(const std::vector<kir::Kernel>& kernels, const CpuCodegenOptions& options = {});
+  static std::unique_ptr<CpuJit> compile(const std::vector<kir::Kernel>& kernels,
+                                         const CpuCodegenOptions& options = {});
   ~CpuJit();
 
   // The kernel's entry point; null when there is no such kernel.

@@ -115,9 +115,7 @@ class KernelRenderer {
     return llvm::ConstantInt::get(register_type(t), static_cast<uint64_t>(static_cast<int64_t>(v)), true);
   }
 
-  llvm::Value* call_intrinsic(llvm::Intrinsic::ID id, llvm::Value* x) {
-    return b_.CreateUnaryIntrinsic(id, x);
-  }
+  llvm::Value* call_intrinsic(llvm::Intrinsic::ID id, llvm::Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
 
   // tanh from the C library (LLVM 19's intrinsic is not lowered everywhere).
   llvm::Value* call_libm(const char* float_name, const char* double_name, llvm::Value* x) {
@@ -191,8 +189,8 @@ class KernelRenderer {
     llvm::Value* safe = b_.CreateSelect(is_zero, constant(t, 1), d);
     llvm::Value* q = b_.CreateSDiv(a, safe);
     llvm::Value* r = b_.CreateSRem(a, safe);
-    llvm::Value* adjust =
-        b_.CreateAnd(b_.CreateICmpNE(r, zero), b_.CreateICmpNE(b_.CreateICmpSLT(r, zero), b_.CreateICmpSLT(safe, zero)));
+    llvm::Value* adjust = b_.CreateAnd(b_.CreateICmpNE(r, zero),
+                                       b_.CreateICmpNE(b_.CreateICmpSLT(r, zero), b_.CreateICmpSLT(safe, zero)));
     llvm::Value* result = remainder ? b_.CreateSelect(adjust, b_.CreateAdd(r, safe), r)
                                     : b_.CreateSelect(adjust, b_.CreateSub(q, constant(t, 1)), q);
     return b_.CreateSelect(is_zero, zero, result);
@@ -243,7 +241,8 @@ class KernelRenderer {
 
   llvm::Value* cast(llvm::Value* x, DType from, DType to) {
     llvm::Type* target = register_type(to);
-    if (to == DType::boolean) return is_float(from) ? b_.CreateFCmpUNE(x, constant(from, 0)) : b_.CreateICmpNE(x, constant(from, 0));
+    if (to == DType::boolean)
+      return is_float(from) ? b_.CreateFCmpUNE(x, constant(from, 0)) : b_.CreateICmpNE(x, constant(from, 0));
     if (from == DType::boolean) return is_float(to) ? b_.CreateUIToFP(x, target) : b_.CreateZExt(x, target);
     if (is_float(from) && is_float(to)) return b_.CreateFPCast(x, target);
     if (is_float(from)) return b_.CreateFPToSI(x, target);
