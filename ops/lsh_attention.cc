@@ -167,7 +167,10 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                    },
                .vjp = vjp_decomposed,
                .num_regions = 1,
-               .kind = OpKind::structured});
+               .kind = OpKind::structured,
+               .expand = [](Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
+                 return inline_region(out, *n.regions.at(0), inputs).at(0);  // the decomposition
+               }});
   register_op({.name = "lsh_attention_fused",
                .arity = 4,
                .attrs = kAttrs,

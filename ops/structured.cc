@@ -216,6 +216,24 @@ ReversibleOutputs inline_reversible(Graph& graph, const Node& n, const std::vect
   return {y1, y2};
 }
 
+namespace {
+
+// Every chunk's body inlined, concatenated along the axis.
+Tensor expand_chunked_map(Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> parts;
+  for (int64_t k = 0; k < n.attrs.get_int("chunks"); ++k) {
+    parts.push_back(inline_region(out, *n.regions[0], chunk_arguments(n, inputs, k)).at(0));
+  }
+  return parts.size() == 1 ? parts[0] : concat(parts, n.attrs.get_int("axis"));
+}
+
+Tensor expand_reversible(Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
+  ReversibleOutputs y = inline_reversible(out, n, inputs);
+  return stack_streams(y.y1, y.y2);
+}
+
+}  // namespace
+
 REFORGE_REGISTER_OPS(structured) {
   register_op({.name = "chunked_map",
                .arity = -1,
@@ -224,7 +242,8 @@ REFORGE_REGISTER_OPS(structured) {
                .eval = eval_chunked_map,
                .vjp = vjp_chunked_map,
                .num_regions = 1,
-               .kind = OpKind::structured});
+               .kind = OpKind::structured,
+               .expand = expand_chunked_map});
   register_op({.name = "reversible",
                .arity = -1,
                .attrs = {{"f_captures", AttrKind::integer}},
@@ -232,7 +251,8 @@ REFORGE_REGISTER_OPS(structured) {
                .eval = eval_reversible,
                .vjp = vjp_reversible,
                .num_regions = 2,
-               .kind = OpKind::structured});
+               .kind = OpKind::structured,
+               .expand = expand_reversible});
 }
 
 }  // namespace reforge::ops

@@ -111,6 +111,9 @@ struct OpDef {
   // memory planner gives it a workspace buffer live for that step alone,
   // and the call gets it after its result.
   std::function<int64_t(const Node&, const std::vector<TensorType>& inputs)> workspace_bytes;
+  // Structured ops: the same computation as plain nodes appended to
+  // `graph` (regions inlined), given the node's operands there.
+  std::function<Tensor(Graph& graph, const Node&, const std::vector<Tensor>& inputs)> expand;
 
   // Elementwise results may take over a dying input's buffer and fuse into
   // one loop with their consumers.

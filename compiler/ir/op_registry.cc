@@ -52,7 +52,7 @@ void register_op(OpDef def) {
       lowers = true;
       break;
     case OpKind::structured:
-      lowers = def.num_regions > 0;
+      lowers = def.num_regions > 0 && static_cast<bool>(def.expand);
       break;
   }
   if (!lowers) throw Error("op '" + name + "' (" + op_kind_name(def.kind) + ") has no lowering");
