@@ -3,7 +3,8 @@
 // runs them in double, the CPU runtime in the graph's float type. Both are
 // held against the decomposed attention (models/attention.cc).
 //
-// Forward: sort the R*L (round, position) slots by (bucket, position),
+// Forward: sort the R*L (round, position) slots by (bucket, position)
+// (a counting sort: buckets are small integers),
 // attend chunk by chunk to the own and previous chunk (wrapping), keep
 // each slot's output and logsumexp, and combine the rounds with softmax
 // weights of those logsumexps. The logits of one chunk (C x 2C) exist at
@@ -17,6 +18,9 @@
 #include <limits>
 #include <numeric>
 #include <span>
+#include <string>
+
+#include "compiler/ir/error.h"
 
 #include "runtime/gemm.h"
 
@@ -70,6 +74,7 @@ class LshSlice {
       : s_(shape), q_(q), v_(v), buckets_(buckets) {
     const int64_t R = s_.rounds, L = s_.length, C = s_.chunk, dk = s_.dk, dv = s_.dv;
     order_ = scratch.take<int64_t>(R * L);
+    counts_ = scratch.take<int64_t>(R * s_.per_round + 1);
     keys_ = scratch.take<T>(L * dk);
     norms_ = scratch.take<T>(L);
     out_ = scratch.take<T>(R * L * dv);
@@ -197,15 +202,22 @@ class LshSlice {
  private:
   int64_t chunks() const { return s_.rounds * s_.length / s_.chunk; }
 
-  // Sort key (round's bucket, position) is unique, so any sort is deterministic.
+  // Slots in order of (round's bucket, position): a counting sort over the
+  // R * buckets_per_round global buckets, O(R·L), stable, so positions stay
+  // ascending within a bucket — the order of trax's unique sort key.
   void sort_slots() {
-    const int64_t L = s_.length, dk = s_.dk;
-    std::iota(order_.begin(), order_.end(), 0);
-    auto key = [&](int64_t slot) {
-      int64_t r = slot / L, t = slot % L;
-      return (static_cast<int64_t>(buckets_[slot]) + r * s_.per_round) * L + t;
+    const int64_t L = s_.length, dk = s_.dk, global_buckets = s_.rounds * s_.per_round;
+    std::fill(counts_.begin(), counts_.end(), int64_t{0});
+    auto global_bucket = [&](int64_t slot) {
+      auto b = static_cast<int64_t>(buckets_[slot]);
+      if (b < 0 || b >= s_.per_round) {
+        throw Error("LSH bucket " + std::to_string(b) + " out of range [0, " + std::to_string(s_.per_round) + ")");
+      }
+      return b + slot / L * s_.per_round;
     };
-    std::sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) { return key(a) < key(b); });
+    for (int64_t slot = 0; slot < s_.rounds * L; ++slot) ++counts_[global_bucket(slot) + 1];
+    for (int64_t b = 0; b < global_buckets; ++b) counts_[b + 1] += counts_[b];
+    for (int64_t slot = 0; slot < s_.rounds * L; ++slot) order_[counts_[global_bucket(slot)]++] = slot;
     for (int64_t t = 0; t < L; ++t) {
       T sum = 0;
       for (int64_t j = 0; j < dk; ++j) sum += q_[t * dk + j] * q_[t * dk + j];
@@ -287,7 +299,8 @@ class LshSlice {
   LshShape s_;
   const T *q_, *v_;
   const Bucket* buckets_;
-  std::span<int64_t> order_;  // sorted slot -> slot (r * L + position)
+  std::span<int64_t> order_;   // sorted slot -> slot (r * L + position)
+  std::span<int64_t> counts_;  // counting sort: slots per global bucket, then offsets
   std::span<T> keys_;         // [L, dk]: q / sqrt(|q|^2 + eps)
   std::span<T> norms_;        // [L]
   std::span<T> out_;          // [R*L, dv] per-slot outputs (by slot, not sorted)
