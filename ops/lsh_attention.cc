@@ -117,6 +117,10 @@ void lsh_call(const std::string& function, const Node& n, const std::vector<Tens
   call = {function,
           {dtype_code(in[0].dtype), dtype_code(in[2].dtype), in[0].shape[0] * in[0].shape[1], s.length, s.rounds,
            s.chunk, s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
+  // Per query slot: logits against 2C keys and the weighted sum of 2C
+  // values; the backward recomputes them and does three more products.
+  int64_t forward = 2 * in[0].shape[0] * in[0].shape[1] * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
+  call.flops = function == "lsh_attention" ? forward : forward * 5 / 2;
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -168,9 +172,10 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .vjp = vjp_decomposed,
                .num_regions = 1,
                .kind = OpKind::structured,
-               .expand = [](Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
-                 return inline_region(out, *n.regions.at(0), inputs).at(0);  // the decomposition
-               }});
+               .expand =
+                   [](Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
+                     return inline_region(out, *n.regions.at(0), inputs).at(0);  // the decomposition
+                   }});
   register_op({.name = "lsh_attention_fused",
                .arity = 4,
                .attrs = kAttrs,

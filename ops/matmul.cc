@@ -81,6 +81,7 @@ REFORGE_REGISTER_OPS(matmul) {
                      call = {"matmul",
                              {dtype_code(c.node.type.dtype), batch, out[r - 2], out[r - 1], c.inputs[0].shape[r - 1],
                               c.absorbed[0] ? 1 : 0, c.absorbed[1] ? 1 : 0}};
+                     call.flops = 2 * batch * out[r - 2] * out[r - 1] * c.inputs[0].shape[r - 1];
                    },
                .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); }});
 }

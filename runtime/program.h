@@ -44,6 +44,9 @@ struct Launch {
   int64_t extent = 1;  // kernels: iterations of the parallel loop
   int64_t work = 0;    // elements written: decides whether threads pay off
   std::string node;    // the graph value it computes (messages, profiles)
+  std::string op;      // and its op
+  std::string source;  // the DSL line that created it ("file:line"), or "-"
+  int64_t flops = 0;   // floating-point operations, for the profile's GFLOP/s
 };
 
 struct ProgramOutput {

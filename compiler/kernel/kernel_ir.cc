@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 
 namespace reforge::kir {
 
@@ -113,8 +114,53 @@ class Printer {
   std::vector<std::map<ValueId, std::string>> scopes_{1};
 };
 
+// Counts like the printer emits: an expression costs once per iteration of
+// the innermost loop in which a statement first needs it.
+class FlopCounter {
+ public:
+  explicit FlopCounter(const Kernel& k) : k_(k) {}
+
+  int64_t run() {
+    statement(k_.loop, 1);
+    return flops_;
+  }
+
+ private:
+  void value(ValueId v, int64_t trips) {
+    for (const auto& scope : scopes_) {
+      if (scope.count(v)) return;
+    }
+    const Expr& e = k_.exprs[v];
+    for (ValueId operand : e.operands) {
+      if (operand >= 0) value(operand, trips);
+    }
+    if (e.kind == ExprKind::read) return;
+    if ((e.kind == ExprKind::unary || e.kind == ExprKind::binary) && is_float(k_.exprs[e.operands[0]].type)) {
+      flops_ += trips;
+    }
+    scopes_.back().insert(v);
+  }
+
+  void statement(const Stmt& s, int64_t trips) {
+    if (s.kind == StmtKind::loop) {
+      scopes_.emplace_back();
+      for (const Stmt& inner : s.body) statement(inner, trips * s.extent);
+      scopes_.pop_back();
+      return;
+    }
+    if (s.index >= 0) value(s.index, trips);
+    value(s.value, trips);
+  }
+
+  const Kernel& k_;
+  int64_t flops_ = 0;
+  std::vector<std::set<ValueId>> scopes_{1};
+};
+
 }  // namespace
 
 std::string print_kernel(const Kernel& kernel, bool with_names) { return Printer(kernel, with_names).run(); }
+
+int64_t count_flops(const Kernel& kernel) { return FlopCounter(kernel).run(); }
 
 }  // namespace reforge::kir

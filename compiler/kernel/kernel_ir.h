@@ -78,6 +78,11 @@ struct Kernel {
   int64_t parallel_extent() const { return loop.extent; }
 };
 
+// Floating-point operations one launch performs (each float unary or
+// binary operation once per iteration of its loops; exp and the like count
+// one), for the profile's GFLOP/s.
+int64_t count_flops(const Kernel& kernel);
+
 // The kernel's text form. `with_names` false leaves out the kernel's and
 // buffers' names, so two kernels that compute alike print alike (the
 // lowering shares one compiled function between them).

@@ -55,6 +55,7 @@ struct LibraryCall {
   std::string function;
   std::vector<int64_t> ints;
   std::vector<double> reals;
+  int64_t flops = 0;  // floating-point operations, for the profile
 };
 
 }  // namespace reforge::kir

@@ -76,6 +76,8 @@ class Lowerer {
     }
   }
 
+  static std::string source(const Node& n) { return n.loc.known() ? n.loc.to_string() : "-"; }
+
   std::vector<TensorType> input_types(const Node& n) const {
     std::vector<TensorType> types;
     for (int in : n.inputs) types.push_back(g_.node(in).type);
@@ -88,7 +90,11 @@ class Lowerer {
     kir::KernelBuilder b(n.name);
     std::map<int, int> params;  // node id -> buffer parameter
     std::set<int> stored;       // values this kernel also stores
-    runtime::Launch launch{.kind = runtime::Launch::Kind::kernel, .work = n.type.elements(), .node = n.name};
+    runtime::Launch launch{.kind = runtime::Launch::Kind::kernel,
+                           .work = n.type.elements(),
+                           .node = n.name,
+                           .op = n.op,
+                           .source = source(n)};
     int output = b.buffer(n.name, n.type.dtype, n.type.elements(), true);
     launch.buffers.push_back(where_[root]);
 
@@ -144,6 +150,7 @@ class Lowerer {
     }
     kir::Kernel kernel = b.finish();
     launch.extent = kernel.parallel_extent();
+    launch.flops = kir::count_flops(kernel);
     launch.function = intern_kernel(std::move(kernel));
     out_.program.launches.push_back(std::move(launch));
   }
@@ -188,7 +195,10 @@ class Lowerer {
                                      .ints = call.ints,
                                      .reals = call.reals,
                                      .work = n.type.elements(),
-                                     .node = n.name});
+                                     .node = n.name,
+                                     .op = n.op,
+                                     .source = source(n),
+                                     .flops = call.flops});
   }
 
   const Graph& g_;

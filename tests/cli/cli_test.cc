@@ -77,6 +77,18 @@ TEST(Cli, CompiledTrainingLearnsTheCopyTask) {
   EXPECT_GT(compiled, 90.0);
 }
 
+// --profile: time by op and by the DSL line that created the work, with
+// achieved rates; matmuls report their GFLOP/s.
+TEST(Cli, ProfileGroupsTimeByOpAndSourceLine) {
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(run("train", {"duplication", "--steps=2", "--show_config=false", "--profile"}), 0);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("== by op =="), std::string::npos) << out;
+  EXPECT_NE(out.find("== by DSL line (top 20) =="), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n  matmul +[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+\n)"))) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n  models/reformer\.cc:[0-9]+ )"))) << out;
+}
+
 TEST(Cli, BothBackendsGiveTheSameFirstSteps) {
   std::vector<std::string> args = {"duplication", "--steps=3", "--show_config=false"};
   double compiled = final_accuracy(args);

@@ -20,6 +20,7 @@
 #include "models/model_registry.h"
 #include "models/reformer.h"
 #include "models/tasks.h"
+#include "runtime/profile_report.h"
 #include "runtime/progress.h"
 #include "tools/cli/model_flags.h"
 
@@ -65,29 +66,6 @@ class CpuRunner : public StepRunner {
  private:
   CpuTrainer trainer_;
 };
-
-// Time per op kind over all steps, largest first (--profile).
-void print_profile(CpuExecutable& e, int64_t steps) {
-  const runtime::Program& p = e.lowered().program;
-  const std::vector<double>& seconds = e.executor().seconds();
-  std::map<std::string, std::pair<double, int64_t>> by_op;
-  double total = 0;
-  for (size_t i = 0; i < p.launches.size() && i < seconds.size(); ++i) {
-    int id = e.graph().find_node(p.launches[i].node);
-    std::string op = id >= 0 ? e.graph().node(id).op : p.launches[i].function;
-    by_op[op].first += seconds[i];
-    by_op[op].second += 1;
-    total += seconds[i];
-  }
-  std::vector<std::pair<double, std::string>> order;
-  for (const auto& [op, t] : by_op) order.push_back({t.first, op});
-  std::sort(order.rbegin(), order.rend());
-  fmt::print("== time per step by op (total {:.1f} ms) ==\n", 1e3 * total / steps);
-  for (const auto& [t, op] : order) {
-    fmt::print("  {:<28} {:>9.2f} ms  {:>5.1f}%  {:>5} launches\n", op, 1e3 * t / steps, 100 * t / total,
-               by_op[op].second);
-  }
-}
 
 // --print_kernels=true prints the kernel IR, =llvm the optimised LLVM IR too.
 void print_kernels(const CpuExecutable& e, const std::string& mode) {
@@ -167,7 +145,10 @@ int run_train(const std::vector<std::string>& args) {
     step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     progress.report(s, last.at("loss")[0]);
   }
-  if (cpu_runner && flags.get_bool("profile")) print_profile(cpu_runner->executable(), steps);
+  if (cpu_runner && flags.get_bool("profile")) {
+    CpuExecutable& e = cpu_runner->executable();
+    fmt::print("{}", runtime::profile_report(e.lowered().program, e.executor().seconds(), steps));
+  }
   std::sort(step_seconds.begin(), step_seconds.end());
   fmt::print("step time: median {:.3f}s, fastest {:.3f}s over {} steps ({} backend)\n",
              step_seconds[step_seconds.size() / 2], step_seconds.front(), step_seconds.size(), backend);
