@@ -69,8 +69,10 @@ void matmul(const LibraryArgs& a) {
     T* C = static_cast<T*>(a.buffers[2]);
     constexpr int64_t kColumnBlock = 64;
     const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
-    // Small products run on the calling thread.
-    int64_t pieces = batch * m * n * k < (1 << 18) ? 1 : 0;
+    // Small products (an LSH chunk's) run on the calling thread: waking
+    // the pool costs more than they take (kernel_bench: 64x128x64 took
+    // 12 us on one thread, 20 us on two).
+    int64_t pieces = batch * m * n * k < (1 << 21) ? 1 : 0;
     a.pool.parallel_for(
         batch * blocks,
         [&](int64_t begin, int64_t end) {

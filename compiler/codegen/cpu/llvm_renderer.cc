@@ -94,10 +94,35 @@ class KernelRenderer {
         b_.CreateStore(v, b_.CreateInBoundsGEP(memory_type(p.type), buffers_[s.target], index));
         break;
       }
-      case StmtKind::assign:
-        b_.CreateStore(value(s.value), accumulators_[s.target]);
+      case StmtKind::assign: {
+        llvm::Value* v = value(s.value);
+        allow_reassociation(s);
+        b_.CreateStore(v, accumulators_[s.target]);
         break;
+      }
     }
+  }
+
+  // A float sum or product into an accumulator may be reassociated, so the
+  // loop vectoriser can keep several partial sums (the order of a
+  // reduction is not part of an op's meaning; tests allow for it).
+  void allow_reassociation(const kir::Stmt& s) {
+    const kir::Expr& e = k_.exprs[s.value];
+    if (e.kind != ExprKind::binary || !is_float(e.type)) return;
+    auto op = static_cast<BinaryOp>(e.op);
+    if (op != BinaryOp::add && op != BinaryOp::mul) return;
+    bool reads_target = false;
+    for (kir::ValueId operand : e.operands) {
+      reads_target = reads_target || (operand >= 0 && k_.exprs[operand].kind == ExprKind::read &&
+                                      k_.exprs[operand].var == s.target);
+    }
+    auto emitted = scopes_.back().find(s.value);
+    if (!reads_target || emitted == scopes_.back().end()) return;
+    auto* instruction = llvm::dyn_cast<llvm::Instruction>(emitted->second);
+    if (!instruction || !llvm::isa<llvm::FPMathOperator>(instruction)) return;
+    llvm::FastMathFlags flags = instruction->getFastMathFlags();
+    flags.setAllowReassoc();
+    instruction->setFastMathFlags(flags);
   }
 
   llvm::Value* value(kir::ValueId id) {

@@ -1,0 +1,119 @@
+// The runtime's kernels against the machine's references, side by side:
+//   - GEMM (runtime/gemm.cc through the library's matmul) against OpenBLAS
+//     sgemm on the Reformer's shapes, 1 and 2 threads;
+//   - generated memory-bound kernels (an elementwise triad, a row
+//     reduction) against a STREAM triad, on arrays far larger than the
+//     last-level cache.
+// Run: bench/install_deps.sh && bazel run -c opt //bench:kernel_bench
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <thread>
+#include <vector>
+
+#include "compiler/dsl/dsl.h"
+#include "compiler/pipeline/cpu_executable.h"
+#include "runtime/library.h"
+#include "runtime/thread_pool.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace reforge {
+namespace {
+
+// ---- GEMM: C[m,n] = A[m,k] B[k,n] ----
+
+void gemm_args(benchmark::internal::Benchmark* b) {
+  // FF layers (per chunk and whole), attention projections, LSH chunk products.
+  for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{
+           {1024, 1024, 256}, {1024, 256, 1024}, {1024, 256, 256}, {128, 1024, 256}, {64, 128, 64}}) {
+    for (int64_t threads : {1, 2}) b->Args({m, n, k, threads});
+  }
+  b->ArgNames({"m", "n", "k", "threads"})->UseRealTime();
+}
+
+void BM_ReforgeGemm(benchmark::State& state) {
+  int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  runtime::ThreadPool pool(static_cast<int>(state.range(3)));
+  std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
+  void* buffers[] = {a.data(), b.data(), c.data()};
+  std::vector<int64_t> ints = {static_cast<int64_t>(DType::f32), 1, m, n, k, 0, 0};
+  runtime::LibraryFunction matmul = runtime::find_library_function("matmul");
+  for (auto _ : state) {
+    matmul({buffers, ints.data(), static_cast<int64_t>(ints.size()), nullptr, pool});
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_ReforgeGemm)->Apply(gemm_args);
+
+void BM_OpenblasSgemm(benchmark::State& state) {
+  int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  openblas_set_num_threads(static_cast<int>(state.range(3)));
+  std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_OpenblasSgemm)->Apply(gemm_args);
+
+// ---- memory-bound: 3 x 128 MiB arrays (f32), far beyond the L3 ----
+
+constexpr int64_t kElements = 32 << 20;
+
+void set_bytes(benchmark::State& state, int64_t bytes_per_iteration) {
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes_per_iteration),
+                                              benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+
+// STREAM's triad, vectorised whatever the build's optimisation level.
+__attribute__((optimize("O3"), noinline)) void triad(float* __restrict a, const float* __restrict b,
+                                                      const float* __restrict c, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
+}
+
+// STREAM's triad a = b + s c, split over the threads like the runtime's loops.
+void BM_StreamTriad(benchmark::State& state) {
+  runtime::ThreadPool pool(static_cast<int>(state.range(0)));
+  std::vector<float> a(kElements), b(kElements, 1.0f), c(kElements, 2.0f);
+  for (auto _ : state) {
+    pool.parallel_for(kElements, [&](int64_t begin, int64_t end) {
+      triad(a.data() + begin, b.data() + begin, c.data() + begin, 3.0f, end - begin);
+    });
+    benchmark::DoNotOptimize(a.data());
+  }
+  set_bytes(state, 3 * kElements * sizeof(float));
+}
+BENCHMARK(BM_StreamTriad)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+
+// The same triad as a graph, compiled: one generated elementwise kernel.
+void BM_CompiledTriad(benchmark::State& state) {
+  Graph g("triad");
+  Tensor x = g.input("x", {DType::f32, {kElements / 1024, 1024}});
+  Tensor y = g.input("y", {DType::f32, {kElements / 1024, 1024}});
+  g.output("a", x + 3.0 * y);
+  auto e = CpuExecutable::build(g, {}, {.threads = static_cast<int>(state.range(0))});
+  for (auto _ : state) e->run();
+  set_bytes(state, 3 * kElements * sizeof(float));
+}
+BENCHMARK(BM_CompiledTriad)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+
+// A generated reduction: the sum of each row of a [32M/1024, 1024] array.
+void BM_CompiledRowSum(benchmark::State& state) {
+  Graph g("row_sum");
+  Tensor x = g.input("x", {DType::f32, {kElements / 1024, 1024}});
+  g.output("s", sum(x, {1}));
+  auto e = CpuExecutable::build(g, {}, {.threads = static_cast<int>(state.range(0))});
+  for (auto _ : state) e->run();
+  set_bytes(state, kElements * sizeof(float));
+}
+BENCHMARK(BM_CompiledRowSum)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+
+}  // namespace
+}  // namespace reforge
+
+BENCHMARK_MAIN();
