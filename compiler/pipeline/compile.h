@@ -11,6 +11,7 @@
 #include "compiler/autodiff/training_step.h"
 #include "compiler/ir/graph.h"
 #include "compiler/memory/memory_plan.h"
+#include "compiler/passes/kernel_grouping.h"
 
 namespace reforge {
 
@@ -48,10 +49,6 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
 
 // The graph the back ends run: `graph` with every structured op expanded.
 std::unique_ptr<Graph> backend_graph(const Graph& graph);
-
-// Fusion groups of `graph` as the memory planner takes them (none when
-// `elementwise_fusion` is false).
-KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion);
 
 // The memory plan of a compiled step as the back ends run it: of its
 // backend_graph(), with values inside fused kernels getting no buffer.

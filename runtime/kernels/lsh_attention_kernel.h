@@ -23,7 +23,6 @@
 #include <type_traits>
 
 #include "compiler/ir/error.h"
-
 #include "runtime/gemm.h"
 
 namespace reforge::kernels {
@@ -329,12 +328,12 @@ class LshSlice {
   const Bucket* buckets_;
   std::span<int64_t> order_;   // sorted slot -> slot (r * L + position)
   std::span<int64_t> counts_;  // counting sort: slots per global bucket, then offsets
-  std::span<T> keys_;         // [L, dk]: q / sqrt(|q|^2 + eps)
-  std::span<T> norms_;        // [L]
-  std::span<T> out_;          // [R*L, dv] per-slot outputs (by slot, not sorted)
-  std::span<T> lse_;          // [R*L]
-  std::span<T> weights_;      // [R]: one position's round weights
-  Chunk chunk_;               // the chunk being attended
+  std::span<T> keys_;          // [L, dk]: q / sqrt(|q|^2 + eps)
+  std::span<T> norms_;         // [L]
+  std::span<T> out_;           // [R*L, dv] per-slot outputs (by slot, not sorted)
+  std::span<T> lse_;           // [R*L]
+  std::span<T> weights_;       // [R]: one position's round weights
+  Chunk chunk_;                // the chunk being attended
   // Backward only: cotangents of the per-slot outputs and logsumexps, the
   // results being accumulated, and one chunk's products.
   std::span<T> d_out_, d_lse_, g_dot_round_, dq_, d_keys_, d_v_, d_o_, d_s_, d_q_, d_k_, d_vw_;
