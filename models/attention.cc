@@ -3,13 +3,13 @@
 #include <cmath>
 
 #include "compiler/dsl/dsl.h"
+#include "runtime/kernels/attention_constants.h"
 
 namespace reforge {
 namespace {
 
-constexpr double kMaskedOut = 1e9;  // causal and padding masks
-constexpr double kSelfMask = 1e5;   // finite: a token with no other target attends to itself
-constexpr double kNormEpsilon = 1e-6;
+constexpr double kMaskedOut = kernels::kAttentionMaskedOut;  // causal and padding masks
+constexpr double kSelfMask = kernels::kAttentionSelfMask;    // finite: a token with no other target attends to itself
 
 // [B, L, H*dh] -> [B, H, L, dh]
 Tensor split_heads(Tensor x, int64_t heads) {
@@ -33,7 +33,8 @@ Tensor unpad_sequence(Tensor x, const ReformerConfig& config) {
   return x.dim(1) == config.seq_len ? x : slice(x, 1, 0, config.seq_len);
 }
 
-Tensor unit_length(Tensor x) { return x * rsqrt(sum(x * x, {-1}, true) + kNormEpsilon); }
+// Shared-QK keys, normalised as trax does (attention_constants.h).
+Tensor unit_length(Tensor x) { return x * rsqrt(sum(x * x, {-1}, true) + kernels::key_norm_epsilon(x.dim(-1))); }
 
 // Appends to each chunk, along `within_axis`, the previous chunk; chunk 0's
 // previous chunk is the last one (wrap-around, as trax's look_adjacent).

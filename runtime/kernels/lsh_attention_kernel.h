@@ -24,15 +24,9 @@
 
 #include "compiler/ir/error.h"
 #include "runtime/gemm.h"
+#include "runtime/kernels/attention_constants.h"
 
 namespace reforge::kernels {
-
-// Masks subtracted from the logits (DESIGN.md §3): causal and padding keys
-// are pushed far away, the query's own position only a little, so a query
-// with no other key still attends to itself.
-constexpr double kLshMaskedOut = 1e9;
-constexpr double kLshSelfMask = 1e5;
-constexpr double kLshNormEpsilon = 1e-6;
 
 // exp for the logits: in float a branch-free polynomial the compiler
 // vectorises (exp(x) = 2^n e^r, |r| <= ln2/2, degree-6 Taylor polynomial,
@@ -248,7 +242,7 @@ class LshSlice {
     for (int64_t t = 0; t < L; ++t) {
       T sum = 0;
       for (int64_t j = 0; j < dk; ++j) sum += q_[t * dk + j] * q_[t * dk + j];
-      norms_[t] = std::sqrt(sum + T(kLshNormEpsilon));
+      norms_[t] = std::sqrt(sum + T(key_norm_epsilon(dk)));
       for (int64_t j = 0; j < dk; ++j) keys_[t * dk + j] = q_[t * dk + j] / norms_[t];
     }
   }
@@ -299,9 +293,9 @@ class LshSlice {
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t w = 0; w < W; ++w) {
         const int64_t kt = ch.key_position[w];
-        if (s_.causal && kt > qt) logits[w] -= T(kLshMaskedOut);
-        if (kt == qt) logits[w] -= T(kLshSelfMask);
-        if (kt >= s_.valid) logits[w] -= T(kLshMaskedOut);
+        if (s_.causal && kt > qt) logits[w] -= T(kAttentionMaskedOut);
+        if (kt == qt) logits[w] -= T(kAttentionSelfMask);
+        if (kt >= s_.valid) logits[w] -= T(kAttentionMaskedOut);
         m = std::max(m, logits[w]);
       }
       T sum = 0;

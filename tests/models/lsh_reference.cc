@@ -82,7 +82,8 @@ std::vector<double> lsh_attention_reference(const LshReferenceConfig& c, const s
             for (int64_t j = 0; j < dh; ++j) norm += q[kt][j] * q[kt][j];
             double dot = 0;
             for (int64_t j = 0; j < dh; ++j) dot += q[qt][j] * q[kt][j];
-            double logit = dot / std::sqrt(norm + 1e-6);
+            // trax: k = q / sqrt(mean(q^2) + 1e-6) / sqrt(dh)
+            double logit = dot / (std::sqrt(norm / dh + 1e-6) * std::sqrt(static_cast<double>(dh)));
             if (c.causal && kt > qt) logit -= 1e9;
             if (kt == qt) logit -= 1e5;
             if (kt >= L) logit -= 1e9;
