@@ -9,6 +9,7 @@
 #include "compiler/pipeline/compile.h"
 #include "models/model_registry.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "models/tasks.h"
 
 namespace reforge {
@@ -30,18 +31,11 @@ ReformerConfig long_sequence_config(int64_t layers) {
   return c;
 }
 
-CompiledStep compile_model(const ReformerConfig& c) {
-  Graph model("reformer");
-  ReformerModel m = build_reformer(model, c);
-  model.output("loss", m.loss);
-  return compile_training_step(model, "loss", {}, {});
-}
-
 void BM_CompileAndPlan64K(benchmark::State& state) {
   ReformerConfig c = long_sequence_config(state.range(0));
   int64_t peak = 0;
   for (auto _ : state) {
-    CompiledStep step = compile_model(c);
+    CompiledStep step = compile_reformer_step(c);
     peak = plan_step_memory(step).arena_bytes;
     benchmark::DoNotOptimize(peak);
   }
@@ -51,7 +45,7 @@ BENCHMARK(BM_CompileAndPlan64K)->Arg(2)->Arg(12)->Unit(benchmark::kMillisecond)-
 
 void BM_InterpreterTrainingStep(benchmark::State& state) {
   const ModelEntry& entry = find_model("duplication");
-  CompiledStep step = compile_model(entry.config);
+  CompiledStep step = compile_reformer_step(entry.config);
   auto task = make_duplication_task(entry.config, 1);
   InterpreterTrainer trainer(*step.graph, step.step, 1);
   int64_t s = 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 
 namespace reforge {
 
@@ -14,10 +15,7 @@ ChunkChoice choose_ff_chunks(const ReformerConfig& config, int64_t budget_bytes,
   for (int64_t chunks : counts) {
     ReformerConfig c = config;
     c.ff_chunks = chunks;
-    Graph model("budget");
-    ReformerModel m = build_reformer(model, c);
-    model.output("loss", m.loss);
-    CompiledStep step = compile_training_step(model, "loss", {}, options);
+    CompiledStep step = compile_reformer_step(c, options, "budget");
     int64_t peak = plan_step_memory(step).arena_bytes;
     if (peak <= budget_bytes) return {chunks, peak};
     if (best.ff_chunks == 0 || peak < best.peak_bytes) best = {chunks, peak};

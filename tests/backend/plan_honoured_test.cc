@@ -14,6 +14,7 @@
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "models/tasks.h"
 #include "tests/testing/model_fixtures.h"
 
@@ -34,15 +35,8 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace reforge {
 namespace {
 
-CompiledStep compile_step(const ReformerConfig& config) {
-  Graph model("reformer");
-  ReformerModel m = build_reformer(model, config);
-  model.output("loss", m.loss);
-  return compile_training_step(model, "loss", {}, {});
-}
-
 TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
-  CompiledStep step = compile_step(testing::tiny_reformer_config());
+  CompiledStep step = compile_reformer_step(testing::tiny_reformer_config());
   CpuTrainer trainer(step, 1);
   const CpuExecutable& e = trainer.executable();
   const runtime::Program& p = e.lowered().program;
@@ -65,7 +59,7 @@ TEST(PlanHonoured, RunningAStepAllocatesNothing) {
   ReformerConfig config = testing::tiny_reformer_config();
   config.attention = {AttentionKind::lsh, AttentionKind::local, AttentionKind::full};
   config.n_layers = 3;
-  CompiledStep step = compile_step(config);
+  CompiledStep step = compile_reformer_step(config);
   CpuTrainer trainer(step, 1);
   ValueMap batch = make_duplication_task(config, 3)->batch(1);
   for (const auto& [name, value] : batch) trainer.executable().feed(name, value);

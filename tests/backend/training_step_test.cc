@@ -14,6 +14,7 @@
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "models/tasks.h"
 #include "tests/testing/model_fixtures.h"
 
@@ -26,13 +27,10 @@ struct Variant {
   CompileOptions options;
 };
 
-CompiledStep compile_step(const ReformerConfig& config, DType float_type, const CompileOptions& options) {
-  Graph model("reformer");
-  model.set_default_float(float_type);
-  ReformerModel m = build_reformer(model, config);
-  model.output("loss", m.loss);
-  model.output("accuracy", m.accuracy);
-  return compile_training_step(model, "loss", {.learning_rate = 1e-2}, options);
+// A learning rate that moves the parameters visibly in three steps.
+CompiledStep compile_step(ReformerConfig config, DType float_type, const CompileOptions& options) {
+  config.learning_rate = 1e-2;
+  return compile_reformer_step(config, options, "reformer", float_type);
 }
 
 ValueMap batch_of(const ReformerConfig& config, int64_t step, DType float_type) {

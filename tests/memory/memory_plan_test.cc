@@ -12,6 +12,7 @@
 #include "compiler/pipeline/compile.h"
 #include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "models/tasks.h"
 
 namespace reforge {
@@ -32,12 +33,7 @@ ReformerConfig copy_task_config(int64_t layers) {
   return c;
 }
 
-CompiledStep compile(const ReformerConfig& c, CompileOptions options = {}) {
-  Graph model("reformer");
-  ReformerModel m = build_reformer(model, c);
-  model.output("loss", m.loss);
-  return compile_training_step(model, "loss", {}, options);
-}
+CompiledStep compile(const ReformerConfig& c, CompileOptions options = {}) { return compile_reformer_step(c, options); }
 
 struct DepthFigures {
   int64_t peak;       // most bytes live at once (the peak transient bytes)

@@ -18,6 +18,7 @@
 #include "compiler/pipeline/compile.h"
 #include "models/attention.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "tests/testing/gradient_check.h"
 
 namespace reforge {
@@ -171,11 +172,9 @@ TEST(LshFusionPass, NoBufferHoldsTheAllChunksLogits) {
   c.chunk_len = 8;
   c.n_hashes = 2;
   const int64_t logits = c.batch * c.n_heads * c.n_hashes * c.seq_len * 2 * c.chunk_len;
-  Graph model("reformer");
-  ReformerModel m = build_reformer(model, c);
-  model.output("loss", m.loss);
+  std::unique_ptr<Graph> model = build_reformer_graph(c);
   for (bool fusion : {false, true}) {
-    CompiledStep step = compile_training_step(model, "loss", {}, {.lsh_fusion = fusion});
+    CompiledStep step = compile_training_step(*model, "loss", {}, {.lsh_fusion = fusion});
     MemoryPlan plan = plan_memory(*step.graph, step.provenance());
     int64_t largest = 0;
     for (const PlannedBuffer& b : plan.buffers) {

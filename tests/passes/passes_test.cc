@@ -13,6 +13,7 @@
 #include "compiler/passes/pass_manager.h"
 #include "compiler/pipeline/compile.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "tests/testing/model_fixtures.h"
 
 namespace reforge {
@@ -172,11 +173,9 @@ TEST(PassManager, VerifiesAfterEachPassAndPrintsOnRequest) {
 // output (loss, updated parameters and moments) is equal with and without it.
 TEST(Pipeline, PassesPreserveTheTrainingStepsValues) {
   ReformerConfig c = testing::tiny_reformer_config();
-  Graph model("reformer");
-  ReformerModel m = build_reformer(model, c);
-  model.output("loss", m.loss);
-  CompiledStep optimised = compile_training_step(model, "loss", {}, {});
-  CompiledStep plain = compile_training_step(model, "loss", {}, {.simplify = false, .cse = false, .dce = false});
+  std::unique_ptr<Graph> model = build_reformer_graph(c);
+  CompiledStep optimised = compile_training_step(*model, "loss", {}, {});
+  CompiledStep plain = compile_training_step(*model, "loss", {}, {.simplify = false, .cse = false, .dce = false});
   EXPECT_LT(optimised.graph->size(), plain.graph->size());
   ValueMap feeds = testing::model_feeds(*plain.graph, c);
   ValueMap a = run_graph(*optimised.graph, feeds), b = run_graph(*plain.graph, feeds);

@@ -10,6 +10,7 @@
 #include "compiler/pipeline/compile.h"
 #include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "tools/cli/model_flags.h"
 
 namespace reforge::cli {
@@ -22,10 +23,7 @@ struct PlannedStep {
 
 PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
                       const PlanOptions& plan_options, bool elementwise_fusion) {
-  Graph model(name);
-  ReformerModel m = build_reformer(model, config);
-  model.output("loss", m.loss);
-  PlannedStep out{compile_training_step(model, "loss", {.learning_rate = config.learning_rate}, compile), {}};
+  PlannedStep out{compile_reformer_step(config, compile, name), {}};
   out.plan = plan_step_memory(out.compiled, plan_options, elementwise_fusion);
   return out;
 }

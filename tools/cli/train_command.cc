@@ -19,6 +19,7 @@
 #include "compiler/pipeline/cpu_executable.h"
 #include "models/model_registry.h"
 #include "models/reformer.h"
+#include "models/reformer_step.h"
 #include "models/tasks.h"
 #include "runtime/profile_report.h"
 #include "runtime/progress.h"
@@ -87,21 +88,17 @@ int run_train(const std::vector<std::string>& args) {
 
   std::unique_ptr<Task> task = entry.task == TaskKind::duplication ? make_duplication_task(config, seed)
                                                                    : make_byte_lm_task(config, flags.get("data"), seed);
-  Graph model_graph(entry.name);
-  ReformerModel model = build_reformer(model_graph, config);
-  verify(model_graph);
-  if (flags.get_bool("print_ir"))
-    fmt::print("== forward graph ==\n{}\n", print_graph(model_graph, {.locations = false}));
-  model_graph.output("loss", model.loss);
-  model_graph.output("accuracy", model.accuracy);
+  std::unique_ptr<Graph> model_graph = build_reformer_graph(config, entry.name);
+  if (flags.get_bool("print_ir")) {
+    fmt::print("== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
+  }
   CompileOptions options{.reversible_recompute = flags.get_bool("reversible_recompute"),
                          .lsh_fusion = flags.get_bool("lsh_fusion")};
-  CompiledStep compiled = compile_training_step(
-      model_graph, "loss", {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay}, options);
+  CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), options);
   MemoryPlan plan = plan_step_memory(compiled);
 
   int64_t params = 0;
-  for (const Tensor& p : parameters(model_graph)) params += p.type().elements();
+  for (const Tensor& p : parameters(*model_graph)) params += p.type().elements();
   fmt::print("model {}: {} parameters; training step of {} nodes, planned peak {} transient + {} parameters\n",
              entry.name, params, compiled.graph->size(), format_bytes(plan.arena_bytes),
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));

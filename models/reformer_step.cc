@@ -1,0 +1,28 @@
+#include "models/reformer_step.h"
+
+#include "compiler/ir/verifier.h"
+#include "models/reformer.h"
+
+namespace reforge {
+
+std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const std::string& name, DType float_type) {
+  auto graph = std::make_unique<Graph>(name);
+  graph->set_default_float(float_type);
+  ReformerModel model = build_reformer(*graph, config);
+  graph->output("loss", model.loss);
+  graph->output("accuracy", model.accuracy);
+  verify(*graph);
+  return graph;
+}
+
+OptimizerConfig reformer_optimizer(const ReformerConfig& config) {
+  return {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay};
+}
+
+CompiledStep compile_reformer_step(const ReformerConfig& config, const CompileOptions& options, const std::string& name,
+                                   DType float_type) {
+  std::unique_ptr<Graph> model = build_reformer_graph(config, name, float_type);
+  return compile_training_step(*model, "loss", reformer_optimizer(config), options);
+}
+
+}  // namespace reforge

@@ -1,0 +1,27 @@
+// The one path from a Reformer config to its training step: build the
+// model in the DSL with its loss (and accuracy) as outputs, then
+// differentiate, add the optimizer and run the passes. Commands, the
+// chunk-budget search, benchmarks and tests all come through here.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "compiler/pipeline/compile.h"
+#include "models/reformer_config.h"
+
+namespace reforge {
+
+// The forward graph, named `name`, with outputs "loss" and "accuracy";
+// parameters and float inputs in `float_type`.
+std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const std::string& name = "reformer",
+                                            DType float_type = DType::f32);
+
+// Adam with the config's learning rate and weight decay.
+OptimizerConfig reformer_optimizer(const ReformerConfig& config);
+
+// build_reformer_graph, then compile_training_step on "loss".
+CompiledStep compile_reformer_step(const ReformerConfig& config, const CompileOptions& options = {},
+                                   const std::string& name = "reformer", DType float_type = DType::f32);
+
+}  // namespace reforge
