@@ -12,8 +12,6 @@ int find_root(std::vector<int>& parent, int x) {
 
 }  // namespace
 
-bool FusionGroups::internal(int id) const { return group_of[id] >= 0 && groups[group_of[id]].back() != id; }
-
 FusionGroups group_elementwise(const Graph& g) {
   const int n = g.size();
   std::vector<int> consumers(n, 0);

@@ -23,7 +23,6 @@ namespace reforge {
 struct FusionGroups {
   std::vector<int> group_of;             // node id -> group index, or -1
   std::vector<std::vector<int>> groups;  // members in node order; the root is last
-  bool internal(int id) const;           // in a group and not its root
 };
 
 FusionGroups group_elementwise(const Graph& graph);
