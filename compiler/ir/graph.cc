@@ -38,49 +38,60 @@ Tensor Tensor::named(const std::string& name) const {
 
 const Node& VjpContext::node() const { return graph.node(node_id); }
 
-Tensor Graph::input(const std::string& name, TensorType type, std::source_location loc) {
+std::unique_ptr<Node> Node::copy(std::vector<int> new_inputs, bool with_regions) const {
   auto node = std::make_unique<Node>();
-  node->op = "input";
-  node->def = find_op("input");
+  node->op = op;
+  node->def = def;
+  node->inputs = std::move(new_inputs);
+  node->attrs = attrs;
+  node->type = type;
+  node->name = name;
+  node->loc = loc;
+  if (with_regions) {
+    for (const auto& r : regions) node->regions.push_back(r->clone());
+  }
+  return node;
+}
+
+Tensor Graph::source(const std::string& op, const std::string& name, TensorType type, AttrMap attrs,
+                     const std::source_location& loc) {
+  auto node = std::make_unique<Node>();
+  node->op = op;
+  node->def = find_op(op);
   node->type = std::move(type);
+  node->attrs = std::move(attrs);
   node->name = unique_name(name);
   node->loc = to_source_loc(loc);
   return value(append(std::move(node)));
+}
+
+namespace {
+
+AttrMap init_attrs(const Init& init) {
+  AttrMap attrs;
+  attrs.set("init", init.kind);
+  attrs.set("scale", init.scale);
+  return attrs;
+}
+
+}  // namespace
+
+Tensor Graph::input(const std::string& name, TensorType type, std::source_location loc) {
+  return source("input", name, std::move(type), {}, loc);
 }
 
 Tensor Graph::param(const std::string& name, Shape shape, Init init, std::source_location loc) {
-  auto node = std::make_unique<Node>();
-  node->op = "param";
-  node->def = find_op("param");
-  node->type = TensorType{default_float_, std::move(shape)};
-  node->attrs.set("init", init.kind);
-  node->attrs.set("scale", init.scale);
-  node->name = unique_name(name);
-  node->loc = to_source_loc(loc);
-  return value(append(std::move(node)));
+  return source("param", name, TensorType{default_float_, std::move(shape)}, init_attrs(init), loc);
 }
 
 Tensor Graph::arg(int index, TensorType type, std::source_location loc) {
-  auto node = std::make_unique<Node>();
-  node->op = "arg";
-  node->def = find_op("arg");
-  node->type = std::move(type);
-  node->attrs.set("index", static_cast<int64_t>(index));
-  node->name = unique_name("arg" + std::to_string(index));
-  node->loc = to_source_loc(loc);
-  return value(append(std::move(node)));
+  AttrMap attrs;
+  attrs.set("index", static_cast<int64_t>(index));
+  return source("arg", "arg" + std::to_string(index), std::move(type), std::move(attrs), loc);
 }
 
 Tensor Graph::state(const std::string& name, TensorType type, Init init, std::source_location loc) {
-  auto node = std::make_unique<Node>();
-  node->op = "state";
-  node->def = find_op("state");
-  node->type = std::move(type);
-  node->attrs.set("init", init.kind);
-  node->attrs.set("scale", init.scale);
-  node->name = unique_name(name);
-  node->loc = to_source_loc(loc);
-  return value(append(std::move(node)));
+  return source("state", name, std::move(type), init_attrs(init), loc);
 }
 
 Graph::LocationOverride::LocationOverride(Graph* graph, SourceLoc loc)
@@ -190,16 +201,7 @@ std::unique_ptr<Graph> Graph::clone() const {
   auto copy = std::make_unique<Graph>(name_);
   copy->default_float_ = default_float_;
   for (const auto& n : nodes_) {
-    auto node = std::make_unique<Node>();
-    node->op = n->op;
-    node->def = n->def;
-    node->inputs = n->inputs;
-    node->attrs = n->attrs;
-    node->type = n->type;
-    node->name = n->name;
-    node->loc = n->loc;
-    for (const auto& r : n->regions) node->regions.push_back(r->clone());
-    copy->append(std::move(node));
+    copy->append(n->copy(n->inputs));
   }
   copy->outputs_ = outputs_;
   return copy;

@@ -33,6 +33,11 @@ struct Node {
   std::string name;  // unique in its graph; carries the DSL scope path
   SourceLoc loc;     // the user's DSL call that created it
   std::vector<std::unique_ptr<Graph>> regions;
+
+  // The one way to make a node from another: every field copied (regions
+  // cloned unless `with_regions` is false), with `new_inputs` as inputs.
+  // A field added to Node is copied here and nowhere else.
+  std::unique_ptr<Node> copy(std::vector<int> new_inputs, bool with_regions = true) const;
 };
 
 // A handle to one value (node result) of a graph.
@@ -177,6 +182,10 @@ class Graph {
   std::unique_ptr<Graph> clone() const;
 
  private:
+  // A source node (input, param, arg, state) named `name` in the scope.
+  Tensor source(const std::string& op, const std::string& name, TensorType type, AttrMap attrs,
+                const std::source_location& loc);
+
   std::string name_;
   DType default_float_ = DType::f32;
   std::vector<std::unique_ptr<Node>> nodes_;

@@ -16,15 +16,10 @@ std::vector<Tensor> inline_region(Graph& parent, const Graph& region, const std:
       mapped[id] = args[index].id;
       continue;
     }
-    auto copy = std::make_unique<Node>();
-    copy->op = n.op;
-    copy->def = n.def;
-    for (int in : n.inputs) copy->inputs.push_back(mapped.at(in));
-    copy->attrs = n.attrs;
-    copy->type = n.type;
-    copy->loc = n.loc;
+    std::vector<int> inputs;
+    for (int in : n.inputs) inputs.push_back(mapped.at(in));
+    std::unique_ptr<Node> copy = n.copy(std::move(inputs));
     copy->name = parent.unique_name(n.name, /*scoped=*/false);  // the region's names carry their own scope
-    for (const auto& r : n.regions) copy->regions.push_back(r->clone());
     mapped[id] = parent.append(std::move(copy));
   }
   std::vector<Tensor> outputs;

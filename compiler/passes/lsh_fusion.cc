@@ -12,14 +12,9 @@ bool fusable(const Node& n) {
 std::unique_ptr<Graph> fuse(const Graph& graph, int& count) {
   return rewrite_graph(graph, [&count](const Node& n, RewriteContext& c) {
     if (fusable(n)) {
-      auto node = std::make_unique<Node>();
+      std::unique_ptr<Node> node = n.copy(c.inputs, /*with_regions=*/false);  // the kernel needs no decomposition
       node->op = "lsh_attention_fused";
       node->def = find_op(node->op);
-      node->inputs = c.inputs;
-      node->attrs = n.attrs;
-      node->type = n.type;
-      node->loc = n.loc;
-      node->name = n.name;
       ++count;
       return c.out.append(std::move(node));
     }

@@ -2,18 +2,7 @@
 
 namespace reforge {
 
-int copy_node(Graph& out, const Node& n, std::vector<int> inputs) {
-  auto copy = std::make_unique<Node>();
-  copy->op = n.op;
-  copy->def = n.def;
-  copy->inputs = std::move(inputs);
-  copy->attrs = n.attrs;
-  copy->type = n.type;
-  copy->loc = n.loc;
-  copy->name = n.name;
-  for (const auto& r : n.regions) copy->regions.push_back(r->clone());
-  return out.append(std::move(copy));
-}
+int copy_node(Graph& out, const Node& n, std::vector<int> inputs) { return out.append(n.copy(std::move(inputs))); }
 
 std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replace, const std::vector<bool>* keep) {
   auto out = std::make_unique<Graph>(graph.name());
