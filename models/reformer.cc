@@ -14,6 +14,31 @@ namespace {
 // base .. base+3, residual dropouts base+4 and base+5.
 constexpr int64_t kStreamsPerLayer = 8;
 
+// Region captures by name. A captures struct lists its tensors once, in
+// operand order, through `fields`; pack() (building a region's operands)
+// and unpack() (reading them inside the region) both walk that one list,
+// so the two cannot drift apart. Absent optional tensors are skipped on
+// both sides.
+template <typename Captures>
+std::vector<Tensor> pack(Captures captures) {
+  std::vector<Tensor> operands;
+  captures.fields([&](Tensor& t) {
+    if (t.valid()) operands.push_back(t);
+  });
+  return operands;
+}
+
+// The region's view of `outer`: the same fields, bound to `args` from
+// `first` on.
+template <typename Captures>
+Captures unpack(Captures outer, const std::vector<Tensor>& args, size_t first) {
+  size_t next = first;
+  outer.fields([&](Tensor& t) {
+    if (t.valid()) t = args.at(next++);
+  });
+  return outer;
+}
+
 struct LayerNormParams {
   Tensor gamma, beta;
 };
@@ -38,6 +63,16 @@ AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, Atten
 struct FeedForwardParams {
   LayerNormParams norm;
   Tensor w1, b1, w2, b2;
+
+  template <typename Visit>
+  void fields(Visit visit) {
+    visit(norm.gamma);
+    visit(norm.beta);
+    visit(w1);
+    visit(b1);
+    visit(w2);
+    visit(b2);
+  }
 };
 
 FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c) {
@@ -52,23 +87,22 @@ FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c) {
 }
 
 // LayerNorm -> dense -> activation -> dense, position by position.
-Tensor feed_forward_body(Tensor x, Tensor gamma, Tensor beta, Tensor w1, Tensor b1, Tensor w2, Tensor b2,
-                         const ReformerConfig& c) {
-  Tensor h = linear(layer_norm(x, gamma, beta), w1) + b1;
+Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const ReformerConfig& c) {
+  Tensor h = linear(normalize(x, p.norm), p.w1) + p.b1;
   h = c.ff_activation == "relu" ? relu(h) : gelu(h);
-  return linear(h, w2) + b2;
+  return linear(h, p.w2) + p.b2;
 }
 
 // The feed-forward over c.ff_chunks sequence chunks: the d_ff-wide
 // intermediate exists for one chunk at a time. A chunk count that does not
 // divide L pads the sequence (position-wise, so padding changes nothing)
 // and slices the result back.
-Tensor chunked_feed_forward(Tensor x, const std::vector<Tensor>& p, const ReformerConfig& c) {
+Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const ReformerConfig& c) {
   int64_t len = x.dim(1), chunks = c.ff_chunks;
   int64_t padded = (len + chunks - 1) / chunks * chunks;
   Tensor xp = padded == len ? x : pad(x, 1, 0, padded - len, 0.0);
-  Tensor y = chunked_map({xp}, p, 1, chunks, [&c](Graph&, const std::vector<Tensor>& a) {
-    return feed_forward_body(a[0], a[1], a[2], a[3], a[4], a[5], a[6], c);
+  Tensor y = chunked_map({xp}, pack(p), 1, chunks, [&c, &p](Graph&, const std::vector<Tensor>& a) {
+    return feed_forward_body(a[0], unpack(p, a, 1), c);
   });
   return padded == len ? y : slice(y, 1, 0, len);
 }
@@ -93,25 +127,48 @@ Tensor attend(Tensor normed, const AttentionWeights& w, Tensor buckets, const At
   throw Error("unknown attention kind");
 }
 
-// Packs an attention sublayer's parameters as region captures, and unpacks
-// them inside the region in the same order.
-std::vector<Tensor> attention_captures(const AttentionSublayer& s, Tensor buckets, Tensor rng) {
-  std::vector<Tensor> caps{s.norm.gamma, s.norm.beta, s.weights.w_q, s.weights.w_v, s.weights.w_o, rng};
-  if (s.weights.w_k.valid()) caps.push_back(s.weights.w_k);
-  if (buckets.valid()) caps.push_back(buckets);
-  return caps;
+// What the attention branch (F) captures: its parameters, the random key
+// and, for LSH, the bucket decisions made outside the block.
+struct AttentionCaptures {
+  LayerNormParams norm;
+  AttentionWeights weights;
+  Tensor rng, buckets;  // buckets: LSH only
+
+  template <typename Visit>
+  void fields(Visit visit) {
+    visit(norm.gamma);
+    visit(norm.beta);
+    visit(weights.w_q);
+    visit(weights.w_v);
+    visit(weights.w_o);
+    visit(rng);
+    visit(weights.w_k);  // local and full attention only
+    visit(buckets);
+  }
+};
+
+// The attention branch on x: LayerNorm, attention, residual dropout.
+Tensor attention_branch(const AttentionCaptures& a, AttentionKind kind, Tensor x, int64_t stream,
+                        const ReformerConfig& c) {
+  Tensor out = attend(normalize(x, a.norm), a.weights, a.buckets, {a.rng, stream}, kind, c);
+  return dropout(out, c.dropout, a.rng, stream + 4);
 }
 
-Tensor attention_from_captures(const std::vector<Tensor>& a, size_t first, const AttentionSublayer& s, Tensor x,
-                               int64_t stream, const ReformerConfig& c) {
-  AttentionWeights w{a[first + 2], Tensor{}, a[first + 3], a[first + 4]};
-  Tensor rng = a[first + 5];
-  size_t next = first + 6;
-  if (s.weights.w_k.valid()) w.w_k = a[next++];
-  Tensor buckets = s.kind == AttentionKind::lsh ? a[next++] : Tensor{};
-  Tensor normed = layer_norm(x, a[first], a[first + 1]);
-  Tensor out = attend(normed, w, buckets, {rng, stream}, s.kind, c);
-  return dropout(out, c.dropout, rng, stream + 4);
+// What the feed-forward branch (G) captures.
+struct FeedForwardCaptures {
+  FeedForwardParams params;
+  Tensor rng;
+
+  template <typename Visit>
+  void fields(Visit visit) {
+    params.fields(visit);
+    visit(rng);
+  }
+};
+
+// The feed-forward branch on x: chunked feed-forward, residual dropout.
+Tensor feed_forward_branch(const FeedForwardCaptures& f, Tensor x, int64_t stream, const ReformerConfig& c) {
+  return dropout(chunked_feed_forward(x, f.params, c), c.dropout, f.rng, stream + 5);
 }
 
 Tensor axial_positions(Graph& g, const ReformerConfig& c) {
@@ -155,43 +212,32 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
       attn.norm = make_layer_norm(g, c.d_model);
       attn.weights = make_attention_weights(g, c, attn.kind);
     }
-    FeedForwardParams ff = make_feed_forward(g, c);
-    std::vector<Tensor> ff_caps{ff.norm.gamma, ff.norm.beta, ff.w1, ff.b1, ff.w2, ff.b2, m.rng};
-
-    // The G branch: chunked feed-forward, then residual dropout.
-    auto feed_forward = [&c, rng_stream](Graph&, const std::vector<Tensor>& a) {
-      std::vector<Tensor> p(a.begin() + 1, a.begin() + 7);
-      return dropout(chunked_feed_forward(a[0], p, c), c.dropout, a[7], rng_stream + 5);
-    };
+    FeedForwardCaptures ff{make_feed_forward(g, c), m.rng};
+    AttentionCaptures at{attn.norm, attn.weights, m.rng, Tensor{}};
 
     if (c.reversible) {
       // Bucket decisions are made here, outside the block, from the
       // forward input; the block only reads them, so any recomputation of
       // the block sees the same buckets.
-      Tensor buckets;
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
-        buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+        at.buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
       }
-      std::vector<Tensor> f_caps = attention_captures(attn, buckets, m.rng);
       streams = reversible(
-          streams, f_caps, ff_caps,
+          streams, pack(at), pack(ff),
           [&](Graph&, const std::vector<Tensor>& a) {
-            return attention_from_captures(a, 1, attn, a[0], rng_stream, c);
+            return attention_branch(unpack(at, a, 1), attn.kind, a[0], rng_stream, c);
           },
-          feed_forward);
+          [&](Graph&, const std::vector<Tensor>& a) {
+            return feed_forward_branch(unpack(ff, a, 1), a[0], rng_stream, c);
+          });
     } else {
-      Tensor buckets;
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
-        buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+        at.buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
       }
-      std::vector<Tensor> a{x1};
-      for (Tensor t : attention_captures(attn, buckets, m.rng)) a.push_back(t);
-      x1 = x1 + attention_from_captures(a, 1, attn, x1, rng_stream, c);
-      std::vector<Tensor> f{x1};
-      f.insert(f.end(), ff_caps.begin(), ff_caps.end());
-      x1 = x1 + feed_forward(g, f);
+      x1 = x1 + attention_branch(at, attn.kind, x1, rng_stream, c);
+      x1 = x1 + feed_forward_branch(ff, x1, rng_stream, c);
     }
   }
 
