@@ -179,12 +179,9 @@ REFORGE_REGISTER_OPS(layout) {
                      const auto& perm = c.node.attrs.get_ints("perm");
                      HostTensor out(c.node.type);
                      auto in_strides = row_major_strides(x.shape());
-                     for (int64_t flat = 0; flat < out.size(); ++flat) {
-                       auto coords = unravel(flat, out.shape());
-                       int64_t src = 0;
-                       for (size_t i = 0; i < perm.size(); ++i) src += coords[i] * in_strides[perm[i]];
-                       out[flat] = x[src];
-                     }
+                     std::vector<int64_t> strides(perm.size());  // per output axis, into x
+                     for (size_t i = 0; i < perm.size(); ++i) strides[i] = in_strides[perm[i]];
+                     for_each_strided(out.shape(), strides, [&](int64_t flat, int64_t src) { out[flat] = x[src]; });
                      return out;
                    },
                .vjp =
@@ -208,14 +205,11 @@ REFORGE_REGISTER_OPS(layout) {
                      HostTensor out(c.node.type);
                      size_t lead = out.shape().size() - x.shape().size();
                      auto in_strides = row_major_strides(x.shape());
-                     for (int64_t flat = 0; flat < out.size(); ++flat) {
-                       auto coords = unravel(flat, out.shape());
-                       int64_t src = 0;
-                       for (size_t i = 0; i < x.shape().size(); ++i) {
-                         if (x.shape()[i] != 1) src += coords[lead + i] * in_strides[i];
-                       }
-                       out[flat] = x[src];
+                     std::vector<int64_t> strides(out.shape().size(), 0);  // broadcast axes stay put
+                     for (size_t i = 0; i < x.shape().size(); ++i) {
+                       if (x.shape()[i] != 1) strides[lead + i] = in_strides[i];
                      }
+                     for_each_strided(out.shape(), strides, [&](int64_t flat, int64_t src) { out[flat] = x[src]; });
                      return out;
                    },
                .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; },

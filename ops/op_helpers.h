@@ -72,14 +72,23 @@ inline void copy_along(const HostTensor& src, int64_t src_offset, HostTensor& ds
       }
 }
 
-// The unflattened coordinates of flat index `flat` in `shape`.
-inline std::vector<int64_t> unravel(int64_t flat, const Shape& shape) {
-  std::vector<int64_t> coords(shape.size());
-  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
-    coords[i] = shape[i] == 0 ? 0 : flat % shape[i];
-    flat = shape[i] == 0 ? 0 : flat / shape[i];
+// Visits every element of `shape` in row-major order as fn(flat, offset),
+// offset = sum over d of coordinate[d] * strides[d], kept up to date as an
+// odometer (no per-element allocation: the reference kernels' hot loop).
+template <typename Fn>
+void for_each_strided(const Shape& shape, const std::vector<int64_t>& strides, Fn fn) {
+  const int64_t rank = static_cast<int64_t>(shape.size()), count = num_elements(shape);
+  std::vector<int64_t> coords(rank, 0);
+  int64_t offset = 0;
+  for (int64_t flat = 0; flat < count; ++flat) {
+    fn(flat, offset);
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      offset += strides[d];
+      if (++coords[d] < shape[d]) break;
+      offset -= strides[d] * shape[d];
+      coords[d] = 0;
+    }
   }
-  return coords;
 }
 
 // Node locations for gradient nodes are rewritten by autodiff to the

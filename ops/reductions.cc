@@ -24,13 +24,10 @@ Shape reduced_shape(const Shape& in, const std::vector<int64_t>& axes, bool keep
 std::vector<int64_t> reduction_targets(const Shape& in, const std::vector<int64_t>& axes) {
   Shape kept = reduced_shape(in, axes, true);
   auto kept_strides = row_major_strides(kept);
+  std::vector<int64_t> strides(in.size());
+  for (size_t d = 0; d < in.size(); ++d) strides[d] = kept[d] == 1 ? 0 : kept_strides[d];
   std::vector<int64_t> targets(num_elements(in));
-  for (int64_t flat = 0; flat < static_cast<int64_t>(targets.size()); ++flat) {
-    auto coords = unravel(flat, in);
-    int64_t t = 0;
-    for (size_t d = 0; d < coords.size(); ++d) t += (kept[d] == 1 ? 0 : coords[d]) * kept_strides[d];
-    targets[flat] = t;
-  }
+  for_each_strided(in, strides, [&](int64_t flat, int64_t target) { targets[flat] = target; });
   return targets;
 }
 

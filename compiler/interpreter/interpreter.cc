@@ -47,13 +47,17 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
     }
   }
 
+  // Computed values live in `values`; fed values and arguments are read
+  // where the caller keeps them (no copies). `value[id]` points at either.
   std::vector<HostTensor> values(g.size());
+  std::vector<const HostTensor*> value(g.size(), nullptr);
+  std::vector<const HostTensor*> inputs;
   for (int id = 0; id < g.size(); ++id) {
     if (!needed[id]) continue;
     const Node& n = g.node(id);
     if (is_fed_op(n.op)) {
       if (!feeds) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
-      values[id] = fed_value(n, *feeds);
+      value[id] = &fed_value(n, *feeds);
       continue;
     }
     if (n.op == "arg") {
@@ -61,19 +65,19 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
       if (!args || index < 0 || index >= static_cast<int64_t>(args->size())) {
         throw Error(fmt::format("region argument {} of '{}' was not supplied", index, g.name()));
       }
-      values[id] = (*args)[index];
+      value[id] = &(*args)[index];
       continue;
     }
-    std::vector<const HostTensor*> inputs;
-    for (int in : n.inputs) inputs.push_back(&values[in]);
-    HostTensor out = evaluate_node(n, inputs, options);
-    values[id] = std::move(out);
+    inputs.clear();
+    for (int in : n.inputs) inputs.push_back(value[in]);
+    values[id] = evaluate_node(n, inputs, options);
+    value[id] = &values[id];
     for (int in : n.inputs) {
       if (last_use[in] == id) values[in] = HostTensor();
     }
   }
   std::vector<HostTensor> outputs;
-  for (const auto& [name, id] : g.outputs()) outputs.push_back(values[id]);
+  for (const auto& [name, id] : g.outputs()) outputs.push_back(*value[id]);
   return outputs;
 }
 

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "compiler/dsl/dsl.h"
+#include "models/reformer_step.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
@@ -66,6 +70,31 @@ TEST(Interpreter, InitialValuesAreDeterministicAndFollowTheInitialiser) {
   for (double v : a["u"].data) EXPECT_LE(std::abs(v), 0.5);
   EXPECT_EQ(a["z"].data, (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(a["c"].data, (std::vector<double>{0.25, 0.25}));
+}
+
+// The oracle's results pinned bit for bit: a hash of every output (loss,
+// accuracy, every next parameter and moment) of one f32 training step of
+// the tiny Reformer, recorded before the reference kernels were made
+// faster. Changing how the interpreter computes must not change a bit.
+uint64_t hash_outputs(const ValueMap& outputs) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& [name, value] : outputs) {
+    for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 0x100000001b3ULL;
+    for (double v : value.data) {
+      uint64_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      h = (h ^ bits) * 0x100000001b3ULL;
+    }
+  }
+  return h;
+}
+
+TEST(Interpreter, TrainingStepResultsAreUnchangedBitForBit) {
+  ReformerConfig config = testing::tiny_reformer_config();
+  CompiledStep step = compile_reformer_step(config);
+  ValueMap feeds = testing::model_feeds(*step.graph, config, 7);
+  ValueMap outputs = run_graph(*step.graph, feeds);
+  EXPECT_EQ(hash_outputs(outputs), 694803893044833505ULL) << std::hex << hash_outputs(outputs);
 }
 
 }  // namespace
