@@ -15,7 +15,9 @@ int simplify(const Node& n, RewriteContext& c) {
   const std::vector<int>& in = c.inputs;
   if (in.size() == 1 && n.def && n.def->is_identity && n.def->is_identity(n, g.node(in[0]).type)) return in[0];
   if (n.op == "reshape" && g.node(in[0]).op == "reshape") {
-    return copy_node(c.out, n, {g.node(in[0]).inputs[0]});  // reshape(reshape(x)) -> reshape(x)
+    int x = g.node(in[0]).inputs[0];
+    if (g.node(x).type == n.type) return x;  // reshape(reshape(x)) back to x's shape -> x
+    return copy_node(c.out, n, {x});         // reshape(reshape(x)) -> reshape(x)
   }
   if (n.op == "neg" && g.node(in[0]).op == "neg") return g.node(in[0]).inputs[0];
   if (in.size() == 2) {
@@ -29,6 +31,10 @@ int simplify(const Node& n, RewriteContext& c) {
 
 }  // namespace
 
-std::unique_ptr<Graph> simplify_algebra(const Graph& graph) { return rewrite_graph(graph, simplify); }
+std::unique_ptr<Graph> simplify_algebra(const Graph& graph) {
+  std::unique_ptr<Graph> out = rewrite_graph(graph, simplify);
+  rewrite_regions(*out, simplify_algebra);
+  return out;
+}
 
 }  // namespace reforge

@@ -20,7 +20,7 @@ std::string signature(const Node& n, const std::vector<int>& inputs) {
 
 std::unique_ptr<Graph> eliminate_common_subexpressions(const Graph& graph) {
   std::map<std::string, int> seen;  // signature -> new id
-  return rewrite_graph(graph, [&seen](const Node& n, RewriteContext& c) {
+  std::unique_ptr<Graph> out = rewrite_graph(graph, [&seen](const Node& n, RewriteContext& c) {
     if (!n.regions.empty() || is_source_op(n.op)) return -1;
     // Constants, iotas and views or casts of sources (broadcasts of
     // parameters) cost nothing to recompute; merging a forward copy with a
@@ -36,6 +36,8 @@ std::unique_ptr<Graph> eliminate_common_subexpressions(const Graph& graph) {
     seen.emplace(key, id);
     return id;
   });
+  rewrite_regions(*out, eliminate_common_subexpressions);
+  return out;
 }
 
 }  // namespace reforge

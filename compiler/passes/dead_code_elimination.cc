@@ -9,12 +9,14 @@ std::unique_ptr<Graph> eliminate_dead_code(const Graph& graph) {
   for (const auto& [name, id] : graph.outputs()) live[id] = true;
   for (int id = graph.size() - 1; id >= 0; --id) {
     const Node& n = graph.node(id);
-    if (is_fed_op(n.op)) live[id] = true;
+    if (is_source_op(n.op)) live[id] = true;  // fed values, and a region's arguments (its signature)
     if (!live[id]) continue;
     for (int in : n.inputs) live[in] = true;
   }
-  return rewrite_graph(
+  std::unique_ptr<Graph> out = rewrite_graph(
       graph, [](const Node&, RewriteContext&) { return -1; }, &live);
+  rewrite_regions(*out, eliminate_dead_code);
+  return out;
 }
 
 }  // namespace reforge

@@ -4,6 +4,12 @@ namespace reforge {
 
 int copy_node(Graph& out, const Node& n, std::vector<int> inputs) { return out.append(n.copy(std::move(inputs))); }
 
+void rewrite_regions(Graph& graph, const std::function<std::unique_ptr<Graph>(const Graph&)>& pass) {
+  for (int id = 0; id < graph.size(); ++id) {
+    for (auto& region : graph.mutable_node(id).regions) region = pass(*region);
+  }
+}
+
 std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replace, const std::vector<bool>* keep) {
   auto out = std::make_unique<Graph>(graph.name());
   out->set_default_float(graph.default_float());

@@ -28,4 +28,9 @@ std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replac
 // Appends a copy of `node` to `out` with the given inputs; returns its id.
 int copy_node(Graph& out, const Node& node, std::vector<int> inputs);
 
+// Replaces every region of every node of `graph` by `pass` applied to it.
+// Passes call this on their result, so they reach into regions at any
+// depth (regions are closed graphs: each is optimised on its own).
+void rewrite_regions(Graph& graph, const std::function<std::unique_ptr<Graph>(const Graph&)>& pass);
+
 }  // namespace reforge

@@ -57,6 +57,37 @@ TEST(Simplify, GoldenRewrite) {
   EXPECT_EQ(run_pass(simplify_algebra, in), expected);
 }
 
+// Simplify, CSE and DCE reach into regions: a chunked body's reshape of a
+// reshape, its duplicate tanh and its dead value are all cleaned up.
+TEST(Passes, ReachIntoRegionsGolden) {
+  Graph g("regions");
+  Tensor x = g.input("x", {DType::f32, {4, 6}});
+  Tensor w = g.input("w", {DType::f32, {6, 6}});
+  g.output("y", chunked_map({x}, {w}, 0, 2, [](Graph&, const std::vector<Tensor>& a) {
+              Tensor flat = reshape(reshape(a[0], {12}), {2, 6}).named("flat");
+              Tensor dead = exp(flat).named("dead");
+              (void)dead;
+              return (tanh(matmul(flat, a[1])) + tanh(matmul(flat, a[1]))).named("sum");
+            }));
+  std::unique_ptr<Graph> out = eliminate_dead_code(*eliminate_common_subexpressions(*simplify_algebra(g)));
+  EXPECT_EQ(print_graph(*out, {.locations = false}), R"(graph regions {
+  %x = input() : f32[4,6]
+  %w = input() : f32[6,6]
+  %chunked_map = chunked_map(%x, %w) {axis=0, chunks=2, sliced=1} : f32[4,6] regions {
+    graph body {
+      %arg0 = arg() {index=0} : f32[2,6]
+      %arg1 = arg() {index=1} : f32[6,6]
+      %matmul = matmul(%arg0, %arg1) : f32[2,6]
+      %tanh = tanh(%matmul) : f32[2,6]
+      %sum = add(%tanh, %tanh) : f32[2,6]
+      return out=%sum
+    }
+  }
+  return y=%chunked_map
+}
+)");
+}
+
 TEST(Cse, GoldenRewrite) {
   const std::string in = R"(graph g {
   %x = input() : f32[4]
