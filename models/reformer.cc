@@ -184,11 +184,11 @@ Tensor axial_positions(Graph& g, const ReformerConfig& c) {
 
 }  // namespace
 
-Tensor embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c) {
+Embedding embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c) {
   auto scope = g.scope("embed");
   Tensor table = g.param("tokens", {c.vocab_size, c.d_model}, Init::normal(1.0));
   Tensor x = embedding(table, tokens);
-  return x + axial_positions(g, c);
+  return {table, x + axial_positions(g, c)};
 }
 
 ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
@@ -199,7 +199,8 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   m.loss_weights = g.input("loss_weights", {g.default_float(), {c.batch, c.seq_len}});
   m.rng = g.input("rng", {DType::i64, {}});
 
-  Tensor x = embed_tokens(g, m.tokens, c);
+  Embedding embedded = embed_tokens(g, m.tokens, c);
+  Tensor x = embedded.x;
   Tensor x1 = x;                         // the residual stream (reversible = false)
   Tensor streams = stack_streams(x, x);  // the reversible streams start as duplicates
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
@@ -247,8 +248,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));
   if (c.tied_embedding) {
     // Project to d_model, then score against the (shared) token embedding.
-    int embed_id = g.find_node("embed.tokens");
-    Tensor table = g.value(embed_id);
+    Tensor table = embedded.table;
     if (width != c.d_model) {
       h = linear(h, g.param("to_model", {width, c.d_model}, Init::normal(1.0 / std::sqrt(double(width)))));
     }

@@ -23,7 +23,11 @@ struct ReformerModel {
 // "head".
 ReformerModel build_reformer(Graph& graph, const ReformerConfig& config);
 
-// The embedding layer alone: token embedding plus axial positions, [B, L, d].
-Tensor embed_tokens(Graph& graph, Tensor tokens, const ReformerConfig& config);
+// The embedding layer alone: its token table [vocab, d] and the embedded
+// sequence, token embedding plus axial positions, [B, L, d].
+struct Embedding {
+  Tensor table, x;
+};
+Embedding embed_tokens(Graph& graph, Tensor tokens, const ReformerConfig& config);
 
 }  // namespace reforge

@@ -29,6 +29,7 @@ TrainingStep build_training_step(Graph& graph, Tensor loss, const OptimizerConfi
     step.gradients.push_back(grads[i].node().name);
   }
 
+  step.first_optimizer_node = graph.size();
   auto scope = graph.scope("optimizer");
   TensorType scalar{graph.default_float(), {}};
   Tensor t = graph.state("step", scalar, Init::zeros());

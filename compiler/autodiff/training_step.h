@@ -36,6 +36,8 @@ struct TrainingStep {
   // The gradient fed to the optimizer for each parameter, named
   // "<param>.gradient" (node names).
   std::vector<std::string> gradients;
+  // The optimizer's nodes are this id and the ones after it.
+  int first_optimizer_node = -1;
 };
 
 // Adds gradient and update nodes for every `param` node of `graph`, plus

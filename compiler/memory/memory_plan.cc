@@ -18,7 +18,7 @@ ValueKind classify(const Node& n, const ValueProvenance& p, bool is_update) {
   if (n.op == "state") return ValueKind::optimizer_state;
   if (n.op == "input" || n.op == "arg") return ValueKind::input;
   if (p.gradient_names.count(n.name)) return ValueKind::gradient;
-  if (n.name.rfind("optimizer.", 0) == 0) return ValueKind::optimizer;
+  if (p.optimizer_names.count(n.name)) return ValueKind::optimizer;
   bool forward = p.forward_names.empty() || p.forward_names.count(n.name);
   if (forward) return is_float(n.type.dtype) ? ValueKind::activation : ValueKind::decision;
   return ValueKind::recompute;

@@ -42,6 +42,7 @@ struct ValueProvenance {
   std::set<std::string> gradient_names;
   std::set<std::string> parameter_gradients;  // node names
   std::set<std::string> update_outputs;       // output names
+  std::set<std::string> optimizer_names;      // the optimizer's own values
 };
 
 struct PlannedBuffer {

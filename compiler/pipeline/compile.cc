@@ -24,7 +24,7 @@ PassManager make_pipeline(const CompileOptions& o) {
 }  // namespace
 
 ValueProvenance CompiledStep::provenance() const {
-  ValueProvenance p{forward_names, gradient_names, {}, {}};
+  ValueProvenance p{forward_names, gradient_names, {}, {}, optimizer_names};
   p.parameter_gradients.insert(step.gradients.begin(), step.gradients.end());
   for (const CarriedValue& c : step.carried) p.update_outputs.insert(c.next);
   return p;
@@ -77,6 +77,7 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
     carries_gradient[id] = id == first_backward;
     for (int in : graph->node(id).inputs) carries_gradient[id] = carries_gradient[id] || carries_gradient[in];
     if (carries_gradient[id]) compiled.gradient_names.insert(graph->node(id).name);
+    if (id >= compiled.step.first_optimizer_node) compiled.optimizer_names.insert(graph->node(id).name);
   }
 
   compiled.graph = make_pipeline(options).run(*graph);

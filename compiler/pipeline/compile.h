@@ -38,6 +38,7 @@ struct CompiledStep {
   // stay valid for the nodes that survive them.
   std::set<std::string> forward_names;
   std::set<std::string> gradient_names;
+  std::set<std::string> optimizer_names;
 
   ValueProvenance provenance() const;
 };
