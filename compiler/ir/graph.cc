@@ -47,6 +47,7 @@ std::unique_ptr<Node> Node::copy(std::vector<int> new_inputs, bool with_regions)
   node->type = type;
   node->name = name;
   node->loc = loc;
+  node->role = role;
   if (with_regions) {
     for (const auto& r : regions) node->regions.push_back(r->clone());
   }

@@ -24,6 +24,18 @@ namespace reforge {
 
 class Graph;
 
+// What a value is for in a training step. compile_training_step sets it
+// after differentiation; every pass keeps it (Node::copy), so the memory
+// planner reads it from the node instead of matching names.
+enum class ValueRole {
+  unknown,             // a plain graph, not a training step
+  forward,             // the model's forward pass
+  gradient,            // backward values that carry gradient
+  parameter_gradient,  // the gradient the optimizer reads for a parameter
+  recompute,           // backward values that recompute or rebuild the forward
+  optimizer,           // the optimizer's own values
+};
+
 struct Node {
   std::string op;
   const OpDef* def = nullptr;  // resolved from `op`; null if unknown
@@ -33,6 +45,7 @@ struct Node {
   std::string name;  // unique in its graph; carries the DSL scope path
   SourceLoc loc;     // the user's DSL call that created it
   std::vector<std::unique_ptr<Graph>> regions;
+  ValueRole role = ValueRole::unknown;
 
   // The one way to make a node from another: every field copied (regions
   // cloned unless `with_regions` is false), with `new_inputs` as inputs.

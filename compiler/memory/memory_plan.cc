@@ -11,17 +11,25 @@
 namespace reforge {
 namespace {
 
-ValueKind classify(const Node& n, const ValueProvenance& p, bool is_update) {
+ValueKind classify(const Node& n, bool is_update) {
   if (is_update) return ValueKind::update;
-  if (p.parameter_gradients.count(n.name)) return ValueKind::parameter_gradient;
+  if (n.role == ValueRole::parameter_gradient) return ValueKind::parameter_gradient;
   if (n.op == "param") return ValueKind::parameter;
   if (n.op == "state") return ValueKind::optimizer_state;
   if (n.op == "input" || n.op == "arg") return ValueKind::input;
-  if (p.gradient_names.count(n.name)) return ValueKind::gradient;
-  if (p.optimizer_names.count(n.name)) return ValueKind::optimizer;
-  bool forward = p.forward_names.empty() || p.forward_names.count(n.name);
-  if (forward) return is_float(n.type.dtype) ? ValueKind::activation : ValueKind::decision;
-  return ValueKind::recompute;
+  switch (n.role) {
+    case ValueRole::gradient:
+    case ValueRole::parameter_gradient:
+      return ValueKind::gradient;
+    case ValueRole::optimizer:
+      return ValueKind::optimizer;
+    case ValueRole::recompute:
+      return ValueKind::recompute;
+    case ValueRole::forward:
+    case ValueRole::unknown:
+      break;
+  }
+  return is_float(n.type.dtype) ? ValueKind::activation : ValueKind::decision;
 }
 
 // Scratch a node needs while it runs: for a structured op the largest of
@@ -118,7 +126,7 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
   for (int step = 0; step < static_cast<int>(plan.schedule.size()); ++step) {
     const int id = plan.schedule[step];
     const Node& n = g.node(id);
-    ValueKind kind = classify(n, provenance, updates.count(id) > 0);
+    ValueKind kind = classify(n, updates.count(id) > 0);
     if (is_persistent(kind)) {
       plan.persistent.push_back({n.name, kind, n.type, n.type.bytes()});
       continue;
@@ -192,11 +200,18 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
     }
   }
 
-  // Forward values that the backward pass reads, with their first reader there.
-  if (!provenance.forward_names.empty()) {
+  // Forward values that the backward pass reads, with their first reader
+  // there (a training step: its nodes have roles).
+  auto in_forward = [&](int id) {
+    ValueRole role = g.node(id).role;
+    return role == ValueRole::forward || role == ValueRole::unknown;
+  };
+  bool training_step = false;
+  for (int id = 0; id < g.size(); ++id) training_step = training_step || g.node(id).role != ValueRole::unknown;
+  if (training_step) {
     std::vector<int> backward_reader(g.size(), -1);  // earliest in schedule order
     for (int id : plan.schedule) {
-      if (provenance.forward_names.count(g.node(id).name)) continue;
+      if (in_forward(id)) continue;
       for (int in : g.node(id).inputs) {
         if (backward_reader[in] < 0) backward_reader[in] = id;
       }

@@ -35,14 +35,11 @@ enum class ValueKind {
 const char* value_kind_name(ValueKind kind);
 bool is_persistent(ValueKind kind);
 
-// Where each node came from; see CompiledStep. Empty sets are allowed (a
-// plain graph: every computed value is an activation or decision).
+// What the planner needs beyond the nodes' roles (Node::role): which graph
+// outputs are next values that the runtime writes back over their sources.
+// Empty for a plain graph.
 struct ValueProvenance {
-  std::set<std::string> forward_names;
-  std::set<std::string> gradient_names;
-  std::set<std::string> parameter_gradients;  // node names
-  std::set<std::string> update_outputs;       // output names
-  std::set<std::string> optimizer_names;      // the optimizer's own values
+  std::set<std::string> update_outputs;  // output names
 };
 
 struct PlannedBuffer {

@@ -24,8 +24,7 @@ PassManager make_pipeline(const CompileOptions& o) {
 }  // namespace
 
 ValueProvenance CompiledStep::provenance() const {
-  ValueProvenance p{forward_names, gradient_names, {}, {}, optimizer_names};
-  p.parameter_gradients.insert(step.gradients.begin(), step.gradients.end());
+  ValueProvenance p;
   for (const CarriedValue& c : step.carried) p.update_outputs.insert(c.next);
   return p;
 }
@@ -66,7 +65,7 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
   graph->mutable_outputs().clear();
 
   CompiledStep compiled;
-  for (int id = 0; id < graph->size(); ++id) compiled.forward_names.insert(graph->node(id).name);
+  for (int id = 0; id < graph->size(); ++id) graph->mutable_node(id).role = ValueRole::forward;
   int first_backward = graph->size();
   AutodiffOptions autodiff = options.reversible_recompute ? with_reversible_recompute({}) : AutodiffOptions{};
   compiled.step = build_training_step(*graph, loss, optimizer, autodiff);
@@ -76,8 +75,13 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
   for (int id = first_backward; id < graph->size(); ++id) {
     carries_gradient[id] = id == first_backward;
     for (int in : graph->node(id).inputs) carries_gradient[id] = carries_gradient[id] || carries_gradient[in];
-    if (carries_gradient[id]) compiled.gradient_names.insert(graph->node(id).name);
-    if (id >= compiled.step.first_optimizer_node) compiled.optimizer_names.insert(graph->node(id).name);
+    ValueRole& role = graph->mutable_node(id).role;
+    role = carries_gradient[id]                             ? ValueRole::gradient
+           : id >= compiled.step.first_optimizer_node ? ValueRole::optimizer
+                                                      : ValueRole::recompute;
+  }
+  for (const std::string& name : compiled.step.gradients) {
+    graph->mutable_node(graph->find_node(name)).role = ValueRole::parameter_gradient;
   }
 
   compiled.graph = make_pipeline(options).run(*graph);

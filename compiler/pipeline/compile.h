@@ -32,14 +32,9 @@ struct CompileOptions {
 struct CompiledStep {
   std::unique_ptr<Graph> graph;
   TrainingStep step;
-  // Provenance for the memory plan: nodes of the forward pass, and backward
-  // nodes that carry gradient (depend on the seed d loss / d loss = 1).
-  // Other backward nodes are recomputation. Passes keep names, so these
-  // stay valid for the nodes that survive them.
-  std::set<std::string> forward_names;
-  std::set<std::string> gradient_names;
-  std::set<std::string> optimizer_names;
-
+  // Every node of `graph` carries its ValueRole: forward, gradient (depends
+  // on the seed d loss / d loss = 1), parameter_gradient, recompute (other
+  // backward values) or optimizer. What the planner needs besides:
   ValueProvenance provenance() const;
 };
 
