@@ -55,11 +55,13 @@ REFORGE_REGISTER_OPS(matmul) {
                        const double* pa = a.data.data() + bi * m * k;
                        const double* pb = b.data.data() + bi * k * n;
                        double* po = out.data.data() + bi * m * n;
+                       // Row by row, adding p in ascending order to every
+                       // element of the row: each sum runs in the same order
+                       // as a dot product would, with contiguous reads.
                        for (int64_t i = 0; i < m; ++i)
-                         for (int64_t j = 0; j < n; ++j) {
-                           double s = 0.0;
-                           for (int64_t p = 0; p < k; ++p) s += pa[i * k + p] * pb[p * n + j];
-                           po[i * n + j] = s;
+                         for (int64_t p = 0; p < k; ++p) {
+                           const double a_ip = pa[i * k + p];
+                           for (int64_t j = 0; j < n; ++j) po[i * n + j] += a_ip * pb[p * n + j];
                          }
                      }
                      return out;
