@@ -251,12 +251,14 @@ class LshSlice {
   // chunk's, wrapping), gathered into contiguous matrices.
   struct Chunk {
     std::span<int64_t> query_position, key_position;  // [C], [2C]
+    std::span<T> key_at;                              // [2C]: key_position as T
     std::span<T> q, k, v;                             // [C,dk], [2C,dk], [2C,dv]
     std::span<T> p, lse, out;                         // [C,2C] probabilities, [C], [C,dv]
     Chunk() = default;
     Chunk(Scratch& s, int64_t c, int64_t dk, int64_t dv)
         : query_position(s.take<int64_t>(c)),
           key_position(s.take<int64_t>(2 * c)),
+          key_at(s.take<T>(2 * c)),
           q(s.take<T>(c * dk)),
           k(s.take<T>(2 * c * dk)),
           v(s.take<T>(2 * c * dv)),
@@ -277,6 +279,7 @@ class LshSlice {
       int64_t slot = w < C ? order_[c * C + w] : order_[previous * C + (w - C)];
       int64_t t = slot % L;
       ch.key_position[w] = t;
+      ch.key_at[w] = static_cast<T>(t);
       std::copy(keys_.begin() + t * dk, keys_.begin() + (t + 1) * dk, ch.k.begin() + w * dk);
       std::copy(v_ + t * dv, v_ + (t + 1) * dv, ch.v.begin() + w * dv);
     }
@@ -284,7 +287,8 @@ class LshSlice {
 
   // Masked logits S = Q K^T; per query lse = logsumexp(S) (the maximum
   // subtracted first), P = exp(S - lse); out = P V.
-  void attend(Chunk& ch) const {
+  // (At O3 whatever the build's level, so its loops vectorise.)
+  __attribute__((optimize("O3"))) void attend(Chunk& ch) const {
     const int64_t C = s_.chunk, W = 2 * C;
     runtime::gemm(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
     for (int64_t i = 0; i < C; ++i) {
@@ -298,10 +302,14 @@ class LshSlice {
         if (kt >= s_.valid) logits[w] -= T(kAttentionMaskedOut);
         m = std::max(m, logits[w]);
       }
+      // exp(l - m) first (a loop the compiler vectorises), then the sum and
+      // the normalisation: P = exp(l - m) / sum = exp(l - lse).
+      for (int64_t w = 0; w < W; ++w) logits[w] = logit_exp(logits[w] - m);
       T sum = 0;
-      for (int64_t w = 0; w < W; ++w) sum += logit_exp(logits[w] - m);
+      for (int64_t w = 0; w < W; ++w) sum += logits[w];
       ch.lse[i] = m + std::log(sum);
-      for (int64_t w = 0; w < W; ++w) logits[w] = logit_exp(logits[w] - ch.lse[i]);
+      const T inverse = T(1) / sum;
+      for (int64_t w = 0; w < W; ++w) logits[w] *= inverse;
     }
     runtime::gemm(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
   }
