@@ -1,6 +1,7 @@
 // The contract every op fulfils (see ops/ for the definitions): its
-// attributes, its shape rule, its reference kernel and its gradient rule.
-// An op's meaning is its reference kernel; everything else is held to it.
+// attributes, its shape rule, its reference kernel, its gradient rule, its
+// kind and its lowering. An op's meaning is its reference kernel;
+// everything else is held to it.
 #pragma once
 
 #include <functional>
