@@ -12,10 +12,6 @@
 // positions in bucket buckets_per_round-1), key (i64 scalar); result
 // [B,H,Lp,dv]. The fused kernels support the trax mode without attention
 // dropout; the fusion pass leaves other configurations decomposed.
-#include <algorithm>
-#include <cmath>
-#include <numeric>
-
 #include "compiler/ir/inline_region.h"
 #include "ops/op_helpers.h"
 #include "runtime/kernels/lsh_attention_kernel.h"

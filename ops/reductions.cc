@@ -165,12 +165,24 @@ int line_exp_sum(kir::KernelContext& c, const std::vector<ValueId>& line, int64_
   return s;
 }
 
+// The two passes logsumexp and softmax share: each line's maximum m, then
+// the sum s of exp(x - m). Opens the loop nest over lines (closed by the
+// caller with end_loop_nest).
+struct LineStatistics {
+  std::vector<ValueId> line;
+  ValueId max, exp_sum;
+};
+LineStatistics begin_line_statistics(kir::KernelContext& c, int64_t axis) {
+  KernelBuilder& b = c.b;
+  std::vector<ValueId> line = begin_lines(b, c.inputs[0].shape, axis);
+  ValueId m = b.read(line_max(c, line, axis));
+  return {line, m, b.read(line_exp_sum(c, line, axis, m))};
+}
+
 void lower_logsumexp(kir::KernelContext& c) {
   KernelBuilder& b = c.b;
   int64_t axis = c.node.attrs.get_int("axis");
-  std::vector<ValueId> line = begin_lines(b, c.inputs[0].shape, axis);
-  ValueId m = b.read(line_max(c, line, axis));
-  ValueId s = b.read(line_exp_sum(c, line, axis, m));
+  auto [line, m, s] = begin_line_statistics(c, axis);
   // An infinite maximum is the answer itself (exp(inf - inf) would be NaN).
   ValueId infinite = b.binary(BinaryOp::eq, b.unary(UnaryOp::abs, m), b.like(m, INFINITY));
   ValueId result = b.select(infinite, m, b.add(m, b.unary(UnaryOp::log, s)));
@@ -186,9 +198,7 @@ void lower_logsumexp(kir::KernelContext& c) {
 void lower_softmax(kir::KernelContext& c) {
   KernelBuilder& b = c.b;
   int64_t axis = c.node.attrs.get_int("axis");
-  std::vector<ValueId> line = begin_lines(b, c.inputs[0].shape, axis);
-  ValueId m = b.read(line_max(c, line, axis));
-  ValueId s = b.read(line_exp_sum(c, line, axis, m));
+  auto [line, m, s] = begin_line_statistics(c, axis);
   ValueId a = b.begin_loop(c.inputs[0].shape[axis]);
   std::vector<ValueId> coords = at(line, axis, a);
   c.store(coords, b.div(b.unary(UnaryOp::exp, b.sub(c.read(0, coords), m)), s));

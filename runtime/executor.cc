@@ -30,7 +30,12 @@ void AlignedBuffer::Free::operator()(std::byte* p) const { std::free(p); }
 
 Executor::Executor(Program program, const std::function<KernelFunction(const std::string&)>& resolve, int threads)
     : program_(std::move(program)), pool_(threads), arena_(program_.arena_bytes) {
-  for (const Slot& s : program_.slots) slots_.emplace_back(s.type.bytes());
+  for (const Slot& s : program_.slots) {
+    slot_of_.emplace(s.name, static_cast<int>(slots_.size()));
+    slots_.emplace_back(s.type.bytes());
+  }
+  for (size_t i = 0; i < program_.outputs.size(); ++i)
+    output_of_.emplace(program_.outputs[i].name, static_cast<int>(i));
   for (const Launch& launch : program_.launches) {
     Resolved r;
     if (launch.kind == Launch::Kind::kernel) {
@@ -56,10 +61,8 @@ std::byte* Executor::address(const BufferRef& ref) const {
 }
 
 int Executor::find_slot(const std::string& name) const {
-  for (size_t i = 0; i < program_.slots.size(); ++i) {
-    if (program_.slots[i].name == name) return static_cast<int>(i);
-  }
-  return -1;
+  auto it = slot_of_.find(name);
+  return it == slot_of_.end() ? -1 : it->second;
 }
 
 void Executor::run() {
@@ -88,10 +91,9 @@ void Executor::run() {
 }
 
 const ProgramOutput& Executor::output_info(const std::string& name) const {
-  for (const ProgramOutput& o : program_.outputs) {
-    if (o.name == name) return o;
-  }
-  throw Error("the program has no output '" + name + "'");
+  auto it = output_of_.find(name);
+  if (it == output_of_.end()) throw Error("the program has no output '" + name + "'");
+  return program_.outputs[it->second];
 }
 
 const std::byte* Executor::output(const std::string& name) const { return address(output_info(name).where); }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/library.h"
@@ -73,6 +74,7 @@ class Executor {
   AlignedBuffer arena_;
   std::vector<AlignedBuffer> slots_;
   std::vector<Resolved> resolved_;
+  std::unordered_map<std::string, int> slot_of_, output_of_;  // by name
   bool profiling_ = false;
   std::vector<double> seconds_;
 };

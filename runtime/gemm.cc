@@ -59,16 +59,4 @@ void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int
   dispatch(a, b, c, m, n, k, layout);
 }
 
-const char* gemm_instruction_set() {
-  switch (host_isa()) {
-    case Isa::v4:
-      return "x86-64-v4 (AVX-512)";
-    case Isa::v3:
-      return "x86-64-v3 (AVX2+FMA)";
-    case Isa::baseline:
-      return "x86-64";
-  }
-  return "?";
-}
-
 }  // namespace reforge::runtime

@@ -25,7 +25,4 @@ struct GemmLayout {
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout);
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout);
 
-// The instruction set the kernel runs with on this CPU.
-const char* gemm_instruction_set();
-
 }  // namespace reforge::runtime

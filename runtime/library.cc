@@ -11,7 +11,6 @@
 
 #include "compiler/ir/error.h"
 #include "compiler/ir/types.h"
-#include "runtime/element_type.h"
 #include "runtime/gemm.h"
 #include "runtime/kernels/counter_rng.h"
 #include "runtime/kernels/lsh_attention_kernel.h"

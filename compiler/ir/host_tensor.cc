@@ -21,4 +21,22 @@ void round_to_dtype(HostTensor& tensor) {
   }
 }
 
+void write_elements(const HostTensor& tensor, std::byte* at) {
+  with_element_type(tensor.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    T* out = reinterpret_cast<T*>(at);
+    for (int64_t i = 0; i < tensor.size(); ++i) out[i] = static_cast<T>(tensor[i]);
+  });
+}
+
+HostTensor read_elements(const TensorType& type, const std::byte* at) {
+  HostTensor tensor(type);
+  with_element_type(type.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* in = reinterpret_cast<const T*>(at);
+    for (int64_t i = 0; i < tensor.size(); ++i) tensor[i] = static_cast<double>(in[i]);
+  });
+  return tensor;
+}
+
 }  // namespace reforge

@@ -7,6 +7,7 @@
 // use the real element types.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "compiler/ir/types.h"
@@ -33,5 +34,11 @@ struct HostTensor {
 // Rounds values to what the dtype can hold (float rounding for f32,
 // truncation toward zero for integers, 0/1 for bool).
 void round_to_dtype(HostTensor& tensor);
+
+// Between the reference representation and memory laid out in the element
+// type (what planned execution and the back ends hold): `at` has room for
+// tensor.type.bytes().
+void write_elements(const HostTensor& tensor, std::byte* at);
+HostTensor read_elements(const TensorType& type, const std::byte* at);
 
 }  // namespace reforge

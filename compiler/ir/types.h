@@ -37,4 +37,23 @@ struct TensorType {
 // "f32[2,3]"; a scalar prints as "f32[]".
 std::string type_to_string(const TensorType& type);
 
+// Calls fn with a value of the C++ type that stores `dtype` in memory
+// (bool is one byte), so code over typed memory is written once, as a
+// generic lambda.
+template <typename Fn>
+void with_element_type(DType dtype, Fn fn) {
+  switch (dtype) {
+    case DType::f32:
+      return fn(float{});
+    case DType::f64:
+      return fn(double{});
+    case DType::i32:
+      return fn(int32_t{});
+    case DType::i64:
+      return fn(int64_t{});
+    case DType::boolean:
+      return fn(uint8_t{});
+  }
+}
+
 }  // namespace reforge

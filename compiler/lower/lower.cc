@@ -27,7 +27,9 @@ class Lowerer {
   }
 
  private:
-  bool fused_away(int id) const { return !grouping_.kernel_root.empty() && grouping_.kernel_root[id] != id; }
+  // Computed by another node's kernel (a fused member, a multi-output
+  // value, an absorbed operand): no launch of its own.
+  bool computed_elsewhere(int id) const { return !grouping_.kernel_root.empty() && grouping_.kernel_root[id] != id; }
   // Computed by `root`'s kernel and stored from there (multi-output kernels).
   bool stored_by(int id, int root) const { return grouping_.is_stored(id) && grouping_.kernel_root[id] == root; }
 
@@ -45,8 +47,8 @@ class Lowerer {
       bound_[b.value] = true;
       alias_[b.value] = b.alias_of >= 0;
     }
-    std::map<std::string, int> persistent;
-    for (const PersistentValue& p : plan_.persistent) persistent[p.name] = 0;
+    std::set<std::string> persistent;
+    for (const PersistentValue& p : plan_.persistent) persistent.insert(p.name);
     for (int id : plan_.schedule) {
       const Node& n = g_.node(id);
       if (bound_[id] || !persistent.count(n.name)) continue;
@@ -59,7 +61,7 @@ class Lowerer {
 
   void lower_node(int id) {
     const Node& n = g_.node(id);
-    if (is_fed_op(n.op) || fused_away(id) || alias_[id]) return;  // aliases: the bytes are already there
+    if (is_fed_op(n.op) || computed_elsewhere(id) || alias_[id]) return;  // aliases: the bytes are already there
     if (!n.def) throw Error(fmt::format("%{}: unknown op '{}'", n.name, n.op));
     if (!bound_[id]) throw Error(fmt::format("%{} ({}) has no buffer in the plan", n.name, n.op));
     switch (n.def->kind) {
@@ -175,7 +177,7 @@ class Lowerer {
       int in = n.inputs[i];
       // An absorbed producer (a transpose read through a GEMM flag): the
       // call reads the producer's own input.
-      if (fused_away(in) && grouping_.kernel_root[in] == id && n.def->absorbs_input) {
+      if (computed_elsewhere(in) && grouping_.kernel_root[in] == id && n.def->absorbs_input) {
         absorbed[i] = true;
         in = g_.node(in).inputs.at(0);
       }

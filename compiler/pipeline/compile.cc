@@ -40,9 +40,17 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph) {
   return expanded;
 }
 
+BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options,
+                         bool elementwise_fusion) {
+  BackendPlan out;
+  out.graph = backend_graph(graph);
+  out.grouping = kernel_grouping(*out.graph, elementwise_fusion);
+  out.plan = plan_memory(*out.graph, provenance, options, out.grouping);
+  return out;
+}
+
 MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options, bool elementwise_fusion) {
-  std::unique_ptr<Graph> graph = backend_graph(*step.graph);
-  return plan_memory(*graph, step.provenance(), options, kernel_grouping(*graph, elementwise_fusion));
+  return plan_backend(*step.graph, step.provenance(), options, elementwise_fusion).plan;
 }
 
 std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }
@@ -76,7 +84,7 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
     carries_gradient[id] = id == first_backward;
     for (int in : graph->node(id).inputs) carries_gradient[id] = carries_gradient[id] || carries_gradient[in];
     ValueRole& role = graph->mutable_node(id).role;
-    role = carries_gradient[id]                             ? ValueRole::gradient
+    role = carries_gradient[id]                       ? ValueRole::gradient
            : id >= compiled.step.first_optimizer_node ? ValueRole::optimizer
                                                       : ValueRole::recompute;
   }

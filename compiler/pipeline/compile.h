@@ -46,9 +46,18 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
 // The graph the back ends run: `graph` with every structured op expanded.
 std::unique_ptr<Graph> backend_graph(const Graph& graph);
 
-// The memory plan of a compiled step as the back ends run it: of its
-// backend_graph(), with values inside fused kernels getting no buffer.
-// `reforge plan` prints this plan and `reforge train` runs in it.
+// What a back end runs: the backend_graph(), its kernel grouping and its
+// memory plan (values inside fused kernels get no buffer). The CPU back end
+// lowers exactly this, and `reforge plan` prints its plan.
+struct BackendPlan {
+  std::unique_ptr<Graph> graph;
+  KernelGrouping grouping;
+  MemoryPlan plan;
+};
+BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {},
+                         bool elementwise_fusion = true);
+
+// The memory plan of a compiled step as the back ends run it.
 MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options = {}, bool elementwise_fusion = true);
 
 // The pass pipeline that runs after differentiation, in order.

@@ -5,8 +5,10 @@
 // and library calls, and the kernels are compiled through LLVM.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "compiler/codegen/cpu/cpu_jit.h"
 #include "compiler/interpreter/interpreter.h"
@@ -65,8 +67,17 @@ class CpuTrainer {
   const CpuExecutable& executable() const { return *executable_; }
 
  private:
-  TrainingStep step_;
+  // Next value -> its source, after each step: resolved once (the arena
+  // and the slots never move).
+  struct CarriedCopy {
+    std::byte* source;
+    const std::byte* next;
+    size_t bytes;
+  };
+
   std::unique_ptr<CpuExecutable> executable_;
+  std::vector<CarriedCopy> carried_;
+  std::vector<std::string> reported_;  // outputs that are not carried
 };
 
 }  // namespace reforge

@@ -93,13 +93,7 @@ class CompiledOp : public ::testing::TestWithParam<OpCase> {};
 TEST_P(CompiledOp, MatchesInterpreterInF64) { expect_equivalent(GetParam(), DType::f64); }
 TEST_P(CompiledOp, MatchesInterpreterInF32) { expect_equivalent(GetParam(), DType::f32); }
 
-std::string case_name(const ::testing::TestParamInfo<OpCase>& info) {
-  std::string n = info.param.name;
-  for (char& ch : n) {
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  }
-  return n;
-}
+std::string case_name(const ::testing::TestParamInfo<OpCase>& info) { return testing::test_name(info.param); }
 
 INSTANTIATE_TEST_SUITE_P(Unary, CompiledOp, ::testing::ValuesIn(testing::unary_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(Binary, CompiledOp, ::testing::ValuesIn(testing::binary_cases()), case_name);

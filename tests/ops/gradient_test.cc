@@ -20,13 +20,9 @@ TEST_P(OpGradient, MatchesFiniteDifferences) {
   EXPECT_LT(result.max_rel_error, 1e-6) << c.name << ": worst " << result.worst;
 }
 
-#define REFORGE_GRADIENT_SUITE(suite, cases)                                                       \
-  INSTANTIATE_TEST_SUITE_P(suite, OpGradient, ::testing::ValuesIn(cases()), [](const auto& info) { \
-    std::string n = info.param.name;                                                               \
-    for (char& ch : n)                                                                             \
-      if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';                                 \
-    return n;                                                                                      \
-  })
+#define REFORGE_GRADIENT_SUITE(suite, cases)                                \
+  INSTANTIATE_TEST_SUITE_P(suite, OpGradient, ::testing::ValuesIn(cases()), \
+                           [](const auto& info) { return test_name(info.param); })
 
 REFORGE_GRADIENT_SUITE(Unary, unary_cases);
 REFORGE_GRADIENT_SUITE(Binary, binary_cases);

@@ -1,5 +1,7 @@
 #include "tests/testing/op_cases.h"
 
+#include <cctype>
+
 #include "compiler/dsl/dsl.h"
 
 namespace reforge::testing {
@@ -178,11 +180,12 @@ std::vector<OpCase> structured_cases() {
   };
 }
 
-std::vector<OpCaseFamily> op_case_families() {
-  return {{"Unary", unary_cases()},         {"Binary", binary_cases()},
-          {"Reduction", reduction_cases()}, {"LinearAlgebra", linear_algebra_cases()},
-          {"Layout", layout_cases()},       {"Indexing", indexing_cases()},
-          {"Network", network_cases()},     {"Structured", structured_cases()}};
+std::string test_name(const OpCase& c) {
+  std::string name = c.name;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name;
 }
 
 }  // namespace reforge::testing

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "tests/testing/gradient_check.h"
@@ -26,7 +25,7 @@ std::vector<OpCase> indexing_cases();
 std::vector<OpCase> network_cases();
 std::vector<OpCase> structured_cases();
 
-using OpCaseFamily = std::pair<std::string, std::vector<OpCase>>;
-std::vector<OpCaseFamily> op_case_families();
+// A case's name as a test name (letters, digits and '_').
+std::string test_name(const OpCase& c);
 
 }  // namespace reforge::testing

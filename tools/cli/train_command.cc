@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "compiler/interpreter/trainer.h"
@@ -41,33 +42,6 @@ const std::map<std::string, std::string> kTrainFlags = {{"steps", "100"},
                                                         {"print_kernels", "false"},
                                                         {"profile", "false"}};
 
-// The two ways to run a step: one interface, so the loop below is shared.
-class StepRunner {
- public:
-  virtual ~StepRunner() = default;
-  virtual ValueMap run_step(const ValueMap& batch) = 0;
-};
-
-class InterpreterRunner : public StepRunner {
- public:
-  InterpreterRunner(const CompiledStep& c, uint64_t seed) : trainer_(*c.graph, c.step, seed) {}
-  ValueMap run_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
-
- private:
-  InterpreterTrainer trainer_;
-};
-
-class CpuRunner : public StepRunner {
- public:
-  CpuRunner(const CompiledStep& c, uint64_t seed, const CpuBuildOptions& options) : trainer_(c, seed, options) {}
-  ValueMap run_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
-  CpuExecutable& executable() { return trainer_.executable(); }
-  const CpuExecutable& executable() const { return trainer_.executable(); }
-
- private:
-  CpuTrainer trainer_;
-};
-
 // --print_kernels=true prints the kernel IR, =llvm the optimised LLVM IR too.
 void print_kernels(const CpuExecutable& e, const std::string& mode) {
   const LoweredProgram& p = e.lowered();
@@ -88,6 +62,18 @@ int run_train(const std::vector<std::string>& args) {
 
   std::unique_ptr<Task> task = entry.task == TaskKind::duplication ? make_duplication_task(config, seed)
                                                                    : make_byte_lm_task(config, flags.get("data"), seed);
+  // Backend flags first: a bad value is refused before anything compiles.
+  const std::string backend = flags.get("backend");
+  if (backend != "llvm" && backend != "interpreter") {
+    throw Error("--backend must be llvm or interpreter, got '" + backend + "'");
+  }
+  const std::string kernels = flags.get("print_kernels");
+  if (kernels != "false" && kernels != "true" && kernels != "llvm") {
+    throw Error("--print_kernels must be false, true or llvm, got '" + kernels + "'");
+  }
+  int64_t threads = flags.get_int("threads");
+  if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 (all cores) and 1024");
+
   std::unique_ptr<Graph> model_graph = build_reformer_graph(config, entry.name);
   if (flags.get_bool("print_ir")) {
     fmt::print("== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
@@ -95,7 +81,28 @@ int run_train(const std::vector<std::string>& args) {
   CompileOptions options{.reversible_recompute = flags.get_bool("reversible_recompute"),
                          .lsh_fusion = flags.get_bool("lsh_fusion")};
   CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), options);
-  MemoryPlan plan = plan_step_memory(compiled);
+
+  // The step runs natively (llvm) or on the interpreter; the loop below is
+  // the same for both.
+  std::function<ValueMap(const ValueMap&)> run_step;
+  std::unique_ptr<InterpreterTrainer> interpreter;
+  std::unique_ptr<CpuTrainer> cpu;
+  MemoryPlan interpreter_plan;  // the interpreter runs no plan; shown for comparison
+  double compile_seconds = 0;
+  if (backend == "interpreter") {
+    interpreter = std::make_unique<InterpreterTrainer>(*compiled.graph, compiled.step, seed);
+    interpreter_plan = plan_step_memory(compiled);
+    run_step = [&](const ValueMap& batch) { return interpreter->run_step(batch); };
+  } else {
+    CpuBuildOptions build{.threads = static_cast<int>(threads)};
+    build.codegen.keep_llvm_ir = kernels == "llvm";
+    auto started = std::chrono::steady_clock::now();
+    cpu = std::make_unique<CpuTrainer>(compiled, seed, build);
+    compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    cpu->executable().executor().set_profiling(flags.get_bool("profile"));
+    run_step = [&](const ValueMap& batch) { return cpu->run_step(batch); };
+  }
+  const MemoryPlan& plan = cpu ? cpu->executable().plan() : interpreter_plan;
 
   int64_t params = 0;
   for (const Tensor& p : parameters(*model_graph)) params += p.type().elements();
@@ -103,34 +110,12 @@ int run_train(const std::vector<std::string>& args) {
              entry.name, params, compiled.graph->size(), format_bytes(plan.arena_bytes),
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));
   if (flags.get_bool("show_config")) fmt::print("{}", describe_config(config));
-
-  const std::string backend = flags.get("backend");
-  std::unique_ptr<StepRunner> runner;
-  CpuRunner* cpu_runner = nullptr;
-  if (backend == "interpreter") {
-    runner = std::make_unique<InterpreterRunner>(compiled, seed);
-  } else if (backend == "llvm") {
-    const std::string kernels = flags.get("print_kernels");
-    if (kernels != "false" && kernels != "true" && kernels != "llvm") {
-      throw Error("--print_kernels must be false, true or llvm, got '" + kernels + "'");
-    }
-    int64_t threads = flags.get_int("threads");
-    if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 (all cores) and 1024");
-    CpuBuildOptions options{.threads = static_cast<int>(threads)};
-    options.codegen.keep_llvm_ir = kernels == "llvm";
-    auto started = std::chrono::steady_clock::now();
-    auto cpu = std::make_unique<CpuRunner>(compiled, seed, options);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (cpu) {
     const CpuExecutable& e = cpu->executable();
-    fmt::print("backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s; arena {}\n",
+    fmt::print("backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s\n",
                e.lowered().program.launches.size(), e.lowered().kernels.size(), e.code().target(),
-               cpu->executable().executor().threads(), seconds, format_bytes(e.plan().arena_bytes));
+               cpu->executable().executor().threads(), compile_seconds);
     if (kernels != "false") print_kernels(e, kernels);
-    cpu->executable().executor().set_profiling(flags.get_bool("profile"));
-    cpu_runner = cpu.get();
-    runner = std::move(cpu);
-  } else {
-    throw Error("--backend must be llvm or interpreter, got '" + backend + "'");
   }
   ProgressReporter progress(steps, config.batch * config.seq_len, "tokens", flags.get_int("log_every"));
   ValueMap last;
@@ -138,12 +123,12 @@ int run_train(const std::vector<std::string>& args) {
   for (int64_t s = 1; s <= steps; ++s) {
     ValueMap batch = task->batch(s);
     auto started = std::chrono::steady_clock::now();
-    last = runner->run_step(batch);
+    last = run_step(batch);
     step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     progress.report(s, last.at("loss")[0]);
   }
-  if (cpu_runner && flags.get_bool("profile")) {
-    CpuExecutable& e = cpu_runner->executable();
+  if (cpu && flags.get_bool("profile")) {
+    CpuExecutable& e = cpu->executable();
     fmt::print("{}", runtime::profile_report(e.lowered().program, e.executor().seconds(), steps));
   }
   std::sort(step_seconds.begin(), step_seconds.end());
