@@ -15,6 +15,21 @@ std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const 
   return graph;
 }
 
+std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, const std::string& name,
+                                                 DType float_type) {
+  ReformerConfig eval = config;
+  eval.dropout = 0.0;
+  eval.attention_dropout = 0.0;
+  auto graph = std::make_unique<Graph>(name + ".forward");
+  graph->set_default_float(float_type);
+  ReformerModel model = build_reformer(*graph, eval);
+  graph->output("loss", model.loss);
+  graph->output("accuracy", model.accuracy);
+  graph->output("logits", model.logits);
+  verify(*graph);
+  return graph;
+}
+
 OptimizerConfig reformer_optimizer(const ReformerConfig& config) {
   return {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay};
 }

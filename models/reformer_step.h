@@ -17,6 +17,12 @@ namespace reforge {
 std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const std::string& name = "reformer",
                                             DType float_type = DType::f32);
 
+// The forward pass for evaluation and generation: outputs "loss",
+// "accuracy" and "logits" ([batch, seq_len, vocab]), dropout off. Its
+// parameters are the training graph's (same names and shapes).
+std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, const std::string& name = "reformer",
+                                                 DType float_type = DType::f32);
+
 // Adam with the config's learning rate and weight decay.
 OptimizerConfig reformer_optimizer(const ReformerConfig& config);
 

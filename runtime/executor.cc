@@ -28,11 +28,19 @@ AlignedBuffer::AlignedBuffer(int64_t bytes) : size_(bytes) {
 
 void AlignedBuffer::Free::operator()(std::byte* p) const { std::free(p); }
 
-Executor::Executor(Program program, const std::function<KernelFunction(const std::string&)>& resolve, int threads)
-    : program_(std::move(program)), pool_(threads), arena_(program_.arena_bytes) {
+Executor::Executor(Program program, const KernelResolver& resolve, int threads)
+    : Executor(std::move(program), resolve, ExecutorOptions{.threads = threads}) {}
+
+Executor::Executor(Program program, const KernelResolver& resolve, const ExecutorOptions& options)
+    : program_(std::move(program)),
+      own_pool_(options.pool ? nullptr : std::make_unique<ThreadPool>(options.threads)),
+      pool_(options.pool ? options.pool : own_pool_.get()),
+      arena_(program_.arena_bytes) {
   for (const Slot& s : program_.slots) {
-    slot_of_.emplace(s.name, static_cast<int>(slots_.size()));
-    slots_.emplace_back(s.type.bytes());
+    slot_of_.emplace(s.name, static_cast<int>(slot_data_.size()));
+    std::byte* external = options.slot_memory ? options.slot_memory(s) : nullptr;
+    if (!external) external = own_slots_.emplace_back(s.type.bytes()).data();
+    slot_data_.push_back(external);
   }
   for (size_t i = 0; i < program_.outputs.size(); ++i)
     output_of_.emplace(program_.outputs[i].name, static_cast<int>(i));
@@ -52,12 +60,12 @@ Executor::Executor(Program program, const std::function<KernelFunction(const std
 }
 
 std::byte* Executor::address(const BufferRef& ref) const {
-  int64_t size = ref.slot < 0 ? arena_.size() : slots_.at(ref.slot).size();
+  int64_t size = ref.slot < 0 ? arena_.size() : program_.slots.at(ref.slot).type.bytes();
   if (ref.offset < 0 || ref.bytes < 0 || ref.offset + ref.bytes > size) {
     throw Error(fmt::format("buffer [{}, {}) lies outside its {} of {} bytes", ref.offset, ref.offset + ref.bytes,
                             ref.slot < 0 ? "arena" : "slot " + program_.slots[ref.slot].name, size));
   }
-  return (ref.slot < 0 ? arena_.data() : slots_[ref.slot].data()) + ref.offset;
+  return (ref.slot < 0 ? arena_.data() : slot_data_[ref.slot]) + ref.offset;
 }
 
 int Executor::find_slot(const std::string& name) const {
@@ -74,14 +82,14 @@ void Executor::run() {
     try {
       if (r.kernel) {
         void* const* buffers = r.pointers.data();
-        if (launch.work < kParallelWork || pool_.threads() == 1) {
+        if (launch.work < kParallelWork || pool_->threads() == 1) {
           r.kernel(buffers, 0, launch.extent);
         } else {
-          pool_.parallel_for(launch.extent, [&](int64_t begin, int64_t end) { r.kernel(buffers, begin, end); });
+          pool_->parallel_for(launch.extent, [&](int64_t begin, int64_t end) { r.kernel(buffers, begin, end); });
         }
       } else {
         r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()), launch.reals.data(),
-                   pool_});
+                   *pool_});
       }
     } catch (const Error& e) {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));

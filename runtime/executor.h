@@ -36,18 +36,30 @@ class AlignedBuffer {
   int64_t size_ = 0;
 };
 
+using KernelResolver = std::function<KernelFunction(const std::string&)>;
+
+struct ExecutorOptions {
+  int threads = 0;             // own pool of this many threads (0: one per hardware thread)
+  ThreadPool* pool = nullptr;  // or run on this shared pool
+  // Memory the caller owns for a slot (at least the slot's bytes), or null
+  // for memory of the executor's own: entry points of one model share
+  // their parameters this way.
+  std::function<std::byte*(const Slot&)> slot_memory;
+};
+
 class Executor {
  public:
   // `resolve` finds a kernel's code by symbol (null when missing: an Error).
-  Executor(Program program, const std::function<KernelFunction(const std::string&)>& resolve, int threads = 0);
+  Executor(Program program, const KernelResolver& resolve, int threads = 0);
+  Executor(Program program, const KernelResolver& resolve, const ExecutorOptions& options);
 
   const Program& program() const { return program_; }
-  int threads() const { return pool_.threads(); }
+  int threads() const { return pool_->threads(); }
 
   // Persistent slots by name; -1 when there is none.
   int find_slot(const std::string& name) const;
-  std::byte* slot_data(int slot) { return slots_.at(slot).data(); }
-  const std::byte* slot_data(int slot) const { return slots_.at(slot).data(); }
+  std::byte* slot_data(int slot) { return slot_data_.at(slot); }
+  const std::byte* slot_data(int slot) const { return slot_data_.at(slot); }
 
   // Runs every launch once. An error names the launch's node.
   void run();
@@ -70,9 +82,11 @@ class Executor {
   };
 
   Program program_;
-  ThreadPool pool_;
+  std::unique_ptr<ThreadPool> own_pool_;
+  ThreadPool* pool_;
   AlignedBuffer arena_;
-  std::vector<AlignedBuffer> slots_;
+  std::vector<AlignedBuffer> own_slots_;
+  std::vector<std::byte*> slot_data_;
   std::vector<Resolved> resolved_;
   std::unordered_map<std::string, int> slot_of_, output_of_;  // by name
   bool profiling_ = false;

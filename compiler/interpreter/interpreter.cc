@@ -5,17 +5,10 @@
 #include <cmath>
 #include <functional>
 
-#include "runtime/kernels/counter_rng.h"
+#include "runtime/initializer.h"
 
 namespace reforge {
 namespace {
-
-// FNV-1a: a name hash that is the same on every platform and run.
-uint64_t stable_name_hash(const std::string& name) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 // Values outside +-2^53 cannot be represented exactly by the reference
 // storage; integer results there would be silently wrong.
@@ -124,23 +117,12 @@ ValueMap initial_values(const Graph& graph, uint64_t seed) {
     const Node& n = graph.node(id);
     if (n.op != "param" && n.op != "state") continue;
     HostTensor t(n.type);
-    const std::string& kind = n.attrs.get_string("init");
+    const std::string& kind_name = n.attrs.get_string("init");
+    std::optional<runtime::InitKind> kind = runtime::parse_init_kind(kind_name);
+    if (!kind) throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind_name));
     double scale = n.attrs.get_float("scale");
-    uint64_t stream = stable_name_hash(n.name);
-    for (int64_t i = 0; i < t.size(); ++i) {
-      if (kind == "normal")
-        t[i] = scale * kernels::counter_normal(seed, stream, i);
-      else if (kind == "uniform")
-        t[i] = scale * (2.0 * kernels::counter_uniform(seed, stream, i) - 1.0);
-      else if (kind == "zeros")
-        t[i] = 0.0;
-      else if (kind == "ones")
-        t[i] = 1.0;
-      else if (kind == "constant")
-        t[i] = scale;
-      else
-        throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
-    }
+    uint64_t stream = runtime::stable_name_hash(n.name);
+    for (int64_t i = 0; i < t.size(); ++i) t[i] = runtime::initial_element(*kind, scale, seed, stream, i);
     round_to_dtype(t);
     values[n.name] = std::move(t);
   }

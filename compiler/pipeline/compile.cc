@@ -30,12 +30,18 @@ ValueProvenance CompiledStep::provenance() const {
 }
 
 std::unique_ptr<Graph> backend_graph(const Graph& graph) {
-  std::set<std::string> structured;
-  for (int id = 0; id < graph.size(); ++id) {
-    const Node& n = graph.node(id);
-    if (n.def && n.def->kind == OpKind::structured) structured.insert(n.op);
+  // Expanding a structured op can bring out others from its regions (a
+  // reversible block's chunked feed-forward): repeat until none is left.
+  std::unique_ptr<Graph> expanded = graph.clone();
+  while (true) {
+    std::set<std::string> structured;
+    for (int id = 0; id < expanded->size(); ++id) {
+      const Node& n = expanded->node(id);
+      if (n.def && n.def->kind == OpKind::structured) structured.insert(n.op);
+    }
+    if (structured.empty()) break;
+    expanded = expand_structured(*expanded, structured);
   }
-  std::unique_ptr<Graph> expanded = structured.empty() ? graph.clone() : expand_structured(graph, structured);
   verify(*expanded);
   return expanded;
 }
@@ -94,6 +100,13 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
 
   compiled.graph = make_pipeline(options).run(*graph);
   return compiled;
+}
+
+std::unique_ptr<Graph> compile_forward(const Graph& model, const CompileOptions& options) {
+  verify(model);
+  std::unique_ptr<Graph> graph = options.lsh_fusion ? fuse_lsh_attention(model) : model.clone();
+  for (int id = 0; id < graph->size(); ++id) graph->mutable_node(id).role = ValueRole::forward;
+  return make_pipeline(options).run(*graph);
 }
 
 }  // namespace reforge

@@ -43,6 +43,11 @@ struct CompiledStep {
 CompiledStep compile_training_step(const Graph& model, const std::string& loss_output, const OptimizerConfig& optimizer,
                                    const CompileOptions& options);
 
+// A model's forward pass alone (evaluation, generation): the same
+// Reformer passes and general passes as the training step, no gradients.
+// Every output of `model` stays an output.
+std::unique_ptr<Graph> compile_forward(const Graph& model, const CompileOptions& options);
+
 // The graph the back ends run: `graph` with every structured op expanded.
 std::unique_ptr<Graph> backend_graph(const Graph& graph);
 

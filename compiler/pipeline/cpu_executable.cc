@@ -7,14 +7,23 @@
 
 namespace reforge {
 
+CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options) {
+  BackendPlan planned = plan_backend(graph, provenance, options.plan, options.elementwise_fusion);
+  if (auto conflict = find_plan_conflict(planned.plan)) {
+    throw Error("internal error: memory plan conflict: " + *conflict);
+  }
+  CpuLowering out{.graph = std::move(planned.graph), .plan = std::move(planned.plan)};
+  out.lowered = lower_program(*out.graph, out.plan, planned.grouping);
+  return out;
+}
+
 std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const ValueProvenance& provenance,
                                                     const CpuBuildOptions& options) {
   auto e = std::unique_ptr<CpuExecutable>(new CpuExecutable());
-  BackendPlan planned = plan_backend(graph, provenance, options.plan, options.elementwise_fusion);
-  e->graph_ = std::move(planned.graph);
-  e->plan_ = std::move(planned.plan);
-  if (auto conflict = find_plan_conflict(e->plan_)) throw Error("internal error: memory plan conflict: " + *conflict);
-  e->lowered_ = lower_program(*e->graph_, e->plan_, planned.grouping);
+  CpuLowering lowering = lower_for_cpu(graph, provenance, options);
+  e->graph_ = std::move(lowering.graph);
+  e->plan_ = std::move(lowering.plan);
+  e->lowered_ = std::move(lowering.lowered);
   e->jit_ = codegen::CpuJit::compile(e->lowered_.kernels, options.codegen);
   codegen::CpuJit* jit = e->jit_.get();
   e->executor_ = std::make_unique<runtime::Executor>(

@@ -26,6 +26,15 @@ struct CpuBuildOptions {
   codegen::CpuCodegenOptions codegen;
 };
 
+// A graph made ready for CPU code generation: expanded, grouped, planned
+// (the plan checked) and lowered to a program and its kernels.
+struct CpuLowering {
+  std::unique_ptr<Graph> graph;
+  MemoryPlan plan;
+  LoweredProgram lowered;
+};
+CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options = {});
+
 class CpuExecutable {
  public:
   static std::unique_ptr<CpuExecutable> build(const Graph& graph, const ValueProvenance& provenance,

@@ -113,8 +113,8 @@ class KernelRenderer {
     if (op != BinaryOp::add && op != BinaryOp::mul) return;
     bool reads_target = false;
     for (kir::ValueId operand : e.operands) {
-      reads_target = reads_target || (operand >= 0 && k_.exprs[operand].kind == ExprKind::read &&
-                                      k_.exprs[operand].var == s.target);
+      reads_target = reads_target ||
+                     (operand >= 0 && k_.exprs[operand].kind == ExprKind::read && k_.exprs[operand].var == s.target);
     }
     auto emitted = scopes_.back().find(s.value);
     if (!reads_target || emitted == scopes_.back().end()) return;

@@ -1,0 +1,90 @@
+#include "compiler/pipeline/artifact_builder.h"
+
+#include <fmt/format.h>
+
+#include "compiler/codegen/cpu/cpu_object.h"
+#include "compiler/memory/plan_dump.h"
+
+namespace reforge {
+namespace {
+
+// The kernels of every entry point go into one shared object: each
+// program's symbols get its own prefix.
+void prefix_symbols(LoweredProgram& lowered, const std::string& prefix) {
+  for (kir::Kernel& k : lowered.kernels) k.name = prefix + k.name;
+  for (runtime::Launch& l : lowered.program.launches) {
+    if (l.kind == runtime::Launch::Kind::kernel) l.function = prefix + l.function;
+  }
+}
+
+std::vector<runtime::PersistentInit> persistent_table(const Graph& graph) {
+  std::vector<runtime::PersistentInit> out;
+  for (int id = 0; id < graph.size(); ++id) {
+    const Node& n = graph.node(id);
+    if (n.op != "param" && n.op != "state") continue;
+    const std::string& kind = n.attrs.get_string("init");
+    std::optional<runtime::InitKind> init = runtime::parse_init_kind(kind);
+    if (!init) throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
+    out.push_back({.name = n.name,
+                   .type = n.type,
+                   .parameter = n.op == "param",
+                   .init = *init,
+                   .scale = n.attrs.get_float("scale")});
+  }
+  return out;
+}
+
+runtime::KeyValues compile_options_record(const ArtifactOptions& o) {
+  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+  return {{"reversible_recompute", flag(o.compile.reversible_recompute)},
+          {"lsh_fusion", flag(o.compile.lsh_fusion)},
+          {"simplify", flag(o.compile.simplify)},
+          {"cse", flag(o.compile.cse)},
+          {"dce", flag(o.compile.dce)},
+          {"elementwise_fusion", flag(o.build.elementwise_fusion)},
+          {"buffer_reuse", flag(o.build.plan.buffer_reuse)}};
+}
+
+}  // namespace
+
+runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOptions& options) {
+  if (!source.model) throw Error("build_artifact: no model graph");
+  codegen::CpuTarget target = codegen::resolve_cpu_target(options.cpu);
+  runtime::Artifact a;
+  a.manifest = {.compiler_version = kCompilerVersion,
+                .model = source.model_name,
+                .config = source.config,
+                .compile_options = compile_options_record(options),
+                .triple = target.triple,
+                .cpu = target.cpu,
+                .cpu_features = target.features,
+                .required_features = target.required,
+                .opt_level = options.opt_level};
+
+  CompiledStep step = compile_training_step(*source.model, source.loss_output, source.optimizer, options.compile);
+  CpuLowering train = lower_for_cpu(*step.graph, step.provenance(), options.build);
+  prefix_symbols(train.lowered, "train_");
+  a.persistent = persistent_table(*train.graph);
+  a.memory_plan_json = plan_to_json(train.plan);
+  runtime::EntryPoint& train_entry = a.entries.emplace_back();
+  train_entry.name = "train_step";
+  train_entry.program = train.lowered.program;
+  for (const CarriedValue& c : step.step.carried) {
+    bool has_slot = false;
+    for (const runtime::Slot& s : train_entry.program.slots) has_slot = has_slot || s.name == c.source;
+    if (has_slot) train_entry.carried.push_back({c.next, c.source});  // else: a parameter nothing reads
+  }
+  std::vector<kir::Kernel> kernels = train.lowered.kernels;
+
+  if (source.evaluation) {
+    std::unique_ptr<Graph> forward = compile_forward(*source.evaluation, options.compile);
+    CpuLowering lowered = lower_for_cpu(*forward, {}, options.build);
+    prefix_symbols(lowered.lowered, "forward_");
+    a.entries.push_back({.name = "forward", .program = lowered.lowered.program, .carried = {}});
+    kernels.insert(kernels.end(), lowered.lowered.kernels.begin(), lowered.lowered.kernels.end());
+  }
+  a.code = codegen::compile_shared_object(kernels, target, options.opt_level);
+  return a;
+}
+
+}  // namespace reforge

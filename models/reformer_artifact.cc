@@ -1,0 +1,33 @@
+#include "models/reformer_artifact.h"
+
+#include "models/reformer_step.h"
+
+namespace reforge {
+
+runtime::KeyValues config_record(const ReformerConfig& config) {
+  runtime::KeyValues out;
+  for (const ConfigField& f : config_fields()) out.emplace_back(f.name, f.get(config));
+  return out;
+}
+
+ReformerConfig config_from_record(const runtime::KeyValues& record) {
+  ReformerConfig config;
+  for (const auto& [name, value] : record) set_config_field(config, name, value);
+  config.validate();
+  return config;
+}
+
+runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const std::string& name,
+                                            const ArtifactOptions& options) {
+  std::unique_ptr<Graph> model = build_reformer_graph(config, name);
+  std::unique_ptr<Graph> evaluation = build_reformer_eval_graph(config, name);
+  return build_artifact({.model_name = name,
+                         .config = config_record(config),
+                         .model = model.get(),
+                         .loss_output = "loss",
+                         .optimizer = reformer_optimizer(config),
+                         .evaluation = evaluation.get()},
+                        options);
+}
+
+}  // namespace reforge

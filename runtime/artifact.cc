@@ -1,0 +1,549 @@
+#include "runtime/artifact.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "compiler/ir/error.h"
+#include "runtime/library.h"
+
+namespace reforge::runtime {
+
+static_assert(std::endian::native == std::endian::little, "artifacts are little-endian; so is every target");
+
+namespace {
+
+constexpr char kMagic[8] = {'R', 'E', 'F', 'O', 'R', 'G', 'E', 'A'};
+constexpr int64_t kHeaderBytes = 8 + 4 + 4 + 8 + 8;  // magic, version, sections, file size, table checksum
+constexpr int64_t kSectionEntryBytes = 4 + 4 + 8 + 8 + 8;
+constexpr int64_t kMaxSections = 64;
+constexpr int64_t kMaxRank = 16;
+// No single value of a model this machine could run is bigger; a larger
+// size is corruption, refused before anything is allocated.
+constexpr int64_t kMaxTensorBytes = int64_t{1} << 44;
+constexpr int64_t kMaxFileBytes = int64_t{4} << 30;
+
+enum class SectionKind : uint32_t { manifest = 1, persistent = 2, entry_point = 3, memory_plan = 4, code = 5 };
+
+const char* section_name(uint32_t kind) {
+  switch (static_cast<SectionKind>(kind)) {
+    case SectionKind::manifest:
+      return "manifest";
+    case SectionKind::persistent:
+      return "persistent";
+    case SectionKind::entry_point:
+      return "entry point";
+    case SectionKind::memory_plan:
+      return "memory plan";
+    case SectionKind::code:
+      return "code";
+  }
+  return "unknown";
+}
+
+// FNV-1a, 64 bits: any change of a single byte changes it.
+uint64_t checksum(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+// ---- writing ---------------------------------------------------------------
+
+class ByteWriter {
+ public:
+  template <typename T>
+  void scalar(T value) {
+    char raw[sizeof(T)];
+    std::memcpy(raw, &value, sizeof(T));
+    out_.append(raw, sizeof(T));
+  }
+  void u8(uint8_t v) { scalar(v); }
+  void u32(uint32_t v) { scalar(v); }
+  void i32(int32_t v) { scalar(v); }
+  void i64(int64_t v) { scalar(v); }
+  void f64(double v) { scalar(v); }
+  void count(size_t n) { u32(static_cast<uint32_t>(n)); }
+  void string(std::string_view s) {
+    count(s.size());
+    out_.append(s);
+  }
+  void type(const TensorType& t) {
+    u8(static_cast<uint8_t>(t.dtype));
+    count(t.shape.size());
+    for (int64_t d : t.shape) i64(d);
+  }
+  void key_values(const KeyValues& kv) {
+    count(kv.size());
+    for (const auto& [k, v] : kv) {
+      string(k);
+      string(v);
+    }
+  }
+  void buffer(const BufferRef& b) {
+    i32(b.slot);
+    i64(b.offset);
+    i64(b.bytes);
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string encode_manifest(const Manifest& m) {
+  ByteWriter w;
+  w.string(m.compiler_version);
+  w.string(m.model);
+  w.key_values(m.config);
+  w.key_values(m.compile_options);
+  w.string(m.triple);
+  w.string(m.cpu);
+  w.string(m.cpu_features);
+  w.count(m.required_features.size());
+  for (const std::string& f : m.required_features) w.string(f);
+  w.i32(m.opt_level);
+  return w.take();
+}
+
+std::string encode_persistent(const std::vector<PersistentInit>& values) {
+  ByteWriter w;
+  w.count(values.size());
+  for (const PersistentInit& p : values) {
+    w.string(p.name);
+    w.type(p.type);
+    w.u8(p.parameter ? 1 : 0);
+    w.u8(static_cast<uint8_t>(p.init));
+    w.f64(p.scale);
+  }
+  return w.take();
+}
+
+std::string encode_entry(const EntryPoint& e) {
+  ByteWriter w;
+  w.string(e.name);
+  const Program& p = e.program;
+  w.i64(p.arena_bytes);
+  w.count(p.slots.size());
+  for (const Slot& s : p.slots) {
+    w.string(s.name);
+    w.type(s.type);
+    w.u8(static_cast<uint8_t>(s.role));
+  }
+  w.count(p.launches.size());
+  for (const Launch& l : p.launches) {
+    w.u8(static_cast<uint8_t>(l.kind));
+    w.string(l.function);
+    w.count(l.buffers.size());
+    for (const BufferRef& b : l.buffers) w.buffer(b);
+    w.count(l.ints.size());
+    for (int64_t v : l.ints) w.i64(v);
+    w.count(l.reals.size());
+    for (double v : l.reals) w.f64(v);
+    w.i64(l.extent);
+    w.i64(l.work);
+    w.string(l.node);
+    w.string(l.op);
+    w.string(l.source);
+    w.i64(l.flops);
+  }
+  w.count(p.outputs.size());
+  for (const ProgramOutput& o : p.outputs) {
+    w.string(o.name);
+    w.type(o.type);
+    w.buffer(o.where);
+  }
+  w.count(e.carried.size());
+  for (const CarriedSlot& c : e.carried) {
+    w.string(c.next);
+    w.string(c.slot);
+  }
+  return w.take();
+}
+
+// ---- reading ---------------------------------------------------------------
+
+// Reads one section; every read is bounds-checked, and a count is checked
+// against the bytes left before anything is reserved for it.
+class ByteReader {
+ public:
+  ByteReader(std::string_view bytes, std::string context) : bytes_(bytes), context_(std::move(context)) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(fmt::format("{}: {} (at byte {} of {})", context_, what, position_, bytes_.size()));
+  }
+  template <typename T>
+  T scalar(const char* what) {
+    if (bytes_.size() - position_ < sizeof(T)) fail(fmt::format("{} runs past the end of the section", what));
+    T value;
+    std::memcpy(&value, bytes_.data() + position_, sizeof(T));
+    position_ += sizeof(T);
+    return value;
+  }
+  uint8_t u8(const char* what) { return scalar<uint8_t>(what); }
+  int32_t i32(const char* what) { return scalar<int32_t>(what); }
+  int64_t i64(const char* what) { return scalar<int64_t>(what); }
+  double f64(const char* what) { return scalar<double>(what); }
+  // A count of items each at least `min_item_bytes` long.
+  size_t count(const char* what, size_t min_item_bytes) {
+    uint32_t n = scalar<uint32_t>(what);
+    if (static_cast<uint64_t>(n) * min_item_bytes > bytes_.size() - position_) {
+      fail(fmt::format("{} says {} items, more than the section holds", what, n));
+    }
+    return n;
+  }
+  std::string string(const char* what) {
+    size_t n = count(what, 1);
+    std::string s(bytes_.substr(position_, n));
+    position_ += n;
+    return s;
+  }
+  int64_t non_negative(const char* what) {
+    int64_t v = i64(what);
+    if (v < 0) fail(fmt::format("{} is negative ({})", what, v));
+    return v;
+  }
+  TensorType type(const char* what) {
+    TensorType t;
+    uint8_t dtype = u8(what);
+    if (dtype > static_cast<uint8_t>(DType::boolean))
+      fail(fmt::format("{} has an unknown element type {}", what, dtype));
+    t.dtype = static_cast<DType>(dtype);
+    size_t rank = count(what, 8);
+    if (static_cast<int64_t>(rank) > kMaxRank) fail(fmt::format("{} has rank {}", what, rank));
+    int64_t bytes = dtype_bytes(t.dtype);
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t d = non_negative(what);
+      if (d > 0 && bytes > kMaxTensorBytes / d) fail(fmt::format("{} is larger than any machine holds", what));
+      bytes *= d;
+      t.shape.push_back(d);
+    }
+    return t;
+  }
+  KeyValues key_values(const char* what) {
+    KeyValues kv(count(what, 8));
+    for (auto& [k, v] : kv) {
+      k = string(what);
+      v = string(what);
+    }
+    return kv;
+  }
+  BufferRef buffer(const char* what) {
+    BufferRef b;
+    b.slot = i32(what);
+    b.offset = i64(what);
+    b.bytes = i64(what);
+    return b;
+  }
+  void finish() const {
+    if (position_ != bytes_.size())
+      fail(fmt::format("{} bytes left over after the last field", bytes_.size() - position_));
+  }
+
+ private:
+  std::string_view bytes_;
+  size_t position_ = 0;
+  std::string context_;
+};
+
+Manifest decode_manifest(ByteReader r) {
+  Manifest m;
+  m.compiler_version = r.string("compiler version");
+  m.model = r.string("model name");
+  m.config = r.key_values("config");
+  m.compile_options = r.key_values("compile options");
+  m.triple = r.string("target triple");
+  m.cpu = r.string("cpu");
+  m.cpu_features = r.string("cpu features");
+  size_t n = r.count("required features", 4);
+  for (size_t i = 0; i < n; ++i) m.required_features.push_back(r.string("required feature"));
+  m.opt_level = r.i32("optimisation level");
+  r.finish();
+  return m;
+}
+
+std::vector<PersistentInit> decode_persistent(ByteReader r) {
+  std::vector<PersistentInit> values(r.count("persistent values", 4 + 5 + 2 + 8));
+  for (PersistentInit& p : values) {
+    p.name = r.string("persistent value name");
+    p.type = r.type("persistent value type");
+    p.parameter = r.u8("parameter flag") != 0;
+    uint8_t init = r.u8("initialiser");
+    if (init > static_cast<uint8_t>(InitKind::constant))
+      r.fail(fmt::format("'{}' has an unknown initialiser {}", p.name, init));
+    p.init = static_cast<InitKind>(init);
+    p.scale = r.f64("initialiser scale");
+  }
+  r.finish();
+  return values;
+}
+
+EntryPoint decode_entry(ByteReader r) {
+  EntryPoint e;
+  e.name = r.string("entry point name");
+  Program& p = e.program;
+  p.arena_bytes = r.non_negative("arena size");
+  p.slots.resize(r.count("slots", 4 + 5 + 1));
+  for (Slot& s : p.slots) {
+    s.name = r.string("slot name");
+    s.type = r.type("slot type");
+    uint8_t role = r.u8("slot role");
+    if (role > static_cast<uint8_t>(SlotRole::computed)) r.fail(fmt::format("slot '{}' has an unknown role", s.name));
+    s.role = static_cast<SlotRole>(role);
+  }
+  p.launches.resize(r.count("launches", 1 + 4 * 7 + 8 * 4));
+  for (Launch& l : p.launches) {
+    uint8_t kind = r.u8("launch kind");
+    if (kind > static_cast<uint8_t>(Launch::Kind::library)) r.fail("a launch has an unknown kind");
+    l.kind = static_cast<Launch::Kind>(kind);
+    l.function = r.string("launch function");
+    l.buffers.resize(r.count("launch buffers", 20));
+    for (BufferRef& b : l.buffers) b = r.buffer("launch buffer");
+    l.ints.resize(r.count("launch integers", 8));
+    for (int64_t& v : l.ints) v = r.i64("launch integer");
+    l.reals.resize(r.count("launch reals", 8));
+    for (double& v : l.reals) v = r.f64("launch real");
+    l.extent = r.non_negative("launch extent");
+    l.work = r.non_negative("launch work");
+    l.node = r.string("launch node");
+    l.op = r.string("launch op");
+    l.source = r.string("launch source");
+    l.flops = r.non_negative("launch flops");
+  }
+  p.outputs.resize(r.count("outputs", 4 + 5 + 20));
+  for (ProgramOutput& o : p.outputs) {
+    o.name = r.string("output name");
+    o.type = r.type("output type");
+    o.where = r.buffer("output buffer");
+  }
+  e.carried.resize(r.count("carried values", 8));
+  for (CarriedSlot& c : e.carried) {
+    c.next = r.string("carried output");
+    c.slot = r.string("carried slot");
+  }
+  r.finish();
+  return e;
+}
+
+// ---- consistency -----------------------------------------------------------
+
+void check_buffer(const Program& p, const BufferRef& b, const std::string& what, const std::string& context) {
+  int64_t size = 0;
+  std::string space;
+  if (b.slot == -1) {
+    size = p.arena_bytes;
+    space = "the arena";
+  } else if (b.slot >= 0 && b.slot < static_cast<int>(p.slots.size())) {
+    size = p.slots[b.slot].type.bytes();
+    space = "slot '" + p.slots[b.slot].name + "'";
+  } else {
+    throw Error(fmt::format("{}: {} names slot {}, but there are {}", context, what, b.slot, p.slots.size()));
+  }
+  if (b.offset < 0 || b.bytes < 0 || b.offset > size || b.bytes > size - b.offset) {
+    throw Error(
+        fmt::format("{}: {} [{}, +{}) lies outside {} of {} bytes", context, what, b.offset, b.bytes, space, size));
+  }
+}
+
+void check_entry(const EntryPoint& e, const std::string& origin) {
+  const std::string context = fmt::format("{}: entry point '{}'", origin, e.name);
+  const Program& p = e.program;
+  std::map<std::string, const Slot*> slots;
+  for (const Slot& s : p.slots) {
+    if (!slots.emplace(s.name, &s).second) throw Error(fmt::format("{}: slot '{}' appears twice", context, s.name));
+  }
+  for (const Launch& l : p.launches) {
+    std::string what = fmt::format("launch of '{}' ({})", l.node, l.function);
+    if (l.function.empty()) throw Error(fmt::format("{}: {} names no function", context, what));
+    if (l.kind == Launch::Kind::library && !find_library_function(l.function)) {
+      throw Error(fmt::format("{}: {} calls a library function this runtime does not have", context, what));
+    }
+    for (const BufferRef& b : l.buffers) check_buffer(p, b, what, context);
+  }
+  std::map<std::string, const ProgramOutput*> outputs;
+  for (const ProgramOutput& o : p.outputs) {
+    check_buffer(p, o.where, "output '" + o.name + "'", context);
+    if (o.where.bytes != o.type.bytes()) {
+      throw Error(fmt::format("{}: output '{}' is {} ({} bytes) but its buffer holds {}", context, o.name,
+                              type_to_string(o.type), o.type.bytes(), o.where.bytes));
+    }
+    if (!outputs.emplace(o.name, &o).second) throw Error(fmt::format("{}: output '{}' appears twice", context, o.name));
+  }
+  for (const CarriedSlot& c : e.carried) {
+    auto out = outputs.find(c.next);
+    auto slot = slots.find(c.slot);
+    if (out == outputs.end() || slot == slots.end() || out->second->type != slot->second->type) {
+      throw Error(fmt::format("{}: carried value '{}' -> '{}' does not join an output to a slot of the same type",
+                              context, c.next, c.slot));
+    }
+  }
+}
+
+void check_artifact(const Artifact& a, const std::string& origin) {
+  if (!a.entry("train_step")) throw Error(origin + ": the artifact has no 'train_step' entry point");
+  std::set<std::string> names;
+  for (const EntryPoint& e : a.entries) {
+    if (!names.insert(e.name).second) throw Error(fmt::format("{}: entry point '{}' appears twice", origin, e.name));
+    check_entry(e, origin);
+  }
+  std::set<std::string> persistent;
+  for (const PersistentInit& p : a.persistent) {
+    if (!persistent.insert(p.name).second)
+      throw Error(fmt::format("{}: persistent value '{}' appears twice", origin, p.name));
+    for (const EntryPoint& e : a.entries) {
+      for (const Slot& s : e.program.slots) {
+        if (s.name == p.name && s.type != p.type) {
+          throw Error(fmt::format("{}: '{}' is {} in the parameter table but {} in entry point '{}'", origin, p.name,
+                                  type_to_string(p.type), type_to_string(s.type), e.name));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const EntryPoint* Artifact::entry(std::string_view name) const {
+  for (const EntryPoint& e : entries) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+std::string encode_artifact(const Artifact& a) {
+  std::vector<std::pair<SectionKind, std::string>> sections;
+  sections.emplace_back(SectionKind::manifest, encode_manifest(a.manifest));
+  sections.emplace_back(SectionKind::persistent, encode_persistent(a.persistent));
+  for (const EntryPoint& e : a.entries) sections.emplace_back(SectionKind::entry_point, encode_entry(e));
+  sections.emplace_back(SectionKind::memory_plan, a.memory_plan_json);
+  sections.emplace_back(SectionKind::code, a.code);
+
+  // Sections start on 64-byte boundaries (the code section can be mapped).
+  auto align = [](int64_t n) { return (n + 63) / 64 * 64; };
+  int64_t offset = align(kHeaderBytes + kSectionEntryBytes * static_cast<int64_t>(sections.size()));
+  ByteWriter table;
+  for (const auto& [kind, bytes] : sections) {
+    table.u32(static_cast<uint32_t>(kind));
+    table.u32(0);
+    table.i64(offset);
+    table.i64(static_cast<int64_t>(bytes.size()));
+    table.scalar<uint64_t>(checksum(bytes));
+    offset = align(offset + static_cast<int64_t>(bytes.size()));
+  }
+  std::string table_bytes = table.take();
+  ByteWriter header;
+  std::string out(kMagic, sizeof(kMagic));
+  header.u32(kArtifactFormatVersion);
+  header.count(sections.size());
+  header.i64(offset);
+  std::string fixed = header.take();
+  ByteWriter sum;
+  sum.scalar<uint64_t>(checksum(std::string(kMagic, sizeof(kMagic)) + fixed + table_bytes));
+  out += fixed + sum.take() + table_bytes;
+  for (const auto& [kind, bytes] : sections) {
+    out.resize(align(static_cast<int64_t>(out.size())), '\0');
+    out += bytes;
+  }
+  out.resize(offset, '\0');
+  return out;
+}
+
+Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
+  auto fail = [&](const std::string& what) {
+    throw Error(fmt::format("{}: not a valid Reforge artifact: {}", origin, what));
+  };
+  if (bytes.size() < static_cast<size_t>(kHeaderBytes))
+    fail(fmt::format("only {} bytes, shorter than the header", bytes.size()));
+  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) fail("wrong magic bytes (is it an .rfa file?)");
+  ByteReader header(bytes.substr(8, kHeaderBytes - 8), origin + ": header");
+  uint32_t version = header.scalar<uint32_t>("format version");
+  if (version != kArtifactFormatVersion) {
+    fail(fmt::format("format version {}, but this runtime reads version {} (recompile it with this Reforge)", version,
+                     kArtifactFormatVersion));
+  }
+  uint32_t section_count = header.scalar<uint32_t>("section count");
+  int64_t file_size = header.i64("file size");
+  uint64_t table_sum = header.scalar<uint64_t>("table checksum");
+  if (section_count == 0 || section_count > kMaxSections) fail(fmt::format("{} sections", section_count));
+  if (file_size != static_cast<int64_t>(bytes.size())) {
+    fail(fmt::format("the header says {} bytes but the file has {} (truncated or appended to?)", file_size,
+                     bytes.size()));
+  }
+  int64_t table_end = kHeaderBytes + kSectionEntryBytes * section_count;
+  if (table_end > file_size) fail("the section table runs past the end of the file");
+  std::string summed(bytes.substr(0, kHeaderBytes - 8));
+  summed += bytes.substr(kHeaderBytes, table_end - kHeaderBytes);
+  if (checksum(summed) != table_sum) fail("the header or section table checksum does not match (corrupt file)");
+
+  ByteReader table(bytes.substr(kHeaderBytes, table_end - kHeaderBytes), origin + ": section table");
+  Artifact a;
+  bool seen_manifest = false, seen_persistent = false, seen_plan = false, seen_code = false;
+  for (uint32_t i = 0; i < section_count; ++i) {
+    uint32_t kind = table.scalar<uint32_t>("section kind");
+    table.scalar<uint32_t>("reserved");
+    int64_t offset = table.i64("section offset");
+    int64_t size = table.i64("section size");
+    uint64_t sum = table.scalar<uint64_t>("section checksum");
+    std::string name = fmt::format("section {} ({})", i, section_name(kind));
+    if (offset < table_end || size < 0 || offset > file_size || size > file_size - offset) {
+      fail(fmt::format("{} at [{}, +{}) lies outside the file's {} bytes", name, offset, size, file_size));
+    }
+    std::string_view body = bytes.substr(offset, size);
+    if (checksum(body) != sum) fail(fmt::format("{} fails its checksum (corrupt file)", name));
+    std::string context = fmt::format("{}: {}", origin, name);
+    auto once = [&](bool& seen) {
+      if (seen) fail(name + " appears twice");
+      seen = true;
+    };
+    switch (static_cast<SectionKind>(kind)) {
+      case SectionKind::manifest:
+        once(seen_manifest);
+        a.manifest = decode_manifest(ByteReader(body, context));
+        break;
+      case SectionKind::persistent:
+        once(seen_persistent);
+        a.persistent = decode_persistent(ByteReader(body, context));
+        break;
+      case SectionKind::entry_point:
+        a.entries.push_back(decode_entry(ByteReader(body, context)));
+        break;
+      case SectionKind::memory_plan:
+        once(seen_plan);
+        a.memory_plan_json = std::string(body);
+        break;
+      case SectionKind::code:
+        once(seen_code);
+        a.code = std::string(body);
+        break;
+      default:
+        fail(fmt::format("{} has an unknown kind {}", name, kind));
+    }
+  }
+  if (!seen_manifest) fail("no manifest section");
+  if (!seen_persistent) fail("no persistent-values section");
+  if (!seen_code) fail("no code section");
+  check_artifact(a, origin);
+  return a;
+}
+
+std::string read_artifact_file(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) throw Error(path + ": is a directory, not an artifact");
+  auto size = std::filesystem::file_size(path, error);
+  if (error) throw Error(fmt::format("cannot read artifact {}: {}", path, error.message()));
+  if (size > static_cast<uintmax_t>(kMaxFileBytes)) {
+    throw Error(fmt::format("{}: {} bytes is larger than any artifact (at most {})", path, size, kMaxFileBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(size, '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) throw Error("cannot read artifact " + path);
+  return bytes;
+}
+
+}  // namespace reforge::runtime

@@ -1,0 +1,175 @@
+#include "runtime/reforge_runtime.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "runtime/cpu_features.h"
+#include "runtime/shared_code.h"
+
+namespace reforge::runtime {
+namespace {
+
+int64_t physical_memory_bytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// Code for another architecture or for features this CPU lacks would
+// crash on its first instruction; refuse it with what to do instead.
+void check_machine(const Manifest& m, const std::string& origin) {
+#if defined(__x86_64__)
+  constexpr std::string_view kArch = "x86_64";
+#else
+  constexpr std::string_view kArch = "unsupported";
+#endif
+  if (!m.triple.starts_with(kArch)) {
+    throw Error(fmt::format("{}: compiled for {}, but this machine is {}", origin, m.triple, kArch));
+  }
+  std::vector<std::string> missing = missing_cpu_features(m.required_features);
+  if (!missing.empty()) {
+    throw Error(
+        fmt::format("{}: compiled for CPU '{}', whose code needs {} — this machine's CPU lacks it; "
+                    "recompile with `reforge compile --cpu=native` (or an older level such as x86-64-v3)",
+                    origin, m.cpu, join(missing)));
+  }
+}
+
+// Everything the model will allocate, compared with the machine's memory
+// before any of it is allocated.
+void check_memory(const Artifact& a, const std::string& origin) {
+  int64_t total = 0;
+  auto add = [&](int64_t bytes) { total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes; };
+  for (const PersistentInit& p : a.persistent) add(p.type.bytes());
+  for (const EntryPoint& e : a.entries) {
+    add(e.program.arena_bytes);
+    for (const Slot& s : e.program.slots) add(s.type.bytes());
+  }
+  int64_t available = physical_memory_bytes();
+  if (total > available) {
+    throw Error(fmt::format("{}: running it needs {:.2f} GiB, more than this machine's {:.2f} GiB of memory", origin,
+                            total / 1073741824.0, available / 1073741824.0));
+  }
+}
+
+}  // namespace
+
+void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
+  for (const Slot& s : inputs_) {
+    if (s.name != name) continue;
+    if (static_cast<int64_t>(bytes) != s.type.bytes()) {
+      throw Error(fmt::format("input '{}' of '{}' is {} ({} bytes), given {} bytes", name, name_,
+                              type_to_string(s.type), s.type.bytes(), bytes));
+    }
+    std::memcpy(executor_->slot_data(executor_->find_slot(name)), data, bytes);
+    return;
+  }
+  std::string known;
+  for (const Slot& s : inputs_) known += (known.empty() ? "" : ", ") + s.name;
+  throw Error(fmt::format("'{}' has no input '{}' (its inputs: {})", name_, name, known));
+}
+
+std::span<const std::byte> Entry::output(const std::string& name) const {
+  const ProgramOutput& o = executor_->output_info(name);
+  return {executor_->output(name), static_cast<size_t>(o.where.bytes)};
+}
+
+std::unique_ptr<Model> Model::open(const std::string& path, const OpenOptions& options) {
+  return load(read_artifact_file(path), path, options);
+}
+
+std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& origin, const OpenOptions& options) {
+  std::unique_ptr<Model> model(new Model());
+  model->artifact_ = decode_artifact(bytes, origin);
+  check_machine(model->artifact_.manifest, origin);
+  check_memory(model->artifact_, origin);
+  model->build(options);
+  return model;
+}
+
+Model::~Model() = default;
+
+void Model::build(const OpenOptions& options) {
+  code_ = std::make_unique<SharedCode>(artifact_.code);
+  pool_ = std::make_unique<ThreadPool>(options.threads);
+  for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
+
+  ExecutorOptions executor_options{.pool = pool_.get(), .slot_memory = [&](const Slot& s) -> std::byte* {
+                                     for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+                                       if (artifact_.persistent[i].name == s.name) return persistent_[i].data();
+                                     }
+                                     return nullptr;
+                                   }};
+  SharedCode* code = code_.get();
+  auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
+  // train_step first, so train_step() is entries_[0].
+  std::vector<const EntryPoint*> order = {artifact_.entry("train_step")};
+  for (const EntryPoint& e : artifact_.entries) {
+    if (e.name != "train_step") order.push_back(&e);
+  }
+  for (const EntryPoint* e : order) {
+    auto entry = std::make_unique<Entry>();
+    entry->name_ = e->name;
+    entry->executor_ = std::make_unique<Executor>(e->program, resolve, executor_options);
+    for (const Slot& s : e->program.slots) {
+      bool persistent = false;
+      for (const PersistentInit& p : artifact_.persistent) persistent = persistent || p.name == s.name;
+      if (s.role == SlotRole::fed && !persistent) entry->inputs_.push_back(s);
+    }
+    entries_.push_back(std::move(entry));
+  }
+  Executor& train = entries_[0]->executor();
+  for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
+    int slot = train.find_slot(c.slot);
+    carried_.push_back(
+        {train.slot_data(slot), train.output(c.next), static_cast<size_t>(train.output_info(c.next).where.bytes)});
+  }
+}
+
+std::string Model::config(const std::string& field) const {
+  for (const auto& [k, v] : artifact_.manifest.config) {
+    if (k == field) return v;
+  }
+  return "";
+}
+
+Entry* Model::entry(const std::string& name) {
+  for (auto& e : entries_) {
+    if (e->name() == name) return e.get();
+  }
+  return nullptr;
+}
+
+void Model::initialise(uint64_t seed) {
+  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+    const PersistentInit& p = artifact_.persistent[i];
+    fill_initial(p.init, p.scale, seed, p.name, p.type, persistent_[i].data());
+  }
+}
+
+std::span<std::byte> Model::persistent_data(const std::string& name) {
+  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+    if (artifact_.persistent[i].name == name) {
+      return {persistent_[i].data(), static_cast<size_t>(artifact_.persistent[i].type.bytes())};
+    }
+  }
+  throw Error(fmt::format("the model has no parameter or optimizer state '{}'", name));
+}
+
+std::span<const std::byte> Model::persistent_data(const std::string& name) const {
+  return const_cast<Model*>(this)->persistent_data(name);
+}
+
+void Model::step() {
+  entries_[0]->run();
+  for (const CarriedCopy& c : carried_) std::memcpy(c.slot, c.next, c.bytes);
+}
+
+}  // namespace reforge::runtime

@@ -1,0 +1,116 @@
+// The Reforge runtime API: open a compiled artifact (.rfa), set its inputs,
+// run its entry points, read and write its parameters. Links no compiler:
+// the artifact carries native code, the memory plan and the program.
+//
+//   auto model = reforge::runtime::Model::open("p1.rfa");
+//   model->initialise(/*seed=*/1);
+//   reforge::runtime::Entry& train = model->train_step();
+//   train.set_input("tokens", tokens.data(), tokens.size() * sizeof(int64_t));
+//   ...                                 // targets, loss_weights, rng
+//   model->step();                      // forward, backward, Adam update
+//   float loss = train.output_as<float>("loss")[0];
+//
+// Errors (a corrupt artifact, a CPU without a feature the code needs, a
+// wrong input name or size) throw reforge::Error with a message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/error.h"
+#include "runtime/artifact.h"
+#include "runtime/executor.h"
+
+namespace reforge::runtime {
+
+class SharedCode;
+
+struct OpenOptions {
+  int threads = 0;  // 0: one per hardware thread
+};
+
+// One entry point of an opened model: its inputs, outputs and program.
+class Entry {
+ public:
+  const std::string& name() const { return name_; }
+  // The values the caller writes before each run (parameters and
+  // optimizer state are the model's, not inputs).
+  const std::vector<Slot>& inputs() const { return inputs_; }
+  const std::vector<ProgramOutput>& outputs() const { return executor_->program().outputs; }
+
+  // Copies `bytes` bytes into input `name`; the size must be the input's.
+  void set_input(const std::string& name, const void* data, size_t bytes);
+  // Runs the program once (Model::step also carries the updates over).
+  void run() { executor_->run(); }
+  // An output of the last run, in its element type's memory layout.
+  std::span<const std::byte> output(const std::string& name) const;
+  template <typename T>
+  std::span<const T> output_as(const std::string& name) const {
+    std::span<const std::byte> raw = output(name);
+    return {reinterpret_cast<const T*>(raw.data()), raw.size() / sizeof(T)};
+  }
+
+  Executor& executor() { return *executor_; }
+  const Executor& executor() const { return *executor_; }
+
+ private:
+  friend class Model;
+  std::string name_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<Slot> inputs_;
+};
+
+class Model {
+ public:
+  // Reads, validates and loads an artifact; nothing is trusted before it
+  // is checked (see docs/ARTIFACT_FORMAT.md).
+  static std::unique_ptr<Model> open(const std::string& path, const OpenOptions& options = {});
+  static std::unique_ptr<Model> load(std::string_view bytes, const std::string& origin,
+                                     const OpenOptions& options = {});
+  ~Model();
+
+  const Manifest& manifest() const { return artifact_.manifest; }
+  // A config field as the artifact was compiled with; "" when absent.
+  std::string config(const std::string& field) const;
+  const std::string& memory_plan_json() const { return artifact_.memory_plan_json; }
+  int threads() const { return pool_->threads(); }
+
+  Entry& train_step() { return *entries_.at(0); }
+  // Null when the artifact has no such entry point ("forward").
+  Entry* entry(const std::string& name);
+
+  // Parameters and optimizer state, shared by every entry point.
+  const std::vector<PersistentInit>& persistent() const { return artifact_.persistent; }
+  // Sets every persistent value to its initial value for `seed` (the same
+  // numbers `reforge train --seed` starts from).
+  void initialise(uint64_t seed);
+  std::span<std::byte> persistent_data(const std::string& name);
+  std::span<const std::byte> persistent_data(const std::string& name) const;
+
+  // One training step on the inputs set on train_step(): runs it, then the
+  // updated parameters and optimizer state become the current ones.
+  void step();
+
+ private:
+  Model() = default;
+  void build(const OpenOptions& options);
+
+  struct CarriedCopy {
+    std::byte* slot;
+    const std::byte* next;
+    size_t bytes;
+  };
+
+  Artifact artifact_;
+  std::unique_ptr<SharedCode> code_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<AlignedBuffer> persistent_;        // in artifact_.persistent's order
+  std::vector<std::unique_ptr<Entry>> entries_;  // train_step first
+  std::vector<CarriedCopy> carried_;
+};
+
+}  // namespace reforge::runtime

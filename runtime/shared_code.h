@@ -1,0 +1,29 @@
+// Native code loaded from memory: the shared object an artifact carries is
+// written to an anonymous in-memory file and opened with the dynamic
+// loader, so nothing is left on disk and no compiler is needed.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "runtime/executor.h"
+
+namespace reforge::runtime {
+
+class SharedCode {
+ public:
+  // Throws reforge::Error with the loader's message when the bytes are not
+  // a loadable shared object for this machine.
+  explicit SharedCode(std::string_view shared_object);
+  ~SharedCode();
+  SharedCode(const SharedCode&) = delete;
+  SharedCode& operator=(const SharedCode&) = delete;
+
+  // The kernel's entry point; null when the code has no such symbol.
+  KernelFunction find(const std::string& symbol) const;
+
+ private:
+  void* handle_ = nullptr;
+};
+
+}  // namespace reforge::runtime
