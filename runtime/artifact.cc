@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <filesystem>
@@ -524,6 +525,28 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
       default:
         fail(fmt::format("{} has an unknown kind {}", name, kind));
     }
+  }
+  // Bytes outside the header, the table and the sections are padding and
+  // must be zero: no byte of a valid artifact goes unchecked.
+  std::vector<std::pair<int64_t, int64_t>> used = {{0, table_end}};
+  ByteReader again(bytes.substr(kHeaderBytes, table_end - kHeaderBytes), origin + ": section table");
+  for (uint32_t i = 0; i < section_count; ++i) {
+    again.i64("section kind");
+    int64_t offset = again.i64("section offset");
+    int64_t size = again.i64("section size");
+    again.i64("section checksum");
+    used.emplace_back(offset, offset + size);
+  }
+  std::sort(used.begin(), used.end());
+  int64_t covered = 0;
+  for (const auto& [begin, end] : used) {
+    for (int64_t i = covered; i < begin; ++i) {
+      if (bytes[i] != '\0') fail(fmt::format("byte {} lies between sections and is not zero padding", i));
+    }
+    covered = std::max(covered, end);
+  }
+  for (int64_t i = covered; i < file_size; ++i) {
+    if (bytes[i] != '\0') fail(fmt::format("byte {} lies after the last section and is not zero padding", i));
   }
   if (!seen_manifest) fail("no manifest section");
   if (!seen_persistent) fail("no persistent-values section");

@@ -61,6 +61,13 @@ void check_memory(const Artifact& a, const std::string& origin) {
 
 }  // namespace
 
+bool Entry::has_input(const std::string& name) const {
+  for (const Slot& s : inputs_) {
+    if (s.name == name) return true;
+  }
+  return false;
+}
+
 void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
   for (const Slot& s : inputs_) {
     if (s.name != name) continue;

@@ -42,6 +42,7 @@ class Entry {
   const std::vector<Slot>& inputs() const { return inputs_; }
   const std::vector<ProgramOutput>& outputs() const { return executor_->program().outputs; }
 
+  bool has_input(const std::string& name) const;
   // Copies `bytes` bytes into input `name`; the size must be the input's.
   void set_input(const std::string& name, const void* data, size_t bytes);
   // Runs the program once (Model::step also carries the updates over).

@@ -96,6 +96,52 @@ TEST(Cli, BothBackendsGiveTheSameFirstSteps) {
   EXPECT_EQ(compiled, final_accuracy(args));
 }
 
+std::string captured(const std::string& command, const std::vector<std::string>& args) {
+  ::testing::internal::CaptureStdout();
+  int status = run(command, args);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(status, 0) << out;
+  return out;
+}
+
+// From the "step time" line on, minus the backend's name: the final loss
+// and accuracy.
+std::string final_line(const std::string& out) {
+  size_t at = out.find("final loss");
+  return at == std::string::npos ? "(no final loss in:\n" + out + ")" : out.substr(at);
+}
+
+// compile -> run trains exactly as train does from source.
+TEST(Cli, CompiledArtifactRunsAsTrainDoes) {
+  auto path = temp_path("duplication.rfa");
+  std::string compiled = captured("compile", {"duplication", "-o", path.string()});
+  EXPECT_NE(compiled.find("wrote " + path.string()), std::string::npos) << compiled;
+  EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
+  std::string from_artifact = captured("run", {path.string(), "--steps=5", "--seed=4", "--log_every=1"});
+  std::string from_source = captured("train", {"duplication", "--steps=5", "--seed=4", "--log_every=1"});
+  EXPECT_EQ(final_line(from_artifact), final_line(from_source));
+  std::regex step(R"(step 5/5  loss ([0-9.]+))");
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(from_artifact, a, step)) << from_artifact;
+  ASSERT_TRUE(std::regex_search(from_source, b, step)) << from_source;
+  EXPECT_EQ(a[1], b[1]);
+  std::string evaluated = captured("run", {path.string(), "--steps=2", "--eval"});
+  EXPECT_NE(evaluated.find("forward:"), std::string::npos) << evaluated;
+}
+
+TEST(Cli, BadArtifactsAndCompileFlagsAreRejected) {
+  EXPECT_NE(error_of("compile", {"duplication"}).find("needs the artifact's path: -o"), std::string::npos);
+  EXPECT_NE(error_of("compile", {"duplication", "--cpu=pentium9000", "-o", temp_path("x.rfa").string()})
+                .find("does not know the CPU 'pentium9000'"),
+            std::string::npos);
+  EXPECT_NE(error_of("run", {}).find("usage: reforge run MODEL.rfa"), std::string::npos);
+  EXPECT_NE(error_of("run", {temp_path("missing.rfa").string()}).find("cannot read artifact"), std::string::npos);
+  auto text = temp_path("not_an_artifact.rfa");
+  std::ofstream(text) << "plain text, certainly not an artifact\n";
+  EXPECT_NE(error_of("run", {text.string()}).find("wrong magic bytes"), std::string::npos);
+  EXPECT_NE(error_of("run", {temp_path("").string()}).find("is a directory"), std::string::npos);
+}
+
 TEST(Cli, BadInputIsRejectedWithWhatToChange) {
   EXPECT_NE(error_of("plan", {"no-such-model"}).find("unknown model 'no-such-model' (registered: byte-lm"),
             std::string::npos);

@@ -5,9 +5,7 @@
 // (--backend=llvm, the default) or on the reference interpreter.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <functional>
 #include <map>
 
@@ -23,8 +21,8 @@
 #include "models/reformer_step.h"
 #include "models/tasks.h"
 #include "runtime/profile_report.h"
-#include "runtime/progress.h"
 #include "tools/cli/model_flags.h"
+#include "tools/cli/training_loop.h"
 
 namespace reforge::cli {
 namespace {
@@ -117,26 +115,12 @@ int run_train(const std::vector<std::string>& args) {
                cpu->executable().executor().threads(), compile_seconds);
     if (kernels != "false") print_kernels(e, kernels);
   }
-  ProgressReporter progress(steps, config.batch * config.seq_len, "tokens", flags.get_int("log_every"));
-  ValueMap last;
-  std::vector<double> step_seconds;
-  for (int64_t s = 1; s <= steps; ++s) {
-    ValueMap batch = task->batch(s);
-    auto started = std::chrono::steady_clock::now();
-    last = run_step(batch);
-    step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    progress.report(s, last.at("loss")[0]);
-  }
+  TrainingRun run = run_training(*task, steps, config.batch * config.seq_len, flags.get_int("log_every"), run_step);
   if (cpu && flags.get_bool("profile")) {
     CpuExecutable& e = cpu->executable();
     fmt::print("{}", runtime::profile_report(e.lowered().program, e.executor().seconds(), steps));
   }
-  std::sort(step_seconds.begin(), step_seconds.end());
-  fmt::print("step time: median {:.3f}s, fastest {:.3f}s over {} steps ({} backend)\n",
-             step_seconds[step_seconds.size() / 2], step_seconds.front(), step_seconds.size(), backend);
-  double loss = last.at("loss")[0];
-  fmt::print("final loss {:.4f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task->loss_unit(), loss / std::log(2.0),
-             100.0 * last.at("accuracy")[0]);
+  print_training_summary(run, *task, backend);
   return 0;
 }
 

@@ -52,13 +52,16 @@ CpuTarget resolve_cpu_target(const std::string& name) {
     t.cpu = name;
   }
   const llvm::Target& target = find_target(t.triple);
-  std::unique_ptr<llvm::MCSubtargetInfo> info(target.createMCSubtargetInfo(t.triple, t.cpu, t.features));
-  if (!info || !info->isCPUStringValid(t.cpu)) {
+  // Asked of a generic subtarget first: LLVM warns on stderr about a CPU
+  // name it does not know.
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(target.createMCSubtargetInfo(t.triple, "", ""));
+  if (!generic || !generic->isCPUStringValid(t.cpu)) {
     throw Error(
         fmt::format("--cpu: LLVM does not know the CPU '{}' (try native, x86-64, x86-64-v2, x86-64-v3, "
                     "x86-64-v4, znver3, skylake-avx512, ...)",
                     name));
   }
+  std::unique_ptr<llvm::MCSubtargetInfo> info(target.createMCSubtargetInfo(t.triple, t.cpu, t.features));
   // Only features the runtime can check are recorded as required: code
   // that needs one the loading machine lacks is refused, not run.
   const auto& checkable = runtime::checkable_cpu_features();

@@ -1,0 +1,71 @@
+// `reforge compile <model> [config flags] -o model.rfa`: compiles the
+// model's training step and forward pass ahead of time for a CPU
+// (--cpu=native by default) and writes one artifact that `reforge run`
+// and the runtime API (runtime/reforge_runtime.h) run without a compiler.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "compiler/memory/plan_dump.h"
+#include "models/reformer_artifact.h"
+#include "runtime/artifact.h"
+#include "tools/cli/model_flags.h"
+
+namespace reforge::cli {
+namespace {
+
+const std::map<std::string, std::string> kCompileFlags = {
+    {"output", ""}, {"cpu", "native"}, {"opt_level", "3"}, {"reversible_recompute", "true"}, {"lsh_fusion", "true"}};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int run_compile(const std::vector<std::string>& args) {
+  ModelSelection selection = select_model("compile", args, kCompileFlags);
+  if (selection.help_shown) return 0;
+  const Flags& flags = selection.flags;
+  const std::string output = flags.get("output");
+  if (output.empty()) throw Error("reforge compile needs the artifact's path: -o FILE.rfa");
+  int64_t opt_level = flags.get_int("opt_level");
+  if (opt_level < 0 || opt_level > 3) throw Error(fmt::format("--opt_level must be 0..3, got {}", opt_level));
+
+  ArtifactOptions options{.cpu = flags.get("cpu"), .opt_level = static_cast<int>(opt_level)};
+  options.compile.reversible_recompute = flags.get_bool("reversible_recompute");
+  options.compile.lsh_fusion = flags.get_bool("lsh_fusion");
+  auto started = std::chrono::steady_clock::now();
+  runtime::Artifact artifact = compile_reformer_artifact(selection.config, selection.entry->name, options);
+  double compile_seconds = seconds_since(started);
+
+  started = std::chrono::steady_clock::now();
+  std::string bytes = runtime::encode_artifact(artifact);
+  write_file_atomically(output, bytes);
+  double write_seconds = seconds_since(started);
+
+  const runtime::Manifest& m = artifact.manifest;
+  std::vector<std::string> vector_features;
+  for (const std::string& f : m.required_features) {
+    if (f == "avx" || f == "avx2" || f == "fma" || f == "avx512f") vector_features.push_back(f);
+  }
+  fmt::print("compiled {} for {} ({}; {} required CPU features) in {:.2f}s\n", m.model, m.cpu,
+             vector_features.empty() ? "no AVX" : fmt::format("{}", fmt::join(vector_features, ",")),
+             m.required_features.size(), compile_seconds);
+  for (const runtime::EntryPoint& e : artifact.entries) {
+    fmt::print("  entry {:<10} {:>6} launches, arena {}\n", e.name, e.program.launches.size(),
+               format_bytes(e.program.arena_bytes));
+  }
+  int64_t parameters = 0;
+  for (const runtime::PersistentInit& p : artifact.persistent) parameters += p.parameter ? p.type.elements() : 0;
+  fmt::print("  {} parameters, code {}, memory plan {}\n", parameters, format_bytes(artifact.code.size()),
+             format_bytes(artifact.memory_plan_json.size()));
+  fmt::print("wrote {} ({}) in {:.3f}s\n", output, format_bytes(bytes.size()), write_seconds);
+  return 0;
+}
+
+const bool registered = [] {
+  register_command({"compile", "compile a model ahead of time into an artifact (-o model.rfa)", run_compile});
+  return true;
+}();
+
+}  // namespace
+}  // namespace reforge::cli
