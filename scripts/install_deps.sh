@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   bazel-bootstrap bazel-rules-java bazel-platforms
-  g++ python3
+  g++ binutils python3
   libfmt-dev libgtest-dev libbenchmark-dev
   llvm-19-dev
 )
