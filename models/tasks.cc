@@ -2,14 +2,15 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "compiler/ir/error.h"
+#include "models/text_corpus.h"
 #include "runtime/kernels/counter_rng.h"
 
 namespace reforge {
 namespace {
+
+// The key of held-out draws: the same whatever the training seed.
+constexpr uint64_t kValidationKey = 0x5e1d0071;
 
 Batch empty_batch(const ReformerConfig& c, int64_t step, uint64_t seed) {
   Batch b;
@@ -29,13 +30,21 @@ class DuplicationTask : public Task {
     if (c.vocab_size < 3) throw Error("duplication needs --vocab_size >= 3 (symbol 0 separates)");
   }
 
-  Batch batch(int64_t step) const override {
+  Batch batch(int64_t step) const override { return copies(seed_, step); }
+  Batch validation_batch(int64_t index) const override { return copies(kValidationKey, index); }
+
+  std::string loss_unit() const override { return "nats per copied symbol"; }
+  std::string bits_unit() const override { return "copied symbol"; }
+  std::string describe() const override { return fmt::format("random copies of {} symbols", config_.seq_len / 2 - 1); }
+
+ private:
+  Batch copies(uint64_t key, int64_t step) const {
     const int64_t len = config_.seq_len, half = len / 2;
     Batch b = empty_batch(config_, step, seed_);
     for (int64_t row = 0; row < config_.batch; ++row) {
       std::vector<int64_t> seq(len, 0);
       for (int64_t i = 1; i < half; ++i) {
-        uint64_t r = kernels::counter_bits(seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(row * len + i));
+        uint64_t r = kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * len + i));
         seq[i] = 1 + static_cast<int64_t>(r % static_cast<uint64_t>(config_.vocab_size - 1));
         seq[half + i] = seq[i];
       }
@@ -50,66 +59,58 @@ class DuplicationTask : public Task {
     return b;
   }
 
-  std::string loss_unit() const override { return "nats per copied symbol"; }
-
- private:
   ReformerConfig config_;
   uint64_t seed_;
 };
 
-// A few hundred bytes of plain English, repeated with variations, so that
-// the byte model has structure to learn without any download.
-std::string builtin_corpus() {
-  const char* subjects[] = {"the compiler", "a reversible layer", "the hash",        "every chunk",
-                            "the runtime",  "attention",          "the memory plan", "a gradient"};
-  const char* verbs[] = {"keeps", "sorts", "rebuilds", "shares", "measures", "saves", "reads", "writes"};
-  const char* objects[] = {"the buckets", "its input",       "one arena",   "the sequence",
-                           "each token",  "the activations", "a long text", "the keys"};
-  std::string text;
-  for (uint64_t i = 0; text.size() < 20000; ++i) {
-    uint64_t r = kernels::mix64(i);
-    text += subjects[r % 8];
-    text += ' ';
-    text += verbs[(r >> 8) % 8];
-    text += ' ';
-    text += objects[(r >> 16) % 8];
-    text += (r >> 24) % 4 == 0 ? ".\n" : ". ";
-  }
-  return text;
-}
-
 class ByteLmTask : public Task {
  public:
-  ByteLmTask(const ReformerConfig& c, std::string text, uint64_t seed)
-      : config_(c), text_(std::move(text)), seed_(seed) {
+  ByteLmTask(const ReformerConfig& c, std::shared_ptr<const TextCorpus> corpus, uint64_t seed)
+      : config_(c), corpus_(std::move(corpus)), seed_(seed) {
     if (c.vocab_size < 256) throw Error(fmt::format("byte-level text needs --vocab_size >= 256, got {}", c.vocab_size));
-    if (static_cast<int64_t>(text_.size()) < c.seq_len + 2) {
-      throw Error(
-          fmt::format("the text has {} bytes; --seq_len={} needs at least {}", text_.size(), c.seq_len, c.seq_len + 2));
+    size_t needed = static_cast<size_t>(c.seq_len) + 2;
+    if (corpus_->train().size() < needed || corpus_->validation().size() < needed) {
+      throw Error(fmt::format("--data {}: {} bytes ({} for training, {} held out); --seq_len={} needs {} in each",
+                              corpus_->origin(), corpus_->text().size(), corpus_->train().size(),
+                              corpus_->validation().size(), c.seq_len, needed));
     }
   }
 
-  Batch batch(int64_t step) const override {
+  Batch batch(int64_t step) const override { return windows(corpus_->train(), seed_, step, step); }
+
+  // Fixed windows of the held-out text, whatever the seed.
+  Batch validation_batch(int64_t index) const override {
+    return windows(corpus_->validation(), kValidationKey, index, index);
+  }
+
+  std::string loss_unit() const override { return "nats per byte"; }
+  std::string bits_unit() const override { return "byte"; }
+  std::optional<double> baseline_bits() const override { return corpus_->unigram_bits_per_byte(); }
+  std::string describe() const override {
+    return fmt::format("{} ({:.1f} MB training, {:.1f} KB held out)", corpus_->origin(), corpus_->train().size() / 1e6,
+                       corpus_->validation().size() / 1e3);
+  }
+
+ private:
+
+  Batch windows(std::string_view text, uint64_t key, int64_t draw, int64_t step) const {
     const int64_t len = config_.seq_len;
     Batch b = empty_batch(config_, step, seed_);
-    uint64_t windows = text_.size() - static_cast<uint64_t>(len) - 1;
+    uint64_t starts = text.size() - static_cast<uint64_t>(len) - 1;
     for (int64_t row = 0; row < config_.batch; ++row) {
-      uint64_t start = kernels::counter_bits(seed_, static_cast<uint64_t>(step), static_cast<uint64_t>(row)) % windows;
+      uint64_t start = kernels::counter_bits(key, static_cast<uint64_t>(draw), static_cast<uint64_t>(row)) % starts;
       for (int64_t t = 0; t < len; ++t) {
         int64_t at = row * len + t;
-        b["tokens"][at] = static_cast<unsigned char>(text_[start + t]);
-        b["targets"][at] = static_cast<unsigned char>(text_[start + t + 1]);
+        b["tokens"][at] = static_cast<unsigned char>(text[start + t]);
+        b["targets"][at] = static_cast<unsigned char>(text[start + t + 1]);
         b["loss_weights"][at] = 1.0;
       }
     }
     return b;
   }
 
-  std::string loss_unit() const override { return "nats per byte"; }
-
- private:
   ReformerConfig config_;
-  std::string text_;
+  std::shared_ptr<const TextCorpus> corpus_;
   uint64_t seed_;
 };
 
@@ -119,18 +120,8 @@ std::unique_ptr<Task> make_duplication_task(const ReformerConfig& config, uint64
   return std::make_unique<DuplicationTask>(config, seed);
 }
 
-std::unique_ptr<Task> make_byte_lm_task(const ReformerConfig& config, const std::string& path, uint64_t seed) {
-  std::string text;
-  if (path.empty()) {
-    text = builtin_corpus();
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot read --data file '" + path + "'");
-    std::ostringstream content;
-    content << in.rdbuf();
-    text = content.str();
-  }
-  return std::make_unique<ByteLmTask>(config, std::move(text), seed);
+std::unique_ptr<Task> make_byte_lm_task(const ReformerConfig& config, const std::string& data, uint64_t seed) {
+  return std::make_unique<ByteLmTask>(config, TextCorpus::open(data), seed);
 }
 
 }  // namespace reforge

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "compiler/ir/host_tensor.h"
@@ -19,16 +20,26 @@ class Task {
   virtual ~Task() = default;
   // The batch for training step `step`; deterministic in (seed, step).
   virtual Batch batch(int64_t step) const = 0;
+  // Held-out batch `index`: the same for every seed, never trained on.
+  virtual Batch validation_batch(int64_t index) const = 0;
   // What a step's loss means, e.g. "nats per predicted symbol".
   virtual std::string loss_unit() const = 0;
+  // What bits are counted per ("byte", "copied symbol").
+  virtual std::string bits_unit() const = 0;
+  // The held-out score of a model that knows only symbol frequencies, in
+  // bits per symbol, where the task has one.
+  virtual std::optional<double> baseline_bits() const { return std::nullopt; }
+  // "the King James Bible (4.2 MB training, 220 KB held out)".
+  virtual std::string describe() const = 0;
 };
 
 // The duplication task of the paper (§5): sequences 0 w 0 w, w random
 // symbols 1..vocab-1; only predictions of the second w count.
 std::unique_ptr<Task> make_duplication_task(const ReformerConfig& config, uint64_t seed);
 
-// Byte-level language modelling over a text: random windows, every
-// next-byte prediction counts. An empty path uses a small built-in corpus.
-std::unique_ptr<Task> make_byte_lm_task(const ReformerConfig& config, const std::string& path, uint64_t seed);
+// Byte-level language modelling over a text (see TextCorpus::open for
+// `data`: a file, a directory, "builtin", or "" for the default corpus):
+// random windows of the training split, every next-byte prediction counts.
+std::unique_ptr<Task> make_byte_lm_task(const ReformerConfig& config, const std::string& data, uint64_t seed);
 
 }  // namespace reforge

@@ -55,6 +55,7 @@ class Executor {
 
   const Program& program() const { return program_; }
   int threads() const { return pool_->threads(); }
+  ThreadPool& pool() { return *pool_; }
 
   // Persistent slots by name; -1 when there is none.
   int find_slot(const std::string& name) const;

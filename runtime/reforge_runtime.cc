@@ -174,6 +174,13 @@ std::span<const std::byte> Model::persistent_data(const std::string& name) const
   return const_cast<Model*>(this)->persistent_data(name);
 }
 
+bool Model::is_carried(const std::string& output) const {
+  for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
+    if (c.next == output) return true;
+  }
+  return false;
+}
+
 void Model::step() {
   entries_[0]->run();
   for (const CarriedCopy& c : carried_) std::memcpy(c.slot, c.next, c.bytes);

@@ -92,6 +92,10 @@ class Model {
   std::span<std::byte> persistent_data(const std::string& name);
   std::span<const std::byte> persistent_data(const std::string& name) const;
 
+  // Whether an output of train_step is an update carried into a slot (an
+  // updated parameter or moment) rather than a result such as the loss.
+  bool is_carried(const std::string& output) const;
+
   // One training step on the inputs set on train_step(): runs it, then the
   // updated parameters and optimizer state become the current ones.
   void step();

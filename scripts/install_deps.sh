@@ -8,6 +8,7 @@ packages=(
   g++ binutils python3
   libfmt-dev libgtest-dev libbenchmark-dev
   llvm-19-dev
+  bible-kjv
 )
 
 missing=()
@@ -21,4 +22,14 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+# The default training text: the King James Bible, written once from
+# Debian's bible-kjv (4.4 MB of plain text).
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+corpus="${REFORGE_DATA_DIR:-$HOME/.cache/reforge/data}/kjv.txt"
+if [ ! -s "$corpus" ]; then
+  mkdir -p "$(dirname "$corpus")"
+  bible -f "Gen1:1-Rev22:21" > "$corpus.tmp" && mv "$corpus.tmp" "$corpus"
+  echo "reforge: wrote the default corpus $corpus ($(wc -c < "$corpus") bytes)"
 fi

@@ -20,6 +20,8 @@ class InterpreterTrainer {
   ValueMap run_step(const ValueMap& batch);
 
   const ValueMap& persistent() const { return persistent_; }
+  // Parameters and optimizer state, e.g. restored from a checkpoint.
+  ValueMap& mutable_persistent() { return persistent_; }
 
  private:
   const Graph& graph_;

@@ -27,7 +27,8 @@ std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const Va
   e->jit_ = codegen::CpuJit::compile(e->lowered_.kernels, options.codegen);
   codegen::CpuJit* jit = e->jit_.get();
   e->executor_ = std::make_unique<runtime::Executor>(
-      e->lowered_.program, [jit](const std::string& symbol) { return jit->find(symbol); }, options.threads);
+      e->lowered_.program, [jit](const std::string& symbol) { return jit->find(symbol); },
+      runtime::ExecutorOptions{.threads = options.threads, .pool = options.pool, .slot_memory = options.slot_memory});
   return e;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct CpuBuildOptions {
   bool elementwise_fusion = true;
   int threads = 0;  // 0: one per hardware thread
   codegen::CpuCodegenOptions codegen;
+  // Memory owned elsewhere for some slots (see runtime::ExecutorOptions):
+  // a forward pass shares the training step's parameters this way.
+  std::function<std::byte*(const runtime::Slot&)> slot_memory;
+  runtime::ThreadPool* pool = nullptr;  // run on this pool instead of one of its own
 };
 
 // A graph made ready for CPU code generation: expanded, grouped, planned
@@ -45,6 +50,7 @@ class CpuExecutable {
   const LoweredProgram& lowered() const { return lowered_; }
   const codegen::CpuJit& code() const { return *jit_; }
   runtime::Executor& executor() { return *executor_; }
+  const runtime::Executor& executor() const { return *executor_; }
 
   // Writes a fed value (input, parameter, state) into its slot, converting
   // from the reference representation; an Error names a wrong name or type.

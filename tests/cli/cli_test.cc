@@ -125,8 +125,8 @@ TEST(Cli, CompiledArtifactRunsAsTrainDoes) {
   ASSERT_TRUE(std::regex_search(from_artifact, a, step)) << from_artifact;
   ASSERT_TRUE(std::regex_search(from_source, b, step)) << from_source;
   EXPECT_EQ(a[1], b[1]);
-  std::string evaluated = captured("run", {path.string(), "--steps=2", "--eval"});
-  EXPECT_NE(evaluated.find("forward:"), std::string::npos) << evaluated;
+  std::string evaluated = captured("run", {path.string(), "--eval_batches=2", "--eval"});
+  EXPECT_NE(evaluated.find("validation over 2 batches:"), std::string::npos) << evaluated;
 }
 
 TEST(Cli, BadArtifactsAndCompileFlagsAreRejected) {

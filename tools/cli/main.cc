@@ -1,12 +1,16 @@
 // reforge: the command-line entry point. `reforge help` lists subcommands.
 #include <fmt/format.h>
 
+#include <csignal>
 #include <exception>
 
 #include "compiler/ir/error.h"
 #include "tools/cli/command.h"
 
 int main(int argc, char** argv) {
+  // Past a file-size limit a write fails with EFBIG and is reported, with
+  // the file it was for, instead of the signal killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   using reforge::cli::commands;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help") {

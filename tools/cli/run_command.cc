@@ -1,26 +1,35 @@
 // `reforge run model.rfa [flags]`: trains (or, with --eval, evaluates) a
 // compiled artifact through the runtime alone, as `reforge train` does
-// from source: the same task, batches, initial values and progress, and
-// for the same seed the same losses bit for bit.
+// from source: the same task, batches, initial values, progress,
+// validation, checkpoints and resume, and for the same seed the same
+// losses bit for bit.
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstring>
+#include <cmath>
 
 #include "compiler/memory/plan_dump.h"
 #include "models/model_registry.h"
 #include "models/reformer_artifact.h"
+#include "runtime/checkpoint.h"
 #include "runtime/profile_report.h"
 #include "runtime/reforge_runtime.h"
 #include "tools/cli/command.h"
+#include "tools/cli/model_session.h"
+#include "tools/cli/training_flags.h"
 #include "tools/cli/training_loop.h"
 
 namespace reforge::cli {
 namespace {
 
-const std::map<std::string, std::string> kRunFlags = {{"steps", "100"},    {"seed", "1"},    {"data", ""},
-                                                      {"log_every", "10"}, {"threads", "0"}, {"profile", "false"},
-                                                      {"eval", "false"}};
+const std::map<std::string, std::string>& run_flags() {
+  static const std::map<std::string, std::string> flags = [] {
+    std::map<std::string, std::string> f = training_flag_defaults();
+    f["eval"] = "false";
+    return f;
+  }();
+  return flags;
+}
 
 // The task the artifact's model trains on: as registered under its name,
 // byte-level text for a model this build does not know.
@@ -32,63 +41,61 @@ std::unique_ptr<Task> task_for(const std::string& model, const ReformerConfig& c
   return make_byte_lm_task(config, data, seed);
 }
 
-// Runs `entry` on `batch`; its outputs as reference values.
-ValueMap run_entry(runtime::Entry& entry, const ValueMap& batch, const std::function<void()>& run) {
-  std::vector<std::byte> bytes;
-  for (const runtime::Slot& input : entry.inputs()) {
-    auto it = batch.find(input.name);
-    if (it == batch.end()) throw Error(fmt::format("the task gives no input '{}' for '{}'", input.name, entry.name()));
-    if (it->second.type != input.type) {
-      throw Error(fmt::format("input '{}' is {} in the artifact but the task makes {}", input.name,
-                              type_to_string(input.type), type_to_string(it->second.type)));
-    }
-    bytes.resize(input.type.bytes());
-    write_elements(it->second, bytes.data());
-    entry.set_input(input.name, bytes.data(), bytes.size());
-  }
-  run();
-  ValueMap out;
-  for (const runtime::ProgramOutput& o : entry.outputs()) {
-    if (o.type.elements() == 1) out[o.name] = read_elements(o.type, entry.output(o.name).data());
-  }
-  return out;
+// --eval: the held-out score of the model as it starts (or as a resumed
+// run's newest checkpoint left it).
+int evaluate(ModelSession& session, const Task& task, int64_t batches) {
+  double total = 0;
+  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i)).at("loss")[0];
+  double bits = total / static_cast<double>(batches) / std::log(2.0);
+  std::optional<double> baseline = task.baseline_bits();
+  fmt::print("validation over {} batches: {:.3f} bits per {}{}\n", batches, bits, task.bits_unit(),
+             baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
+  return 0;
 }
 
 int run_artifact(const std::vector<std::string>& args) {
-  Flags flags(args, kRunFlags);
+  Flags flags(args, run_flags());
   if (flags.positional().size() != 1) throw Error("usage: reforge run MODEL.rfa [--steps=N --seed=S --eval ...]");
   const std::string path = flags.positional()[0];
-  int64_t steps = flags.get_int("steps");
-  if (steps < 1) throw Error("--steps must be at least 1");
-  int64_t threads = flags.get_int("threads");
-  if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 (all cores) and 1024");
-  auto seed = static_cast<uint64_t>(flags.get_int("seed"));
-  bool eval = flags.get_bool("eval");
+  int threads = thread_count(flags);
 
   auto started = std::chrono::steady_clock::now();
-  std::unique_ptr<runtime::Model> model = runtime::Model::open(path, {.threads = static_cast<int>(threads)});
+  std::unique_ptr<runtime::Model> model = runtime::Model::open(path, {.threads = threads});
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const runtime::Manifest& m = model->manifest();
   ReformerConfig config = config_from_record(m.config);
-  std::unique_ptr<Task> task = task_for(m.model, config, flags.get("data"), seed);
+  TrainingOptions options = training_options(flags, m.model, config);
+  options.compiler_version = m.compiler_version;
+  if (!flags.get_bool("eval")) check_run_directory(options);
+  std::unique_ptr<Task> task = task_for(m.model, config, flags.get("data"), options.seed);
+  std::unique_ptr<ModelSession> session = make_artifact_session(*model, options.seed);
 
-  runtime::Entry* entry = eval ? model->entry("forward") : &model->train_step();
-  if (!entry) throw Error(path + ": the artifact has no forward entry point to evaluate with");
-  model->initialise(seed);
-  entry->executor().set_profiling(flags.get_bool("profile"));
+  runtime::Entry& train = model->train_step();
   fmt::print("artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads\n", path, m.model,
              m.compiler_version, m.cpu, load_seconds, model->threads());
-  fmt::print("{}: {} launches, arena {}\n", entry->name(), entry->executor().program().launches.size(),
-             format_bytes(entry->executor().program().arena_bytes));
-
-  std::function<void()> run =
-      eval ? std::function<void()>([entry] { entry->run(); }) : std::function<void()>([&model] { model->step(); });
-  TrainingRun result = run_training(*task, steps, config.batch * config.seq_len, flags.get_int("log_every"),
-                                    [&](const ValueMap& batch) { return run_entry(*entry, batch, run); });
-  if (flags.get_bool("profile")) {
-    fmt::print("{}", runtime::profile_report(entry->executor().program(), entry->executor().seconds(), steps));
+  fmt::print("data: {}\n", task->describe());
+  if (flags.get_bool("eval")) {
+    if (options.resume) {
+      // Only the parameters are needed: restore the newest checkpoint.
+      std::optional<std::string> latest = runtime::latest_checkpoint(options.run_dir);
+      if (!latest) throw Error(fmt::format("--resume: {} holds no checkpoint", options.run_dir));
+      session->restore(runtime::read_checkpoint(*latest).values);
+    }
+    return evaluate(*session, *task, options.eval_batches);
   }
-  print_training_summary(result, *task, eval ? "artifact forward" : "artifact");
+  fmt::print("{}: {} launches, arena {}\n", train.name(), train.executor().program().launches.size(),
+             format_bytes(train.executor().program().arena_bytes));
+  int64_t planned = 0;
+  for (const runtime::PersistentInit& p : model->persistent()) planned += p.type.bytes();
+  planned += train.executor().program().arena_bytes;
+  options.planned_bytes = planned;
+  train.executor().set_profiling(flags.get_bool("profile"));
+  TrainingRun run = run_training(*session, *task, config, options);
+  if (flags.get_bool("profile")) {
+    fmt::print("{}", runtime::profile_report(train.executor().program(), train.executor().seconds(),
+                                             static_cast<int64_t>(run.step_seconds.size())));
+  }
+  print_training_summary(run, *task, options, "artifact");
   return 0;
 }
 

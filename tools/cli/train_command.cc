@@ -1,44 +1,46 @@
 // `reforge train <model>`: builds a registered model with any config flags,
 // compiles its training step (autodiff, reversible recompute, LSH fusion,
-// general passes), plans its memory and trains it, printing progress
-// (step, loss, tokens/s, ETA). Runs as native code generated through LLVM
-// (--backend=llvm, the default) or on the reference interpreter.
+// general passes) and its forward pass, and trains it on its task: live
+// progress, validation against the task's baseline, checkpoints in a run
+// directory, exact resume, samples at the end (training_loop.h). Runs as
+// native code generated through LLVM (--backend=llvm, the default) or on
+// the reference interpreter.
 #include <fmt/format.h>
 
 #include <chrono>
-#include <functional>
-#include <map>
 
-#include "compiler/interpreter/trainer.h"
 #include "compiler/ir/printer.h"
-#include "compiler/ir/verifier.h"
 #include "compiler/kernel/kernel_ir.h"
 #include "compiler/memory/plan_dump.h"
+#include "compiler/pipeline/artifact_builder.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "models/model_registry.h"
-#include "models/reformer.h"
+#include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
 #include "runtime/profile_report.h"
 #include "tools/cli/model_flags.h"
+#include "tools/cli/model_session.h"
+#include "tools/cli/training_flags.h"
 #include "tools/cli/training_loop.h"
 
 namespace reforge::cli {
 namespace {
 
-const std::map<std::string, std::string> kTrainFlags = {{"steps", "100"},
-                                                        {"seed", "1"},
-                                                        {"data", ""},
-                                                        {"log_every", "10"},
-                                                        {"show_config", "true"},
-                                                        {"print_ir", "false"},
-                                                        {"reversible_recompute", "true"},
-                                                        {"lsh_fusion", "true"},
-                                                        {"backend", "llvm"},
-                                                        {"threads", "0"},
-                                                        {"print_kernels", "false"},
-                                                        {"profile", "false"}};
+const std::map<std::string, std::string>& train_flags() {
+  static const std::map<std::string, std::string> flags = [] {
+    std::map<std::string, std::string> f = training_flag_defaults();
+    f.insert({{"show_config", "true"},
+              {"print_ir", "false"},
+              {"reversible_recompute", "true"},
+              {"lsh_fusion", "true"},
+              {"backend", "llvm"},
+              {"print_kernels", "false"}});
+    return f;
+  }();
+  return flags;
+}
 
 // --print_kernels=true prints the kernel IR, =llvm the optimised LLVM IR too.
 void print_kernels(const CpuExecutable& e, const std::string& mode) {
@@ -49,17 +51,17 @@ void print_kernels(const CpuExecutable& e, const std::string& mode) {
 }
 
 int run_train(const std::vector<std::string>& args) {
-  ModelSelection selection = select_model("train", args, kTrainFlags);
+  ModelSelection selection = select_model("train", args, train_flags());
   if (selection.help_shown) return 0;
   const ModelEntry& entry = *selection.entry;
   const ReformerConfig& config = selection.config;
   const Flags& flags = selection.flags;
-  int64_t steps = flags.get_int("steps");
-  if (steps < 1) throw Error("--steps must be at least 1");
-  auto seed = static_cast<uint64_t>(flags.get_int("seed"));
+  TrainingOptions options = training_options(flags, entry.name, config);
+  check_run_directory(options);
 
-  std::unique_ptr<Task> task = entry.task == TaskKind::duplication ? make_duplication_task(config, seed)
-                                                                   : make_byte_lm_task(config, flags.get("data"), seed);
+  std::unique_ptr<Task> task = entry.task == TaskKind::duplication
+                                   ? make_duplication_task(config, options.seed)
+                                   : make_byte_lm_task(config, flags.get("data"), options.seed);
   // Backend flags first: a bad value is refused before anything compiles.
   const std::string backend = flags.get("backend");
   if (backend != "llvm" && backend != "interpreter") {
@@ -69,58 +71,57 @@ int run_train(const std::vector<std::string>& args) {
   if (kernels != "false" && kernels != "true" && kernels != "llvm") {
     throw Error("--print_kernels must be false, true or llvm, got '" + kernels + "'");
   }
-  int64_t threads = flags.get_int("threads");
-  if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 (all cores) and 1024");
+  int threads = thread_count(flags);
 
   std::unique_ptr<Graph> model_graph = build_reformer_graph(config, entry.name);
   if (flags.get_bool("print_ir")) {
     fmt::print("== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
   }
-  CompileOptions options{.reversible_recompute = flags.get_bool("reversible_recompute"),
+  CompileOptions compile{.reversible_recompute = flags.get_bool("reversible_recompute"),
                          .lsh_fusion = flags.get_bool("lsh_fusion")};
-  CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), options);
+  CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), compile);
+  std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, entry.name), compile);
 
-  // The step runs natively (llvm) or on the interpreter; the loop below is
-  // the same for both.
-  std::function<ValueMap(const ValueMap&)> run_step;
-  std::unique_ptr<InterpreterTrainer> interpreter;
-  std::unique_ptr<CpuTrainer> cpu;
-  MemoryPlan interpreter_plan;  // the interpreter runs no plan; shown for comparison
-  double compile_seconds = 0;
+  // The step runs natively (llvm) or on the interpreter; the loop is the
+  // same for both.
+  std::unique_ptr<ModelSession> session;
+  CpuExecutable* executable = nullptr;
+  auto started = std::chrono::steady_clock::now();
   if (backend == "interpreter") {
-    interpreter = std::make_unique<InterpreterTrainer>(*compiled.graph, compiled.step, seed);
-    interpreter_plan = plan_step_memory(compiled);
-    run_step = [&](const ValueMap& batch) { return interpreter->run_step(batch); };
+    session = make_interpreter_session(compiled, *forward, options.seed);
   } else {
-    CpuBuildOptions build{.threads = static_cast<int>(threads)};
+    CpuBuildOptions build{.threads = threads};
     build.codegen.keep_llvm_ir = kernels == "llvm";
-    auto started = std::chrono::steady_clock::now();
-    cpu = std::make_unique<CpuTrainer>(compiled, seed, build);
-    compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    cpu->executable().executor().set_profiling(flags.get_bool("profile"));
-    run_step = [&](const ValueMap& batch) { return cpu->run_step(batch); };
+    session = make_jit_session(compiled, *forward, options.seed, build, &executable);
+    executable->executor().set_profiling(flags.get_bool("profile"));
   }
-  const MemoryPlan& plan = cpu ? cpu->executable().plan() : interpreter_plan;
+  double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // The interpreter runs no plan; its plan is shown for comparison.
+  MemoryPlan plan = executable ? executable->plan() : plan_step_memory(compiled);
+  int64_t persistent = 0;
+  for (const PersistentValue& p : plan.persistent) persistent += p.type.bytes();
+  options.planned_bytes = plan.arena_bytes + persistent;
+  if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
 
   int64_t params = 0;
   for (const Tensor& p : parameters(*model_graph)) params += p.type().elements();
   fmt::print("model {}: {} parameters; training step of {} nodes, planned peak {} transient + {} parameters\n",
              entry.name, params, compiled.graph->size(), format_bytes(plan.arena_bytes),
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));
+  fmt::print("data: {}\n", task->describe());
   if (flags.get_bool("show_config")) fmt::print("{}", describe_config(config));
-  if (cpu) {
-    const CpuExecutable& e = cpu->executable();
+  if (executable) {
     fmt::print("backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s\n",
-               e.lowered().program.launches.size(), e.lowered().kernels.size(), e.code().target(),
-               cpu->executable().executor().threads(), compile_seconds);
-    if (kernels != "false") print_kernels(e, kernels);
+               executable->lowered().program.launches.size(), executable->lowered().kernels.size(),
+               executable->code().target(), executable->executor().threads(), compile_seconds);
+    if (kernels != "false") print_kernels(*executable, kernels);
   }
-  TrainingRun run = run_training(*task, steps, config.batch * config.seq_len, flags.get_int("log_every"), run_step);
-  if (cpu && flags.get_bool("profile")) {
-    CpuExecutable& e = cpu->executable();
-    fmt::print("{}", runtime::profile_report(e.lowered().program, e.executor().seconds(), steps));
+  TrainingRun run = run_training(*session, *task, config, options);
+  if (executable && flags.get_bool("profile")) {
+    fmt::print("{}", runtime::profile_report(executable->lowered().program, executable->executor().seconds(),
+                                             static_cast<int64_t>(run.step_seconds.size())));
   }
-  print_training_summary(run, *task, backend);
+  print_training_summary(run, *task, options, backend);
   return 0;
 }
 

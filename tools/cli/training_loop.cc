@@ -5,32 +5,257 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
-#include "runtime/progress.h"
+#include "compiler/memory/plan_dump.h"
+#include "runtime/checkpoint.h"
+#include "runtime/durable_file.h"
+#include "runtime/json_reader.h"
+#include "runtime/process_memory.h"
+#include "tools/cli/generation.h"
 
 namespace reforge::cli {
+namespace {
 
-TrainingRun run_training(const Task& task, int64_t steps, int64_t tokens_per_step, int64_t log_every,
-                         const std::function<ValueMap(const ValueMap&)>& step) {
-  ProgressReporter progress(steps, tokens_per_step, "tokens", log_every);
+constexpr double kLn2 = 0.69314718055994530942;
+namespace fs = std::filesystem;
+
+double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
+  double total = 0;
+  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i)).at("loss")[0];
+  return total / static_cast<double>(batches) / kLn2;
+}
+
+std::string json_object(const runtime::KeyValues& kv) {
+  std::string out = "{";
+  for (const auto& [k, v] : kv) {
+    out += fmt::format("{}{}: {}", out.size() > 1 ? ", " : "", runtime::json_quote(k), runtime::json_quote(v));
+  }
+  return out + "}";
+}
+
+// The run directory: created if missing, cleaned of temporary files an
+// interrupted write left, refused if it holds another run's checkpoints.
+void prepare_run_dir(const TrainingOptions& o) {
+  std::error_code error;
+  fs::create_directories(o.run_dir, error);
+  if (error || !fs::is_directory(o.run_dir)) {
+    throw Error(fmt::format("--run_dir {}: cannot create the directory: {}", o.run_dir,
+                            error ? error.message() : "a file of that name exists"));
+  }
+  for (const auto& entry : fs::directory_iterator(o.run_dir, error)) {
+    if (entry.path().extension() == ".tmp" && entry.is_regular_file()) fs::remove(entry.path(), error);
+  }
+  if (!o.resume) {
+    if (auto existing = runtime::latest_checkpoint(o.run_dir)) {
+      throw Error(
+          fmt::format("--run_dir {} already holds a run ({}); continue it with --resume, or choose another "
+                      "--run_dir",
+                      o.run_dir, fs::path(*existing).filename().string()));
+    }
+  }
+}
+
+// Appends one JSON object per line to RUN_DIR/metrics.jsonl.
+class MetricsLog {
+ public:
+  MetricsLog(const std::string& run_dir, int64_t keep_through_step) {
+    if (run_dir.empty()) return;
+    path_ = (fs::path(run_dir) / "metrics.jsonl").string();
+    // After a resume, lines of steps the checkpoint does not hold are
+    // dropped: they will be run again.
+    std::string kept;
+    if (fs::exists(path_)) {
+      std::ifstream in(path_);
+      for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        int64_t step = 0;
+        try {
+          runtime::JsonValue v = runtime::parse_json(line, path_);
+          const runtime::JsonValue* s = v.find("step");
+          if (!s || !s->integer(step)) continue;
+        } catch (const Error&) {
+          continue;  // a line cut by a kill
+        }
+        if (step <= keep_through_step) kept += line + "\n";
+      }
+    }
+    runtime::write_file_durably(path_, kept, "metrics log");
+    out_.open(path_, std::ios::app);
+    if (!out_) throw Error("cannot append to " + path_);
+  }
+  void write(const std::string& json) {
+    if (path_.empty()) return;
+    out_ << json << '\n';
+    out_.flush();
+    if (!out_) throw Error(fmt::format("cannot write {} (disk full?)", path_));
+  }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+void save_checkpoint(ModelSession& session, const TrainingOptions& o, int64_t step) {
+  runtime::Checkpoint c{.model = o.model,
+                        .config = o.config,
+                        .step = step,
+                        .seed = o.seed,
+                        .compiler_version = o.compiler_version,
+                        .values = session.persistent()};
+  runtime::write_checkpoint(o.run_dir, c, o.keep_checkpoints);
+}
+
+void write_run_description(const TrainingOptions& o, const Task& task) {
+  std::optional<double> baseline = task.baseline_bits();
+  std::string json = fmt::format(
+      "{{\n  \"model\": {},\n  \"seed\": {},\n  \"steps\": {},\n  \"compiler_version\": {},\n  \"task\": {},\n"
+      "  \"bits_unit\": {},\n  \"baseline_bits\": {},\n  \"config\": {}\n}}\n",
+      runtime::json_quote(o.model), o.seed, o.steps, runtime::json_quote(o.compiler_version),
+      runtime::json_quote(task.describe()), runtime::json_quote(task.bits_unit()),
+      baseline ? fmt::format("{:.6f}", *baseline) : "null", json_object(o.config));
+  runtime::write_file_durably((fs::path(o.run_dir) / "run.json").string(), json, "run description");
+  if (!o.plan_html.empty()) {
+    runtime::write_file_durably((fs::path(o.run_dir) / "plan.html").string(), o.plan_html, "memory plan picture");
+  }
+}
+
+std::string validation_text(double bits, const Task& task) {
+  std::optional<double> baseline = task.baseline_bits();
+  return fmt::format("{:.3f} bits per {}{}", bits, task.bits_unit(),
+                     baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
+}
+
+void check_options(const TrainingOptions& o) {
+  if (o.steps < 1) throw Error("--steps must be at least 1");
+  if (o.log_every < 1) throw Error(fmt::format("--log_every must be at least 1, got {}", o.log_every));
+  if (o.eval_every < 0)
+    throw Error(fmt::format("--eval_every must be 0 (at the end only) or more, got {}", o.eval_every));
+  if (o.eval_batches < 1 || o.eval_batches > 100000) {
+    throw Error(fmt::format("--eval_batches must be between 1 and 100000, got {}", o.eval_batches));
+  }
+  if (o.checkpoint_every < 0)
+    throw Error(fmt::format("--checkpoint_every must be 0 or more, got {}", o.checkpoint_every));
+  if (o.keep_checkpoints < 1)
+    throw Error(fmt::format("--keep_checkpoints must be at least 1, got {}", o.keep_checkpoints));
+  if (o.resume && o.run_dir.empty()) throw Error("--resume needs the run's directory: --run_dir=DIR");
+  if (o.samples < 0 || o.sample_length < 1) throw Error("--samples must be 0 or more and --sample_length at least 1");
+}
+
+// The newest checkpoint, checked against the run's model, config and seed.
+runtime::Checkpoint compatible_checkpoint(const TrainingOptions& o) {
+  std::optional<std::string> path = runtime::latest_checkpoint(o.run_dir);
+  if (!path) throw Error(fmt::format("--resume: {} holds no checkpoint", o.run_dir));
+  runtime::Checkpoint c = runtime::read_checkpoint(*path);
+  if (c.model != o.model) {
+    throw Error(fmt::format("{} is a checkpoint of model '{}', not '{}'", *path, c.model, o.model));
+  }
+  if (auto difference = runtime::first_config_difference(o.config, c.config)) {
+    throw Error(fmt::format("{} was trained with another configuration: {}", *path, *difference));
+  }
+  if (c.seed != o.seed) throw Error(fmt::format("{} was trained with --seed={}, not {}", *path, c.seed, o.seed));
+  if (c.step >= o.steps) {
+    throw Error(fmt::format("{} is at step {} already; --steps={} leaves nothing to do", *path, c.step, o.steps));
+  }
+  return c;
+}
+
+// Restores the newest checkpoint; returns its step.
+int64_t resume_from_checkpoint(ModelSession& session, const TrainingOptions& o) {
+  runtime::Checkpoint c = compatible_checkpoint(o);
+  session.restore(c.values);
+  return c.step;
+}
+
+}  // namespace
+
+void check_run_directory(const TrainingOptions& o) {
+  check_options(o);
+  if (o.run_dir.empty()) return;
+  prepare_run_dir(o);
+  if (o.resume) compatible_checkpoint(o);
+}
+
+TrainingRun run_training(ModelSession& session, const Task& task, const ReformerConfig& config,
+                         const TrainingOptions& o) {
+  check_options(o);
   TrainingRun run;
-  for (int64_t s = 1; s <= steps; ++s) {
+  if (!o.run_dir.empty()) {
+    prepare_run_dir(o);
+    if (o.resume) run.first_step = resume_from_checkpoint(session, o) + 1;
+    write_run_description(o, task);
+  }
+  MetricsLog metrics(o.run_dir, run.first_step - 1);
+  if (run.first_step > 1) fmt::print("resumed {} at step {}\n", o.run_dir, run.first_step - 1);
+
+  ProgressReporter progress(run.first_step, o.steps, o.tokens_per_step, "tokens", o.log_every, o.log_format);
+  auto evaluate = [&](int64_t step) {
+    double bits = validation_bits(session, task, o.eval_batches);
+    run.validation_bits = bits;
+    std::string json = fmt::format("{{\"step\": {}, \"validation_bits\": {:.9g}}}", step, bits);
+    progress.note(fmt::format("validation at step {}: {}", step, validation_text(bits, task)), json);
+    metrics.write(json);
+  };
+  for (int64_t s = run.first_step; s <= o.steps; ++s) {
     ValueMap batch = task.batch(s);
     auto started = std::chrono::steady_clock::now();
-    run.last = step(batch);
-    run.step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    progress.report(s, run.last.at("loss")[0]);
+    run.last = session.train_step(batch);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    run.step_seconds.push_back(seconds);
+    double loss = run.last.at("loss")[0];
+    if (!std::isfinite(loss)) {
+      progress.finish();
+      throw Error(fmt::format("the loss became {} at step {}; lower --learning_rate or check the data", loss, s));
+    }
+    progress.report(s, loss, loss / kLn2);
+    metrics.write(
+        fmt::format("{{\"step\": {}, \"loss\": {:.9g}, \"bits\": {:.9g}, \"accuracy\": {:.9g}, "
+                    "\"seconds\": {:.6f}, \"resident_bytes\": {}}}",
+                    s, loss, loss / kLn2, run.last.at("accuracy")[0], seconds, runtime::resident_bytes()));
+    if (s == o.steps) break;
+    if (o.eval_every > 0 && s % o.eval_every == 0) evaluate(s);
+    if (!o.run_dir.empty() && o.checkpoint_every > 0 && s % o.checkpoint_every == 0) save_checkpoint(session, o, s);
+  }
+  progress.finish();
+  evaluate(o.steps);
+  if (!o.run_dir.empty()) save_checkpoint(session, o, o.steps);
+  if (o.samples > 0) {
+    std::string_view prompts[] = {"\n", "The ", "And "};
+    std::string all;
+    for (int64_t i = 0; i < o.samples; ++i) {
+      std::string prompt(prompts[i % 3]);
+      std::string text =
+          generate_text([&](const ValueMap& b) { return session.forward(b); }, config, prompt, o.sample_length,
+                        {.temperature = 0.8, .top_k = 0}, o.seed + static_cast<uint64_t>(i));
+      run.samples.push_back(prompt + text);
+      all += fmt::format("--- sample {} (prompt {}) ---\n{}{}\n", i + 1, runtime::json_quote(prompt), prompt, text);
+    }
+    if (!o.run_dir.empty()) {
+      runtime::write_file_durably((fs::path(o.run_dir) / "samples.txt").string(), all, "samples");
+    }
   }
   return run;
 }
 
-void print_training_summary(const TrainingRun& run, const Task& task, const std::string& backend) {
+void print_training_summary(const TrainingRun& run, const Task& task, const TrainingOptions& o,
+                            const std::string& backend) {
   std::vector<double> sorted = run.step_seconds;
   std::sort(sorted.begin(), sorted.end());
   fmt::print("step time: median {:.3f}s, fastest {:.3f}s over {} steps ({} backend)\n", sorted[sorted.size() / 2],
              sorted.front(), sorted.size(), backend);
+  if (o.planned_bytes > 0) {
+    fmt::print("memory: planned {} (arena + persistent values), measured peak resident {}\n",
+               format_bytes(o.planned_bytes), format_bytes(runtime::peak_resident_bytes()));
+  }
+  if (run.validation_bits) fmt::print("validation: {}\n", validation_text(*run.validation_bits, task));
+  for (size_t i = 0; i < run.samples.size(); ++i) {
+    fmt::print("sample {}:\n{}\n", i + 1, printable(run.samples[i], true));
+  }
+  if (!o.run_dir.empty()) fmt::print("run directory: {} (reforge report {} -o report.html)\n", o.run_dir, o.run_dir);
   double loss = run.last.at("loss")[0];
-  fmt::print("final loss {:.6f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task.loss_unit(), loss / std::log(2.0),
+  fmt::print("final loss {:.6f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task.loss_unit(), loss / kLn2,
              100.0 * run.last.at("accuracy")[0]);
 }
 

@@ -1,26 +1,71 @@
-// The loop `reforge train` and `reforge run` share: a batch per step from
-// the task, one step, a progress line; then the step-time and loss summary.
+// The loop every training command shares (`reforge train` from source,
+// `reforge run` from an artifact), written once against ModelSession:
+// batches from the task, one step each, live progress, validation every
+// N steps and at the end (beside the task's baseline), checkpoints with
+// exact resume, and a run directory that `reforge report` draws.
+//
+// A run directory holds run.json (model, config, seed, corpus), plan.html
+// (the memory plan picture), metrics.jsonl (one object per step and per
+// validation), checkpoint-<step>.safetensors (the newest K) and
+// samples.txt.
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "compiler/interpreter/interpreter.h"
 #include "models/tasks.h"
+#include "runtime/artifact.h"
+#include "runtime/progress.h"
+#include "runtime/sampling.h"
+#include "tools/cli/model_session.h"
 
 namespace reforge::cli {
+
+struct TrainingOptions {
+  int64_t steps = 100;
+  uint64_t seed = 1;
+  int64_t log_every = 10;
+  ProgressFormat log_format = ProgressFormat::text;
+  int64_t eval_every = 0;        // 0: only at the end
+  int64_t eval_batches = 8;      // held-out batches per validation
+  std::string run_dir;           // "": nothing is written
+  int64_t checkpoint_every = 0;  // 0: only at the end (with a run directory)
+  int keep_checkpoints = 3;
+  bool resume = false;  // continue from the newest checkpoint in run_dir
+  int64_t samples = 0;  // texts generated at the end (byte models)
+  int64_t sample_length = 200;
+  // Recorded in checkpoints and run.json.
+  std::string model;
+  runtime::KeyValues config;
+  std::string compiler_version;
+  int64_t tokens_per_step = 0;
+  int64_t planned_bytes = 0;  // the plan's arena + persistent values, for the summary
+  std::string plan_html;      // written to RUN_DIR/plan.html
+};
 
 struct TrainingRun {
   ValueMap last;  // the outputs of the last step (loss, accuracy, ...)
   std::vector<double> step_seconds;
+  int64_t first_step = 1;  // > 1 after a resume
+  std::optional<double> validation_bits;
+  std::vector<std::string> samples;
 };
 
-TrainingRun run_training(const Task& task, int64_t steps, int64_t tokens_per_step, int64_t log_every,
-                         const std::function<ValueMap(const ValueMap&)>& step);
+// Checks the options and the run directory before anything is compiled:
+// creates the directory, refuses one that holds another run, and with
+// --resume checks that the newest checkpoint reads and fits this model.
+void check_run_directory(const TrainingOptions& options);
 
-// "step time: median ..., fastest ..." and "final loss ...".
-void print_training_summary(const TrainingRun& run, const Task& task, const std::string& backend);
+// Validates the options against the run directory (creating it), resumes
+// if asked, trains and evaluates. `config` is needed for sampling.
+TrainingRun run_training(ModelSession& session, const Task& task, const ReformerConfig& config,
+                         const TrainingOptions& options);
+
+// "step time: median ..., fastest ...", validation vs baseline, memory
+// planned vs measured, "final loss ...".
+void print_training_summary(const TrainingRun& run, const Task& task, const TrainingOptions& options,
+                            const std::string& backend);
 
 }  // namespace reforge::cli

@@ -1,0 +1,12 @@
+// This process's resident memory, now and at its peak (Linux /proc), for
+// progress lines and the planned-versus-measured summary.
+#pragma once
+
+#include <cstdint>
+
+namespace reforge::runtime {
+
+int64_t resident_bytes();       // 0 where /proc is unavailable
+int64_t peak_resident_bytes();  // VmHWM
+
+}  // namespace reforge::runtime

@@ -1,0 +1,48 @@
+// What training, evaluation, checkpoints and generation drive: a compiled
+// model with its parameters and optimizer state, on one of three engines —
+// the reference interpreter, native code compiled in this process (LLVM
+// JIT), or an artifact run by the runtime. The loop in training_loop.h is
+// written once against this.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/interpreter/interpreter.h"
+#include "compiler/pipeline/compile.h"
+#include "compiler/pipeline/cpu_executable.h"
+#include "runtime/reforge_runtime.h"
+#include "runtime/safetensors.h"
+
+namespace reforge::cli {
+
+class ModelSession {
+ public:
+  virtual ~ModelSession() = default;
+  // One training step; the outputs that are not carried (loss, accuracy).
+  virtual ValueMap train_step(const ValueMap& batch) = 0;
+  // The forward pass with the current parameters: loss, accuracy, logits.
+  virtual ValueMap forward(const ValueMap& batch) = 0;
+  // Every parameter and optimizer state, as bytes of its element type.
+  virtual std::vector<runtime::NamedTensor> persistent() const = 0;
+  // Overwrites them all; the names and types must be exactly these.
+  virtual void restore(const std::vector<runtime::NamedTensor>& values) = 0;
+};
+
+// `compiled` is the training step; `forward` the compiled forward graph
+// (compile_forward of the evaluation graph). Both must outlive the session.
+std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compiled, const Graph& forward,
+                                                       uint64_t seed);
+// Also returns the training step's executable (for --profile and
+// --print_kernels) through `executable`.
+std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, const Graph& forward, uint64_t seed,
+                                               const CpuBuildOptions& options, CpuExecutable** executable);
+std::unique_ptr<ModelSession> make_artifact_session(runtime::Model& model, uint64_t seed);
+
+// Checks that `values` are exactly what `expected` lists (names and types)
+// before anything is overwritten; the Error names the first difference.
+void check_same_values(const std::vector<runtime::NamedTensor>& expected,
+                       const std::vector<runtime::NamedTensor>& values, const std::string& origin);
+
+}  // namespace reforge::cli

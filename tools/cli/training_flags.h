@@ -1,0 +1,24 @@
+// The flags `reforge train` and `reforge run` share (steps, seed, data,
+// logging, validation, run directory, checkpoints, samples, threads), and
+// their reading into TrainingOptions with every value checked.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "models/reformer_config.h"
+#include "tools/cli/command.h"
+#include "tools/cli/training_loop.h"
+
+namespace reforge::cli {
+
+// Flag -> default, to merge into a command's own table.
+const std::map<std::string, std::string>& training_flag_defaults();
+
+// `--resume=DIR` is `--run_dir=DIR` plus resuming from its newest checkpoint.
+TrainingOptions training_options(const Flags& flags, const std::string& model, const ReformerConfig& config);
+
+// --threads: 0 (every core) to 1024.
+int thread_count(const Flags& flags);
+
+}  // namespace reforge::cli
