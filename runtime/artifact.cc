@@ -12,6 +12,7 @@
 #include <set>
 
 #include "compiler/ir/error.h"
+#include "runtime/fnv1a.h"
 #include "runtime/library.h"
 
 namespace reforge::runtime {
@@ -48,12 +49,7 @@ const char* section_name(uint32_t kind) {
   return "unknown";
 }
 
-// FNV-1a, 64 bits: any change of a single byte changes it.
-uint64_t checksum(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
+uint64_t checksum(std::string_view bytes) { return fnv1a(bytes); }
 
 // ---- writing ---------------------------------------------------------------
 

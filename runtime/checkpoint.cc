@@ -8,6 +8,7 @@
 
 #include "compiler/ir/error.h"
 #include "runtime/durable_file.h"
+#include "runtime/fnv1a.h"
 #include "runtime/json_reader.h"
 
 namespace reforge::runtime {
@@ -50,14 +51,11 @@ std::string values_checksum(const std::vector<NamedTensor>& values) {
   std::vector<const NamedTensor*> sorted;
   for (const NamedTensor& t : values) sorted.push_back(&t);
   std::sort(sorted.begin(), sorted.end(), [](const NamedTensor* a, const NamedTensor* b) { return a->name < b->name; });
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&](std::string_view bytes) {
-    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
-  };
+  uint64_t h = kFnv1aOffset;
   for (const NamedTensor* t : sorted) {
-    mix(t->name);
-    mix(std::string_view("\0", 1));
-    mix(t->bytes);
+    h = fnv1a(t->name, h);
+    h = fnv1a(std::string_view("\0", 1), h);
+    h = fnv1a(t->bytes, h);
   }
   return fmt::format("{:016x}", h);
 }

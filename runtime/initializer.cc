@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "runtime/fnv1a.h"
 #include "runtime/kernels/counter_rng.h"
 
 namespace reforge::runtime {
@@ -28,11 +29,7 @@ std::string_view init_kind_name(InitKind kind) {
   return "?";
 }
 
-uint64_t stable_name_hash(std::string_view name) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
+uint64_t stable_name_hash(std::string_view name) { return fnv1a(name); }
 
 double initial_element(InitKind kind, double scale, uint64_t seed, uint64_t stream, int64_t i) {
   switch (kind) {

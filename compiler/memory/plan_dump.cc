@@ -21,23 +21,6 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '&')
-      out += "&amp;";
-    else if (c == '"')
-      out += "&quot;";
-    else
-      out += c;
-  }
-  return out;
-}
-
 std::string where(const PlannedBuffer& b) { return b.loc.known() ? b.loc.to_string() : "-"; }
 
 // The name of the buffer that holds node `value`.
@@ -66,6 +49,23 @@ const char* kind_colour(ValueKind kind) {
 }
 
 }  // namespace
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else if (c == '"')
+      out += "&quot;";
+    else
+      out += c;
+  }
+  return out;
+}
 
 std::string format_bytes(int64_t bytes) {
   double b = static_cast<double>(bytes);

@@ -11,6 +11,8 @@ namespace reforge {
 
 // "1.50 MiB"
 std::string format_bytes(int64_t bytes);
+// Text safe inside HTML elements and attribute values.
+std::string html_escape(const std::string& s);
 
 struct TechniqueSaving {
   std::string technique;      // e.g. "reversible recompute"

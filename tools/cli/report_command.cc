@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "compiler/ir/error.h"
+#include "compiler/memory/plan_dump.h"
 #include "runtime/durable_file.h"
 #include "runtime/json_reader.h"
 #include "tools/cli/command.h"
@@ -24,29 +25,6 @@ using runtime::JsonValue;
 
 const std::map<std::string, std::string> kReportFlags = {{"output", ""}};
 constexpr int64_t kMaxRunFile = int64_t{1} << 30;
-
-std::string escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 struct Point {
   double step, value;
@@ -157,7 +135,7 @@ std::string curves_svg(const RunRecord& r, std::optional<double> baseline, const
   svg += fmt::format(
       "<text x=\"14\" y=\"{}\" font-size=\"12\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">bits per "
       "{}</text>\n",
-      height / 2, height / 2, escape(unit));
+      height / 2, height / 2, html_escape(unit));
   if (baseline) {
     svg += fmt::format(
         "<line class=\"baseline\" x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#888\" "
@@ -204,28 +182,30 @@ int run_report(const std::vector<std::string>& args) {
       "<style>body{font-family:sans-serif;margin:20px;max-width:1200px}table{border-collapse:collapse}"
       "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:13px}pre{background:#f6f6f6;padding:8px;"
       "white-space:pre-wrap}.key span{margin-right:16px}</style></head><body>\n";
-  page += fmt::format("<h1>Reforge run: {}</h1>\n<p>{}; seed {}; {} steps; {}</p>\n", escape(text_of(d.find("model"))),
-                      escape(text_of(d.find("task"))), escape(text_of(d.find("seed"))),
-                      escape(text_of(d.find("steps"))), escape(text_of(d.find("compiler_version"))));
+  page +=
+      fmt::format("<h1>Reforge run: {}</h1>\n<p>{}; seed {}; {} steps; {}</p>\n", html_escape(text_of(d.find("model"))),
+                  html_escape(text_of(d.find("task"))), html_escape(text_of(d.find("seed"))),
+                  html_escape(text_of(d.find("steps"))), html_escape(text_of(d.find("compiler_version"))));
   page +=
       "<h2>Learning curves</h2>\n<p class=\"key\"><span style=\"color:#1f77b4\">&#9632; training (20-step mean; "
       "raw in light blue)</span><span style=\"color:#d62728\">&#9632; validation (held out)</span>";
   if (baseline) page += fmt::format("<span style=\"color:#888\">- - unigram baseline</span>");
   page += "</p>\n" + curves_svg(r, baseline, unit);
   if (!r.validation.empty()) {
-    page += fmt::format("<p>Last validation: <b>{:.3f} bits per {}</b>{}.</p>\n", r.validation.back().value,
-                        escape(unit), baseline ? fmt::format(" against a unigram baseline of {:.3f}", *baseline) : "");
+    page +=
+        fmt::format("<p>Last validation: <b>{:.3f} bits per {}</b>{}.</p>\n", r.validation.back().value,
+                    html_escape(unit), baseline ? fmt::format(" against a unigram baseline of {:.3f}", *baseline) : "");
   }
   page += "<h2>Config</h2>\n<table>\n";
   if (const JsonValue* config = d.find("config"); config && config->is(JsonValue::Kind::object)) {
     for (const auto& [k, v] : config->object()) {
-      page += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", escape(k), escape(text_of(&v)));
+      page += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", html_escape(k), html_escape(text_of(&v)));
     }
   }
   page += "</table>\n<h2>Memory plan</h2>\n<div class=\"memory-plan\">\n" +
           (r.plan_html.empty() ? std::string("<p>(the run wrote no plan picture)</p>") : r.plan_html) + "</div>\n";
   page += "<h2>Samples</h2>\n<pre class=\"samples\">" +
-          (r.samples.empty() ? std::string("(none: train with --samples=N)") : escape(r.samples)) + "</pre>\n";
+          (r.samples.empty() ? std::string("(none: train with --samples=N)") : html_escape(r.samples)) + "</pre>\n";
   page += "</body></html>\n";
   runtime::write_file_durably(output, page, "report");
   fmt::print("wrote {} ({} training points, {} validations)\n", output, r.train.size(), r.validation.size());

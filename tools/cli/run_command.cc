@@ -44,9 +44,7 @@ std::unique_ptr<Task> task_for(const std::string& model, const ReformerConfig& c
 // --eval: the held-out score of the model as it starts (or as a resumed
 // run's newest checkpoint left it).
 int evaluate(ModelSession& session, const Task& task, int64_t batches) {
-  double total = 0;
-  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i)).at("loss")[0];
-  double bits = total / static_cast<double>(batches) / std::log(2.0);
+  double bits = validation_bits(session, task, batches);
   std::optional<double> baseline = task.baseline_bits();
   fmt::print("validation over {} batches: {:.3f} bits per {}{}\n", batches, bits, task.bits_unit(),
              baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");

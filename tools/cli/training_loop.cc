@@ -22,12 +22,6 @@ namespace {
 constexpr double kLn2 = 0.69314718055994530942;
 namespace fs = std::filesystem;
 
-double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
-  double total = 0;
-  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i)).at("loss")[0];
-  return total / static_cast<double>(batches) / kLn2;
-}
-
 std::string json_object(const runtime::KeyValues& kv) {
   std::string out = "{";
   for (const auto& [k, v] : kv) {
@@ -170,6 +164,12 @@ int64_t resume_from_checkpoint(ModelSession& session, const TrainingOptions& o) 
 }
 
 }  // namespace
+
+double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
+  double total = 0;
+  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i)).at("loss")[0];
+  return total / static_cast<double>(batches) / kLn2;
+}
 
 void check_run_directory(const TrainingOptions& o) {
   check_options(o);

@@ -53,6 +53,9 @@ struct TrainingRun {
   std::vector<std::string> samples;
 };
 
+// Mean held-out loss over `batches` validation batches, in bits per symbol.
+double validation_bits(ModelSession& session, const Task& task, int64_t batches);
+
 // Checks the options and the run directory before anything is compiled:
 // creates the directory, refuses one that holds another run, and with
 // --resume checks that the newest checkpoint reads and fits this model.
