@@ -1,5 +1,6 @@
 // Benchmarks of the compiler's front half: compiling and planning the
-// training step of a large Reformer (12 layers, L = 65,536), and one
+// training step of a large Reformer (12 layers, L = 65,536), compile and
+// plan time against depth (12 to 96 layers), and one
 // training step of the copy-task model on the reference interpreter.
 //
 //   bazel run -c opt //bench:compiler_bench -- --benchmark_repetitions=3
@@ -42,6 +43,21 @@ void BM_CompileAndPlan64K(benchmark::State& state) {
   state.counters["peak_MiB"] = static_cast<double>(peak) / (1 << 20);
 }
 BENCHMARK(BM_CompileAndPlan64K)->Arg(2)->Arg(12)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// Compile and plan time against depth (the copy-task model): about linear
+// is the goal; per-layer time is reported so growth shows at a glance.
+void BM_CompileAndPlanDepth(benchmark::State& state) {
+  ReformerConfig c = find_model("duplication").config;
+  c.n_layers = state.range(0);
+  for (auto _ : state) {
+    CompiledStep step = compile_reformer_step(c);
+    benchmark::DoNotOptimize(plan_step_memory(step).arena_bytes);
+  }
+  // Seconds per iteration per layer.
+  state.counters["s_per_layer"] = benchmark::Counter(
+      static_cast<double>(c.n_layers), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_CompileAndPlanDepth)->Arg(12)->Arg(24)->Arg(48)->Arg(96)->Unit(benchmark::kMillisecond);
 
 void BM_InterpreterTrainingStep(benchmark::State& state) {
   const ModelEntry& entry = find_model("duplication");

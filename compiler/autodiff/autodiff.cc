@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -27,9 +28,30 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
   std::set<int> stop;
   for (const Tensor& w : wrt) stop.insert(w.id);
 
-  // Only nodes on a path from some `wrt` to some output get adjoints.
+  // Only nodes on a path from some `wrt` to some output get adjoints: the
+  // ancestors of the outputs (found without passing through a `wrt`),
+  // visited in id order — ids are topological. A reversible layer's vjp
+  // thus costs its own recomputation, not the whole graph, and deep
+  // models compile in time linear in depth.
+  std::vector<int> cone;
+  {
+    std::vector<bool> seen(forward_size, false);
+    std::vector<int> pending;
+    for (const Tensor& o : outputs) pending.push_back(o.id);
+    while (!pending.empty()) {
+      int id = pending.back();
+      pending.pop_back();
+      if (id < 0 || id >= forward_size || seen[id]) continue;
+      seen[id] = true;
+      cone.push_back(id);
+      if (!stop.count(id)) {
+        for (int in : graph.node(id).inputs) pending.push_back(in);
+      }
+    }
+    std::sort(cone.begin(), cone.end());
+  }
   std::vector<bool> depends(forward_size, false);
-  for (int id = 0; id < forward_size; ++id) {
+  for (int id : cone) {
     if (stop.count(id)) {
       depends[id] = true;
       continue;
@@ -62,7 +84,9 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
     return it != rebuilt.end() ? it->second : graph.value(id);
   };
 
-  for (int id = highest; id >= 0; --id) {
+  for (auto cone_it = cone.rbegin(); cone_it != cone.rend(); ++cone_it) {
+    int id = *cone_it;
+    if (id > highest) continue;
     auto it = adjoints.find(id);
     if (it == adjoints.end() || stop.count(id) || !depends[id]) continue;
     const Node& n = graph.node(id);

@@ -171,9 +171,16 @@ std::string Graph::unique_name(const std::string& base, bool scoped) {
   std::string prefix = scoped ? scope_path() : "";
   std::string name = prefix.empty() ? base : prefix + "." + base;
   if (!used_names_.count(name)) return name;
-  for (int i = 1;; ++i) {
+  // Suffixes are tried from where the last search for this name stopped:
+  // without the hint, the n-th value named "add" costs n lookups, and a
+  // graph of many layers costs quadratic time.
+  int& next = next_suffix_[name];
+  for (int i = std::max(next, 1);; ++i) {
     std::string candidate = fmt::format("{}#{}", name, i);
-    if (!used_names_.count(candidate)) return candidate;
+    if (!used_names_.count(candidate)) {
+      next = i + 1;
+      return candidate;
+    }
   }
 }
 

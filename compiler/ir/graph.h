@@ -11,6 +11,7 @@
 #include <optional>
 #include <source_location>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -205,6 +206,7 @@ class Graph {
   std::vector<std::pair<std::string, int>> outputs_;
   std::vector<std::string> scopes_;
   std::unordered_set<std::string> used_names_;
+  std::unordered_map<std::string, int> next_suffix_;  // unique_name's search hint per base name
   std::optional<SourceLoc> location_override_;
 };
 
