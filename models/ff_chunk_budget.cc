@@ -36,7 +36,12 @@ int64_t parse_byte_size(const std::string& text) {
     try {
       size_t used = 0;
       double value = std::stod(number, &used);
-      if (used == number.size() && value > 0) return static_cast<int64_t>(value * static_cast<double>(scale));
+      double bytes = value * static_cast<double>(scale);
+      // 1 PiB: beyond any machine's memory, and far from int64's limit.
+      if (used == number.size() && value > 0 && bytes <= 0x1p50) return static_cast<int64_t>(bytes);
+      if (used == number.size() && bytes > 0x1p50) {
+        throw Error("--memory_budget=" + text + " is more than 1 PiB; no machine has that much memory");
+      }
     } catch (const std::logic_error&) {
     }
     break;

@@ -14,6 +14,8 @@ int64_t parse_int(const std::string& name, const std::string& v) {
     size_t used = 0;
     long long x = std::stoll(v, &used);
     if (used == v.size()) return x;
+  } catch (const std::out_of_range&) {
+    throw Error(fmt::format("--{}={} does not fit in a 64-bit integer", name, v));
   } catch (const std::logic_error&) {
   }
   throw Error(fmt::format("--{} must be an integer, got '{}'", name, v));
@@ -23,7 +25,10 @@ double parse_double(const std::string& name, const std::string& v) {
   try {
     size_t used = 0;
     double x = std::stod(v, &used);
-    if (used == v.size()) return x;
+    if (used == v.size() && std::isfinite(x)) return x;
+    if (used == v.size()) throw Error(fmt::format("--{} must be a finite number, got '{}'", name, v));
+  } catch (const std::out_of_range&) {
+    throw Error(fmt::format("--{}={} is out of the range of a double", name, v));
   } catch (const std::logic_error&) {
   }
   throw Error(fmt::format("--{} must be a number, got '{}'", name, v));
@@ -126,20 +131,27 @@ int64_t ReformerConfig::axial_rows_resolved() const {
 int64_t ReformerConfig::axial_row_width_resolved() const { return axial_row_width > 0 ? axial_row_width : d_model / 2; }
 
 void ReformerConfig::validate() const {
-  auto positive = [](const char* name, int64_t v) {
-    if (v < 1) throw Error(fmt::format("--{} must be at least 1, got {}", name, v));
+  // Each size has a range a machine can run; products of sizes are then
+  // checked below, so no size computation downstream can wrap.
+  auto in_range = [](const char* name, int64_t v, int64_t low, int64_t high) {
+    if (v < low || v > high) throw Error(fmt::format("--{} must be between {} and {}, got {}", name, low, high, v));
   };
-  positive("vocab_size", vocab_size);
-  positive("seq_len", seq_len);
-  positive("batch", batch);
-  positive("d_model", d_model);
-  positive("n_heads", n_heads);
-  positive("d_head", d_head);
-  positive("d_ff", d_ff);
-  positive("n_layers", n_layers);
-  positive("n_hashes", n_hashes);
-  positive("chunk_len", chunk_len);
-  positive("ff_chunks", ff_chunks);
+  constexpr int64_t kMaxTokens = int64_t{1} << 24;  // 16M tokens per sequence
+  in_range("vocab_size", vocab_size, 1, int64_t{1} << 24);
+  in_range("seq_len", seq_len, 1, kMaxTokens);
+  in_range("batch", batch, 1, int64_t{1} << 20);
+  in_range("d_model", d_model, 1, int64_t{1} << 16);
+  in_range("n_heads", n_heads, 1, 4096);
+  in_range("d_head", d_head, 1, int64_t{1} << 16);
+  in_range("d_ff", d_ff, 1, int64_t{1} << 20);
+  in_range("n_layers", n_layers, 1, 10000);
+  in_range("n_hashes", n_hashes, 1, 256);
+  in_range("chunk_len", chunk_len, 1, seq_len);
+  in_range("ff_chunks", ff_chunks, 1, seq_len);
+  in_range("n_buckets", n_buckets, 0, kMaxTokens);
+  in_range("axial_rows", axial_rows, 0, kMaxTokens);
+  in_range("axial_cols", axial_cols, 0, kMaxTokens);
+  in_range("axial_row_width", axial_row_width, 0, d_model);
   if (attention.empty()) throw Error("--attention needs at least one kind");
   if (n_buckets != 0 && (n_buckets < 2 || n_buckets % 2 != 0)) {
     throw Error(fmt::format("--n_buckets must be even and at least 2 (or 0 for 2*L/chunk_len), got {}", n_buckets));
@@ -148,12 +160,11 @@ void ReformerConfig::validate() const {
     if (f % 2 != 0)
       throw Error(fmt::format("bucket factor {} of {} buckets is odd; use an even --n_buckets", f, buckets()));
   }
-  if (ff_chunks > seq_len) {
-    throw Error(fmt::format("--ff_chunks={} exceeds --seq_len={}", ff_chunks, seq_len));
-  }
   if (ff_activation != "gelu" && ff_activation != "relu") {
     throw Error("--ff_activation must be gelu or relu, got '" + ff_activation + "'");
   }
+  if (d_model < 2)
+    throw Error(fmt::format("--d_model must be at least 2 (the axial positions split it), got {}", d_model));
   int64_t w1 = axial_row_width_resolved();
   if (w1 < 1 || w1 >= d_model) {
     throw Error(fmt::format("--axial_row_width must be in [1, d_model), got {} with d_model {}", w1, d_model));
@@ -162,9 +173,37 @@ void ReformerConfig::validate() const {
     throw Error(fmt::format("axial shape {}x{} covers {} positions, fewer than --seq_len={}", axial_rows_resolved(),
                             axial_cols_resolved(), axial_rows_resolved() * axial_cols_resolved(), seq_len));
   }
-  if (dropout < 0 || dropout >= 1 || attention_dropout < 0 || attention_dropout >= 1) {
-    throw Error("dropout rates must be in [0, 1)");
+  for (auto [name, rate] : {std::pair{"dropout", dropout}, std::pair{"attention_dropout", attention_dropout}}) {
+    if (!(rate >= 0 && rate < 1)) throw Error(fmt::format("--{} must be in [0, 1), got {}", name, rate));
   }
+  if (!(learning_rate > 0 && learning_rate <= 10)) {
+    throw Error(fmt::format("--learning_rate must be in (0, 10], got {}", learning_rate));
+  }
+  if (!(weight_decay >= 0 && weight_decay <= 1)) {
+    throw Error(fmt::format("--weight_decay must be in [0, 1], got {}", weight_decay));
+  }
+  // The largest tensors: logits [B, L, vocab], the feed-forward's hidden
+  // [B, L, d_ff], attention's per-head values [B, heads, hashes, L, d_head],
+  // and the embedding [vocab, d_model]. Products are checked, not trusted.
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  auto product = [&](std::initializer_list<std::pair<const char*, int64_t>> factors) {
+    int64_t p = 1;
+    std::string names;
+    for (auto [name, v] : factors) names += fmt::format("{}--{}={}", names.empty() ? "" : " x ", name, v);
+    for (auto [name, v] : factors) {
+      if (v > 0 && p > kMaxElements / v) {
+        throw Error(fmt::format("{} is more than 2^40 elements in one tensor; no machine holds that", names));
+      }
+      p *= v;
+    }
+  };
+  int64_t padded = padded_len();
+  product({{"batch", batch}, {"seq_len", padded}, {"vocab_size", vocab_size}});
+  product({{"batch", batch}, {"seq_len", padded}, {"d_ff", d_ff}});
+  product({{"batch", batch}, {"seq_len", padded}, {"d_model", d_model}, {"n_layers", n_layers}});
+  product({{"batch", batch}, {"n_heads", n_heads}, {"n_hashes", n_hashes}, {"seq_len", padded}, {"d_head", d_head}});
+  product({{"vocab_size", vocab_size}, {"d_model", d_model}});
+  product({{"n_layers", n_layers}, {"d_model", d_model}, {"d_ff", d_ff}});
 }
 
 const std::vector<ConfigField>& config_fields() {

@@ -92,7 +92,6 @@ class ByteLmTask : public Task {
   }
 
  private:
-
   Batch windows(std::string_view text, uint64_t key, int64_t draw, int64_t step) const {
     const int64_t len = config_.seq_len;
     Batch b = empty_batch(config_, step, seed_);

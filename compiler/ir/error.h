@@ -23,4 +23,11 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// An Error in how a command was called (a flag's value out of range, a
+// missing argument): the command line exits with status 2, not 1.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message) : Error(message) {}
+};
+
 }  // namespace reforge

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "compiler/ir/error.h"
 
 namespace reforge::cli {
@@ -31,14 +33,14 @@ Flags::Flags(const std::vector<std::string>& args, const std::map<std::string, s
     if (!values_.count(name)) {
       std::vector<std::string> known;
       for (const auto& [k, v] : defaults) known.push_back("--" + k);
-      throw Error(fmt::format("unknown flag --{} (known: {})", name, fmt::join(known, " ")));
+      throw UsageError(fmt::format("unknown flag --{} (known: {})", name, fmt::join(known, " ")));
     }
     if (eq == std::string::npos) {
       bool is_bool = values_[name] == "true" || values_[name] == "false";
       if (is_bool) {
         value = "true";
       } else {
-        if (i + 1 >= args.size()) throw Error("flag --" + name + " needs a value");
+        if (i + 1 >= args.size()) throw UsageError("flag --" + name + " needs a value");
         value = args[++i];
       }
     }
@@ -53,25 +55,27 @@ long long Flags::get_int(const std::string& name) const {
     size_t used = 0;
     long long v = std::stoll(get(name), &used);
     if (used == get(name).size()) return v;
+  } catch (const std::out_of_range&) {
+    throw UsageError(fmt::format("--{}={} does not fit in a 64-bit integer", name, get(name)));
   } catch (const std::logic_error&) {
   }
-  throw Error(fmt::format("--{} must be an integer, got '{}'", name, get(name)));
+  throw UsageError(fmt::format("--{} must be an integer, got '{}'", name, get(name)));
 }
 
 double Flags::get_double(const std::string& name) const {
   try {
     size_t used = 0;
     double v = std::stod(get(name), &used);
-    if (used == get(name).size()) return v;
+    if (used == get(name).size() && std::isfinite(v)) return v;
   } catch (const std::logic_error&) {
   }
-  throw Error(fmt::format("--{} must be a number, got '{}'", name, get(name)));
+  throw UsageError(fmt::format("--{} must be a finite number, got '{}'", name, get(name)));
 }
 
 bool Flags::get_bool(const std::string& name) const {
   if (get(name) == "true" || get(name) == "1") return true;
   if (get(name) == "false" || get(name) == "0") return false;
-  throw Error(fmt::format("--{} must be true or false, got '{}'", name, get(name)));
+  throw UsageError(fmt::format("--{} must be true or false, got '{}'", name, get(name)));
 }
 
 }  // namespace reforge::cli

@@ -9,6 +9,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "models/reformer_artifact.h"
 #include "runtime/artifact.h"
+#include "runtime/durable_file.h"
 #include "tools/cli/model_flags.h"
 
 namespace reforge::cli {
@@ -26,9 +27,9 @@ int run_compile(const std::vector<std::string>& args) {
   if (selection.help_shown) return 0;
   const Flags& flags = selection.flags;
   const std::string output = flags.get("output");
-  if (output.empty()) throw Error("reforge compile needs the artifact's path: -o FILE.rfa");
+  if (output.empty()) throw UsageError("reforge compile needs the artifact's path: -o FILE.rfa");
   int64_t opt_level = flags.get_int("opt_level");
-  if (opt_level < 0 || opt_level > 3) throw Error(fmt::format("--opt_level must be 0..3, got {}", opt_level));
+  if (opt_level < 0 || opt_level > 3) throw UsageError(fmt::format("--opt_level must be 0..3, got {}", opt_level));
 
   ArtifactOptions options{.cpu = flags.get("cpu"), .opt_level = static_cast<int>(opt_level)};
   options.compile.reversible_recompute = flags.get_bool("reversible_recompute");
@@ -39,7 +40,7 @@ int run_compile(const std::vector<std::string>& args) {
 
   started = std::chrono::steady_clock::now();
   std::string bytes = runtime::encode_artifact(artifact);
-  write_file_atomically(output, bytes);
+  runtime::write_file_durably(output, bytes, "artifact");
   double write_seconds = seconds_since(started);
 
   const runtime::Manifest& m = artifact.manifest;

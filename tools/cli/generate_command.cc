@@ -30,18 +30,18 @@ bool checkpoint_has(const runtime::Checkpoint& c, const std::string& name) {
 int run_generate(const std::vector<std::string>& args) {
   Flags flags(args, kGenerateFlags);
   if (flags.positional().size() != 1) {
-    throw Error("usage: reforge generate RUN_DIR [--prompt=TEXT --length=N --temperature=T --top_k=K --seed=S]");
+    throw UsageError("usage: reforge generate RUN_DIR [--prompt=TEXT --length=N --temperature=T --top_k=K --seed=S]");
   }
   const std::string run_dir = flags.positional()[0];
   long long length = flags.get_int("length");
-  if (length < 1 || length > 1000000) throw Error(fmt::format("--length must be 1..1000000, got {}", length));
+  if (length < 1 || length > 1000000) throw UsageError(fmt::format("--length must be 1..1000000, got {}", length));
   runtime::SamplingOptions sampling{.temperature = flags.get_double("temperature"), .top_k = flags.get_int("top_k")};
   if (!(sampling.temperature >= 0 && sampling.temperature <= 100)) {
-    throw Error(fmt::format("--temperature must be between 0 (greedy) and 100, got {}", flags.get("temperature")));
+    throw UsageError(fmt::format("--temperature must be between 0 (greedy) and 100, got {}", flags.get("temperature")));
   }
-  if (sampling.top_k < 0) throw Error(fmt::format("--top_k must be 0 (all) or more, got {}", sampling.top_k));
+  if (sampling.top_k < 0) throw UsageError(fmt::format("--top_k must be 0 (all) or more, got {}", sampling.top_k));
   long long seed = flags.get_int("seed");
-  if (seed < 0) throw Error(fmt::format("--seed must be 0 or more, got {}", seed));
+  if (seed < 0) throw UsageError(fmt::format("--seed must be 0 or more, got {}", seed));
 
   std::optional<std::string> latest = runtime::latest_checkpoint(run_dir);
   if (!latest) throw Error(fmt::format("{} holds no checkpoint (train with --run_dir={} first)", run_dir, run_dir));

@@ -1,8 +1,13 @@
 // reforge: the command-line entry point. `reforge help` lists subcommands.
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <exception>
+#include <new>
+#include <system_error>
 
 #include "compiler/ir/error.h"
 #include "tools/cli/command.h"
@@ -23,13 +28,32 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "reforge: unknown command '{}' (try `reforge help`)\n", args[0]);
     return 2;
   }
+  int status = 0;
   try {
-    return it->second.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    status = it->second.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const reforge::UsageError& e) {
+    fmt::print(stderr, "reforge {}: error: {}\n", args[0], e.what());
+    return 2;
   } catch (const reforge::Error& e) {
     fmt::print(stderr, "reforge {}: error: {}\n", args[0], e.what());
+    return 1;
+  } catch (const std::system_error& e) {
+    // fmt reports a failed write to standard output (a full disk, a closed
+    // pipe) this way.
+    fmt::print(stderr, "reforge {}: error: cannot write to standard output: {}\n", args[0], e.code().message());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "reforge {}: error: out of memory; make the model or --seq_len/--batch smaller\n", args[0]);
     return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "reforge {}: internal error: {}\n", args[0], e.what());
     return 3;
   }
+  // Output that did not reach its destination (a full disk, a closed
+  // pipe) is a failure, not success.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    fmt::print(stderr, "reforge {}: error: cannot write to standard output: {}\n", args[0], std::strerror(errno));
+    return 1;
+  }
+  return status;
 }

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 
 #include "compiler/ir/error.h"
 
@@ -15,9 +13,15 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
   if (args.empty() || args[0].rfind("-", 0) == 0) {
     std::string names;
     for (const ModelEntry* m : registered_models()) names += fmt::format("  {:<18} {}\n", m->name, m->summary);
-    throw Error(fmt::format("usage: reforge {} <model> [--flag=value ...]\nmodels:\n{}", command, names));
+    throw UsageError(fmt::format("usage: reforge {} <model> [--flag=value ...]\nmodels:\n{}", command, names));
   }
-  const ModelEntry& entry = find_model(args[0]);
+  const ModelEntry* found = nullptr;
+  try {
+    found = &find_model(args[0]);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  const ModelEntry& entry = *found;
   if (std::find(args.begin(), args.end(), "--help") != args.end()) {
     fmt::print("usage: reforge {} {} [--flag=value ...]\n\nmodel flags (value for {}):\n", command, entry.name,
                entry.name);
@@ -31,27 +35,27 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
   for (const ConfigField& f : config_fields()) defaults[f.name] = f.get(entry.config);
   std::vector<std::string> rest(args.begin() + 1, args.end());
   for (auto& a : rest) {
-    if (a == "-o") a = "--output";
+    if (a == "-o") {
+      if (!command_flags.count("output")) {
+        throw UsageError(fmt::format("reforge {} writes no file: -o is not one of its flags", command));
+      }
+      a = "--output";
+    }
   }
   ModelSelection s{&entry, entry.config, Flags(rest, defaults)};
-  for (const ConfigField& f : config_fields()) set_config_field(s.config, f.name, s.flags.get(f.name));
-  s.config.validate();
+  if (!s.flags.positional().empty()) {
+    throw UsageError(fmt::format("unexpected argument '{}' (flags are --name=value; the model is named once)",
+                                 s.flags.positional()[0]));
+  }
+  try {
+    for (const ConfigField& f : config_fields()) set_config_field(s.config, f.name, s.flags.get(f.name));
+    s.config.validate();
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
   return s;
-}
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write '" + temporary + "'");
-    out << text;
-    out.flush();
-    if (!out) throw Error("writing '" + temporary + "' failed");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    throw Error("cannot move '" + temporary + "' to '" + path + "'");
-  }
 }
 
 }  // namespace reforge::cli

@@ -24,7 +24,5 @@ struct ModelSelection {
 ModelSelection select_model(const std::string& command, const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& command_flags);
 
-// Writes `text` to `path` atomically (a temporary file renamed into place).
-void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace reforge::cli

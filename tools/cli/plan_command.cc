@@ -11,6 +11,7 @@
 #include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
+#include "runtime/durable_file.h"
 #include "tools/cli/model_flags.h"
 
 namespace reforge::cli {
@@ -43,7 +44,7 @@ int run_plan(const std::vector<std::string>& args) {
   if (s.help_shown) return 0;
   const std::string format = s.flags.get("format");
   if (format != "text" && format != "json" && format != "html") {
-    throw Error("--format must be text, json or html, got '" + format + "'");
+    throw UsageError("--format must be text, json or html, got '" + format + "'");
   }
   CompileOptions compile;
   compile.reversible_recompute = s.flags.get_bool("reversible_recompute");
@@ -54,7 +55,13 @@ int run_plan(const std::vector<std::string>& args) {
   const bool fuse = s.flags.get_bool("elementwise_fusion");
 
   if (!s.flags.get("memory_budget").empty()) {
-    ChunkChoice choice = choose_ff_chunks(s.config, parse_byte_size(s.flags.get("memory_budget")), compile);
+    int64_t budget = 0;
+    try {
+      budget = parse_byte_size(s.flags.get("memory_budget"));
+    } catch (const Error& e) {
+      throw UsageError(std::string("--memory_budget: ") + e.what());
+    }
+    ChunkChoice choice = choose_ff_chunks(s.config, budget, compile);
     s.config.ff_chunks = choice.ff_chunks;
     fmt::print("--memory_budget={}: chose --ff_chunks={} (planned peak {})\n", s.flags.get("memory_budget"),
                choice.ff_chunks, format_bytes(choice.peak_bytes));
@@ -115,7 +122,7 @@ int run_plan(const std::vector<std::string>& args) {
   if (s.flags.get("output").empty()) {
     fmt::print("{}", text);
   } else {
-    write_file_atomically(s.flags.get("output"), text);
+    runtime::write_file_durably(s.flags.get("output"), text, "memory plan");
     fmt::print("wrote {} ({})\n", s.flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
   }
   return 0;

@@ -168,9 +168,9 @@ int run_report(const std::vector<std::string>& args) {
     if (a == "-o") a = "--output";
   }
   Flags flags(rest, kReportFlags);
-  if (flags.positional().size() != 1) throw Error("usage: reforge report RUN_DIR -o report.html");
+  if (flags.positional().size() != 1) throw UsageError("usage: reforge report RUN_DIR -o report.html");
   const std::string output = flags.get("output");
-  if (output.empty()) throw Error("reforge report needs the page's path: -o report.html");
+  if (output.empty()) throw UsageError("reforge report needs the page's path: -o report.html");
   RunRecord r = read_run(flags.positional()[0]);
   const JsonValue& d = r.description;
   std::optional<double> baseline;

@@ -53,9 +53,11 @@ int evaluate(ModelSession& session, const Task& task, int64_t batches) {
 
 int run_artifact(const std::vector<std::string>& args) {
   Flags flags(args, run_flags());
-  if (flags.positional().size() != 1) throw Error("usage: reforge run MODEL.rfa [--steps=N --seed=S --eval ...]");
+  if (flags.positional().size() != 1) throw UsageError("usage: reforge run MODEL.rfa [--steps=N --seed=S --eval ...]");
   const std::string path = flags.positional()[0];
   int threads = thread_count(flags);
+  const bool eval = flags.get_bool("eval");
+  const bool profile = flags.get_bool("profile");
 
   auto started = std::chrono::steady_clock::now();
   std::unique_ptr<runtime::Model> model = runtime::Model::open(path, {.threads = threads});
@@ -64,7 +66,7 @@ int run_artifact(const std::vector<std::string>& args) {
   ReformerConfig config = config_from_record(m.config);
   TrainingOptions options = training_options(flags, m.model, config);
   options.compiler_version = m.compiler_version;
-  if (!flags.get_bool("eval")) check_run_directory(options);
+  if (!eval) check_run_directory(options);
   std::unique_ptr<Task> task = task_for(m.model, config, flags.get("data"), options.seed);
   std::unique_ptr<ModelSession> session = make_artifact_session(*model, options.seed);
 
@@ -72,7 +74,7 @@ int run_artifact(const std::vector<std::string>& args) {
   fmt::print("artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads\n", path, m.model,
              m.compiler_version, m.cpu, load_seconds, model->threads());
   fmt::print("data: {}\n", task->describe());
-  if (flags.get_bool("eval")) {
+  if (eval) {
     if (options.resume) {
       // Only the parameters are needed: restore the newest checkpoint.
       std::optional<std::string> latest = runtime::latest_checkpoint(options.run_dir);
@@ -87,9 +89,9 @@ int run_artifact(const std::vector<std::string>& args) {
   for (const runtime::PersistentInit& p : model->persistent()) planned += p.type.bytes();
   planned += train.executor().program().arena_bytes;
   options.planned_bytes = planned;
-  train.executor().set_profiling(flags.get_bool("profile"));
+  train.executor().set_profiling(profile);
   TrainingRun run = run_training(*session, *task, config, options);
-  if (flags.get_bool("profile")) {
+  if (profile) {
     fmt::print("{}", runtime::profile_report(train.executor().program(), train.executor().seconds(),
                                              static_cast<int64_t>(run.step_seconds.size())));
   }

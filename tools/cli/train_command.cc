@@ -6,6 +6,7 @@
 // native code generated through LLVM (--backend=llvm, the default) or on
 // the reference interpreter.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -50,6 +51,18 @@ void print_kernels(const CpuExecutable& e, const std::string& mode) {
   if (mode == "llvm") fmt::print("== optimised LLVM IR ==\n{}\n", e.code().llvm_ir());
 }
 
+void check_fits_in_memory(int64_t bytes) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;
+  int64_t machine = static_cast<int64_t>(pages) * page;
+  if (bytes > machine) {
+    throw UsageError(
+        fmt::format("the training step needs {} but this machine has {}: lower --seq_len or --batch, or "
+                    "raise --ff_chunks",
+                    format_bytes(bytes), format_bytes(machine)));
+  }
+}
+
 int run_train(const std::vector<std::string>& args) {
   ModelSelection selection = select_model("train", args, train_flags());
   if (selection.help_shown) return 0;
@@ -59,17 +72,20 @@ int run_train(const std::vector<std::string>& args) {
   TrainingOptions options = training_options(flags, entry.name, config);
   check_run_directory(options);
 
+  if (entry.task == TaskKind::duplication && !flags.get("data").empty()) {
+    throw UsageError(fmt::format("--data: model '{}' trains on generated copies, not on a text", entry.name));
+  }
   std::unique_ptr<Task> task = entry.task == TaskKind::duplication
                                    ? make_duplication_task(config, options.seed)
                                    : make_byte_lm_task(config, flags.get("data"), options.seed);
   // Backend flags first: a bad value is refused before anything compiles.
   const std::string backend = flags.get("backend");
   if (backend != "llvm" && backend != "interpreter") {
-    throw Error("--backend must be llvm or interpreter, got '" + backend + "'");
+    throw UsageError("--backend must be llvm or interpreter, got '" + backend + "'");
   }
   const std::string kernels = flags.get("print_kernels");
   if (kernels != "false" && kernels != "true" && kernels != "llvm") {
-    throw Error("--print_kernels must be false, true or llvm, got '" + kernels + "'");
+    throw UsageError("--print_kernels must be false, true or llvm, got '" + kernels + "'");
   }
   int threads = thread_count(flags);
 
@@ -81,6 +97,15 @@ int run_train(const std::vector<std::string>& args) {
                          .lsh_fusion = flags.get_bool("lsh_fusion")};
   CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), compile);
   std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, entry.name), compile);
+
+  // What the step will allocate, compared with the machine before anything
+  // is: a model too large is refused with what to change, not killed.
+  MemoryPlan plan = plan_step_memory(compiled);
+  int64_t persistent = 0;
+  for (const PersistentValue& p : plan.persistent) persistent += p.type.bytes();
+  options.planned_bytes = plan.arena_bytes + persistent;
+  // The interpreter holds every value in double and frees nothing early.
+  check_fits_in_memory(backend == "interpreter" ? 2 * options.planned_bytes : options.planned_bytes);
 
   // The step runs natively (llvm) or on the interpreter; the loop is the
   // same for both.
@@ -96,11 +121,7 @@ int run_train(const std::vector<std::string>& args) {
     executable->executor().set_profiling(flags.get_bool("profile"));
   }
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  // The interpreter runs no plan; its plan is shown for comparison.
-  MemoryPlan plan = executable ? executable->plan() : plan_step_memory(compiled);
-  int64_t persistent = 0;
-  for (const PersistentValue& p : plan.persistent) persistent += p.type.bytes();
-  options.planned_bytes = plan.arena_bytes + persistent;
+  // The interpreter runs no plan; the back end's plan is shown for it too.
   if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
 
   int64_t params = 0;

@@ -29,13 +29,14 @@ const std::map<std::string, std::string>& training_flag_defaults() {
 TrainingOptions training_options(const Flags& flags, const std::string& model, const ReformerConfig& config) {
   TrainingOptions o;
   o.steps = flags.get_int("steps");
-  if (o.steps < 1) throw Error(fmt::format("--steps must be at least 1, got {}", o.steps));
+  if (o.steps < 1) throw UsageError(fmt::format("--steps must be at least 1, got {}", o.steps));
   long long seed = flags.get_int("seed");
-  if (seed < 0) throw Error(fmt::format("--seed must be 0 or more, got {}", seed));
+  if (seed < 0) throw UsageError(fmt::format("--seed must be 0 or more, got {}", seed));
   o.seed = static_cast<uint64_t>(seed);
   o.log_every = flags.get_int("log_every");
   const std::string format = flags.get("log_format");
-  if (format != "text" && format != "jsonl") throw Error("--log_format must be text or jsonl, got '" + format + "'");
+  if (format != "text" && format != "jsonl")
+    throw UsageError("--log_format must be text or jsonl, got '" + format + "'");
   o.log_format = format == "jsonl" ? ProgressFormat::jsonl : ProgressFormat::text;
   o.eval_every = flags.get_int("eval_every");
   o.eval_batches = flags.get_int("eval_batches");
@@ -43,20 +44,20 @@ TrainingOptions training_options(const Flags& flags, const std::string& model, c
   const std::string resume = flags.get("resume");
   if (!resume.empty()) {
     if (!o.run_dir.empty() && o.run_dir != resume) {
-      throw Error(fmt::format("--resume={} and --run_dir={} name different runs", resume, o.run_dir));
+      throw UsageError(fmt::format("--resume={} and --run_dir={} name different runs", resume, o.run_dir));
     }
     o.run_dir = resume;
     o.resume = true;
   }
   o.checkpoint_every = flags.get_int("checkpoint_every");
   long long keep = flags.get_int("keep_checkpoints");
-  if (keep < 1 || keep > 1000000) throw Error(fmt::format("--keep_checkpoints must be at least 1, got {}", keep));
+  if (keep < 1 || keep > 1000000) throw UsageError(fmt::format("--keep_checkpoints must be at least 1, got {}", keep));
   o.keep_checkpoints = static_cast<int>(keep);
   o.samples = flags.get_int("samples");
   o.sample_length = flags.get_int("sample_length");
-  if (o.samples < 0 || o.samples > 1000) throw Error(fmt::format("--samples must be 0..1000, got {}", o.samples));
+  if (o.samples < 0 || o.samples > 1000) throw UsageError(fmt::format("--samples must be 0..1000, got {}", o.samples));
   if (o.sample_length < 1 || o.sample_length > 1000000) {
-    throw Error(fmt::format("--sample_length must be 1..1000000, got {}", o.sample_length));
+    throw UsageError(fmt::format("--sample_length must be 1..1000000, got {}", o.sample_length));
   }
   o.model = model;
   o.config = config_record(config);
@@ -67,7 +68,7 @@ TrainingOptions training_options(const Flags& flags, const std::string& model, c
 
 int thread_count(const Flags& flags) {
   long long threads = flags.get_int("threads");
-  if (threads < 0 || threads > 1024) throw Error("--threads must be between 0 (all cores) and 1024");
+  if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 (all cores) and 1024");
   return static_cast<int>(threads);
 }
 

@@ -123,19 +123,20 @@ std::string validation_text(double bits, const Task& task) {
 }
 
 void check_options(const TrainingOptions& o) {
-  if (o.steps < 1) throw Error("--steps must be at least 1");
-  if (o.log_every < 1) throw Error(fmt::format("--log_every must be at least 1, got {}", o.log_every));
+  if (o.steps < 1) throw UsageError("--steps must be at least 1");
+  if (o.log_every < 1) throw UsageError(fmt::format("--log_every must be at least 1, got {}", o.log_every));
   if (o.eval_every < 0)
-    throw Error(fmt::format("--eval_every must be 0 (at the end only) or more, got {}", o.eval_every));
+    throw UsageError(fmt::format("--eval_every must be 0 (at the end only) or more, got {}", o.eval_every));
   if (o.eval_batches < 1 || o.eval_batches > 100000) {
-    throw Error(fmt::format("--eval_batches must be between 1 and 100000, got {}", o.eval_batches));
+    throw UsageError(fmt::format("--eval_batches must be between 1 and 100000, got {}", o.eval_batches));
   }
   if (o.checkpoint_every < 0)
-    throw Error(fmt::format("--checkpoint_every must be 0 or more, got {}", o.checkpoint_every));
+    throw UsageError(fmt::format("--checkpoint_every must be 0 or more, got {}", o.checkpoint_every));
   if (o.keep_checkpoints < 1)
-    throw Error(fmt::format("--keep_checkpoints must be at least 1, got {}", o.keep_checkpoints));
-  if (o.resume && o.run_dir.empty()) throw Error("--resume needs the run's directory: --run_dir=DIR");
-  if (o.samples < 0 || o.sample_length < 1) throw Error("--samples must be 0 or more and --sample_length at least 1");
+    throw UsageError(fmt::format("--keep_checkpoints must be at least 1, got {}", o.keep_checkpoints));
+  if (o.resume && o.run_dir.empty()) throw UsageError("--resume needs the run's directory: --run_dir=DIR");
+  if (o.samples < 0 || o.sample_length < 1)
+    throw UsageError("--samples must be 0 or more and --sample_length at least 1");
 }
 
 // The newest checkpoint, checked against the run's model, config and seed.
