@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <charconv>
+#include <limits>
 #include <map>
 
 namespace reforge {
@@ -79,6 +81,10 @@ std::vector<Token> tokenize(std::string_view s) {
   return tokens;
 }
 
+// Regions nest a few levels in real graphs; deeper text is refused before
+// the recursive descent could exhaust the stack.
+constexpr int kMaxRegionDepth = 64;
+
 class Parser {
  public:
   explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
@@ -109,16 +115,15 @@ class Parser {
     if (peek().kind != TokenKind::ident || peek().text != word) fail(fmt::format("expected '{}'", word));
     ++pos_;
   }
-  int64_t parse_int() {
-    std::string text = expect(TokenKind::number, "an integer");
-    try {
-      size_t used = 0;
-      int64_t v = std::stoll(text, &used);
-      if (used != text.size()) fail("expected an integer, got " + text);
-      return v;
-    } catch (const std::logic_error&) {
-      fail("expected an integer, got " + text);
-    }
+  int64_t parse_int() { return integer_of(expect(TokenKind::number, "an integer")); }
+
+  // The whole token as a 64-bit integer: "1xyz" and 2^64 are errors.
+  int64_t integer_of(const std::string& text) {
+    int64_t v = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (error == std::errc::result_out_of_range) fail(text + " does not fit in a 64-bit integer");
+    if (error != std::errc() || end != text.data() + text.size()) fail("expected an integer, got " + text);
+    return v;
   }
 
   AttrValue parse_attr_value() {
@@ -133,17 +138,19 @@ class Parser {
       ++pos_;
       return values;
     }
-    std::string text = expect(TokenKind::number, "an attribute value");
-    bool is_float = text.find_first_of(".eEni") != std::string::npos;
-    if (!is_float) return static_cast<int64_t>(std::stoll(text));
-    if (text == "inf") return std::numeric_limits<double>::infinity();
-    if (text == "-inf") return -std::numeric_limits<double>::infinity();
-    if (text == "nan" || text == "-nan") return std::numeric_limits<double>::quiet_NaN();
-    try {
-      return std::stod(text);
-    } catch (const std::logic_error&) {
-      fail("bad number " + text);
+    // The printer writes non-finite floats as inf, -inf and nan.
+    if (peek().kind == TokenKind::ident && (peek().text == "inf" || peek().text == "nan")) {
+      return next().text == "inf" ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
     }
+    std::string text = expect(TokenKind::number, "an attribute value");
+    if (text == "-inf") return -std::numeric_limits<double>::infinity();
+    if (text == "-nan") return std::numeric_limits<double>::quiet_NaN();
+    bool is_float = text.find_first_of(".eE") != std::string::npos;
+    if (!is_float) return integer_of(text);
+    double v = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (error != std::errc() || end != text.data() + text.size()) fail("bad number " + text);
+    return v;
   }
 
   TensorType parse_type() {
@@ -153,10 +160,19 @@ class Parser {
     TensorType type{*dtype, {}};
     expect_punct('[');
     while (!at_punct(']')) {
-      type.shape.push_back(parse_int());
+      int64_t d = parse_int();
+      if (d < 0) fail(fmt::format("negative dimension {}", d));
+      type.shape.push_back(d);
+      if (type.shape.size() > 16) fail("a type of rank over 16");
       if (!at_punct(']')) expect_punct(',');
     }
     ++pos_;
+    // Checked: the element count must not wrap.
+    int64_t elements = 1;
+    for (int64_t d : type.shape) {
+      if (d > 0 && elements > (int64_t{1} << 48) / d) fail("a tensor of more than 2^48 elements");
+      elements *= d;
+    }
     return type;
   }
 
@@ -165,9 +181,12 @@ class Parser {
     int line;
   };
 
-  std::unique_ptr<Graph> parse_graph_block() {
+  std::unique_ptr<Graph> parse_graph_block(int depth = 0) {
+    if (depth > kMaxRegionDepth) fail(fmt::format("regions nested more than {} deep", kMaxRegionDepth));
     expect_keyword("graph");
-    auto graph = std::make_unique<Graph>(expect(TokenKind::ident, "a graph name"));
+    // A plain name, or a quoted one for names with other characters ("byte-lm").
+    std::string name = peek().kind == TokenKind::string ? next().text : expect(TokenKind::ident, "a graph name");
+    auto graph = std::make_unique<Graph>(name);
     expect_punct('{');
     std::vector<PendingNode> pending;
     std::vector<std::pair<std::string, std::string>> outputs;
@@ -218,7 +237,7 @@ class Parser {
       if (peek().kind == TokenKind::ident && peek().text == "regions") {
         ++pos_;
         expect_punct('{');
-        while (!at_punct('}')) node->regions.push_back(parse_graph_block());
+        while (!at_punct('}')) node->regions.push_back(parse_graph_block(depth + 1));
         ++pos_;
       }
       pending.push_back(std::move(p));

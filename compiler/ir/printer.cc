@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace reforge {
 namespace {
 
@@ -18,6 +20,16 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
+// A graph name as the parser reads it back: bare when it is a plain
+// identifier, quoted otherwise ("byte-lm").
+std::string printable_name(const std::string& name) {
+  bool plain = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
+  for (char c : name) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '#');
+  }
+  return plain ? name : quote(name);
+}
+
 std::string format_float(double v) {
   std::string s = fmt::format("{}", v);
   if (s.find_first_of(".eEni") == std::string::npos) s += ".0";  // "inf"/"nan" contain n or i
@@ -26,7 +38,7 @@ std::string format_float(double v) {
 
 void print_into(const Graph& g, const PrintOptions& options, int indent, std::string& out) {
   std::string pad(indent, ' ');
-  out += fmt::format("{}graph {} {{\n", pad, g.name());
+  out += fmt::format("{}graph {} {{\n", pad, printable_name(g.name()));
   for (int id = 0; id < g.size(); ++id) {
     const Node& n = g.node(id);
     std::vector<std::string> inputs;

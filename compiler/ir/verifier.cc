@@ -10,32 +10,40 @@ namespace reforge {
 namespace {
 
 // Finds a cycle among in-range input edges; returns it as "%a -> %b -> %a".
+// Depth-first with an explicit stack: a chain of 60,000 forward references
+// must not overflow the machine's stack.
 std::optional<std::string> find_cycle(const Graph& g) {
   enum class Mark { unvisited, active, done };
   std::vector<Mark> mark(g.size(), Mark::unvisited);
-  std::vector<int> stack;
-  std::function<std::optional<std::string>(int)> visit = [&](int id) -> std::optional<std::string> {
-    mark[id] = Mark::active;
-    stack.push_back(id);
-    for (int in : g.node(id).inputs) {
+  struct Frame {
+    int id;
+    size_t next_input;
+  };
+  std::vector<Frame> stack;
+  for (int root = 0; root < g.size(); ++root) {
+    if (mark[root] != Mark::unvisited) continue;
+    stack.push_back({root, 0});
+    mark[root] = Mark::active;
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      const std::vector<int>& inputs = g.node(f.id).inputs;
+      if (f.next_input == inputs.size()) {
+        mark[f.id] = Mark::done;
+        stack.pop_back();
+        continue;
+      }
+      int in = inputs[f.next_input++];
       if (in < 0 || in >= g.size()) continue;
       if (mark[in] == Mark::active) {
         std::string path;
-        auto start = std::find(stack.begin(), stack.end(), in);
-        for (auto it = start; it != stack.end(); ++it) path += "%" + g.node(*it).name + " -> ";
+        auto start = std::find_if(stack.begin(), stack.end(), [in](const Frame& s) { return s.id == in; });
+        for (auto it = start; it != stack.end(); ++it) path += "%" + g.node(it->id).name + " -> ";
         return path + "%" + g.node(in).name;
       }
       if (mark[in] == Mark::unvisited) {
-        if (auto found = visit(in)) return found;
+        mark[in] = Mark::active;
+        stack.push_back({in, 0});
       }
-    }
-    stack.pop_back();
-    mark[id] = Mark::done;
-    return std::nullopt;
-  };
-  for (int id = 0; id < g.size(); ++id) {
-    if (mark[id] == Mark::unvisited) {
-      if (auto found = visit(id)) return found;
     }
   }
   return std::nullopt;

@@ -1,6 +1,9 @@
 // The textual IR: printing then parsing reproduces the exact text for every
 // kind of graph the project builds, and syntax errors name the line.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <limits>
 
 #include "compiler/autodiff/training_step.h"
 #include "compiler/dsl/dsl.h"
@@ -131,6 +134,70 @@ TEST(TextForm, SyntaxErrorsNameTheLine) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("line 2: unknown value %nowhere"), std::string::npos) << e.what();
   }
+}
+
+std::string parse_error(const std::string& text) {
+  try {
+    parse_graph(text);
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "a non-Reforge exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "parsed without error";
+  return "";
+}
+
+TEST(TextForm, NonFiniteFloatsAndQuotedGraphNamesRoundTrip) {
+  Graph g("byte-lm");
+  Tensor x = g.input("x", {DType::f64, {2}});
+  for (double v : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                   std::numeric_limits<double>::quiet_NaN()}) {
+    x = x + v;
+  }
+  g.output("y", x);
+  std::string text = print_graph(g);
+  auto parsed = parse_graph(text);
+  EXPECT_EQ(parsed->name(), "byte-lm");
+  EXPECT_EQ(print_graph(*parsed), text);
+}
+
+TEST(TextForm, BadNumbersAndShapesAreErrorsNotCrashes) {
+  const std::string head = "graph g {\n  %x = input() : f32[2]\n";
+  EXPECT_NE(parse_error(head + "  %y = sum(%x) {axis=1xyz} : f32[]\n  return y=%y\n}\n")
+                .find("expected an integer, got 1xyz"),
+            std::string::npos);
+  EXPECT_NE(parse_error(head + "  %y = sum(%x) {axis=99999999999999999999} : f32[]\n  return y=%y\n}\n")
+                .find("does not fit in a 64-bit integer"),
+            std::string::npos);
+  EXPECT_NE(parse_error("graph g {\n  %x = input() : f32[-5,3]\n  return y=%x\n}\n").find("negative dimension -5"),
+            std::string::npos);
+  EXPECT_NE(parse_error("graph g {\n  %x = input() : f32[4294967296,4294967296,4294967296]\n  return y=%x\n}\n")
+                .find("more than 2^48 elements"),
+            std::string::npos);
+}
+
+TEST(TextForm, DeepNestingAndLongForwardChainsDoNotOverflowTheStack) {
+  // 20,000 nested regions: refused with a message, not a stack overflow.
+  std::string nested;
+  for (int i = 0; i < 20000; ++i) nested += "graph r { %a = input() : f32[1] regions { ";
+  EXPECT_NE(parse_error(nested).find("nested more than 64 deep"), std::string::npos);
+  // A chain of 60,000 forward references: the verifier walks it without
+  // recursion and reports the values used before their definition.
+  std::string chain = "graph g {\n";
+  for (int i = 0; i < 60000; ++i) chain += fmt::format("  %v{} = neg(%v{}) : f32[1]\n", i, i + 1);
+  chain += "  %v60000 = input() : f32[1]\n  return y=%v0\n}\n";
+  auto parsed = parse_graph(chain);
+  std::optional<std::string> problem = find_problem(*parsed);
+  ASSERT_TRUE(problem.has_value());
+  // And a cycle that long is found too.
+  std::string cycle = "graph g {\n";
+  for (int i = 0; i < 60000; ++i) cycle += fmt::format("  %v{} = neg(%v{}) : f32[1]\n", i, (i + 1) % 60000);
+  cycle += "  return y=%v0\n}\n";
+  problem = find_problem(*parse_graph(cycle));
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_NE(problem->find("cycle"), std::string::npos) << problem->substr(0, 200);
 }
 
 }  // namespace
