@@ -18,12 +18,20 @@
 #include "models/tasks.h"
 #include "tests/testing/model_fixtures.h"
 
-// Counts heap allocations while `counting` is set (every thread).
+// Counts heap allocations while `counting` is set (every thread). Under
+// AddressSanitizer the sanitizer owns operator new (replacing it mixes two
+// allocators), so there the count is not taken.
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<int64_t> allocations{0};
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCountingAllocations = false;
+#else
+constexpr bool kCountingAllocations = true;
+#endif
 }  // namespace
 
+#if !defined(__SANITIZE_ADDRESS__)
 void* operator new(std::size_t size) {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size ? size : 1)) return p;
@@ -31,6 +39,7 @@ void* operator new(std::size_t size) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 namespace reforge {
 namespace {
@@ -56,6 +65,7 @@ TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
 // Kernels, GEMM, gathers, scatters and the fused LSH kernel (whose scratch
 // is a planned workspace) allocate nothing while a step runs.
 TEST(PlanHonoured, RunningAStepAllocatesNothing) {
+  if (!kCountingAllocations) GTEST_SKIP() << "allocations are not counted under AddressSanitizer";
   ReformerConfig config = testing::tiny_reformer_config();
   config.attention = {AttentionKind::lsh, AttentionKind::local, AttentionKind::full};
   config.n_layers = 3;

@@ -40,11 +40,14 @@ fi
 
 # --- SIGKILL at random moments: the newest checkpoint always loads ------------
 kills=0
-for i in $(seq 1 8); do
+# Under sanitizers everything is slower: fewer kills, later ones.
+rounds=8 wait_from=1.5
+[ -n "${REFORGE_SANITIZED:-}" ] && rounds=3 wait_from=6
+for i in $(seq 1 $rounds); do
   if ls "$work/killed"/checkpoint-*.safetensors > /dev/null 2>&1; then run=(--resume="$work/killed"); else run=(--run_dir="$work/killed"); fi
   "$reforge" train "${small[@]}" --steps=4000 "${run[@]}" --checkpoint_every=1 > "$work/killed.log" 2>&1 &
   pid=$!
-  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 1.5 + (r % 200) / 100 }')"
+  sleep "$(awk -v r=$RANDOM -v base=$wait_from 'BEGIN { printf "%.2f", base + (r % 200) / 100 }')"
   kill -9 $pid 2> /dev/null && kills=$((kills + 1))
   wait $pid 2> /dev/null
 done
