@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "compiler/ir/error.h"
+
 namespace reforge {
 
 std::string_view dtype_name(DType dtype) {
@@ -44,8 +46,17 @@ int64_t dtype_bytes(DType dtype) {
 }
 
 int64_t num_elements(const Shape& shape) {
+  // Checked: a shape whose element count (or byte size) would wrap is an
+  // error here, not a wrong plan later.
+  constexpr int64_t kMaxElements = int64_t{1} << 56;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(fmt::format("shape {} has a negative dimension", shape_to_string(shape)));
+    if (d > 0 && n > kMaxElements / d) {
+      throw Error(fmt::format("shape {} has more than 2^56 elements", shape_to_string(shape)));
+    }
+    n *= d;
+  }
   return n;
 }
 
