@@ -149,6 +149,8 @@ std::string encode_entry(const EntryPoint& e) {
     w.string(l.op);
     w.string(l.source);
     w.i64(l.flops);
+    w.i32(l.output);
+    w.u8(static_cast<uint8_t>(l.output_dtype));
   }
   w.count(p.outputs.size());
   for (const ProgramOutput& o : p.outputs) {
@@ -294,7 +296,7 @@ EntryPoint decode_entry(ByteReader r) {
     if (role > static_cast<uint8_t>(SlotRole::computed)) r.fail(fmt::format("slot '{}' has an unknown role", s.name));
     s.role = static_cast<SlotRole>(role);
   }
-  p.launches.resize(r.count("launches", 1 + 4 * 7 + 8 * 4));
+  p.launches.resize(r.count("launches", 1 + 4 * 7 + 8 * 4 + 4 + 1));
   for (Launch& l : p.launches) {
     uint8_t kind = r.u8("launch kind");
     if (kind > static_cast<uint8_t>(Launch::Kind::library)) r.fail("a launch has an unknown kind");
@@ -312,6 +314,12 @@ EntryPoint decode_entry(ByteReader r) {
     l.op = r.string("launch op");
     l.source = r.string("launch source");
     l.flops = r.non_negative("launch flops");
+    l.output = r.i32("launch output");
+    if (l.output < -1 || l.output >= static_cast<int>(l.buffers.size()))
+      r.fail("a launch's output is not one of its buffers");
+    uint8_t dtype = r.u8("launch output type");
+    if (dtype > static_cast<uint8_t>(DType::boolean)) r.fail("a launch's output has an unknown element type");
+    l.output_dtype = static_cast<DType>(dtype);
   }
   p.outputs.resize(r.count("outputs", 4 + 5 + 20));
   for (ProgramOutput& o : p.outputs) {

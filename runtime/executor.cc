@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "compiler/ir/error.h"
 
@@ -95,7 +97,28 @@ void Executor::run() {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));
     }
     if (profiling_) seconds_[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (checking_numerics_) check_numerics(launch, r);
   }
+}
+
+void Executor::check_numerics(const Launch& launch, const Resolved& r) const {
+  if (launch.output < 0 || !is_float(launch.output_dtype)) return;
+  const BufferRef& where = launch.buffers[launch.output];
+  const void* data = r.pointers[launch.output];
+  with_element_type(launch.output_dtype, [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_floating_point_v<T>) {
+      const T* values = static_cast<const T*>(data);
+      int64_t n = where.bytes / static_cast<int64_t>(sizeof(T));
+      for (int64_t k = 0; k < n; ++k) {
+        if (!std::isfinite(values[k])) {
+          throw Error(fmt::format("the first non-finite value of the step: {} = {} (element {} of %{}, op {}, {})",
+                                  launch.node, static_cast<double>(values[k]), k, launch.node, launch.op,
+                                  launch.source == "-" ? "no DSL line" : "created at " + launch.source));
+        }
+      }
+    }
+  });
 }
 
 const ProgramOutput& Executor::output_info(const std::string& name) const {

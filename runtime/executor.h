@@ -65,6 +65,11 @@ class Executor {
   // Runs every launch once. An error names the launch's node.
   void run();
 
+  // With checking on, run() scans each launch's result for NaN and
+  // infinity and throws an Error naming the first launch (node, op and
+  // DSL line) that produced one. Slow; for finding where a loss went bad.
+  void set_checking_numerics(bool on) { checking_numerics_ = on; }
+
   // With profiling on, run() adds each launch's wall time to seconds().
   void set_profiling(bool on) { profiling_ = on; }
   const std::vector<double>& seconds() const { return seconds_; }
@@ -75,6 +80,8 @@ class Executor {
 
  private:
   std::byte* address(const BufferRef& ref) const;
+  struct Resolved;
+  void check_numerics(const Launch& launch, const Resolved& r) const;
 
   struct Resolved {
     KernelFunction kernel = nullptr;
@@ -91,6 +98,7 @@ class Executor {
   std::vector<Resolved> resolved_;
   std::unordered_map<std::string, int> slot_of_, output_of_;  // by name
   bool profiling_ = false;
+  bool checking_numerics_ = false;
   std::vector<double> seconds_;
 };
 

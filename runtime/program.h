@@ -47,6 +47,8 @@ struct Launch {
   std::string op;      // and its op
   std::string source;  // the DSL line that created it ("file:line"), or "-"
   int64_t flops = 0;   // floating-point operations, for the profile's GFLOP/s
+  int output = -1;     // which of `buffers` holds the value `node` (-1: none)
+  DType output_dtype = DType::f32;
 };
 
 struct ProgramOutput {

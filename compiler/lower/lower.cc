@@ -96,7 +96,9 @@ class Lowerer {
                            .work = n.type.elements(),
                            .node = n.name,
                            .op = n.op,
-                           .source = source(n)};
+                           .source = source(n),
+                           .output = 0,
+                           .output_dtype = n.type.dtype};
     int output = b.buffer(n.name, n.type.dtype, n.type.elements(), true);
     launch.buffers.push_back(where_[root]);
 
@@ -200,7 +202,9 @@ class Lowerer {
                                      .node = n.name,
                                      .op = n.op,
                                      .source = source(n),
-                                     .flops = call.flops});
+                                     .flops = call.flops,
+                                     .output = static_cast<int>(n.inputs.size()),
+                                     .output_dtype = n.type.dtype});
   }
 
   const Graph& g_;

@@ -82,6 +82,35 @@ TEST(PlanHonoured, RunningAStepAllocatesNothing) {
 }
 
 // Softmax subtracts the maximum: logits far below zero still normalise.
+// --check_numerics: the first launch whose result holds NaN or infinity is
+// named with its op and the DSL line that created it (for a fused kernel,
+// the line of the value it stores); with checking off the run goes on.
+TEST(CompiledNumerics, CheckingNamesTheFirstNonFiniteValue) {
+  Graph g("numerics");
+  Tensor x = g.input("x", {DType::f32, {4}});
+  Tensor y = matmul(reshape(x, {1, 4}), reshape(x, {4, 1}));  // finite
+  Tensor bad = log(x - 1.0);                                  // log(-1) = nan
+  g.output("y", y);
+  // log is fused into the kernel of this line's product, which is the
+  // first value in memory to hold the NaN: the report names that kernel.
+  const int line = __LINE__ + 1;
+  g.output("z", exp(bad) * 2.0);
+  auto e = CpuExecutable::build(g, {}, {.threads = 1});
+  e->feed("x", HostTensor({DType::f32, {4}}, {1, 2, 3, 0}));
+  e->run();  // unchecked: runs
+  e->executor().set_checking_numerics(true);
+  try {
+    e->run();
+    FAIL() << "no non-finite value was reported";
+  } catch (const Error& err) {
+    std::string what = err.what();
+    EXPECT_NE(what.find("the first non-finite value of the step"), std::string::npos) << what;
+    EXPECT_NE(what.find("plan_honoured_test.cc:" + std::to_string(line)), std::string::npos) << what;
+  }
+  e->feed("x", HostTensor({DType::f32, {4}}, {2, 3, 4, 5}));
+  EXPECT_NO_THROW(e->run());
+}
+
 TEST(CompiledNumerics, SoftmaxOfHugeNegativeLogitsSumsToOne) {
   Graph g("softmax");
   Tensor x = g.input("x", {DType::f32, {2, 3}});

@@ -90,6 +90,7 @@ int run_artifact(const std::vector<std::string>& args) {
   planned += train.executor().program().arena_bytes;
   options.planned_bytes = planned;
   train.executor().set_profiling(profile);
+  train.executor().set_checking_numerics(flags.get_bool("check_numerics"));
   TrainingRun run = run_training(*session, *task, config, options);
   if (profile) {
     fmt::print("{}", runtime::profile_report(train.executor().program(), train.executor().seconds(),

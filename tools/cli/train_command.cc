@@ -119,6 +119,7 @@ int run_train(const std::vector<std::string>& args) {
     build.codegen.keep_llvm_ir = kernels == "llvm";
     session = make_jit_session(compiled, *forward, options.seed, build, &executable);
     executable->executor().set_profiling(flags.get_bool("profile"));
+    executable->executor().set_checking_numerics(flags.get_bool("check_numerics"));
   }
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   // The interpreter runs no plan; the back end's plan is shown for it too.

@@ -22,7 +22,8 @@ const std::map<std::string, std::string>& training_flag_defaults() {
                                                               {"samples", "0"},
                                                               {"sample_length", "200"},
                                                               {"threads", "0"},
-                                                              {"profile", "false"}};
+                                                              {"profile", "false"},
+                                                              {"check_numerics", "false"}};
   return defaults;
 }
 

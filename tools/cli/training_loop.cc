@@ -208,7 +208,10 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
     double loss = run.last.at("loss")[0];
     if (!std::isfinite(loss)) {
       progress.finish();
-      throw Error(fmt::format("the loss became {} at step {}; lower --learning_rate or check the data", loss, s));
+      throw Error(
+          fmt::format("the loss became {} at step {}; rerun with --check_numerics to find the op that first "
+                      "made a non-finite value (a run repeats exactly), or lower --learning_rate",
+                      loss, s));
     }
     progress.report(s, loss, loss / kLn2);
     metrics.write(
