@@ -1,6 +1,7 @@
 #include "compiler/memory/buffer_assignment.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 
 namespace reforge {
@@ -30,13 +31,24 @@ ArenaAssignment assign_offsets(const std::vector<AllocationRequest>& requests, b
     if (requests[a].bytes != requests[b].bytes) return requests[a].bytes > requests[b].bytes;
     return requests[a].first < requests[b].first;
   });
-  std::vector<size_t> placed;
-  std::vector<std::pair<int64_t, int64_t>> busy;  // [offset, end) of placed allocations that overlap in time
+  // Placed allocations, indexed by the blocks of steps they live in: a new
+  // request looks only at the blocks of its own lifetime instead of at
+  // everything placed so far, which kept planning quadratic in depth.
+  constexpr int kStepsPerBlock = 64;
+  int last_step = 0;
+  for (const AllocationRequest& r : requests) last_step = std::max(last_step, r.last);
+  std::vector<std::vector<size_t>> placed_in_block(static_cast<size_t>(last_step / kStepsPerBlock + 1));
+  std::vector<size_t> seen_for(requests.size(), SIZE_MAX);  // dedups requests spanning several blocks
+  std::vector<std::pair<int64_t, int64_t>> busy;            // [offset, end) of placed allocations that overlap in time
   for (size_t r : order) {
     const int64_t size = align_up(requests[r].bytes, alignment);
+    const int first_block = std::max(requests[r].first, 0) / kStepsPerBlock;
+    const int last_block = std::max(requests[r].last, 0) / kStepsPerBlock;
     busy.clear();
-    for (size_t p : placed) {
-      if (overlap_in_time(requests[r], requests[p])) {
+    for (int block = first_block; block <= last_block; ++block) {
+      for (size_t p : placed_in_block[block]) {
+        if (seen_for[p] == r || !overlap_in_time(requests[r], requests[p])) continue;
+        seen_for[p] = r;
         busy.emplace_back(out.offsets[p], out.offsets[p] + align_up(requests[p].bytes, alignment));
       }
     }
@@ -52,7 +64,7 @@ ArenaAssignment assign_offsets(const std::vector<AllocationRequest>& requests, b
     }
     out.offsets[r] = best_offset >= 0 ? best_offset : cursor;
     out.arena_bytes = std::max(out.arena_bytes, out.offsets[r] + size);
-    placed.push_back(r);
+    for (int block = first_block; block <= last_block; ++block) placed_in_block[block].push_back(r);
   }
   return out;
 }
