@@ -11,11 +11,11 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(ir_parser_fuzz command_line_fuzz artifact_fuzz checkpoint_fuzz)
 
-if ! command -v clang++-19 > /dev/null || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
+if ! command -v clang++-19 > /dev/null || ! command -v ld.lld > /dev/null || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq clang-19 libclang-rt-19-dev > /dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq clang-19 libclang-rt-19-dev lld-19 > /dev/null
 fi
 scripts/bazel.sh build -c opt //tools/cli:reforge
 reforge="$(pwd)/$(ls -d bazel-out/k8-opt/bin/tools/cli/reforge)"
