@@ -293,6 +293,10 @@ class LshSlice {
     for (int64_t i = 0; i < C; ++i) {
       T* logits = ch.p.data() + i * W;
       const int64_t qt = ch.query_position[i];
+      if constexpr (std::is_same_v<T, float>) {
+        ch.lse[i] = softmax_row_lanes(logits, ch.key_position.data(), W, qt);
+        continue;
+      }
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t w = 0; w < W; ++w) {
         const int64_t kt = ch.key_position[w];
@@ -311,6 +315,45 @@ class LshSlice {
       for (int64_t w = 0; w < W; ++w) logits[w] *= inverse;
     }
     runtime::gemm(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
+  }
+
+  // The float path of one row's masked softmax (the runtime's; the double
+  // path above is the reference interpreter's and keeps its exact order).
+  // A maximum or a sum carried in one variable is a serial chain the
+  // compiler cannot vectorise without reassociating; sixteen independent
+  // lanes can be. Returns the row's logsumexp.
+  static constexpr int64_t kLanes = 16;
+  __attribute__((optimize("O3"))) T softmax_row_lanes(T* logits, const int64_t* key_position, int64_t W,
+                                                      int64_t qt) const {
+    const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask);
+    T lane_max[kLanes];
+    std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<T>::infinity());
+    const int64_t whole = W / kLanes * kLanes;
+    auto mask = [&](int64_t w) {
+      const int64_t kt = key_position[w];
+      T l = logits[w];
+      l -= (s_.causal && kt > qt) ? masked : T(0);
+      l -= kt == qt ? self : T(0);
+      l -= kt >= s_.valid ? masked : T(0);
+      return logits[w] = l;
+    };
+    for (int64_t w0 = 0; w0 < whole; w0 += kLanes) {
+      for (int64_t j = 0; j < kLanes; ++j) lane_max[j] = std::max(lane_max[j], mask(w0 + j));
+    }
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t w = whole; w < W; ++w) m = std::max(m, mask(w));
+    for (int64_t j = 0; j < kLanes; ++j) m = std::max(m, lane_max[j]);
+    for (int64_t w = 0; w < W; ++w) logits[w] = logit_exp(logits[w] - m);
+    T lane_sum[kLanes] = {};
+    for (int64_t w0 = 0; w0 < whole; w0 += kLanes) {
+      for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += logits[w0 + j];
+    }
+    T sum = 0;
+    for (int64_t w = whole; w < W; ++w) sum += logits[w];
+    for (int64_t j = 0; j < kLanes; ++j) sum += lane_sum[j];
+    const T inverse = T(1) / sum;
+    for (int64_t w = 0; w < W; ++w) logits[w] *= inverse;
+    return m + std::log(sum);
   }
 
   // Weights of the rounds at position t: softmax over r of lse[r*L + t].
