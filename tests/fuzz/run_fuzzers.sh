@@ -11,7 +11,7 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(ir_parser_fuzz command_line_fuzz artifact_fuzz checkpoint_fuzz)
 
-if ! command -v clang++-19 > /dev/null || ! command -v ld.lld > /dev/null || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
+if ! command -v clang++-19 > /dev/null || ! { [ -x /usr/lib/llvm-19/bin/ld.lld ] || command -v ld.lld > /dev/null; } || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.fuzzer-x86_64.a ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
