@@ -64,16 +64,20 @@ else
 fi
 ls "$work/killed"/*.tmp > /dev/null 2>&1 && fail "temporary files left behind" || pass "no temporary files left"
 
-# --- JSON lines ------------------------------------------------------------------
-"$reforge" train "${small[@]}" --steps=3 --log_format=jsonl > "$work/jsonl.txt" 2>&1
-grep '^{' "$work/jsonl.txt" | python3 -c '
+# --- JSON lines: standard output is nothing but one object per line --------------
+"$reforge" train "${small[@]}" --steps=3 --log_format=jsonl > "$work/jsonl.txt" 2> "$work/jsonl_messages.txt"
+python3 -c '
 import json, sys
-rows = [json.loads(l) for l in sys.stdin]
+rows = [json.loads(l) for l in open(sys.argv[1])]
 steps = [r["step"] for r in rows if "loss" in r]
 assert steps == [1, 2, 3], steps
 assert all({"loss", "bits", "tokens_per_second", "eta_seconds", "resident_bytes"} <= r.keys() for r in rows if "loss" in r)
 assert any("validation_bits" in r for r in rows)
-' && pass "--log_format=jsonl: one object per step" || fail "jsonl: $(cat "$work/jsonl.txt")"
+assert "final_loss" in rows[-1], rows[-1]
+' "$work/jsonl.txt" && pass "--log_format=jsonl: stdout is one JSON object per line" ||
+  fail "jsonl: $(head -5 "$work/jsonl.txt")"
+grep -q "final loss" "$work/jsonl_messages.txt" && pass "the lines for people went to stderr" ||
+  fail "no summary on stderr: $(cat "$work/jsonl_messages.txt")"
 
 # --- generation --------------------------------------------------------------------
 a=$("$reforge" generate "$work/full" --prompt="the runtime" --length=40 --seed=3 2> /dev/null)

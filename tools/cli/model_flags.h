@@ -24,5 +24,4 @@ struct ModelSelection {
 ModelSelection select_model(const std::string& command, const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& command_flags);
 
-
 }  // namespace reforge::cli

@@ -71,9 +71,9 @@ int run_artifact(const std::vector<std::string>& args) {
   std::unique_ptr<ModelSession> session = make_artifact_session(*model, options.seed);
 
   runtime::Entry& train = model->train_step();
-  fmt::print("artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads\n", path, m.model,
-             m.compiler_version, m.cpu, load_seconds, model->threads());
-  fmt::print("data: {}\n", task->describe());
+  fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads\n", path,
+             m.model, m.compiler_version, m.cpu, load_seconds, model->threads());
+  fmt::print(options.messages, "data: {}\n", task->describe());
   if (eval) {
     if (options.resume) {
       // Only the parameters are needed: restore the newest checkpoint.
@@ -83,7 +83,7 @@ int run_artifact(const std::vector<std::string>& args) {
     }
     return evaluate(*session, *task, options.eval_batches);
   }
-  fmt::print("{}: {} launches, arena {}\n", train.name(), train.executor().program().launches.size(),
+  fmt::print(options.messages, "{}: {} launches, arena {}\n", train.name(), train.executor().program().launches.size(),
              format_bytes(train.executor().program().arena_bytes));
   int64_t planned = 0;
   for (const runtime::PersistentInit& p : model->persistent()) planned += p.type.bytes();
@@ -93,8 +93,9 @@ int run_artifact(const std::vector<std::string>& args) {
   train.executor().set_checking_numerics(flags.get_bool("check_numerics"));
   TrainingRun run = run_training(*session, *task, config, options);
   if (profile) {
-    fmt::print("{}", runtime::profile_report(train.executor().program(), train.executor().seconds(),
-                                             static_cast<int64_t>(run.step_seconds.size())));
+    fmt::print(options.messages, "{}",
+               runtime::profile_report(train.executor().program(), train.executor().seconds(),
+                                       static_cast<int64_t>(run.step_seconds.size())));
   }
   print_training_summary(run, *task, options, "artifact");
   return 0;

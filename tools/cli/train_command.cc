@@ -91,7 +91,7 @@ int run_train(const std::vector<std::string>& args) {
 
   std::unique_ptr<Graph> model_graph = build_reformer_graph(config, entry.name);
   if (flags.get_bool("print_ir")) {
-    fmt::print("== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
+    fmt::print(options.messages, "== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
   }
   CompileOptions compile{.reversible_recompute = flags.get_bool("reversible_recompute"),
                          .lsh_fusion = flags.get_bool("lsh_fusion")};
@@ -127,21 +127,24 @@ int run_train(const std::vector<std::string>& args) {
 
   int64_t params = 0;
   for (const Tensor& p : parameters(*model_graph)) params += p.type().elements();
-  fmt::print("model {}: {} parameters; training step of {} nodes, planned peak {} transient + {} parameters\n",
+  fmt::print(options.messages,
+             "model {}: {} parameters; training step of {} nodes, planned peak {} transient + {} parameters\n",
              entry.name, params, compiled.graph->size(), format_bytes(plan.arena_bytes),
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));
-  fmt::print("data: {}\n", task->describe());
-  if (flags.get_bool("show_config")) fmt::print("{}", describe_config(config));
+  fmt::print(options.messages, "data: {}\n", task->describe());
+  if (flags.get_bool("show_config")) fmt::print(options.messages, "{}", describe_config(config));
   if (executable) {
-    fmt::print("backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s\n",
+    fmt::print(options.messages,
+               "backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s\n",
                executable->lowered().program.launches.size(), executable->lowered().kernels.size(),
                executable->code().target(), executable->executor().threads(), compile_seconds);
     if (kernels != "false") print_kernels(*executable, kernels);
   }
   TrainingRun run = run_training(*session, *task, config, options);
   if (executable && flags.get_bool("profile")) {
-    fmt::print("{}", runtime::profile_report(executable->lowered().program, executable->executor().seconds(),
-                                             static_cast<int64_t>(run.step_seconds.size())));
+    fmt::print(options.messages, "{}",
+               runtime::profile_report(executable->lowered().program, executable->executor().seconds(),
+                                       static_cast<int64_t>(run.step_seconds.size())));
   }
   print_training_summary(run, *task, options, backend);
   return 0;

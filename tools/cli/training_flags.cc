@@ -39,6 +39,7 @@ TrainingOptions training_options(const Flags& flags, const std::string& model, c
   if (format != "text" && format != "jsonl")
     throw UsageError("--log_format must be text or jsonl, got '" + format + "'");
   o.log_format = format == "jsonl" ? ProgressFormat::jsonl : ProgressFormat::text;
+  o.messages = format == "jsonl" ? stderr : stdout;
   o.eval_every = flags.get_int("eval_every");
   o.eval_batches = flags.get_int("eval_batches");
   o.run_dir = flags.get("run_dir");

@@ -189,7 +189,7 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
     write_run_description(o, task);
   }
   MetricsLog metrics(o.run_dir, run.first_step - 1);
-  if (run.first_step > 1) fmt::print("resumed {} at step {}\n", o.run_dir, run.first_step - 1);
+  if (run.first_step > 1) fmt::print(o.messages, "resumed {} at step {}\n", o.run_dir, run.first_step - 1);
 
   ProgressReporter progress(run.first_step, o.steps, o.tokens_per_step, "tokens", o.log_every, o.log_format);
   auto evaluate = [&](int64_t step) {
@@ -247,20 +247,28 @@ void print_training_summary(const TrainingRun& run, const Task& task, const Trai
                             const std::string& backend) {
   std::vector<double> sorted = run.step_seconds;
   std::sort(sorted.begin(), sorted.end());
-  fmt::print("step time: median {:.3f}s, fastest {:.3f}s over {} steps ({} backend)\n", sorted[sorted.size() / 2],
-             sorted.front(), sorted.size(), backend);
+  fmt::print(o.messages, "step time: median {:.3f}s, fastest {:.3f}s over {} steps ({} backend)\n",
+             sorted[sorted.size() / 2], sorted.front(), sorted.size(), backend);
   if (o.planned_bytes > 0) {
-    fmt::print("memory: planned {} (arena + persistent values), measured peak resident {}\n",
+    fmt::print(o.messages, "memory: planned {} (arena + persistent values), measured peak resident {}\n",
                format_bytes(o.planned_bytes), format_bytes(runtime::peak_resident_bytes()));
   }
-  if (run.validation_bits) fmt::print("validation: {}\n", validation_text(*run.validation_bits, task));
+  if (run.validation_bits) fmt::print(o.messages, "validation: {}\n", validation_text(*run.validation_bits, task));
   for (size_t i = 0; i < run.samples.size(); ++i) {
-    fmt::print("sample {}:\n{}\n", i + 1, printable(run.samples[i], true));
+    fmt::print(o.messages, "sample {}:\n{}\n", i + 1, printable(run.samples[i], true));
   }
-  if (!o.run_dir.empty()) fmt::print("run directory: {} (reforge report {} -o report.html)\n", o.run_dir, o.run_dir);
+  if (!o.run_dir.empty())
+    fmt::print(o.messages, "run directory: {} (reforge report {} -o report.html)\n", o.run_dir, o.run_dir);
   double loss = run.last.at("loss")[0];
-  fmt::print("final loss {:.6f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task.loss_unit(), loss / kLn2,
+  fmt::print(o.messages, "final loss {:.6f} {} ({:.3f} bits), accuracy {:.1f}%\n", loss, task.loss_unit(), loss / kLn2,
              100.0 * run.last.at("accuracy")[0]);
+  if (o.log_format == ProgressFormat::jsonl) {
+    fmt::print(
+        "{{\"final_loss\": {:.9g}, \"final_accuracy\": {:.9g}, \"median_step_seconds\": {:.6f}, "
+        "\"validation_bits\": {}, \"peak_resident_bytes\": {}}}\n",
+        loss, run.last.at("accuracy")[0], sorted[sorted.size() / 2],
+        run.validation_bits ? fmt::format("{:.9g}", *run.validation_bits) : "null", runtime::peak_resident_bytes());
+  }
 }
 
 }  // namespace reforge::cli

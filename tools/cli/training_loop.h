@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct TrainingOptions {
   uint64_t seed = 1;
   int64_t log_every = 10;
   ProgressFormat log_format = ProgressFormat::text;
+  // Where lines for people go: stdout, or stderr when stdout carries JSON
+  // lines (--log_format=jsonl), so that stdout stays one object per line.
+  std::FILE* messages = stdout;
   int64_t eval_every = 0;        // 0: only at the end
   int64_t eval_batches = 8;      // held-out batches per validation
   std::string run_dir;           // "": nothing is written
