@@ -25,6 +25,15 @@
 #include "runtime/gemm.h"
 #include "runtime/kernels/attention_constants.h"
 
+// The kernel's loops are compiled once per instruction set (AVX-512,
+// AVX2 + FMA, baseline), and the copy the CPU runs is picked when the
+// program loads, as the GEMM's is. Library code is otherwise built for
+// baseline x86-64, where these loops ran scalar. No copy contracts a*b+c
+// into one FMA, so every copy computes the same bits, in float and in the
+// reference interpreter's double. At O3 whatever the build's level.
+#define REFORGE_LSH_HOT \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("O3", "fp-contract=off")))
+
 namespace reforge::kernels {
 
 // exp for the logits: in float a branch-free polynomial the compiler
@@ -118,7 +127,7 @@ class LshSlice {
   // Per-slot outputs and logsumexps (not yet combined over rounds). Each
   // chunk's logits are one C x 2C product of its queries with its window's
   // keys, held only while the chunk is attended.
-  void forward() {
+  REFORGE_LSH_HOT void forward() {
     sort_slots();
     const int64_t C = s_.chunk, dv = s_.dv;
     std::fill(out_.begin(), out_.end(), T(0));
@@ -136,7 +145,7 @@ class LshSlice {
   }
 
   // result [L, dv]: the rounds combined.
-  void combine(T* result) {
+  REFORGE_LSH_HOT void combine(T* result) {
     const int64_t L = s_.length, dv = s_.dv;
     std::fill(result, result + L * dv, T(0));
     for (int64_t t = 0; t < L; ++t) {
@@ -148,7 +157,7 @@ class LshSlice {
 
   // Backward for the combined result's cotangent g [L, dv]; writes
   // [L, dk + dv] rows of [dq | dv]. Call after forward().
-  void backward(const T* g, T* result) {
+  REFORGE_LSH_HOT void backward(const T* g, T* result) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv, R = s_.rounds;
     // Through the round combination: d out_slot and d lse_slot.
     std::span<T> d_out = d_out_, d_lse = d_lse_, g_dot_round = g_dot_round_;
@@ -266,7 +275,7 @@ class LshSlice {
           out(s.take<T>(c * dv)) {}
   };
 
-  void gather_chunk(int64_t c, Chunk& ch) const {
+  REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch) const {
     const int64_t C = s_.chunk, L = s_.length, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
     const int64_t previous = (c + chunks() - 1) % chunks();
     for (int64_t i = 0; i < C; ++i) {
@@ -286,8 +295,7 @@ class LshSlice {
 
   // Masked logits S = Q K^T; per query lse = logsumexp(S) (the maximum
   // subtracted first), P = exp(S - lse); out = P V.
-  // (At O3 whatever the build's level, so its loops vectorise.)
-  __attribute__((optimize("O3"))) void attend(Chunk& ch) const {
+  REFORGE_LSH_HOT void attend(Chunk& ch) const {
     const int64_t C = s_.chunk, W = 2 * C;
     runtime::gemm(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
     for (int64_t i = 0; i < C; ++i) {
@@ -323,8 +331,7 @@ class LshSlice {
   // compiler cannot vectorise without reassociating; sixteen independent
   // lanes can be. Returns the row's logsumexp.
   static constexpr int64_t kLanes = 16;
-  __attribute__((optimize("O3"))) T softmax_row_lanes(T* logits, const int64_t* key_position, int64_t W,
-                                                      int64_t qt) const {
+  REFORGE_LSH_HOT T softmax_row_lanes(T* logits, const int64_t* key_position, int64_t W, int64_t qt) const {
     const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask);
     T lane_max[kLanes];
     std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<T>::infinity());
