@@ -35,4 +35,20 @@ std::vector<const ModelEntry*> registered_models() {
   return out;
 }
 
+TaskKind task_of(const std::string& model) {
+  for (const ModelEntry* m : registered_models()) {
+    if (m->name == model) return m->task;
+  }
+  return TaskKind::byte_lm;
+}
+
+std::unique_ptr<Task> make_task(TaskKind kind, const std::string& model, const ReformerConfig& config,
+                                const std::string& data, uint64_t seed) {
+  if (kind == TaskKind::byte_lm) return make_byte_lm_task(config, data, seed);
+  if (!data.empty()) {
+    throw UsageError(fmt::format("--data: model '{}' trains on generated copies, not on a text", model));
+  }
+  return make_duplication_task(config, seed);
+}
+
 }  // namespace reforge

@@ -9,10 +9,12 @@
 //   }
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/reformer_config.h"
+#include "models/tasks.h"
 
 namespace reforge {
 
@@ -29,6 +31,15 @@ void register_model(ModelEntry entry);
 // Throws reforge::Error listing the registered names when `name` is unknown.
 const ModelEntry& find_model(const std::string& name);
 std::vector<const ModelEntry*> registered_models();
+
+// The task a registered model trains on; byte-level text for a name this
+// build does not know (an artifact compiled elsewhere).
+TaskKind task_of(const std::string& model);
+
+// The task of `kind` for `model`: `data` names the text of a byte-level
+// task; a generated task takes none (a UsageError naming --data).
+std::unique_ptr<Task> make_task(TaskKind kind, const std::string& model, const ReformerConfig& config,
+                                const std::string& data, uint64_t seed);
 
 #define REFORGE_REGISTER_MODEL(id)                 \
   static ::reforge::ModelEntry make_model_##id();  \

@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
 
 #include "compiler/ir/error.h"
+#include "runtime/durable_file.h"
 #include "runtime/fnv1a.h"
 #include "runtime/library.h"
 
@@ -559,18 +558,6 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
   return a;
 }
 
-std::string read_artifact_file(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) throw Error(path + ": is a directory, not an artifact");
-  auto size = std::filesystem::file_size(path, error);
-  if (error) throw Error(fmt::format("cannot read artifact {}: {}", path, error.message()));
-  if (size > static_cast<uintmax_t>(kMaxFileBytes)) {
-    throw Error(fmt::format("{}: {} bytes is larger than any artifact (at most {})", path, size, kMaxFileBytes));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) throw Error("cannot read artifact " + path);
-  return bytes;
-}
+std::string read_artifact_file(const std::string& path) { return read_whole_file(path, "artifact", kMaxFileBytes); }
 
 }  // namespace reforge::runtime

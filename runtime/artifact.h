@@ -38,15 +38,6 @@ struct Manifest {
   int32_t opt_level = 3;
 };
 
-// A parameter or optimizer state and how it starts.
-struct PersistentInit {
-  std::string name;
-  TensorType type;
-  bool parameter = true;  // false: optimizer state
-  InitKind init = InitKind::zeros;
-  double scale = 0.0;
-};
-
 // After a training step, output `next` becomes the value of slot `slot`.
 struct CarriedSlot {
   std::string next;

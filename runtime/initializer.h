@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "compiler/ir/types.h"
@@ -14,6 +15,15 @@
 namespace reforge::runtime {
 
 enum class InitKind { normal, uniform, zeros, ones, constant };
+
+// A parameter or optimizer state and how it starts.
+struct PersistentInit {
+  std::string name;
+  TensorType type;
+  bool parameter = true;  // false: optimizer state
+  InitKind init = InitKind::zeros;
+  double scale = 0.0;
+};
 
 std::optional<InitKind> parse_init_kind(std::string_view name);
 std::string_view init_kind_name(InitKind kind);

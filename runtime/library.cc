@@ -138,23 +138,31 @@ void index_add(const LibraryArgs& a) {
   });
 }
 
+// Calls fn(at, target) for every element of an index tensor idx[o, a, i]
+// (`at` its flat position, shared with the updates or the result) and the
+// flat position [o, idx[at], i] it names, split over `o`: rows of
+// different `o` never touch the same target.
+template <typename I, typename Fn>
+void for_each_indexed(const LibraryArgs& a, const Indexed& s, const I* idx, Fn fn) {
+  a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o)
+      for (int64_t r = 0; r < s.index_extent; ++r)
+        for (int64_t i = 0; i < s.inner; ++i) {
+          int64_t at = (o * s.index_extent + r) * s.inner + i;
+          fn(at, (o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i);
+        }
+  });
+}
+
 // out[o, a, i] = x[o, idx[o, a, i], i]
 void gather(const LibraryArgs& a) {
   Indexed s(a);
   with_value_and_index_types(a, [&](auto value, auto index) {
     using T = decltype(value);
-    using I = decltype(index);
     const T* x = static_cast<const T*>(a.buffers[0]);
-    const I* idx = static_cast<const I*>(a.buffers[1]);
     T* out = static_cast<T*>(a.buffers[2]);
-    a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o)
-        for (int64_t r = 0; r < s.index_extent; ++r)
-          for (int64_t i = 0; i < s.inner; ++i) {
-            int64_t at = (o * s.index_extent + r) * s.inner + i;
-            out[at] = x[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i];
-          }
-    });
+    for_each_indexed(a, s, static_cast<const decltype(index)*>(a.buffers[1]),
+                     [&](int64_t at, int64_t source) { out[at] = x[source]; });
   });
 }
 
@@ -163,20 +171,11 @@ void scatter_add(const LibraryArgs& a) {
   Indexed s(a);
   with_value_and_index_types(a, [&](auto value, auto index) {
     using T = decltype(value);
-    using I = decltype(index);
     copy_base<T>(a, s);
-    const I* idx = static_cast<const I*>(a.buffers[1]);
     const T* updates = static_cast<const T*>(a.buffers[2]);
     T* out = static_cast<T*>(a.buffers[3]);
-    // Rows of different `o` never collide: split over them.
-    a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o)
-        for (int64_t r = 0; r < s.index_extent; ++r)
-          for (int64_t i = 0; i < s.inner; ++i) {
-            int64_t at = (o * s.index_extent + r) * s.inner + i;
-            out[(o * s.extent + checked_index(idx[at], s.extent)) * s.inner + i] += updates[at];
-          }
-    });
+    for_each_indexed(a, s, static_cast<const decltype(index)*>(a.buffers[1]),
+                     [&](int64_t at, int64_t target) { out[target] += updates[at]; });
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -14,6 +15,11 @@ int64_t resident_bytes() {
   int read = std::fscanf(f, "%lld %lld", &size, &resident);
   std::fclose(f);
   return read == 2 ? resident * sysconf(_SC_PAGESIZE) : 0;
+}
+
+int64_t physical_memory_bytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
 }
 
 int64_t peak_resident_bytes() {

@@ -8,5 +8,7 @@ namespace reforge::runtime {
 
 int64_t resident_bytes();       // 0 where /proc is unavailable
 int64_t peak_resident_bytes();  // VmHWM
+// The machine's physical memory; INT64_MAX where it cannot be read.
+int64_t physical_memory_bytes();
 
 }  // namespace reforge::runtime

@@ -24,24 +24,24 @@ double ProgressReporter::elapsed_seconds() const {
 }
 
 void ProgressReporter::report(int64_t step, double loss, double bits) {
+  if (format_ == ProgressFormat::text && !live_ && step % every_ != 0 && step != total_steps_) return;
   double elapsed = elapsed_seconds();
   int64_t done = step - first_step_ + 1;
   double per_second = elapsed > 0 ? static_cast<double>(done * items_per_step_) / elapsed : 0.0;
   double eta = done > 0 ? elapsed / static_cast<double>(done) * static_cast<double>(total_steps_ - step) : 0.0;
-  double resident_mib = static_cast<double>(runtime::resident_bytes()) / (1 << 20);
+  const int64_t resident = runtime::resident_bytes();
   if (format_ == ProgressFormat::jsonl) {
     fmt::print(out_,
                "{{\"step\": {}, \"total_steps\": {}, \"loss\": {:.9g}, \"bits\": {:.9g}, \"{}_per_second\": {:.1f}, "
                "\"elapsed_seconds\": {:.3f}, \"eta_seconds\": {:.3f}, \"resident_bytes\": {}}}\n",
-               step, total_steps_, loss, bits, unit_, per_second, elapsed, eta, runtime::resident_bytes());
+               step, total_steps_, loss, bits, unit_, per_second, elapsed, eta, resident);
     std::fflush(out_);
     return;
   }
-  if (!live_ && step % every_ != 0 && step != total_steps_) return;
   std::string line =
       fmt::format("step {:>{}}/{}  loss {:.4f}  {:.3f} bits  {:.0f} {}/s  elapsed {}  eta {}  mem {:.0f} MiB", step,
                   std::to_string(total_steps_).size(), total_steps_, loss, bits, per_second, unit_,
-                  format_duration(elapsed), format_duration(eta), resident_mib);
+                  format_duration(elapsed), format_duration(eta), static_cast<double>(resident) / (1 << 20));
   if (live_) {
     fmt::print(out_, "\r{}\x1b[K", line);
     live_line_open_ = true;

@@ -1,26 +1,16 @@
 #include "runtime/reforge_runtime.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstring>
+#include <unordered_map>
 
 #include "runtime/cpu_features.h"
+#include "runtime/process_memory.h"
 #include "runtime/shared_code.h"
 
 namespace reforge::runtime {
 namespace {
-
-int64_t physical_memory_bytes() {
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : INT64_MAX;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
 
 // Code for another architecture or for features this CPU lacks would
 // crash on its first instruction; refuse it with what to do instead.
@@ -38,7 +28,7 @@ void check_machine(const Manifest& m, const std::string& origin) {
     throw Error(
         fmt::format("{}: compiled for CPU '{}', whose code needs {} — this machine's CPU lacks it; "
                     "recompile with `reforge compile --cpu=native` (or an older level such as x86-64-v3)",
-                    origin, m.cpu, join(missing)));
+                    origin, m.cpu, fmt::join(missing, ", ")));
   }
 }
 
@@ -108,11 +98,13 @@ void Model::build(const OpenOptions& options) {
   pool_ = std::make_unique<ThreadPool>(options.threads);
   for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
 
+  std::unordered_map<std::string, std::byte*> persistent_memory;
+  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+    persistent_memory.emplace(artifact_.persistent[i].name, persistent_[i].data());
+  }
   ExecutorOptions executor_options{.pool = pool_.get(), .slot_memory = [&](const Slot& s) -> std::byte* {
-                                     for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
-                                       if (artifact_.persistent[i].name == s.name) return persistent_[i].data();
-                                     }
-                                     return nullptr;
+                                     auto it = persistent_memory.find(s.name);
+                                     return it == persistent_memory.end() ? nullptr : it->second;
                                    }};
   SharedCode* code = code_.get();
   auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
@@ -126,9 +118,7 @@ void Model::build(const OpenOptions& options) {
     entry->name_ = e->name;
     entry->executor_ = std::make_unique<Executor>(e->program, resolve, executor_options);
     for (const Slot& s : e->program.slots) {
-      bool persistent = false;
-      for (const PersistentInit& p : artifact_.persistent) persistent = persistent || p.name == s.name;
-      if (s.role == SlotRole::fed && !persistent) entry->inputs_.push_back(s);
+      if (s.role == SlotRole::fed && !persistent_memory.count(s.name)) entry->inputs_.push_back(s);
     }
     entries_.push_back(std::move(entry));
   }

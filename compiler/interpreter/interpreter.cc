@@ -111,20 +111,31 @@ std::vector<HostTensor> run_region(const Graph& region, std::vector<HostTensor> 
   return execute(region, nullptr, &args, options);
 }
 
-ValueMap initial_values(const Graph& graph, uint64_t seed) {
-  ValueMap values;
+std::vector<runtime::PersistentInit> persistent_values(const Graph& graph) {
+  std::vector<runtime::PersistentInit> out;
   for (int id = 0; id < graph.size(); ++id) {
     const Node& n = graph.node(id);
     if (n.op != "param" && n.op != "state") continue;
-    HostTensor t(n.type);
-    const std::string& kind_name = n.attrs.get_string("init");
-    std::optional<runtime::InitKind> kind = runtime::parse_init_kind(kind_name);
-    if (!kind) throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind_name));
-    double scale = n.attrs.get_float("scale");
-    uint64_t stream = runtime::stable_name_hash(n.name);
-    for (int64_t i = 0; i < t.size(); ++i) t[i] = runtime::initial_element(*kind, scale, seed, stream, i);
+    const std::string& kind = n.attrs.get_string("init");
+    std::optional<runtime::InitKind> init = runtime::parse_init_kind(kind);
+    if (!init) throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
+    out.push_back({.name = n.name,
+                   .type = n.type,
+                   .parameter = n.op == "param",
+                   .init = *init,
+                   .scale = n.attrs.get_float("scale")});
+  }
+  return out;
+}
+
+ValueMap initial_values(const Graph& graph, uint64_t seed) {
+  ValueMap values;
+  for (const runtime::PersistentInit& p : persistent_values(graph)) {
+    HostTensor t(p.type);
+    uint64_t stream = runtime::stable_name_hash(p.name);
+    for (int64_t i = 0; i < t.size(); ++i) t[i] = runtime::initial_element(p.init, p.scale, seed, stream, i);
     round_to_dtype(t);
-    values[n.name] = std::move(t);
+    values[p.name] = std::move(t);
   }
   return values;
 }

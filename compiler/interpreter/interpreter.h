@@ -9,6 +9,7 @@
 
 #include "compiler/ir/graph.h"
 #include "compiler/ir/host_tensor.h"
+#include "runtime/initializer.h"
 
 namespace reforge {
 
@@ -37,6 +38,10 @@ const HostTensor& fed_value(const Node& node, const ValueMap& feeds);
 // by the interpreter) and rounds the result to the node's dtype.
 HostTensor evaluate_node(const Node& node, const std::vector<const HostTensor*>& inputs,
                          const InterpreterOptions& options = {});
+
+// Every param and state node of `graph`, in graph order, with how its
+// `init` and `scale` attributes say it starts.
+std::vector<runtime::PersistentInit> persistent_values(const Graph& graph);
 
 // Initial values for every param and state node, from their `init`
 // attributes, drawn deterministically from `seed` and the node's name.

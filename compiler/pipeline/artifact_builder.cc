@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "compiler/codegen/cpu/cpu_object.h"
+#include "compiler/interpreter/interpreter.h"
 #include "compiler/memory/plan_dump.h"
 
 namespace reforge {
@@ -15,23 +16,6 @@ void prefix_symbols(LoweredProgram& lowered, const std::string& prefix) {
   for (runtime::Launch& l : lowered.program.launches) {
     if (l.kind == runtime::Launch::Kind::kernel) l.function = prefix + l.function;
   }
-}
-
-std::vector<runtime::PersistentInit> persistent_table(const Graph& graph) {
-  std::vector<runtime::PersistentInit> out;
-  for (int id = 0; id < graph.size(); ++id) {
-    const Node& n = graph.node(id);
-    if (n.op != "param" && n.op != "state") continue;
-    const std::string& kind = n.attrs.get_string("init");
-    std::optional<runtime::InitKind> init = runtime::parse_init_kind(kind);
-    if (!init) throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
-    out.push_back({.name = n.name,
-                   .type = n.type,
-                   .parameter = n.op == "param",
-                   .init = *init,
-                   .scale = n.attrs.get_float("scale")});
-  }
-  return out;
 }
 
 runtime::KeyValues compile_options_record(const ArtifactOptions& o) {
@@ -64,7 +48,7 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
   CompiledStep step = compile_training_step(*source.model, source.loss_output, source.optimizer, options.compile);
   CpuLowering train = lower_for_cpu(*step.graph, step.provenance(), options.build);
   prefix_symbols(train.lowered, "train_");
-  a.persistent = persistent_table(*train.graph);
+  a.persistent = persistent_values(*train.graph);
   a.memory_plan_json = plan_to_json(train.plan);
   runtime::EntryPoint& train_entry = a.entries.emplace_back();
   train_entry.name = "train_step";

@@ -8,7 +8,10 @@
 namespace reforge {
 
 CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options) {
-  BackendPlan planned = plan_backend(graph, provenance, options.plan, options.elementwise_fusion);
+  return lower_for_cpu(plan_backend(graph, provenance, options.plan, options.elementwise_fusion));
+}
+
+CpuLowering lower_for_cpu(BackendPlan planned) {
   if (auto conflict = find_plan_conflict(planned.plan)) {
     throw Error("internal error: memory plan conflict: " + *conflict);
   }
@@ -19,8 +22,12 @@ CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance,
 
 std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const ValueProvenance& provenance,
                                                     const CpuBuildOptions& options) {
+  return build(plan_backend(graph, provenance, options.plan, options.elementwise_fusion), options);
+}
+
+std::unique_ptr<CpuExecutable> CpuExecutable::build(BackendPlan planned, const CpuBuildOptions& options) {
   auto e = std::unique_ptr<CpuExecutable>(new CpuExecutable());
-  CpuLowering lowering = lower_for_cpu(graph, provenance, options);
+  CpuLowering lowering = lower_for_cpu(std::move(planned));
   e->graph_ = std::move(lowering.graph);
   e->plan_ = std::move(lowering.plan);
   e->lowered_ = std::move(lowering.lowered);
@@ -54,7 +61,11 @@ HostTensor CpuExecutable::read_output(const std::string& name) const {
 }
 
 CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options)
-    : executable_(CpuExecutable::build(*step.graph, step.provenance(), options)) {
+    : CpuTrainer(step, plan_backend(*step.graph, step.provenance(), options.plan, options.elementwise_fusion), seed,
+                 options) {}
+
+CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options)
+    : executable_(CpuExecutable::build(std::move(planned), options)) {
   runtime::Executor& ex = executable_->executor();
   for (const auto& [name, value] : initial_values(executable_->graph(), seed)) {
     if (ex.find_slot(name) >= 0) executable_->feed(name, value);

@@ -39,11 +39,16 @@ struct CpuLowering {
   LoweredProgram lowered;
 };
 CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options = {});
+// The same from a plan_backend() already made (planning is not repeated).
+CpuLowering lower_for_cpu(BackendPlan planned);
 
 class CpuExecutable {
  public:
   static std::unique_ptr<CpuExecutable> build(const Graph& graph, const ValueProvenance& provenance,
                                               const CpuBuildOptions& options = {});
+  // From a plan already made with plan_backend (options.plan and
+  // elementwise_fusion were used there).
+  static std::unique_ptr<CpuExecutable> build(BackendPlan planned, const CpuBuildOptions& options = {});
 
   const Graph& graph() const { return *graph_; }
   const MemoryPlan& plan() const { return plan_; }
@@ -73,6 +78,8 @@ class CpuExecutable {
 class CpuTrainer {
  public:
   CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options = {});
+  // With the step's plan_backend() already made.
+  CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options = {});
 
   // One step on `batch`; returns every output that is not carried.
   ValueMap run_step(const ValueMap& batch);

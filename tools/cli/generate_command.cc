@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <map>
 
+#include "compiler/interpreter/interpreter.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "models/reformer_artifact.h"
@@ -19,13 +21,6 @@ namespace {
 
 const std::map<std::string, std::string> kGenerateFlags = {{"prompt", ""}, {"length", "200"}, {"temperature", "0.8"},
                                                            {"top_k", "0"}, {"seed", "1"},     {"threads", "0"}};
-
-bool checkpoint_has(const runtime::Checkpoint& c, const std::string& name) {
-  for (const runtime::NamedTensor& v : c.values) {
-    if (v.name == name) return true;
-  }
-  return false;
-}
 
 int run_generate(const std::vector<std::string>& args) {
   Flags flags(args, kGenerateFlags);
@@ -53,21 +48,19 @@ int run_generate(const std::vector<std::string>& args) {
   std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, checkpoint.model), {});
   auto executable = CpuExecutable::build(*forward, {}, {.threads = thread_count(flags)});
   runtime::Executor& e = executable->executor();
-  for (const runtime::NamedTensor& v : checkpoint.values) {
-    int slot = e.find_slot(v.name);
-    if (slot < 0) continue;  // optimizer state: not part of the forward pass
-    if (e.program().slots[slot].type != v.type) {
-      throw Error(fmt::format("{}: '{}' is {} there, {} in the model", *latest, v.name, type_to_string(v.type),
-                              type_to_string(e.program().slots[slot].type)));
+  // Every parameter the forward pass has comes from the checkpoint
+  // (optimizer state there is not needed).
+  std::map<std::string, const runtime::NamedTensor*> saved;
+  for (const runtime::NamedTensor& v : checkpoint.values) saved.emplace(v.name, &v);
+  for (const runtime::PersistentInit& p : persistent_values(*forward)) {
+    auto it = saved.find(p.name);
+    if (it == saved.end()) throw Error(fmt::format("{} has no value for parameter '{}'", *latest, p.name));
+    if (it->second->type != p.type) {
+      throw Error(fmt::format("{}: '{}' is {} there, {} in the model", *latest, p.name,
+                              type_to_string(it->second->type), type_to_string(p.type)));
     }
-    std::memcpy(e.slot_data(slot), v.bytes.data(), v.bytes.size());
-  }
-  for (const runtime::Slot& s : e.program().slots) {
-    bool fed = s.role == runtime::SlotRole::fed;
-    bool input = s.name == "tokens" || s.name == "targets" || s.name == "loss_weights" || s.name == "rng";
-    if (fed && !input && !checkpoint_has(checkpoint, s.name)) {
-      throw Error(fmt::format("{} has no value for parameter '{}'", *latest, s.name));
-    }
+    if (int slot = e.find_slot(p.name); slot >= 0)
+      std::memcpy(e.slot_data(slot), it->second->bytes.data(), it->second->bytes.size());
   }
   const std::string prompt = flags.get("prompt");
   fmt::print(stderr, "{} at step {}: generating {} bytes\n", checkpoint.model, checkpoint.step, length);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <map>
 
 #include "compiler/interpreter/trainer.h"
 
@@ -15,21 +16,12 @@ runtime::NamedTensor named_bytes(const std::string& name, const HostTensor& valu
   return t;
 }
 
-// The persistent values (parameters and optimizer state) of a graph, in
-// graph order.
-std::vector<std::string> persistent_names(const Graph& graph) {
-  std::vector<std::string> names;
-  for (int id = 0; id < graph.size(); ++id) {
-    const Node& n = graph.node(id);
-    if (n.op == "param" || n.op == "state") names.push_back(n.name);
-  }
-  return names;
-}
-
 class InterpreterSession : public ModelSession {
  public:
   InterpreterSession(const CompiledStep& compiled, const Graph& forward, uint64_t seed)
-      : trainer_(*compiled.graph, compiled.step, seed), forward_(forward), names_(persistent_names(*compiled.graph)) {}
+      : trainer_(*compiled.graph, compiled.step, seed),
+        forward_(forward),
+        values_(persistent_values(*compiled.graph)) {}
 
   ValueMap train_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
 
@@ -45,30 +37,37 @@ class InterpreterSession : public ModelSession {
 
   std::vector<runtime::NamedTensor> persistent() const override {
     std::vector<runtime::NamedTensor> out;
-    for (const std::string& name : names_) out.push_back(named_bytes(name, trainer_.persistent().at(name)));
+    for (const runtime::PersistentInit& p : values_)
+      out.push_back(named_bytes(p.name, trainer_.persistent().at(p.name)));
     return out;
   }
 
-  void restore(const std::vector<runtime::NamedTensor>& values) override {
-    check_same_values(persistent(), values, "checkpoint");
-    for (const runtime::NamedTensor& v : values) {
-      trainer_.mutable_persistent()[v.name] = read_elements(v.type, reinterpret_cast<const std::byte*>(v.bytes.data()));
-    }
+ protected:
+  std::vector<std::pair<std::string, TensorType>> persistent_types() const override {
+    std::vector<std::pair<std::string, TensorType>> out;
+    for (const runtime::PersistentInit& p : values_) out.emplace_back(p.name, p.type);
+    return out;
+  }
+
+  void write_persistent(const runtime::NamedTensor& v) override {
+    trainer_.mutable_persistent()[v.name] = read_elements(v.type, reinterpret_cast<const std::byte*>(v.bytes.data()));
   }
 
  private:
   InterpreterTrainer trainer_;
   const Graph& forward_;
-  std::vector<std::string> names_;
+  std::vector<runtime::PersistentInit> values_;
 };
 
 class JitSession : public ModelSession {
  public:
-  JitSession(const CompiledStep& compiled, const Graph& forward, uint64_t seed, const CpuBuildOptions& options)
-      : trainer_(compiled, seed, options) {
+  JitSession(const CompiledStep& compiled, BackendPlan planned, const Graph& forward, uint64_t seed,
+             const CpuBuildOptions& options)
+      : trainer_(compiled, std::move(planned), seed, options) {
     runtime::Executor& train = trainer_.executable().executor();
-    for (const std::string& name : persistent_names(trainer_.executable().graph())) {
-      if (train.find_slot(name) >= 0) names_.push_back(name);
+    // Parameters nothing reads have no slot, and no value to keep.
+    for (const runtime::PersistentInit& p : persistent_values(trainer_.executable().graph())) {
+      if (train.find_slot(p.name) >= 0) slots_.emplace_back(p.name, train.find_slot(p.name));
     }
     CpuBuildOptions shared = options;
     shared.pool = &train.pool();
@@ -98,42 +97,51 @@ class JitSession : public ModelSession {
   std::vector<runtime::NamedTensor> persistent() const override {
     const runtime::Executor& train = trainer_.executable().executor();
     std::vector<runtime::NamedTensor> out;
-    for (const std::string& name : names_) {
-      int slot = train.find_slot(name);
+    for (const auto& [name, slot] : slots_) {
       const TensorType& type = train.program().slots[slot].type;
       out.push_back({name, type, std::string(reinterpret_cast<const char*>(train.slot_data(slot)), type.bytes())});
     }
     return out;
   }
 
-  void restore(const std::vector<runtime::NamedTensor>& values) override {
-    check_same_values(persistent(), values, "checkpoint");
+ protected:
+  std::vector<std::pair<std::string, TensorType>> persistent_types() const override {
+    const runtime::Executor& train = trainer_.executable().executor();
+    std::vector<std::pair<std::string, TensorType>> out;
+    for (const auto& [name, slot] : slots_) out.emplace_back(name, train.program().slots[slot].type);
+    return out;
+  }
+
+  void write_persistent(const runtime::NamedTensor& v) override {
     runtime::Executor& train = trainer_.executable().executor();
-    for (const runtime::NamedTensor& v : values) {
-      std::memcpy(train.slot_data(train.find_slot(v.name)), v.bytes.data(), v.bytes.size());
-    }
+    std::memcpy(train.slot_data(train.find_slot(v.name)), v.bytes.data(), v.bytes.size());
   }
 
  private:
   CpuTrainer trainer_;
   std::unique_ptr<CpuExecutable> forward_;
-  std::vector<std::string> names_;
+  std::vector<std::pair<std::string, int>> slots_;  // persistent value -> its slot in the training step
 };
 
 class ArtifactSession : public ModelSession {
  public:
-  ArtifactSession(runtime::Model& model, uint64_t seed) : model_(model) { model_.initialise(seed); }
+  ArtifactSession(runtime::Model& model, uint64_t seed) : model_(model) {
+    model_.initialise(seed);
+    // Only the results: the carried outputs are whole parameters and
+    // moments, which Model::step has already copied into place.
+    for (const runtime::ProgramOutput& o : model_.train_step().outputs()) {
+      if (!model_.is_carried(o.name)) reported_.push_back(o);
+    }
+  }
 
   ValueMap train_step(const ValueMap& batch) override {
-    ValueMap out = run(model_.train_step(), batch, [this] { model_.step(); });
-    std::erase_if(out, [this](const auto& kv) { return model_.is_carried(kv.first); });
-    return out;
+    return run(model_.train_step(), batch, reported_, [this] { model_.step(); });
   }
 
   ValueMap forward(const ValueMap& batch) override {
     runtime::Entry* entry = model_.entry("forward");
     if (!entry) throw Error("the artifact has no forward entry point");
-    return run(*entry, batch, [entry] { entry->run(); });
+    return run(*entry, batch, entry->outputs(), [entry] { entry->run(); });
   }
 
   std::vector<runtime::NamedTensor> persistent() const override {
@@ -145,16 +153,21 @@ class ArtifactSession : public ModelSession {
     return out;
   }
 
-  void restore(const std::vector<runtime::NamedTensor>& values) override {
-    check_same_values(persistent(), values, "checkpoint");
-    for (const runtime::NamedTensor& v : values) {
-      std::memcpy(model_.persistent_data(v.name).data(), v.bytes.data(), v.bytes.size());
-    }
+ protected:
+  std::vector<std::pair<std::string, TensorType>> persistent_types() const override {
+    std::vector<std::pair<std::string, TensorType>> out;
+    for (const runtime::PersistentInit& p : model_.persistent()) out.emplace_back(p.name, p.type);
+    return out;
+  }
+
+  void write_persistent(const runtime::NamedTensor& v) override {
+    std::memcpy(model_.persistent_data(v.name).data(), v.bytes.data(), v.bytes.size());
   }
 
  private:
   template <typename Run>
-  ValueMap run(runtime::Entry& entry, const ValueMap& batch, Run run) {
+  ValueMap run(runtime::Entry& entry, const ValueMap& batch, const std::vector<runtime::ProgramOutput>& outputs,
+               Run run) {
     std::vector<std::byte> bytes;
     for (const runtime::Slot& input : entry.inputs()) {
       auto it = batch.find(input.name);
@@ -170,37 +183,33 @@ class ArtifactSession : public ModelSession {
     }
     run();
     ValueMap out;
-    for (const runtime::ProgramOutput& o : entry.outputs()) {
-      out[o.name] = read_elements(o.type, entry.output(o.name).data());
-    }
+    for (const runtime::ProgramOutput& o : outputs) out[o.name] = read_elements(o.type, entry.output(o.name).data());
     return out;
   }
 
   runtime::Model& model_;
+  std::vector<runtime::ProgramOutput> reported_;
 };
 
 }  // namespace
 
-void check_same_values(const std::vector<runtime::NamedTensor>& expected,
-                       const std::vector<runtime::NamedTensor>& values, const std::string& origin) {
-  for (const runtime::NamedTensor& e : expected) {
-    const runtime::NamedTensor* found = nullptr;
-    for (const runtime::NamedTensor& v : values) {
-      if (v.name == e.name) found = &v;
+void ModelSession::restore(const std::vector<runtime::NamedTensor>& values) {
+  std::map<std::string, const runtime::NamedTensor*> given;
+  for (const runtime::NamedTensor& v : values) given.emplace(v.name, &v);
+  std::vector<std::pair<std::string, TensorType>> expected = persistent_types();
+  for (const auto& [name, type] : expected) {
+    auto it = given.find(name);
+    if (it == given.end()) throw Error(fmt::format("the checkpoint has no value '{}', which the model has", name));
+    if (it->second->type != type) {
+      throw Error(fmt::format("checkpoint: '{}' is {} there, {} in the model", name, type_to_string(it->second->type),
+                              type_to_string(type)));
     }
-    if (!found) throw Error(fmt::format("{} has no value '{}', which the model has", origin, e.name));
-    if (found->type != e.type) {
-      throw Error(fmt::format("{}: '{}' is {} there, {} in the model", origin, e.name, type_to_string(found->type),
-                              type_to_string(e.type)));
-    }
+    given.erase(it);
   }
-  if (values.size() != expected.size()) {
-    for (const runtime::NamedTensor& v : values) {
-      bool known = false;
-      for (const runtime::NamedTensor& e : expected) known = known || e.name == v.name;
-      if (!known) throw Error(fmt::format("{} has a value '{}' that the model does not", origin, v.name));
-    }
+  if (!given.empty()) {
+    throw Error(fmt::format("the checkpoint has a value '{}' that the model does not", given.begin()->first));
   }
+  for (const runtime::NamedTensor& v : values) write_persistent(v);
 }
 
 std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compiled, const Graph& forward,
@@ -208,9 +217,10 @@ std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compi
   return std::make_unique<InterpreterSession>(compiled, forward, seed);
 }
 
-std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, const Graph& forward, uint64_t seed,
-                                               const CpuBuildOptions& options, CpuExecutable** executable) {
-  auto session = std::make_unique<JitSession>(compiled, forward, seed, options);
+std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, BackendPlan planned, const Graph& forward,
+                                               uint64_t seed, const CpuBuildOptions& options,
+                                               CpuExecutable** executable) {
+  auto session = std::make_unique<JitSession>(compiled, std::move(planned), forward, seed, options);
   if (executable) *executable = &session->executable();
   return session;
 }

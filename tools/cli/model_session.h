@@ -26,23 +26,26 @@ class ModelSession {
   virtual ValueMap forward(const ValueMap& batch) = 0;
   // Every parameter and optimizer state, as bytes of its element type.
   virtual std::vector<runtime::NamedTensor> persistent() const = 0;
-  // Overwrites them all; the names and types must be exactly these.
-  virtual void restore(const std::vector<runtime::NamedTensor>& values) = 0;
+  // Overwrites them all, after checking that `values` hold exactly the
+  // session's names and types (the Error names the first difference).
+  void restore(const std::vector<runtime::NamedTensor>& values);
+
+ protected:
+  // The session's persistent values: names and types, in a fixed order.
+  virtual std::vector<std::pair<std::string, TensorType>> persistent_types() const = 0;
+  virtual void write_persistent(const runtime::NamedTensor& value) = 0;
 };
 
-// `compiled` is the training step; `forward` the compiled forward graph
-// (compile_forward of the evaluation graph). Both must outlive the session.
+// `compiled` is the training step, `planned` its backend plan
+// (plan_backend), `forward` the compiled forward graph (compile_forward of
+// the evaluation graph). `compiled` and `forward` must outlive the session.
 std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compiled, const Graph& forward,
                                                        uint64_t seed);
 // Also returns the training step's executable (for --profile and
 // --print_kernels) through `executable`.
-std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, const Graph& forward, uint64_t seed,
-                                               const CpuBuildOptions& options, CpuExecutable** executable);
+std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, BackendPlan planned, const Graph& forward,
+                                               uint64_t seed, const CpuBuildOptions& options,
+                                               CpuExecutable** executable);
 std::unique_ptr<ModelSession> make_artifact_session(runtime::Model& model, uint64_t seed);
-
-// Checks that `values` are exactly what `expected` lists (names and types)
-// before anything is overwritten; the Error names the first difference.
-void check_same_values(const std::vector<runtime::NamedTensor>& expected,
-                       const std::vector<runtime::NamedTensor>& values, const std::string& origin);
 
 }  // namespace reforge::cli

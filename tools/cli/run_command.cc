@@ -31,23 +31,11 @@ const std::map<std::string, std::string>& run_flags() {
   return flags;
 }
 
-// The task the artifact's model trains on: as registered under its name,
-// byte-level text for a model this build does not know.
-std::unique_ptr<Task> task_for(const std::string& model, const ReformerConfig& config, const std::string& data,
-                               uint64_t seed) {
-  for (const ModelEntry* m : registered_models()) {
-    if (m->name == model && m->task == TaskKind::duplication) return make_duplication_task(config, seed);
-  }
-  return make_byte_lm_task(config, data, seed);
-}
-
 // --eval: the held-out score of the model as it starts (or as a resumed
 // run's newest checkpoint left it).
 int evaluate(ModelSession& session, const Task& task, int64_t batches) {
-  double bits = validation_bits(session, task, batches);
-  std::optional<double> baseline = task.baseline_bits();
-  fmt::print("validation over {} batches: {:.3f} bits per {}{}\n", batches, bits, task.bits_unit(),
-             baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
+  fmt::print("validation over {} batches: {}\n", batches,
+             validation_text(validation_bits(session, task, batches), task));
   return 0;
 }
 
@@ -66,8 +54,9 @@ int run_artifact(const std::vector<std::string>& args) {
   ReformerConfig config = config_from_record(m.config);
   TrainingOptions options = training_options(flags, m.model, config);
   options.compiler_version = m.compiler_version;
-  if (!eval) check_run_directory(options);
-  std::unique_ptr<Task> task = task_for(m.model, config, flags.get("data"), options.seed);
+  PreparedRun prepared;
+  if (!eval) prepared = prepare_run(options);
+  std::unique_ptr<Task> task = make_task(task_of(m.model), m.model, config, flags.get("data"), options.seed);
   std::unique_ptr<ModelSession> session = make_artifact_session(*model, options.seed);
 
   runtime::Entry& train = model->train_step();
@@ -91,7 +80,7 @@ int run_artifact(const std::vector<std::string>& args) {
   options.planned_bytes = planned;
   train.executor().set_profiling(profile);
   train.executor().set_checking_numerics(flags.get_bool("check_numerics"));
-  TrainingRun run = run_training(*session, *task, config, options);
+  TrainingRun run = run_training(*session, *task, config, options, std::move(prepared));
   if (profile) {
     fmt::print(options.messages, "{}",
                runtime::profile_report(train.executor().program(), train.executor().seconds(),

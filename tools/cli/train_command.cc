@@ -6,7 +6,6 @@
 // native code generated through LLVM (--backend=llvm, the default) or on
 // the reference interpreter.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 
@@ -20,6 +19,7 @@
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
+#include "runtime/process_memory.h"
 #include "runtime/profile_report.h"
 #include "tools/cli/model_flags.h"
 #include "tools/cli/model_session.h"
@@ -52,9 +52,7 @@ void print_kernels(const CpuExecutable& e, const std::string& mode) {
 }
 
 void check_fits_in_memory(int64_t bytes) {
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return;
-  int64_t machine = static_cast<int64_t>(pages) * page;
+  int64_t machine = runtime::physical_memory_bytes();
   if (bytes > machine) {
     throw UsageError(
         fmt::format("the training step needs {} but this machine has {}: lower --seq_len or --batch, or "
@@ -70,14 +68,9 @@ int run_train(const std::vector<std::string>& args) {
   const ReformerConfig& config = selection.config;
   const Flags& flags = selection.flags;
   TrainingOptions options = training_options(flags, entry.name, config);
-  check_run_directory(options);
+  PreparedRun prepared = prepare_run(options);
 
-  if (entry.task == TaskKind::duplication && !flags.get("data").empty()) {
-    throw UsageError(fmt::format("--data: model '{}' trains on generated copies, not on a text", entry.name));
-  }
-  std::unique_ptr<Task> task = entry.task == TaskKind::duplication
-                                   ? make_duplication_task(config, options.seed)
-                                   : make_byte_lm_task(config, flags.get("data"), options.seed);
+  std::unique_ptr<Task> task = make_task(entry.task, entry.name, config, flags.get("data"), options.seed);
   // Backend flags first: a bad value is refused before anything compiles.
   const std::string backend = flags.get("backend");
   if (backend != "llvm" && backend != "interpreter") {
@@ -100,7 +93,10 @@ int run_train(const std::vector<std::string>& args) {
 
   // What the step will allocate, compared with the machine before anything
   // is: a model too large is refused with what to change, not killed.
-  MemoryPlan plan = plan_step_memory(compiled);
+  // Planned once: the native back end lowers this plan, and the summary
+  // and the run directory show it (for the interpreter, for comparison).
+  BackendPlan planned = plan_backend(*compiled.graph, compiled.provenance());
+  const MemoryPlan plan = planned.plan;
   int64_t persistent = 0;
   for (const PersistentValue& p : plan.persistent) persistent += p.type.bytes();
   options.planned_bytes = plan.arena_bytes + persistent;
@@ -117,12 +113,11 @@ int run_train(const std::vector<std::string>& args) {
   } else {
     CpuBuildOptions build{.threads = threads};
     build.codegen.keep_llvm_ir = kernels == "llvm";
-    session = make_jit_session(compiled, *forward, options.seed, build, &executable);
+    session = make_jit_session(compiled, std::move(planned), *forward, options.seed, build, &executable);
     executable->executor().set_profiling(flags.get_bool("profile"));
     executable->executor().set_checking_numerics(flags.get_bool("check_numerics"));
   }
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  // The interpreter runs no plan; the back end's plan is shown for it too.
   if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
 
   int64_t params = 0;
@@ -140,7 +135,7 @@ int run_train(const std::vector<std::string>& args) {
                executable->code().target(), executable->executor().threads(), compile_seconds);
     if (kernels != "false") print_kernels(*executable, kernels);
   }
-  TrainingRun run = run_training(*session, *task, config, options);
+  TrainingRun run = run_training(*session, *task, config, options, std::move(prepared));
   if (executable && flags.get_bool("profile")) {
     fmt::print(options.messages, "{}",
                runtime::profile_report(executable->lowered().program, executable->executor().seconds(),

@@ -80,8 +80,10 @@ class MetricsLog {
     out_.open(path_, std::ios::app);
     if (!out_) throw Error("cannot append to " + path_);
   }
+  // Without a run directory nothing is written (nor need be formatted).
+  bool enabled() const { return !path_.empty(); }
   void write(const std::string& json) {
-    if (path_.empty()) return;
+    if (!enabled()) return;
     out_ << json << '\n';
     out_.flush();
     if (!out_) throw Error(fmt::format("cannot write {} (disk full?)", path_));
@@ -114,12 +116,6 @@ void write_run_description(const TrainingOptions& o, const Task& task) {
   if (!o.plan_html.empty()) {
     runtime::write_file_durably((fs::path(o.run_dir) / "plan.html").string(), o.plan_html, "memory plan picture");
   }
-}
-
-std::string validation_text(double bits, const Task& task) {
-  std::optional<double> baseline = task.baseline_bits();
-  return fmt::format("{:.3f} bits per {}{}", bits, task.bits_unit(),
-                     baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
 }
 
 void check_options(const TrainingOptions& o) {
@@ -157,14 +153,13 @@ runtime::Checkpoint compatible_checkpoint(const TrainingOptions& o) {
   return c;
 }
 
-// Restores the newest checkpoint; returns its step.
-int64_t resume_from_checkpoint(ModelSession& session, const TrainingOptions& o) {
-  runtime::Checkpoint c = compatible_checkpoint(o);
-  session.restore(c.values);
-  return c.step;
-}
-
 }  // namespace
+
+std::string validation_text(double bits, const Task& task) {
+  std::optional<double> baseline = task.baseline_bits();
+  return fmt::format("{:.3f} bits per {}{}", bits, task.bits_unit(),
+                     baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
+}
 
 double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
   double total = 0;
@@ -172,22 +167,24 @@ double validation_bits(ModelSession& session, const Task& task, int64_t batches)
   return total / static_cast<double>(batches) / kLn2;
 }
 
-void check_run_directory(const TrainingOptions& o) {
+PreparedRun prepare_run(const TrainingOptions& o) {
   check_options(o);
-  if (o.run_dir.empty()) return;
+  PreparedRun prepared;
+  if (o.run_dir.empty()) return prepared;
   prepare_run_dir(o);
-  if (o.resume) compatible_checkpoint(o);
+  if (o.resume) prepared.resume_from = compatible_checkpoint(o);
+  return prepared;
 }
 
 TrainingRun run_training(ModelSession& session, const Task& task, const ReformerConfig& config,
-                         const TrainingOptions& o) {
-  check_options(o);
+                         const TrainingOptions& o, PreparedRun prepared) {
   TrainingRun run;
-  if (!o.run_dir.empty()) {
-    prepare_run_dir(o);
-    if (o.resume) run.first_step = resume_from_checkpoint(session, o) + 1;
-    write_run_description(o, task);
+  if (prepared.resume_from) {
+    session.restore(prepared.resume_from->values);
+    run.first_step = prepared.resume_from->step + 1;
+    prepared.resume_from.reset();  // the values are in the session now
   }
+  if (!o.run_dir.empty()) write_run_description(o, task);
   MetricsLog metrics(o.run_dir, run.first_step - 1);
   if (run.first_step > 1) fmt::print(o.messages, "resumed {} at step {}\n", o.run_dir, run.first_step - 1);
 
@@ -214,10 +211,12 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
                       loss, s));
     }
     progress.report(s, loss, loss / kLn2);
-    metrics.write(
-        fmt::format("{{\"step\": {}, \"loss\": {:.9g}, \"bits\": {:.9g}, \"accuracy\": {:.9g}, "
-                    "\"seconds\": {:.6f}, \"resident_bytes\": {}}}",
-                    s, loss, loss / kLn2, run.last.at("accuracy")[0], seconds, runtime::resident_bytes()));
+    if (metrics.enabled()) {
+      metrics.write(
+          fmt::format("{{\"step\": {}, \"loss\": {:.9g}, \"bits\": {:.9g}, \"accuracy\": {:.9g}, "
+                      "\"seconds\": {:.6f}, \"resident_bytes\": {}}}",
+                      s, loss, loss / kLn2, run.last.at("accuracy")[0], seconds, runtime::resident_bytes()));
+    }
     if (s == o.steps) break;
     if (o.eval_every > 0 && s % o.eval_every == 0) evaluate(s);
     if (!o.run_dir.empty() && o.checkpoint_every > 0 && s % o.checkpoint_every == 0) save_checkpoint(session, o, s);
