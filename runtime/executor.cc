@@ -37,7 +37,11 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
     : program_(std::move(program)),
       own_pool_(options.pool ? nullptr : std::make_unique<ThreadPool>(options.threads)),
       pool_(options.pool ? options.pool : own_pool_.get()),
-      arena_(program_.arena_bytes) {
+      arena_data_(options.arena_memory ? options.arena_memory(program_.arena_bytes) : nullptr) {
+  if (!arena_data_) {
+    own_arena_ = AlignedBuffer(program_.arena_bytes);
+    arena_data_ = own_arena_.data();
+  }
   for (const Slot& s : program_.slots) {
     slot_of_.emplace(s.name, static_cast<int>(slot_data_.size()));
     std::byte* external = options.slot_memory ? options.slot_memory(s) : nullptr;
@@ -62,12 +66,12 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
 }
 
 std::byte* Executor::address(const BufferRef& ref) const {
-  int64_t size = ref.slot < 0 ? arena_.size() : program_.slots.at(ref.slot).type.bytes();
+  int64_t size = ref.slot < 0 ? program_.arena_bytes : program_.slots.at(ref.slot).type.bytes();
   if (ref.offset < 0 || ref.bytes < 0 || ref.offset + ref.bytes > size) {
     throw Error(fmt::format("buffer [{}, {}) lies outside its {} of {} bytes", ref.offset, ref.offset + ref.bytes,
                             ref.slot < 0 ? "arena" : "slot " + program_.slots[ref.slot].name, size));
   }
-  return (ref.slot < 0 ? arena_.data() : slot_data_[ref.slot]) + ref.offset;
+  return (ref.slot < 0 ? arena_data_ : slot_data_[ref.slot]) + ref.offset;
 }
 
 int Executor::find_slot(const std::string& name) const {

@@ -45,6 +45,11 @@ struct ExecutorOptions {
   // for memory of the executor's own: entry points of one model share
   // their parameters this way.
   std::function<std::byte*(const Slot&)> slot_memory;
+  // Memory the caller owns for the arena (at least `bytes`, 64-byte
+  // aligned), or null for an arena of the executor's own. Programs that
+  // never run at the same time (a model's training step and forward pass)
+  // share one arena this way: nothing in an arena outlives its run.
+  std::function<std::byte*(int64_t bytes)> arena_memory;
 };
 
 class Executor {
@@ -55,6 +60,7 @@ class Executor {
 
   const Program& program() const { return program_; }
   int threads() const { return pool_->threads(); }
+  std::byte* arena_data() const { return arena_data_; }
   ThreadPool& pool() { return *pool_; }
 
   // Persistent slots by name; -1 when there is none.
@@ -92,7 +98,8 @@ class Executor {
   Program program_;
   std::unique_ptr<ThreadPool> own_pool_;
   ThreadPool* pool_;
-  AlignedBuffer arena_;
+  AlignedBuffer own_arena_;
+  std::byte* arena_data_ = nullptr;
   std::vector<AlignedBuffer> own_slots_;
   std::vector<std::byte*> slot_data_;
   std::vector<Resolved> resolved_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -38,10 +39,12 @@ void check_memory(const Artifact& a, const std::string& origin) {
   int64_t total = 0;
   auto add = [&](int64_t bytes) { total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes; };
   for (const PersistentInit& p : a.persistent) add(p.type.bytes());
+  int64_t arena = 0;  // one arena serves every entry point
   for (const EntryPoint& e : a.entries) {
-    add(e.program.arena_bytes);
+    arena = std::max(arena, e.program.arena_bytes);
     for (const Slot& s : e.program.slots) add(s.type.bytes());
   }
+  add(arena);
   int64_t available = physical_memory_bytes();
   if (total > available) {
     throw Error(fmt::format("{}: running it needs {:.2f} GiB, more than this machine's {:.2f} GiB of memory", origin,
@@ -102,10 +105,17 @@ void Model::build(const OpenOptions& options) {
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
     persistent_memory.emplace(artifact_.persistent[i].name, persistent_[i].data());
   }
-  ExecutorOptions executor_options{.pool = pool_.get(), .slot_memory = [&](const Slot& s) -> std::byte* {
+  // Entry points never run at the same time and nothing in an arena
+  // outlives its run: one arena, as large as the largest, serves them all.
+  int64_t arena_bytes = 0;
+  for (const EntryPoint& e : artifact_.entries) arena_bytes = std::max(arena_bytes, e.program.arena_bytes);
+  arena_ = AlignedBuffer(arena_bytes);
+  ExecutorOptions executor_options{.pool = pool_.get(),
+                                   .slot_memory = [&](const Slot& s) -> std::byte* {
                                      auto it = persistent_memory.find(s.name);
                                      return it == persistent_memory.end() ? nullptr : it->second;
-                                   }};
+                                   },
+                                   .arena_memory = [this](int64_t) { return arena_.data(); }};
   SharedCode* code = code_.get();
   auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
   // train_step first, so train_step() is entries_[0].

@@ -113,6 +113,7 @@ class Model {
   Artifact artifact_;
   std::unique_ptr<SharedCode> code_;
   std::unique_ptr<ThreadPool> pool_;
+  AlignedBuffer arena_;                          // shared by every entry point
   std::vector<AlignedBuffer> persistent_;        // in artifact_.persistent's order
   std::vector<std::unique_ptr<Entry>> entries_;  // train_step first
   std::vector<CarriedCopy> carried_;

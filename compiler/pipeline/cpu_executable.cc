@@ -35,7 +35,10 @@ std::unique_ptr<CpuExecutable> CpuExecutable::build(BackendPlan planned, const C
   codegen::CpuJit* jit = e->jit_.get();
   e->executor_ = std::make_unique<runtime::Executor>(
       e->lowered_.program, [jit](const std::string& symbol) { return jit->find(symbol); },
-      runtime::ExecutorOptions{.threads = options.threads, .pool = options.pool, .slot_memory = options.slot_memory});
+      runtime::ExecutorOptions{.threads = options.threads,
+                               .pool = options.pool,
+                               .slot_memory = options.slot_memory,
+                               .arena_memory = options.arena_memory});
   return e;
 }
 

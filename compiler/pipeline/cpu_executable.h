@@ -29,6 +29,8 @@ struct CpuBuildOptions {
   // a forward pass shares the training step's parameters this way.
   std::function<std::byte*(const runtime::Slot&)> slot_memory;
   runtime::ThreadPool* pool = nullptr;  // run on this pool instead of one of its own
+  // An arena owned elsewhere (see runtime::ExecutorOptions::arena_memory).
+  std::function<std::byte*(int64_t bytes)> arena_memory;
 };
 
 // A graph made ready for CPU code generation: expanded, grouped, planned

@@ -75,6 +75,11 @@ class JitSession : public ModelSession {
       int slot = train.find_slot(s.name);
       return slot >= 0 && train.program().slots[slot].type == s.type ? train.slot_data(slot) : nullptr;
     };
+    // The forward pass never runs during a step: it uses the step's arena
+    // when that is large enough, so evaluating costs no memory of its own.
+    shared.arena_memory = [&train](int64_t bytes) {
+      return bytes <= train.program().arena_bytes ? train.arena_data() : nullptr;
+    };
     forward_ = CpuExecutable::build(forward, {}, shared);
   }
 
