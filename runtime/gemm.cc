@@ -9,6 +9,7 @@ namespace reforge::runtime {
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
 namespace v4 {
+constexpr int64_t kVectorBytes = 64, kRows = 8;  // 32 zmm registers: 16 accumulators
 #include "runtime/gemm_kernel.inc"
 }  // namespace v4
 #pragma GCC pop_options
@@ -16,11 +17,13 @@ namespace v4 {
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 namespace v3 {
+constexpr int64_t kVectorBytes = 32, kRows = 6;  // 16 ymm registers: 12 accumulators
 #include "runtime/gemm_kernel.inc"
 }  // namespace v3
 #pragma GCC pop_options
 
 namespace baseline {
+constexpr int64_t kVectorBytes = 32, kRows = 6;
 #include "runtime/gemm_kernel.inc"
 }  // namespace baseline
 
