@@ -8,11 +8,13 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "runtime/kernels/lsh_attention_kernel.h"
 #include "runtime/library.h"
 #include "runtime/thread_pool.h"
 
@@ -112,6 +114,57 @@ void BM_CompiledRowSum(benchmark::State& state) {
   set_bytes(state, kElements * sizeof(float));
 }
 BENCHMARK(BM_CompiledRowSum)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+
+// A reduction over the leading axis (a bias gradient: the sum of each
+// column of a [32M/1024, 1024] array).
+void BM_CompiledColumnSum(benchmark::State& state) {
+  Graph g("column_sum");
+  Tensor x = g.input("x", {DType::f32, {kElements / 1024, 1024}});
+  g.output("s", sum(x, {0}));
+  auto e = CpuExecutable::build(g, {}, {.threads = static_cast<int>(state.range(0))});
+  for (auto _ : state) e->run();
+  set_bytes(state, kElements * sizeof(float));
+}
+BENCHMARK(BM_CompiledColumnSum)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+
+// ---- the fused LSH-attention kernel: one (example, head) slice of P1 ----
+// L tokens, 4 rounds, chunk 64, d_k = d_v = 64, causal; one thread. The
+// rate counts the chunk products only (QK^T and PV forward; the backward
+// recomputes both and adds four more), so it reads against the GEMM's.
+
+void BM_LshAttention(benchmark::State& state) {
+  const bool backward = state.range(1) != 0;
+  kernels::LshShape s{.length = state.range(0), .rounds = 4, .chunk = 64, .dk = 64, .dv = 64};
+  s.valid = s.length;
+  s.per_round = s.length / s.chunk;
+  s.causal = true;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  std::vector<float> q(s.length * s.dk), v(s.length * s.dv), g(s.length * s.dv), out(s.length * (s.dk + s.dv));
+  for (auto* x : {&q, &v, &g}) {
+    for (float& e : *x) e = normal(rng);
+  }
+  std::vector<int64_t> buckets(s.rounds * s.length);
+  for (int64_t& b : buckets) b = static_cast<int64_t>(rng() % static_cast<uint32_t>(s.per_round));
+  using Slice = kernels::LshSlice<float, int64_t>;
+  std::vector<std::byte> workspace(Slice::scratch_bytes(s, backward) + 64);
+  for (auto _ : state) {
+    kernels::Scratch scratch(workspace.data());
+    Slice slice(s, q.data(), v.data(), buckets.data(), scratch, backward);
+    slice.forward();
+    if (backward) {
+      slice.backward(g.data(), out.data());
+    } else {
+      slice.combine(out.data());
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double chunk_product = 2.0 * s.chunk * 2 * s.chunk * s.dk;
+  const double products = backward ? 2 + 2 + 4 : 2;  // forward, then the backward's recompute and its four
+  state.counters["GFLOP/s"] = benchmark::Counter(products * chunk_product * s.rounds * s.length / s.chunk,
+                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_LshAttention)->ArgsProduct({{4096}, {0, 1}})->ArgNames({"L", "backward"})->UseRealTime();
 
 }  // namespace
 }  // namespace reforge

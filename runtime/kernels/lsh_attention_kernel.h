@@ -31,11 +31,14 @@
 // baseline x86-64, where these loops ran scalar. No copy contracts a*b+c
 // into one FMA, so every copy computes the same bits, in float and in the
 // reference interpreter's double. At O3 whatever the build's level.
-// (GCC only: clang, which builds the fuzzers, does not emit what such
-// clones of template members call; there the loops stay as built.)
+// Row copies stay inline loops (not turned into memmove calls, which cost
+// more than a 64-float row). (GCC only: clang, which builds the fuzzers,
+// does not emit what such clones of template members call; there the
+// loops stay as built.)
 #if defined(__GNUC__) && !defined(__clang__)
-#define REFORGE_LSH_HOT \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("O3", "fp-contract=off")))
+#define REFORGE_LSH_HOT                                                                 \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),         \
+                 optimize("O3", "fp-contract=off", "no-tree-loop-distribute-patterns")))
 #else
 #define REFORGE_LSH_HOT
 #endif
@@ -66,6 +69,12 @@ inline T logit_exp(T x) {
   } else {
     return std::exp(x);
   }
+}
+
+// to[0, n) = from[0, n), inlined into the caller's loop.
+template <typename T>
+inline void copy_row(const T* __restrict from, T* __restrict to, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) to[j] = from[j];
 }
 
 struct LshShape {
@@ -108,6 +117,10 @@ class LshSlice {
   LshSlice(const LshShape& shape, const T* q, const T* v, const Bucket* buckets, Scratch& scratch, bool backward)
       : s_(shape), q_(q), v_(v), buckets_(buckets) {
     const int64_t R = s_.rounds, L = s_.length, C = s_.chunk, dk = s_.dk, dv = s_.dv;
+    if (std::is_same_v<T, float> && L > (int64_t{1} << 24)) {
+      throw Error("LSH attention in float compares positions as floats: at most 2^24 positions, not " +
+                  std::to_string(L));
+    }
     order_ = scratch.take<int64_t>(R * L);
     counts_ = scratch.take<int64_t>(R * s_.per_round + 1);
     keys_ = scratch.take<T>(L * dk);
@@ -145,7 +158,7 @@ class LshSlice {
       for (int64_t i = 0; i < C; ++i) {
         int64_t qs = order_[c * C + i];
         lse_[qs] = ch.lse[i];
-        std::copy(ch.out.begin() + i * dv, ch.out.begin() + (i + 1) * dv, out_.begin() + qs * dv);
+        copy_row(ch.out.data() + i * dv, out_.data() + qs * dv, dv);
       }
     }
   }
@@ -195,7 +208,7 @@ class LshSlice {
       attend(ch);
       for (int64_t i = 0; i < C; ++i) {
         int64_t qs = order_[c * C + i];
-        std::copy(d_out.begin() + qs * dv, d_out.begin() + (qs + 1) * dv, d_o.begin() + i * dv);
+        copy_row(d_out.data() + qs * dv, d_o.data() + i * dv, dv);
       }
       runtime::gemm(d_o.data(), ch.v.data(), d_s.data(), C, W, dv, {dv, 1, 1, dv, W});  // dP = dO V^T
       for (int64_t i = 0; i < C; ++i) {
@@ -287,15 +300,15 @@ class LshSlice {
     for (int64_t i = 0; i < C; ++i) {
       int64_t t = order_[c * C + i] % L;
       ch.query_position[i] = t;
-      std::copy(q_ + t * dk, q_ + (t + 1) * dk, ch.q.begin() + i * dk);
+      copy_row(q_ + t * dk, ch.q.data() + i * dk, dk);
     }
     for (int64_t w = 0; w < 2 * C; ++w) {
       int64_t slot = w < C ? order_[c * C + w] : order_[previous * C + (w - C)];
       int64_t t = slot % L;
       ch.key_position[w] = t;
       ch.key_at[w] = static_cast<T>(t);
-      std::copy(keys_.begin() + t * dk, keys_.begin() + (t + 1) * dk, ch.k.begin() + w * dk);
-      std::copy(v_ + t * dv, v_ + (t + 1) * dv, ch.v.begin() + w * dv);
+      copy_row(keys_.data() + t * dk, ch.k.data() + w * dk, dk);
+      copy_row(v_ + t * dv, ch.v.data() + w * dv, dv);
     }
   }
 
@@ -308,7 +321,7 @@ class LshSlice {
       T* logits = ch.p.data() + i * W;
       const int64_t qt = ch.query_position[i];
       if constexpr (std::is_same_v<T, float>) {
-        ch.lse[i] = softmax_row_lanes(logits, ch.key_position.data(), W, qt);
+        ch.lse[i] = softmax_row_lanes(logits, ch.key_at.data(), W, static_cast<T>(qt));
         continue;
       }
       T m = -std::numeric_limits<T>::infinity();
@@ -335,19 +348,22 @@ class LshSlice {
   // path above is the reference interpreter's and keeps its exact order).
   // A maximum or a sum carried in one variable is a serial chain the
   // compiler cannot vectorise without reassociating; sixteen independent
-  // lanes can be. Returns the row's logsumexp.
+  // lanes can be. Positions are compared as floats (key_at; exact below
+  // 2^24, which LshShape checks), sixteen to a vector. Returns the row's
+  // logsumexp.
   static constexpr int64_t kLanes = 16;
-  REFORGE_LSH_HOT T softmax_row_lanes(T* logits, const int64_t* key_position, int64_t W, int64_t qt) const {
-    const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask);
+  REFORGE_LSH_HOT T softmax_row_lanes(T* __restrict logits, const T* __restrict key_at, int64_t W, T qt) const {
+    const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask), valid = T(s_.valid);
+    const bool causal = s_.causal, padded = s_.valid < s_.length;
     T lane_max[kLanes];
     std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<T>::infinity());
     const int64_t whole = W / kLanes * kLanes;
     auto mask = [&](int64_t w) {
-      const int64_t kt = key_position[w];
+      const T kt = key_at[w];
       T l = logits[w];
-      l -= (s_.causal && kt > qt) ? masked : T(0);
+      l -= (causal && kt > qt) ? masked : T(0);
       l -= kt == qt ? self : T(0);
-      l -= kt >= s_.valid ? masked : T(0);
+      if (padded) l -= kt >= valid ? masked : T(0);
       return logits[w] = l;
     };
     for (int64_t w0 = 0; w0 < whole; w0 += kLanes) {
@@ -356,13 +372,12 @@ class LshSlice {
     T m = -std::numeric_limits<T>::infinity();
     for (int64_t w = whole; w < W; ++w) m = std::max(m, mask(w));
     for (int64_t j = 0; j < kLanes; ++j) m = std::max(m, lane_max[j]);
-    for (int64_t w = 0; w < W; ++w) logits[w] = logit_exp(logits[w] - m);
     T lane_sum[kLanes] = {};
     for (int64_t w0 = 0; w0 < whole; w0 += kLanes) {
-      for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += logits[w0 + j];
+      for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += logits[w0 + j] = logit_exp(logits[w0 + j] - m);
     }
     T sum = 0;
-    for (int64_t w = whole; w < W; ++w) sum += logits[w];
+    for (int64_t w = whole; w < W; ++w) sum += logits[w] = logit_exp(logits[w] - m);
     for (int64_t j = 0; j < kLanes; ++j) sum += lane_sum[j];
     const T inverse = T(1) / sum;
     for (int64_t w = 0; w < W; ++w) logits[w] *= inverse;
