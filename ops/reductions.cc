@@ -94,9 +94,87 @@ using kir::UnaryOp;
 
 double lowest(DType dtype) { return is_float(dtype) ? -std::numeric_limits<double>::infinity() : -9007199254740992.0; }
 
+ValueId combine(KernelBuilder& b, bool is_max, ValueId so_far, ValueId x) {
+  return is_max ? b.select(b.binary(BinaryOp::lt, so_far, x), x, so_far) : b.add(so_far, x);
+}
+
+// Splits flat index `flat` of the dims `dims` of `shape` into coordinates
+// (written into coords at those dims).
+void unflatten(KernelBuilder& b, ValueId flat, const Shape& shape, const std::vector<int64_t>& dims,
+               std::vector<ValueId>& coords) {
+  for (auto d = dims.rbegin(); d != dims.rend(); ++d) {
+    bool first = d + 1 == dims.rend();
+    coords[*d] = first ? flat : b.binary(BinaryOp::mod, flat, b.index_constant(shape[*d]));
+    if (!first) flat = b.binary(BinaryOp::div, flat, b.index_constant(shape[*d]));
+  }
+}
+
+// The reduction of an input whose last axis is kept and whose next-to-last
+// is reduced (a bias gradient: the sum over the rows of [N, M]) walks the
+// input row by row, adding whole rows into the output row: every read
+// streams. (Column by column, the general form below strides by a row per
+// element: 0.35 GB/s on [32768, 1024] in kernel_bench, against 37 GB/s
+// this way. Splitting the row between threads instead halves the
+// streams the prefetcher sees and ran at 29 GB/s on two.) The parallel
+// loop is over the kept outer coordinates; each output element is still
+// the sum over the reduced coordinates in ascending order.
+constexpr int64_t kMaxRow = 4096;  // the output row stays in L1
+
+bool lower_reduce_by_rows(kir::KernelContext& c, bool is_max) {
+  KernelBuilder& b = c.b;
+  const Shape& in = c.inputs[0].shape;
+  const auto& axes = c.node.attrs.get_ints("axes");
+  const auto rank = static_cast<int64_t>(in.size());
+  auto reduced = [&](int64_t d) { return std::find(axes.begin(), axes.end(), d) != axes.end(); };
+  if (rank < 2 || reduced(rank - 1) || !reduced(rank - 2) || in[rank - 1] > kMaxRow) return false;
+  std::vector<int64_t> kept_dims, reduced_dims;
+  int64_t kept_count = 1, reduced_count = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d) {
+    (reduced(d) ? reduced_dims : kept_dims).push_back(d);
+    (reduced(d) ? reduced_count : kept_count) *= in[d];
+  }
+  const bool keepdims = c.node.attrs.get_int("keepdims") != 0;
+  const DType dtype = c.node.type.dtype;
+  std::vector<ValueId> coords(rank);  // of the input
+  unflatten(b, b.begin_loop(kept_count), in, kept_dims, coords);
+  auto output_index = [&](ValueId column) {
+    std::vector<ValueId> out;
+    for (int64_t d = 0; d + 1 < rank; ++d) {
+      if (!reduced(d)) out.push_back(coords[d]);
+      if (reduced(d) && keepdims) out.push_back(b.index_constant(0));
+    }
+    out.push_back(column);
+    return b.flat_index(out, c.node.type.shape);
+  };
+  ValueId j = b.begin_loop(in[rank - 1]);
+  b.store(c.output, output_index(j), b.constant(dtype, is_max ? lowest(dtype) : 0.0));
+  b.end_loop();
+  // Several input rows per pass over the output row, added in order in one
+  // expression: the output is loaded and stored once per `unroll` rows (a
+  // store per row, 4 KiB from the next row's loads, stalls on false
+  // dependencies: 21 GB/s).
+  int64_t unroll = 8;
+  while (reduced_count % unroll != 0) unroll /= 2;
+  ValueId rows = b.begin_loop(reduced_count / unroll);
+  j = b.begin_loop(in[rank - 1]);
+  coords[rank - 1] = j;
+  ValueId at = output_index(j);
+  ValueId value = b.load(c.output, at);
+  for (int64_t u = 0; u < unroll; ++u) {
+    unflatten(b, b.add(b.mul(rows, b.index_constant(unroll)), b.index_constant(u)), in, reduced_dims, coords);
+    value = combine(b, is_max, value, c.read(0, coords));
+  }
+  b.store(c.output, at, value);
+  b.end_loop();
+  b.end_loop();
+  b.end_loop();
+  return true;
+}
+
 // reduce_sum / reduce_max: for each output element, loops over the reduced
 // axes into one accumulator.
 void lower_reduce(kir::KernelContext& c, bool is_max) {
+  if (lower_reduce_by_rows(c, is_max)) return;
   KernelBuilder& b = c.b;
   const Shape& in = c.inputs[0].shape;
   const auto& axes = c.node.attrs.get_ints("axes");
@@ -119,7 +197,7 @@ void lower_reduce(kir::KernelContext& c, bool is_max) {
     }
   }
   ValueId x = c.read(0, coords);
-  b.assign(acc, is_max ? b.select(b.binary(BinaryOp::lt, b.read(acc), x), x, b.read(acc)) : b.add(b.read(acc), x));
+  b.assign(acc, combine(b, is_max, b.read(acc), x));
   for (int i = 0; i < opened; ++i) b.end_loop();
   c.store(out, b.read(acc));
   b.end_loop_nest();
