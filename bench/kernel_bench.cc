@@ -45,8 +45,8 @@ void BM_ReforgeGemm(benchmark::State& state) {
     matmul({buffers, ints.data(), static_cast<int64_t>(ints.size()), nullptr, pool});
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_ReforgeGemm)->Apply(gemm_args);
 
@@ -58,8 +58,8 @@ void BM_OpenblasSgemm(benchmark::State& state) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_OpenblasSgemm)->Apply(gemm_args);
 
@@ -68,13 +68,14 @@ BENCHMARK(BM_OpenblasSgemm)->Apply(gemm_args);
 constexpr int64_t kElements = 32 << 20;
 
 void set_bytes(benchmark::State& state, int64_t bytes_per_iteration) {
-  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(bytes_per_iteration),
-                                              benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(bytes_per_iteration), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 
 // STREAM's triad, vectorised whatever the build's optimisation level.
 __attribute__((optimize("O3"), noinline)) void triad(float* __restrict a, const float* __restrict b,
-                                                      const float* __restrict c, float s, int64_t n) {
+                                                     const float* __restrict c, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
 }
 
@@ -161,8 +162,9 @@ void BM_LshAttention(benchmark::State& state) {
   }
   const double chunk_product = 2.0 * s.chunk * 2 * s.chunk * s.dk;
   const double products = backward ? 2 + 2 + 4 : 2;  // forward, then the backward's recompute and its four
-  state.counters["GFLOP/s"] = benchmark::Counter(products * chunk_product * s.rounds * s.length / s.chunk,
-                                                 benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(products * chunk_product * s.rounds * s.length / s.chunk,
+                         benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_LshAttention)->ArgsProduct({{4096}, {0, 1}})->ArgNames({"L", "backward"})->UseRealTime();
 

@@ -7,7 +7,10 @@
 //                              logits of more than one query;
 //   lsh_attention_fused_grad — its backward: recomputes each chunk's logits
 //                              instead of storing them (flash-attention
-//                              style) and returns [dq | dv] along the last axis.
+//                              style) and returns [dq | dv] along the last
+//                              axis; with attribute with_output = 1,
+//                              [dq | dv | result] (it runs the forward
+//                              anyway; see compiler/passes/lsh_forward_sharing.h).
 // Inputs: q [B,H,Lp,dk], v [B,H,Lp,dv], buckets [B,H,R,Lp] (i64, padded
 // positions in bucket buckets_per_round-1), key (i64 scalar); result
 // [B,H,Lp,dv]. The fused kernels support the trax mode without attention
@@ -81,10 +84,14 @@ HostTensor eval_fused(const EvalContext& c) {
   return result;
 }
 
-// Backward of eval_fused for grad g [B,H,L,dv]; writes [dq | dv].
+bool with_output(const AttrMap& attrs) { return attrs.get_int_or("with_output", 0) != 0; }
+
+// Backward of eval_fused for grad g [B,H,L,dv]; writes [dq | dv], or
+// [dq | dv | result] with_output.
 HostTensor eval_fused_grad(const EvalContext& c) {
   HostTensor result(c.node.type);
   kernels::LshShape s = slice_shape(c.node, input_types(c));
+  const int64_t row = c.node.type.shape[3];
   const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2], &grad = *c.inputs[4];
   std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, true));
   for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
@@ -92,7 +99,9 @@ HostTensor eval_fused_grad(const EvalContext& c) {
     ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
                          buckets.data.data() + bh * s.rounds * s.length, scratch, true);
     slice.forward();
-    slice.backward(grad.data.data() + bh * s.length * s.dv, result.data.data() + bh * s.length * (s.dk + s.dv));
+    double* rows = result.data.data() + bh * s.length * row;
+    slice.backward(grad.data.data() + bh * s.length * s.dv, rows, row);
+    if (with_output(c.node.attrs)) slice.combine(rows + s.dk + s.dv, row);
   }
   return result;
 }
@@ -107,12 +116,14 @@ int64_t lsh_workspace(const Node& n, const std::vector<TensorType>& in, bool bac
   return slices * per_slice;
 }
 
-// ints: dtype, bucket dtype, slices (B*H), then the slice shape.
+// ints: dtype, bucket dtype, slices (B*H), then the slice shape, then
+// (the gradient) whether it also writes the result.
 void lsh_call(const std::string& function, const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
   kernels::LshShape s = slice_shape(n, in);
   call = {function,
           {dtype_code(in[0].dtype), dtype_code(in[2].dtype), in[0].shape[0] * in[0].shape[1], s.length, s.rounds,
            s.chunk, s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
+  if (function == "lsh_attention_grad") call.ints.push_back(with_output(n.attrs) ? 1 : 0);
   // Per query slot: logits against 2C keys and the weighted sum of 2C
   // values; the backward recomputes them and does three more products.
   int64_t forward = 2 * in[0].shape[0] * in[0].shape[1] * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
@@ -187,17 +198,19 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                              kir::LibraryCall& call) { lsh_call("lsh_attention", c.node, c.inputs, call); },
                .workspace_bytes = [](const Node& n,
                                      const std::vector<TensorType>& in) { return lsh_workspace(n, in, false); }});
+  std::vector<AttrSpec> grad_attrs = kAttrs;
+  grad_attrs.push_back({"with_output", AttrKind::integer, /*required=*/false});
   register_op(
       {.name = "lsh_attention_fused_grad",
        .arity = 5,
-       .attrs = kAttrs,
+       .attrs = grad_attrs,
        .infer =
            [](const InferContext& c) {
              require_fusable(c.attrs);
              TensorType v = infer_operands(c.inputs, c.attrs);
              if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
              TensorType out = v;
-             out.shape[3] = c.inputs[0].shape[3] + v.shape[3];
+             out.shape[3] = c.inputs[0].shape[3] + v.shape[3] * (with_output(c.attrs) ? 2 : 1);
              return out;
            },
        .eval = eval_fused_grad,

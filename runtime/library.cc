@@ -236,6 +236,10 @@ template <bool kBackward>
 void lsh_attention(const LibraryArgs& a) {
   kernels::LshShape s = lsh_shape(a);
   int64_t slices = a.ints[2];
+  // The gradient's rows: [dq | dv], or [dq | dv | result] when it also
+  // writes the forward result (ints[11]).
+  const bool with_output = kBackward && a.num_ints > 11 && a.ints[11] != 0;
+  const int64_t row = kBackward ? s.dk + s.dv * (with_output ? 2 : 1) : s.dv;
   with_float_type(a.ints[0], [&](auto zero) {
     using T = decltype(zero);
     with_index_type(a.ints[1], [&](auto bucket_zero) {
@@ -256,7 +260,9 @@ void lsh_attention(const LibraryArgs& a) {
           slice.forward();
           if constexpr (kBackward) {
             const T* grad = static_cast<const T*>(a.buffers[4]);
-            slice.backward(grad + bh * s.length * s.dv, out + bh * s.length * (s.dk + s.dv));
+            T* rows = out + bh * s.length * row;
+            slice.backward(grad + bh * s.length * s.dv, rows, row);
+            if (with_output) slice.combine(rows + s.dk + s.dv, row);
           } else {
             slice.combine(out + bh * s.length * s.dv);
           }

@@ -5,6 +5,7 @@
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/expand_structured.h"
+#include "compiler/passes/lsh_forward_sharing.h"
 #include "compiler/passes/lsh_fusion.h"
 #include "compiler/passes/pass_manager.h"
 #include "compiler/passes/reversible_recompute.h"
@@ -42,6 +43,7 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph) {
     if (structured.empty()) break;
     expanded = expand_structured(*expanded, structured);
   }
+  expanded = share_lsh_forward(*expanded);
   verify(*expanded);
   return expanded;
 }

@@ -36,8 +36,8 @@
 // does not emit what such clones of template members call; there the
 // loops stay as built.)
 #if defined(__GNUC__) && !defined(__clang__)
-#define REFORGE_LSH_HOT                                                                 \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"),         \
+#define REFORGE_LSH_HOT                                                        \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), \
                  optimize("O3", "fp-contract=off", "no-tree-loop-distribute-patterns")))
 #else
 #define REFORGE_LSH_HOT
@@ -163,20 +163,24 @@ class LshSlice {
     }
   }
 
-  // result [L, dv]: the rounds combined.
-  REFORGE_LSH_HOT void combine(T* result) {
+  // The rounds combined: position t's dv values at result + t * row
+  // (row = dv: a dense [L, dv]).
+  REFORGE_LSH_HOT void combine(T* result, int64_t row) {
     const int64_t L = s_.length, dv = s_.dv;
-    std::fill(result, result + L * dv, T(0));
     for (int64_t t = 0; t < L; ++t) {
       std::span<const T> w = round_weights(t);
+      T* out = result + t * row;
+      std::fill(out, out + dv, T(0));
       for (int64_t r = 0; r < s_.rounds; ++r)
-        for (int64_t j = 0; j < dv; ++j) result[t * dv + j] += w[r] * out_[(r * L + t) * dv + j];
+        for (int64_t j = 0; j < dv; ++j) out[j] += w[r] * out_[(r * L + t) * dv + j];
     }
   }
+  void combine(T* result) { combine(result, s_.dv); }
 
   // Backward for the combined result's cotangent g [L, dv]; writes
-  // [L, dk + dv] rows of [dq | dv]. Call after forward().
-  REFORGE_LSH_HOT void backward(const T* g, T* result) {
+  // position t's [dq | dv] at result + t * row (row = dk + dv: dense).
+  // Call after forward().
+  REFORGE_LSH_HOT void backward(const T* g, T* result, int64_t row) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv, R = s_.rounds;
     // Through the round combination: d out_slot and d lse_slot.
     std::span<T> d_out = d_out_, d_lse = d_lse_, g_dot_round = g_dot_round_;
@@ -241,11 +245,12 @@ class LshSlice {
       for (int64_t j = 0; j < dk; ++j) dq[t * dk + j] += d_keys[t * dk + j] / n - q_[t * dk + j] * q_dot / (n * n * n);
     }
     for (int64_t t = 0; t < L; ++t) {
-      T* row = result + t * (dk + dv);
-      for (int64_t j = 0; j < dk; ++j) row[j] = dq[t * dk + j];
-      for (int64_t j = 0; j < dv; ++j) row[dk + j] = d_v[t * dv + j];
+      T* out = result + t * row;
+      for (int64_t j = 0; j < dk; ++j) out[j] = dq[t * dk + j];
+      for (int64_t j = 0; j < dv; ++j) out[dk + j] = d_v[t * dv + j];
     }
   }
+  void backward(const T* g, T* result) { backward(g, result, s_.dk + s_.dv); }
 
  private:
   int64_t chunks() const { return s_.rounds * s_.length / s_.chunk; }

@@ -31,8 +31,8 @@ void check_shape(int64_t m, int64_t n, int64_t k, bool a_transposed, bool b_tran
     for (int64_t j = 0; j < n; ++j) {
       long double expected = 0, magnitude = 0;
       for (int64_t p = 0; p < k; ++p) {
-        long double term = static_cast<long double>(a[i * layout.a_row + p * layout.a_col]) *
-                           b[p * layout.b_row + j * layout.b_col];
+        long double term =
+            static_cast<long double>(a[i * layout.a_row + p * layout.a_col]) * b[p * layout.b_row + j * layout.b_col];
         expected += term;
         magnitude += std::fabs(term);
       }

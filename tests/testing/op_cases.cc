@@ -73,7 +73,11 @@ std::vector<OpCase> reduction_cases() {
       {"sum_rows_16x40", [](Graph&, V x) { return sum(x[0], {0}); }, {F({16, 40})}},
       {"sum_rows_6x33", [](Graph&, V x) { return sum(x[0], {0}); }, {F({6, 33})}},
       {"sum_middle_keep_3x5x7", [](Graph&, V x) { return sum(x[0], {1}, true); }, {F({3, 5, 7})}},
-      {"sum_leading_two_2x6x17", [](Graph&, V x) { return sum(x[0], {0, 1}); }, {F({2, 6, 17})}},
+      {"sum_leading_two_2x6x17",
+       [](Graph&, V x) {
+         return sum(x[0], {0, 1});
+       },
+       {F({2, 6, 17})}},
       {"sum_rows_of_exp_12x10", [](Graph&, V x) { return sum(exp(x[0]), {0}); }, {F({12, 10}, -2, 2)}},
       {"max_rows_9x20", [](Graph&, V x) { return max(x[0], {0}); }, {F({9, 20})}},
       {"max_axis1", [](Graph&, V x) { return max(x[0], {1}); }, {F({3, 5})}},

@@ -1,0 +1,102 @@
+#include "compiler/passes/lsh_forward_sharing.h"
+
+#include <vector>
+
+#include "compiler/dsl/dsl.h"
+#include "compiler/passes/rewrite.h"
+
+namespace reforge {
+namespace {
+
+struct Pair {
+  int forward = -1, gradient = -1;
+};
+
+// Nodes that depend on `from` (itself included): one sweep, since a
+// node's inputs come before it.
+std::vector<bool> dependents(const Graph& graph, int from) {
+  std::vector<bool> cone(graph.size(), false);
+  cone[from] = true;
+  for (int id = from + 1; id < graph.size(); ++id) {
+    for (int in : graph.node(id).inputs) cone[id] = cone[id] || cone[in];
+  }
+  return cone;
+}
+
+// The first forward whose operands and attributes a later-shareable
+// gradient has; {-1, -1} when none.
+Pair find_pair(const Graph& graph, std::vector<bool>& cone) {
+  for (int g = 0; g < graph.size(); ++g) {
+    const Node& grad = graph.node(g);
+    if (grad.op != "lsh_attention_fused_grad" || grad.attrs.has("with_output")) continue;
+    for (int f = 0; f < graph.size(); ++f) {
+      const Node& forward = graph.node(f);
+      if (forward.op != "lsh_attention_fused" || forward.attrs != grad.attrs ||
+          !std::equal(forward.inputs.begin(), forward.inputs.end(), grad.inputs.begin())) {
+        continue;
+      }
+      cone = dependents(graph, f);
+      if (!cone[g]) return {f, g};
+    }
+  }
+  return {};
+}
+
+// The graph with `p.forward` replaced by a slice of `p.gradient`, which
+// now also writes the result; the forward's dependents that came before
+// the gradient follow it.
+std::unique_ptr<Graph> share(const Graph& graph, const Pair& p, const std::vector<bool>& cone) {
+  auto out = std::make_unique<Graph>(graph.name());
+  out->set_default_float(graph.default_float());
+  for (int id = 0; id < graph.size(); ++id) out->reserve_name(graph.node(id).name);
+  std::vector<int> mapped(graph.size(), -1);
+  auto emit = [&](int id) {
+    const Node& n = graph.node(id);
+    std::vector<int> inputs;
+    for (int in : n.inputs) inputs.push_back(mapped.at(in));
+    mapped[id] = copy_node(*out, n, inputs);
+  };
+  std::vector<int> deferred;
+  for (int id = 0; id < graph.size(); ++id) {
+    if (id == p.forward) continue;
+    if (cone[id] && id < p.gradient) {
+      deferred.push_back(id);
+      continue;
+    }
+    if (id != p.gradient) {
+      emit(id);
+      continue;
+    }
+    emit(id);
+    Node& grad = out->mutable_node(mapped[id]);
+    const Node& forward = graph.node(p.forward);
+    grad.attrs.set("with_output", int64_t{1});
+    const int64_t start = grad.type.shape[3];
+    grad.type.shape[3] += forward.type.shape[3];
+    {
+      auto attribution = out->attribute_to(forward.loc);
+      Tensor result = slice(out->value(mapped[id]), 3, start, grad.type.shape[3]);
+      out->mutable_node(result.id).role = forward.role;
+      mapped[p.forward] = result.id;
+    }
+    for (int d : deferred) emit(d);
+  }
+  for (const auto& [name, id] : graph.outputs()) out->output(name, out->value(mapped[id]));
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Graph> share_lsh_forward(const Graph& graph, int* shared) {
+  int count = 0;
+  std::unique_ptr<Graph> current = graph.clone();
+  std::vector<bool> cone;
+  for (Pair p = find_pair(*current, cone); p.forward >= 0; p = find_pair(*current, cone)) {
+    current = share(*current, p, cone);
+    ++count;
+  }
+  if (shared) *shared = count;
+  return current;
+}
+
+}  // namespace reforge
