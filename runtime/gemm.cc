@@ -1,6 +1,7 @@
 #include "runtime/gemm.h"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace reforge::runtime {
 
