@@ -1,5 +1,7 @@
 #include "runtime/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 
 namespace reforge::runtime {
@@ -18,6 +20,16 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
+template <typename Pred>
+bool ThreadPool::spin_until(const Pred& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    _mm_pause();
+    if (i % 64 == 63 && std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
+
 // Takes pieces of the current job until none is left.
 void ThreadPool::run_pieces() {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -34,19 +46,22 @@ void ThreadPool::run_pieces() {
     }
     lock.lock();
     if (error && !error_) error_ = error;
-    if (++finished_pieces_ == pieces_) done_.notify_all();
+    if (finished_pieces_.fetch_add(1) + 1 == pieces_) done_.notify_all();
   }
 }
 
 void ThreadPool::work_loop() {
   uint64_t seen = 0;
+  auto woken = [&] { return stopping_.load() || generation_.load() != seen; };
   for (;;) {
-    {
+    if (!spin_until(woken)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+      ++sleeping_workers_;
+      wake_.wait(lock, woken);
+      --sleeping_workers_;
     }
+    if (stopping_) return;
+    seen = generation_;
     run_pieces();
   }
 }
@@ -59,21 +74,26 @@ void ThreadPool::parallel_for(int64_t extent, RangeFunction fn, int64_t pieces) 
     fn(0, extent);
     return;
   }
+  bool sleepers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     extent_ = extent;
     pieces_ = pieces;
-    next_piece_ = finished_pieces_ = 0;
+    next_piece_ = 0;
+    finished_pieces_ = 0;
     error_ = nullptr;
     ++generation_;
+    sleepers = sleeping_workers_ > 0;
   }
-  wake_.notify_all();
+  if (sleepers) wake_.notify_all();
   run_pieces();
   std::exception_ptr error;
+  auto finished = [&] { return finished_pieces_.load() == pieces; };
+  spin_until(finished);
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return finished_pieces_ == pieces_; });
+    done_.wait(lock, finished);
     job_ = nullptr;
     error = error_;
   }
