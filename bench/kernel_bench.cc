@@ -29,9 +29,17 @@ void gemm_args(benchmark::internal::Benchmark* b) {
   // FF layers (per chunk and whole), attention projections, LSH chunk products.
   for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{
            {1024, 1024, 256}, {1024, 256, 1024}, {1024, 256, 256}, {128, 1024, 256}, {64, 128, 64}}) {
-    for (int64_t threads : {1, 2}) b->Args({m, n, k, threads});
+    for (int64_t threads : {1, 2}) b->Args({m, n, k, threads, 0, 0});
   }
-  b->ArgNames({"m", "n", "k", "threads"})->UseRealTime();
+  // The P1 training step at L = 4K (feed-forward chunks of 512 rows): the
+  // backward's products with a transposed operand (A^T B for weight
+  // gradients, A B^T for input gradients).
+  for (auto [m, n, k, a_t, b_t] : std::vector<std::array<int64_t, 5>>{
+           {512, 1024, 256, 0, 1}, {1024, 256, 512, 1, 0}, {512, 256, 1024, 0, 1}, {256, 1024, 512, 1, 0},
+           {256, 256, 4096, 1, 0}, {4096, 256, 256, 0, 1}}) {
+    for (int64_t threads : {1, 2}) b->Args({m, n, k, threads, a_t, b_t});
+  }
+  b->ArgNames({"m", "n", "k", "threads", "at", "bt"})->UseRealTime();
 }
 
 void BM_ReforgeGemm(benchmark::State& state) {
@@ -39,7 +47,7 @@ void BM_ReforgeGemm(benchmark::State& state) {
   runtime::ThreadPool pool(static_cast<int>(state.range(3)));
   std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
   void* buffers[] = {a.data(), b.data(), c.data()};
-  std::vector<int64_t> ints = {static_cast<int64_t>(DType::f32), 1, m, n, k, 0, 0};
+  std::vector<int64_t> ints = {static_cast<int64_t>(DType::f32), 1, m, n, k, state.range(4), state.range(5)};
   runtime::LibraryFunction matmul = runtime::find_library_function("matmul");
   for (auto _ : state) {
     matmul({buffers, ints.data(), static_cast<int64_t>(ints.size()), nullptr, pool});
@@ -54,8 +62,10 @@ void BM_OpenblasSgemm(benchmark::State& state) {
   int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   openblas_set_num_threads(static_cast<int>(state.range(3)));
   std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), c(m * n);
+  const bool a_t = state.range(4) != 0, b_t = state.range(5) != 0;
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, a_t ? CblasTrans : CblasNoTrans, b_t ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                a.data(), a_t ? m : k, b.data(), b_t ? k : n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] =
