@@ -182,19 +182,23 @@ class LshSlice {
   // Call after forward().
   REFORGE_LSH_HOT void backward(const T* g, T* result, int64_t row) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv, R = s_.rounds;
-    // Through the round combination: d out_slot and d lse_slot.
+    // Through the round combination: d out_slot and d lse_slot. The
+    // attention backward below needs dlse - rowsum(dO o O) per slot; with
+    // dO = w g that is w (g.O - g_dot_combined) - w g.O = -w g_dot_combined,
+    // which the float path keeps in d_lse directly (no second pass over
+    // the slots' outputs, in random order, for the row sums).
+    constexpr bool kFolded = std::is_same_v<T, float>;
     std::span<T> d_out = d_out_, d_lse = d_lse_, g_dot_round = g_dot_round_;
     for (int64_t t = 0; t < L; ++t) {
       std::span<const T> w = round_weights(t);
       T g_dot_combined = 0;
-      std::fill(g_dot_round.begin(), g_dot_round.end(), T(0));
       for (int64_t r = 0; r < R; ++r) {
-        for (int64_t j = 0; j < dv; ++j) g_dot_round[r] += g[t * dv + j] * out_[(r * L + t) * dv + j];
+        g_dot_round[r] = dot(g + t * dv, out_.data() + (r * L + t) * dv, dv);
         g_dot_combined += w[r] * g_dot_round[r];
       }
       for (int64_t r = 0; r < R; ++r) {
         for (int64_t j = 0; j < dv; ++j) d_out[(r * L + t) * dv + j] = w[r] * g[t * dv + j];
-        d_lse[r * L + t] = w[r] * (g_dot_round[r] - g_dot_combined);
+        d_lse[r * L + t] = kFolded ? -w[r] * g_dot_combined : w[r] * (g_dot_round[r] - g_dot_combined);
       }
     }
     // Through each chunk's attention, recomputing its logits:
@@ -209,16 +213,24 @@ class LshSlice {
     std::span<T> d_o = d_o_, d_s = d_s_, d_q = d_q_, d_k = d_k_, d_vw = d_vw_;
     for (int64_t c = 0; c < chunks(); ++c) {
       gather_chunk(c, ch);
-      attend(ch);
+      // The float path (the runtime's) takes P = exp(S - lse) from the
+      // logsumexps forward() kept, as flash attention's backward does: no
+      // row maximum or sum, and no P V product (its rows' sums with dO are
+      // folded into d_lse above). The double path (the reference's) keeps
+      // its order.
+      if constexpr (std::is_same_v<T, float>) {
+        probabilities_from_lse(c, ch);
+      } else {
+        attend(ch);
+      }
       for (int64_t i = 0; i < C; ++i) {
         int64_t qs = order_[c * C + i];
         copy_row(d_out.data() + qs * dv, d_o.data() + i * dv, dv);
       }
       runtime::gemm(d_o.data(), ch.v.data(), d_s.data(), C, W, dv, {dv, 1, 1, dv, W});  // dP = dO V^T
       for (int64_t i = 0; i < C; ++i) {
-        T d_o_dot_o = 0;
-        for (int64_t j = 0; j < dv; ++j) d_o_dot_o += d_o[i * dv + j] * ch.out[i * dv + j];
-        T shift = d_lse[order_[c * C + i]] - d_o_dot_o;
+        const int64_t qs = order_[c * C + i];
+        T shift = kFolded ? d_lse[qs] : d_lse[qs] - dot(d_o.data() + i * dv, ch.out.data() + i * dv, dv);
         for (int64_t w = 0; w < W; ++w) {
           T p = ch.p[i * W + w];
           d_s[i * W + w] = p * (d_s[i * W + w] + shift);
@@ -347,6 +359,49 @@ class LshSlice {
       for (int64_t w = 0; w < W; ++w) logits[w] *= inverse;
     }
     runtime::gemm(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
+  }
+
+  // sum_j a[j] b[j]: in float over sixteen lanes (a chain through one
+  // variable would not vectorise), in double in order (the reference's).
+  static T dot(const T* __restrict a, const T* __restrict b, int64_t n) {
+    if constexpr (std::is_same_v<T, float>) {
+      T lanes[kLanes] = {};
+      const int64_t whole = n / kLanes * kLanes;
+      for (int64_t j0 = 0; j0 < whole; j0 += kLanes) {
+        for (int64_t j = 0; j < kLanes; ++j) lanes[j] += a[j0 + j] * b[j0 + j];
+      }
+      T sum = 0;
+      for (int64_t j = whole; j < n; ++j) sum += a[j] * b[j];
+      for (int64_t j = 0; j < kLanes; ++j) sum += lanes[j];
+      return sum;
+    } else {
+      T sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += a[j] * b[j];
+      return sum;
+    }
+  }
+
+  // Chunk c's probabilities again for the backward (float): S = Q K^T,
+  // masked as in softmax_row_lanes, then P = exp(S - lse) with each query
+  // slot's logsumexp from forward().
+  REFORGE_LSH_HOT void probabilities_from_lse(int64_t c, Chunk& ch) const {
+    const int64_t C = s_.chunk, W = 2 * C;
+    runtime::gemm(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
+    const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask), valid = T(s_.valid);
+    const bool causal = s_.causal, padded = s_.valid < s_.length;
+    const T* __restrict key_at = ch.key_at.data();
+    for (int64_t i = 0; i < C; ++i) {
+      T* __restrict logits = ch.p.data() + i * W;
+      const T qt = static_cast<T>(ch.query_position[i]), lse = lse_[order_[c * C + i]];
+      for (int64_t w = 0; w < W; ++w) {
+        const T kt = key_at[w];
+        T l = logits[w];
+        l -= (causal && kt > qt) ? masked : T(0);
+        l -= kt == qt ? self : T(0);
+        if (padded) l -= kt >= valid ? masked : T(0);
+        logits[w] = logit_exp(l - lse);
+      }
+    }
   }
 
   // The float path of one row's masked softmax (the runtime's; the double
