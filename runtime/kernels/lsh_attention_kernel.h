@@ -158,7 +158,14 @@ class LshSlice {
       for (int64_t i = 0; i < C; ++i) {
         int64_t qs = order_[c * C + i];
         lse_[qs] = ch.lse[i];
-        copy_row(ch.out.data() + i * dv, out_.data() + qs * dv, dv);
+        if constexpr (std::is_same_v<T, float>) {  // attend left the rows unnormalised
+          const T inverse = ch.inverse_sum[i];
+          const T* __restrict from = ch.out.data() + i * dv;
+          T* __restrict to = out_.data() + qs * dv;
+          for (int64_t j = 0; j < dv; ++j) to[j] = from[j] * inverse;
+        } else {
+          copy_row(ch.out.data() + i * dv, out_.data() + qs * dv, dv);
+        }
       }
     }
   }
@@ -298,6 +305,7 @@ class LshSlice {
     std::span<T> key_at;                              // [2C]: key_position as T
     std::span<T> q, k, v;                             // [C,dk], [2C,dk], [2C,dv]
     std::span<T> p, lse, out;                         // [C,2C] probabilities, [C], [C,dv]
+    std::span<T> inverse_sum;                         // [C]: float forward, 1 / each row's sum
     Chunk() = default;
     Chunk(Scratch& s, int64_t c, int64_t dk, int64_t dv)
         : query_position(s.take<int64_t>(c)),
@@ -308,9 +316,14 @@ class LshSlice {
           v(s.take<T>(2 * c * dv)),
           p(s.take<T>(c * 2 * c)),
           lse(s.take<T>(c)),
-          out(s.take<T>(c * dv)) {}
+          out(s.take<T>(c * dv)),
+          inverse_sum(s.take<T>(c)) {}
   };
 
+  // Chunks are gathered in order, and chunk c's previous chunk is c - 1:
+  // from c = 1 on, the window's second half is the first half of the
+  // window before it, moved (a contiguous copy) instead of gathered again
+  // (rows in random order).
   REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch) const {
     const int64_t C = s_.chunk, L = s_.length, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
     const int64_t previous = (c + chunks() - 1) % chunks();
@@ -319,7 +332,14 @@ class LshSlice {
       ch.query_position[i] = t;
       copy_row(q_ + t * dk, ch.q.data() + i * dk, dk);
     }
-    for (int64_t w = 0; w < 2 * C; ++w) {
+    const bool moved = c > 0;
+    if (moved) {
+      copy_row(ch.key_position.data(), ch.key_position.data() + C, C);
+      copy_row(ch.key_at.data(), ch.key_at.data() + C, C);
+      copy_row(ch.k.data(), ch.k.data() + C * dk, C * dk);
+      copy_row(ch.v.data(), ch.v.data() + C * dv, C * dv);
+    }
+    for (int64_t w = 0; w < (moved ? C : 2 * C); ++w) {
       int64_t slot = w < C ? order_[c * C + w] : order_[previous * C + (w - C)];
       int64_t t = slot % L;
       ch.key_position[w] = t;
@@ -330,7 +350,8 @@ class LshSlice {
   }
 
   // Masked logits S = Q K^T; per query lse = logsumexp(S) (the maximum
-  // subtracted first), P = exp(S - lse); out = P V.
+  // subtracted first), P = exp(S - lse); out = P V. (In float P stays
+  // unnormalised, exp(S - max): see softmax_row_lanes.)
   REFORGE_LSH_HOT void attend(Chunk& ch) const {
     const int64_t C = s_.chunk, W = 2 * C;
     runtime::gemm(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
@@ -338,7 +359,7 @@ class LshSlice {
       T* logits = ch.p.data() + i * W;
       const int64_t qt = ch.query_position[i];
       if constexpr (std::is_same_v<T, float>) {
-        ch.lse[i] = softmax_row_lanes(logits, ch.key_at.data(), W, static_cast<T>(qt));
+        ch.lse[i] = softmax_row_lanes(logits, ch.key_at.data(), W, static_cast<T>(qt), ch.inverse_sum[i]);
         continue;
       }
       T m = -std::numeric_limits<T>::infinity();
@@ -405,14 +426,18 @@ class LshSlice {
   }
 
   // The float path of one row's masked softmax (the runtime's; the double
-  // path above is the reference interpreter's and keeps its exact order).
+  // path above is the reference interpreter's and keeps its exact order),
+  // left unnormalised: the row becomes exp(l - m), inverse_sum gets
+  // 1 / sum, and forward() scales the C x dv output instead of the C x 2C
+  // probabilities.
   // A maximum or a sum carried in one variable is a serial chain the
   // compiler cannot vectorise without reassociating; sixteen independent
   // lanes can be. Positions are compared as floats (key_at; exact below
   // 2^24, which LshShape checks), sixteen to a vector. Returns the row's
   // logsumexp.
   static constexpr int64_t kLanes = 16;
-  REFORGE_LSH_HOT T softmax_row_lanes(T* __restrict logits, const T* __restrict key_at, int64_t W, T qt) const {
+  REFORGE_LSH_HOT T softmax_row_lanes(T* __restrict logits, const T* __restrict key_at, int64_t W, T qt,
+                                      T& inverse_sum) const {
     const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask), valid = T(s_.valid);
     const bool causal = s_.causal, padded = s_.valid < s_.length;
     T lane_max[kLanes];
@@ -439,8 +464,7 @@ class LshSlice {
     T sum = 0;
     for (int64_t w = whole; w < W; ++w) sum += logits[w] = logit_exp(logits[w] - m);
     for (int64_t j = 0; j < kLanes; ++j) sum += lane_sum[j];
-    const T inverse = T(1) / sum;
-    for (int64_t w = 0; w < W; ++w) logits[w] *= inverse;
+    inverse_sum = T(1) / sum;  // the row is left as exp(l - m): the caller scales the output row
     return m + std::log(sum);
   }
 
