@@ -34,13 +34,17 @@ std::string table(const std::string& title, const std::map<std::string, Totals>&
 }  // namespace
 
 std::string profile_report(const Program& program, const std::vector<double>& seconds, int64_t runs, int top_lines) {
-  std::map<std::string, Totals> by_op, by_line;
+  std::map<std::string, Totals> by_op, by_line, by_kernel;
   double total = 0;
   for (size_t i = 0; i < program.launches.size() && i < seconds.size(); ++i) {
     const Launch& l = program.launches[i];
     int64_t bytes = 0;
     for (const BufferRef& b : l.buffers) bytes += b.bytes;
-    for (Totals* t : {&by_op[l.op.empty() ? l.function : l.op], &by_line[l.source]}) {
+    // Identical kernels share one compiled function: group by it, named
+    // with the op and the source line of its first launch.
+    const std::string op = l.op.empty() ? l.function : l.op;
+    Totals* kernel = &by_kernel[fmt::format("{} {} {}", l.function, op, l.source)];
+    for (Totals* t : {&by_op[op], &by_line[l.source], kernel}) {
       t->seconds += seconds[i];
       t->launches += 1;
       t->flops += l.flops;
@@ -53,6 +57,8 @@ std::string profile_report(const Program& program, const std::vector<double>& se
       fmt::format("profile: {:.1f} ms per step in {} launches\n", 1e3 * total / runs, program.launches.size());
   out += table("by op", by_op, total, runs, static_cast<int>(by_op.size()));
   out += table(fmt::format("by DSL line (top {})", top_lines), by_line, total, runs, top_lines);
+  out += table(fmt::format("by kernel or library function, op and line (top {})", top_lines), by_kernel, total, runs,
+               top_lines);
   return out;
 }
 

@@ -1,5 +1,5 @@
 // The profile of a program's runs (`reforge train --profile`): time per
-// launch, summed by op and by the DSL line that created it, with the
+// launch, summed by op, by the DSL line that created it and by kernel, with the
 // achieved GFLOP/s and GB/s (bytes: every buffer a launch touches, once).
 #pragma once
 

@@ -113,20 +113,39 @@ bool has_feature(const llvm::TargetMachine& machine, const char* feature) {
   return machine.getTargetFeatureString().contains(feature);
 }
 
-// What the vectoriser may call: glibc's table for exp and log, and tanh,
-// which LLVM 19's table lacks, in the widest version this CPU runs.
+// What the vectoriser may call: glibc's table for exp and log (SSE and
+// AVX2 widths), plus what LLVM 19's table lacks: tanh, and on AVX-512 the
+// 16-float (8-double) versions glibc has of all three (GELU's tanh ran
+// 8 floats to a call on Zen 5 without them).
 llvm::TargetLibraryInfoImpl library_info(const llvm::TargetMachine& machine) {
   llvm::TargetLibraryInfoImpl info(machine.getTargetTriple());
   if (!vector_math_available()) return info;
   info.addVectorizableFunctionsFromVecLib(llvm::TargetLibraryInfoImpl::LIBMVEC_X86, machine.getTargetTriple());
   using llvm::ElementCount;
-  std::vector<llvm::VecDesc> tanh = {{"tanhf", "_ZGVbN4v_tanhf", ElementCount::getFixed(4), false, "_ZGV_LLVM_N4v"},
-                                     {"tanh", "_ZGVbN2v_tanh", ElementCount::getFixed(2), false, "_ZGV_LLVM_N2v"}};
+  std::vector<llvm::VecDesc> extra = {{"tanhf", "_ZGVbN4v_tanhf", ElementCount::getFixed(4), false, "_ZGV_LLVM_N4v"},
+                                      {"tanh", "_ZGVbN2v_tanh", ElementCount::getFixed(2), false, "_ZGV_LLVM_N2v"}};
   if (has_feature(machine, "+avx2")) {
-    tanh.push_back({"tanhf", "_ZGVdN8v_tanhf", ElementCount::getFixed(8), false, "_ZGV_LLVM_N8v"});
-    tanh.push_back({"tanh", "_ZGVdN4v_tanh", ElementCount::getFixed(4), false, "_ZGV_LLVM_N4v"});
+    extra.push_back({"tanhf", "_ZGVdN8v_tanhf", ElementCount::getFixed(8), false, "_ZGV_LLVM_N8v"});
+    extra.push_back({"tanh", "_ZGVdN4v_tanh", ElementCount::getFixed(4), false, "_ZGV_LLVM_N4v"});
   }
-  info.addVectorizableFunctions(tanh);
+  if (has_feature(machine, "+avx512f")) {
+    // (VecDesc holds string references: literals only.)
+    const ElementCount floats = ElementCount::getFixed(16), doubles = ElementCount::getFixed(8);
+    for (const llvm::VecDesc& d :
+         std::initializer_list<llvm::VecDesc>{{"tanhf", "_ZGVeN16v_tanhf", floats, false, "_ZGV_LLVM_N16v"},
+                                              {"expf", "_ZGVeN16v_expf", floats, false, "_ZGV_LLVM_N16v"},
+                                              {"llvm.exp.f32", "_ZGVeN16v_expf", floats, false, "_ZGV_LLVM_N16v"},
+                                              {"logf", "_ZGVeN16v_logf", floats, false, "_ZGV_LLVM_N16v"},
+                                              {"llvm.log.f32", "_ZGVeN16v_logf", floats, false, "_ZGV_LLVM_N16v"},
+                                              {"tanh", "_ZGVeN8v_tanh", doubles, false, "_ZGV_LLVM_N8v"},
+                                              {"exp", "_ZGVeN8v_exp", doubles, false, "_ZGV_LLVM_N8v"},
+                                              {"llvm.exp.f64", "_ZGVeN8v_exp", doubles, false, "_ZGV_LLVM_N8v"},
+                                              {"log", "_ZGVeN8v_log", doubles, false, "_ZGV_LLVM_N8v"},
+                                              {"llvm.log.f64", "_ZGVeN8v_log", doubles, false, "_ZGV_LLVM_N8v"}}) {
+      extra.push_back(d);
+    }
+  }
+  info.addVectorizableFunctions(extra);
   return info;
 }
 
