@@ -119,6 +119,15 @@ std::vector<OpCase> exact_cases() {
       {"argsort_floats_axis0", [](Graph&, V x) { return argsort(x[0], 0); }, {F({9, 2})}},
       {"argmax_first_wins", [](Graph&, V x) { return argmax(x[0], 1); }, {I({4, 6}, 0, 3)}},
       {"argmax_float", [](Graph&, V x) { return argmax(x[0], 0); }, {F({5, 3})}},
+      {"argmax_ties_16", [](Graph&, V x) { return argmax(x[0], 1); }, {I({6, 16}, 0, 3)}},
+      {"argmax_axis0_12", [](Graph&, V x) { return argmax(x[0], 0); }, {F({12, 5})}},
+      {"argmax_lsh_hash",
+       [](Graph&, V x) {
+         return argmax(concat({x[0], -x[0]}, 1), 1);
+       },
+       {F({7, 32})}},
+      // NaN (sqrt of a negative): one at the front wins, later ones never.
+      {"argmax_nan", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({8, 8}, -2, 4)}},
       {"floordiv_mod_signs",
        [](Graph&, V x) {
          Tensor negative = -x[1];
