@@ -23,8 +23,15 @@ FusionGroups group_elementwise(const Graph& g) {
   // Producers a kernel can compute itself: elementwise ops (constants and
   // iotas among them: no memory at all) and views (an indexed read of
   // their input).
+  // A concat of more than two parts stays out: a kernel reads it as one
+  // (clamped, always in-bounds) load from every part and a select, so each
+  // element would cost a load per part (the residual add over the eight
+  // chunks of a feed-forward read 8x its data); stored once, it costs a copy.
+  constexpr size_t kMaxFusedConcatParts = 2;
   auto fusable_producer = [&](int id) {
-    return elementwise(id) || (g.node(id).def && g.node(id).def->kind == OpKind::view);
+    const Node& node = g.node(id);
+    if (node.op == "concat" && node.inputs.size() > kMaxFusedConcatParts) return false;
+    return elementwise(id) || (node.def && node.def->kind == OpKind::view);
   };
 
   // last_unfusable_before[id]: the latest node before `id` that no kernel

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "compiler/dsl/dsl.h"
 #include "compiler/interpreter/planned_execution.h"
 #include "compiler/memory/plan_dump.h"
 #include "compiler/passes/elementwise_fusion.h"
@@ -154,6 +155,22 @@ TEST(MemoryPlan, PlannedExecutionMatchesUnplannedExecution) {
     ASSERT_EQ(planned.size(), expected.size());
     for (const auto& [name, value] : expected) EXPECT_EQ(planned.at(name).data, value.data) << name;
   }
+}
+
+// A concat of two parts is read inside its consumer's kernel; one of more
+// parts (a load from every part per element) is stored on its own.
+TEST(MemoryPlan, ConcatOfManyPartsIsNotFusedIntoItsConsumer) {
+  Graph g("concats");
+  Tensor x = g.input("x", {DType::f32, {6, 4}});
+  std::vector<Tensor> parts;
+  for (int i = 0; i < 3; ++i) parts.push_back(exp(slice(x, 0, 2 * i, 2 * i + 2)));
+  Tensor two = concat({parts[0], parts[1]}, 0);
+  g.output("a", slice(x, 0, 0, 4) + two);
+  Tensor three = concat(parts, 0);
+  g.output("b", x + three);
+  FusionGroups groups = group_elementwise(g);
+  EXPECT_GE(groups.group_of[two.id], 0) << "a two-part concat is read in its consumer's kernel";
+  EXPECT_EQ(groups.group_of[three.id], -1) << "a three-part concat is stored";
 }
 
 // Fused elementwise kernels keep their inner values out of memory; running
