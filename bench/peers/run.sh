@@ -1,42 +1,71 @@
 #!/usr/bin/env bash
-# P1 side by side: Reforge (compiled, this checkout) and reformer-pytorch
-# 1.4.4, alternating at each length; writes bench/peers/results.jsonl and
-# prints the table (render.py also draws docs/peers.svg).
-#   bench/peers/run.sh [LENGTH ...]      (default: 1024 2048 4096 8192 16384)
+# P1 side by side, one length at a time, the systems alternating: Reforge
+# (compiled, this checkout), reformer-pytorch 1.4.4, and trax 1.4.1 with its
+# reversible (memory-efficient) trainer and its default one; then Reforge
+# with full attention at the short lengths, for the crossover. Writes
+# bench/peers/results.jsonl and prints the table (render.py also draws
+# docs/peers.svg).
+#   bench/peers/run.sh [LENGTH ...]   (default: 1024 2048 4096 8192 16384 32768 65536)
+# Environment: FULL_LENGTHS (default "512 1024 2048 4096"): where Reforge
+# also runs full attention (and LSH, for the ratio, at lengths not above).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lengths=("$@")
-((${#lengths[@]})) || lengths=(1024 2048 4096 8192 16384)
-python=$(bench/peers/install.sh | tail -1)
+((${#lengths[@]})) || lengths=(1024 2048 4096 8192 16384 32768 65536)
+read -r -a full_lengths <<< "${FULL_LENGTHS:-512 1024 2048 4096}"
+torch_python=$(bench/peers/install.sh | tail -1)
+trax_python=$(bench/peers/install_trax.sh | tail -1)
 scripts/install_deps.sh
 scripts/bazel.sh build -c opt //tools/cli:reforge
 reforge="$(pwd)/$(ls -d bazel-out/k8-opt/bin/tools/cli/reforge)"
 p1=(--vocab_size=256 --d_model=256 --d_ff=1024 --n_layers=6 --n_heads=4 --d_head=64 --chunk_len=64 --n_hashes=4
-  --attention=lsh --causal=true --reversible=true --ff_chunks=8 --batch=1)
+  --causal=true --reversible=true --ff_chunks=8 --batch=1)
 results=bench/peers/results.jsonl
 : > "$results"
-steps=4
-for length in "${lengths[@]}"; do
-  # Reforge: median of steps 2..N (step 1 warms caches); peak RSS of the process.
+
+# A peer that does not finish (a step over 5 minutes, or out of memory)
+# is recorded as skipped.
+skipped() {
+  echo "{\"system\": \"$1\", \"attention\": \"$2\", \"length\": $3, \"skipped\": \"$4\"}" >> "$results"
+}
+
+# Reforge: median of steps 2..N (step 1 warms caches); peak RSS of the process.
+run_reforge() {  # attention length steps
+  local out
   out=$(mktemp)
-  /usr/bin/time -f "%M" -o "$out.rss" "$reforge" train byte-lm "${p1[@]}" --seq_len="$length" --steps=$steps \
-    --log_format=jsonl --eval_batches=1 --show_config=false > "$out"
-  python3 - "$out" "$out.rss" "$length" >> "$results" << 'PY'
+  /usr/bin/time -f "%M" -o "$out.rss" "$reforge" train byte-lm "${p1[@]}" --attention="$1" --seq_len="$2" \
+    --steps="$3" --log_format=jsonl --eval_batches=1 --show_config=false > "$out"
+  python3 - "$out" "$out.rss" "$1" "$2" >> "$results" << 'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and '"loss"' in l]
-times = []
-for a, b in zip(rows, rows[1:]):
-    times.append(b["elapsed_seconds"] - a["elapsed_seconds"])
+times = [b["elapsed_seconds"] - a["elapsed_seconds"] for a, b in zip(rows, rows[1:])]
 peak = int(open(sys.argv[2]).read().split()[-1]) * 1024
-print(json.dumps({"system": "Reforge", "attention": "lsh", "length": int(sys.argv[3]),
+system = "Reforge" if sys.argv[3] == "lsh" else "Reforge (full attention)"
+print(json.dumps({"system": system, "attention": sys.argv[3], "length": int(sys.argv[4]),
                   "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_bytes": peak}))
 PY
   rm -f "$out" "$out.rss"
   tail -1 "$results"
-  # reformer-pytorch: skipped where one step would take over 5 minutes.
-  if ! timeout 1800 "$python" bench/peers/reformer_pytorch_p1.py --length="$length" --steps=$((steps - 1)) >> "$results"; then
-    echo "{\"system\": \"reformer-pytorch 1.4.4\", \"attention\": \"lsh\", \"length\": $length, \"skipped\": \"did not finish in 30 minutes or ran out of memory\"}" >> "$results"
-  fi
+}
+
+for length in "${lengths[@]}"; do
+  # Three timed steps up to 16K, two beyond (a peer's step there takes minutes).
+  steps=3
+  ((length <= 16384)) || steps=2
+  run_reforge lsh "$length" $((steps + 1))
+  timeout 1800 "$torch_python" bench/peers/reformer_pytorch_p1.py --length="$length" --steps=$steps >> "$results" ||
+    skipped "reformer-pytorch 1.4.4" lsh "$length" "did not finish in 30 minutes or ran out of memory"
   tail -1 "$results"
+  for trainer in memory_efficient default; do
+    name="trax 1.4.1 (reversible trainer)"
+    [ "$trainer" = default ] && name="trax 1.4.1 (default trainer)"
+    timeout 1800 "$trax_python" bench/peers/trax_p1.py --length="$length" --steps=$steps --trainer=$trainer \
+      2> /dev/null >> "$results" || skipped "$name" lsh "$length" "did not finish in 30 minutes or ran out of memory"
+    tail -1 "$results"
+  done
+done
+for length in "${full_lengths[@]}"; do
+  printf '%s\n' "${lengths[@]}" | grep -qx "$length" || run_reforge lsh "$length" 4
+  run_reforge full "$length" 4
 done
 python3 bench/peers/render.py "$results" docs/peers.svg

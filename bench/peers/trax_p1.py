@@ -75,6 +75,7 @@ for _ in range(args.steps):
     jax.block_until_ready(loop.model.weights)
     times.append(time.perf_counter() - start)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"system": "trax 1.4.1", "trainer": args.trainer, "attention": args.attention, "length": args.length,
+name = "reversible trainer" if memory_efficient else "default trainer"
+print(json.dumps({"system": f"trax 1.4.1 ({name})", "attention": args.attention, "length": args.length,
                   "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
                   "peak_bytes": peak, "jax": jax.__version__}))
