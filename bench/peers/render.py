@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
 by = {}
 for r in rows:
     by.setdefault(r["system"], {})[r["length"]] = r

@@ -59,8 +59,13 @@ for length in "${lengths[@]}"; do
   for trainer in memory_efficient default; do
     name="trax 1.4.1 (reversible trainer)"
     [ "$trainer" = default ] && name="trax 1.4.1 (default trainer)"
-    timeout 1800 "$trax_python" bench/peers/trax_p1.py --length="$length" --steps=$steps --trainer=$trainer \
-      2> /dev/null >> "$results" || skipped "$name" lsh "$length" "did not finish in 30 minutes or ran out of memory"
+    # (trax prints notes on stdout too: keep the JSON line.)
+    if line=$(timeout 1800 "$trax_python" bench/peers/trax_p1.py --length="$length" --steps=$steps \
+      --trainer=$trainer 2> /dev/null | grep '^{'); then
+      echo "$line" >> "$results"
+    else
+      skipped "$name" lsh "$length" "did not finish in 30 minutes or ran out of memory"
+    fi
     tail -1 "$results"
   done
 done
