@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -9,6 +10,11 @@
 
 namespace reforge::cli {
 namespace {
+
+// Whether output `name` is among `wanted` (all are when it is empty).
+bool is_wanted(const std::vector<std::string>& wanted, const std::string& name) {
+  return wanted.empty() || std::find(wanted.begin(), wanted.end(), name) != wanted.end();
+}
 
 runtime::NamedTensor named_bytes(const std::string& name, const HostTensor& value) {
   runtime::NamedTensor t{name, value.type, std::string(value.type.bytes(), '\0')};
@@ -25,14 +31,16 @@ class InterpreterSession : public ModelSession {
 
   ValueMap train_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
 
-  ValueMap forward(const ValueMap& batch) override {
+  ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted) override {
     ValueMap feeds;
     for (int id = 0; id < forward_.size(); ++id) {
       const Node& n = forward_.node(id);
       if (n.op == "param" || n.op == "state") feeds[n.name] = trainer_.persistent().at(n.name);
       if (n.op == "input") feeds[n.name] = batch.at(n.name);
     }
-    return run_graph(forward_, feeds);
+    ValueMap out = run_graph(forward_, feeds);
+    std::erase_if(out, [&](const auto& entry) { return !is_wanted(wanted, entry.first); });
+    return out;
   }
 
   std::vector<runtime::NamedTensor> persistent() const override {
@@ -87,14 +95,14 @@ class JitSession : public ModelSession {
 
   ValueMap train_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
 
-  ValueMap forward(const ValueMap& batch) override {
+  ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted) override {
     for (const auto& [name, value] : batch) {
       if (forward_->executor().find_slot(name) >= 0) forward_->feed(name, value);
     }
     forward_->run();
     ValueMap out;
     for (const runtime::ProgramOutput& o : forward_->executor().program().outputs) {
-      out[o.name] = forward_->read_output(o.name);
+      if (is_wanted(wanted, o.name)) out[o.name] = forward_->read_output(o.name);
     }
     return out;
   }
@@ -143,10 +151,14 @@ class ArtifactSession : public ModelSession {
     return run(model_.train_step(), batch, reported_, [this] { model_.step(); });
   }
 
-  ValueMap forward(const ValueMap& batch) override {
+  ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted) override {
     runtime::Entry* entry = model_.entry("forward");
     if (!entry) throw Error("the artifact has no forward entry point");
-    return run(*entry, batch, entry->outputs(), [entry] { entry->run(); });
+    std::vector<runtime::ProgramOutput> outputs;
+    for (const runtime::ProgramOutput& o : entry->outputs()) {
+      if (is_wanted(wanted, o.name)) outputs.push_back(o);
+    }
+    return run(*entry, batch, outputs, [entry] { entry->run(); });
   }
 
   std::vector<runtime::NamedTensor> persistent() const override {

@@ -22,8 +22,10 @@ class ModelSession {
   virtual ~ModelSession() = default;
   // One training step; the outputs that are not carried (loss, accuracy).
   virtual ValueMap train_step(const ValueMap& batch) = 0;
-  // The forward pass with the current parameters: loss, accuracy, logits.
-  virtual ValueMap forward(const ValueMap& batch) = 0;
+  // The forward pass with the current parameters: loss, accuracy, logits;
+  // only the outputs named in `wanted` when it is not empty (validation
+  // reads the loss alone: at 64K the logits are 128 MiB as doubles).
+  virtual ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted = {}) = 0;
   // Every parameter and optimizer state, as bytes of its element type.
   virtual std::vector<runtime::NamedTensor> persistent() const = 0;
   // Overwrites them all, after checking that `values` hold exactly the

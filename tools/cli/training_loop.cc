@@ -163,7 +163,7 @@ std::string validation_text(double bits, const Task& task) {
 
 double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
   double total = 0;
-  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i)).at("loss")[0];
+  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i), {"loss"}).at("loss")[0];
   return total / static_cast<double>(batches) / kLn2;
 }
 
