@@ -3,8 +3,7 @@
 # PyTorch from Debian (python3-torch 1.13) and reformer-pytorch 1.4.4 from
 # PyPI into a virtualenv that sees Debian's packages, with its
 # dependencies pinned to versions of its time (--no-deps: nothing else is
-# pulled in). trax is not installed: its 1.4.1 release needs a JAX of its
-# time that no longer installs on this Python (see docs/BENCHMARKS.md).
+# pulled in). trax has its own virtualenv: bench/peers/install_trax.sh.
 set -euo pipefail
 export HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 venv="$HOME/.cache/reforge/venv-peers"
