@@ -1,5 +1,6 @@
 #include "compiler/passes/lsh_forward_sharing.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "compiler/dsl/dsl.h"
