@@ -34,9 +34,12 @@ void gemm_args(benchmark::internal::Benchmark* b) {
   // The P1 training step at L = 4K (feed-forward chunks of 512 rows): the
   // backward's products with a transposed operand (A^T B for weight
   // gradients, A B^T for input gradients).
-  for (auto [m, n, k, a_t, b_t] : std::vector<std::array<int64_t, 5>>{
-           {512, 1024, 256, 0, 1}, {1024, 256, 512, 1, 0}, {512, 256, 1024, 0, 1}, {256, 1024, 512, 1, 0},
-           {256, 256, 4096, 1, 0}, {4096, 256, 256, 0, 1}}) {
+  for (auto [m, n, k, a_t, b_t] : std::vector<std::array<int64_t, 5>>{{512, 1024, 256, 0, 1},
+                                                                      {1024, 256, 512, 1, 0},
+                                                                      {512, 256, 1024, 0, 1},
+                                                                      {256, 1024, 512, 1, 0},
+                                                                      {256, 256, 4096, 1, 0},
+                                                                      {4096, 256, 256, 0, 1}}) {
     for (int64_t threads : {1, 2}) b->Args({m, n, k, threads, a_t, b_t});
   }
   b->ArgNames({"m", "n", "k", "threads", "at", "bt"})->UseRealTime();
@@ -115,28 +118,18 @@ void BM_CompiledTriad(benchmark::State& state) {
 }
 BENCHMARK(BM_CompiledTriad)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 
-// A generated reduction: the sum of each row of a [32M/1024, 1024] array.
-void BM_CompiledRowSum(benchmark::State& state) {
-  Graph g("row_sum");
+// Generated reductions of a [32M/1024, 1024] array: the sum of each row
+// (axis 1) and of each column (axis 0, a bias gradient's shape).
+void BM_CompiledSum(benchmark::State& state, int64_t axis) {
+  Graph g("sum");
   Tensor x = g.input("x", {DType::f32, {kElements / 1024, 1024}});
-  g.output("s", sum(x, {1}));
+  g.output("s", sum(x, {axis}));
   auto e = CpuExecutable::build(g, {}, {.threads = static_cast<int>(state.range(0))});
   for (auto _ : state) e->run();
   set_bytes(state, kElements * sizeof(float));
 }
-BENCHMARK(BM_CompiledRowSum)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
-
-// A reduction over the leading axis (a bias gradient: the sum of each
-// column of a [32M/1024, 1024] array).
-void BM_CompiledColumnSum(benchmark::State& state) {
-  Graph g("column_sum");
-  Tensor x = g.input("x", {DType::f32, {kElements / 1024, 1024}});
-  g.output("s", sum(x, {0}));
-  auto e = CpuExecutable::build(g, {}, {.threads = static_cast<int>(state.range(0))});
-  for (auto _ : state) e->run();
-  set_bytes(state, kElements * sizeof(float));
-}
-BENCHMARK(BM_CompiledColumnSum)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+BENCHMARK_CAPTURE(BM_CompiledSum, rows, 1)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
+BENCHMARK_CAPTURE(BM_CompiledSum, columns, 0)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 
 // ---- the fused LSH-attention kernel: one (example, head) slice of P1 ----
 // L tokens, 4 rounds, chunk 64, d_k = d_v = 64, causal; one thread. The

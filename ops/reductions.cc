@@ -98,17 +98,6 @@ ValueId combine(KernelBuilder& b, bool is_max, ValueId so_far, ValueId x) {
   return is_max ? b.select(b.binary(BinaryOp::lt, so_far, x), x, so_far) : b.add(so_far, x);
 }
 
-// Splits flat index `flat` of the dims `dims` of `shape` into coordinates
-// (written into coords at those dims).
-void unflatten(KernelBuilder& b, ValueId flat, const Shape& shape, const std::vector<int64_t>& dims,
-               std::vector<ValueId>& coords) {
-  for (auto d = dims.rbegin(); d != dims.rend(); ++d) {
-    bool first = d + 1 == dims.rend();
-    coords[*d] = first ? flat : b.binary(BinaryOp::mod, flat, b.index_constant(shape[*d]));
-    if (!first) flat = b.binary(BinaryOp::div, flat, b.index_constant(shape[*d]));
-  }
-}
-
 // The reduction of an input whose last axis is kept and whose next-to-last
 // is reduced (a bias gradient: the sum over the rows of [N, M]) walks the
 // input row by row, adding whole rows into the output row: every read
@@ -136,7 +125,14 @@ bool lower_reduce_by_rows(kir::KernelContext& c, bool is_max) {
   const bool keepdims = c.node.attrs.get_int("keepdims") != 0;
   const DType dtype = c.node.type.dtype;
   std::vector<ValueId> coords(rank);  // of the input
-  unflatten(b, b.begin_loop(kept_count), in, kept_dims, coords);
+  // Flat index `flat` over the dims `dims` of the input, into coords.
+  auto place = [&](ValueId flat, const std::vector<int64_t>& dims) {
+    Shape extents;
+    for (int64_t d : dims) extents.push_back(in[d]);
+    std::vector<ValueId> at = unravel(b, flat, extents);
+    for (size_t i = 0; i < dims.size(); ++i) coords[dims[i]] = at[i];
+  };
+  place(b.begin_loop(kept_count), kept_dims);
   auto output_index = [&](ValueId column) {
     std::vector<ValueId> out;
     for (int64_t d = 0; d + 1 < rank; ++d) {
@@ -161,7 +157,7 @@ bool lower_reduce_by_rows(kir::KernelContext& c, bool is_max) {
   ValueId at = output_index(j);
   ValueId value = b.load(c.output, at);
   for (int64_t u = 0; u < unroll; ++u) {
-    unflatten(b, b.add(b.mul(rows, b.index_constant(unroll)), b.index_constant(u)), in, reduced_dims, coords);
+    place(b.add(b.mul(rows, b.index_constant(unroll)), b.index_constant(u)), reduced_dims);
     value = combine(b, is_max, value, c.read(0, coords));
   }
   b.store(c.output, at, value);

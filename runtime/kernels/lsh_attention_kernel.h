@@ -404,7 +404,9 @@ class LshSlice {
 
   // Chunk c's probabilities again for the backward (float): S = Q K^T,
   // masked as in softmax_row_lanes, then P = exp(S - lse) with each query
-  // slot's logsumexp from forward().
+  // slot's logsumexp from forward(). (The masks are written out here and
+  // there, not shared through a helper: one cost the backward 15% in
+  // kernel_bench, the loop no longer vectorising as well.)
   REFORGE_LSH_HOT void probabilities_from_lse(int64_t c, Chunk& ch) const {
     const int64_t C = s_.chunk, W = 2 * C;
     runtime::gemm(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T

@@ -12,6 +12,7 @@
 #include "compiler/pipeline/compile.h"
 #include "models/reformer_step.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
@@ -94,17 +95,10 @@ TEST(LshForwardSharing, LeavesAPairWhoseCotangentNeedsTheForward) {
 // In a reversible training step each layer's backward recomputes attention
 // to rebuild its input; after the pass only the forward pass's remain.
 TEST(LshForwardSharing, ReversibleStepRunsEachLayersForwardOnceInTheBackward) {
-  ReformerConfig c;
-  c.vocab_size = 8;
-  c.seq_len = 32;
-  c.d_model = 16;
-  c.n_heads = 2;
-  c.d_head = 8;
-  c.d_ff = 32;
+  ReformerConfig c = testing::tiny_reformer_config();
+  c.attention = {AttentionKind::lsh};
   c.n_layers = 3;
-  c.chunk_len = 8;
-  c.n_hashes = 2;
-  c.reversible = true;
+  ASSERT_TRUE(c.reversible);
   CompiledStep step = compile_reformer_step(c);
   std::unique_ptr<Graph> expanded = backend_graph(*step.graph);
   EXPECT_EQ(count(*expanded, "lsh_attention_fused"), c.n_layers);  // the forward pass
