@@ -18,6 +18,7 @@
 #include "compiler/ir/inline_region.h"
 #include "ops/op_helpers.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
+#include "runtime/kernels/lsh_attention_reference.h"
 
 namespace reforge::ops {
 namespace {
@@ -67,7 +68,7 @@ std::vector<TensorType> input_types(const EvalContext& c) {
   return types;
 }
 
-using ReferenceSlice = kernels::LshSlice<double, double>;
+using ReferenceSlice = kernels::ReferenceLshSlice<double>;
 
 HostTensor eval_fused(const EvalContext& c) {
   HostTensor result(c.node.type);
@@ -125,9 +126,10 @@ void lsh_call(const std::string& function, const Node& n, const std::vector<Tens
            s.chunk, s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
   if (function == "lsh_attention_grad") call.ints.push_back(with_output(n.attrs) ? 1 : 0);
   // Per query slot: logits against 2C keys and the weighted sum of 2C
-  // values; the backward recomputes them and does three more products.
+  // values (two products); the gradient runs the forward, then recomputes
+  // the logits and does four more products (dP, dQ, dK, dV): seven.
   int64_t forward = 2 * in[0].shape[0] * in[0].shape[1] * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
-  call.flops = function == "lsh_attention" ? forward : forward * 5 / 2;
+  call.flops = function == "lsh_attention" ? forward : forward * 7 / 2;
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {

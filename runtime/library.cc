@@ -257,14 +257,11 @@ void lsh_attention(const LibraryArgs& a) {
           kernels::Scratch scratch(workspace + bh * scratch_bytes);
           Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
                       scratch, kBackward);
-          slice.forward();
           if constexpr (kBackward) {
             const T* grad = static_cast<const T*>(a.buffers[4]);
-            T* rows = out + bh * s.length * row;
-            slice.backward(grad + bh * s.length * s.dv, rows, row);
-            if (with_output) slice.combine(rows + s.dk + s.dv, row);
+            slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * row, row, with_output);
           } else {
-            slice.combine(out + bh * s.length * s.dv);
+            slice.forward(out + bh * s.length * s.dv);
           }
         }
       });
