@@ -33,13 +33,20 @@ void gemm_args(benchmark::internal::Benchmark* b) {
   }
   // The P1 training step at L = 4K (feed-forward chunks of 512 rows): the
   // backward's products with a transposed operand (A^T B for weight
-  // gradients, A B^T for input gradients).
+  // gradients, A B^T for input gradients); then the feed-forward's at
+  // L = 64K (chunks of 8192 rows), forward and backward.
   for (auto [m, n, k, a_t, b_t] : std::vector<std::array<int64_t, 5>>{{512, 1024, 256, 0, 1},
                                                                       {1024, 256, 512, 1, 0},
                                                                       {512, 256, 1024, 0, 1},
                                                                       {256, 1024, 512, 1, 0},
                                                                       {256, 256, 4096, 1, 0},
-                                                                      {4096, 256, 256, 0, 1}}) {
+                                                                      {4096, 256, 256, 0, 1},
+                                                                      {8192, 1024, 256, 0, 0},
+                                                                      {8192, 256, 1024, 0, 0},
+                                                                      {8192, 1024, 256, 0, 1},
+                                                                      {8192, 256, 1024, 0, 1},
+                                                                      {1024, 256, 8192, 1, 0},
+                                                                      {256, 1024, 8192, 1, 0}}) {
     for (int64_t threads : {1, 2}) b->Args({m, n, k, threads, a_t, b_t});
   }
   b->ArgNames({"m", "n", "k", "threads", "at", "bt"})->UseRealTime();

@@ -1,7 +1,11 @@
 #include "runtime/gemm.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
+#include <vector>
+
+#include "runtime/thread_pool.h"
 
 namespace reforge::runtime {
 
@@ -43,24 +47,27 @@ Isa host_isa() {
 }
 
 template <typename T>
-void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) {
+void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
+              ThreadPool* pool) {
   switch (host_isa()) {
     case Isa::v4:
-      return v4::gemm(a, b, c, m, n, k, layout);
+      return v4::gemm(a, b, c, m, n, k, layout, pool);
     case Isa::v3:
-      return v3::gemm(a, b, c, m, n, k, layout);
+      return v3::gemm(a, b, c, m, n, k, layout, pool);
     case Isa::baseline:
-      return baseline::gemm(a, b, c, m, n, k, layout);
+      return baseline::gemm(a, b, c, m, n, k, layout, pool);
   }
 }
 
 }  // namespace
 
-void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) {
-  dispatch(a, b, c, m, n, k, layout);
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
+          ThreadPool* pool) {
+  dispatch(a, b, c, m, n, k, layout, pool);
 }
-void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) {
-  dispatch(a, b, c, m, n, k, layout);
+void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
+          ThreadPool* pool) {
+  dispatch(a, b, c, m, n, k, layout, pool);
 }
 
 }  // namespace reforge::runtime

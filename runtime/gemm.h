@@ -1,20 +1,23 @@
 // Matrix multiply for the runtime library: C = A B for row-major A [m, k],
 // B [k, n], C [m, n], in f32 or f64. B is packed in panels of 256 rows x
-// 2 vectors; a register-blocked micro-kernel keeps a block of C in
-// registers over a panel: 8 rows x 2 zmm vectors on AVX-512 (where Zen 5
-// doubles the FMA throughput of 256-bit code), 6 rows x 2 ymm vectors on
-// AVX2+FMA, and the same in SSE pairs on baseline x86-64; the copy for the
-// CPU is chosen at run time. Every copy with FMA gives the same bits.
+// 2 vectors, shared by the threads; A in slivers of a register block's
+// rows. A register-blocked micro-kernel keeps a block of C in registers
+// over a panel: 8 rows x 2 zmm vectors on AVX-512 (where Zen 5 doubles the
+// FMA throughput of 256-bit code), 6 rows x 2 ymm vectors on AVX2+FMA, and
+// the same in SSE pairs on baseline x86-64; the copy for the CPU is chosen
+// at run time. Every copy with FMA gives the same bits, and so does every
+// thread count.
 #pragma once
 
 #include <cstdint>
+
+#include "runtime/thread_pool.h"
 
 namespace reforge::runtime {
 
 // Where the elements are, in elements: A(i, p) at a[i * a_row + p * a_col],
 // B(p, j) at b[p * b_row + j * b_col], C(i, j) at c[i * c_row + j]. Strides
-// let a caller multiply sub-matrices (a thread takes a block of C's
-// columns) and transposed operands in place.
+// let a caller multiply sub-matrices and transposed operands in place.
 struct GemmLayout {
   int64_t a_row, a_col, b_row, b_col, c_row;
   // Row-major A [m, k], B [k, n], C [m, n], each possibly stored transposed.
@@ -23,7 +26,11 @@ struct GemmLayout {
   }
 };
 
-void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout);
-void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout);
+// With a pool, large products split C's rows between its threads; without
+// one (or when small) the calling thread does all.
+void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
+          ThreadPool* pool = nullptr);
+void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
+          ThreadPool* pool = nullptr);
 
 }  // namespace reforge::runtime

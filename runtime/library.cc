@@ -56,8 +56,9 @@ int64_t checked_index(I value, int64_t extent) {
 
 // ints: dtype, batch, m, n, k, a_transposed, b_transposed. C[b] = A[b] B[b],
 // row-major; a transposed operand is stored as its transpose ([k, m] for
-// A, [n, k] for B). Threads take blocks of C's columns, so each packs its
-// own panels of B once for all rows.
+// A, [n, k] for B). One product splits its rows between the threads,
+// which share its packed B; a batch of products (attention's per-chunk
+// ones) gives each thread whole products.
 void matmul(const LibraryArgs& a) {
   int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
   const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
@@ -66,20 +67,14 @@ void matmul(const LibraryArgs& a) {
     const T* A = static_cast<const T*>(a.buffers[0]);
     const T* B = static_cast<const T*>(a.buffers[1]);
     T* C = static_cast<T*>(a.buffers[2]);
-    constexpr int64_t kColumnBlock = 64;
-    const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
-    // Small products (an LSH chunk's) run on the calling thread: waking
-    // the pool costs more than they take (kernel_bench: 64x128x64 took
-    // 12 us on one thread, 20 us on two).
-    int64_t pieces = batch * m * n * k < (1 << 21) ? 1 : 0;
+    if (batch == 1) return gemm(A, B, C, m, n, k, layout, &a.pool);
+    // Small batches of small products run on the calling thread: waking
+    // the pool costs more than they take.
+    const int64_t pieces = batch * m * n * k < (1 << 21) ? 1 : 0;
     a.pool.parallel_for(
-        batch * blocks,
+        batch,
         [&](int64_t begin, int64_t end) {
-          for (int64_t piece = begin; piece < end; ++piece) {
-            int64_t b = piece / blocks, j = (piece % blocks) * kColumnBlock;
-            int64_t width = std::min(kColumnBlock, n - j);
-            gemm(A + b * m * k, B + b * k * n + j * layout.b_col, C + b * m * n + j, m, width, k, layout);
-          }
+          for (int64_t b = begin; b < end; ++b) gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout);
         },
         pieces);
   });

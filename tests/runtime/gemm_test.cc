@@ -1,12 +1,14 @@
 // The runtime GEMM against a plain triple loop in long double, on shapes
-// at and around its blocking: rows around the register block (6 and 8),
-// columns around a panel (2 vectors: 16 and 32 floats), depths across
-// the 256-deep panels, operands stored transposed, and C inside a wider
-// matrix (a thread's block of columns).
+// at and around its blocking: rows around the register block (6 and 8)
+// and the row block (128), columns around a panel (2 vectors: 16 and 32
+// floats) and the packed block (512), depths across the 256-deep panels,
+// operands stored transposed, and C inside a wider matrix; on one thread
+// and split between threads, with the same bits.
 #include "runtime/gemm.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -15,7 +17,8 @@ namespace reforge::runtime {
 namespace {
 
 template <typename T>
-void check_shape(int64_t m, int64_t n, int64_t k, bool a_transposed, bool b_transposed, int64_t c_extra) {
+void check_shape(int64_t m, int64_t n, int64_t k, bool a_transposed, bool b_transposed, int64_t c_extra,
+                 ThreadPool* pool = nullptr) {
   std::mt19937 rng(static_cast<uint32_t>(m * 7919 + n * 131 + k));
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   std::vector<T> a(m * k), b(k * n);
@@ -25,7 +28,7 @@ void check_shape(int64_t m, int64_t n, int64_t k, bool a_transposed, bool b_tran
   layout.c_row = n + c_extra;
   const T sentinel = T(1234.5);
   std::vector<T> c(m * layout.c_row, sentinel);
-  gemm(a.data(), b.data(), c.data(), m, n, k, layout);
+  gemm(a.data(), b.data(), c.data(), m, n, k, layout, pool);
   const double epsilon = std::is_same_v<T, float> ? 1e-6 : 1e-15;
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) {
@@ -61,6 +64,40 @@ void check_all_shapes() {
 
 TEST(Gemm, FloatMatchesTheTripleLoopAroundEveryBlockEdge) { check_all_shapes<float>(); }
 TEST(Gemm, DoubleMatchesTheTripleLoopAroundEveryBlockEdge) { check_all_shapes<double>(); }
+
+// Around the cache blocks (128 rows of A, 512 columns of packed B), on
+// one thread and split between threads.
+TEST(Gemm, MatchesTheTripleLoopAroundTheCacheBlocks) {
+  ThreadPool pool(3);
+  for (auto [m, n] : std::vector<std::array<int64_t, 2>>{{127, 513}, {129, 511}, {300, 512}, {8, 1100}}) {
+    for (int transposes = 0; transposes < 4; ++transposes) {
+      check_shape<float>(m, n, 257, transposes & 1, transposes & 2, transposes == 3 ? 5 : 0);
+      check_shape<float>(m, n, 257, transposes & 1, transposes & 2, transposes == 3 ? 5 : 0, &pool);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+}
+
+// Threads split C's rows; each element is summed in the same order, so the
+// bits do not depend on the thread count.
+TEST(Gemm, ThreadCountDoesNotChangeTheBits) {
+  const int64_t m = 517, n = 700, k = 600;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> a(m * k), b(k * n);
+  for (float& x : a) x = uniform(rng);
+  for (float& x : b) x = uniform(rng);
+  for (int transposes = 0; transposes < 4; ++transposes) {
+    const GemmLayout layout = GemmLayout::dense(m, n, k, transposes & 1, transposes & 2);
+    std::vector<float> alone(m * n), split(m * n, 7.0f);
+    gemm(a.data(), b.data(), alone.data(), m, n, k, layout);
+    for (int threads : {2, 3}) {
+      ThreadPool pool(threads);
+      gemm(a.data(), b.data(), split.data(), m, n, k, layout, &pool);
+      ASSERT_EQ(alone, split) << threads << " threads, transposes " << transposes;
+    }
+  }
+}
 
 TEST(Gemm, EmptyDepthGivesZeros) {
   std::vector<float> c(6, 7.0f);
