@@ -24,4 +24,17 @@ std::unique_ptr<Graph> expand_structured(const Graph& graph, const std::set<std:
   return current;
 }
 
+std::unique_ptr<Graph> expand_all_structured(const Graph& graph) {
+  std::unique_ptr<Graph> expanded = graph.clone();
+  while (true) {
+    std::set<std::string> structured;
+    for (int id = 0; id < expanded->size(); ++id) {
+      const Node& n = expanded->node(id);
+      if (n.def && n.def->kind == OpKind::structured) structured.insert(n.op);
+    }
+    if (structured.empty()) return expanded;
+    expanded = expand_structured(*expanded, structured);
+  }
+}
+
 }  // namespace reforge

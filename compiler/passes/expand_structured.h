@@ -18,4 +18,9 @@ namespace reforge {
 std::unique_ptr<Graph> expand_structured(const Graph& graph,
                                          const std::set<std::string>& ops = {"chunked_map", "reversible"});
 
+// Expands every structured op, repeating while expansion brings out more
+// from their regions (a reversible block's chunked feed-forward): what
+// the back ends run.
+std::unique_ptr<Graph> expand_all_structured(const Graph& graph);
+
 }  // namespace reforge

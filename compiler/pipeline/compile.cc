@@ -2,6 +2,7 @@
 
 #include "compiler/ir/verifier.h"
 #include "compiler/passes/algebraic_simplification.h"
+#include "compiler/passes/broadcast_rematerialisation.h"
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/expand_structured.h"
@@ -31,19 +32,8 @@ ValueProvenance CompiledStep::provenance() const {
 }
 
 std::unique_ptr<Graph> backend_graph(const Graph& graph) {
-  // Expanding a structured op can bring out others from its regions (a
-  // reversible block's chunked feed-forward): repeat until none is left.
-  std::unique_ptr<Graph> expanded = graph.clone();
-  while (true) {
-    std::set<std::string> structured;
-    for (int id = 0; id < expanded->size(); ++id) {
-      const Node& n = expanded->node(id);
-      if (n.def && n.def->kind == OpKind::structured) structured.insert(n.op);
-    }
-    if (structured.empty()) break;
-    expanded = expand_structured(*expanded, structured);
-  }
-  expanded = share_lsh_forward(*expanded);
+  std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
+  expanded = rematerialise_broadcasts(*expanded);
   verify(*expanded);
   return expanded;
 }

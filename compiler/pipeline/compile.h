@@ -48,8 +48,10 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
 // Every output of `model` stays an output.
 std::unique_ptr<Graph> compile_forward(const Graph& model, const CompileOptions& options);
 
-// The graph the back ends run: `graph` with every structured op expanded
-// (and an LSH gradient sharing its forward, compiler/passes/lsh_forward_sharing.h).
+// The graph the back ends run: `graph` with every structured op expanded,
+// an LSH gradient sharing its forward (compiler/passes/lsh_forward_sharing.h)
+// and a broadcast copied for each reader
+// (compiler/passes/broadcast_rematerialisation.h).
 std::unique_ptr<Graph> backend_graph(const Graph& graph);
 
 // What a back end runs: the backend_graph(), its kernel grouping and its

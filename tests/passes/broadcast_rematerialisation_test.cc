@@ -1,0 +1,143 @@
+// Broadcast rematerialisation: every reader of a shared broadcast gets its
+// own copy just before it, the values stay bit for bit the same, and the
+// copies fuse into their readers, so a layer norm's statistics are no
+// longer stored at full size between its forward and its gradient — the
+// planned peak of such a graph and of a Reformer training step goes down.
+#include "compiler/passes/broadcast_rematerialisation.h"
+
+#include <gtest/gtest.h>
+
+#include "compiler/autodiff/autodiff.h"
+#include "compiler/dsl/dsl.h"
+#include "compiler/interpreter/interpreter.h"
+#include "compiler/ir/verifier.h"
+#include "compiler/memory/memory_plan.h"
+#include "compiler/passes/expand_structured.h"
+#include "compiler/passes/kernel_grouping.h"
+#include "compiler/passes/lsh_forward_sharing.h"
+#include "compiler/pipeline/compile.h"
+#include "models/reformer_step.h"
+#include "tests/testing/gradient_check.h"
+#include "tests/testing/model_fixtures.h"
+
+namespace reforge {
+namespace {
+
+using testing::random_tensor;
+
+int count(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (int id = 0; id < g.size(); ++id) n += g.node(id).op == op;
+  return n;
+}
+
+// x [R, 1] broadcast to [R, C] and read three times: by two elementwise
+// ops with a matmul between them, and by the matmul itself.
+struct Built {
+  std::unique_ptr<Graph> graph;
+  ValueMap feeds;
+};
+Built shared_broadcast(int64_t rows, int64_t columns) {
+  Built b{std::make_unique<Graph>("shared"), {}};
+  Graph& g = *b.graph;
+  g.set_default_float(DType::f64);
+  Tensor x = g.input("x", {DType::f64, {rows, 1}});
+  Tensor z = g.input("z", {DType::f64, {rows, columns}});
+  Tensor w = g.input("w", {DType::f64, {columns, columns}});
+  b.feeds["x"] = random_tensor({{DType::f64, {rows, 1}}, -1, 1}, 1);
+  b.feeds["z"] = random_tensor({{DType::f64, {rows, columns}}, -1, 1}, 2);
+  b.feeds["w"] = random_tensor({{DType::f64, {columns, columns}}, -1, 1}, 3);
+  Tensor wide = broadcast_to(x, {rows, columns});
+  Tensor first = wide * z;
+  Tensor product = matmul(first, w) + matmul(wide, w);
+  g.output("y", product - wide);
+  verify(g);
+  return b;
+}
+
+TEST(BroadcastRematerialisation, EachReaderGetsItsOwnCopyJustBeforeIt) {
+  Built b = shared_broadcast(6, 8);
+  ASSERT_EQ(count(*b.graph, "broadcast"), 1);
+  int copied = 0;
+  std::unique_ptr<Graph> after = rematerialise_broadcasts(*b.graph, &copied);
+  verify(*after);
+  EXPECT_EQ(copied, 1);
+  EXPECT_EQ(count(*after, "broadcast"), 3);
+  for (int id = 0; id < after->size(); ++id) {
+    if (after->node(id).op != "broadcast") continue;
+    int readers = 0;
+    for (int user = id + 1; user < after->size(); ++user) {
+      for (int in : after->node(user).inputs) readers += in == id;
+    }
+    EXPECT_EQ(readers, 1) << after->node(id).name;
+    ASSERT_LT(id + 1, after->size());
+    bool next_reads_it = false;
+    for (int in : after->node(id + 1).inputs) next_reads_it = next_reads_it || in == id;
+    EXPECT_TRUE(next_reads_it) << after->node(id).name << " is not made just before its reader";
+  }
+  ValueMap expected = run_graph(*b.graph, b.feeds), got = run_graph(*after, b.feeds);
+  ASSERT_EQ(got.at("y").data, expected.at("y").data);
+}
+
+TEST(BroadcastRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadcasts) {
+  Graph g("kept");
+  g.set_default_float(DType::f64);
+  Tensor x = g.input("x", {DType::f64, {4, 1}});
+  Tensor z = g.input("z", {DType::f64, {4, 3}});
+  Tensor output = broadcast_to(x, {4, 3});
+  g.output("wide", output);
+  g.output("a", output * z);
+  Tensor single = broadcast_to(x, {4, 5});
+  g.output("b", single + 1.0);
+  Tensor y = g.input("y", {DType::f64, {1, 4}});
+  Tensor same = broadcast_to(y, {1, 4});
+  g.output("c", same * 2.0);
+  g.output("d", same + 3.0);
+  int copied = -1;
+  std::unique_ptr<Graph> after = rematerialise_broadcasts(g, &copied);
+  EXPECT_EQ(copied, 0);
+  EXPECT_EQ(count(*after, "broadcast"), count(g, "broadcast"));
+}
+
+int64_t planned_peak(const Graph& graph) {
+  return plan_memory(graph, {}, {}, kernel_grouping(graph, /*elementwise_fusion=*/true)).arena_bytes;
+}
+
+// A layer norm's gradient reads the broadcast statistics again, long after
+// the forward: copied, they are computed inside the kernels that read them.
+TEST(BroadcastRematerialisation, LayerNormGradientNoLongerStoresItsStatistics) {
+  Graph g("layer_norm");
+  g.set_default_float(DType::f32);
+  const int64_t rows = 64, columns = 256;
+  Tensor x = g.input("x", {DType::f32, {rows, columns}});
+  Tensor average = broadcast_to(mean(x, {1}, true), {rows, columns});
+  Tensor centred = x - average;
+  Tensor scale = broadcast_to(rsqrt(mean(centred * centred, {1}, true) + 1e-6), {rows, columns});
+  Tensor normalised = centred * scale;
+  Tensor loss = sum_all(normalised * normalised * x);
+  std::vector<Tensor> grads = gradients(loss, {x});
+  g.output("dx", grads[0]);
+  verify(g);
+  std::unique_ptr<Graph> after = rematerialise_broadcasts(g);
+  EXPECT_LT(planned_peak(*after), planned_peak(g));
+}
+
+// A Reformer training step (layer norms in every block and the head): the
+// planned peak goes down, and backend_graph() leaves no shared expanding
+// broadcast.
+TEST(BroadcastRematerialisation, ReformerStepPeakGoesDown) {
+  ReformerConfig c = testing::tiny_reformer_config();
+  c.attention = {AttentionKind::lsh};
+  CompiledStep step = compile_reformer_step(c);
+  std::unique_ptr<Graph> before = share_lsh_forward(*expand_all_structured(*step.graph));
+  int copied = 0;
+  std::unique_ptr<Graph> after = rematerialise_broadcasts(*before, &copied);
+  EXPECT_GT(copied, 0);
+  EXPECT_LT(planned_peak(*after), planned_peak(*before));
+  int left = -1;
+  rematerialise_broadcasts(*backend_graph(*step.graph), &left);
+  EXPECT_EQ(left, 0);
+}
+
+}  // namespace
+}  // namespace reforge
