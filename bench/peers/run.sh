@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # P1 side by side, one length at a time, the systems alternating: Reforge
-# (compiled, this checkout), reformer-pytorch 1.4.4, and trax 1.4.1 with its
+# (this checkout, compiled to an artifact and trained from it), reformer-pytorch 1.4.4, and trax 1.4.1 with its
 # reversible (memory-efficient) trainer and its default one; then Reforge
 # with full attention at the short lengths, for the crossover. Writes
 # bench/peers/results.jsonl and prints the table (render.py also draws
@@ -29,12 +29,16 @@ skipped() {
   echo "{\"system\": \"$1\", \"attention\": \"$2\", \"length\": $3, \"skipped\": \"$4\"}" >> "$results"
 }
 
-# Reforge: median of steps 2..N (step 1 warms caches); peak RSS of the process.
+# Reforge as it is deployed: compiled ahead of time into an artifact
+# (reforge compile), then trained from it (reforge run: no compiling in the
+# process). Median of steps 2..N (step 1 warms caches); peak RSS of the
+# training process.
 run_reforge() {  # attention length steps
   local out
   out=$(mktemp)
-  /usr/bin/time -f "%M" -o "$out.rss" "$reforge" train byte-lm "${p1[@]}" --attention="$1" --seq_len="$2" \
-    --steps="$3" --log_format=jsonl --eval_batches=1 --show_config=false > "$out"
+  "$reforge" compile byte-lm "${p1[@]}" --attention="$1" --seq_len="$2" -o "$out.rfa" > /dev/null
+  /usr/bin/time -f "%M" -o "$out.rss" "$reforge" run "$out.rfa" --steps="$3" --log_format=jsonl --eval_batches=1 \
+    > "$out"
   python3 - "$out" "$out.rss" "$1" "$2" >> "$results" << 'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and '"loss"' in l]
@@ -44,7 +48,7 @@ system = "Reforge" if sys.argv[3] == "lsh" else "Reforge (full attention)"
 print(json.dumps({"system": system, "attention": sys.argv[3], "length": int(sys.argv[4]),
                   "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_bytes": peak}))
 PY
-  rm -f "$out" "$out.rss"
+  rm -f "$out" "$out.rss" "$out.rfa"
   tail -1 "$results"
 }
 

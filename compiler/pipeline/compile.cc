@@ -2,7 +2,7 @@
 
 #include "compiler/ir/verifier.h"
 #include "compiler/passes/algebraic_simplification.h"
-#include "compiler/passes/broadcast_rematerialisation.h"
+#include "compiler/passes/view_rematerialisation.h"
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/expand_structured.h"
@@ -33,7 +33,7 @@ ValueProvenance CompiledStep::provenance() const {
 
 std::unique_ptr<Graph> backend_graph(const Graph& graph) {
   std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
-  expanded = rematerialise_broadcasts(*expanded);
+  expanded = rematerialise_shared_views(*expanded);
   verify(*expanded);
   return expanded;
 }

@@ -50,8 +50,8 @@ std::unique_ptr<Graph> compile_forward(const Graph& model, const CompileOptions&
 
 // The graph the back ends run: `graph` with every structured op expanded,
 // an LSH gradient sharing its forward (compiler/passes/lsh_forward_sharing.h)
-// and a broadcast copied for each reader
-// (compiler/passes/broadcast_rematerialisation.h).
+// and a shared view (broadcast, operand transpose) copied for each reader
+// (compiler/passes/view_rematerialisation.h).
 std::unique_ptr<Graph> backend_graph(const Graph& graph);
 
 // What a back end runs: the backend_graph(), its kernel grouping and its

@@ -1,4 +1,4 @@
-#include "compiler/passes/broadcast_rematerialisation.h"
+#include "compiler/passes/view_rematerialisation.h"
 
 #include <vector>
 
@@ -7,32 +7,41 @@
 namespace reforge {
 namespace {
 
-// Broadcasts worth copying: read by more than one node (a node reading
-// one twice counts once), not outputs, and at least doubling their input.
-std::vector<bool> broadcasts_to_copy(const Graph& graph) {
+// Views worth copying: read by more than one node (a node reading one
+// twice counts once), not outputs, and either broadcasts that at least
+// double their input or transposes every reader absorbs.
+std::vector<bool> views_to_copy(const Graph& graph) {
   std::vector<int> readers(graph.size(), 0);
+  // Whether every reader takes the node through an operand flag (a GEMM
+  // reading a transposed operand in place).
+  std::vector<bool> absorbed_by_all(graph.size(), true);
   for (int id = 0; id < graph.size(); ++id) {
-    const std::vector<int>& inputs = graph.node(id).inputs;
+    const Node& reader = graph.node(id);
+    const std::vector<int>& inputs = reader.inputs;
     for (size_t i = 0; i < inputs.size(); ++i) {
       bool seen = false;
       for (size_t j = 0; j < i; ++j) seen = seen || inputs[j] == inputs[i];
       if (!seen) ++readers[inputs[i]];
+      const bool absorbs = reader.def && reader.def->absorbs_input &&
+                           reader.def->absorbs_input(static_cast<int>(i), graph.node(inputs[i]));
+      if (!absorbs) absorbed_by_all[inputs[i]] = false;
     }
   }
   std::vector<bool> copy(graph.size(), false);
   for (const auto& [name, id] : graph.outputs()) readers[id] = -1;
   for (int id = 0; id < graph.size(); ++id) {
     const Node& n = graph.node(id);
-    if (n.op != "broadcast" || readers[id] < 2 || n.inputs.size() != 1) continue;
-    copy[id] = 2 * graph.node(n.inputs[0]).type.elements() <= n.type.elements();
+    if (readers[id] < 2 || n.inputs.size() != 1) continue;
+    if (n.op == "broadcast") copy[id] = 2 * graph.node(n.inputs[0]).type.elements() <= n.type.elements();
+    if (n.op == "transpose") copy[id] = absorbed_by_all[id];
   }
   return copy;
 }
 
 }  // namespace
 
-std::unique_ptr<Graph> rematerialise_broadcasts(const Graph& graph, int* copied) {
-  const std::vector<bool> copy = broadcasts_to_copy(graph);
+std::unique_ptr<Graph> rematerialise_shared_views(const Graph& graph, int* copied) {
+  const std::vector<bool> copy = views_to_copy(graph);
   int count = 0;
   for (bool c : copy) count += c ? 1 : 0;
   if (copied) *copied = count;
@@ -46,19 +55,19 @@ std::unique_ptr<Graph> rematerialise_broadcasts(const Graph& graph, int* copied)
     const Node& n = graph.node(id);
     if (copy[id]) continue;  // made again for each reader
     std::vector<int> inputs;
-    std::vector<std::pair<int, int>> made;  // (broadcast, its copy for this reader)
+    std::vector<std::pair<int, int>> made;  // (view, its copy for this reader)
     for (int in : n.inputs) {
       if (!copy[in]) {
         inputs.push_back(mapped.at(in));
         continue;
       }
       int copy_id = -1;
-      for (const auto& [broadcast, id_made] : made) copy_id = broadcast == in ? id_made : copy_id;
+      for (const auto& [view, id_made] : made) copy_id = view == in ? id_made : copy_id;
       if (copy_id < 0) {
-        const Node& broadcast = graph.node(in);
-        copy_id = copy_node(*out, broadcast, {mapped.at(broadcast.inputs[0])});
+        const Node& view = graph.node(in);
+        copy_id = copy_node(*out, view, {mapped.at(view.inputs[0])});
         Node& fresh = out->mutable_node(copy_id);
-        fresh.name = out->unique_name(broadcast.name, /*scoped=*/false);
+        fresh.name = out->unique_name(view.name, /*scoped=*/false);
         fresh.role = n.role;  // computed where its reader is
         made.emplace_back(in, copy_id);
       }

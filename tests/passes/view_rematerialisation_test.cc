@@ -1,9 +1,11 @@
-// Broadcast rematerialisation: every reader of a shared broadcast gets its
-// own copy just before it, the values stay bit for bit the same, and the
-// copies fuse into their readers, so a layer norm's statistics are no
-// longer stored at full size between its forward and its gradient — the
-// planned peak of such a graph and of a Reformer training step goes down.
-#include "compiler/passes/broadcast_rematerialisation.h"
+// View rematerialisation: every reader of a shared broadcast, or of a
+// transpose that matmuls read in place, gets its own copy just before it;
+// the values stay bit for bit the same. Broadcast copies fuse into their
+// readers, so a layer norm's statistics are no longer stored at full size
+// between its forward and its gradient (the planned peak of such a graph
+// and of a Reformer training step goes down); transpose copies are read in
+// place by each GEMM, so no transpose kernel is left.
+#include "compiler/passes/view_rematerialisation.h"
 
 #include <gtest/gtest.h>
 
@@ -55,11 +57,11 @@ Built shared_broadcast(int64_t rows, int64_t columns) {
   return b;
 }
 
-TEST(BroadcastRematerialisation, EachReaderGetsItsOwnCopyJustBeforeIt) {
+TEST(ViewRematerialisation, EachReaderGetsItsOwnCopyJustBeforeIt) {
   Built b = shared_broadcast(6, 8);
   ASSERT_EQ(count(*b.graph, "broadcast"), 1);
   int copied = 0;
-  std::unique_ptr<Graph> after = rematerialise_broadcasts(*b.graph, &copied);
+  std::unique_ptr<Graph> after = rematerialise_shared_views(*b.graph, &copied);
   verify(*after);
   EXPECT_EQ(copied, 1);
   EXPECT_EQ(count(*after, "broadcast"), 3);
@@ -79,7 +81,52 @@ TEST(BroadcastRematerialisation, EachReaderGetsItsOwnCopyJustBeforeIt) {
   ASSERT_EQ(got.at("y").data, expected.at("y").data);
 }
 
-TEST(BroadcastRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadcasts) {
+// x^T read by two matmuls (two weight gradients of one input): each gets
+// its own transpose, which its GEMM reads in place.
+TEST(ViewRematerialisation, TransposeSharedByMatmulsIsReadInPlaceByEach) {
+  Graph g("weight_gradients");
+  g.set_default_float(DType::f64);
+  Tensor x = g.input("x", {DType::f64, {6, 4}});
+  Tensor gq = g.input("gq", {DType::f64, {6, 3}});
+  Tensor gv = g.input("gv", {DType::f64, {6, 5}});
+  Tensor xt = transpose(x, {1, 0});
+  g.output("dwq", matmul(xt, gq));
+  g.output("dwv", matmul(xt, gv));
+  ValueMap feeds;
+  feeds["x"] = random_tensor({{DType::f64, {6, 4}}, -1, 1}, 1);
+  feeds["gq"] = random_tensor({{DType::f64, {6, 3}}, -1, 1}, 2);
+  feeds["gv"] = random_tensor({{DType::f64, {6, 5}}, -1, 1}, 3);
+  int copied = 0;
+  std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
+  verify(*after);
+  EXPECT_EQ(copied, 1);
+  EXPECT_EQ(count(*after, "transpose"), 2);
+  KernelGrouping kernels = kernel_grouping(*after, /*elementwise_fusion=*/true);
+  for (int id = 0; id < after->size(); ++id) {
+    if (after->node(id).op != "transpose") continue;
+    EXPECT_TRUE(kernels.fused_away(id)) << after->node(id).name << " is not read in place";
+    EXPECT_EQ(after->node(kernels.kernel_root[id]).op, "matmul");
+  }
+  ValueMap expected = run_graph(g, feeds), got = run_graph(*after, feeds);
+  ASSERT_EQ(got.at("dwq").data, expected.at("dwq").data);
+  ASSERT_EQ(got.at("dwv").data, expected.at("dwv").data);
+}
+
+TEST(ViewRematerialisation, LeavesATransposeAnElementwiseOpAlsoReads) {
+  Graph g("mixed");
+  g.set_default_float(DType::f64);
+  Tensor x = g.input("x", {DType::f64, {6, 4}});
+  Tensor w = g.input("w", {DType::f64, {6, 3}});
+  Tensor xt = transpose(x, {1, 0});
+  g.output("product", matmul(xt, w));
+  g.output("scaled", xt * 2.0);
+  int copied = -1;
+  std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
+  EXPECT_EQ(copied, 0);
+  EXPECT_EQ(count(*after, "transpose"), 1);
+}
+
+TEST(ViewRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadcasts) {
   Graph g("kept");
   g.set_default_float(DType::f64);
   Tensor x = g.input("x", {DType::f64, {4, 1}});
@@ -94,7 +141,7 @@ TEST(BroadcastRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadc
   g.output("c", same * 2.0);
   g.output("d", same + 3.0);
   int copied = -1;
-  std::unique_ptr<Graph> after = rematerialise_broadcasts(g, &copied);
+  std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
   EXPECT_EQ(copied, 0);
   EXPECT_EQ(count(*after, "broadcast"), count(g, "broadcast"));
 }
@@ -105,7 +152,7 @@ int64_t planned_peak(const Graph& graph) {
 
 // A layer norm's gradient reads the broadcast statistics again, long after
 // the forward: copied, they are computed inside the kernels that read them.
-TEST(BroadcastRematerialisation, LayerNormGradientNoLongerStoresItsStatistics) {
+TEST(ViewRematerialisation, LayerNormGradientNoLongerStoresItsStatistics) {
   Graph g("layer_norm");
   g.set_default_float(DType::f32);
   const int64_t rows = 64, columns = 256;
@@ -118,24 +165,24 @@ TEST(BroadcastRematerialisation, LayerNormGradientNoLongerStoresItsStatistics) {
   std::vector<Tensor> grads = gradients(loss, {x});
   g.output("dx", grads[0]);
   verify(g);
-  std::unique_ptr<Graph> after = rematerialise_broadcasts(g);
+  std::unique_ptr<Graph> after = rematerialise_shared_views(g);
   EXPECT_LT(planned_peak(*after), planned_peak(g));
 }
 
 // A Reformer training step (layer norms in every block and the head): the
 // planned peak goes down, and backend_graph() leaves no shared expanding
 // broadcast.
-TEST(BroadcastRematerialisation, ReformerStepPeakGoesDown) {
+TEST(ViewRematerialisation, ReformerStepPeakGoesDown) {
   ReformerConfig c = testing::tiny_reformer_config();
   c.attention = {AttentionKind::lsh};
   CompiledStep step = compile_reformer_step(c);
   std::unique_ptr<Graph> before = share_lsh_forward(*expand_all_structured(*step.graph));
   int copied = 0;
-  std::unique_ptr<Graph> after = rematerialise_broadcasts(*before, &copied);
+  std::unique_ptr<Graph> after = rematerialise_shared_views(*before, &copied);
   EXPECT_GT(copied, 0);
   EXPECT_LT(planned_peak(*after), planned_peak(*before));
   int left = -1;
-  rematerialise_broadcasts(*backend_graph(*step.graph), &left);
+  rematerialise_shared_views(*backend_graph(*step.graph), &left);
   EXPECT_EQ(left, 0);
 }
 
