@@ -1,7 +1,7 @@
 // Matrix multiply for the runtime library: C = A B for row-major A [m, k],
 // B [k, n], C [m, n], in f32 or f64. B is packed in panels of 256 rows x
-// 2 vectors, shared by the threads; A in slivers of a register block's
-// rows. A register-blocked micro-kernel keeps a block of C in registers
+// 2 vectors, shared by the threads, which split C's rows; A is read in
+// place. A register-blocked micro-kernel keeps a block of C in registers
 // over a panel: 8 rows x 2 zmm vectors on AVX-512 (where Zen 5 doubles the
 // FMA throughput of 256-bit code), 6 rows x 2 ymm vectors on AVX2+FMA, and
 // the same in SSE pairs on baseline x86-64; the copy for the CPU is chosen

@@ -56,9 +56,9 @@ int64_t checked_index(I value, int64_t extent) {
 
 // ints: dtype, batch, m, n, k, a_transposed, b_transposed. C[b] = A[b] B[b],
 // row-major; a transposed operand is stored as its transpose ([k, m] for
-// A, [n, k] for B). One product splits its rows between the threads,
-// which share its packed B; a batch of products (attention's per-chunk
-// ones) gives each thread whole products.
+// A, [n, k] for B). A product splits its rows between the threads, which
+// share its packed B; a batch of at least as many products as threads
+// (attention's per-chunk ones) gives each thread whole products.
 void matmul(const LibraryArgs& a) {
   int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
   const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
@@ -67,7 +67,10 @@ void matmul(const LibraryArgs& a) {
     const T* A = static_cast<const T*>(a.buffers[0]);
     const T* B = static_cast<const T*>(a.buffers[1]);
     T* C = static_cast<T*>(a.buffers[2]);
-    if (batch == 1) return gemm(A, B, C, m, n, k, layout, &a.pool);
+    if (batch < a.pool.threads()) {
+      for (int64_t b = 0; b < batch; ++b) gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, &a.pool);
+      return;
+    }
     // Small batches of small products run on the calling thread: waking
     // the pool costs more than they take.
     const int64_t pieces = batch * m * n * k < (1 << 21) ? 1 : 0;

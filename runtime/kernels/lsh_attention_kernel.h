@@ -69,7 +69,7 @@ class LshSlice {
 
   // The attention with its rounds combined: position t's dv values at
   // result + t * row (row = dv: a dense [L, dv]). Keeps each slot's
-  // logsumexp and each position's round normaliser for backward().
+  // logsumexp and each position's round normaliser for forward_backward().
   REFORGE_LSH_HOT void forward(T* result, int64_t row) {
     sort_slots();
     const int64_t L = s_.length, C = s_.chunk, dv = s_.dv;
