@@ -231,37 +231,55 @@ Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const 
 
 namespace {
 
+// Attention over the chunks of q, k, v [B, H, Lp, d] (positions in
+// order): returns [B, H, Lp, dv]. This is the body of the
+// `chunked_attention` op.
+Tensor attention_core(Graph& g, Tensor q, Tensor k, Tensor v, int64_t chunk, const ChunkOptions& options) {
+  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3), n = lp / chunk;
+  Chunks chunks;
+  chunks.q = reshape(q, {b, h, n, chunk, dk});
+  chunks.k = reshape(k, {b, h, n, chunk, dk});
+  chunks.v = reshape(v, {b, h, n, chunk, dv});
+  chunks.position = reshape(positions(g, b, h, lp), {b, h, n, chunk});
+  return reshape(attend_in_chunks(chunks, options).out, {b, h, lp, dv});
+}
+
 // Attention over consecutive chunks of `chunk` positions in sequence order
 // (no hashing): each chunk's queries see its keys, and with `look_back`
 // the previous chunk's. Keys are k·1/sqrt(dk) with a key projection, or
 // q/|q| (shared QK, with the self-mask) without one.
 Tensor attention_in_sequence_chunks(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
                                     const ReformerConfig& config, int64_t chunk, bool look_back) {
-  Graph& g = *x.graph;
   Tensor xp = pad_sequence(x, config);
-  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);
-  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);
-  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3), n = lp / chunk;
-  Chunks chunks;
-  chunks.q = reshape(q, {b, h, n, chunk, dk});
-  if (w.w_k.valid()) {
-    Tensor k = split_heads(linear(xp, w.w_k), config.n_heads);
-    chunks.k = reshape(k, {b, h, n, chunk, dk}) * (1.0 / std::sqrt(static_cast<double>(dk)));
-  } else {
-    chunks.k = unit_length(chunks.q);
-  }
-  chunks.v = reshape(v, {b, h, n, chunk, dv});
-  chunks.position = reshape(positions(g, b, h, lp), {b, h, n, chunk});
+  Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);  // [B, H, Lp, dk]
+  Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);  // [B, H, Lp, dv]
+  const int64_t dk = q.dim(3), lp = q.dim(2);
+  Tensor k = w.w_k.valid() ? split_heads(linear(xp, w.w_k), config.n_heads) * (1.0 / std::sqrt(static_cast<double>(dk)))
+                           : unit_length(q);
   ChunkOptions options{.look_back = look_back,
                        .causal = config.causal,
                        .mask_self = !w.w_k.valid(),
                        .valid_length = lp != config.seq_len ? config.seq_len : 0,
                        .dropout = config.attention_dropout,
                        .rng = rng};
-  ChunkResult r = attend_in_chunks(chunks, options);
-  return output_projection(reshape(r.out, {b, h, lp, dv}), w, config);
+  // The core is one `chunked_attention` op whose region is the decomposed
+  // reference; the attention-fusion pass swaps it for the fused kernel.
+  AttrMap attrs;
+  attrs.set("chunk_len", chunk);
+  attrs.set("look_back", static_cast<int64_t>(look_back));
+  attrs.set("causal", static_cast<int64_t>(options.causal));
+  attrs.set("mask_self", static_cast<int64_t>(options.mask_self));
+  attrs.set("valid_length", options.valid_length);
+  attrs.set("dropout", options.dropout);
+  attrs.set("stream", rng.stream);
+  Tensor out = region_op("chunked_attention", {q, k, v, rng.key}, std::move(attrs),
+                         [&](Graph& region, const std::vector<Tensor>& a) {
+                           ChunkOptions o = options;
+                           o.rng = {a[3], rng.stream};
+                           return attention_core(region, a[0], a[1], a[2], chunk, o);
+                         });
+  return output_projection(out, w, config);
 }
-
 }  // namespace
 
 Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,

@@ -12,6 +12,7 @@
 #include "compiler/ir/error.h"
 #include "compiler/ir/types.h"
 #include "runtime/gemm.h"
+#include "runtime/kernels/chunked_attention_kernel.h"
 #include "runtime/kernels/counter_rng.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
 
@@ -267,6 +268,48 @@ void lsh_attention(const LibraryArgs& a) {
   });
 }
 
+// ints: dtype, slices (B*H), length, chunk, dk, dv, valid, look_back,
+// causal, mask_self. Buffers: q, k, v, key, [grad,] result, workspace
+// (each slice's scratch at slice * scratch_bytes). The gradient's rows
+// are [dq | dk | dv].
+template <bool kBackward>
+void chunked_attention(const LibraryArgs& a) {
+  const int64_t slices = a.ints[1];
+  const kernels::ChunkedAttentionShape s{.length = a.ints[2],
+                                         .chunk = a.ints[3],
+                                         .dk = a.ints[4],
+                                         .dv = a.ints[5],
+                                         .valid = a.ints[6],
+                                         .look_back = a.ints[7] != 0,
+                                         .causal = a.ints[8] != 0,
+                                         .mask_self = a.ints[9] != 0};
+  const int64_t row = kBackward ? 2 * s.dk + s.dv : s.dv;
+  with_float_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    using Slice = kernels::ChunkedAttentionSlice<T>;
+    const T* q = static_cast<const T*>(a.buffers[0]);
+    const T* k = static_cast<const T*>(a.buffers[1]);
+    const T* v = static_cast<const T*>(a.buffers[2]);
+    constexpr int result = kBackward ? 5 : 4;
+    T* out = static_cast<T*>(a.buffers[result]);
+    auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
+    const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
+    a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        kernels::Scratch scratch(workspace + bh * scratch_bytes);
+        Slice slice(s, q + bh * s.length * s.dk, k + bh * s.length * s.dk, v + bh * s.length * s.dv, scratch,
+                    kBackward);
+        if constexpr (kBackward) {
+          const T* grad = static_cast<const T*>(a.buffers[4]);
+          slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * row, row);
+        } else {
+          slice.forward(out + bh * s.length * s.dv);
+        }
+      }
+    });
+  });
+}
+
 const std::map<std::string, LibraryFunction, std::less<>>& functions() {
   static const auto* table = new std::map<std::string, LibraryFunction, std::less<>>{
       {"matmul", matmul},
@@ -279,6 +322,8 @@ const std::map<std::string, LibraryFunction, std::less<>>& functions() {
       {"random_uniform", random_draw<kernels::counter_uniform>},
       {"lsh_attention", lsh_attention<false>},
       {"lsh_attention_grad", lsh_attention<true>},
+      {"chunked_attention", chunked_attention<false>},
+      {"chunked_attention_grad", chunked_attention<true>},
   };
   return *table;
 }

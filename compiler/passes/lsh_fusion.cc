@@ -1,19 +1,26 @@
 #include "compiler/passes/lsh_fusion.h"
 
+#include <string>
+
 #include "compiler/passes/rewrite.h"
 
 namespace reforge {
 namespace {
 
-bool fusable(const Node& n) {
-  return n.op == "lsh_attention" && n.attrs.get_int("paper_mode") == 0 && n.attrs.get_float("dropout") == 0.0;
+// The fused op that replaces `n`, or "" when none does.
+std::string fused_op(const Node& n) {
+  if (n.op == "lsh_attention" && n.attrs.get_int("paper_mode") == 0 && n.attrs.get_float("dropout") == 0.0) {
+    return "lsh_attention_fused";
+  }
+  if (n.op == "chunked_attention" && n.attrs.get_float("dropout") == 0.0) return "chunked_attention_fused";
+  return "";
 }
 
 std::unique_ptr<Graph> fuse(const Graph& graph, int& count) {
   return rewrite_graph(graph, [&count](const Node& n, RewriteContext& c) {
-    if (fusable(n)) {
+    if (std::string op = fused_op(n); !op.empty()) {
       std::unique_ptr<Node> node = n.copy(c.inputs, /*with_regions=*/false);  // the kernel needs no decomposition
-      node->op = "lsh_attention_fused";
+      node->op = op;
       node->def = find_op(node->op);
       ++count;
       return c.out.append(std::move(node));

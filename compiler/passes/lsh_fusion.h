@@ -6,6 +6,13 @@
 // (attention lives in the F region of reversible blocks). Configurations
 // the fused kernel does not support (paper mode, attention dropout) stay
 // decomposed.
+//
+// The same pass fuses the other attentions of the family:
+// `chunked_attention` (local attention, each chunk with the previous one,
+// and full attention, one chunk of the whole sequence) becomes
+// `chunked_attention_fused`, flash-attention style: one tile of logits
+// at a time, so full attention never holds L x L values. Without
+// attention dropout only.
 #pragma once
 
 #include <memory>
@@ -14,7 +21,7 @@
 
 namespace reforge {
 
-// `fused` (optional) receives the number of ops fused.
+// `fused` (optional) receives the number of ops fused (LSH and chunked).
 std::unique_ptr<Graph> fuse_lsh_attention(const Graph& graph, int* fused = nullptr);
 
 }  // namespace reforge
