@@ -68,7 +68,6 @@ std::unique_ptr<Graph> rematerialise_shared_views(const Graph& graph, int* copie
         copy_id = copy_node(*out, view, {mapped.at(view.inputs[0])});
         Node& fresh = out->mutable_node(copy_id);
         fresh.name = out->unique_name(view.name, /*scoped=*/false);
-        fresh.role = n.role;  // computed where its reader is
         made.emplace_back(in, copy_id);
       }
       inputs.push_back(copy_id);

@@ -184,6 +184,14 @@ TEST(ViewRematerialisation, ReformerStepPeakGoesDown) {
   int left = -1;
   rematerialise_shared_views(*backend_graph(*step.graph), &left);
   EXPECT_EQ(left, 0);
+  // A copy keeps its view's role: made for a weight gradient's matmul, it
+  // must not become a value the program hands out (a persistent slot).
+  MemoryPlan plan_before = plan_memory(*before, step.provenance(), {}, kernel_grouping(*before, true));
+  MemoryPlan plan_after = plan_memory(*after, step.provenance(), {}, kernel_grouping(*after, true));
+  ASSERT_EQ(plan_after.persistent.size(), plan_before.persistent.size());
+  for (size_t i = 0; i < plan_after.persistent.size(); ++i) {
+    EXPECT_EQ(plan_after.persistent[i].name, plan_before.persistent[i].name);
+  }
 }
 
 }  // namespace
