@@ -74,9 +74,11 @@ int run_artifact(const std::vector<std::string>& args) {
   }
   fmt::print(options.messages, "{}: {} launches, arena {}\n", train.name(), train.executor().program().launches.size(),
              format_bytes(train.executor().program().arena_bytes));
-  int64_t planned = 0;
-  for (const runtime::PersistentInit& p : model->persistent()) planned += p.type.bytes();
-  planned += train.executor().program().arena_bytes;
+  // What the plan allocates, as `reforge train` counts it: the arena and
+  // every slot of the step — the parameters, optimizer state and inputs it
+  // is fed, and the gradients and next values it writes.
+  int64_t planned = train.executor().program().arena_bytes;
+  for (const runtime::Slot& slot : train.executor().program().slots) planned += slot.type.bytes();
   options.planned_bytes = planned;
   train.executor().set_profiling(profile);
   train.executor().set_checking_numerics(flags.get_bool("check_numerics"));
