@@ -14,8 +14,8 @@
 // shared QK), v [B,H,L,dv], key (i64 scalar: attention dropout's
 // randomness); result [B,H,L,dv]. The fused kernels support attention
 // without dropout; the fusion pass leaves other configurations decomposed.
-#include "compiler/ir/inline_region.h"
 #include "ops/op_helpers.h"
+#include "ops/structured.h"
 #include "runtime/kernels/chunked_attention_kernel.h"
 
 namespace reforge::ops {
@@ -132,49 +132,18 @@ std::vector<Tensor> vjp_fused(const VjpContext& c) {
   return {slice(all, 3, 0, dk), slice(all, 3, dk, 2 * dk), slice(all, 3, 2 * dk, all.dim(3)), Tensor{}};
 }
 
-// The structured op's default gradient: differentiate its decomposition.
-std::vector<Tensor> vjp_decomposed(const VjpContext& c) {
-  std::vector<Tensor> args;
-  for (const Tensor& t : c.inputs) args.push_back(reshape(t, t.shape()));  // fresh handles: stop here
-  Tensor out = inline_region(c.graph, *c.node().regions[0], args).at(0);
-  return c.differentiate({out}, {c.grad}, args);
-}
-
 }  // namespace
 
 REFORGE_REGISTER_OPS(chunked_attention) {
   register_op({.name = "chunked_attention",
                .arity = 4,
                .attrs = kAttrs,
-               .infer =
-                   [](const InferContext& c) {
-                     TensorType out = infer_operands(c.inputs, c.attrs);
-                     if (c.regions.size() != 1) shape_error("needs its decomposition as a region");
-                     std::vector<TensorType> args;
-                     try {
-                       args = region_arg_types(*c.regions[0]);
-                     } catch (const Error& e) {
-                       shape_error(e.what());
-                     }
-                     const Graph& r = *c.regions[0];
-                     if (args != c.inputs || r.outputs().size() != 1 || r.node(r.outputs()[0].second).type != out) {
-                       shape_error("the region's signature must match the op's");
-                     }
-                     return out;
-                   },
-               .eval =
-                   [](const EvalContext& c) {
-                     std::vector<HostTensor> args;
-                     for (const HostTensor* t : c.inputs) args.push_back(*t);
-                     return c.run_region(0, std::move(args)).at(0);
-                   },
+               .infer = [](const InferContext& c) { return infer_decomposed(c, infer_operands(c.inputs, c.attrs)); },
+               .eval = eval_decomposed,
                .vjp = vjp_decomposed,
                .num_regions = 1,
                .kind = OpKind::structured,
-               .expand =
-                   [](Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
-                     return inline_region(out, *n.regions.at(0), inputs).at(0);  // the decomposition
-                   }});
+               .expand = expand_decomposed});
   register_op(
       {.name = "chunked_attention_fused",
        .arity = 4,

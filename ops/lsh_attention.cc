@@ -15,8 +15,8 @@
 // positions in bucket buckets_per_round-1), key (i64 scalar); result
 // [B,H,Lp,dv]. The fused kernels support the trax mode without attention
 // dropout; the fusion pass leaves other configurations decomposed.
-#include "compiler/ir/inline_region.h"
 #include "ops/op_helpers.h"
+#include "ops/structured.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
 #include "runtime/kernels/lsh_attention_reference.h"
 
@@ -142,49 +142,18 @@ std::vector<Tensor> vjp_fused(const VjpContext& c) {
   return {slice(both, 3, 0, dk), slice(both, 3, dk, both.dim(3)), Tensor{}, Tensor{}};
 }
 
-// The structured op's default gradient: differentiate its decomposition.
-std::vector<Tensor> vjp_decomposed(const VjpContext& c) {
-  std::vector<Tensor> args;
-  for (const Tensor& t : c.inputs) args.push_back(reshape(t, t.shape()));  // fresh handles: stop here
-  Tensor out = inline_region(c.graph, *c.node().regions[0], args).at(0);
-  return c.differentiate({out}, {c.grad}, args);
-}
-
 }  // namespace
 
 REFORGE_REGISTER_OPS(lsh_attention) {
   register_op({.name = "lsh_attention",
                .arity = 4,
                .attrs = kAttrs,
-               .infer =
-                   [](const InferContext& c) {
-                     TensorType out = infer_operands(c.inputs, c.attrs);
-                     if (c.regions.size() != 1) shape_error("needs its decomposition as a region");
-                     std::vector<TensorType> args;
-                     try {
-                       args = region_arg_types(*c.regions[0]);
-                     } catch (const Error& e) {
-                       shape_error(e.what());
-                     }
-                     const Graph& r = *c.regions[0];
-                     if (args != c.inputs || r.outputs().size() != 1 || r.node(r.outputs()[0].second).type != out) {
-                       shape_error("the region's signature must match the op's");
-                     }
-                     return out;
-                   },
-               .eval =
-                   [](const EvalContext& c) {
-                     std::vector<HostTensor> args;
-                     for (const HostTensor* t : c.inputs) args.push_back(*t);
-                     return c.run_region(0, std::move(args)).at(0);
-                   },
+               .infer = [](const InferContext& c) { return infer_decomposed(c, infer_operands(c.inputs, c.attrs)); },
+               .eval = eval_decomposed,
                .vjp = vjp_decomposed,
                .num_regions = 1,
                .kind = OpKind::structured,
-               .expand =
-                   [](Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
-                     return inline_region(out, *n.regions.at(0), inputs).at(0);  // the decomposition
-                   }});
+               .expand = expand_decomposed});
   register_op({.name = "lsh_attention_fused",
                .arity = 4,
                .attrs = kAttrs,

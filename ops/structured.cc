@@ -234,6 +234,38 @@ Tensor expand_reversible(Graph& out, const Node& n, const std::vector<Tensor>& i
 
 }  // namespace
 
+TensorType infer_decomposed(const InferContext& c, const TensorType& out) {
+  if (c.regions.size() != 1) shape_error("needs its decomposition as a region");
+  std::vector<TensorType> args;
+  try {
+    args = region_arg_types(*c.regions[0]);
+  } catch (const Error& e) {
+    shape_error(e.what());
+  }
+  const Graph& r = *c.regions[0];
+  if (args != c.inputs || r.outputs().size() != 1 || r.node(r.outputs()[0].second).type != out) {
+    shape_error("the region's signature must match the op's");
+  }
+  return out;
+}
+
+HostTensor eval_decomposed(const EvalContext& c) {
+  std::vector<HostTensor> args;
+  for (const HostTensor* t : c.inputs) args.push_back(*t);
+  return c.run_region(0, std::move(args)).at(0);
+}
+
+std::vector<Tensor> vjp_decomposed(const VjpContext& c) {
+  std::vector<Tensor> args;
+  for (const Tensor& t : c.inputs) args.push_back(reshape(t, t.shape()));  // fresh handles: stop here
+  Tensor out = inline_region(c.graph, *c.node().regions[0], args).at(0);
+  return c.differentiate({out}, {c.grad}, args);
+}
+
+Tensor expand_decomposed(Graph& out, const Node& n, const std::vector<Tensor>& inputs) {
+  return inline_region(out, *n.regions.at(0), inputs).at(0);
+}
+
 REFORGE_REGISTER_OPS(structured) {
   register_op({.name = "chunked_map",
                .arity = -1,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "compiler/ir/graph.h"
+#include "compiler/ir/op_def.h"
 
 namespace reforge::ops {
 
@@ -30,5 +31,18 @@ ReversibleOutputs inline_reversible(Graph& graph, const Node& n, const std::vect
 
 // Inlines a region with `first` then `rest` as its arguments; its one output.
 Tensor inline_body(Graph& graph, const Graph& region, Tensor first, const std::vector<Tensor>& rest);
+
+// Ops whose one region is their decomposition (lsh_attention,
+// chunked_attention): the model writes the reference computation there,
+// and a pass may swap the op for a fused kernel.
+//   infer_decomposed  — `out` after checking the region takes the op's
+//                       operands and returns `out`;
+//   eval_decomposed   — runs the region;
+//   vjp_decomposed    — differentiates the region inlined;
+//   expand_decomposed — inlines the region.
+TensorType infer_decomposed(const InferContext& c, const TensorType& out);
+HostTensor eval_decomposed(const EvalContext& c);
+std::vector<Tensor> vjp_decomposed(const VjpContext& c);
+Tensor expand_decomposed(Graph& out, const Node& n, const std::vector<Tensor>& inputs);
 
 }  // namespace reforge::ops

@@ -19,6 +19,7 @@
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/graph_queries.h"
 
 namespace reforge {
 namespace {
@@ -66,12 +67,6 @@ std::vector<std::string> add_gradients(Graph& g) {
   return names;
 }
 
-int count(const Graph& g, const std::string& op) {
-  int n = 0;
-  for (int id = 0; id < g.size(); ++id) n += g.node(id).op == op;
-  return n;
-}
-
 TEST_P(FusedChunkedAttention, EqualsDecomposedInValuesAndGradients) {
   const Case& k = GetParam();
   ReformerConfig c;
@@ -83,12 +78,12 @@ TEST_P(FusedChunkedAttention, EqualsDecomposedInValuesAndGradients) {
   c.chunk_len = k.chunk;
   c.causal = k.causal;
   std::unique_ptr<Graph> decomposed = attention_layer(c, k.kind, k.key_projection);
-  ASSERT_EQ(count(*decomposed, "chunked_attention"), 1);
+  ASSERT_EQ(testing::count_ops(*decomposed, "chunked_attention"), 1);
   int fused_count = 0;
   std::unique_ptr<Graph> fused = fuse_lsh_attention(*decomposed, &fused_count);
   EXPECT_EQ(fused_count, 1);
-  EXPECT_EQ(count(*fused, "chunked_attention"), 0);
-  EXPECT_EQ(count(*fused, "chunked_attention_fused"), 1);
+  EXPECT_EQ(testing::count_ops(*fused, "chunked_attention"), 0);
+  EXPECT_EQ(testing::count_ops(*fused, "chunked_attention_fused"), 1);
   std::vector<std::string> inputs = add_gradients(*decomposed);
   add_gradients(*fused);
 
@@ -167,10 +162,7 @@ TEST(FusedChunkedAttention, FullAttentionStepHoldsNoLByLBuffer) {
   for (bool fusion : {false, true}) {
     CompiledStep step = compile_training_step(*model, "loss", {}, {.lsh_fusion = fusion});
     MemoryPlan plan = plan_memory(*step.graph, step.provenance());
-    int64_t largest = 0;
-    for (const PlannedBuffer& b : plan.buffers) {
-      if (b.kind != ValueKind::workspace) largest = std::max(largest, b.type.elements());
-    }
+    const int64_t largest = testing::largest_value_elements(plan);
     if (fusion)
       EXPECT_LT(largest, logits) << "a buffer still holds the L x L logits";
     else

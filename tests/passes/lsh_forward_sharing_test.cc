@@ -12,6 +12,7 @@
 #include "compiler/pipeline/compile.h"
 #include "models/reformer_step.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/graph_queries.h"
 #include "tests/testing/model_fixtures.h"
 
 namespace reforge {
@@ -29,12 +30,6 @@ AttrMap lsh_attrs(bool causal) {
   a.set("dropout", 0.0);
   a.set("stream", int64_t{0});
   return a;
-}
-
-int count(const Graph& g, const std::string& op) {
-  int n = 0;
-  for (int id = 0; id < g.size(); ++id) n += g.node(id).op == op;
-  return n;
 }
 
 // A recompute-like forward (its result used by `y`) and a gradient on the
@@ -76,7 +71,7 @@ TEST(LshForwardSharing, SharedGradientGivesTheForwardBitForBit) {
     std::unique_ptr<Graph> after = share_lsh_forward(*b.graph, &shared);
     verify(*after);
     EXPECT_EQ(shared, 1);
-    EXPECT_EQ(count(*after, "lsh_attention_fused"), 0);
+    EXPECT_EQ(testing::count_ops(*after, "lsh_attention_fused"), 0);
     ValueMap expected = run_graph(*b.graph, b.feeds), got = run_graph(*after, b.feeds);
     for (const char* name : {"y", "dq", "dv"}) {
       ASSERT_EQ(got.at(name).data, expected.at(name).data) << name << (causal ? " causal" : " bidirectional");
@@ -89,7 +84,7 @@ TEST(LshForwardSharing, LeavesAPairWhoseCotangentNeedsTheForward) {
   int shared = -1;
   std::unique_ptr<Graph> after = share_lsh_forward(*b.graph, &shared);
   EXPECT_EQ(shared, 0);
-  EXPECT_EQ(count(*after, "lsh_attention_fused"), 1);
+  EXPECT_EQ(testing::count_ops(*after, "lsh_attention_fused"), 1);
 }
 
 // In a reversible training step each layer's backward recomputes attention
@@ -101,7 +96,7 @@ TEST(LshForwardSharing, ReversibleStepRunsEachLayersForwardOnceInTheBackward) {
   ASSERT_TRUE(c.reversible);
   CompiledStep step = compile_reformer_step(c);
   std::unique_ptr<Graph> expanded = backend_graph(*step.graph);
-  EXPECT_EQ(count(*expanded, "lsh_attention_fused"), c.n_layers);  // the forward pass
+  EXPECT_EQ(testing::count_ops(*expanded, "lsh_attention_fused"), c.n_layers);  // the forward pass
   int with_output = 0;
   for (int id = 0; id < expanded->size(); ++id) {
     const Node& n = expanded->node(id);

@@ -20,6 +20,7 @@
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/graph_queries.h"
 
 namespace reforge {
 namespace {
@@ -176,10 +177,7 @@ TEST(LshFusionPass, NoBufferHoldsTheAllChunksLogits) {
   for (bool fusion : {false, true}) {
     CompiledStep step = compile_training_step(*model, "loss", {}, {.lsh_fusion = fusion});
     MemoryPlan plan = plan_memory(*step.graph, step.provenance());
-    int64_t largest = 0;
-    for (const PlannedBuffer& b : plan.buffers) {
-      if (b.kind != ValueKind::workspace) largest = std::max(largest, b.type.elements());
-    }
+    const int64_t largest = testing::largest_value_elements(plan);
     if (fusion)
       EXPECT_LT(largest, logits) << "a buffer still holds all chunks' logits";
     else

@@ -64,11 +64,11 @@ TEST(Passes, ReachIntoRegionsGolden) {
   Tensor x = g.input("x", {DType::f32, {4, 6}});
   Tensor w = g.input("w", {DType::f32, {6, 6}});
   g.output("y", chunked_map({x}, {w}, 0, 2, [](Graph&, const std::vector<Tensor>& a) {
-              Tensor flat = reshape(reshape(a[0], {12}), {2, 6}).named("flat");
-              Tensor dead = exp(flat).named("dead");
-              (void)dead;
-              return (tanh(matmul(flat, a[1])) + tanh(matmul(flat, a[1]))).named("sum");
-            }));
+             Tensor flat = reshape(reshape(a[0], {12}), {2, 6}).named("flat");
+             Tensor dead = exp(flat).named("dead");
+             (void)dead;
+             return (tanh(matmul(flat, a[1])) + tanh(matmul(flat, a[1]))).named("sum");
+           }));
   std::unique_ptr<Graph> out = eliminate_dead_code(*eliminate_common_subexpressions(*simplify_algebra(g)));
   EXPECT_EQ(print_graph(*out, {.locations = false}), R"(graph regions {
   %x = input() : f32[4,6]

@@ -20,18 +20,13 @@
 #include "compiler/pipeline/compile.h"
 #include "models/reformer_step.h"
 #include "tests/testing/gradient_check.h"
+#include "tests/testing/graph_queries.h"
 #include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
 
 using testing::random_tensor;
-
-int count(const Graph& g, const std::string& op) {
-  int n = 0;
-  for (int id = 0; id < g.size(); ++id) n += g.node(id).op == op;
-  return n;
-}
 
 // x [R, 1] broadcast to [R, C] and read three times: by two elementwise
 // ops with a matmul between them, and by the matmul itself.
@@ -59,12 +54,12 @@ Built shared_broadcast(int64_t rows, int64_t columns) {
 
 TEST(ViewRematerialisation, EachReaderGetsItsOwnCopyJustBeforeIt) {
   Built b = shared_broadcast(6, 8);
-  ASSERT_EQ(count(*b.graph, "broadcast"), 1);
+  ASSERT_EQ(testing::count_ops(*b.graph, "broadcast"), 1);
   int copied = 0;
   std::unique_ptr<Graph> after = rematerialise_shared_views(*b.graph, &copied);
   verify(*after);
   EXPECT_EQ(copied, 1);
-  EXPECT_EQ(count(*after, "broadcast"), 3);
+  EXPECT_EQ(testing::count_ops(*after, "broadcast"), 3);
   for (int id = 0; id < after->size(); ++id) {
     if (after->node(id).op != "broadcast") continue;
     int readers = 0;
@@ -100,7 +95,7 @@ TEST(ViewRematerialisation, TransposeSharedByMatmulsIsReadInPlaceByEach) {
   std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
   verify(*after);
   EXPECT_EQ(copied, 1);
-  EXPECT_EQ(count(*after, "transpose"), 2);
+  EXPECT_EQ(testing::count_ops(*after, "transpose"), 2);
   KernelGrouping kernels = kernel_grouping(*after, /*elementwise_fusion=*/true);
   for (int id = 0; id < after->size(); ++id) {
     if (after->node(id).op != "transpose") continue;
@@ -123,7 +118,7 @@ TEST(ViewRematerialisation, LeavesATransposeAnElementwiseOpAlsoReads) {
   int copied = -1;
   std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
   EXPECT_EQ(copied, 0);
-  EXPECT_EQ(count(*after, "transpose"), 1);
+  EXPECT_EQ(testing::count_ops(*after, "transpose"), 1);
 }
 
 TEST(ViewRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadcasts) {
@@ -143,7 +138,7 @@ TEST(ViewRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadcasts)
   int copied = -1;
   std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
   EXPECT_EQ(copied, 0);
-  EXPECT_EQ(count(*after, "broadcast"), count(g, "broadcast"));
+  EXPECT_EQ(testing::count_ops(*after, "broadcast"), testing::count_ops(g, "broadcast"));
 }
 
 int64_t planned_peak(const Graph& graph) {
