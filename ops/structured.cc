@@ -92,35 +92,7 @@ HostTensor eval_chunked_map(const EvalContext& c) {
 // Differentiates chunk by chunk, so the backward also holds one chunk's
 // intermediates at a time.
 std::vector<Tensor> vjp_chunked_map(const VjpContext& c) {
-  const Node& n = c.node();
-  int64_t axis = n.attrs.get_int("axis"), chunks = n.attrs.get_int("chunks"), sliced = n.attrs.get_int("sliced");
-  const Graph& body = *n.regions[0];
-  size_t count = c.inputs.size();
-  std::vector<std::vector<Tensor>> sliced_grads(count);
-  std::vector<Tensor> broadcast_grads(count);
-  int64_t out_len = c.output.dim(axis) / chunks;
-  for (int64_t k = 0; k < chunks; ++k) {
-    std::vector<Tensor> args = chunk_arguments(n, c.inputs, k);
-    for (size_t i = sliced; i < count; ++i) args[i] = reshape(args[i], args[i].shape());  // fresh: stop here
-    Tensor out = inline_region(c.graph, body, args).at(0);
-    Tensor seed = slice(c.grad, axis, k * out_len, (k + 1) * out_len);
-    std::vector<Tensor> grads = c.differentiate({out}, {seed}, args);
-    for (size_t i = 0; i < count; ++i) {
-      if (!is_float(c.inputs[i].dtype())) continue;
-      Tensor g = grads[i].valid() ? grads[i] : zeros_like(args[i]);
-      if (static_cast<int64_t>(i) < sliced) {
-        sliced_grads[i].push_back(g);
-      } else {
-        broadcast_grads[i] = broadcast_grads[i].valid() ? broadcast_grads[i] + g : g;
-      }
-    }
-  }
-  std::vector<Tensor> result(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (!is_float(c.inputs[i].dtype())) continue;
-    result[i] = static_cast<int64_t>(i) < sliced ? concat(sliced_grads[i], axis) : broadcast_grads[i];
-  }
-  return result;
+  return chunked_map_value_and_vjp(c.graph, c.node(), c.inputs, c.grad, c.differentiate, false).grads;
 }
 
 // ---- reversible ----
@@ -195,6 +167,42 @@ std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& in
     args.push_back(slice(x, axis, k * len, (k + 1) * len));
   }
   return args;
+}
+
+ChunkedValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, const std::vector<Tensor>& inputs,
+                                               const Tensor& grad, const Differentiate& differentiate,
+                                               bool with_value) {
+  const int64_t axis = n.attrs.get_int("axis"), chunks = n.attrs.get_int("chunks"), sliced = n.attrs.get_int("sliced");
+  const Graph& body = *n.regions[0];
+  const size_t count = inputs.size();
+  std::vector<std::vector<Tensor>> sliced_grads(count);
+  std::vector<Tensor> broadcast_grads(count), values;
+  const int64_t out_len = grad.dim(axis) / chunks;
+  for (int64_t k = 0; k < chunks; ++k) {
+    std::vector<Tensor> args = chunk_arguments(n, inputs, k);
+    for (size_t i = sliced; i < count; ++i) args[i] = reshape(args[i], args[i].shape());  // fresh: stop here
+    Tensor out = inline_region(graph, body, args).at(0);
+    if (with_value) values.push_back(out);
+    Tensor seed = slice(grad, axis, k * out_len, (k + 1) * out_len);
+    std::vector<Tensor> grads = differentiate({out}, {seed}, args);
+    for (size_t i = 0; i < count; ++i) {
+      if (!is_float(inputs[i].dtype())) continue;
+      Tensor g = grads[i].valid() ? grads[i] : zeros_like(args[i]);
+      if (static_cast<int64_t>(i) < sliced) {
+        sliced_grads[i].push_back(g);
+      } else {
+        broadcast_grads[i] = broadcast_grads[i].valid() ? broadcast_grads[i] + g : g;
+      }
+    }
+  }
+  ChunkedValueAndGrads result;
+  if (with_value) result.value = concat(values, axis);
+  result.grads.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!is_float(inputs[i].dtype())) continue;
+    result.grads[i] = static_cast<int64_t>(i) < sliced ? concat(sliced_grads[i], axis) : broadcast_grads[i];
+  }
+  return result;
 }
 
 ReversibleOperands reversible_operands(const Node& n, const std::vector<Tensor>& inputs) {

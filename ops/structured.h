@@ -4,6 +4,7 @@
 // once.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "compiler/ir/graph.h"
@@ -14,6 +15,22 @@ namespace reforge::ops {
 // The arguments chunk `k` of a chunked_map node `n` applies its body to:
 // slices of the sliced inputs, the other inputs whole.
 std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& inputs, int64_t k);
+
+// A chunked_map node's vjp for cotangent `grad`, chunk by chunk: each
+// chunk's body is inlined once and differentiated there, so only one
+// chunk's intermediates live at a time. With `with_value` the chunks'
+// outputs are also joined into the node's value: a rule that needs the
+// value as well (reversible recompute rebuilding a stream) then evaluates
+// the body once per chunk instead of twice. `grads` follows `inputs`
+// (invalid for integer inputs).
+using Differentiate = std::function<std::vector<Tensor>(
+    const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds, const std::vector<Tensor>& wrt)>;
+struct ChunkedValueAndGrads {
+  Tensor value;
+  std::vector<Tensor> grads;
+};
+ChunkedValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, const std::vector<Tensor>& inputs,
+                                               const Tensor& grad, const Differentiate& differentiate, bool with_value);
 
 // The operands of a reversible node: the stacked streams, then the
 // captures of F and of G.

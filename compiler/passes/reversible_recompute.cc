@@ -1,10 +1,74 @@
 #include "compiler/passes/reversible_recompute.h"
 
+#include <map>
+
 #include "compiler/dsl/dsl.h"
 #include "ops/structured.h"
 
 namespace reforge {
 namespace {
+
+// The cotangents of `args` through G's inlined value `out` (its nodes
+// from `first` on) for seed `grad`; may replace `out` by an equal value
+// built along the way. A G whose value comes from a chunked feed-forward
+// (a chunked_map, perhaps followed by dropout) is evaluated and
+// differentiated chunk by chunk in one pass: evaluating it whole for the
+// value and again chunk by chunk inside its vjp ran its first matmul,
+// layer norm and activation twice (a fifth of the feed-forward's matmul
+// work in the backward). The whole evaluation is left unread, for
+// dead-code elimination.
+std::vector<Tensor> value_and_vjp(const VjpContext& c, int first, Tensor& out, const Tensor& grad,
+                                  const std::vector<Tensor>& args) {
+  Graph& graph = c.graph;
+  int map_id = out.id;
+  while (map_id >= first && graph.node(map_id).op != "chunked_map") --map_id;
+  if (map_id < first) return c.differentiate({out}, {grad}, args);
+
+  // Through what follows the map (dropout) to the map's value, and to the
+  // arguments along any path that avoids it.
+  std::vector<Tensor> wrt{graph.value(map_id)};
+  wrt.insert(wrt.end(), args.begin(), args.end());
+  std::vector<Tensor> tail = c.differentiate({out}, {grad}, wrt);
+  std::vector<Tensor> result(tail.begin() + 1, tail.end());
+  if (!tail[0].valid()) return result;
+
+  // The map, chunk by chunk, then on from its operands to the arguments.
+  const Node& map = graph.node(map_id);
+  std::vector<Tensor> operands;
+  for (int in : map.inputs) operands.push_back(graph.value(in));
+  ops::ChunkedValueAndGrads chunked =
+      ops::chunked_map_value_and_vjp(graph, map, operands, tail[0], c.differentiate, true);
+  std::vector<Tensor> reached, seeds;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    if (!chunked.grads[i].valid()) continue;
+    reached.push_back(operands[i]);
+    seeds.push_back(chunked.grads[i]);
+  }
+  std::vector<Tensor> through_map = c.differentiate(reached, seeds, args);
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!through_map[i].valid()) continue;
+    result[i] = result[i].valid() ? result[i] + through_map[i] : through_map[i];
+  }
+
+  // G's value again: the nodes after the map, reading the chunks' value.
+  std::map<int, int> replaced{{map_id, chunked.value.id}};
+  for (int id = map_id + 1; id <= out.id; ++id) {
+    const Node& node = graph.node(id);
+    std::vector<Tensor> inputs;
+    bool reads_replaced = false;
+    for (int in : node.inputs) {
+      auto it = replaced.find(in);
+      reads_replaced = reads_replaced || it != replaced.end();
+      inputs.push_back(graph.value(it != replaced.end() ? it->second : in));
+    }
+    if (!reads_replaced) continue;
+    std::vector<std::unique_ptr<Graph>> regions;
+    for (const auto& region : node.regions) regions.push_back(region->clone());
+    replaced[id] = graph.add(node.op, inputs, node.attrs, node.loc, std::move(regions)).id;
+  }
+  out = graph.value(replaced.at(out.id));
+  return result;
+}
 
 std::vector<Tensor> reconstruct_and_differentiate(const VjpContext& c) {
   const Node& n = c.node();
@@ -14,10 +78,11 @@ std::vector<Tensor> reconstruct_and_differentiate(const VjpContext& c) {
   Tensor dy1 = stream(c.grad, 0), dy2 = stream(c.grad, 1);
 
   // G at y1: its value rebuilds x2, its vjp adds to dy1.
+  const int g_first = c.graph.size();
   Tensor g_out = ops::inline_body(c.graph, *n.regions[1], y1, o.g_captures);
   std::vector<Tensor> g_args{y1};
   g_args.insert(g_args.end(), o.g_captures.begin(), o.g_captures.end());
-  std::vector<Tensor> g_grads = c.differentiate({g_out}, {dy2}, g_args);
+  std::vector<Tensor> g_grads = value_and_vjp(c, g_first, g_out, dy2, g_args);
   Tensor dy1_total = g_grads[0].valid() ? dy1 + g_grads[0] : dy1;
   Tensor x2 = y2 - g_out;
 

@@ -9,6 +9,7 @@
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/verifier.h"
+#include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/expand_structured.h"
 #include "models/reformer.h"
 #include "tests/testing/model_fixtures.h"
@@ -79,6 +80,42 @@ TEST(ReversibleRecompute, BackwardNeverReadsAnEarlierBlocksForwardOutput) {
       EXPECT_NE(in, blocks[1]) << g.node(id).name;
     }
   }
+}
+
+// How many products x . W1 (the feed-forward's first matmul, W1 read in
+// place or through a reshape, not transposed as its input gradient reads
+// it) the step computes once every structured op is expanded.
+int first_feed_forward_products(const Graph& g) {
+  auto reads_w1 = [&g](int id) {
+    while (g.node(id).op == "reshape") id = g.node(id).inputs[0];
+    const std::string& name = g.node(id).name;
+    return g.node(id).op == "param" && name.size() >= 5 && name.substr(name.size() - 5) == "ff.w1";
+  };
+  int n = 0;
+  for (int id = 0; id < g.size(); ++id) {
+    const Node& node = g.node(id);
+    n += node.op == "matmul" && reads_w1(node.inputs[1]);
+  }
+  return n;
+}
+
+// The backward rebuilds a block's second stream from G's (the chunked
+// feed-forward's) value and differentiates G at the same chunks: each
+// chunk's first matmul runs once there, not once for the value and again
+// inside the vjp.
+TEST(ReversibleRecompute, BackwardEvaluatesEachFeedForwardChunkOnce) {
+  ReformerConfig c = config();
+  c.ff_chunks = 4;
+  Graph g;
+  ReformerModel m = build_reformer(g, c);
+  std::vector<Tensor> params = parameters(g);
+  std::vector<Tensor> grads = gradients(m.loss, params, with_reversible_recompute({}));
+  g.output("loss", m.loss);
+  for (size_t i = 0; i < params.size(); ++i) g.output("d." + params[i].node().name, grads[i]);
+  std::unique_ptr<Graph> step = eliminate_dead_code(*expand_structured(*eliminate_dead_code(g)));
+  verify(*step);
+  // Once in the forward pass and once in the backward, per chunk and layer.
+  EXPECT_EQ(first_feed_forward_products(*step), 2 * c.ff_chunks * c.n_layers);
 }
 
 }  // namespace
