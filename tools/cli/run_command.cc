@@ -86,7 +86,7 @@ int run_artifact(const std::vector<std::string>& args) {
   if (profile) {
     fmt::print(options.messages, "{}",
                runtime::profile_report(train.executor().program(), train.executor().seconds(),
-                                       static_cast<int64_t>(run.step_seconds.size())));
+                                       static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
   print_training_summary(run, *task, options, "artifact");
   return 0;

@@ -139,7 +139,7 @@ int run_train(const std::vector<std::string>& args) {
   if (executable && flags.get_bool("profile")) {
     fmt::print(options.messages, "{}",
                runtime::profile_report(executable->lowered().program, executable->executor().seconds(),
-                                       static_cast<int64_t>(run.step_seconds.size())));
+                                       static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
   print_training_summary(run, *task, options, backend);
   return 0;

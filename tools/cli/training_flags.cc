@@ -23,6 +23,7 @@ const std::map<std::string, std::string>& training_flag_defaults() {
                                                               {"sample_length", "200"},
                                                               {"threads", "0"},
                                                               {"profile", "false"},
+                                                              {"profile_top", "20"},
                                                               {"check_numerics", "false"}};
   return defaults;
 }
@@ -72,6 +73,13 @@ int thread_count(const Flags& flags) {
   long long threads = flags.get_int("threads");
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 (all cores) and 1024");
   return static_cast<int>(threads);
+}
+
+int profile_rows(const Flags& flags) {
+  long long rows = flags.get_int("profile_top");
+  if (rows < 1 || rows > 100000)
+    throw UsageError(fmt::format("--profile_top must be between 1 and 100000, got {}", rows));
+  return static_cast<int>(rows);
 }
 
 }  // namespace reforge::cli

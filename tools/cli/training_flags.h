@@ -21,4 +21,7 @@ TrainingOptions training_options(const Flags& flags, const std::string& model, c
 // --threads: 0 (every core) to 1024.
 int thread_count(const Flags& flags);
 
+// --profile_top: how many DSL lines and kernels the profile lists (1 or more).
+int profile_rows(const Flags& flags);
+
 }  // namespace reforge::cli
