@@ -175,7 +175,7 @@ void BM_LshAttention(benchmark::State& state) {
       benchmark::Counter(products * chunk_product * s.rounds * s.length / s.chunk,
                          benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_LshAttention)->ArgsProduct({{4096, 16384}, {0, 1}})->ArgNames({"L", "backward"})->UseRealTime();
+BENCHMARK(BM_LshAttention)->ArgsProduct({{4096, 16384, 65536}, {0, 1}})->ArgNames({"L", "backward"})->UseRealTime();
 
 }  // namespace
 }  // namespace reforge
