@@ -1,5 +1,6 @@
 // Pass: local algebraic identities that are exact in floating point:
 // identity reshapes/transposes/broadcasts/slices/casts, reshape of reshape,
+// a slice of a concat inside one part (that part, or its slice),
 // x + 0, x - 0, x * 1, x / 1, -(-x).
 //
 // Deliberately absent: cancellations such as (a + b) - b -> a. They are

@@ -32,7 +32,11 @@ ValueProvenance CompiledStep::provenance() const {
 }
 
 std::unique_ptr<Graph> backend_graph(const Graph& graph) {
+  // Expanding reversible blocks stacks each block's streams and takes them
+  // apart again in the next: simplification folds those slices of concats,
+  // and dead-code elimination drops the stacks no one reads any more.
   std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
+  expanded = eliminate_dead_code(*simplify_algebra(*expanded));
   expanded = rematerialise_shared_views(*expanded);
   verify(*expanded);
   return expanded;

@@ -57,6 +57,33 @@ TEST(Simplify, GoldenRewrite) {
   EXPECT_EQ(run_pass(simplify_algebra, in), expected);
 }
 
+// A slice of a concat inside one part becomes that part, or the same
+// slice of it; one across parts or along another axis stays.
+TEST(Simplify, SliceOfConcatGolden) {
+  const std::string in = R"(graph g {
+  %a = input() : f32[2,3]
+  %b = input() : f32[4,3]
+  %c = concat(%a, %b) {axis=0} : f32[6,3]
+  %whole_b = slice(%c) {axis=0, end=6, start=2} : f32[4,3]
+  %in_b = slice(%c) {axis=0, end=5, start=3} : f32[2,3]
+  %across = slice(%c) {axis=0, end=3, start=1} : f32[2,3]
+  %columns = slice(%c) {axis=1, end=2, start=0} : f32[6,2]
+  return p=%whole_b, q=%in_b, r=%across, s=%columns
+}
+)";
+  const std::string expected = R"(graph g {
+  %a = input() : f32[2,3]
+  %b = input() : f32[4,3]
+  %c = concat(%a, %b) {axis=0} : f32[6,3]
+  %in_b = slice(%b) {axis=0, end=3, start=1} : f32[2,3]
+  %across = slice(%c) {axis=0, end=3, start=1} : f32[2,3]
+  %columns = slice(%c) {axis=1, end=2, start=0} : f32[6,2]
+  return p=%b, q=%in_b, r=%across, s=%columns
+}
+)";
+  EXPECT_EQ(run_pass(simplify_algebra, in), expected);
+}
+
 // Simplify, CSE and DCE reach into regions: a chunked body's reshape of a
 // reshape, its duplicate tanh and its dead value are all cleaned up.
 TEST(Passes, ReachIntoRegionsGolden) {
