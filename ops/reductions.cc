@@ -281,6 +281,8 @@ void lower_softmax(kir::KernelContext& c) {
 }
 
 // First maximum wins, as in the reference.
+constexpr int64_t kUnrolledArgmax = 64;
+
 void lower_argmax(kir::KernelContext& c) {
   KernelBuilder& b = c.b;
   int64_t axis = c.node.attrs.get_int("axis");
@@ -295,12 +297,24 @@ void lower_argmax(kir::KernelContext& c) {
   int best = b.accumulator(c.inputs[0].dtype), index = b.accumulator(DType::i64);
   b.assign(best, c.read(0, at(line, axis, b.index_constant(0))));
   b.assign(index, b.index_constant(0));
-  ValueId a = b.begin_loop(c.inputs[0].shape[axis]);
-  ValueId x = c.read(0, at(line, axis, a));
-  ValueId better = b.binary(BinaryOp::gt, x, b.read(best));
-  b.assign(index, b.select(better, a, b.read(index)));
-  b.assign(best, b.select(better, x, b.read(best)));
-  b.end_loop();
+  auto step = [&](ValueId a) {
+    ValueId x = c.read(0, at(line, axis, a));
+    ValueId better = b.binary(BinaryOp::gt, x, b.read(best));
+    b.assign(index, b.select(better, a, b.read(index)));
+    b.assign(best, b.select(better, x, b.read(best)));
+  };
+  // A short axis (LSH hashing: argmax over 2 x 16 rotations) is unrolled:
+  // each element's coordinates are then constants, its read through a
+  // concat of parts a plain load, and consecutive lines' compare chains
+  // overlap. As a loop, each element cost index arithmetic and a load
+  // from every part (10.8 GB/s at 64K tokens).
+  const int64_t extent = c.inputs[0].shape[axis];
+  if (extent <= kUnrolledArgmax) {
+    for (int64_t a = 1; a < extent; ++a) step(b.index_constant(a));
+  } else {
+    step(b.begin_loop(extent));
+    b.end_loop();
+  }
   c.store(out, b.read(index));
   b.end_loop_nest();
 }

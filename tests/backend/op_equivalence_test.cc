@@ -121,6 +121,9 @@ std::vector<OpCase> exact_cases() {
       {"argmax_float", [](Graph&, V x) { return argmax(x[0], 0); }, {F({5, 3})}},
       {"argmax_ties_16", [](Graph&, V x) { return argmax(x[0], 1); }, {I({6, 16}, 0, 3)}},
       {"argmax_axis0_12", [](Graph&, V x) { return argmax(x[0], 0); }, {F({12, 5})}},
+      // Longer than the unrolled axes (64): the loop form, ties included.
+      {"argmax_long_axis_ties", [](Graph&, V x) { return argmax(x[0], 1); }, {I({3, 100}, 0, 5)}},
+      {"argmax_long_axis0", [](Graph&, V x) { return argmax(x[0], 0); }, {F({65, 4})}},
       {"argmax_lsh_hash",
        [](Graph&, V x) {
          return argmax(concat({x[0], -x[0]}, 1), 1);
