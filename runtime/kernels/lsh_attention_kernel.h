@@ -50,7 +50,10 @@ class LshSlice {
       throw Error("LSH attention in float compares positions as floats: at most 2^24 positions, not " +
                   std::to_string(L));
     }
-    order_ = scratch.take<int64_t>(R * L);
+    if (L > std::numeric_limits<int32_t>::max()) {
+      throw Error("LSH attention keeps positions in 32 bits: at most 2^31 - 1, not " + std::to_string(L));
+    }
+    sorted_ = scratch.take<int32_t>(R * L);
     counts_ = scratch.take<int64_t>(R * s_.per_round + 1);
     inverse_norm_ = scratch.take<T>(L);
     lse_ = scratch.take<T>(R * L);
@@ -85,9 +88,9 @@ class LshSlice {
       gather_chunk(c, ch);
       attend(ch);
       for (int64_t i = 0; i < C; ++i) {
-        const int64_t slot = order_[c * C + i], t = ch.query_position[i];
+        const int64_t t = ch.query_position[i];
         const T lse = ch.lse[i];
-        lse_[slot] = lse;
+        lse_[c * C + i] = lse;
         T* __restrict to = result + t * row;
         if (lse > best_lse_[t]) {  // a new maximum: rescale what is there (at most R times a position)
           const T rescale = logit_exp(best_lse_[t] - lse);
@@ -138,7 +141,7 @@ class LshSlice {
       probabilities_from_lse(c, ch);
       for (int64_t i = 0; i < C; ++i) {
         const int64_t t = ch.query_position[i];
-        const T weight = logit_exp(lse_[order_[c * C + i]] - best_lse_[t]) * inverse_total_[t];
+        const T weight = logit_exp(lse_[c * C + i] - best_lse_[t]) * inverse_total_[t];
         d_lse[i] = -weight * g_dot_[t];
         const T* __restrict from = g + t * dv;
         T* __restrict to = d_o.data() + i * dv;
@@ -165,7 +168,7 @@ class LshSlice {
   // The slots in bucket order, and 1 / |key| for the keys q / sqrt(|q|^2 + eps).
   REFORGE_LSH_HOT void sort_slots() {
     const int64_t L = s_.length, dk = s_.dk;
-    sort_slots_by_bucket(s_, buckets_, counts_, order_);
+    sort_positions_by_bucket(s_, buckets_, counts_, sorted_);
     for (int64_t t = 0; t < L; ++t) {
       inverse_norm_[t] = T(1) / std::sqrt(dot(q_ + t * dk, q_ + t * dk, dk) + T(key_norm_epsilon(dk)));
     }
@@ -199,10 +202,10 @@ class LshSlice {
   // window before it, moved (a contiguous copy) instead of gathered again
   // (rows in random order).
   REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch) const {
-    const int64_t C = s_.chunk, L = s_.length, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
+    const int64_t C = s_.chunk, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
     const int64_t previous = (c + chunks() - 1) % chunks();
     for (int64_t i = 0; i < C; ++i) {
-      int64_t t = order_[c * C + i] % L;
+      const int64_t t = sorted_[c * C + i];
       ch.query_position[i] = t;
       copy_row(q_ + t * dk, ch.q.data() + i * dk, dk);
     }
@@ -214,8 +217,7 @@ class LshSlice {
       copy_row(ch.v.data(), ch.v.data() + C * dv, C * dv);
     }
     for (int64_t w = 0; w < (moved ? C : 2 * C); ++w) {
-      int64_t slot = w < C ? order_[c * C + w] : order_[previous * C + (w - C)];
-      int64_t t = slot % L;
+      const int64_t t = w < C ? ch.query_position[w] : sorted_[previous * C + (w - C)];
       ch.key_position[w] = t;
       ch.key_at[w] = static_cast<T>(t);
       const T inverse = inverse_norm_[t];
@@ -252,7 +254,7 @@ class LshSlice {
     const T* __restrict key_at = ch.key_at.data();
     for (int64_t i = 0; i < C; ++i) {
       T* __restrict logits = ch.p.data() + i * W;
-      const T qt = static_cast<T>(ch.query_position[i]), lse = lse_[order_[c * C + i]];
+      const T qt = static_cast<T>(ch.query_position[i]), lse = lse_[c * C + i];
       for (int64_t w = 0; w < W; ++w) {
         const T kt = key_at[w];
         T l = logits[w];
@@ -343,10 +345,10 @@ class LshSlice {
   LshShape s_;
   const T *q_, *v_;
   const Bucket* buckets_;
-  std::span<int64_t> order_;    // sorted slot -> slot (r * L + position)
+  std::span<int32_t> sorted_;   // the slots' positions in (round, bucket, position) order
   std::span<int64_t> counts_;   // counting sort: slots per global bucket, then offsets
   std::span<T> inverse_norm_;   // [L]: 1 / sqrt(|q|^2 + eps)
-  std::span<T> lse_;            // [R*L]: each slot's logsumexp
+  std::span<T> lse_;            // [R*L]: each slot's logsumexp, in sorted order
   std::span<T> best_lse_;       // [L]: the largest over a position's rounds
   std::span<T> inverse_total_;  // [L]: 1 / sum over rounds of exp(lse - best)
   Chunk chunk_;                 // the chunk being attended

@@ -114,4 +114,29 @@ void sort_slots_by_bucket(const LshShape& s, const Bucket* buckets, std::span<in
   for (int64_t slot = 0; slot < slots; ++slot) order[counts[global_bucket(slot)]++] = slot;
 }
 
+// The same order as positions alone: sorted[i] is the position of the
+// i-th slot in (round, bucket, position) order. Walks rounds and
+// positions instead of slots, so no slot is ever divided by L (the kernel
+// divided twice per slot while gathering, on the path to every row load).
+template <typename Bucket>
+void sort_positions_by_bucket(const LshShape& s, const Bucket* buckets, std::span<int64_t> counts,
+                              std::span<int32_t> sorted) {
+  const int64_t L = s.length, global_buckets = s.rounds * s.per_round;
+  std::fill(counts.begin(), counts.end(), int64_t{0});
+  auto global_bucket = [&](int64_t r, int64_t t) {
+    auto b = static_cast<int64_t>(buckets[r * L + t]);
+    if (b < 0 || b >= s.per_round) {
+      throw Error("LSH bucket " + std::to_string(b) + " out of range [0, " + std::to_string(s.per_round) + ")");
+    }
+    return b + r * s.per_round;
+  };
+  for (int64_t r = 0; r < s.rounds; ++r) {
+    for (int64_t t = 0; t < L; ++t) ++counts[global_bucket(r, t) + 1];
+  }
+  for (int64_t b = 0; b < global_buckets; ++b) counts[b + 1] += counts[b];
+  for (int64_t r = 0; r < s.rounds; ++r) {
+    for (int64_t t = 0; t < L; ++t) sorted[counts[global_bucket(r, t)]++] = static_cast<int32_t>(t);
+  }
+}
+
 }  // namespace reforge::kernels
