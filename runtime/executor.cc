@@ -16,8 +16,8 @@ namespace {
 
 constexpr int64_t kAlignment = 64;
 constexpr int64_t kHugePage = int64_t{2} << 20;
-// Launches writing fewer elements run on the calling thread: waking the
-// pool costs more than it saves.
+// Launches with less work (elements written, or read by a reduction) run
+// on the calling thread: waking the pool costs more than it saves.
 constexpr int64_t kParallelWork = 1 << 15;
 
 }  // namespace

@@ -42,7 +42,7 @@ struct Launch {
   std::vector<int64_t> ints;  // library calls' constants
   std::vector<double> reals;
   int64_t extent = 1;  // kernels: iterations of the parallel loop
-  int64_t work = 0;    // elements written: decides whether threads pay off
+  int64_t work = 0;    // elements written (a reduction: read): decides whether threads pay off
   std::string node;    // the graph value it computes (messages, profiles)
   std::string op;      // and its op
   std::string source;  // the DSL line that created it ("file:line"), or "-"

@@ -147,6 +147,7 @@ class Lowerer {
     if (n.def->kind == OpKind::reduction) {
       kir::KernelContext context{b, n, types, read, output};
       n.def->kernel(context);
+      launch.work = std::max(launch.work, types.at(0).elements());  // it reads all its input
     } else {
       std::vector<kir::ValueId> coords = b.begin_loop_nest(n.type.shape);
       b.store(output, b.flat_index(coords, n.type.shape), value_at(root, coords));

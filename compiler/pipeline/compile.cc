@@ -2,14 +2,15 @@
 
 #include "compiler/ir/verifier.h"
 #include "compiler/passes/algebraic_simplification.h"
-#include "compiler/passes/view_rematerialisation.h"
 #include "compiler/passes/common_subexpression_elimination.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/expand_structured.h"
 #include "compiler/passes/lsh_forward_sharing.h"
 #include "compiler/passes/lsh_fusion.h"
 #include "compiler/passes/pass_manager.h"
+#include "compiler/passes/reduction_splitting.h"
 #include "compiler/passes/reversible_recompute.h"
+#include "compiler/passes/view_rematerialisation.h"
 
 namespace reforge {
 namespace {
@@ -38,6 +39,7 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph) {
   std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
   expanded = eliminate_dead_code(*simplify_algebra(*expanded));
   expanded = rematerialise_shared_views(*expanded);
+  expanded = split_column_reductions(*expanded);
   verify(*expanded);
   return expanded;
 }

@@ -1,0 +1,79 @@
+#include "compiler/passes/reduction_splitting.h"
+
+#include <algorithm>
+
+#include "compiler/passes/rewrite.h"
+
+namespace reforge {
+namespace {
+
+// Below this many input elements one thread finishes before the pool wakes.
+constexpr int64_t kMinElements = int64_t{1} << 18;
+// The row form of a reduction keeps its output row in L1 (ops/reductions.cc).
+constexpr int64_t kMaxRow = 4096;
+
+// How many rows a column reduction of `n` sums (every axis but the last
+// reduced), or 0 when `n` is not one.
+int64_t reduced_rows(const Graph& g, const Node& n) {
+  if ((n.op != "reduce_sum" && n.op != "reduce_max") || n.inputs.size() != 1) return 0;
+  const Shape& in = g.node(n.inputs[0]).type.shape;
+  const auto rank = static_cast<int64_t>(in.size());
+  std::vector<int64_t> axes = n.attrs.get_ints("axes");
+  std::sort(axes.begin(), axes.end());
+  if (rank < 2 || static_cast<int64_t>(axes.size()) != rank - 1) return 0;
+  for (int64_t d = 0; d + 1 < rank; ++d) {
+    if (axes[d] != d) return 0;
+  }
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < rank; ++d) rows *= in[d];
+  return rows;
+}
+
+}  // namespace
+
+std::unique_ptr<Graph> split_column_reductions(const Graph& graph) {
+  std::vector<int> readers(graph.size(), 0);
+  for (int id = 0; id < graph.size(); ++id) {
+    for (int in : graph.node(id).inputs) ++readers[in];
+  }
+  for (const auto& [name, id] : graph.outputs()) readers[id] += 2;
+  auto stored_anyway = [&](int id) {
+    const Node& producer = graph.node(id);
+    const bool computed_in_reader = producer.def && (producer.def->elementwise() || producer.def->kind == OpKind::view);
+    return !computed_in_reader || readers[id] > 1;
+  };
+  return rewrite_graph(graph, [&](const Node& n, RewriteContext& c) {
+    const int64_t rows = reduced_rows(graph, n);
+    if (rows == 0) return -1;
+    const int input = n.inputs[0];
+    const Shape& in = graph.node(input).type.shape;
+    const int64_t width = in.back();
+    if (width > kMaxRow || rows % kReductionParts != 0 || rows * width < kMinElements || !stored_anyway(input)) {
+      return -1;
+    }
+    Graph& out = c.out;
+    auto add = [&](const std::string& op, int from, AttrMap attrs) {
+      Tensor t = out.add(op, {out.value(from)}, std::move(attrs), n.loc);
+      out.mutable_node(t.id).role = n.role;
+      return t.id;
+    };
+    AttrMap blocks;
+    blocks.set("shape", Shape{kReductionParts, rows / kReductionParts, width});
+    AttrMap within, across;
+    within.set("axes", std::vector<int64_t>{1});
+    within.set("keepdims", int64_t{0});
+    across.set("axes", std::vector<int64_t>{0});
+    across.set("keepdims", int64_t{0});
+    int partial = add(n.op, add("reshape", c.inputs[0], std::move(blocks)), std::move(within));
+    int total = add(n.op, partial, std::move(across));
+    if (out.node(total).type.shape != n.type.shape) {  // keepdims: [1, ..., 1, M]
+      AttrMap shape;
+      shape.set("shape", n.type.shape);
+      total = add("reshape", total, std::move(shape));
+    }
+    out.mutable_node(total).name = n.name;  // the value it replaces, by name
+    return total;
+  });
+}
+
+}  // namespace reforge
