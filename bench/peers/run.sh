@@ -56,7 +56,12 @@ for length in "${lengths[@]}"; do
   # Three timed steps up to 16K, two beyond (a peer's step there takes minutes).
   steps=3
   ((length <= 16384)) || steps=2
-  run_reforge lsh "$length" $((steps + 1))
+  # Reforge's steps are short: more of them (about 10 s of steps) keep its
+  # median off a single slow moment of this shared machine.
+  reforge_steps=$steps
+  ((length > 4096)) || reforge_steps=20
+  ((length != 8192 && length != 16384)) || reforge_steps=6
+  run_reforge lsh "$length" $((reforge_steps + 1))
   timeout 1800 "$torch_python" bench/peers/reformer_pytorch_p1.py --length="$length" --steps=$steps >> "$results" ||
     skipped "reformer-pytorch 1.4.4" lsh "$length" "did not finish in 30 minutes or ran out of memory"
   tail -1 "$results"
