@@ -61,6 +61,10 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
   }
   for (size_t i = 0; i < program_.outputs.size(); ++i)
     output_of_.emplace(program_.outputs[i].name, static_cast<int>(i));
+  // The GEMM micro-kernel the compiler generated for this program, when it
+  // has one of the block this CPU's GEMM packs for (an artifact built for
+  // another CPU may not): matmuls then run on it.
+  gemm_micro_kernel_ = reinterpret_cast<GemmMicroKernel>(resolve(gemm_micro_kernel_symbol(host_gemm_block())));
   for (const Launch& launch : program_.launches) {
     Resolved r;
     if (launch.kind == Launch::Kind::kernel) {
@@ -106,7 +110,7 @@ void Executor::run() {
         }
       } else {
         r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()), launch.reals.data(),
-                   *pool_});
+                   *pool_, gemm_micro_kernel_});
       }
     } catch (const Error& e) {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));

@@ -62,6 +62,9 @@ class Executor {
   int threads() const { return pool_->threads(); }
   std::byte* arena_data() const { return arena_data_; }
   ThreadPool& pool() { return *pool_; }
+  // Whether matmuls run on the compiler's generated GEMM micro-kernel (the
+  // program's code has one for this CPU's register block).
+  bool uses_generated_gemm() const { return gemm_micro_kernel_ != nullptr; }
 
   // Persistent slots by name; -1 when there is none.
   int find_slot(const std::string& name) const;
@@ -103,6 +106,7 @@ class Executor {
   std::vector<AlignedBuffer> own_slots_;
   std::vector<std::byte*> slot_data_;
   std::vector<Resolved> resolved_;
+  GemmMicroKernel gemm_micro_kernel_ = nullptr;
   std::unordered_map<std::string, int> slot_of_, output_of_;  // by name
   bool profiling_ = false;
   bool checking_numerics_ = false;

@@ -47,27 +47,39 @@ Isa host_isa() {
 }
 
 template <typename T>
-void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-              ThreadPool* pool) {
+void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout, ThreadPool* pool,
+              GemmMicroKernel generated) {
   switch (host_isa()) {
     case Isa::v4:
-      return v4::gemm(a, b, c, m, n, k, layout, pool);
+      return v4::gemm(a, b, c, m, n, k, layout, pool, generated);
     case Isa::v3:
-      return v3::gemm(a, b, c, m, n, k, layout, pool);
+      return v3::gemm(a, b, c, m, n, k, layout, pool, generated);
     case Isa::baseline:
-      return baseline::gemm(a, b, c, m, n, k, layout, pool);
+      return baseline::gemm(a, b, c, m, n, k, layout, pool, generated);
   }
 }
 
 }  // namespace
 
+GemmBlock host_gemm_block() {
+  switch (host_isa()) {
+    case Isa::v4:
+      return {v4::kRows, 2 * v4::Vector<float>::lanes};
+    case Isa::v3:
+      return {v3::kRows, 2 * v3::Vector<float>::lanes};
+    case Isa::baseline:
+      break;
+  }
+  return {baseline::kRows, 2 * baseline::Vector<float>::lanes};
+}
+
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool) {
-  dispatch(a, b, c, m, n, k, layout, pool);
+          ThreadPool* pool, GemmMicroKernel generated) {
+  dispatch(a, b, c, m, n, k, layout, pool, generated);
 }
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
           ThreadPool* pool) {
-  dispatch(a, b, c, m, n, k, layout, pool);
+  dispatch(a, b, c, m, n, k, layout, pool, nullptr);
 }
 
 }  // namespace reforge::runtime

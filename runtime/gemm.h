@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "runtime/thread_pool.h"
 
@@ -26,10 +27,31 @@ struct GemmLayout {
   }
 };
 
+// A register-blocked micro-kernel the compiler generated (compiler/codegen/
+// cpu/gemm_micro_kernel): C[rows x width] (+)= A[rows x depth] x panel, A's
+// element (r, p) at a[r * a_row + p * a_col], the panel depth rows of
+// `columns` packed floats; rows <= its block's rows, width <= columns.
+using GemmMicroKernel = void (*)(const float* a, int64_t a_row, int64_t a_col, const float* panel, int64_t depth,
+                                 float* c, int64_t ldc, int64_t rows, int64_t width, int64_t accumulate);
+
+// The register block the runtime packs panels for on this CPU, and the
+// symbol a generated micro-kernel of that block has ("reforge_gemm_f32_8x32":
+// 8 rows x 32 columns, AVX-512; "..._6x16" otherwise). Code generated for
+// another block is not used here.
+struct GemmBlock {
+  int64_t rows, columns;
+};
+GemmBlock host_gemm_block();
+inline std::string gemm_micro_kernel_symbol(const GemmBlock& block) {
+  return "reforge_gemm_f32_" + std::to_string(block.rows) + "x" + std::to_string(block.columns);
+}
+
 // With a pool, large products split C's rows between its threads; without
-// one (or when small) the calling thread does all.
+// one (or when small) the calling thread does all. With `generated` (of
+// host_gemm_block()'s shape) the register blocks run on it, else on the
+// runtime's own copy; the two give the same bits.
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool = nullptr);
+          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr);
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
           ThreadPool* pool = nullptr);
 

@@ -68,8 +68,16 @@ void matmul(const LibraryArgs& a) {
     const T* A = static_cast<const T*>(a.buffers[0]);
     const T* B = static_cast<const T*>(a.buffers[1]);
     T* C = static_cast<T*>(a.buffers[2]);
+    // Product b, on the program's generated micro-kernel where it has one.
+    auto multiply = [&](int64_t b, ThreadPool* pool) {
+      if constexpr (std::is_same_v<T, float>) {
+        gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, pool, a.gemm_micro_kernel);
+      } else {
+        gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, pool);
+      }
+    };
     if (batch < a.pool.threads()) {
-      for (int64_t b = 0; b < batch; ++b) gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, &a.pool);
+      for (int64_t b = 0; b < batch; ++b) multiply(b, &a.pool);
       return;
     }
     // Small batches of small products run on the calling thread: waking
@@ -78,7 +86,7 @@ void matmul(const LibraryArgs& a) {
     a.pool.parallel_for(
         batch,
         [&](int64_t begin, int64_t end) {
-          for (int64_t b = begin; b < end; ++b) gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout);
+          for (int64_t b = begin; b < end; ++b) multiply(b, nullptr);
         },
         pieces);
   });
@@ -256,6 +264,7 @@ void lsh_attention(const LibraryArgs& a) {
           kernels::Scratch scratch(workspace + bh * scratch_bytes);
           Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
                       scratch, kBackward);
+          slice.use_micro_kernel(a.gemm_micro_kernel);
           if constexpr (kBackward) {
             const T* grad = static_cast<const T*>(a.buffers[4]);
             slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * row, row, with_output);
@@ -299,6 +308,7 @@ void chunked_attention(const LibraryArgs& a) {
         kernels::Scratch scratch(workspace + bh * scratch_bytes);
         Slice slice(s, q + bh * s.length * s.dk, k + bh * s.length * s.dk, v + bh * s.length * s.dv, scratch,
                     kBackward);
+        slice.use_micro_kernel(a.gemm_micro_kernel);
         if constexpr (kBackward) {
           const T* grad = static_cast<const T*>(a.buffers[4]);
           slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * row, row);

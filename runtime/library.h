@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "runtime/gemm.h"
 #include "runtime/thread_pool.h"
 
 namespace reforge::runtime {
@@ -19,6 +20,7 @@ struct LibraryArgs {
   int64_t num_ints;
   const double* reals;
   ThreadPool& pool;
+  GemmMicroKernel gemm_micro_kernel = nullptr;  // the program's generated one, if it has it
 };
 
 using LibraryFunction = void (*)(const LibraryArgs&);

@@ -126,7 +126,22 @@ class ChunkedAttentionSlice {
   }
   void forward_backward(const T* g, T* result) { forward_backward(g, result, 2 * s_.dk + s_.dv); }
 
+ public:
+  // Its chunk products run on the program's generated GEMM micro-kernel
+  // (float only; without one, on the runtime's copy: the same bits).
+  void use_micro_kernel(runtime::GemmMicroKernel generated) { micro_kernel_ = generated; }
+
  private:
+  void multiply(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k,
+                const runtime::GemmLayout& layout) const {
+    if constexpr (std::is_same_v<T, float>) {
+      runtime::gemm(a, b, c, m, n, k, layout, nullptr, micro_kernel_);
+    } else {
+      runtime::gemm(a, b, c, m, n, k, layout);
+    }
+  }
+  runtime::GemmMicroKernel micro_kernel_ = nullptr;
+
   explicit ChunkedAttentionSlice(const ChunkedAttentionShape& shape)
       : s_(shape), q_(nullptr), k_(nullptr), v_(nullptr) {}
 
@@ -155,7 +170,7 @@ class ChunkedAttentionSlice {
   // (rows of kKeyTile).
   REFORGE_LSH_HOT void masked_logits(int64_t q0, int64_t q1, int64_t k0, int64_t k1) {
     const int64_t dk = s_.dk, TK = kKeyTile, width = k1 - k0;
-    runtime::gemm(q_ + q0 * dk, k_ + k0 * dk, p_.data(), q1 - q0, width, dk, {dk, 1, 1, dk, TK});  // Q K^T
+    multiply(q_ + q0 * dk, k_ + k0 * dk, p_.data(), q1 - q0, width, dk, {dk, 1, 1, dk, TK});  // Q K^T
     const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask);
     const bool causal = s_.causal, mask_self = s_.mask_self, padded = s_.valid < s_.length;
     const int64_t valid = s_.valid;
@@ -189,7 +204,7 @@ class ChunkedAttentionSlice {
       T* __restrict acc = accumulated_.data() + i * dv;
       for (int64_t j = 0; j < dv; ++j) acc[j] *= rescale;
     }
-    runtime::gemm(p_.data(), v_ + k0 * dv, product_.data(), rows, dv, width, {TK, 1, dv, 1, dv});  // P V
+    multiply(p_.data(), v_ + k0 * dv, product_.data(), rows, dv, width, {TK, 1, dv, 1, dv});  // P V
     for (int64_t i = 0; i < rows; ++i) {
       T* __restrict acc = accumulated_.data() + i * dv;
       const T* __restrict add = product_.data() + i * dv;
@@ -209,7 +224,7 @@ class ChunkedAttentionSlice {
       const T lse = lse_[q0 + i];
       for (int64_t w = 0; w < width; ++w) p[w] = logit_exp(p[w] - lse);
     }
-    runtime::gemm(g + q0 * dv, v_ + k0 * dv, d_s_.data(), rows, width, dv, {dv, 1, 1, dv, TK});  // dP = dO V^T
+    multiply(g + q0 * dv, v_ + k0 * dv, d_s_.data(), rows, width, dv, {dv, 1, 1, dv, TK});  // dP = dO V^T
     for (int64_t i = 0; i < rows; ++i) {
       const T shift = g_dot_[q0 + i];
       const T* __restrict p = p_.data() + i * TK;
@@ -217,11 +232,11 @@ class ChunkedAttentionSlice {
       for (int64_t w = 0; w < width; ++w) ds[w] = p[w] * (ds[w] - shift);
     }
     T* product = product_.data();
-    runtime::gemm(d_s_.data(), k_ + k0 * dk, product, rows, dk, width, {TK, 1, dk, 1, dk});  // dS K
+    multiply(d_s_.data(), k_ + k0 * dk, product, rows, dk, width, {TK, 1, dk, 1, dk});  // dS K
     add_rows(product, dk, rows, result + q0 * row, row);
-    runtime::gemm(d_s_.data(), q_ + q0 * dk, product, width, dk, rows, {1, TK, dk, 1, dk});  // dS^T Q
+    multiply(d_s_.data(), q_ + q0 * dk, product, width, dk, rows, {1, TK, dk, 1, dk});  // dS^T Q
     add_rows(product, dk, width, result + k0 * row + dk, row);
-    runtime::gemm(p_.data(), g + q0 * dv, product, width, dv, rows, {1, TK, dv, 1, dv});  // P^T dO
+    multiply(p_.data(), g + q0 * dv, product, width, dv, rows, {1, TK, dv, 1, dv});  // P^T dO
     add_rows(product, dv, width, result + k0 * row + 2 * dk, row);
   }
 

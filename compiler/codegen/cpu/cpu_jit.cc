@@ -8,6 +8,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/SubtargetFeature.h>
 
+#include "compiler/codegen/cpu/gemm_micro_kernel.h"
 #include "compiler/codegen/cpu/llvm_renderer.h"
 #include "compiler/codegen/cpu/llvm_target.h"
 #include "compiler/ir/error.h"
@@ -41,6 +42,7 @@ std::unique_ptr<CpuJit> CpuJit::compile(const std::vector<kir::Kernel>& kernels,
 
   auto context = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> module = render_llvm_module(kernels, *context);
+  const std::string gemm = add_gemm_micro_kernel(*module, gemm_block_for(target));
   optimise(*module, *target_machine, options.opt_level);
   if (options.keep_llvm_ir) result->llvm_ir_ = module_text(*module);
 
@@ -59,6 +61,7 @@ std::unique_ptr<CpuJit> CpuJit::compile(const std::vector<kir::Kernel>& kernels,
   for (const kir::Kernel& k : kernels) {
     if (!result->find(k.name)) throw Error("LLVM: kernel " + k.name + " did not compile");
   }
+  if (!result->find(gemm)) throw Error("LLVM: the GEMM micro-kernel " + gemm + " did not compile");
   return result;
 }
 
@@ -72,10 +75,11 @@ runtime::KernelFunction CpuJit::find(const std::string& symbol) const {
 }
 
 std::string optimized_llvm_ir(const std::vector<kir::Kernel>& kernels, int opt_level) {
-  std::unique_ptr<llvm::TargetMachine> target_machine =
-      make_target_machine(resolve_cpu_target("native"), opt_level, false);
+  const CpuTarget target = resolve_cpu_target("native");
+  std::unique_ptr<llvm::TargetMachine> target_machine = make_target_machine(target, opt_level, false);
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module = render_llvm_module(kernels, context);
+  add_gemm_micro_kernel(*module, gemm_block_for(target));
   optimise(*module, *target_machine, opt_level);
   return module_text(*module);
 }

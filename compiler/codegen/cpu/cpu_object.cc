@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "compiler/codegen/cpu/gemm_micro_kernel.h"
 #include "compiler/codegen/cpu/llvm_renderer.h"
 
 extern char** environ;
@@ -89,6 +90,7 @@ std::string compile_shared_object(const std::vector<kir::Kernel>& kernels, const
   std::unique_ptr<llvm::TargetMachine> machine = make_target_machine(target, opt_level, /*pic=*/true);
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module = render_llvm_module(kernels, context);
+  add_gemm_micro_kernel(*module, gemm_block_for(target));
   optimise(*module, *machine, opt_level);
   std::string object = emit_object(*module, *machine);
 
