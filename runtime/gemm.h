@@ -46,6 +46,14 @@ inline std::string gemm_micro_kernel_symbol(const GemmBlock& block) {
   return "reforge_gemm_f32_" + std::to_string(block.rows) + "x" + std::to_string(block.columns);
 }
 
+// For progress lines: which micro-kernel a program's matmuls run on.
+inline std::string describe_gemm(bool generated) {
+  const GemmBlock block = host_gemm_block();
+  const std::string shape = std::to_string(block.rows) + "x" + std::to_string(block.columns);
+  return generated ? "GEMM on the generated " + shape + " micro-kernel"
+                   : "GEMM on the runtime's " + shape + " micro-kernel (the code has none for this CPU)";
+}
+
 // With a pool, large products split C's rows between its threads; without
 // one (or when small) the calling thread does all. With `generated` (of
 // host_gemm_block()'s shape) the register blocks run on it, else on the

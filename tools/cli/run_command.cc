@@ -12,6 +12,7 @@
 #include "models/model_registry.h"
 #include "models/reformer_artifact.h"
 #include "runtime/checkpoint.h"
+#include "runtime/gemm.h"
 #include "runtime/profile_report.h"
 #include "runtime/reforge_runtime.h"
 #include "tools/cli/command.h"
@@ -60,8 +61,9 @@ int run_artifact(const std::vector<std::string>& args) {
   std::unique_ptr<ModelSession> session = make_artifact_session(*model, options.seed);
 
   runtime::Entry& train = model->train_step();
-  fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads\n", path,
-             m.model, m.compiler_version, m.cpu, load_seconds, model->threads());
+  fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads, {}\n", path,
+             m.model, m.compiler_version, m.cpu, load_seconds, model->threads(),
+             runtime::describe_gemm(train.executor().uses_generated_gemm()));
   fmt::print(options.messages, "data: {}\n", task->describe());
   if (eval) {
     if (options.resume) {

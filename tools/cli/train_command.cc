@@ -19,6 +19,7 @@
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
+#include "runtime/gemm.h"
 #include "runtime/process_memory.h"
 #include "runtime/profile_report.h"
 #include "tools/cli/model_flags.h"
@@ -130,9 +131,10 @@ int run_train(const std::vector<std::string>& args) {
   if (flags.get_bool("show_config")) fmt::print(options.messages, "{}", describe_config(config));
   if (executable) {
     fmt::print(options.messages,
-               "backend llvm: {} launches ({} distinct kernels) for {}, {} threads, compiled in {:.2f}s\n",
+               "backend llvm: {} launches ({} distinct kernels) for {}, {} threads, {}, compiled in {:.2f}s\n",
                executable->lowered().program.launches.size(), executable->lowered().kernels.size(),
-               executable->code().target(), executable->executor().threads(), compile_seconds);
+               executable->code().target(), executable->executor().threads(),
+               runtime::describe_gemm(executable->executor().uses_generated_gemm()), compile_seconds);
     if (kernels != "false") print_kernels(*executable, kernels);
   }
   TrainingRun run = run_training(*session, *task, config, options, std::move(prepared));
