@@ -10,8 +10,13 @@
 namespace reforge::runtime {
 
 // The kernel compiled three times: for AVX-512 (x86-64-v4), AVX2 + FMA
-// (x86-64-v3) and baseline x86-64; the CPU picks at run time.
+// (x86-64-v3) and baseline x86-64; the CPU picks at run time. Always at
+// O3 with contraction on, whatever the build's level: a multiply-add
+// becomes one FMA only from -O2 on, and the bits must not depend on the
+// build (the compiler's generated micro-kernel gives the same bits as
+// this copy, tested in the sanitizer build at -O1 too).
 #pragma GCC push_options
+#pragma GCC optimize("O3", "fp-contract=fast")
 #pragma GCC target("arch=x86-64-v4")
 namespace v4 {
 constexpr int64_t kVectorBytes = 64, kRows = 8;  // 32 zmm registers: 16 accumulators
@@ -20,6 +25,7 @@ constexpr int64_t kVectorBytes = 64, kRows = 8;  // 32 zmm registers: 16 accumul
 #pragma GCC pop_options
 
 #pragma GCC push_options
+#pragma GCC optimize("O3", "fp-contract=fast")
 #pragma GCC target("arch=x86-64-v3")
 namespace v3 {
 constexpr int64_t kVectorBytes = 32, kRows = 6;  // 16 ymm registers: 12 accumulators
@@ -27,10 +33,13 @@ constexpr int64_t kVectorBytes = 32, kRows = 6;  // 16 ymm registers: 12 accumul
 }  // namespace v3
 #pragma GCC pop_options
 
+#pragma GCC push_options
+#pragma GCC optimize("O3", "fp-contract=fast")
 namespace baseline {
 constexpr int64_t kVectorBytes = 32, kRows = 6;
 #include "runtime/gemm_kernel.inc"
 }  // namespace baseline
+#pragma GCC pop_options
 
 namespace {
 
