@@ -54,7 +54,9 @@ struct ExecutorOptions {
 
 class Executor {
  public:
-  // `resolve` finds a kernel's code by symbol (null when missing: an Error).
+  // `resolve` finds code by symbol, null when missing: an Error for a
+  // launch's kernel; the generated GEMM micro-kernel is optional (matmuls
+  // then run on the runtime's copy).
   Executor(Program program, const KernelResolver& resolve, int threads = 0);
   Executor(Program program, const KernelResolver& resolve, const ExecutorOptions& options);
 
