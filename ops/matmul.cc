@@ -86,6 +86,51 @@ REFORGE_REGISTER_OPS(matmul) {
                      call.flops = 2 * batch * out[r - 2] * out[r - 1] * c.inputs[0].shape[r - 1];
                    },
                .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); }});
+
+  // [m, k] x [k, n] + bias [n] broadcast over the rows: a matmul with the
+  // bias added in the GEMM's epilogue, to each block of C while it is in
+  // cache. Only the back end makes it (compiler/passes/matmul_epilogue),
+  // after differentiation: no gradient rule. Its value is the matmul's,
+  // then the addition.
+  register_op(
+      {.name = "matmul_bias",
+       .arity = 3,
+       .infer =
+           [](const InferContext& c) {
+             const TensorType &a = c.inputs[0], &b = c.inputs[1], &bias = c.inputs[2];
+             if (a.dtype != b.dtype || a.dtype != bias.dtype) shape_error("dtypes differ: " + types_string(c.inputs));
+             require_float(a, "matmul_bias operand");
+             if (a.rank() != 2 || b.rank() != 2 || bias.rank() != 1 || a.shape[1] != b.shape[0] ||
+                 bias.shape[0] != b.shape[1]) {
+               shape_error("needs [m, k], [k, n] and [n]: " + types_string(c.inputs));
+             }
+             return TensorType{a.dtype, {a.shape[0], b.shape[1]}};
+           },
+       .eval =
+           [](const EvalContext& c) {
+             const HostTensor &a = *c.inputs[0], &b = *c.inputs[1], &bias = *c.inputs[2];
+             HostTensor out(c.node.type);
+             const int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+             for (int64_t i = 0; i < m; ++i) {
+               for (int64_t p = 0; p < k; ++p) {
+                 const double a_ip = a.data[i * k + p];
+                 for (int64_t j = 0; j < n; ++j) out.data[i * n + j] += a_ip * b.data[p * n + j];
+               }
+               for (int64_t j = 0; j < n; ++j) out.data[i * n + j] += bias.data[j];
+             }
+             return out;
+           },
+       .kind = OpKind::library,
+       .library =
+           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+             // ints: as matmul's (dtype, batch 1, m, n, k, transposed A, B).
+             const Shape& out = c.node.type.shape;
+             call = {"matmul_bias",
+                     {dtype_code(c.node.type.dtype), 1, out[0], out[1], c.inputs[0].shape[1], c.absorbed[0] ? 1 : 0,
+                      c.absorbed[1] ? 1 : 0}};
+             call.flops = 2 * out[0] * out[1] * c.inputs[0].shape[1] + out[0] * out[1];
+           },
+       .absorbs_input = [](int input, const Node& producer) { return input < 2 && swaps_last_axes(producer); }});
 }
 
 }  // namespace reforge::ops

@@ -57,14 +57,14 @@ Isa host_isa() {
 
 template <typename T>
 void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout, ThreadPool* pool,
-              GemmMicroKernel generated) {
+              GemmMicroKernel generated, const T* bias) {
   switch (host_isa()) {
     case Isa::v4:
-      return v4::gemm(a, b, c, m, n, k, layout, pool, generated);
+      return v4::gemm(a, b, c, m, n, k, layout, pool, generated, bias);
     case Isa::v3:
-      return v3::gemm(a, b, c, m, n, k, layout, pool, generated);
+      return v3::gemm(a, b, c, m, n, k, layout, pool, generated, bias);
     case Isa::baseline:
-      return baseline::gemm(a, b, c, m, n, k, layout, pool, generated);
+      return baseline::gemm(a, b, c, m, n, k, layout, pool, generated, bias);
   }
 }
 
@@ -83,12 +83,12 @@ GemmBlock host_gemm_block() {
 }
 
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool, GemmMicroKernel generated) {
-  dispatch(a, b, c, m, n, k, layout, pool, generated);
+          ThreadPool* pool, GemmMicroKernel generated, const float* bias) {
+  dispatch(a, b, c, m, n, k, layout, pool, generated, bias);
 }
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool) {
-  dispatch(a, b, c, m, n, k, layout, pool, nullptr);
+          ThreadPool* pool, const double* bias) {
+  dispatch(a, b, c, m, n, k, layout, pool, nullptr, bias);
 }
 
 }  // namespace reforge::runtime

@@ -58,9 +58,12 @@ inline std::string describe_gemm(bool generated) {
 // one (or when small) the calling thread does all. With `generated` (of
 // host_gemm_block()'s shape) the register blocks run on it, else on the
 // runtime's own copy; the two give the same bits.
+// With `bias` ([n]) each row of C gets it added after its last product,
+// block by block while the block is in cache (the bits of the product
+// followed by the addition).
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr);
+          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const float* bias = nullptr);
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool = nullptr);
+          ThreadPool* pool = nullptr, const double* bias = nullptr);
 
 }  // namespace reforge::runtime

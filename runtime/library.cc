@@ -92,6 +92,25 @@ void matmul(const LibraryArgs& a) {
   });
 }
 
+// C [m, n] = A B + bias (broadcast over the rows), the bias added by the
+// GEMM to each block of C as it finishes it. ints as matmul's (batch 1).
+void matmul_bias(const LibraryArgs& a) {
+  const int64_t m = a.ints[2], n = a.ints[3], k = a.ints[4];
+  const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
+  with_float_type(a.ints[0], [&](auto zero) {
+    using T = decltype(zero);
+    const T* A = static_cast<const T*>(a.buffers[0]);
+    const T* B = static_cast<const T*>(a.buffers[1]);
+    const T* bias = static_cast<const T*>(a.buffers[2]);
+    T* C = static_cast<T*>(a.buffers[3]);
+    if constexpr (std::is_same_v<T, float>) {
+      gemm(A, B, C, m, n, k, layout, &a.pool, a.gemm_micro_kernel, bias);
+    } else {
+      gemm(A, B, C, m, n, k, layout, &a.pool, bias);
+    }
+  });
+}
+
 // Indexing calls: ints = value dtype, index dtype, outer, extent, inner,
 // index extent (see ops/indexing.cc).
 struct Indexed {
@@ -323,6 +342,7 @@ void chunked_attention(const LibraryArgs& a) {
 const std::map<std::string, LibraryFunction, std::less<>>& functions() {
   static const auto* table = new std::map<std::string, LibraryFunction, std::less<>>{
       {"matmul", matmul},
+      {"matmul_bias", matmul_bias},
       {"take", take},
       {"index_add", index_add},
       {"gather", gather},

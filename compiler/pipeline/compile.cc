@@ -7,6 +7,7 @@
 #include "compiler/passes/expand_structured.h"
 #include "compiler/passes/lsh_forward_sharing.h"
 #include "compiler/passes/lsh_fusion.h"
+#include "compiler/passes/matmul_epilogue.h"
 #include "compiler/passes/pass_manager.h"
 #include "compiler/passes/reduction_splitting.h"
 #include "compiler/passes/reversible_recompute.h"
@@ -39,6 +40,7 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph) {
   std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
   expanded = eliminate_dead_code(*simplify_algebra(*expanded));
   expanded = rematerialise_shared_views(*expanded);
+  expanded = eliminate_dead_code(*fuse_matmul_bias(*expanded));
   expanded = split_column_reductions(*expanded);
   verify(*expanded);
   return expanded;
