@@ -57,12 +57,6 @@ kernels::ChunkedAttentionShape slice_shape(const Node& n, const std::vector<Tens
           .mask_self = a.get_int("mask_self") != 0};
 }
 
-std::vector<TensorType> input_types(const EvalContext& c) {
-  std::vector<TensorType> types;
-  for (const HostTensor* t : c.inputs) types.push_back(t->type);
-  return types;
-}
-
 using ReferenceSlice = kernels::ChunkedAttentionSlice<double>;
 
 HostTensor eval_fused(const EvalContext& c) {

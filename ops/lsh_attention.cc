@@ -62,12 +62,6 @@ kernels::LshShape slice_shape(const Node& n, const std::vector<TensorType>& in) 
           .causal = a.get_int("causal") != 0};
 }
 
-std::vector<TensorType> input_types(const EvalContext& c) {
-  std::vector<TensorType> types;
-  for (const HostTensor* t : c.inputs) types.push_back(t->type);
-  return types;
-}
-
 using ReferenceSlice = kernels::ReferenceLshSlice<double>;
 
 HostTensor eval_fused(const EvalContext& c) {

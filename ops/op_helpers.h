@@ -42,6 +42,14 @@ inline DType dtype_attr(const AttrMap& attrs) {
   return *d;
 }
 
+// The types of an evaluated node's inputs (for the helpers its infer
+// rule shares with its eval).
+inline std::vector<TensorType> input_types(const EvalContext& c) {
+  std::vector<TensorType> types;
+  for (const HostTensor* t : c.inputs) types.push_back(t->type);
+  return types;
+}
+
 inline void require_axis(int64_t axis, int64_t rank) {
   if (axis < 0 || axis >= rank) shape_error(fmt::format("axis {} out of range for rank {}", axis, rank));
 }

@@ -4,7 +4,6 @@
 // once.
 #pragma once
 
-#include <functional>
 #include <vector>
 
 #include "compiler/ir/graph.h"
@@ -23,8 +22,6 @@ std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& in
 // value as well (reversible recompute rebuilding a stream) then evaluates
 // the body once per chunk instead of twice. `grads` follows `inputs`
 // (invalid for integer inputs).
-using Differentiate = std::function<std::vector<Tensor>(
-    const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds, const std::vector<Tensor>& wrt)>;
 struct ChunkedValueAndGrads {
   Tensor value;
   std::vector<Tensor> grads;

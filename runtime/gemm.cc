@@ -87,7 +87,7 @@ void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_
   dispatch(a, b, c, m, n, k, layout, pool, generated, bias);
 }
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool, const double* bias) {
+          ThreadPool* pool, GemmMicroKernel /*generated: float only*/, const double* bias) {
   dispatch(a, b, c, m, n, k, layout, pool, nullptr, bias);
 }
 

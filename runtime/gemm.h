@@ -42,16 +42,18 @@ struct GemmBlock {
   int64_t rows, columns;
 };
 GemmBlock host_gemm_block();
+inline std::string gemm_block_name(const GemmBlock& block) {  // "8x32"
+  return std::to_string(block.rows) + "x" + std::to_string(block.columns);
+}
 inline std::string gemm_micro_kernel_symbol(const GemmBlock& block) {
-  return "reforge_gemm_f32_" + std::to_string(block.rows) + "x" + std::to_string(block.columns);
+  return "reforge_gemm_f32_" + gemm_block_name(block);
 }
 
 // For progress lines: which micro-kernel a program's matmuls run on.
 inline std::string describe_gemm(bool generated) {
-  const GemmBlock block = host_gemm_block();
-  const std::string shape = std::to_string(block.rows) + "x" + std::to_string(block.columns);
-  return generated ? "GEMM on the generated " + shape + " micro-kernel"
-                   : "GEMM on the runtime's " + shape + " micro-kernel (the code has none for this CPU)";
+  const std::string block = gemm_block_name(host_gemm_block());
+  return generated ? "GEMM on the generated " + block + " micro-kernel"
+                   : "GEMM on the runtime's " + block + " micro-kernel (the code has none for this CPU)";
 }
 
 // With a pool, large products split C's rows between its threads; without
@@ -60,10 +62,22 @@ inline std::string describe_gemm(bool generated) {
 // runtime's own copy; the two give the same bits.
 // With `bias` ([n]) each row of C gets it added after its last product,
 // block by block while the block is in cache (the bits of the product
-// followed by the addition).
+// followed by the addition). Generated micro-kernels are float only: the
+// double GEMM takes `generated` so callers need not tell the types apart,
+// and always runs on its own copy.
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
           ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const float* bias = nullptr);
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool = nullptr, const double* bias = nullptr);
+          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const double* bias = nullptr);
+
+// One-thread products on a fixed micro-kernel choice: the fused attention
+// kernels' chunk products (the program's generated one, or null).
+struct ChunkGemm {
+  GemmMicroKernel generated = nullptr;
+  template <typename T>
+  void operator()(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout) const {
+    gemm(a, b, c, m, n, k, layout, nullptr, generated);
+  }
+};
 
 }  // namespace reforge::runtime

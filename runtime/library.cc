@@ -70,11 +70,7 @@ void matmul(const LibraryArgs& a) {
     T* C = static_cast<T*>(a.buffers[2]);
     // Product b, on the program's generated micro-kernel where it has one.
     auto multiply = [&](int64_t b, ThreadPool* pool) {
-      if constexpr (std::is_same_v<T, float>) {
-        gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, pool, a.gemm_micro_kernel);
-      } else {
-        gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, pool);
-      }
+      gemm(A + b * m * k, B + b * k * n, C + b * m * n, m, n, k, layout, pool, a.gemm_micro_kernel);
     };
     if (batch < a.pool.threads()) {
       for (int64_t b = 0; b < batch; ++b) multiply(b, &a.pool);
@@ -103,11 +99,7 @@ void matmul_bias(const LibraryArgs& a) {
     const T* B = static_cast<const T*>(a.buffers[1]);
     const T* bias = static_cast<const T*>(a.buffers[2]);
     T* C = static_cast<T*>(a.buffers[3]);
-    if constexpr (std::is_same_v<T, float>) {
-      gemm(A, B, C, m, n, k, layout, &a.pool, a.gemm_micro_kernel, bias);
-    } else {
-      gemm(A, B, C, m, n, k, layout, &a.pool, bias);
-    }
+    gemm(A, B, C, m, n, k, layout, &a.pool, a.gemm_micro_kernel, bias);
   });
 }
 

@@ -215,4 +215,13 @@ std::unique_ptr<Graph> Graph::clone() const {
   return copy;
 }
 
+std::vector<int> reader_counts(const Graph& graph) {
+  std::vector<int> readers(graph.size(), 0);
+  for (int id = 0; id < graph.size(); ++id) {
+    for (int in : graph.node(id).inputs) ++readers[in];
+  }
+  for (const auto& [name, id] : graph.outputs()) readers[id] += 2;
+  return readers;
+}
+
 }  // namespace reforge

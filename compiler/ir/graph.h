@@ -210,4 +210,8 @@ class Graph {
   std::optional<SourceLoc> location_override_;
 };
 
+// How many nodes read each value (by id). A graph output counts as two
+// more, so "read once" never holds for a value that leaves the graph.
+std::vector<int> reader_counts(const Graph& graph);
+
 }  // namespace reforge

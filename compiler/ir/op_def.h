@@ -61,6 +61,11 @@ struct EvalContext {
 
 // Vector-Jacobian product: given the output's cotangent, build graph nodes
 // for the cotangent of each input (an invalid Tensor means "no gradient").
+// Reverse-mode differentiation of `outputs` (seeded with `seeds`) with
+// respect to `wrt`, as autodiff hands it to gradient rules.
+using Differentiate = std::function<std::vector<Tensor>(
+    const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds, const std::vector<Tensor>& wrt)>;
+
 struct VjpContext {
   Graph& graph;
   int node_id;
@@ -69,9 +74,7 @@ struct VjpContext {
   const Tensor& grad;
   // For structured ops: reverse-mode differentiate `outputs` (seeded with
   // `seeds`) with respect to `wrt`, appending nodes to the graph.
-  std::function<std::vector<Tensor>(const std::vector<Tensor>& outputs, const std::vector<Tensor>& seeds,
-                                    const std::vector<Tensor>& wrt)>
-      differentiate;
+  Differentiate differentiate;
   // For rules that rebuild a forward value in the backward pass (reversible
   // reconstruction): later rules that read `forward` get `rebuilt` instead,
   // so the forward value need not stay alive until the backward.

@@ -14,11 +14,7 @@ int find_root(std::vector<int>& parent, int x) {
 
 FusionGroups group_elementwise(const Graph& g) {
   const int n = g.size();
-  std::vector<int> consumers(n, 0);
-  for (int id = 0; id < n; ++id) {
-    for (int in : g.node(id).inputs) ++consumers[in];
-  }
-  for (const auto& [name, id] : g.outputs()) consumers[id] += 2;  // an output always escapes
+  const std::vector<int> consumers = reader_counts(g);  // an output always escapes
   auto elementwise = [&](int id) { return g.node(id).def && g.node(id).def->elementwise(); };
   // Producers a kernel can compute itself: elementwise ops (constants and
   // iotas among them: no memory at all) and views (an indexed read of

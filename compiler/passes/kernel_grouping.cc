@@ -43,11 +43,7 @@ void merge_multi_output_kernels(const Graph& graph, KernelGrouping& kernels) {
 // Library ops that read a producer through an operand flag (a GEMM and
 // the transpose feeding it) absorb it when they are its only reader.
 void absorb_operands(const Graph& graph, KernelGrouping& kernels) {
-  std::vector<int> readers(graph.size(), 0);
-  for (int id = 0; id < graph.size(); ++id) {
-    for (int in : graph.node(id).inputs) ++readers[in];
-  }
-  for (const auto& [name, id] : graph.outputs()) readers[id] += 2;
+  const std::vector<int> readers = reader_counts(graph);
   for (int id = 0; id < graph.size(); ++id) {
     const Node& n = graph.node(id);
     if (!n.def || !n.def->absorbs_input) continue;

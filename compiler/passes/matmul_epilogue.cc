@@ -13,11 +13,7 @@ struct BiasedProduct {
 }  // namespace
 
 std::unique_ptr<Graph> fuse_matmul_bias(const Graph& graph) {
-  std::vector<int> readers(graph.size(), 0);
-  for (int id = 0; id < graph.size(); ++id) {
-    for (int in : graph.node(id).inputs) ++readers[in];
-  }
-  for (const auto& [name, id] : graph.outputs()) readers[id] += 2;  // an output escapes
+  const std::vector<int> readers = reader_counts(graph);
 
   // The add's operands as a product read only here and a broadcast row.
   auto match = [&](const Node& add) {

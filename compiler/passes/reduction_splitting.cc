@@ -32,11 +32,7 @@ int64_t reduced_rows(const Graph& g, const Node& n) {
 }  // namespace
 
 std::unique_ptr<Graph> split_column_reductions(const Graph& graph) {
-  std::vector<int> readers(graph.size(), 0);
-  for (int id = 0; id < graph.size(); ++id) {
-    for (int in : graph.node(id).inputs) ++readers[in];
-  }
-  for (const auto& [name, id] : graph.outputs()) readers[id] += 2;
+  const std::vector<int> readers = reader_counts(graph);
   auto stored_anyway = [&](int id) {
     const Node& producer = graph.node(id);
     const bool computed_in_reader = producer.def && (producer.def->elementwise() || producer.def->kind == OpKind::view);

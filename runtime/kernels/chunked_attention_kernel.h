@@ -41,6 +41,10 @@ struct ChunkedAttentionShape {
 template <typename T>
 class ChunkedAttentionSlice {
  public:
+  // Its chunk products run on the program's generated GEMM micro-kernel
+  // (float only; without one, on the runtime's copy: the same bits).
+  void use_micro_kernel(runtime::GemmMicroKernel generated) { multiply_.generated = generated; }
+
   static constexpr int64_t kQueryTile = 64, kKeyTile = 128;
 
   // Scratch bytes one slice needs, for the forward pass alone or with the
@@ -126,22 +130,7 @@ class ChunkedAttentionSlice {
   }
   void forward_backward(const T* g, T* result) { forward_backward(g, result, 2 * s_.dk + s_.dv); }
 
- public:
-  // Its chunk products run on the program's generated GEMM micro-kernel
-  // (float only; without one, on the runtime's copy: the same bits).
-  void use_micro_kernel(runtime::GemmMicroKernel generated) { micro_kernel_ = generated; }
-
  private:
-  void multiply(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k,
-                const runtime::GemmLayout& layout) const {
-    if constexpr (std::is_same_v<T, float>) {
-      runtime::gemm(a, b, c, m, n, k, layout, nullptr, micro_kernel_);
-    } else {
-      runtime::gemm(a, b, c, m, n, k, layout);
-    }
-  }
-  runtime::GemmMicroKernel micro_kernel_ = nullptr;
-
   explicit ChunkedAttentionSlice(const ChunkedAttentionShape& shape)
       : s_(shape), q_(nullptr), k_(nullptr), v_(nullptr) {}
 
@@ -170,7 +159,7 @@ class ChunkedAttentionSlice {
   // (rows of kKeyTile).
   REFORGE_LSH_HOT void masked_logits(int64_t q0, int64_t q1, int64_t k0, int64_t k1) {
     const int64_t dk = s_.dk, TK = kKeyTile, width = k1 - k0;
-    multiply(q_ + q0 * dk, k_ + k0 * dk, p_.data(), q1 - q0, width, dk, {dk, 1, 1, dk, TK});  // Q K^T
+    multiply_(q_ + q0 * dk, k_ + k0 * dk, p_.data(), q1 - q0, width, dk, {dk, 1, 1, dk, TK});  // Q K^T
     const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask);
     const bool causal = s_.causal, mask_self = s_.mask_self, padded = s_.valid < s_.length;
     const int64_t valid = s_.valid;
@@ -204,7 +193,7 @@ class ChunkedAttentionSlice {
       T* __restrict acc = accumulated_.data() + i * dv;
       for (int64_t j = 0; j < dv; ++j) acc[j] *= rescale;
     }
-    multiply(p_.data(), v_ + k0 * dv, product_.data(), rows, dv, width, {TK, 1, dv, 1, dv});  // P V
+    multiply_(p_.data(), v_ + k0 * dv, product_.data(), rows, dv, width, {TK, 1, dv, 1, dv});  // P V
     for (int64_t i = 0; i < rows; ++i) {
       T* __restrict acc = accumulated_.data() + i * dv;
       const T* __restrict add = product_.data() + i * dv;
@@ -224,7 +213,7 @@ class ChunkedAttentionSlice {
       const T lse = lse_[q0 + i];
       for (int64_t w = 0; w < width; ++w) p[w] = logit_exp(p[w] - lse);
     }
-    multiply(g + q0 * dv, v_ + k0 * dv, d_s_.data(), rows, width, dv, {dv, 1, 1, dv, TK});  // dP = dO V^T
+    multiply_(g + q0 * dv, v_ + k0 * dv, d_s_.data(), rows, width, dv, {dv, 1, 1, dv, TK});  // dP = dO V^T
     for (int64_t i = 0; i < rows; ++i) {
       const T shift = g_dot_[q0 + i];
       const T* __restrict p = p_.data() + i * TK;
@@ -232,11 +221,11 @@ class ChunkedAttentionSlice {
       for (int64_t w = 0; w < width; ++w) ds[w] = p[w] * (ds[w] - shift);
     }
     T* product = product_.data();
-    multiply(d_s_.data(), k_ + k0 * dk, product, rows, dk, width, {TK, 1, dk, 1, dk});  // dS K
+    multiply_(d_s_.data(), k_ + k0 * dk, product, rows, dk, width, {TK, 1, dk, 1, dk});  // dS K
     add_rows(product, dk, rows, result + q0 * row, row);
-    multiply(d_s_.data(), q_ + q0 * dk, product, width, dk, rows, {1, TK, dk, 1, dk});  // dS^T Q
+    multiply_(d_s_.data(), q_ + q0 * dk, product, width, dk, rows, {1, TK, dk, 1, dk});  // dS^T Q
     add_rows(product, dk, width, result + k0 * row + dk, row);
-    multiply(p_.data(), g + q0 * dv, product, width, dv, rows, {1, TK, dv, 1, dv});  // P^T dO
+    multiply_(p_.data(), g + q0 * dv, product, width, dv, rows, {1, TK, dv, 1, dv});  // P^T dO
     add_rows(product, dv, width, result + k0 * row + 2 * dk, row);
   }
 
@@ -249,6 +238,7 @@ class ChunkedAttentionSlice {
   }
 
   ChunkedAttentionShape s_;
+  runtime::ChunkGemm multiply_;  // the chunk products
   const T *q_, *k_, *v_;
   std::span<T> lse_;          // [L]: each query's logsumexp
   std::span<T> p_;            // [kQueryTile, kKeyTile]: one tile's logits, then probabilities

@@ -34,6 +34,10 @@ namespace reforge::kernels {
 template <typename T, typename Bucket>
 class LshSlice {
  public:
+  // Its chunk products run on the program's generated GEMM micro-kernel
+  // (float only; without one, on the runtime's copy: the same bits).
+  void use_micro_kernel(runtime::GemmMicroKernel generated) { multiply_.generated = generated; }
+
   // Scratch bytes one slice needs, for the forward pass alone or for the
   // backward pass (which runs the forward first).
   static int64_t scratch_bytes(const LshShape& shape, bool backward) {
@@ -147,37 +151,22 @@ class LshSlice {
         T* __restrict to = d_o.data() + i * dv;
         for (int64_t j = 0; j < dv; ++j) to[j] = weight * from[j];
       }
-      multiply(d_o.data(), ch.v.data(), d_s.data(), C, W, dv, {dv, 1, 1, dv, W});  // dP = dO V^T
+      multiply_(d_o.data(), ch.v.data(), d_s.data(), C, W, dv, {dv, 1, 1, dv, W});  // dP = dO V^T
       for (int64_t i = 0; i < C; ++i) {
         const T shift = d_lse[i];
         const T* __restrict p = ch.p.data() + i * W;
         T* __restrict ds = d_s.data() + i * W;
         for (int64_t w = 0; w < W; ++w) ds[w] = p[w] * (ds[w] + shift);
       }
-      multiply(d_s.data(), ch.k.data(), d_q.data(), C, dk, W, {W, 1, dk, 1, dk});   // dS K
-      multiply(d_s.data(), ch.q.data(), d_k.data(), W, dk, C, {1, W, dk, 1, dk});   // dS^T Q
-      multiply(ch.p.data(), d_o.data(), d_vw.data(), W, dv, C, {1, W, dv, 1, dv});  // P^T dO
+      multiply_(d_s.data(), ch.k.data(), d_q.data(), C, dk, W, {W, 1, dk, 1, dk});   // dS K
+      multiply_(d_s.data(), ch.q.data(), d_k.data(), W, dk, C, {1, W, dk, 1, dk});   // dS^T Q
+      multiply_(ch.p.data(), d_o.data(), d_vw.data(), W, dv, C, {1, W, dv, 1, dv});  // P^T dO
       scatter_gradients(ch, result, row);
     }
   }
   void forward_backward(const T* g, T* result) { forward_backward(g, result, s_.dk + s_.dv, false); }
 
- public:
-  // Its chunk products run on the program's generated GEMM micro-kernel
-  // (float only; without one, on the runtime's copy: the same bits).
-  void use_micro_kernel(runtime::GemmMicroKernel generated) { micro_kernel_ = generated; }
-
  private:
-  void multiply(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k,
-                const runtime::GemmLayout& layout) const {
-    if constexpr (std::is_same_v<T, float>) {
-      runtime::gemm(a, b, c, m, n, k, layout, nullptr, micro_kernel_);
-    } else {
-      runtime::gemm(a, b, c, m, n, k, layout);
-    }
-  }
-  runtime::GemmMicroKernel micro_kernel_ = nullptr;
-
   int64_t chunks() const { return s_.rounds * s_.length / s_.chunk; }
 
   // The slots in bucket order, and 1 / |key| for the keys q / sqrt(|q|^2 + eps).
@@ -284,13 +273,13 @@ class LshSlice {
   // output is scaled later instead of the C x 2C probabilities.
   REFORGE_LSH_HOT void attend(Chunk& ch, const Lookahead& next) const {
     const int64_t C = s_.chunk, W = 2 * C;
-    multiply(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
+    multiply_(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
     for (int64_t i = 0; i < C; ++i) {
       prefetch_slot(next, i);
       ch.lse[i] = softmax_row_lanes(ch.p.data() + i * W, ch.key_at.data(), W, static_cast<T>(ch.query_position[i]),
                                     ch.inverse_sum[i]);
     }
-    multiply(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
+    multiply_(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
   }
 
   // Chunk c's probabilities again for the backward: S = Q K^T, masked as in
@@ -300,7 +289,7 @@ class LshSlice {
   // kernel_bench, the loop no longer vectorising as well.)
   REFORGE_LSH_HOT void probabilities_from_lse(int64_t c, Chunk& ch, const Lookahead& next) const {
     const int64_t C = s_.chunk, W = 2 * C;
-    multiply(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
+    multiply_(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
     const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask), valid = T(s_.valid);
     const bool causal = s_.causal, padded = s_.valid < s_.length;
     const T* __restrict key_at = ch.key_at.data();
@@ -396,6 +385,7 @@ class LshSlice {
   }
 
   LshShape s_;
+  runtime::ChunkGemm multiply_;  // the chunk products
   const T *q_, *v_;
   const Bucket* buckets_;
   std::span<int32_t> sorted_;   // the slots' positions in (round, bucket, position) order

@@ -11,6 +11,7 @@
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/dsl/dsl.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "tests/testing/built_graph.h"
 #include "tests/testing/op_cases.h"
 
 namespace reforge {
@@ -19,10 +20,7 @@ namespace {
 using testing::InputSpec;
 using testing::OpCase;
 
-struct Built {
-  std::unique_ptr<Graph> graph;
-  ValueMap feeds;
-};
+using Built = testing::BuiltGraph;
 
 // y = body(inputs) and the gradients of sum(y * r) as outputs.
 Built build_case(const OpCase& c, DType float_type, bool with_gradients) {

@@ -11,6 +11,7 @@
 #include "compiler/ir/verifier.h"
 #include "compiler/pipeline/compile.h"
 #include "models/reformer_step.h"
+#include "tests/testing/built_graph.h"
 #include "tests/testing/gradient_check.h"
 #include "tests/testing/graph_queries.h"
 #include "tests/testing/model_fixtures.h"
@@ -34,10 +35,7 @@ AttrMap lsh_attrs(bool causal) {
 
 // A recompute-like forward (its result used by `y`) and a gradient on the
 // same operands; the cotangent depends on the forward when `dependent`.
-struct Built {
-  std::unique_ptr<Graph> graph;
-  ValueMap feeds;
-};
+using Built = testing::BuiltGraph;
 Built attention_and_gradient(bool causal, bool dependent) {
   Built b{std::make_unique<Graph>("pair"), {}};
   Graph& g = *b.graph;

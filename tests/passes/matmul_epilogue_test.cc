@@ -15,6 +15,7 @@
 #include "compiler/ir/verifier.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "runtime/gemm.h"
+#include "tests/testing/built_graph.h"
 #include "tests/testing/gradient_check.h"
 #include "tests/testing/graph_queries.h"
 
@@ -23,10 +24,7 @@ namespace {
 
 using testing::count_ops;
 
-struct Built {
-  std::unique_ptr<Graph> graph;
-  ValueMap feeds;
-};
+using Built = testing::BuiltGraph;
 
 // y1 = linear(x, w) + b (x [2, 40, 24]: a reshape around the matmul),
 // y2 = x2 w2^T + b2 (2-D, the weight read transposed), and

@@ -13,6 +13,7 @@
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "tests/testing/built_graph.h"
 #include "tests/testing/gradient_check.h"
 #include "tests/testing/graph_queries.h"
 
@@ -23,10 +24,7 @@ using testing::count_ops;
 
 constexpr int64_t kRows = 4096, kColumns = 96;  // 393,216 elements: enough to split
 
-struct Built {
-  std::unique_ptr<Graph> graph;
-  ValueMap feeds;
-};
+using Built = testing::BuiltGraph;
 
 // sum over the rows of x [kRows / 2, 2, kColumns] (both leading axes), its
 // max with keepdims, and a sum whose input is an elementwise product read

@@ -19,6 +19,7 @@
 #include "compiler/passes/lsh_forward_sharing.h"
 #include "compiler/pipeline/compile.h"
 #include "models/reformer_step.h"
+#include "tests/testing/built_graph.h"
 #include "tests/testing/gradient_check.h"
 #include "tests/testing/graph_queries.h"
 #include "tests/testing/model_fixtures.h"
@@ -30,10 +31,7 @@ using testing::random_tensor;
 
 // x [R, 1] broadcast to [R, C] and read three times: by two elementwise
 // ops with a matmul between them, and by the matmul itself.
-struct Built {
-  std::unique_ptr<Graph> graph;
-  ValueMap feeds;
-};
+using Built = testing::BuiltGraph;
 Built shared_broadcast(int64_t rows, int64_t columns) {
   Built b{std::make_unique<Graph>("shared"), {}};
   Graph& g = *b.graph;
