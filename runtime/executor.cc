@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "compiler/ir/error.h"
+#include "runtime/thread_scratch.h"
 
 namespace reforge::runtime {
 namespace {
@@ -95,6 +96,7 @@ int Executor::find_slot(const std::string& name) const {
 }
 
 void Executor::run() {
+  thread_scratch();  // the calling thread's, taken in its first step
   seconds_.resize(resolved_.size(), 0.0);
   for (size_t i = 0; i < resolved_.size(); ++i) {
     const Launch& launch = program_.launches[i];

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/thread_pool.h"
+#include "runtime/thread_scratch.h"
 
 namespace reforge::runtime {
 

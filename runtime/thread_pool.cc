@@ -3,12 +3,25 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <latch>
+
+#include "runtime/thread_scratch.h"
 
 namespace reforge::runtime {
 
+// Returns once every worker has its scratch (thread_scratch.h), so no
+// allocation of the pool's happens after the constructor.
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work_loop(); });
+  std::latch ready(threads - 1);
+  for (int i = 1; i < threads; ++i) {
+    workers_.emplace_back([this, &ready] {
+      thread_scratch();
+      ready.count_down();
+      work_loop();
+    });
+  }
+  ready.wait();
 }
 
 ThreadPool::~ThreadPool() {

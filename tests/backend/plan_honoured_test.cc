@@ -5,10 +5,7 @@
 // window holds only itself still gets weights summing to 1 in f32.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <new>
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/pipeline/compile.h"
@@ -16,30 +13,8 @@
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
+#include "tests/testing/allocation_counter.h"
 #include "tests/testing/model_fixtures.h"
-
-// Counts heap allocations while `counting` is set (every thread). Under
-// AddressSanitizer the sanitizer owns operator new (replacing it mixes two
-// allocators), so there the count is not taken.
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<int64_t> allocations{0};
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCountingAllocations = false;
-#else
-constexpr bool kCountingAllocations = true;
-#endif
-}  // namespace
-
-#if !defined(__SANITIZE_ADDRESS__)
-void* operator new(std::size_t size) {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#endif
 
 namespace reforge {
 namespace {
@@ -65,7 +40,7 @@ TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
 // Kernels, GEMM, gathers, scatters and the fused LSH kernel (whose scratch
 // is a planned workspace) allocate nothing while a step runs.
 TEST(PlanHonoured, RunningAStepAllocatesNothing) {
-  if (!kCountingAllocations) GTEST_SKIP() << "allocations are not counted under AddressSanitizer";
+  if (!testing::counting_allocations()) GTEST_SKIP() << "allocations are not counted under AddressSanitizer";
   ReformerConfig config = testing::tiny_reformer_config();
   config.attention = {AttentionKind::lsh, AttentionKind::local, AttentionKind::full};
   config.n_layers = 3;
@@ -74,11 +49,9 @@ TEST(PlanHonoured, RunningAStepAllocatesNothing) {
   ValueMap batch = make_duplication_task(config, 3)->batch(1);
   for (const auto& [name, value] : batch) trainer.executable().feed(name, value);
   trainer.executable().run();  // warm: the thread pool's threads exist
-  allocations = 0;
-  counting = true;
+  testing::CountingAllocations counter;
   trainer.executable().run();
-  counting = false;
-  EXPECT_EQ(allocations.load(), 0);
+  EXPECT_EQ(counter.count(), 0);
 }
 
 // Softmax subtracts the maximum: logits far below zero still normalise.

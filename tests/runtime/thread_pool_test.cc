@@ -2,7 +2,8 @@
 // extent and piece count; the first exception reaches the caller after
 // every piece; thousands of back-to-back jobs (workers spinning between
 // them) and jobs after a pause (workers asleep) both complete; a pool is
-// destroyed cleanly in either state.
+// destroyed cleanly in either state. A worker's first GEMM allocates
+// nothing: its scratch was taken before the constructor returned.
 #include "runtime/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,9 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "runtime/gemm.h"
+#include "tests/testing/allocation_counter.h"
 
 namespace reforge::runtime {
 namespace {
@@ -69,6 +73,36 @@ TEST(ThreadPool, DestroyedWhileWorkersSpinOrSleep) {
     expect_each_index_once(pool, 16, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
   }
+}
+
+// The fused attention kernels run a GEMM on whichever thread takes a
+// slice, and which one does changes from run to run: a worker that took
+// none in a warm-up step must not allocate its panels in the next.
+TEST(ThreadPool, AWorkersFirstGemmAllocatesNothing) {
+  if (!testing::counting_allocations()) GTEST_SKIP() << "allocations are not counted under AddressSanitizer";
+  ThreadPool pool(2);
+  const int64_t n = 48;
+  std::vector<float> a(n * n, 1.0f), b(n * n, 2.0f), c(2 * n * n);
+  const GemmLayout layout = GemmLayout::dense(n, n, n);
+  gemm(a.data(), b.data(), c.data(), n, n, n, layout);  // the calling thread's scratch, as a step's first run takes it
+  std::atomic<int> started = 0;
+  std::atomic<bool> on_two_threads = false;
+  const std::thread::id caller = std::this_thread::get_id();
+  testing::CountingAllocations counter;
+  pool.parallel_for(
+      2,
+      [&](int64_t begin, int64_t) {
+        // Each piece waits for the other, so the worker runs one.
+        started.fetch_add(1);
+        while (started.load() < 2) std::this_thread::yield();
+        if (std::this_thread::get_id() != caller) on_two_threads = true;
+        gemm(a.data(), b.data(), c.data() + begin * n * n, n, n, n, layout);
+      },
+      2);
+  EXPECT_EQ(counter.count(), 0);
+  EXPECT_TRUE(on_two_threads.load());
+  EXPECT_EQ(c[0], 2.0f * n);
+  EXPECT_EQ(c[2 * n * n - 1], 2.0f * n);
 }
 
 }  // namespace
