@@ -1,6 +1,7 @@
 // Batched matrix multiply: [..., m, k] x [..., k, n] -> [..., m, n] with
 // equal batch dimensions (the DSL broadcasts them). Lowers to the runtime's
 // GEMM, which reads a transposed operand in place.
+#include "compiler/kernel/epilogue_activation.h"
 #include "ops/op_helpers.h"
 
 namespace reforge::ops {
@@ -17,6 +18,20 @@ bool swaps_last_axes(const Node& n) {
     if (perm[i] != i) return false;
   }
   return true;
+}
+
+// Where matmul_epilogue's optional inputs are (-1: absent).
+struct EpilogueInputs {
+  int bias = -1, residual = -1;
+};
+
+EpilogueInputs epilogue_inputs(const AttrMap& attrs, int inputs) {
+  EpilogueInputs in;
+  int next = 2;
+  if (attrs.get_int("bias") != 0) in.bias = next++;
+  if (attrs.get_int("residual") != 0) in.residual = next++;
+  if (inputs != next) shape_error(fmt::format("matmul_epilogue expects {} inputs, got {}", next, inputs));
+  return in;
 }
 
 }  // namespace
@@ -87,28 +102,43 @@ REFORGE_REGISTER_OPS(matmul) {
                    },
                .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); }});
 
-  // [m, k] x [k, n] + bias [n] broadcast over the rows: a matmul with the
-  // bias added in the GEMM's epilogue, to each block of C while it is in
-  // cache. Only the back end makes it (compiler/passes/matmul_epilogue),
-  // after differentiation: no gradient rule. Its value is the matmul's,
-  // then the addition.
+  // A matmul with an epilogue the GEMM applies to each block of C right
+  // after the block's last product, while it is in cache:
+  //   act(a b + bias) + residual      a [m, k], b [k, n], bias [n], residual [m, n]
+  // Inputs: a, b, then bias when attr bias is 1, then residual when attr
+  // residual is 1. activation names a one-operand elementwise op (gelu,
+  // relu) or is empty. Only the back end makes it (compiler/passes/
+  // matmul_epilogue), after differentiation: no gradient rule. Its value
+  // is that of the ops it replaces, in their order.
   register_op(
-      {.name = "matmul_bias",
-       .arity = 3,
+      {.name = "matmul_epilogue",
+       .arity = -1,
+       .attrs = {{"bias", AttrKind::integer}, {"residual", AttrKind::integer}, {"activation", AttrKind::string}},
        .infer =
            [](const InferContext& c) {
-             const TensorType &a = c.inputs[0], &b = c.inputs[1], &bias = c.inputs[2];
-             if (a.dtype != b.dtype || a.dtype != bias.dtype) shape_error("dtypes differ: " + types_string(c.inputs));
-             require_float(a, "matmul_bias operand");
-             if (a.rank() != 2 || b.rank() != 2 || bias.rank() != 1 || a.shape[1] != b.shape[0] ||
-                 bias.shape[0] != b.shape[1]) {
-               shape_error("needs [m, k], [k, n] and [n]: " + types_string(c.inputs));
+             const EpilogueInputs in = epilogue_inputs(c.attrs, static_cast<int>(c.inputs.size()));
+             const TensorType &a = c.inputs[0], &b = c.inputs[1];
+             for (const TensorType& t : c.inputs) {
+               if (t.dtype != a.dtype) shape_error("dtypes differ: " + types_string(c.inputs));
              }
-             return TensorType{a.dtype, {a.shape[0], b.shape[1]}};
+             require_float(a, "matmul_epilogue operand");
+             if (a.rank() != 2 || b.rank() != 2 || a.shape[1] != b.shape[0]) {
+               shape_error("needs [m, k] and [k, n]: " + types_string(c.inputs));
+             }
+             const Shape out{a.shape[0], b.shape[1]};
+             if (in.bias >= 0 && c.inputs[in.bias].shape != Shape{out[1]}) {
+               shape_error("the bias must be [n]: " + types_string(c.inputs));
+             }
+             if (in.residual >= 0 && c.inputs[in.residual].shape != out) {
+               shape_error("the residual must be [m, n]: " + types_string(c.inputs));
+             }
+             kir::epilogue_activation(c.attrs);  // a known activation
+             return TensorType{a.dtype, out};
            },
        .eval =
            [](const EvalContext& c) {
-             const HostTensor &a = *c.inputs[0], &b = *c.inputs[1], &bias = *c.inputs[2];
+             const EpilogueInputs in = epilogue_inputs(c.node.attrs, static_cast<int>(c.inputs.size()));
+             const HostTensor &a = *c.inputs[0], &b = *c.inputs[1];
              HostTensor out(c.node.type);
              const int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
              for (int64_t i = 0; i < m; ++i) {
@@ -116,19 +146,38 @@ REFORGE_REGISTER_OPS(matmul) {
                  const double a_ip = a.data[i * k + p];
                  for (int64_t j = 0; j < n; ++j) out.data[i * n + j] += a_ip * b.data[p * n + j];
                }
-               for (int64_t j = 0; j < n; ++j) out.data[i * n + j] += bias.data[j];
+               if (in.bias >= 0) {
+                 for (int64_t j = 0; j < n; ++j) out.data[i * n + j] += c.inputs[in.bias]->data[j];
+               }
+             }
+             if (const OpDef* act = kir::epilogue_activation(c.node.attrs)) {
+               // The activation op's own reference definition.
+               Graph g("activation");
+               const Node& node = g.node(g.add(act->name, {g.input("x", out.type)}, {}, SourceLoc{}).id);
+               out = act->eval({node, {&out}, {}});
+             }
+             if (in.residual >= 0) {
+               for (int64_t e = 0; e < m * n; ++e) out.data[e] += c.inputs[in.residual]->data[e];
              }
              return out;
            },
        .kind = OpKind::library,
        .library =
            [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-             // ints: as matmul's (dtype, batch 1, m, n, k, transposed A, B).
+             // ints: as matmul's (dtype, batch 1, m, n, k, transposed A, B),
+             // then whether a bias and a residual follow B in the buffers.
+             // The activation is generated code: the op's own element rule.
+             const EpilogueInputs in = epilogue_inputs(c.node.attrs, static_cast<int>(c.inputs.size()));
              const Shape& out = c.node.type.shape;
-             call = {"matmul_bias",
+             call = {"matmul_epilogue",
                      {dtype_code(c.node.type.dtype), 1, out[0], out[1], c.inputs[0].shape[1], c.absorbed[0] ? 1 : 0,
-                      c.absorbed[1] ? 1 : 0}};
-             call.flops = 2 * out[0] * out[1] * c.inputs[0].shape[1] + out[0] * out[1];
+                      c.absorbed[1] ? 1 : 0, in.bias >= 0 ? 1 : 0, in.residual >= 0 ? 1 : 0}};
+             const int64_t epilogue_flops = (in.bias >= 0) + (in.residual >= 0);
+             call.flops = 2 * out[0] * out[1] * c.inputs[0].shape[1] + epilogue_flops * out[0] * out[1];
+             if (const OpDef* act = kir::epilogue_activation(c.node.attrs)) {
+               call.epilogue = kir::activation_kernel(*act, c.node.type.dtype, out[0] * out[1]);
+               call.flops += kir::count_flops(*call.epilogue);
+             }
            },
        .absorbs_input = [](int input, const Node& producer) { return input < 2 && swaps_last_axes(producer); }});
 }

@@ -136,6 +136,7 @@ std::string encode_entry(const EntryPoint& e) {
   for (const Launch& l : p.launches) {
     w.u8(static_cast<uint8_t>(l.kind));
     w.string(l.function);
+    w.string(l.epilogue);
     w.count(l.buffers.size());
     for (const BufferRef& b : l.buffers) w.buffer(b);
     w.count(l.ints.size());
@@ -295,12 +296,14 @@ EntryPoint decode_entry(ByteReader r) {
     if (role > static_cast<uint8_t>(SlotRole::computed)) r.fail(fmt::format("slot '{}' has an unknown role", s.name));
     s.role = static_cast<SlotRole>(role);
   }
-  p.launches.resize(r.count("launches", 1 + 4 * 7 + 8 * 4 + 4 + 1));
+  p.launches.resize(r.count("launches", 1 + 4 * 8 + 8 * 4 + 4 + 1));
   for (Launch& l : p.launches) {
     uint8_t kind = r.u8("launch kind");
     if (kind > static_cast<uint8_t>(Launch::Kind::library)) r.fail("a launch has an unknown kind");
     l.kind = static_cast<Launch::Kind>(kind);
     l.function = r.string("launch function");
+    l.epilogue = r.string("launch epilogue");
+    if (!l.epilogue.empty() && l.kind != Launch::Kind::library) r.fail("a kernel launch has an epilogue");
     l.buffers.resize(r.count("launch buffers", 20));
     for (BufferRef& b : l.buffers) b = r.buffer("launch buffer");
     l.ints.resize(r.count("launch integers", 8));

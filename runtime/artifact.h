@@ -22,7 +22,7 @@
 
 namespace reforge::runtime {
 
-inline constexpr uint32_t kArtifactFormatVersion = 1;
+inline constexpr uint32_t kArtifactFormatVersion = 2;  // 2: launches name their epilogue kernel
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 

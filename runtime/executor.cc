@@ -75,6 +75,10 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
       r.library = find_library_function(launch.function);
       if (!r.library)
         throw Error(fmt::format("the runtime has no library function '{}' ({})", launch.function, launch.node));
+      if (!launch.epilogue.empty()) {
+        r.epilogue = resolve(launch.epilogue);
+        if (!r.epilogue) throw Error(fmt::format("no code for epilogue '{}' ({})", launch.epilogue, launch.node));
+      }
     }
     for (const BufferRef& b : launch.buffers) r.pointers.push_back(address(b));
     resolved_.push_back(std::move(r));
@@ -112,7 +116,7 @@ void Executor::run() {
         }
       } else {
         r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()), launch.reals.data(),
-                   *pool_, gemm_micro_kernel_});
+                   *pool_, gemm_micro_kernel_, r.epilogue});
       }
     } catch (const Error& e) {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));

@@ -97,6 +97,7 @@ class Executor {
   struct Resolved {
     KernelFunction kernel = nullptr;
     LibraryFunction library = nullptr;
+    KernelFunction epilogue = nullptr;  // a library call's generated epilogue
     std::vector<void*> pointers;
   };
 

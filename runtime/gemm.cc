@@ -58,14 +58,14 @@ Isa host_isa() {
 
 template <typename T>
 void dispatch(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout, ThreadPool* pool,
-              GemmMicroKernel generated, const T* bias) {
+              GemmMicroKernel generated, const GemmEpilogue<T>& epilogue) {
   switch (host_isa()) {
     case Isa::v4:
-      return v4::gemm(a, b, c, m, n, k, layout, pool, generated, bias);
+      return v4::gemm(a, b, c, m, n, k, layout, pool, generated, epilogue);
     case Isa::v3:
-      return v3::gemm(a, b, c, m, n, k, layout, pool, generated, bias);
+      return v3::gemm(a, b, c, m, n, k, layout, pool, generated, epilogue);
     case Isa::baseline:
-      return baseline::gemm(a, b, c, m, n, k, layout, pool, generated, bias);
+      return baseline::gemm(a, b, c, m, n, k, layout, pool, generated, epilogue);
   }
 }
 
@@ -84,12 +84,12 @@ GemmBlock host_gemm_block() {
 }
 
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool, GemmMicroKernel generated, const float* bias) {
-  dispatch(a, b, c, m, n, k, layout, pool, generated, bias);
+          ThreadPool* pool, GemmMicroKernel generated, const GemmEpilogue<float>& epilogue) {
+  dispatch(a, b, c, m, n, k, layout, pool, generated, epilogue);
 }
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool, GemmMicroKernel /*generated: float only*/, const double* bias) {
-  dispatch(a, b, c, m, n, k, layout, pool, nullptr, bias);
+          ThreadPool* pool, GemmMicroKernel /*generated: float only*/, const GemmEpilogue<double>& epilogue) {
+  dispatch(a, b, c, m, n, k, layout, pool, nullptr, epilogue);
 }
 
 }  // namespace reforge::runtime

@@ -56,19 +56,34 @@ inline std::string describe_gemm(bool generated) {
                    : "GEMM on the runtime's " + block + " micro-kernel (the code has none for this CPU)";
 }
 
+// Generated code a GEMM epilogue runs: a compiled program's kernel,
+// kernel(buffers, begin, end), over flat elements [begin, end).
+using EpilogueKernel = void (*)(void* const* buffers, int64_t begin, int64_t end);
+
+// What the GEMM does to each block of C right after the block's last
+// product, while it is in cache, in this order:
+//   + bias[j]        (bias [n], broadcast over the rows)
+//   activation       (in place: the kernel, given C as its one buffer,
+//                     over the block's rows as flat elements of C)
+//   + residual[i, j] (laid out like C)
+// The bits are those of the product followed by each step on its own.
+template <typename T>
+struct GemmEpilogue {
+  const T* bias = nullptr;
+  EpilogueKernel activation = nullptr;
+  const T* residual = nullptr;
+};
+
 // With a pool, large products split C's rows between its threads; without
 // one (or when small) the calling thread does all. With `generated` (of
 // host_gemm_block()'s shape) the register blocks run on it, else on the
-// runtime's own copy; the two give the same bits.
-// With `bias` ([n]) each row of C gets it added after its last product,
-// block by block while the block is in cache (the bits of the product
-// followed by the addition). Generated micro-kernels are float only: the
-// double GEMM takes `generated` so callers need not tell the types apart,
-// and always runs on its own copy.
+// runtime's own copy; the two give the same bits. Generated micro-kernels
+// are float only: the double GEMM takes `generated` so callers need not
+// tell the types apart, and always runs on its own copy.
 void gemm(const float* a, const float* b, float* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const float* bias = nullptr);
+          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const GemmEpilogue<float>& epilogue = {});
 void gemm(const double* a, const double* b, double* c, int64_t m, int64_t n, int64_t k, const GemmLayout& layout,
-          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const double* bias = nullptr);
+          ThreadPool* pool = nullptr, GemmMicroKernel generated = nullptr, const GemmEpilogue<double>& epilogue = {});
 
 // One-thread products on a fixed micro-kernel choice: the fused attention
 // kernels' chunk products (the program's generated one, or null).

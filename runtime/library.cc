@@ -88,18 +88,23 @@ void matmul(const LibraryArgs& a) {
   });
 }
 
-// C [m, n] = A B + bias (broadcast over the rows), the bias added by the
-// GEMM to each block of C as it finishes it. ints as matmul's (batch 1).
-void matmul_bias(const LibraryArgs& a) {
+// C [m, n] = A B, then the GEMM's epilogue on each finished block: a
+// bias [n] (ints[7]), the launch's generated activation (if it has one),
+// a residual [m, n] (ints[8]). ints as matmul's (batch 1). Buffers: A, B,
+// [bias], [residual], C.
+void matmul_epilogue(const LibraryArgs& a) {
   const int64_t m = a.ints[2], n = a.ints[3], k = a.ints[4];
   const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
+  const bool bias = a.ints[7] != 0, residual = a.ints[8] != 0;
   with_float_type(a.ints[0], [&](auto zero) {
     using T = decltype(zero);
-    const T* A = static_cast<const T*>(a.buffers[0]);
-    const T* B = static_cast<const T*>(a.buffers[1]);
-    const T* bias = static_cast<const T*>(a.buffers[2]);
-    T* C = static_cast<T*>(a.buffers[3]);
-    gemm(A, B, C, m, n, k, layout, &a.pool, a.gemm_micro_kernel, bias);
+    int next = 2;
+    GemmEpilogue<T> epilogue;
+    if (bias) epilogue.bias = static_cast<const T*>(a.buffers[next++]);
+    epilogue.activation = a.epilogue;
+    if (residual) epilogue.residual = static_cast<const T*>(a.buffers[next++]);
+    gemm(static_cast<const T*>(a.buffers[0]), static_cast<const T*>(a.buffers[1]), static_cast<T*>(a.buffers[next]), m,
+         n, k, layout, &a.pool, a.gemm_micro_kernel, epilogue);
   });
 }
 
@@ -334,7 +339,7 @@ void chunked_attention(const LibraryArgs& a) {
 const std::map<std::string, LibraryFunction, std::less<>>& functions() {
   static const auto* table = new std::map<std::string, LibraryFunction, std::less<>>{
       {"matmul", matmul},
-      {"matmul_bias", matmul_bias},
+      {"matmul_epilogue", matmul_epilogue},
       {"take", take},
       {"index_add", index_add},
       {"gather", gather},

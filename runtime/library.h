@@ -21,6 +21,7 @@ struct LibraryArgs {
   const double* reals;
   ThreadPool& pool;
   GemmMicroKernel gemm_micro_kernel = nullptr;  // the program's generated one, if it has it
+  EpilogueKernel epilogue = nullptr;            // the launch's generated epilogue kernel, if it has one
 };
 
 using LibraryFunction = void (*)(const LibraryArgs&);

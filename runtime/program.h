@@ -38,6 +38,7 @@ struct Launch {
   enum class Kind { kernel, library };
   Kind kind = Kind::kernel;
   std::string function;  // a kernel's symbol or a library function's name
+  std::string epilogue;  // library calls: a kernel's symbol the call runs on its result (a GEMM's activation), or ""
   std::vector<BufferRef> buffers;
   std::vector<int64_t> ints;  // library calls' constants
   std::vector<double> reals;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct LibraryCall {
   std::vector<int64_t> ints;
   std::vector<double> reals;
   int64_t flops = 0;  // floating-point operations, for the profile
+  // Generated code the call runs on its result (a GEMM epilogue's
+  // activation); the lowering compiles it with the program's kernels.
+  std::optional<Kernel> epilogue;
 };
 
 }  // namespace reforge::kir

@@ -196,6 +196,7 @@ class Lowerer {
     n.def->library({n, types, absorbed}, call);
     out_.program.launches.push_back({.kind = runtime::Launch::Kind::library,
                                      .function = call.function,
+                                     .epilogue = call.epilogue ? intern_kernel(std::move(*call.epilogue)) : "",
                                      .buffers = std::move(buffers),
                                      .ints = call.ints,
                                      .reals = call.reals,

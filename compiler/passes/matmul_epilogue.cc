@@ -1,57 +1,131 @@
 #include "compiler/passes/matmul_epilogue.h"
 
+#include "compiler/kernel/epilogue_activation.h"
+#include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/rewrite.h"
 
 namespace reforge {
 namespace {
 
-// The pieces of add(product, broadcast(bias)) that fuse, by node id.
-struct BiasedProduct {
-  int matmul = -1, reshape = -1, bias = -1;
+// The epilogue stages, in the order the GEMM applies them.
+enum class Stage { bias, activation, residual };
+
+// A product an epilogue stage can extend: a 2-D matmul or matmul_epilogue
+// (`product`), read only by `reshape` when that is not -1, which is read
+// only by the consumer.
+struct Product {
+  int product = -1, reshape = -1;
 };
 
-}  // namespace
+bool has_bias(const Node& p) { return p.op == "matmul_epilogue" && p.attrs.get_int("bias") != 0; }
+bool has_activation(const Node& p) { return p.op == "matmul_epilogue" && !p.attrs.get_string("activation").empty(); }
+bool has_residual(const Node& p) { return p.op == "matmul_epilogue" && p.attrs.get_int("residual") != 0; }
 
-std::unique_ptr<Graph> fuse_matmul_bias(const Graph& graph) {
+// Node `id` as a product that `stage` may be added to.
+Product product_at(const Graph& graph, const std::vector<int>& readers, int id, Stage stage) {
+  Product p;
+  if (readers[id] != 1) return p;
+  if (graph.node(id).op == "reshape") {
+    p.reshape = id;
+    id = graph.node(id).inputs[0];
+    if (readers[id] != 1) return {};
+  }
+  const Node& n = graph.node(id);
+  if (n.type.rank() != 2 || (n.op != "matmul" && n.op != "matmul_epilogue")) return {};
+  // A later stage already there: this one would come after it.
+  if (has_residual(n) || (stage <= Stage::activation && has_activation(n)) || (stage == Stage::bias && has_bias(n))) {
+    return {};
+  }
+  p.product = id;
+  return p;
+}
+
+// What one consumer adds to its product: the stage, and its operand (the
+// bias vector or the residual; -1 for an activation).
+struct Match {
+  Product product;
+  int operand = -1;
+  std::string activation;
+};
+
+Match match_bias(const Graph& graph, const std::vector<int>& readers, const Node& add) {
+  if (add.op != "add" || add.inputs.size() != 2) return {};
+  for (int side = 0; side < 2; ++side) {
+    const Node& row = graph.node(add.inputs[1 - side]);
+    if (row.op != "broadcast" || graph.node(row.inputs[0]).type.rank() != 1) continue;
+    Product p = product_at(graph, readers, add.inputs[side], Stage::bias);
+    if (p.product < 0) continue;
+    const TensorType& bias = graph.node(row.inputs[0]).type;
+    const int64_t n = graph.node(p.product).type.shape[1];
+    if (bias.shape[0] != n || add.type.shape.back() != n || bias.dtype != add.type.dtype) continue;
+    return {p, row.inputs[0], ""};
+  }
+  return {};
+}
+
+Match match_activation(const Graph& graph, const std::vector<int>& readers, const Node& act) {
+  if (!kir::is_epilogue_activation(act.op) || act.inputs.size() != 1) return {};
+  Product p = product_at(graph, readers, act.inputs[0], Stage::activation);
+  if (p.product < 0) return {};
+  return {p, -1, act.op};
+}
+
+Match match_residual(const Graph& graph, const std::vector<int>& readers, const Node& add) {
+  if (add.op != "add" || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return {};
+  for (int side = 0; side < 2; ++side) {
+    const Node& other = graph.node(add.inputs[1 - side]);
+    // A broadcast would have to be written out as a full [m, n] buffer.
+    if (other.op == "broadcast" || other.type != add.type) continue;
+    Product p = product_at(graph, readers, add.inputs[side], Stage::residual);
+    if (p.product < 0) continue;
+    return {p, add.inputs[1 - side], ""};
+  }
+  return {};
+}
+
+// One stage over the whole graph: each match becomes a matmul_epilogue
+// with the stage added.
+std::unique_ptr<Graph> fuse_stage(const Graph& graph, Stage stage) {
   const std::vector<int> readers = reader_counts(graph);
-
-  // The add's operands as a product read only here and a broadcast row.
-  auto match = [&](const Node& add) {
-    BiasedProduct m;
-    if (add.op != "add" || add.inputs.size() != 2) return m;
-    for (int side = 0; side < 2; ++side) {
-      int product = add.inputs[side];
-      const Node& row = graph.node(add.inputs[1 - side]);
-      if (row.op != "broadcast" || graph.node(row.inputs[0]).type.rank() != 1) continue;
-      int reshape = -1;
-      if (graph.node(product).op == "reshape" && readers[product] == 1) {
-        reshape = product;
-        product = graph.node(product).inputs[0];
-      }
-      const Node& mm = graph.node(product);
-      if (mm.op != "matmul" || mm.type.rank() != 2 || readers[product] != 1) continue;
-      const int64_t n = mm.type.shape[1];
-      if (graph.node(row.inputs[0]).type.shape[0] != n || add.type.shape.back() != n) continue;
-      if (graph.node(row.inputs[0]).type.dtype != mm.type.dtype) continue;
-      return BiasedProduct{product, reshape, row.inputs[0]};
-    }
-    return BiasedProduct{};
-  };
-
   return rewrite_graph(graph, [&](const Node& n, RewriteContext& c) {
-    const BiasedProduct m = match(n);
-    if (m.matmul < 0) return -1;
+    const Match m = stage == Stage::bias         ? match_bias(graph, readers, n)
+                    : stage == Stage::activation ? match_activation(graph, readers, n)
+                                                 : match_residual(graph, readers, n);
+    if (m.product.product < 0) return -1;
     Graph& out = c.out;
-    const Node& mm = graph.node(m.matmul);
-    // The matmul (and reshape) were copied when their turn came; read the
-    // matmul's operands as mapped, so the copies are left unread.
-    Tensor fused =
-        out.add("matmul_bias",
-                {out.value(c.mapped[mm.inputs[0]]), out.value(c.mapped[mm.inputs[1]]), out.value(c.mapped[m.bias])}, {},
-                mm.loc);
+    const Node& mm = graph.node(m.product.product);
+    // The product (and reshape) were copied when their turn came; read
+    // their operands as mapped, so the copies are left unread.
+    AttrMap attrs;
+    attrs.set("bias", has_bias(mm) ? int64_t{1} : int64_t{0});
+    attrs.set("activation", mm.op == "matmul_epilogue" ? mm.attrs.get_string("activation") : std::string());
+    attrs.set("residual", int64_t{0});
+    std::vector<Tensor> inputs;
+    for (int in : mm.inputs) inputs.push_back(out.value(c.mapped[in]));
+    switch (stage) {
+      case Stage::bias:
+        attrs.set("bias", int64_t{1});
+        inputs.insert(inputs.begin() + 2, out.value(c.mapped[m.operand]));
+        break;
+      case Stage::activation:
+        attrs.set("activation", m.activation);
+        break;
+      case Stage::residual: {
+        Tensor residual = out.value(c.mapped[m.operand]);
+        if (residual.type().shape != mm.type.shape) {
+          AttrMap shape;
+          shape.set("shape", mm.type.shape);
+          residual = out.add("reshape", {residual}, std::move(shape), n.loc);
+        }
+        attrs.set("residual", int64_t{1});
+        inputs.push_back(residual);
+        break;
+      }
+    }
+    Tensor fused = out.add("matmul_epilogue", inputs, std::move(attrs), mm.loc);
     out.mutable_node(fused.id).role = n.role;
     int result = fused.id;
-    if (m.reshape >= 0) {
+    if (m.product.reshape >= 0) {
       AttrMap shape;
       shape.set("shape", n.type.shape);
       result = out.add("reshape", {fused}, std::move(shape), n.loc).id;
@@ -60,6 +134,16 @@ std::unique_ptr<Graph> fuse_matmul_bias(const Graph& graph) {
     out.mutable_node(result).name = n.name;  // the value it replaces, by name
     return result;
   });
+}
+
+}  // namespace
+
+std::unique_ptr<Graph> fuse_matmul_epilogues(const Graph& graph) {
+  std::unique_ptr<Graph> g = graph.clone();
+  for (Stage stage : {Stage::bias, Stage::activation, Stage::residual}) {
+    g = eliminate_dead_code(*fuse_stage(*g, stage));  // the replaced products go before the next count
+  }
+  return g;
 }
 
 }  // namespace reforge

@@ -1,15 +1,20 @@
-// Pass: a bias added to a matmul's result goes into the GEMM's epilogue.
+// Pass: what a matmul's result goes through next goes into the GEMM's
+// epilogue, applied to each block of C right after its last product while
+// the block is in cache, instead of a separate kernel reading and writing
+// the whole product again. In order:
 //
-//   add(matmul(x, w), broadcast(b))            x [m, k], w [k, n], b [n]
-//   add(reshape(matmul(x, w)), broadcast(b))   (a linear layer's leading axes)
-// become matmul_bias(x, w, b) (then the reshape): the GEMM adds b to each
-// block of C as it finishes it, while the block is in cache, instead of a
-// separate kernel reading and writing the whole product again. Applies
-// when the product is read only by the addition (directly or through the
-// one reshape) and the graph does not output it. The value is unchanged
-// bit for bit: the product, then the addition (tests/passes/
-// matmul_epilogue_test). Runs on a graph without structured ops, after
-// differentiation (matmul_bias has no gradient rule).
+//   add(P, broadcast(b))      b [n]                -> bias      (the FF's and head's biases)
+//   gelu(P), relu(P)                               -> activation (the FF's first layer)
+//   add(P, r), add(r, P)      r of the add's shape -> residual  (a residual stream + a projection)
+//
+// where P is a 2-D matmul, or a matmul_epilogue without those later
+// stages yet, directly or through one reshape (a linear layer's leading
+// axes), read only there and not a graph output. The result is one
+// matmul_epilogue (then the reshape). Values are unchanged: the same
+// operations in the same order (the activation runs the op's own
+// generated code; tests/passes/matmul_epilogue_test). Runs on a graph
+// without structured ops, after differentiation (matmul_epilogue has no
+// gradient rule).
 #pragma once
 
 #include <memory>
@@ -18,6 +23,6 @@
 
 namespace reforge {
 
-std::unique_ptr<Graph> fuse_matmul_bias(const Graph& graph);
+std::unique_ptr<Graph> fuse_matmul_epilogues(const Graph& graph);
 
 }  // namespace reforge

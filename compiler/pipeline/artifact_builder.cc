@@ -15,6 +15,7 @@ void prefix_symbols(LoweredProgram& lowered, const std::string& prefix) {
   for (kir::Kernel& k : lowered.kernels) k.name = prefix + k.name;
   for (runtime::Launch& l : lowered.program.launches) {
     if (l.kind == runtime::Launch::Kind::kernel) l.function = prefix + l.function;
+    if (!l.epilogue.empty()) l.epilogue = prefix + l.epilogue;
   }
 }
 

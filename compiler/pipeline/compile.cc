@@ -40,7 +40,7 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph) {
   std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
   expanded = eliminate_dead_code(*simplify_algebra(*expanded));
   expanded = rematerialise_shared_views(*expanded);
-  expanded = eliminate_dead_code(*fuse_matmul_bias(*expanded));
+  expanded = fuse_matmul_epilogues(*expanded);
   expanded = split_column_reductions(*expanded);
   verify(*expanded);
   return expanded;

@@ -32,7 +32,9 @@ TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
   EXPECT_EQ(slots, persistent);
   for (const runtime::Launch& l : p.launches) {
     for (const runtime::BufferRef& b : l.buffers) {
-      if (b.slot < 0) EXPECT_LE(b.offset + b.bytes, p.arena_bytes) << l.node;
+      if (b.slot < 0) {
+        EXPECT_LE(b.offset + b.bytes, p.arena_bytes) << l.node;
+      }
     }
   }
 }

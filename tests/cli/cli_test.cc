@@ -44,10 +44,24 @@ TEST(Cli, PlanWritesEachFormatToAFile) {
     ASSERT_EQ(run("plan", {"duplication", "--format=" + format, "-o", path.string(), "--compare=false"}), 0);
     std::string content = read(path);
     EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
-    if (format == "json") EXPECT_EQ(content.rfind("{\n  \"schema\": \"reforge.memory_plan/1\"", 0), 0u);
-    if (format == "html") EXPECT_NE(content.find("<svg"), std::string::npos);
-    if (format == "text") EXPECT_NE(content.find("peak arena"), std::string::npos);
+    if (format == "json") {
+      EXPECT_EQ(content.rfind("{\n  \"schema\": \"reforge.memory_plan/1\"", 0), 0u);
+    } else if (format == "html") {
+      EXPECT_NE(content.find("<svg"), std::string::npos);
+    } else {
+      EXPECT_NE(content.find("peak arena"), std::string::npos);
+    }
   }
+}
+
+// The graph the back end runs, with the GEMM epilogues the passes made.
+TEST(Cli, PlanPrintsTheBackendGraph) {
+  ::testing::internal::CaptureStdout();
+  const int status = run("plan", {"duplication", "--print_backend_graph", "--compare=false"});
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(printed.find("// IR the back end runs"), std::string::npos);
+  EXPECT_NE(printed.find("= matmul_epilogue("), std::string::npos);
 }
 
 TEST(Cli, HelpListsTheFlagsAndSucceeds) {

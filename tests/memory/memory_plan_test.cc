@@ -196,7 +196,9 @@ TEST(MemoryPlan, ElementwiseFusionGroupsNeedNoBuffersForInnerValues) {
       EXPECT_TRUE(n.def->elementwise() || view_producer || reduction_root) << n.name;
       const Shape& read_shape =
           root.def->kind == OpKind::reduction ? graph->node(root.inputs[0]).type.shape : root.type.shape;
-      if (!is_root) EXPECT_EQ(n.type.shape, read_shape) << n.name;
+      if (!is_root) {
+        EXPECT_EQ(n.type.shape, read_shape) << n.name;
+      }
       if (id != group.back()) {
         EXPECT_EQ(consumers[id], 1) << n.name << " escapes its kernel";
       }

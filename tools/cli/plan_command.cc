@@ -40,7 +40,8 @@ int run_plan(const std::vector<std::string>& args) {
                                    {"buffer_reuse", "true"},
                                    {"compare", "true"},
                                    {"print_after", ""},
-                                   {"print_after_all", "false"}});
+                                   {"print_after_all", "false"},
+                                   {"print_backend_graph", "false"}});
   if (s.help_shown) return 0;
   const std::string format = s.flags.get("format");
   if (format != "text" && format != "json" && format != "html") {
@@ -70,6 +71,11 @@ int run_plan(const std::vector<std::string>& args) {
   PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (auto conflict = find_plan_conflict(main.plan)) throw Error("internal: the plan is inconsistent: " + *conflict);
+  // The graph the back ends run: structured ops expanded, matmul
+  // epilogues fused (what --profile's kernels come from).
+  if (s.flags.get_bool("print_backend_graph")) {
+    fmt::print("// IR the back end runs\n{}", print_graph(*backend_graph(*main.compiled.graph)));
+  }
 
   // What each technique buys: plan again with it switched off.
   std::vector<TechniqueSaving> savings;
