@@ -95,6 +95,32 @@ BENCHMARK(BM_ReforgeGemmOwnCopy)
     ->ArgNames({"m", "n", "k", "threads", "at", "bt"})
     ->UseRealTime();
 
+// The GEMM with an epilogue (matmul_epilogue: a bias, and a residual when
+// `residual` is 1), against the same shapes' plain GEMM above: what the
+// epilogue costs on top of the product.
+void BM_ReforgeGemmEpilogue(benchmark::State& state) {
+  int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  runtime::ThreadPool pool(static_cast<int>(state.range(3)));
+  std::vector<float> a(m * k, 0.5f), b(k * n, 0.25f), bias(n, 1.0f), residual(m * n, 2.0f), c(m * n);
+  const bool with_residual = state.range(4) != 0;
+  std::vector<void*> buffers = {a.data(), b.data(), bias.data()};
+  if (with_residual) buffers.push_back(residual.data());
+  buffers.push_back(c.data());
+  std::vector<int64_t> ints = {static_cast<int64_t>(DType::f32), 1, m, n, k, 0, 0, 1, with_residual ? 1 : 0};
+  runtime::LibraryFunction matmul = runtime::find_library_function("matmul_epilogue");
+  for (auto _ : state) {
+    matmul({buffers.data(), ints.data(), static_cast<int64_t>(ints.size()), nullptr, pool, generated_micro_kernel()});
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_ReforgeGemmEpilogue)
+    ->ArgsProduct({{2048}, {256}, {1024}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{2048}, {1024}, {256}, {1, 2}, {0, 1}})
+    ->ArgNames({"m", "n", "k", "threads", "residual"})
+    ->UseRealTime();
+
 void BM_OpenblasSgemm(benchmark::State& state) {
   int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   openblas_set_num_threads(static_cast<int>(state.range(3)));
