@@ -161,6 +161,10 @@ ValueId KernelBuilder::begin_loop(int64_t extent) {
   return intern({.kind = ExprKind::index, .type = DType::i64, .var = placed->var});
 }
 
+void KernelBuilder::keep_open_loops_scalar() {
+  for (Stmt* loop : open_loops_) loop->vectorize = false;
+}
+
 void KernelBuilder::end_loop() {
   if (open_loops_.empty()) throw Error("kernel IR: end_loop without a loop");
   open_loops_.pop_back();

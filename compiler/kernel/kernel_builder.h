@@ -47,6 +47,8 @@ class KernelBuilder {
   // loop of a kernel is its parallel loop, and must enclose everything.
   ValueId begin_loop(int64_t extent);
   void end_loop();
+  // The loops open now stay scalar across their iterations (Stmt::vectorize).
+  void keep_open_loops_scalar();
   // Opens loops over `shape` — all but the last dimension as one flattened
   // loop, then the last — and returns the coordinates. end_loop_nest()
   // closes them.

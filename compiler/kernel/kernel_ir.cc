@@ -90,7 +90,8 @@ class Printer {
     std::string pad(2 * depth, ' ');
     switch (s.kind) {
       case StmtKind::loop:
-        out_ += fmt::format("{}{}for i{} in [0, {}):\n", pad, parallel ? "parallel " : "", s.var, s.extent);
+        out_ += fmt::format("{}{}for i{} in [0, {}){}:\n", pad, parallel ? "parallel " : "", s.var, s.extent,
+                            s.vectorize ? "" : " scalar");
         scopes_.emplace_back();
         for (const Stmt& inner : s.body) statement(inner, depth + 1, false);
         scopes_.pop_back();

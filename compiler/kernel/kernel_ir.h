@@ -54,6 +54,10 @@ struct Stmt {
   int var = -1;
   int64_t extent = 0;
   std::vector<Stmt> body;
+  // false: the code generator does not vectorise the loop across its
+  // iterations (each reads a line of its own: vector lanes would gather),
+  // though it may vectorise inside one iteration.
+  bool vectorize = true;
   // store: buffer[index] = value;  assign: accumulator `target` = value
   int target = -1;
   ValueId index = -1;

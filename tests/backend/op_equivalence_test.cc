@@ -129,6 +129,18 @@ std::vector<OpCase> exact_cases() {
        {F({7, 32})}},
       // NaN (sqrt of a negative): one at the front wins, later ones never.
       {"argmax_nan", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({8, 8}, -2, 4)}},
+      // The unrolled tree's widest case, NaNs and ties in every row.
+      {"argmax_nan_64", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({40, 64}, -3, 3)}},
+      // Lines of 65 to 256 floats, a multiple of 16: sixteen lanes. NaNs,
+      // ties (floats of few values) and -inf (log 0) in every row.
+      {"argmax_lanes_nan", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({40, 128}, -3, 3)}},
+      {"argmax_lanes_ties", [](Graph&, V x) { return argmax(cast(x[0], DType::f32), 1); }, {I({40, 96}, 0, 3)}},
+      {"argmax_lanes_minus_inf",
+       [](Graph&, V x) { return argmax(log(cast(x[0], DType::f32)), 1); },
+       {I({40, 80}, 0, 1)}},
+      {"argmax_odd_width_nan",
+       [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); },
+       {I({40, 23}, -3, 3)}},
       {"floordiv_mod_signs",
        [](Graph&, V x) {
          Tensor negative = -x[1];

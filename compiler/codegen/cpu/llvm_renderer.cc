@@ -77,8 +77,19 @@ class KernelRenderer {
     scopes_.pop_back();
     llvm::Value* next = b_.CreateAdd(index, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
     index->addIncoming(next, b_.GetInsertBlock());
-    b_.CreateBr(header);
+    llvm::BranchInst* back = b_.CreateBr(header);
+    if (!s.vectorize) keep_scalar(back);
     b_.SetInsertPoint(exit);
+  }
+
+  // Loop metadata on the back edge: no vectorising across iterations.
+  void keep_scalar(llvm::BranchInst* back_edge) {
+    llvm::Metadata* off[] = {llvm::MDString::get(ctx_, "llvm.loop.vectorize.enable"),
+                             llvm::ConstantAsMetadata::get(b_.getFalse())};
+    llvm::Metadata* operands[] = {nullptr, llvm::MDNode::get(ctx_, off)};
+    llvm::MDNode* loop_id = llvm::MDNode::getDistinct(ctx_, operands);
+    loop_id->replaceOperandWith(0, loop_id);  // a loop ID names itself
+    back_edge->setMetadata(llvm::LLVMContext::MD_loop, loop_id);
   }
 
   void statement(const kir::Stmt& s) {
