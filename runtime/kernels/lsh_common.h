@@ -93,34 +93,14 @@ inline void copy_row(const T* __restrict from, T* __restrict to, int64_t n) {
   for (int64_t j = 0; j < n; ++j) to[j] = from[j];
 }
 
-// Slots (r * L + position) in order of (round, bucket, position): a
-// counting sort over the R * buckets_per_round global buckets, O(R·L),
+// A counting sort of the R * L slots (round r, position t) by (round,
+// bucket, position) over the R * per_round global buckets: O(R·L),
 // stable, so positions stay ascending within a bucket — the order of
-// trax's unique sort key. `counts` holds R * per_round + 1 entries.
-template <typename Bucket>
-void sort_slots_by_bucket(const LshShape& s, const Bucket* buckets, std::span<int64_t> counts,
-                          std::span<int64_t> order) {
-  const int64_t L = s.length, slots = s.rounds * L, global_buckets = s.rounds * s.per_round;
-  std::fill(counts.begin(), counts.end(), int64_t{0});
-  auto global_bucket = [&](int64_t slot) {
-    auto b = static_cast<int64_t>(buckets[slot]);
-    if (b < 0 || b >= s.per_round) {
-      throw Error("LSH bucket " + std::to_string(b) + " out of range [0, " + std::to_string(s.per_round) + ")");
-    }
-    return b + slot / L * s.per_round;
-  };
-  for (int64_t slot = 0; slot < slots; ++slot) ++counts[global_bucket(slot) + 1];
-  for (int64_t b = 0; b < global_buckets; ++b) counts[b + 1] += counts[b];
-  for (int64_t slot = 0; slot < slots; ++slot) order[counts[global_bucket(slot)]++] = slot;
-}
-
-// The same order as positions alone: sorted[i] is the position of the
-// i-th slot in (round, bucket, position) order. Walks rounds and
-// positions instead of slots, so no slot is ever divided by L (the kernel
-// divided twice per slot while gathering, on the path to every row load).
-template <typename Bucket>
-void sort_positions_by_bucket(const LshShape& s, const Bucket* buckets, std::span<int64_t> counts,
-                              std::span<int32_t> sorted) {
+// trax's unique sort key. sorted[i] = entry(r, t) of the i-th slot.
+// `counts` holds R * per_round + 1 entries.
+template <typename Bucket, typename Entry, typename Value>
+void sort_by_bucket(const LshShape& s, const Bucket* buckets, std::span<int64_t> counts, std::span<Value> sorted,
+                    const Entry& entry) {
   const int64_t L = s.length, global_buckets = s.rounds * s.per_round;
   std::fill(counts.begin(), counts.end(), int64_t{0});
   auto global_bucket = [&](int64_t r, int64_t t) {
@@ -135,8 +115,24 @@ void sort_positions_by_bucket(const LshShape& s, const Bucket* buckets, std::spa
   }
   for (int64_t b = 0; b < global_buckets; ++b) counts[b + 1] += counts[b];
   for (int64_t r = 0; r < s.rounds; ++r) {
-    for (int64_t t = 0; t < L; ++t) sorted[counts[global_bucket(r, t)]++] = static_cast<int32_t>(t);
+    for (int64_t t = 0; t < L; ++t) sorted[counts[global_bucket(r, t)]++] = entry(r, t);
   }
+}
+
+// Slots (r * L + position) in that order.
+template <typename Bucket>
+void sort_slots_by_bucket(const LshShape& s, const Bucket* buckets, std::span<int64_t> counts,
+                          std::span<int64_t> order) {
+  sort_by_bucket(s, buckets, counts, order, [L = s.length](int64_t r, int64_t t) { return r * L + t; });
+}
+
+// The same order as positions alone (no slot is ever divided by L: the
+// kernel divided twice per slot while gathering, on the path to every row
+// load).
+template <typename Bucket>
+void sort_positions_by_bucket(const LshShape& s, const Bucket* buckets, std::span<int64_t> counts,
+                              std::span<int32_t> sorted) {
+  sort_by_bucket(s, buckets, counts, sorted, [](int64_t, int64_t t) { return static_cast<int32_t>(t); });
 }
 
 }  // namespace reforge::kernels

@@ -19,13 +19,16 @@ namespace {
 
 struct PlannedStep {
   CompiledStep compiled;
+  std::unique_ptr<Graph> backend_graph;  // what the plan is of (--print_backend_graph)
   MemoryPlan plan;
 };
 
 PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
                       const PlanOptions& plan_options, bool elementwise_fusion) {
-  PlannedStep out{compile_reformer_step(config, compile, name), {}};
-  out.plan = plan_step_memory(out.compiled, plan_options, elementwise_fusion);
+  PlannedStep out{compile_reformer_step(config, compile, name), nullptr, {}};
+  BackendPlan backend = plan_backend(*out.compiled.graph, out.compiled.provenance(), plan_options, elementwise_fusion);
+  out.backend_graph = std::move(backend.graph);
+  out.plan = std::move(backend.plan);
   return out;
 }
 
@@ -74,7 +77,7 @@ int run_plan(const std::vector<std::string>& args) {
   // The graph the back ends run: structured ops expanded, matmul
   // epilogues fused (what --profile's kernels come from).
   if (s.flags.get_bool("print_backend_graph")) {
-    fmt::print("// IR the back end runs\n{}", print_graph(*backend_graph(*main.compiled.graph)));
+    fmt::print("// IR the back end runs\n{}", print_graph(*main.backend_graph));
   }
 
   // What each technique buys: plan again with it switched off.
