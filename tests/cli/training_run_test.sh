@@ -40,14 +40,23 @@ fi
 
 # --- SIGKILL at random moments: the newest checkpoint always loads ------------
 kills=0
-# Under sanitizers everything is slower: fewer kills, later ones.
-rounds=8 wait_from=1.5
-[ -n "${REFORGE_SANITIZED:-}" ] && rounds=3 wait_from=6
+# Each kill waits until the run has written a new checkpoint (how long
+# compiling takes depends on the machine and on sanitizers), then comes at
+# a random moment within the next two seconds: mid-step or mid-write.
+rounds=8
+[ -n "${REFORGE_SANITIZED:-}" ] && rounds=3
+newest() { ls "$work/killed"/checkpoint-*.safetensors 2> /dev/null | tail -1; }
 for i in $(seq 1 $rounds); do
-  if ls "$work/killed"/checkpoint-*.safetensors > /dev/null 2>&1; then run=(--resume="$work/killed"); else run=(--run_dir="$work/killed"); fi
+  before=$(newest)
+  if [ -n "$before" ]; then run=(--resume="$work/killed"); else run=(--run_dir="$work/killed"); fi
   "$reforge" train "${small[@]}" --steps=4000 "${run[@]}" --checkpoint_every=1 > "$work/killed.log" 2>&1 &
   pid=$!
-  sleep "$(awk -v r=$RANDOM -v base=$wait_from 'BEGIN { printf "%.2f", base + (r % 200) / 100 }')"
+  for _ in $(seq 1 1200); do  # at most 120 s
+    [ "$(newest)" != "$before" ] && break
+    kill -0 $pid 2> /dev/null || break
+    sleep 0.1
+  done
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", (r % 200) / 100 }')"
   kill -9 $pid 2> /dev/null && kills=$((kills + 1))
   wait $pid 2> /dev/null
 done
