@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge {
 namespace {

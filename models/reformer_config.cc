@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "models/text_corpus.h"
 #include "runtime/kernels/counter_rng.h"
 

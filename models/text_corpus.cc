@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "compiler/ir/error.h"
-#include "runtime/durable_file.h"
+#include "base/error.h"
+#include "base/durable_file.h"
 #include "runtime/kernels/counter_rng.h"
 
 namespace reforge {
@@ -79,7 +79,7 @@ std::shared_ptr<const TextCorpus> TextCorpus::open(const std::string& spec) {
       }
       std::sort(files.begin(), files.end());
       for (const auto& f : files) {
-        c->owned_ += runtime::read_whole_file(f.string(), "--data file", kMaxDirectoryBytes - c->owned_.size());
+        c->owned_ += read_whole_file(f.string(), "--data file", kMaxDirectoryBytes - c->owned_.size());
       }
       if (files.empty()) throw Error(fmt::format("--data {}: the directory holds no regular files", path));
       c->text_ = c->owned_;

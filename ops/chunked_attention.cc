@@ -89,32 +89,23 @@ HostTensor eval_fused_grad(const EvalContext& c) {
   return result;
 }
 
-// The planned scratch of the fused kernels: every (example, head) slice's
-// own, so slices run in parallel whatever the thread count (a few rows of
-// numbers per position: O(L), not O(L^2)).
-int64_t workspace(const Node& n, const std::vector<TensorType>& in, bool backward) {
-  kernels::ChunkedAttentionShape s = slice_shape(n, in);
-  int64_t slices = in[0].shape[0] * in[0].shape[1];
-  int64_t per_slice = in[0].dtype == DType::f32 ? kernels::ChunkedAttentionSlice<float>::scratch_bytes(s, backward)
-                                                : kernels::ChunkedAttentionSlice<double>::scratch_bytes(s, backward);
-  return slices * per_slice;
+// The fused kernels' library calls, over every (example, head) slice.
+// Their workspace is every slice's own scratch, so slices run in parallel
+// whatever the thread count (a few rows of numbers per position: O(L),
+// not O(L^2)).
+runtime::ChunkedAttentionCall forward_call(const Node& n, const std::vector<TensorType>& in) {
+  return {.dtype = in[0].dtype, .slices = in[0].shape[0] * in[0].shape[1], .shape = slice_shape(n, in)};
 }
 
-// ints: dtype, slices (B*H), length, chunk, dk, dv, valid, look_back,
-// causal, mask_self.
-void library_call(const std::string& function, const Node& n, const std::vector<TensorType>& in,
-                  kir::LibraryCall& call) {
-  kernels::ChunkedAttentionShape s = slice_shape(n, in);
-  const int64_t slices = in[0].shape[0] * in[0].shape[1];
-  call = {function,
-          {dtype_code(in[0].dtype), slices, s.length, s.chunk, s.dk, s.dv, s.valid, s.look_back ? 1 : 0,
-           s.causal ? 1 : 0, s.mask_self ? 1 : 0}};
-  // Per (query, key) pair multiplied: the logit and the weighted value
-  // (two products); the gradient runs the forward, then the logit again,
-  // dP, dQ, dK and dV.
-  const int64_t pairs = slices * kernels::ChunkedAttentionSlice<double>::pairs(s);
-  const int64_t forward = 2 * pairs * (s.dk + s.dv);
-  call.flops = function == "chunked_attention" ? forward : forward + 2 * pairs * (3 * s.dk + 2 * s.dv);
+// Per (query, key) pair multiplied: the logit and the weighted value
+// (two products); the gradient runs the forward, then the logit again,
+// dP, dQ, dK and dV.
+int64_t pairs(const runtime::ChunkedAttentionCall& c) {
+  return c.slices * kernels::ChunkedAttentionSlice<double>::pairs(c.shape);
+}
+int64_t forward_flops(const runtime::ChunkedAttentionCall& c) { return 2 * pairs(c) * (c.shape.dk + c.shape.dv); }
+int64_t gradient_flops(const runtime::ChunkedAttentionCall& c) {
+  return forward_flops(c) + 2 * pairs(c) * (3 * c.shape.dk + 2 * c.shape.dv);
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -150,9 +141,13 @@ REFORGE_REGISTER_OPS(chunked_attention) {
        .eval = eval_fused,
        .vjp = vjp_fused,
        .kind = OpKind::library,
-       .library = [](const kir::LibraryContext& c,
-                     kir::LibraryCall& call) { library_call("chunked_attention", c.node, c.inputs, call); },
-       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) { return workspace(n, in, false); }});
+       .library =
+           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+             const runtime::ChunkedAttentionCall forward = forward_call(c.node, c.inputs);
+             call = kir::LibraryCall::of(forward, forward_flops(forward));
+           },
+       .workspace_bytes = [](const Node& n,
+                             const std::vector<TensorType>& in) { return forward_call(n, in).workspace_bytes(); }});
   register_op(
       {.name = "chunked_attention_fused_grad",
        .arity = 5,
@@ -163,14 +158,21 @@ REFORGE_REGISTER_OPS(chunked_attention) {
              TensorType v = infer_operands(c.inputs, c.attrs);
              if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
              TensorType out = v;
-             out.shape[3] = 2 * c.inputs[0].shape[3] + v.shape[3];
+             out.shape[3] = runtime::ChunkedAttentionGradCall{
+                 .forward = {.shape = {.dk = c.inputs[0].shape[3], .dv = v.shape[3]}}}.row();
              return out;
            },
        .eval = eval_fused_grad,
        .kind = OpKind::library,
-       .library = [](const kir::LibraryContext& c,
-                     kir::LibraryCall& call) { library_call("chunked_attention_grad", c.node, c.inputs, call); },
-       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) { return workspace(n, in, true); }});
+       .library =
+           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+             const runtime::ChunkedAttentionGradCall gradient{.forward = forward_call(c.node, c.inputs)};
+             call = kir::LibraryCall::of(gradient, gradient_flops(gradient.forward));
+           },
+       .workspace_bytes =
+           [](const Node& n, const std::vector<TensorType>& in) {
+             return runtime::ChunkedAttentionGradCall{.forward = forward_call(n, in)}.workspace_bytes();
+           }});
 }
 
 }  // namespace reforge::ops

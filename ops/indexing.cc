@@ -64,18 +64,22 @@ void for_each_row(const Shape& x_shape, const HostTensor& idx, int64_t axis, Fn 
     }
 }
 
-// Library calls of the indexing ops. ints: value dtype, index dtype, then
-// the (outer, extent, inner) split of the indexed tensor around `axis`,
-// then the index's extent along it.
-std::function<void(const kir::LibraryContext&, kir::LibraryCall&)> indexed_call(std::string function) {
-  return [function](const kir::LibraryContext& c, kir::LibraryCall& call) {
-    const Node& n = c.node;
-    const std::vector<TensorType>& in = c.inputs;
-    int64_t axis = n.attrs.get_int("axis");
-    AxisSplit x = split_at(in[0].shape, axis);
-    int64_t index_extent = in[1].rank() == 1 ? in[1].shape[0] : in[1].shape[axis];
-    call = {function, {dtype_code(in[0].dtype), dtype_code(in[1].dtype), x.outer, x.extent, x.inner, index_extent}};
-  };
+// Library calls of the indexing ops: the (outer, extent, inner) split of
+// the indexed tensor around `axis`, and the index's extent along it.
+template <typename Call>
+void indexed_call(const kir::LibraryContext& c, kir::LibraryCall& call) {
+  const Node& n = c.node;
+  const std::vector<TensorType>& in = c.inputs;
+  int64_t axis = n.attrs.get_int("axis");
+  AxisSplit x = split_at(in[0].shape, axis);
+  Call indexed;
+  indexed.value_type = in[0].dtype;
+  indexed.index_type = in[1].dtype;
+  indexed.outer = x.outer;
+  indexed.extent = x.extent;
+  indexed.inner = x.inner;
+  indexed.index_extent = in[1].rank() == 1 ? in[1].shape[0] : in[1].shape[axis];
+  call = kir::LibraryCall::of(indexed);
 }
 
 }  // namespace
@@ -101,7 +105,7 @@ REFORGE_REGISTER_OPS(indexing) {
              return std::vector<Tensor>{index_add(zeros_like(c.inputs[0]), c.inputs[1], c.grad, axis), Tensor{}};
            },
        .kind = OpKind::library,
-       .library = indexed_call("take")});
+       .library = indexed_call<runtime::TakeCall>});
   // The adjoint of take: base with updates[.., a, ..] added at base[.., idx[a], ..].
   register_op({.name = "index_add",
                .arity = 3,
@@ -128,7 +132,7 @@ REFORGE_REGISTER_OPS(indexing) {
                      return std::vector<Tensor>{c.grad, Tensor{}, take(c.grad, c.inputs[1], axis)};
                    },
                .kind = OpKind::library,
-               .library = indexed_call("index_add")});
+               .library = indexed_call<runtime::IndexAddCall>});
 
   register_op({.name = "gather",
                .arity = 2,
@@ -153,7 +157,7 @@ REFORGE_REGISTER_OPS(indexing) {
                      return std::vector<Tensor>{scatter_add(zeros_like(x), c.inputs[1], c.grad, axis), Tensor{}};
                    },
                .kind = OpKind::library,
-               .library = indexed_call("gather")});
+               .library = indexed_call<runtime::GatherCall>});
 
   register_op({.name = "scatter_add",
                .arity = 3,
@@ -181,7 +185,7 @@ REFORGE_REGISTER_OPS(indexing) {
                      return std::vector<Tensor>{c.grad, Tensor{}, gather(c.grad, c.inputs[1], axis)};
                    },
                .kind = OpKind::library,
-               .library = indexed_call("scatter_add")});
+               .library = indexed_call<runtime::ScatterAddCall>});
 
   // Stable ascending sort order along `axis`; equal keys keep their order.
   register_op({.name = "argsort",
@@ -211,9 +215,9 @@ REFORGE_REGISTER_OPS(indexing) {
                .kind = OpKind::library,
                .library =
                    [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-                     // ints: key dtype, outer, extent, inner (the result is i64).
                      AxisSplit x = split_at(c.inputs[0].shape, c.node.attrs.get_int("axis"));
-                     call = {"argsort", {dtype_code(c.inputs[0].dtype), x.outer, x.extent, x.inner}};
+                     call = kir::LibraryCall::of(runtime::ArgsortCall{
+                         .key_type = c.inputs[0].dtype, .outer = x.outer, .extent = x.extent, .inner = x.inner});
                    }});
 }
 

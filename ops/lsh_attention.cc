@@ -101,29 +101,24 @@ HostTensor eval_fused_grad(const EvalContext& c) {
   return result;
 }
 
-// The planned scratch of the fused kernels: every (example, head) slice's
-// own, so slices run in parallel whatever the thread count.
-int64_t lsh_workspace(const Node& n, const std::vector<TensorType>& in, bool backward) {
-  kernels::LshShape s = slice_shape(n, in);
-  int64_t slices = in[0].shape[0] * in[0].shape[1];
-  int64_t per_slice = in[0].dtype == DType::f32 ? kernels::LshSlice<float, int64_t>::scratch_bytes(s, backward)
-                                                : kernels::LshSlice<double, int64_t>::scratch_bytes(s, backward);
-  return slices * per_slice;
+// The fused kernels' library calls, over every (example, head) slice.
+runtime::LshAttentionCall forward_call(const Node& n, const std::vector<TensorType>& in) {
+  return {.dtype = in[0].dtype,
+          .bucket_type = in[2].dtype,
+          .slices = in[0].shape[0] * in[0].shape[1],
+          .shape = slice_shape(n, in)};
 }
 
-// ints: dtype, bucket dtype, slices (B*H), then the slice shape, then
-// (the gradient) whether it also writes the result.
-void lsh_call(const std::string& function, const Node& n, const std::vector<TensorType>& in, kir::LibraryCall& call) {
-  kernels::LshShape s = slice_shape(n, in);
-  call = {function,
-          {dtype_code(in[0].dtype), dtype_code(in[2].dtype), in[0].shape[0] * in[0].shape[1], s.length, s.rounds,
-           s.chunk, s.dk, s.dv, s.valid, s.per_round, s.causal ? 1 : 0}};
-  if (function == "lsh_attention_grad") call.ints.push_back(with_output(n.attrs) ? 1 : 0);
-  // Per query slot: logits against 2C keys and the weighted sum of 2C
-  // values (two products); the gradient runs the forward, then recomputes
-  // the logits and does four more products (dP, dQ, dK, dV): seven.
-  int64_t forward = 2 * in[0].shape[0] * in[0].shape[1] * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
-  call.flops = function == "lsh_attention" ? forward : forward * 7 / 2;
+runtime::LshAttentionGradCall gradient_call(const Node& n, const std::vector<TensorType>& in) {
+  return {.forward = forward_call(n, in), .with_output = with_output(n.attrs)};
+}
+
+// Per query slot: logits against 2C keys and the weighted sum of 2C
+// values (two products); the gradient runs the forward, then recomputes
+// the logits and does four more products (dP, dQ, dK, dV): seven.
+int64_t forward_flops(const runtime::LshAttentionCall& c) {
+  const kernels::LshShape& s = c.shape;
+  return 2 * c.slices * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -159,10 +154,16 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .eval = eval_fused,
                .vjp = vjp_fused,
                .kind = OpKind::library,
-               .library = [](const kir::LibraryContext& c,
-                             kir::LibraryCall& call) { lsh_call("lsh_attention", c.node, c.inputs, call); },
-               .workspace_bytes = [](const Node& n,
-                                     const std::vector<TensorType>& in) { return lsh_workspace(n, in, false); }});
+               .library =
+                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+                     const runtime::LshAttentionCall forward = forward_call(c.node, c.inputs);
+                     call = kir::LibraryCall::of(forward, forward_flops(forward));
+                   },
+               // Every slice's own scratch, so slices run in parallel
+               // whatever the thread count.
+               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) {
+                 return forward_call(n, in).workspace_bytes();
+               }});
   std::vector<AttrSpec> grad_attrs = kAttrs;
   grad_attrs.push_back({"with_output", AttrKind::integer, /*required=*/false});
   register_op(
@@ -175,14 +176,20 @@ REFORGE_REGISTER_OPS(lsh_attention) {
              TensorType v = infer_operands(c.inputs, c.attrs);
              if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
              TensorType out = v;
-             out.shape[3] = c.inputs[0].shape[3] + v.shape[3] * (with_output(c.attrs) ? 2 : 1);
+             out.shape[3] = runtime::LshAttentionGradCall{
+                 .forward = {.shape = {.dk = c.inputs[0].shape[3], .dv = v.shape[3]}},
+                 .with_output = with_output(c.attrs)}.row();
              return out;
            },
        .eval = eval_fused_grad,
        .kind = OpKind::library,
-       .library = [](const kir::LibraryContext& c,
-                     kir::LibraryCall& call) { lsh_call("lsh_attention_grad", c.node, c.inputs, call); },
-       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) { return lsh_workspace(n, in, true); }});
+       .library =
+           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
+             const runtime::LshAttentionGradCall gradient = gradient_call(c.node, c.inputs);
+             call = kir::LibraryCall::of(gradient, forward_flops(gradient.forward) * 7 / 2);
+           },
+       .workspace_bytes = [](const Node& n,
+                             const std::vector<TensorType>& in) { return gradient_call(n, in).workspace_bytes(); }});
 }
 
 }  // namespace reforge::ops

@@ -20,18 +20,26 @@ bool swaps_last_axes(const Node& n) {
   return true;
 }
 
-// Where matmul_epilogue's optional inputs are (-1: absent).
+// Where matmul_epilogue's optional inputs are (-1: absent): where its
+// library call takes them.
 struct EpilogueInputs {
   int bias = -1, residual = -1;
 };
 
 EpilogueInputs epilogue_inputs(const AttrMap& attrs, int inputs) {
-  EpilogueInputs in;
-  int next = 2;
-  if (attrs.get_int("bias") != 0) in.bias = next++;
-  if (attrs.get_int("residual") != 0) in.residual = next++;
-  if (inputs != next) shape_error(fmt::format("matmul_epilogue expects {} inputs, got {}", next, inputs));
-  return in;
+  const runtime::MatmulEpilogueCall call{.bias = attrs.get_int("bias") != 0, .residual = attrs.get_int("residual") != 0};
+  if (inputs != call.operands()) {
+    shape_error(fmt::format("matmul_epilogue expects {} inputs, got {}", call.operands(), inputs));
+  }
+  return {call.bias_buffer(), call.residual_buffer()};
+}
+
+// The GEMM call of a [m, k] x [k, n] product; `absorbed` says which
+// operands are read transposed in place.
+runtime::MatmulCall gemm_call(DType dtype, int64_t batch, int64_t m, int64_t n, int64_t k,
+                              const std::vector<bool>& absorbed) {
+  return {.dtype = dtype, .batch = batch, .m = m, .n = n, .k = k, .a_transposed = absorbed[0],
+          .b_transposed = absorbed[1]};
 }
 
 }  // namespace
@@ -90,15 +98,13 @@ REFORGE_REGISTER_OPS(matmul) {
                .kind = OpKind::library,
                .library =
                    [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-                     // ints: dtype, batch, m, n, k, then whether A and B are
-                     // stored transposed (an absorbed swap of the last axes).
+                     // An absorbed swap of the last axes is read in place.
                      const Shape& out = c.node.type.shape;
                      int64_t r = static_cast<int64_t>(out.size()), batch = 1;
                      for (int64_t i = 0; i < r - 2; ++i) batch *= out[i];
-                     call = {"matmul",
-                             {dtype_code(c.node.type.dtype), batch, out[r - 2], out[r - 1], c.inputs[0].shape[r - 1],
-                              c.absorbed[0] ? 1 : 0, c.absorbed[1] ? 1 : 0}};
-                     call.flops = 2 * batch * out[r - 2] * out[r - 1] * c.inputs[0].shape[r - 1];
+                     const int64_t m = out[r - 2], n = out[r - 1], k = c.inputs[0].shape[r - 1];
+                     call = kir::LibraryCall::of(gemm_call(c.node.type.dtype, batch, m, n, k, c.absorbed),
+                                                 2 * batch * m * n * k);
                    },
                .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); }});
 
@@ -164,16 +170,15 @@ REFORGE_REGISTER_OPS(matmul) {
        .kind = OpKind::library,
        .library =
            [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-             // ints: as matmul's (dtype, batch 1, m, n, k, transposed A, B),
-             // then whether a bias and a residual follow B in the buffers.
              // The activation is generated code: the op's own element rule.
              const EpilogueInputs in = epilogue_inputs(c.node.attrs, static_cast<int>(c.inputs.size()));
              const Shape& out = c.node.type.shape;
-             call = {"matmul_epilogue",
-                     {dtype_code(c.node.type.dtype), 1, out[0], out[1], c.inputs[0].shape[1], c.absorbed[0] ? 1 : 0,
-                      c.absorbed[1] ? 1 : 0, in.bias >= 0 ? 1 : 0, in.residual >= 0 ? 1 : 0}};
+             const int64_t m = out[0], n = out[1], k = c.inputs[0].shape[1];
+             const runtime::MatmulEpilogueCall epilogue{.product = gemm_call(c.node.type.dtype, 1, m, n, k, c.absorbed),
+                                                        .bias = in.bias >= 0,
+                                                        .residual = in.residual >= 0};
              const int64_t epilogue_flops = (in.bias >= 0) + (in.residual >= 0);
-             call.flops = 2 * out[0] * out[1] * c.inputs[0].shape[1] + epilogue_flops * out[0] * out[1];
+             call = kir::LibraryCall::of(epilogue, 2 * m * n * k + epilogue_flops * m * n);
              if (const OpDef* act = kir::epilogue_activation(c.node.attrs)) {
                call.epilogue = kir::activation_kernel(*act, c.node.type.dtype, out[0] * out[1]);
                call.flops += kir::count_flops(*call.epilogue);

@@ -129,8 +129,4 @@ inline std::vector<ValueId> unravel(KernelBuilder& b, ValueId flat, const Shape&
   return coords;
 }
 
-// Library calls name their element types by this code (the runtime's
-// ElementType numbering).
-inline int64_t dtype_code(DType dtype) { return static_cast<int64_t>(dtype); }
-
 }  // namespace reforge::ops

@@ -26,14 +26,14 @@ HostTensor eval_random(const EvalContext& c) {
   return out;
 }
 
-// ints: result dtype, key dtype, elements, stream.
-std::function<void(const kir::LibraryContext&, kir::LibraryCall&)> random_call(std::string function) {
-  return [function](const kir::LibraryContext& c, kir::LibraryCall& call) {
-    const Node& n = c.node;
-    const std::vector<TensorType>& in = c.inputs;
-    call = {function,
-            {dtype_code(n.type.dtype), dtype_code(in[0].dtype), n.type.elements(), n.attrs.get_int("stream")}};
-  };
+template <typename Call>
+void random_call(const kir::LibraryContext& c, kir::LibraryCall& call) {
+  Call random;
+  random.dtype = c.node.type.dtype;
+  random.key_type = c.inputs[0].dtype;
+  random.elements = c.node.type.elements();
+  random.stream = c.node.attrs.get_int("stream");
+  call = kir::LibraryCall::of(random);
 }
 
 }  // namespace
@@ -47,14 +47,14 @@ REFORGE_REGISTER_OPS(random) {
                .infer = infer_random,
                .eval = eval_random<kernels::counter_normal>,
                .kind = OpKind::library,
-               .library = random_call("random_normal")});
+               .library = random_call<runtime::RandomNormalCall>});
   register_op({.name = "random_uniform",
                .arity = 1,
                .attrs = attrs,
                .infer = infer_random,
                .eval = eval_random<kernels::counter_uniform>,
                .kind = OpKind::library,
-               .library = random_call("random_uniform")});
+               .library = random_call<runtime::RandomUniformCall>});
 }
 
 }  // namespace reforge::ops

@@ -9,10 +9,11 @@
 #include <map>
 #include <set>
 
-#include "compiler/ir/error.h"
-#include "runtime/durable_file.h"
-#include "runtime/fnv1a.h"
+#include "base/error.h"
+#include "base/durable_file.h"
+#include "base/fnv1a.h"
 #include "runtime/library.h"
+#include "runtime/library_calls.h"
 
 namespace reforge::runtime {
 
@@ -372,6 +373,13 @@ void check_entry(const EntryPoint& e, const std::string& origin) {
       throw Error(fmt::format("{}: {} calls a library function this runtime does not have", context, what));
     }
     for (const BufferRef& b : l.buffers) check_buffer(p, b, what, context);
+    if (l.kind == Launch::Kind::library) {
+      try {
+        validate_library_launch(l);
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", context, e.what()));
+      }
+    }
   }
   std::map<std::string, const ProgramOutput*> outputs;
   for (const ProgramOutput& o : p.outputs) {

@@ -6,10 +6,10 @@
 #include <charconv>
 #include <filesystem>
 
-#include "compiler/ir/error.h"
-#include "runtime/durable_file.h"
-#include "runtime/fnv1a.h"
-#include "runtime/json_reader.h"
+#include "base/error.h"
+#include "base/durable_file.h"
+#include "base/fnv1a.h"
+#include "base/json_reader.h"
 
 namespace reforge::runtime {
 namespace {

@@ -9,7 +9,8 @@
 #include <cstring>
 #include <type_traits>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
+#include "runtime/library_calls.h"
 #include "runtime/thread_scratch.h"
 
 namespace reforge::runtime {
@@ -75,6 +76,9 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
       r.library = find_library_function(launch.function);
       if (!r.library)
         throw Error(fmt::format("the runtime has no library function '{}' ({})", launch.function, launch.node));
+      // Once, here: a call's arguments are never checked against its
+      // buffers again while steps run.
+      validate_library_launch(launch);
       if (!launch.epilogue.empty()) {
         r.epilogue = resolve(launch.epilogue);
         if (!r.epilogue) throw Error(fmt::format("no code for epilogue '{}' ({})", launch.epilogue, launch.node));

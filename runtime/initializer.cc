@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "runtime/fnv1a.h"
+#include "base/fnv1a.h"
 #include "runtime/kernels/counter_rng.h"
 
 namespace reforge::runtime {

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 namespace reforge::runtime {
 

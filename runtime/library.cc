@@ -9,43 +9,41 @@
 #include <string>
 #include <vector>
 
-#include "compiler/ir/error.h"
-#include "compiler/ir/types.h"
+#include "base/error.h"
+#include "base/types.h"
 #include "runtime/gemm.h"
 #include "runtime/kernels/chunked_attention_kernel.h"
 #include "runtime/kernels/counter_rng.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
+#include "runtime/library_calls.h"
 
 namespace reforge::runtime {
 namespace {
 
-// Element types arrive as their DType codes among a call's ints.
 template <typename Fn>
-void with_type(int64_t code, Fn fn) {
-  if (code < 0 || code > static_cast<int64_t>(DType::boolean)) {
-    throw Error(fmt::format("runtime library: unknown element type {}", code));
-  }
-  with_element_type(static_cast<DType>(code), fn);
+void with_float_type(DType dtype, Fn fn) {
+  if (dtype == DType::f64) return fn(double{});
+  fn(float{});
 }
 
 template <typename Fn>
-void with_float_type(int64_t code, Fn fn) {
-  if (static_cast<DType>(code) == DType::f32) return fn(float{});
-  if (static_cast<DType>(code) == DType::f64) return fn(double{});
-  throw Error("runtime library: expected a float element type");
+void with_index_type(DType dtype, Fn fn) {
+  if (dtype == DType::i32) return fn(int32_t{});
+  fn(int64_t{});
 }
 
+// fn(value, index) with the call's value and index types.
 template <typename Fn>
-void with_index_type(int64_t code, Fn fn) {
-  if (static_cast<DType>(code) == DType::i32) return fn(int32_t{});
-  if (static_cast<DType>(code) == DType::i64) return fn(int64_t{});
-  throw Error("runtime library: expected an integer index type");
+void with_value_and_index_types(const IndexedShape& s, Fn fn) {
+  with_element_type(s.value_type, [&](auto value) { with_index_type(s.index_type, [&](auto index) { fn(value, index); }); });
 }
 
-// fn(value, index) with the value type ints[0] and the index type ints[1].
-template <typename Fn>
-void with_value_and_index_types(const LibraryArgs& a, Fn fn) {
-  with_type(a.ints[0], [&](auto value) { with_index_type(a.ints[1], [&](auto index) { fn(value, index); }); });
+// The call's typed arguments. Every call of a program was validated
+// against its descriptor when the program was loaded (Executor), so the
+// checks here only repeat that.
+template <typename Call>
+Call arguments(const LibraryArgs& a) {
+  return decode_call<Call>({a.ints, static_cast<size_t>(a.num_ints)});
 }
 
 template <typename I>
@@ -55,15 +53,14 @@ int64_t checked_index(I value, int64_t extent) {
   return i;
 }
 
-// ints: dtype, batch, m, n, k, a_transposed, b_transposed. C[b] = A[b] B[b],
-// row-major; a transposed operand is stored as its transpose ([k, m] for
-// A, [n, k] for B). A product splits its rows between the threads, which
-// share its packed B; a batch of at least as many products as threads
-// (attention's per-chunk ones) gives each thread whole products.
+// A product splits its rows between the threads, which share its packed
+// B; a batch of at least as many products as threads (attention's
+// per-chunk ones) gives each thread whole products.
 void matmul(const LibraryArgs& a) {
-  int64_t batch = a.ints[1], m = a.ints[2], n = a.ints[3], k = a.ints[4];
-  const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
-  with_float_type(a.ints[0], [&](auto zero) {
+  const auto c = arguments<MatmulCall>(a);
+  const int64_t batch = c.batch, m = c.m, n = c.n, k = c.k;
+  const GemmLayout layout = GemmLayout::dense(m, n, k, c.a_transposed, c.b_transposed);
+  with_float_type(c.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* A = static_cast<const T*>(a.buffers[0]);
     const T* B = static_cast<const T*>(a.buffers[1]);
@@ -88,38 +85,26 @@ void matmul(const LibraryArgs& a) {
   });
 }
 
-// C [m, n] = A B, then the GEMM's epilogue on each finished block: a
-// bias [n] (ints[7]), the launch's generated activation (if it has one),
-// a residual [m, n] (ints[8]). ints as matmul's (batch 1). Buffers: A, B,
-// [bias], [residual], C.
+// The GEMM's epilogue runs on each finished block: the bias, the launch's
+// generated activation (if it has one), the residual.
 void matmul_epilogue(const LibraryArgs& a) {
-  const int64_t m = a.ints[2], n = a.ints[3], k = a.ints[4];
-  const GemmLayout layout = GemmLayout::dense(m, n, k, a.ints[5] != 0, a.ints[6] != 0);
-  const bool bias = a.ints[7] != 0, residual = a.ints[8] != 0;
-  with_float_type(a.ints[0], [&](auto zero) {
+  const auto c = arguments<MatmulEpilogueCall>(a);
+  const MatmulCall& p = c.product;
+  const GemmLayout layout = GemmLayout::dense(p.m, p.n, p.k, p.a_transposed, p.b_transposed);
+  with_float_type(p.dtype, [&](auto zero) {
     using T = decltype(zero);
-    int next = 2;
     GemmEpilogue<T> epilogue;
-    if (bias) epilogue.bias = static_cast<const T*>(a.buffers[next++]);
+    if (c.bias) epilogue.bias = static_cast<const T*>(a.buffers[c.bias_buffer()]);
     epilogue.activation = a.epilogue;
-    if (residual) epilogue.residual = static_cast<const T*>(a.buffers[next++]);
-    gemm(static_cast<const T*>(a.buffers[0]), static_cast<const T*>(a.buffers[1]), static_cast<T*>(a.buffers[next]), m,
-         n, k, layout, &a.pool, a.gemm_micro_kernel, epilogue);
+    if (c.residual) epilogue.residual = static_cast<const T*>(a.buffers[c.residual_buffer()]);
+    gemm(static_cast<const T*>(a.buffers[0]), static_cast<const T*>(a.buffers[1]),
+         static_cast<T*>(a.buffers[c.operands()]), p.m, p.n, p.k, layout, &a.pool, a.gemm_micro_kernel, epilogue);
   });
 }
 
-// Indexing calls: ints = value dtype, index dtype, outer, extent, inner,
-// index extent (see ops/indexing.cc).
-struct Indexed {
-  int64_t outer, extent, inner, index_extent;
-  explicit Indexed(const LibraryArgs& a)
-      : outer(a.ints[2]), extent(a.ints[3]), inner(a.ints[4]), index_extent(a.ints[5]) {}
-};
-
-// out[o, a, i] = x[o, idx[a], i]
 void take(const LibraryArgs& a) {
-  Indexed s(a);
-  with_value_and_index_types(a, [&](auto value, auto index) {
+  const auto s = arguments<TakeCall>(a);
+  with_value_and_index_types(s, [&](auto value, auto index) {
     using T = decltype(value);
     using I = decltype(index);
     const T* x = static_cast<const T*>(a.buffers[0]);
@@ -135,16 +120,15 @@ void take(const LibraryArgs& a) {
 
 // The base copied into the result (unless they share memory).
 template <typename T>
-void copy_base(const LibraryArgs& a, const Indexed& s) {
+void copy_base(const LibraryArgs& a, const IndexedShape& s) {
   const T* base = static_cast<const T*>(a.buffers[0]);
   T* out = static_cast<T*>(a.buffers[3]);
   if (base != out) std::memmove(out, base, s.outer * s.extent * s.inner * sizeof(T));
 }
 
-// out = base; out[o, idx[a], i] += updates[o, a, i]
 void index_add(const LibraryArgs& a) {
-  Indexed s(a);
-  with_value_and_index_types(a, [&](auto value, auto index) {
+  const auto s = arguments<IndexAddCall>(a);
+  with_value_and_index_types(s, [&](auto value, auto index) {
     using T = decltype(value);
     using I = decltype(index);
     copy_base<T>(a, s);
@@ -166,7 +150,7 @@ void index_add(const LibraryArgs& a) {
 // flat position [o, idx[at], i] it names, split over `o`: rows of
 // different `o` never touch the same target.
 template <typename I, typename Fn>
-void for_each_indexed(const LibraryArgs& a, const Indexed& s, const I* idx, Fn fn) {
+void for_each_indexed(const LibraryArgs& a, const IndexedShape& s, const I* idx, Fn fn) {
   a.pool.parallel_for(s.outer, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o)
       for (int64_t r = 0; r < s.index_extent; ++r)
@@ -177,10 +161,9 @@ void for_each_indexed(const LibraryArgs& a, const Indexed& s, const I* idx, Fn f
   });
 }
 
-// out[o, a, i] = x[o, idx[o, a, i], i]
 void gather(const LibraryArgs& a) {
-  Indexed s(a);
-  with_value_and_index_types(a, [&](auto value, auto index) {
+  const auto s = arguments<GatherCall>(a);
+  with_value_and_index_types(s, [&](auto value, auto index) {
     using T = decltype(value);
     const T* x = static_cast<const T*>(a.buffers[0]);
     T* out = static_cast<T*>(a.buffers[2]);
@@ -189,10 +172,9 @@ void gather(const LibraryArgs& a) {
   });
 }
 
-// out = base; out[o, idx[o, a, i], i] += updates[o, a, i]
 void scatter_add(const LibraryArgs& a) {
-  Indexed s(a);
-  with_value_and_index_types(a, [&](auto value, auto index) {
+  const auto s = arguments<ScatterAddCall>(a);
+  with_value_and_index_types(s, [&](auto value, auto index) {
     using T = decltype(value);
     copy_base<T>(a, s);
     const T* updates = static_cast<const T*>(a.buffers[2]);
@@ -202,14 +184,14 @@ void scatter_add(const LibraryArgs& a) {
   });
 }
 
-// ints: key dtype, outer, extent, inner. Stable ascending order, as i64.
 void argsort(const LibraryArgs& a) {
-  int64_t outer = a.ints[1], extent = a.ints[2], inner = a.ints[3];
-  with_type(a.ints[0], [&](auto zero) {
+  const auto c = arguments<ArgsortCall>(a);
+  const int64_t extent = c.extent, inner = c.inner;
+  with_element_type(c.key_type, [&](auto zero) {
     using T = decltype(zero);
     const T* x = static_cast<const T*>(a.buffers[0]);
     int64_t* out = static_cast<int64_t*>(a.buffers[1]);
-    a.pool.parallel_for(outer * inner, [&](int64_t begin, int64_t end) {
+    a.pool.parallel_for(c.outer * inner, [&](int64_t begin, int64_t end) {
       std::vector<int64_t> order(extent);
       for (int64_t line = begin; line < end; ++line) {
         int64_t o = line / inner, i = line % inner;
@@ -222,50 +204,40 @@ void argsort(const LibraryArgs& a) {
   });
 }
 
-// ints: result dtype, key dtype, elements, stream; buffers: key, result.
-template <double (*Draw)(uint64_t, uint64_t, uint64_t)>
+template <typename Call, double (*Draw)(uint64_t, uint64_t, uint64_t)>
 void random_draw(const LibraryArgs& a) {
-  int64_t elements = a.ints[2];
-  auto stream = static_cast<uint64_t>(a.ints[3]);
+  const auto c = arguments<Call>(a);
+  const auto stream = static_cast<uint64_t>(c.stream);
   uint64_t key = 0;
-  with_index_type(a.ints[1], [&](auto index_zero) {
+  with_index_type(c.key_type, [&](auto index_zero) {
     using I = decltype(index_zero);
     key = static_cast<uint64_t>(static_cast<int64_t>(*static_cast<const I*>(a.buffers[0])));
   });
-  with_float_type(a.ints[0], [&](auto zero) {
+  with_float_type(c.dtype, [&](auto zero) {
     using T = decltype(zero);
     T* out = static_cast<T*>(a.buffers[1]);
-    a.pool.parallel_for(elements, [&](int64_t begin, int64_t end) {
+    a.pool.parallel_for(c.elements, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) out[i] = static_cast<T>(Draw(key, stream, static_cast<uint64_t>(i)));
     });
   });
 }
 
-// ints: dtype, bucket dtype, slices, then the LshShape fields.
-kernels::LshShape lsh_shape(const LibraryArgs& a) {
-  return {.length = a.ints[3],
-          .rounds = a.ints[4],
-          .chunk = a.ints[5],
-          .dk = a.ints[6],
-          .dv = a.ints[7],
-          .valid = a.ints[8],
-          .per_round = a.ints[9],
-          .causal = a.ints[10] != 0};
-}
-
-// Buffers: q, v, buckets, key, [grad,] result, workspace (each slice's
-// scratch at slice * scratch_bytes).
+// Each slice's scratch is at slice * its scratch bytes in the workspace.
 template <bool kBackward>
 void lsh_attention(const LibraryArgs& a) {
-  kernels::LshShape s = lsh_shape(a);
-  int64_t slices = a.ints[2];
-  // The gradient's rows: [dq | dv], or [dq | dv | result] when it also
-  // writes the forward result (ints[11]).
-  const bool with_output = kBackward && a.num_ints > 11 && a.ints[11] != 0;
-  const int64_t row = kBackward ? s.dk + s.dv * (with_output ? 2 : 1) : s.dv;
-  with_float_type(a.ints[0], [&](auto zero) {
+  using Call = std::conditional_t<kBackward, LshAttentionGradCall, LshAttentionCall>;
+  const auto call = arguments<Call>(a);
+  const LshAttentionCall& f = [&]() -> const LshAttentionCall& {
+    if constexpr (kBackward) {
+      return call.forward;
+    } else {
+      return call;
+    }
+  }();
+  const kernels::LshShape& s = f.shape;
+  with_float_type(f.dtype, [&](auto zero) {
     using T = decltype(zero);
-    with_index_type(a.ints[1], [&](auto bucket_zero) {
+    with_index_type(f.bucket_type, [&](auto bucket_zero) {
       using B = decltype(bucket_zero);
       using Slice = kernels::LshSlice<T, B>;
       const T* q = static_cast<const T*>(a.buffers[0]);
@@ -275,7 +247,7 @@ void lsh_attention(const LibraryArgs& a) {
       T* out = static_cast<T*>(a.buffers[result]);
       auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
       const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
-      a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
+      a.pool.parallel_for(f.slices, [&](int64_t begin, int64_t end) {
         for (int64_t bh = begin; bh < end; ++bh) {
           kernels::Scratch scratch(workspace + bh * scratch_bytes);
           Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
@@ -283,7 +255,8 @@ void lsh_attention(const LibraryArgs& a) {
           slice.use_micro_kernel(a.gemm_micro_kernel);
           if constexpr (kBackward) {
             const T* grad = static_cast<const T*>(a.buffers[4]);
-            slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * row, row, with_output);
+            slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * call.row(), call.row(),
+                                   call.with_output);
           } else {
             slice.forward(out + bh * s.length * s.dv);
           }
@@ -293,23 +266,20 @@ void lsh_attention(const LibraryArgs& a) {
   });
 }
 
-// ints: dtype, slices (B*H), length, chunk, dk, dv, valid, look_back,
-// causal, mask_self. Buffers: q, k, v, key, [grad,] result, workspace
-// (each slice's scratch at slice * scratch_bytes). The gradient's rows
-// are [dq | dk | dv].
+// Each slice's scratch is at slice * its scratch bytes in the workspace.
 template <bool kBackward>
 void chunked_attention(const LibraryArgs& a) {
-  const int64_t slices = a.ints[1];
-  const kernels::ChunkedAttentionShape s{.length = a.ints[2],
-                                         .chunk = a.ints[3],
-                                         .dk = a.ints[4],
-                                         .dv = a.ints[5],
-                                         .valid = a.ints[6],
-                                         .look_back = a.ints[7] != 0,
-                                         .causal = a.ints[8] != 0,
-                                         .mask_self = a.ints[9] != 0};
-  const int64_t row = kBackward ? 2 * s.dk + s.dv : s.dv;
-  with_float_type(a.ints[0], [&](auto zero) {
+  using Call = std::conditional_t<kBackward, ChunkedAttentionGradCall, ChunkedAttentionCall>;
+  const auto call = arguments<Call>(a);
+  const ChunkedAttentionCall& f = [&]() -> const ChunkedAttentionCall& {
+    if constexpr (kBackward) {
+      return call.forward;
+    } else {
+      return call;
+    }
+  }();
+  const kernels::ChunkedAttentionShape& s = f.shape;
+  with_float_type(f.dtype, [&](auto zero) {
     using T = decltype(zero);
     using Slice = kernels::ChunkedAttentionSlice<T>;
     const T* q = static_cast<const T*>(a.buffers[0]);
@@ -319,7 +289,7 @@ void chunked_attention(const LibraryArgs& a) {
     T* out = static_cast<T*>(a.buffers[result]);
     auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
     const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
-    a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
+    a.pool.parallel_for(f.slices, [&](int64_t begin, int64_t end) {
       for (int64_t bh = begin; bh < end; ++bh) {
         kernels::Scratch scratch(workspace + bh * scratch_bytes);
         Slice slice(s, q + bh * s.length * s.dk, k + bh * s.length * s.dk, v + bh * s.length * s.dv, scratch,
@@ -327,7 +297,7 @@ void chunked_attention(const LibraryArgs& a) {
         slice.use_micro_kernel(a.gemm_micro_kernel);
         if constexpr (kBackward) {
           const T* grad = static_cast<const T*>(a.buffers[4]);
-          slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * row, row);
+          slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * call.row(), call.row());
         } else {
           slice.forward(out + bh * s.length * s.dv);
         }
@@ -338,19 +308,19 @@ void chunked_attention(const LibraryArgs& a) {
 
 const std::map<std::string, LibraryFunction, std::less<>>& functions() {
   static const auto* table = new std::map<std::string, LibraryFunction, std::less<>>{
-      {"matmul", matmul},
-      {"matmul_epilogue", matmul_epilogue},
-      {"take", take},
-      {"index_add", index_add},
-      {"gather", gather},
-      {"scatter_add", scatter_add},
-      {"argsort", argsort},
-      {"random_normal", random_draw<kernels::counter_normal>},
-      {"random_uniform", random_draw<kernels::counter_uniform>},
-      {"lsh_attention", lsh_attention<false>},
-      {"lsh_attention_grad", lsh_attention<true>},
-      {"chunked_attention", chunked_attention<false>},
-      {"chunked_attention_grad", chunked_attention<true>},
+      {std::string(MatmulCall::kFunction), matmul},
+      {std::string(MatmulEpilogueCall::kFunction), matmul_epilogue},
+      {std::string(TakeCall::kFunction), take},
+      {std::string(IndexAddCall::kFunction), index_add},
+      {std::string(GatherCall::kFunction), gather},
+      {std::string(ScatterAddCall::kFunction), scatter_add},
+      {std::string(ArgsortCall::kFunction), argsort},
+      {std::string(RandomNormalCall::kFunction), random_draw<RandomNormalCall, kernels::counter_normal>},
+      {std::string(RandomUniformCall::kFunction), random_draw<RandomUniformCall, kernels::counter_uniform>},
+      {std::string(LshAttentionCall::kFunction), lsh_attention<false>},
+      {std::string(LshAttentionGradCall::kFunction), lsh_attention<true>},
+      {std::string(ChunkedAttentionCall::kFunction), chunked_attention<false>},
+      {std::string(ChunkedAttentionGradCall::kFunction), chunked_attention<true>},
   };
   return *table;
 }

@@ -1,9 +1,10 @@
 // The runtime library: the operations a compiled program calls instead of
 // generated loop nests (GEMM, sorting, gathers and scatters, random
-// numbers, fused LSH attention). Each has a fixed signature: buffers (the
-// node's inputs, then its result), integer and real constants, and the
-// thread pool. Each is checked against its op's reference kernel by the
-// backend tests.
+// numbers, fused LSH attention). Each takes buffers (the node's inputs,
+// then its result, then any workspace), integer constants and the thread
+// pool; what those are, by name and size, is its descriptor in
+// library_calls.h. Each is checked against its op's reference kernel by
+// the backend tests.
 #pragma once
 
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 namespace reforge::runtime {
 

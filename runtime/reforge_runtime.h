@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "runtime/artifact.h"
 #include "runtime/executor.h"
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "compiler/ir/error.h"
-#include "runtime/json_reader.h"
+#include "base/error.h"
+#include "base/json_reader.h"
 
 namespace reforge::runtime {
 namespace {

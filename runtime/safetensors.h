@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 namespace reforge::runtime {
 

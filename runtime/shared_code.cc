@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge::runtime {
 namespace {

@@ -1,6 +1,6 @@
 #include "compiler/ir/attributes.h"
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge {
 

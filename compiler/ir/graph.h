@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "compiler/ir/attributes.h"
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "compiler/ir/op_def.h"
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 namespace reforge {
 

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 namespace reforge {
 

@@ -11,7 +11,7 @@
 
 #include "compiler/ir/attributes.h"
 #include "compiler/ir/host_tensor.h"
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 namespace reforge {
 

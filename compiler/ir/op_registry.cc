@@ -1,7 +1,7 @@
 #include <map>
 #include <memory>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "compiler/ir/op_def.h"
 
 namespace reforge {

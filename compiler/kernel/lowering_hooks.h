@@ -16,6 +16,7 @@
 
 #include "compiler/ir/graph.h"
 #include "compiler/kernel/kernel_builder.h"
+#include "runtime/library_calls.h"
 
 namespace reforge::kir {
 
@@ -51,8 +52,15 @@ struct LibraryContext {
 };
 
 // A call into the runtime library. Its buffers are the node's inputs in
-// order, then its result; `ints` and `reals` are the call's constants.
+// order, then its result (then its workspace, if the op plans one); `ints`
+// and `reals` are the call's constants, written from the function's
+// descriptor (runtime/library_calls.h) by `of`.
 struct LibraryCall {
+  template <typename Call>
+  static LibraryCall of(const Call& call, int64_t flops = 0) {
+    return {std::string(Call::kFunction), runtime::encode_call(call), {}, flops, std::nullopt};
+  }
+
   std::string function;
   std::vector<int64_t> ints;
   std::vector<double> reals;

@@ -5,6 +5,7 @@
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/passes/rewrite.h"
+#include "runtime/library_calls.h"
 
 namespace reforge {
 namespace {
@@ -72,8 +73,12 @@ std::unique_ptr<Graph> share(const Graph& graph, const Pair& p, const std::vecto
     Node& grad = out->mutable_node(mapped[id]);
     const Node& forward = graph.node(p.forward);
     grad.attrs.set("with_output", int64_t{1});
-    const int64_t start = grad.type.shape[3];
-    grad.type.shape[3] += forward.type.shape[3];
+    // The result's columns in each row, as the library call lays them out.
+    const runtime::LshAttentionGradCall layout{
+        .forward = {.shape = {.dk = out->node(grad.inputs[0]).type.shape[3], .dv = forward.type.shape[3]}},
+        .with_output = true};
+    const int64_t start = layout.result_column();
+    grad.type.shape[3] = layout.row();
     {
       auto attribution = out->attribute_to(forward.loc);
       Tensor result = slice(out->value(mapped[id]), 3, start, grad.type.shape[3]);

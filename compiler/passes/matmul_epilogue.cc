@@ -3,6 +3,7 @@
 #include "compiler/kernel/epilogue_activation.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/rewrite.h"
+#include "runtime/library_calls.h"
 
 namespace reforge {
 namespace {
@@ -103,10 +104,12 @@ std::unique_ptr<Graph> fuse_stage(const Graph& graph, Stage stage) {
     std::vector<Tensor> inputs;
     for (int in : mm.inputs) inputs.push_back(out.value(c.mapped[in]));
     switch (stage) {
-      case Stage::bias:
+      case Stage::bias: {
         attrs.set("bias", int64_t{1});
-        inputs.insert(inputs.begin() + 2, out.value(c.mapped[m.operand]));
+        const runtime::MatmulEpilogueCall layout{.bias = true, .residual = attrs.get_int("residual") != 0};
+        inputs.insert(inputs.begin() + layout.bias_buffer(), out.value(c.mapped[m.operand]));
         break;
+      }
       case Stage::activation:
         attrs.set("activation", m.activation);
         break;
@@ -118,7 +121,8 @@ std::unique_ptr<Graph> fuse_stage(const Graph& graph, Stage stage) {
           residual = out.add("reshape", {residual}, std::move(shape), n.loc);
         }
         attrs.set("residual", int64_t{1});
-        inputs.push_back(residual);
+        const runtime::MatmulEpilogueCall layout{.bias = attrs.get_int("bias") != 0, .residual = true};
+        inputs.insert(inputs.begin() + layout.residual_buffer(), residual);
         break;
       }
     }

@@ -24,7 +24,7 @@
 #include <string>
 #include <type_traits>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "runtime/gemm.h"
 #include "runtime/kernels/attention_constants.h"
 #include "runtime/kernels/lsh_common.h"

@@ -14,7 +14,7 @@
 #include <string>
 #include <type_traits>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 // The kernels' loops are compiled once per instruction set (AVX-512,
 // AVX2 + FMA, baseline), and the copy the CPU runs is picked when the

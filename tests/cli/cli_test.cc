@@ -8,7 +8,7 @@
 #include <regex>
 #include <sstream>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "tools/cli/command.h"
 
 namespace reforge::cli {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "runtime/artifact.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,7 +2,8 @@
 // single bytes changed at sampled positions of the header, the section
 // table and every section; the file cut at every section boundary;
 // well-formed artifacts whose contents lie (a launch outside the arena, an
-// unknown library function, an impossible size); code for a CPU feature
+// unknown library function, an impossible size, a library call's
+// arguments larger than its buffers); code for a CPU feature
 // this machine lacks. Each case must throw reforge::Error — a crash, a
 // hang or another exception fails the test.
 #include <fmt/format.h>
@@ -10,11 +11,14 @@
 
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "compiler/codegen/cpu/llvm_target.h"
 #include "models/reformer_artifact.h"
 #include "runtime/cpu_features.h"
+#include "runtime/library_calls.h"
 #include "runtime/reforge_runtime.h"
+#include "tests/testing/library_call_samples.h"
 #include "tests/testing/model_fixtures.h"
 
 namespace reforge {
@@ -174,6 +178,70 @@ TEST_F(ArtifactCorruption, ConsistentChecksumsDoNotMakeLiesTrusted) {
     a.entries[0].program.launches[0].kind = runtime::Launch::Kind::kernel;
     std::string message = refusal(runtime::encode_artifact(a), "missing kernel");
     EXPECT_NE(message.find("train_no_such_kernel"), std::string::npos) << message;
+  }
+}
+
+// A library call whose constants ask more of its buffers than they hold is
+// refused when the artifact loads, naming the launch and the argument or
+// buffer: otherwise a GEMM or a gather would read outside its buffers.
+// Every size argument of the first call of each function the artifact
+// makes, enlarged in turn (checksums recomputed by encode_artifact).
+TEST_F(ArtifactCorruption, ForgedArgumentsOfEveryLibraryCallAreRefused) {
+  std::set<std::string> functions;
+  int cases = 0;
+  const runtime::Program& program = artifact_->entries[0].program;
+  for (size_t at = 0; at < program.launches.size(); ++at) {
+    const runtime::Launch& launch = program.launches[at];
+    if (launch.kind != runtime::Launch::Kind::library || !functions.insert(launch.function).second) continue;
+    const std::vector<runtime::LibraryField> fields = runtime::library_call_fields(launch.function);
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (fields[i].kind != runtime::LibraryField::Kind::size && fields[i].kind != runtime::LibraryField::Kind::positive)
+        continue;
+      runtime::Artifact a = *artifact_;
+      a.entries[0].program.launches[at].ints[i] = launch.ints[i] * 1024 + 1000;
+      std::string message = refusal(runtime::encode_artifact(a), launch.function + " " + fields[i].name);
+      EXPECT_NE(message.find(fmt::format("library call '{}' of '{}'", launch.function, launch.node)), std::string::npos)
+          << message;
+      EXPECT_TRUE(message.find("buffer") != std::string::npos || message.find(fields[i].name) != std::string::npos)
+          << message;
+      ++cases;
+    }
+  }
+  EXPECT_GE(functions.size(), 5u);  // the tiny Reformer's step calls at least these many
+  EXPECT_GT(cases, 20);
+}
+
+// One forged launch per function of the catalogue, whether or not this
+// model calls it: a valid call's constants over arena buffers one byte too
+// small.
+TEST_F(ArtifactCorruption, ACallOfEveryLibraryFunctionIsCheckedAgainstItsBuffers) {
+  for (const testing::LibraryCallSample& sample : testing::library_call_samples()) {
+    runtime::Artifact a = *artifact_;
+    runtime::Program& program = a.entries[0].program;
+    runtime::Launch* forged = nullptr;
+    for (runtime::Launch& l : program.launches) {
+      if (l.kind == runtime::Launch::Kind::library) {
+        forged = &l;
+        break;
+      }
+    }
+    ASSERT_NE(forged, nullptr);
+    forged->function = sample.function;
+    forged->epilogue.clear();
+    forged->ints = sample.ints;
+    forged->buffers.clear();
+    forged->output = -1;
+    size_t short_one = 0;
+    for (size_t i = 0; i < sample.buffer_bytes.size(); ++i) {
+      forged->buffers.push_back({.slot = -1, .offset = 0, .bytes = sample.buffer_bytes[i]});
+      if (sample.buffer_bytes[i] > 0 && sample.buffer_bytes[short_one] == 0) short_one = i;
+    }
+    ASSERT_GE(program.arena_bytes, sample.buffer_bytes[short_one]) << sample.function;
+    forged->buffers[short_one].bytes -= 1;
+    std::string message = refusal(runtime::encode_artifact(a), "forged " + sample.function);
+    EXPECT_NE(message.find(fmt::format("library call '{}' of '{}'", sample.function, forged->node)), std::string::npos)
+        << message;
+    EXPECT_NE(message.find(fmt::format("buffer {} (", short_one)), std::string::npos) << message;
   }
 }
 

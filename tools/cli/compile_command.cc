@@ -9,7 +9,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "models/reformer_artifact.h"
 #include "runtime/artifact.h"
-#include "runtime/durable_file.h"
+#include "base/durable_file.h"
 #include "tools/cli/model_flags.h"
 
 namespace reforge::cli {
@@ -40,7 +40,7 @@ int run_compile(const std::vector<std::string>& args) {
 
   started = std::chrono::steady_clock::now();
   std::string bytes = runtime::encode_artifact(artifact);
-  runtime::write_file_durably(output, bytes, "artifact");
+  write_file_durably(output, bytes, "artifact");
   double write_seconds = seconds_since(started);
 
   const runtime::Manifest& m = artifact.manifest;

@@ -9,7 +9,7 @@
 #include <new>
 #include <system_error>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "tools/cli/command.h"
 
 int main(int argc, char** argv) {

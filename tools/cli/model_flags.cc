@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge::cli {
 

@@ -11,7 +11,7 @@
 #include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
-#include "runtime/durable_file.h"
+#include "base/durable_file.h"
 #include "tools/cli/model_flags.h"
 
 namespace reforge::cli {
@@ -131,7 +131,7 @@ int run_plan(const std::vector<std::string>& args) {
   if (s.flags.get("output").empty()) {
     fmt::print("{}", text);
   } else {
-    runtime::write_file_durably(s.flags.get("output"), text, "memory plan");
+    write_file_durably(s.flags.get("output"), text, "memory plan");
     fmt::print("wrote {} ({})\n", s.flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
   }
   return 0;

@@ -11,17 +11,16 @@
 #include <optional>
 #include <sstream>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 #include "compiler/memory/plan_dump.h"
-#include "runtime/durable_file.h"
-#include "runtime/json_reader.h"
+#include "base/durable_file.h"
+#include "base/json_reader.h"
 #include "tools/cli/command.h"
 
 namespace reforge::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using runtime::JsonValue;
 
 const std::map<std::string, std::string> kReportFlags = {{"output", ""}};
 constexpr int64_t kMaxRunFile = int64_t{1} << 30;
@@ -44,15 +43,15 @@ RunRecord read_run(const std::string& dir) {
     throw Error(fmt::format("{} has no run.json: is it a run directory (reforge train --run_dir=...)?", dir));
   }
   r.description =
-      runtime::parse_json(runtime::read_whole_file((base / "run.json").string(), "run description", kMaxRunFile),
+      parse_json(read_whole_file((base / "run.json").string(), "run description", kMaxRunFile),
                           (base / "run.json").string());
   if (fs::exists(base / "metrics.jsonl")) {
-    std::istringstream lines(runtime::read_whole_file((base / "metrics.jsonl").string(), "metrics log", kMaxRunFile));
+    std::istringstream lines(read_whole_file((base / "metrics.jsonl").string(), "metrics log", kMaxRunFile));
     for (std::string line; std::getline(lines, line);) {
       if (line.empty()) continue;
       JsonValue v;
       try {
-        v = runtime::parse_json(line, "metrics.jsonl");
+        v = parse_json(line, "metrics.jsonl");
       } catch (const Error&) {
         continue;  // a line cut short by a kill
       }
@@ -63,7 +62,7 @@ RunRecord read_run(const std::string& dir) {
     }
   }
   if (fs::exists(base / "plan.html")) {
-    std::string page = runtime::read_whole_file((base / "plan.html").string(), "plan picture", kMaxRunFile);
+    std::string page = read_whole_file((base / "plan.html").string(), "plan picture", kMaxRunFile);
     size_t style = page.find("<style>"), style_end = page.find("</style>");
     size_t body = page.find("<body>"), body_end = page.rfind("</body>");
     if (style != std::string::npos && style_end != std::string::npos) {
@@ -73,7 +72,7 @@ RunRecord read_run(const std::string& dir) {
       r.plan_html += page.substr(body + 6, body_end - body - 6);
   }
   if (fs::exists(base / "samples.txt")) {
-    r.samples = runtime::read_whole_file((base / "samples.txt").string(), "samples", kMaxRunFile);
+    r.samples = read_whole_file((base / "samples.txt").string(), "samples", kMaxRunFile);
   }
   return r;
 }
@@ -207,7 +206,7 @@ int run_report(const std::vector<std::string>& args) {
   page += "<h2>Samples</h2>\n<pre class=\"samples\">" +
           (r.samples.empty() ? std::string("(none: train with --samples=N)") : html_escape(r.samples)) + "</pre>\n";
   page += "</body></html>\n";
-  runtime::write_file_durably(output, page, "report");
+  write_file_durably(output, page, "report");
   fmt::print("wrote {} ({} training points, {} validations)\n", output, r.train.size(), r.validation.size());
   return 0;
 }

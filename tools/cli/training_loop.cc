@@ -11,8 +11,8 @@
 
 #include "compiler/memory/plan_dump.h"
 #include "runtime/checkpoint.h"
-#include "runtime/durable_file.h"
-#include "runtime/json_reader.h"
+#include "base/durable_file.h"
+#include "base/json_reader.h"
 #include "runtime/process_memory.h"
 #include "tools/cli/generation.h"
 
@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 std::string json_object(const runtime::KeyValues& kv) {
   std::string out = "{";
   for (const auto& [k, v] : kv) {
-    out += fmt::format("{}{}: {}", out.size() > 1 ? ", " : "", runtime::json_quote(k), runtime::json_quote(v));
+    out += fmt::format("{}{}: {}", out.size() > 1 ? ", " : "", json_quote(k), json_quote(v));
   }
   return out + "}";
 }
@@ -67,8 +67,8 @@ class MetricsLog {
         if (line.empty()) continue;
         int64_t step = 0;
         try {
-          runtime::JsonValue v = runtime::parse_json(line, path_);
-          const runtime::JsonValue* s = v.find("step");
+          JsonValue v = parse_json(line, path_);
+          const JsonValue* s = v.find("step");
           if (!s || !s->integer(step)) continue;
         } catch (const Error&) {
           continue;  // a line cut by a kill
@@ -76,7 +76,7 @@ class MetricsLog {
         if (step <= keep_through_step) kept += line + "\n";
       }
     }
-    runtime::write_file_durably(path_, kept, "metrics log");
+    write_file_durably(path_, kept, "metrics log");
     out_.open(path_, std::ios::app);
     if (!out_) throw Error("cannot append to " + path_);
   }
@@ -109,12 +109,12 @@ void write_run_description(const TrainingOptions& o, const Task& task) {
   std::string json = fmt::format(
       "{{\n  \"model\": {},\n  \"seed\": {},\n  \"steps\": {},\n  \"compiler_version\": {},\n  \"task\": {},\n"
       "  \"bits_unit\": {},\n  \"baseline_bits\": {},\n  \"config\": {}\n}}\n",
-      runtime::json_quote(o.model), o.seed, o.steps, runtime::json_quote(o.compiler_version),
-      runtime::json_quote(task.describe()), runtime::json_quote(task.bits_unit()),
+      json_quote(o.model), o.seed, o.steps, json_quote(o.compiler_version),
+      json_quote(task.describe()), json_quote(task.bits_unit()),
       baseline ? fmt::format("{:.6f}", *baseline) : "null", json_object(o.config));
-  runtime::write_file_durably((fs::path(o.run_dir) / "run.json").string(), json, "run description");
+  write_file_durably((fs::path(o.run_dir) / "run.json").string(), json, "run description");
   if (!o.plan_html.empty()) {
-    runtime::write_file_durably((fs::path(o.run_dir) / "plan.html").string(), o.plan_html, "memory plan picture");
+    write_file_durably((fs::path(o.run_dir) / "plan.html").string(), o.plan_html, "memory plan picture");
   }
 }
 
@@ -233,10 +233,10 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
           generate_text([&](const ValueMap& b) { return session.forward(b); }, config, prompt, o.sample_length,
                         {.temperature = 0.8, .top_k = 0}, o.seed + static_cast<uint64_t>(i));
       run.samples.push_back(prompt + text);
-      all += fmt::format("--- sample {} (prompt {}) ---\n{}{}\n", i + 1, runtime::json_quote(prompt), prompt, text);
+      all += fmt::format("--- sample {} (prompt {}) ---\n{}{}\n", i + 1, json_quote(prompt), prompt, text);
     }
     if (!o.run_dir.empty()) {
-      runtime::write_file_durably((fs::path(o.run_dir) / "samples.txt").string(), all, "samples");
+      write_file_durably((fs::path(o.run_dir) / "samples.txt").string(), all, "samples");
     }
   }
   return run;

@@ -11,7 +11,7 @@
 #include "compiler/codegen/cpu/gemm_micro_kernel.h"
 #include "compiler/codegen/cpu/llvm_renderer.h"
 #include "compiler/codegen/cpu/llvm_target.h"
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge::codegen {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge::codegen {
 

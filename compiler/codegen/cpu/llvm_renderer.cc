@@ -8,7 +8,7 @@
 
 #include <map>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge::codegen {
 namespace {

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace reforge::runtime {
+namespace reforge {
 
 class JsonValue {
  public:
@@ -46,4 +46,4 @@ JsonValue parse_json(std::string_view text, const std::string& what);
 // `text` as a JSON string literal, quotes included.
 std::string json_quote(std::string_view text);
 
-}  // namespace reforge::runtime
+}  // namespace reforge

@@ -1,4 +1,4 @@
-#include "runtime/durable_file.h"
+#include "base/durable_file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,9 +9,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
-namespace reforge::runtime {
+namespace reforge {
 namespace {
 
 std::string reason() { return std::strerror(errno); }
@@ -109,4 +109,4 @@ std::string read_whole_file(const std::string& path, const std::string& what, in
   return bytes;
 }
 
-}  // namespace reforge::runtime
+}  // namespace reforge

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace reforge::runtime {
+namespace reforge {
 
 inline constexpr uint64_t kFnv1aOffset = 0xcbf29ce484222325ULL;
 
@@ -16,4 +16,4 @@ inline uint64_t fnv1a(std::string_view bytes, uint64_t h = kFnv1aOffset) {
   return h;
 }
 
-}  // namespace reforge::runtime
+}  // namespace reforge

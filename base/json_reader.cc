@@ -1,13 +1,13 @@
-#include "runtime/json_reader.h"
+#include "base/json_reader.h"
 
 #include <fmt/format.h>
 
 #include <charconv>
 #include <cmath>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
-namespace reforge::runtime {
+namespace reforge {
 
 bool JsonValue::integer(int64_t& out) const {
   if (kind_ != Kind::number || !integral_) return false;
@@ -279,4 +279,4 @@ std::string json_quote(std::string_view text) {
   return out + "\"";
 }
 
-}  // namespace reforge::runtime
+}  // namespace reforge

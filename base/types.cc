@@ -1,8 +1,8 @@
-#include "compiler/ir/types.h"
+#include "base/types.h"
 
 #include <fmt/format.h>
 
-#include "compiler/ir/error.h"
+#include "base/error.h"
 
 namespace reforge {
 

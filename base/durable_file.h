@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace reforge::runtime {
+namespace reforge {
 
 // Throws reforge::Error naming `what` ("checkpoint", "artifact"), the path
 // and the system's reason.
@@ -18,4 +18,4 @@ void write_file_durably(const std::string& path, std::string_view bytes, const s
 // Reads a whole regular file; an Error names `what`, the path and why.
 std::string read_whole_file(const std::string& path, const std::string& what, int64_t max_bytes);
 
-}  // namespace reforge::runtime
+}  // namespace reforge
