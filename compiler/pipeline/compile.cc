@@ -7,9 +7,7 @@
 #include "compiler/passes/expand_structured.h"
 #include "compiler/passes/lsh_forward_sharing.h"
 #include "compiler/passes/lsh_fusion.h"
-#include "compiler/passes/matmul_epilogue.h"
 #include "compiler/passes/pass_manager.h"
-#include "compiler/passes/reduction_splitting.h"
 #include "compiler/passes/reversible_recompute.h"
 #include "compiler/passes/view_rematerialisation.h"
 
@@ -25,6 +23,21 @@ PassManager make_pipeline(const CompileOptions& o) {
   return pm;
 }
 
+PassManager backend_pipeline(const Target& target, const PassManagerOptions& print) {
+  PassManager pm(print);
+  // Shared by every target. Expanding reversible blocks stacks each
+  // block's streams and takes them apart again in the next:
+  // simplification folds those slices of concats, and dead-code
+  // elimination drops the stacks no one reads any more.
+  pm.add({"expand-structured", [](const Graph& g) { return expand_all_structured(g); }});
+  pm.add({"share-lsh-forward", [](const Graph& g) { return share_lsh_forward(g); }});
+  pm.add({"simplify-expanded", simplify_algebra});
+  pm.add({"dce-expanded", eliminate_dead_code});
+  pm.add({"rematerialise-views", [](const Graph& g) { return rematerialise_shared_views(g); }});
+  for (Pass& pass : target.backend_passes()) pm.add(std::move(pass));
+  return pm;
+}
+
 }  // namespace
 
 ValueProvenance CompiledStep::provenance() const {
@@ -33,30 +46,26 @@ ValueProvenance CompiledStep::provenance() const {
   return p;
 }
 
-std::unique_ptr<Graph> backend_graph(const Graph& graph) {
-  // Expanding reversible blocks stacks each block's streams and takes them
-  // apart again in the next: simplification folds those slices of concats,
-  // and dead-code elimination drops the stacks no one reads any more.
-  std::unique_ptr<Graph> expanded = share_lsh_forward(*expand_all_structured(graph));
-  expanded = eliminate_dead_code(*simplify_algebra(*expanded));
-  expanded = rematerialise_shared_views(*expanded);
-  expanded = fuse_matmul_epilogues(*expanded);
-  expanded = split_column_reductions(*expanded);
-  verify(*expanded);
-  return expanded;
+std::unique_ptr<Graph> backend_graph(const Graph& graph, const Target& target, const PassManagerOptions& print) {
+  std::unique_ptr<Graph> out = backend_pipeline(target, print).run(graph);
+  verify(*out);
+  return out;
 }
 
+std::vector<std::string> backend_pass_names(const Target& target) { return backend_pipeline(target, {}).names(); }
+
 BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options,
-                         bool elementwise_fusion) {
+                         bool elementwise_fusion, const Target& target) {
   BackendPlan out;
-  out.graph = backend_graph(graph);
+  out.graph = backend_graph(graph, target);
   out.grouping = kernel_grouping(*out.graph, elementwise_fusion);
   out.plan = plan_memory(*out.graph, provenance, options, out.grouping);
   return out;
 }
 
-MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options, bool elementwise_fusion) {
-  return plan_backend(*step.graph, step.provenance(), options, elementwise_fusion).plan;
+MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options, bool elementwise_fusion,
+                            const Target& target) {
+  return plan_backend(*step.graph, step.provenance(), options, elementwise_fusion, target).plan;
 }
 
 std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }

@@ -12,6 +12,8 @@
 #include "compiler/ir/graph.h"
 #include "compiler/memory/memory_plan.h"
 #include "compiler/passes/kernel_grouping.h"
+#include "compiler/passes/pass_manager.h"
+#include "compiler/target/cpu_target.h"
 
 namespace reforge {
 
@@ -48,11 +50,16 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
 // Every output of `model` stays an output.
 std::unique_ptr<Graph> compile_forward(const Graph& model, const CompileOptions& options);
 
-// The graph the back ends run: `graph` with every structured op expanded,
-// an LSH gradient sharing its forward (compiler/passes/lsh_forward_sharing.h)
+// The graph a target runs: `graph` with every structured op expanded, an
+// LSH gradient sharing its forward (compiler/passes/lsh_forward_sharing.h)
 // and a shared view (broadcast, operand transpose) copied for each reader
-// (compiler/passes/view_rematerialisation.h).
-std::unique_ptr<Graph> backend_graph(const Graph& graph);
+// (compiler/passes/view_rematerialisation.h) — the shared stages — then
+// the target's own back-end passes. Each stage runs under the pass
+// manager (verified after it; `print` options as the front half's).
+std::unique_ptr<Graph> backend_graph(const Graph& graph, const Target& target = cpu_target(),
+                                     const PassManagerOptions& print = {});
+// The stages backend_graph() runs for `target`, in order.
+std::vector<std::string> backend_pass_names(const Target& target = cpu_target());
 
 // What a back end runs: the backend_graph(), its kernel grouping and its
 // memory plan (values inside fused kernels get no buffer). The CPU back end
@@ -63,10 +70,11 @@ struct BackendPlan {
   MemoryPlan plan;
 };
 BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {},
-                         bool elementwise_fusion = true);
+                         bool elementwise_fusion = true, const Target& target = cpu_target());
 
 // The memory plan of a compiled step as the back ends run it.
-MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options = {}, bool elementwise_fusion = true);
+MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options = {}, bool elementwise_fusion = true,
+                            const Target& target = cpu_target());
 
 // The pass pipeline that runs after differentiation, in order.
 std::vector<std::string> pass_names(const CompileOptions& options);

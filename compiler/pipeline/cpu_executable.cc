@@ -8,7 +8,7 @@
 namespace reforge {
 
 CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options) {
-  return lower_for_cpu(plan_backend(graph, provenance, options.plan, options.elementwise_fusion));
+  return lower_for_cpu(plan_backend(graph, provenance, options.plan, options.elementwise_fusion, cpu_target()));
 }
 
 CpuLowering lower_for_cpu(BackendPlan planned) {
@@ -22,7 +22,7 @@ CpuLowering lower_for_cpu(BackendPlan planned) {
 
 std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const ValueProvenance& provenance,
                                                     const CpuBuildOptions& options) {
-  return build(plan_backend(graph, provenance, options.plan, options.elementwise_fusion), options);
+  return build(plan_backend(graph, provenance, options.plan, options.elementwise_fusion, cpu_target()), options);
 }
 
 std::unique_ptr<CpuExecutable> CpuExecutable::build(BackendPlan planned, const CpuBuildOptions& options) {
@@ -64,7 +64,9 @@ HostTensor CpuExecutable::read_output(const std::string& name) const {
 }
 
 CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options)
-    : CpuTrainer(step, plan_backend(*step.graph, step.provenance(), options.plan, options.elementwise_fusion), seed,
+    : CpuTrainer(step,
+                 plan_backend(*step.graph, step.provenance(), options.plan, options.elementwise_fusion, cpu_target()),
+                 seed,
                  options) {}
 
 CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options)
