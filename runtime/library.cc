@@ -222,18 +222,18 @@ void random_draw(const LibraryArgs& a) {
   });
 }
 
+// The forward call's fields, of a fused attention call or its gradient's.
+const LshAttentionCall& forward_of(const LshAttentionCall& c) { return c; }
+const LshAttentionCall& forward_of(const LshAttentionGradCall& c) { return c.forward; }
+const ChunkedAttentionCall& forward_of(const ChunkedAttentionCall& c) { return c; }
+const ChunkedAttentionCall& forward_of(const ChunkedAttentionGradCall& c) { return c.forward; }
+
 // Each slice's scratch is at slice * its scratch bytes in the workspace.
 template <bool kBackward>
 void lsh_attention(const LibraryArgs& a) {
   using Call = std::conditional_t<kBackward, LshAttentionGradCall, LshAttentionCall>;
   const auto call = arguments<Call>(a);
-  const LshAttentionCall& f = [&]() -> const LshAttentionCall& {
-    if constexpr (kBackward) {
-      return call.forward;
-    } else {
-      return call;
-    }
-  }();
+  const LshAttentionCall& f = forward_of(call);
   const kernels::LshShape& s = f.shape;
   with_float_type(f.dtype, [&](auto zero) {
     using T = decltype(zero);
@@ -271,13 +271,7 @@ template <bool kBackward>
 void chunked_attention(const LibraryArgs& a) {
   using Call = std::conditional_t<kBackward, ChunkedAttentionGradCall, ChunkedAttentionCall>;
   const auto call = arguments<Call>(a);
-  const ChunkedAttentionCall& f = [&]() -> const ChunkedAttentionCall& {
-    if constexpr (kBackward) {
-      return call.forward;
-    } else {
-      return call;
-    }
-  }();
+  const ChunkedAttentionCall& f = forward_of(call);
   const kernels::ChunkedAttentionShape& s = f.shape;
   with_float_type(f.dtype, [&](auto zero) {
     using T = decltype(zero);

@@ -162,11 +162,15 @@ void LshAttentionCall::check() const {
   if (s.length > std::numeric_limits<int32_t>::max()) field_error("length", s.length, "at most 2^31 - 1 positions");
 }
 
-void LshAttentionCall::buffers(BufferNeeds& need) const {
+void LshAttentionCall::operands(BufferNeeds& need) const {
   need.tensor("q", dtype, {slices, shape.length, shape.dk});
   need.tensor("v", dtype, {slices, shape.length, shape.dv});
   need.tensor("buckets", bucket_type, {slices, shape.rounds, shape.length});
-  need.bytes("key", 0);
+  need.bytes("key", 0);  // the kernel does not read it
+}
+
+void LshAttentionCall::buffers(BufferNeeds& need) const {
+  operands(need);
   need.tensor("result", dtype, {slices, shape.length, shape.dv});
   need.bytes("workspace", workspace_bytes());
 }
@@ -190,10 +194,7 @@ int64_t LshAttentionCall::workspace_bytes() const {
 
 void LshAttentionGradCall::buffers(BufferNeeds& need) const {
   const LshAttentionCall& f = forward;
-  need.tensor("q", f.dtype, {f.slices, f.shape.length, f.shape.dk});
-  need.tensor("v", f.dtype, {f.slices, f.shape.length, f.shape.dv});
-  need.tensor("buckets", f.bucket_type, {f.slices, f.shape.rounds, f.shape.length});
-  need.bytes("key", 0);
+  f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
   need.bytes("workspace", workspace_bytes());
@@ -211,11 +212,15 @@ void ChunkedAttentionCall::check() const {
   if (shape.valid > shape.length) field_error("valid", shape.valid, "more valid positions than the length");
 }
 
-void ChunkedAttentionCall::buffers(BufferNeeds& need) const {
+void ChunkedAttentionCall::operands(BufferNeeds& need) const {
   need.tensor("q", dtype, {slices, shape.length, shape.dk});
   need.tensor("k", dtype, {slices, shape.length, shape.dk});
   need.tensor("v", dtype, {slices, shape.length, shape.dv});
-  need.bytes("key", 0);
+  need.bytes("key", 0);  // the kernel does not read it
+}
+
+void ChunkedAttentionCall::buffers(BufferNeeds& need) const {
+  operands(need);
   need.tensor("result", dtype, {slices, shape.length, shape.dv});
   need.bytes("workspace", workspace_bytes());
 }
@@ -226,10 +231,7 @@ int64_t ChunkedAttentionCall::workspace_bytes() const {
 
 void ChunkedAttentionGradCall::buffers(BufferNeeds& need) const {
   const ChunkedAttentionCall& f = forward;
-  need.tensor("q", f.dtype, {f.slices, f.shape.length, f.shape.dk});
-  need.tensor("k", f.dtype, {f.slices, f.shape.length, f.shape.dk});
-  need.tensor("v", f.dtype, {f.slices, f.shape.length, f.shape.dv});
-  need.bytes("key", 0);
+  f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
   need.bytes("workspace", workspace_bytes());

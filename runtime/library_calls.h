@@ -269,6 +269,8 @@ struct LshAttentionCall {
   }
   void check() const;
   void buffers(BufferNeeds& need) const;
+  // q, v, buckets, key: the buffers the gradient's call starts with too.
+  void operands(BufferNeeds& need) const;
   // Each slice's scratch, times the slices (64-byte aligned slices).
   int64_t workspace_bytes() const;
 };
@@ -319,6 +321,8 @@ struct ChunkedAttentionCall {
   }
   void check() const;
   void buffers(BufferNeeds& need) const;
+  // q, k, v, key: the buffers the gradient's call starts with too.
+  void operands(BufferNeeds& need) const;
   int64_t workspace_bytes() const;
 };
 
