@@ -400,6 +400,9 @@ void check_entry(const EntryPoint& e, const std::string& origin) {
   }
 }
 
+
+}  // namespace
+
 void check_artifact(const Artifact& a, const std::string& origin) {
   if (!a.entry("train_step")) throw Error(origin + ": the artifact has no 'train_step' entry point");
   std::set<std::string> names;
@@ -421,8 +424,6 @@ void check_artifact(const Artifact& a, const std::string& origin) {
     }
   }
 }
-
-}  // namespace
 
 const EntryPoint* Artifact::entry(std::string_view name) const {
   for (const EntryPoint& e : entries) {

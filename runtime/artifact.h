@@ -65,6 +65,12 @@ std::string encode_artifact(const Artifact& artifact);
 // Throws reforge::Error naming `origin` (a path) and what is wrong.
 Artifact decode_artifact(std::string_view bytes, const std::string& origin);
 
+// The consistency checks decode_artifact makes of what it read (every
+// launch's buffers inside the arena or its slot, library calls against
+// their descriptors, carried values, names unique), for an artifact made
+// in this process (the JIT). Throws reforge::Error naming `origin`.
+void check_artifact(const Artifact& artifact, const std::string& origin);
+
 // Reads a whole artifact file (refusing one too large to be an artifact).
 std::string read_artifact_file(const std::string& path);
 

@@ -90,6 +90,18 @@ std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& or
   model->artifact_ = decode_artifact(bytes, origin);
   check_machine(model->artifact_.manifest, origin);
   check_memory(model->artifact_, origin);
+  model->code_ = std::make_unique<SharedCode>(model->artifact_.code);
+  model->build(options);
+  return model;
+}
+
+std::unique_ptr<Model> Model::from_parts(Artifact artifact, std::unique_ptr<Code> code, const std::string& origin,
+                                         const OpenOptions& options) {
+  check_artifact(artifact, origin);
+  check_memory(artifact, origin);
+  std::unique_ptr<Model> model(new Model());
+  model->artifact_ = std::move(artifact);
+  model->code_ = std::move(code);
   model->build(options);
   return model;
 }
@@ -97,7 +109,6 @@ std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& or
 Model::~Model() = default;
 
 void Model::build(const OpenOptions& options) {
-  code_ = std::make_unique<SharedCode>(artifact_.code);
   pool_ = std::make_unique<ThreadPool>(options.threads);
   for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
 
@@ -116,7 +127,7 @@ void Model::build(const OpenOptions& options) {
                                      return it == persistent_memory.end() ? nullptr : it->second;
                                    },
                                    .arena_memory = [this](int64_t) { return arena_.data(); }};
-  SharedCode* code = code_.get();
+  Code* code = code_.get();
   auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
   // train_step first, so train_step() is entries_[0].
   std::vector<const EntryPoint*> order = {artifact_.entry("train_step")};

@@ -12,6 +12,11 @@
 //
 // Errors (a corrupt artifact, a CPU without a feature the code needs, a
 // wrong input name or size) throw reforge::Error with a message.
+//
+// The compiler's JIT runs through the same class: it lowers a model into
+// an in-memory Artifact, compiles its kernels in this process and hands
+// both to Model::from_parts (compiler/pipeline/jit_model.h), so a model
+// trains the same way from source and from a file.
 #pragma once
 
 #include <cstddef>
@@ -23,11 +28,10 @@
 
 #include "base/error.h"
 #include "runtime/artifact.h"
+#include "runtime/code.h"
 #include "runtime/executor.h"
 
 namespace reforge::runtime {
-
-class SharedCode;
 
 struct OpenOptions {
   int threads = 0;  // 0: one per hardware thread
@@ -72,6 +76,12 @@ class Model {
   static std::unique_ptr<Model> open(const std::string& path, const OpenOptions& options = {});
   static std::unique_ptr<Model> load(std::string_view bytes, const std::string& origin,
                                      const OpenOptions& options = {});
+  // An artifact made in this process and the code for its kernels (the
+  // JIT's): checked as a file's contents are (check_artifact), except for
+  // the machine, which compiled the code for itself; `artifact.code` is
+  // not used.
+  static std::unique_ptr<Model> from_parts(Artifact artifact, std::unique_ptr<Code> code, const std::string& origin,
+                                           const OpenOptions& options = {});
   ~Model();
 
   const Manifest& manifest() const { return artifact_.manifest; }
@@ -111,7 +121,7 @@ class Model {
   };
 
   Artifact artifact_;
-  std::unique_ptr<SharedCode> code_;
+  std::unique_ptr<Code> code_;
   std::unique_ptr<ThreadPool> pool_;
   AlignedBuffer arena_;                          // shared by every entry point
   std::vector<AlignedBuffer> persistent_;        // in artifact_.persistent's order

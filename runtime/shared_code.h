@@ -6,21 +6,20 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/executor.h"
+#include "runtime/code.h"
 
 namespace reforge::runtime {
 
-class SharedCode {
+class SharedCode : public Code {
  public:
   // Throws reforge::Error with the loader's message when the bytes are not
   // a loadable shared object for this machine.
   explicit SharedCode(std::string_view shared_object);
-  ~SharedCode();
+  ~SharedCode() override;
   SharedCode(const SharedCode&) = delete;
   SharedCode& operator=(const SharedCode&) = delete;
 
-  // The kernel's entry point; null when the code has no such symbol.
-  KernelFunction find(const std::string& symbol) const;
+  KernelFunction find(const std::string& symbol) const override;
 
  private:
   void* handle_ = nullptr;

@@ -19,38 +19,28 @@ void prefix_symbols(LoweredProgram& lowered, const std::string& prefix) {
   }
 }
 
-runtime::KeyValues compile_options_record(const ArtifactOptions& o) {
-  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
-  return {{"reversible_recompute", flag(o.compile.reversible_recompute)},
-          {"lsh_fusion", flag(o.compile.lsh_fusion)},
-          {"simplify", flag(o.compile.simplify)},
-          {"cse", flag(o.compile.cse)},
-          {"dce", flag(o.compile.dce)},
-          {"elementwise_fusion", flag(o.build.elementwise_fusion)},
-          {"buffer_reuse", flag(o.build.plan.buffer_reuse)}};
-}
-
 }  // namespace
 
-runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOptions& options) {
-  if (!source.model) throw Error("build_artifact: no model graph");
-  codegen::CpuTarget target = codegen::resolve_cpu_target(options.cpu);
-  runtime::Artifact a;
-  a.manifest = {.compiler_version = kCompilerVersion,
-                .model = source.model_name,
-                .config = source.config,
-                .compile_options = compile_options_record(options),
-                .triple = target.triple,
-                .cpu = target.cpu,
-                .cpu_features = target.features,
-                .required_features = target.required,
-                .opt_level = options.opt_level};
+runtime::KeyValues compile_options_record(const CompileOptions& compile, const CpuBuildOptions& build) {
+  auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
+  return {{"reversible_recompute", flag(compile.reversible_recompute)},
+          {"lsh_fusion", flag(compile.lsh_fusion)},
+          {"simplify", flag(compile.simplify)},
+          {"cse", flag(compile.cse)},
+          {"dce", flag(compile.dce)},
+          {"elementwise_fusion", flag(build.elementwise_fusion)},
+          {"buffer_reuse", flag(build.plan.buffer_reuse)}};
+}
 
-  CompiledStep step = compile_training_step(*source.model, source.loss_output, source.optimizer, options.compile);
-  CpuLowering train = lower_for_cpu(*step.graph, step.provenance(), options.build);
+LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
+                               const CpuBuildOptions& build) {
+  LoweredArtifact out;
+  runtime::Artifact& a = out.artifact;
+  CpuLowering train = lower_for_cpu(std::move(planned));
   prefix_symbols(train.lowered, "train_");
   a.persistent = persistent_values(*train.graph);
   a.memory_plan_json = plan_to_json(train.plan);
+  out.train_plan = train.plan;
   runtime::EntryPoint& train_entry = a.entries.emplace_back();
   train_entry.name = "train_step";
   train_entry.program = train.lowered.program;
@@ -59,17 +49,39 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
     for (const runtime::Slot& s : train_entry.program.slots) has_slot = has_slot || s.name == c.source;
     if (has_slot) train_entry.carried.push_back({c.next, c.source});  // else: a parameter nothing reads
   }
-  std::vector<kir::Kernel> kernels = train.lowered.kernels;
+  out.kernels = std::move(train.lowered.kernels);
+  out.train_kernels = out.kernels.size();
 
-  if (source.evaluation) {
-    std::unique_ptr<Graph> forward = compile_forward(*source.evaluation, options.compile);
-    CpuLowering lowered = lower_for_cpu(*forward, {}, options.build);
+  if (forward) {
+    CpuLowering lowered = lower_for_cpu(*forward, {}, build);
     prefix_symbols(lowered.lowered, "forward_");
     a.entries.push_back({.name = "forward", .program = lowered.lowered.program, .carried = {}});
-    kernels.insert(kernels.end(), lowered.lowered.kernels.begin(), lowered.lowered.kernels.end());
+    out.kernels.insert(out.kernels.end(), lowered.lowered.kernels.begin(), lowered.lowered.kernels.end());
   }
-  a.code = codegen::compile_shared_object(kernels, target, options.opt_level);
-  return a;
+  return out;
+}
+
+runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOptions& options) {
+  if (!source.model) throw Error("build_artifact: no model graph");
+  codegen::CpuTarget target = codegen::resolve_cpu_target(options.cpu);
+  CompiledStep step = compile_training_step(*source.model, source.loss_output, source.optimizer, options.compile);
+  BackendPlan planned = plan_backend(*step.graph, step.provenance(), options.build.plan,
+                                     options.build.elementwise_fusion, cpu_target());
+  std::unique_ptr<Graph> forward =
+      source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
+  LoweredArtifact lowered = lower_artifact(step, std::move(planned), forward.get(), options.build);
+  runtime::Artifact& a = lowered.artifact;
+  a.manifest = {.compiler_version = kCompilerVersion,
+                .model = source.model_name,
+                .config = source.config,
+                .compile_options = compile_options_record(options.compile, options.build),
+                .triple = target.triple,
+                .cpu = target.cpu,
+                .cpu_features = target.features,
+                .required_features = target.required,
+                .opt_level = options.opt_level};
+  a.code = codegen::compile_shared_object(lowered.kernels, target, options.opt_level);
+  return std::move(a);
 }
 
 }  // namespace reforge

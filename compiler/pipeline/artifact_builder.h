@@ -1,8 +1,11 @@
-// Ahead-of-time compilation: a model becomes a runtime::Artifact — the
-// training step (differentiated, optimised, planned, lowered), the forward
-// pass (the same without gradients), how each parameter starts, the memory
-// plan, and both programs' kernels compiled for one CPU into a shared
-// object. The runtime (runtime/reforge_runtime.h) runs it without LLVM.
+// A model becomes a runtime::Artifact — the training step (differentiated,
+// optimised, planned, lowered), the forward pass (the same without
+// gradients), how each parameter starts, the memory plan, and both
+// programs' kernels. lower_artifact() makes everything but the code, which
+// both paths share: ahead of time, build_artifact() compiles the kernels
+// for one CPU into a shared object that the runtime
+// (runtime/reforge_runtime.h) runs without LLVM; in this process, the JIT
+// (jit_model.h) compiles them with ORC and the same runtime runs them.
 #pragma once
 
 #include <string>
@@ -33,6 +36,25 @@ struct ArtifactOptions {
   CompileOptions compile;
   CpuBuildOptions build;  // planning and fusion (threads and codegen are ignored)
 };
+
+// An artifact before code generation: `artifact` has everything but its
+// code; `kernels` are every entry point's, symbols prefixed by entry
+// ("train_", "forward_"), the training step's first.
+struct LoweredArtifact {
+  runtime::Artifact artifact;
+  std::vector<kir::Kernel> kernels;
+  size_t train_kernels = 0;  // how many of `kernels` the training step has
+  MemoryPlan train_plan;     // the training step's (as artifact.memory_plan_json)
+};
+
+// From a compiled training step and its back-end plan (plan_backend, which
+// `build` planned with) and, if not null, a compiled forward graph (the
+// "forward" entry point). The manifest is left for the caller.
+LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
+                               const CpuBuildOptions& build = {});
+
+// What a manifest records of the compile options.
+runtime::KeyValues compile_options_record(const CompileOptions& compile, const CpuBuildOptions& build);
 
 runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOptions& options = {});
 

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
-#include <set>
 
 namespace reforge {
 
@@ -61,40 +59,6 @@ HostTensor CpuExecutable::read_slot(const std::string& name) const {
 
 HostTensor CpuExecutable::read_output(const std::string& name) const {
   return read_elements(executor_->output_info(name).type, executor_->output(name));
-}
-
-CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options)
-    : CpuTrainer(step,
-                 plan_backend(*step.graph, step.provenance(), options.plan, options.elementwise_fusion, cpu_target()),
-                 seed,
-                 options) {}
-
-CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options)
-    : executable_(CpuExecutable::build(std::move(planned), options)) {
-  runtime::Executor& ex = executable_->executor();
-  for (const auto& [name, value] : initial_values(executable_->graph(), seed)) {
-    if (ex.find_slot(name) >= 0) executable_->feed(name, value);
-  }
-  std::set<std::string> carried;
-  for (const CarriedValue& c : step.step.carried) {
-    int source = ex.find_slot(c.source);
-    if (source < 0) continue;  // a parameter nothing reads
-    const runtime::ProgramOutput& next = ex.output_info(c.next);
-    carried_.push_back({ex.slot_data(source), ex.output(c.next), static_cast<size_t>(next.type.bytes())});
-    carried.insert(c.next);
-  }
-  for (const runtime::ProgramOutput& o : ex.program().outputs) {
-    if (!carried.count(o.name)) reported_.push_back(o.name);
-  }
-}
-
-ValueMap CpuTrainer::run_step(const ValueMap& batch) {
-  for (const auto& [name, value] : batch) executable_->feed(name, value);
-  executable_->run();
-  for (const CarriedCopy& c : carried_) std::memcpy(c.source, c.next, c.bytes);
-  ValueMap out;
-  for (const std::string& name : reported_) out[name] = executable_->read_output(name);
-  return out;
 }
 
 }  // namespace reforge

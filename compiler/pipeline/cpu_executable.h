@@ -75,33 +75,4 @@ class CpuExecutable {
   std::unique_ptr<runtime::Executor> executor_;
 };
 
-// Trains a compiled step on the CPU backend, as InterpreterTrainer does on
-// the interpreter: same initial values for the same seed, same outputs.
-class CpuTrainer {
- public:
-  CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options = {});
-  // With the step's plan_backend() already made.
-  CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options = {});
-
-  // One step on `batch`; returns every output that is not carried.
-  ValueMap run_step(const ValueMap& batch);
-  // The current value of a parameter or optimizer state.
-  HostTensor persistent(const std::string& name) const { return executable_->read_slot(name); }
-  CpuExecutable& executable() { return *executable_; }
-  const CpuExecutable& executable() const { return *executable_; }
-
- private:
-  // Next value -> its source, after each step: resolved once (the arena
-  // and the slots never move).
-  struct CarriedCopy {
-    std::byte* source;
-    const std::byte* next;
-    size_t bytes;
-  };
-
-  std::unique_ptr<CpuExecutable> executable_;
-  std::vector<CarriedCopy> carried_;
-  std::vector<std::string> reported_;  // outputs that are not carried
-};
-
 }  // namespace reforge

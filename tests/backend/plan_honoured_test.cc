@@ -10,6 +10,7 @@
 #include "compiler/dsl/dsl.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "compiler/pipeline/jit_model.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
@@ -22,11 +23,10 @@ namespace {
 TEST(PlanHonoured, OneArenaOfThePlansSizeHoldsEveryTransientBuffer) {
   CompiledStep step = compile_reformer_step(testing::tiny_reformer_config());
   CpuTrainer trainer(step, 1);
-  const CpuExecutable& e = trainer.executable();
-  const runtime::Program& p = e.lowered().program;
-  EXPECT_EQ(p.arena_bytes, e.plan().arena_bytes);
+  const runtime::Program& p = trainer.executor().program();
+  EXPECT_EQ(p.arena_bytes, trainer.plan().arena_bytes);
   int64_t persistent = 0;
-  for (const PersistentValue& v : e.plan().persistent) persistent += v.bytes;
+  for (const PersistentValue& v : trainer.plan().persistent) persistent += v.bytes;
   int64_t slots = 0;
   for (const runtime::Slot& s : p.slots) slots += s.type.bytes();
   EXPECT_EQ(slots, persistent);
@@ -49,10 +49,10 @@ TEST(PlanHonoured, RunningAStepAllocatesNothing) {
   CompiledStep step = compile_reformer_step(config);
   CpuTrainer trainer(step, 1);
   ValueMap batch = make_duplication_task(config, 3)->batch(1);
-  for (const auto& [name, value] : batch) trainer.executable().feed(name, value);
-  trainer.executable().run();  // warm: the thread pool's threads exist
+  trainer.feed(batch);
+  trainer.executor().run();  // warm: the thread pool's threads exist
   testing::CountingAllocations counter;
-  trainer.executable().run();
+  trainer.executor().run();
   EXPECT_EQ(counter.count(), 0);
 }
 

@@ -13,6 +13,7 @@
 #include "compiler/interpreter/trainer.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "compiler/pipeline/jit_model.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
@@ -109,7 +110,7 @@ TEST(CompiledTrainingStepF32, BufferReuseOnAndOffAreBitIdentical) {
   CpuBuildOptions no_reuse;
   no_reuse.plan.buffer_reuse = false;
   CpuTrainer reused(step, 5), separate(step, 5, no_reuse);
-  EXPECT_LT(reused.executable().plan().arena_bytes, separate.executable().plan().arena_bytes);
+  EXPECT_LT(reused.plan().arena_bytes, separate.plan().arena_bytes);
   for (int64_t s = 1; s <= 3; ++s) {
     ValueMap batch = batch_of(config, s, DType::f32);
     ValueMap a = reused.run_step(batch), b = separate.run_step(batch);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "compiler/pipeline/cpu_executable.h"
+#include "compiler/pipeline/jit_model.h"
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"

@@ -67,75 +67,8 @@ class InterpreterSession : public ModelSession {
   std::vector<runtime::PersistentInit> values_;
 };
 
-class JitSession : public ModelSession {
- public:
-  JitSession(const CompiledStep& compiled, BackendPlan planned, const Graph& forward, uint64_t seed,
-             const CpuBuildOptions& options)
-      : trainer_(compiled, std::move(planned), seed, options) {
-    runtime::Executor& train = trainer_.executable().executor();
-    // Parameters nothing reads have no slot, and no value to keep.
-    for (const runtime::PersistentInit& p : persistent_values(trainer_.executable().graph())) {
-      if (train.find_slot(p.name) >= 0) slots_.emplace_back(p.name, train.find_slot(p.name));
-    }
-    CpuBuildOptions shared = options;
-    shared.pool = &train.pool();
-    shared.slot_memory = [&train](const runtime::Slot& s) -> std::byte* {
-      int slot = train.find_slot(s.name);
-      return slot >= 0 && train.program().slots[slot].type == s.type ? train.slot_data(slot) : nullptr;
-    };
-    // The forward pass never runs during a step: it uses the step's arena
-    // when that is large enough, so evaluating costs no memory of its own.
-    shared.arena_memory = [&train](int64_t bytes) {
-      return bytes <= train.program().arena_bytes ? train.arena_data() : nullptr;
-    };
-    forward_ = CpuExecutable::build(forward, {}, shared);
-  }
-
-  CpuExecutable& executable() { return trainer_.executable(); }
-
-  ValueMap train_step(const ValueMap& batch) override { return trainer_.run_step(batch); }
-
-  ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted) override {
-    for (const auto& [name, value] : batch) {
-      if (forward_->executor().find_slot(name) >= 0) forward_->feed(name, value);
-    }
-    forward_->run();
-    ValueMap out;
-    for (const runtime::ProgramOutput& o : forward_->executor().program().outputs) {
-      if (is_wanted(wanted, o.name)) out[o.name] = forward_->read_output(o.name);
-    }
-    return out;
-  }
-
-  std::vector<runtime::NamedTensor> persistent() const override {
-    const runtime::Executor& train = trainer_.executable().executor();
-    std::vector<runtime::NamedTensor> out;
-    for (const auto& [name, slot] : slots_) {
-      const TensorType& type = train.program().slots[slot].type;
-      out.push_back({name, type, std::string(reinterpret_cast<const char*>(train.slot_data(slot)), type.bytes())});
-    }
-    return out;
-  }
-
- protected:
-  std::vector<std::pair<std::string, TensorType>> persistent_types() const override {
-    const runtime::Executor& train = trainer_.executable().executor();
-    std::vector<std::pair<std::string, TensorType>> out;
-    for (const auto& [name, slot] : slots_) out.emplace_back(name, train.program().slots[slot].type);
-    return out;
-  }
-
-  void write_persistent(const runtime::NamedTensor& v) override {
-    runtime::Executor& train = trainer_.executable().executor();
-    std::memcpy(train.slot_data(train.find_slot(v.name)), v.bytes.data(), v.bytes.size());
-  }
-
- private:
-  CpuTrainer trainer_;
-  std::unique_ptr<CpuExecutable> forward_;
-  std::vector<std::pair<std::string, int>> slots_;  // persistent value -> its slot in the training step
-};
-
+// A model run by the runtime: from an artifact file, or compiled in this
+// process (the JIT is an in-memory artifact: compiler/pipeline/jit_model.h).
 class ArtifactSession : public ModelSession {
  public:
   ArtifactSession(runtime::Model& model, uint64_t seed) : model_(model) {
@@ -232,14 +165,6 @@ void ModelSession::restore(const std::vector<runtime::NamedTensor>& values) {
 std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compiled, const Graph& forward,
                                                        uint64_t seed) {
   return std::make_unique<InterpreterSession>(compiled, forward, seed);
-}
-
-std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, BackendPlan planned, const Graph& forward,
-                                               uint64_t seed, const CpuBuildOptions& options,
-                                               CpuExecutable** executable) {
-  auto session = std::make_unique<JitSession>(compiled, std::move(planned), forward, seed, options);
-  if (executable) *executable = &session->executable();
-  return session;
 }
 
 std::unique_ptr<ModelSession> make_artifact_session(runtime::Model& model, uint64_t seed) {

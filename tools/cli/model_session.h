@@ -1,8 +1,9 @@
 // What training, evaluation, checkpoints and generation drive: a compiled
-// model with its parameters and optimizer state, on one of three engines —
-// the reference interpreter, native code compiled in this process (LLVM
-// JIT), or an artifact run by the runtime. The loop in training_loop.h is
-// written once against this.
+// model with its parameters and optimizer state, on one of two engines —
+// the reference interpreter, or the runtime's Model, which runs native code
+// compiled in this process (the JIT's in-memory artifact) or loaded from an
+// artifact file alike. The loop in training_loop.h is written once against
+// this.
 #pragma once
 
 #include <memory>
@@ -11,7 +12,6 @@
 
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/pipeline/compile.h"
-#include "compiler/pipeline/cpu_executable.h"
 #include "runtime/reforge_runtime.h"
 #include "runtime/safetensors.h"
 
@@ -43,11 +43,7 @@ class ModelSession {
 // the evaluation graph). `compiled` and `forward` must outlive the session.
 std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compiled, const Graph& forward,
                                                        uint64_t seed);
-// Also returns the training step's executable (for --profile and
-// --print_kernels) through `executable`.
-std::unique_ptr<ModelSession> make_jit_session(const CompiledStep& compiled, BackendPlan planned, const Graph& forward,
-                                               uint64_t seed, const CpuBuildOptions& options,
-                                               CpuExecutable** executable);
+// `model` (a JIT model or an opened artifact) must outlive the session.
 std::unique_ptr<ModelSession> make_artifact_session(runtime::Model& model, uint64_t seed);
 
 }  // namespace reforge::cli

@@ -14,7 +14,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/artifact_builder.h"
 #include "compiler/pipeline/compile.h"
-#include "compiler/pipeline/cpu_executable.h"
+#include "compiler/pipeline/jit_model.h"
 #include "models/model_registry.h"
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
@@ -44,12 +44,13 @@ const std::map<std::string, std::string>& train_flags() {
   return flags;
 }
 
-// --print_kernels=true prints the kernel IR, =llvm the optimised LLVM IR too.
-void print_kernels(const CpuExecutable& e, const std::string& mode) {
-  const LoweredProgram& p = e.lowered();
-  fmt::print("== {} launches, {} distinct kernels ==\n", p.program.launches.size(), p.kernels.size());
-  for (const kir::Kernel& k : p.kernels) fmt::print("{}\n", kir::print_kernel(k));
-  if (mode == "llvm") fmt::print("== optimised LLVM IR ==\n{}\n", e.code().llvm_ir());
+// --print_kernels=true prints the training step's kernel IR, =llvm the
+// optimised LLVM IR too.
+void print_kernels(const JitModel& jit, const std::string& mode) {
+  const runtime::Program& p = jit.model->train_step().executor().program();
+  fmt::print("== {} launches, {} distinct kernels ==\n", p.launches.size(), jit.train_kernels);
+  for (size_t i = 0; i < jit.train_kernels; ++i) fmt::print("{}\n", kir::print_kernel(jit.kernels[i]));
+  if (mode == "llvm") fmt::print("== optimised LLVM IR ==\n{}\n", jit.code->llvm_ir());
 }
 
 void check_fits_in_memory(int64_t bytes) {
@@ -106,17 +107,19 @@ int run_train(const std::vector<std::string>& args) {
 
   // The step runs natively (llvm) or on the interpreter; the loop is the
   // same for both.
+  JitModel jit;  // the native engine: an in-memory artifact run by the runtime
   std::unique_ptr<ModelSession> session;
-  CpuExecutable* executable = nullptr;
+  runtime::Executor* train = nullptr;
   auto started = std::chrono::steady_clock::now();
   if (backend == "interpreter") {
     session = make_interpreter_session(compiled, *forward, options.seed);
   } else {
-    CpuBuildOptions build{.threads = threads};
-    build.codegen.keep_llvm_ir = kernels == "llvm";
-    session = make_jit_session(compiled, std::move(planned), *forward, options.seed, build, &executable);
-    executable->executor().set_profiling(flags.get_bool("profile"));
-    executable->executor().set_checking_numerics(flags.get_bool("check_numerics"));
+    jit = open_jit_model(lower_artifact(compiled, std::move(planned), forward.get()), entry.name,
+                         {.threads = threads}, {.keep_llvm_ir = kernels == "llvm"});
+    train = &jit.model->train_step().executor();
+    train->set_profiling(flags.get_bool("profile"));
+    train->set_checking_numerics(flags.get_bool("check_numerics"));
+    session = make_artifact_session(*jit.model, options.seed);
   }
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
@@ -129,18 +132,17 @@ int run_train(const std::vector<std::string>& args) {
              format_bytes(plan.persistent_bytes(ValueKind::parameter)));
   fmt::print(options.messages, "data: {}\n", task->describe());
   if (flags.get_bool("show_config")) fmt::print(options.messages, "{}", describe_config(config));
-  if (executable) {
+  if (train) {
     fmt::print(options.messages,
                "backend llvm: {} launches ({} distinct kernels) for {}, {} threads, {}, compiled in {:.2f}s\n",
-               executable->lowered().program.launches.size(), executable->lowered().kernels.size(),
-               executable->code().target(), executable->executor().threads(),
-               runtime::describe_gemm(executable->executor().uses_generated_gemm()), compile_seconds);
-    if (kernels != "false") print_kernels(*executable, kernels);
+               train->program().launches.size(), jit.train_kernels, jit.code->target(), train->threads(),
+               runtime::describe_gemm(train->uses_generated_gemm()), compile_seconds);
+    if (kernels != "false") print_kernels(jit, kernels);
   }
   TrainingRun run = run_training(*session, *task, config, options, std::move(prepared));
-  if (executable && flags.get_bool("profile")) {
+  if (train && flags.get_bool("profile")) {
     fmt::print(options.messages, "{}",
-               runtime::profile_report(executable->lowered().program, executable->executor().seconds(),
+               runtime::profile_report(train->program(), train->seconds(),
                                        static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
   print_training_summary(run, *task, options, backend);

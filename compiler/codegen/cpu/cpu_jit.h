@@ -1,6 +1,7 @@
 // Native code for a program's kernels: kernel IR -> LLVM IR -> optimised
 // (O3, for the host CPU and its features) -> machine code through ORC
-// LLJIT. Holds the code for as long as it lives.
+// LLJIT. Holds the code for as long as it lives; a runtime::Model runs it
+// as it runs an artifact's shared object (runtime/code.h).
 #pragma once
 
 #include <memory>
@@ -8,7 +9,7 @@
 #include <vector>
 
 #include "compiler/kernel/kernel_ir.h"
-#include "runtime/executor.h"
+#include "runtime/code.h"
 
 namespace reforge::codegen {
 
@@ -17,14 +18,14 @@ struct CpuCodegenOptions {
   bool keep_llvm_ir = false;  // keep the optimised IR's text (--print_kernels=llvm)
 };
 
-class CpuJit {
+class CpuJit : public runtime::Code {
  public:
   static std::unique_ptr<CpuJit> compile(const std::vector<kir::Kernel>& kernels,
                                          const CpuCodegenOptions& options = {});
-  ~CpuJit();
+  ~CpuJit() override;
 
   // The kernel's entry point; null when there is no such kernel.
-  runtime::KernelFunction find(const std::string& symbol) const;
+  runtime::KernelFunction find(const std::string& symbol) const override;
   // The optimised LLVM IR (when kept).
   const std::string& llvm_ir() const { return llvm_ir_; }
   // The host CPU the code was generated for, e.g. "znver3 (+avx2,+fma,...)".

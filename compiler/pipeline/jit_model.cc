@@ -1,0 +1,68 @@
+#include "compiler/pipeline/jit_model.h"
+
+#include <fmt/format.h>
+
+namespace reforge {
+
+JitModel open_jit_model(LoweredArtifact lowered, const std::string& name, const runtime::OpenOptions& options,
+                        const codegen::CpuCodegenOptions& codegen) {
+  JitModel out;
+  std::unique_ptr<codegen::CpuJit> code = codegen::CpuJit::compile(lowered.kernels, codegen);
+  out.code = code.get();
+  runtime::Artifact& a = lowered.artifact;
+  if (a.manifest.model.empty()) a.manifest.model = name;
+  if (a.manifest.compiler_version.empty()) a.manifest.compiler_version = kCompilerVersion;
+  out.model = runtime::Model::from_parts(std::move(a), std::move(code), name + " (compiled in this process)", options);
+  out.kernels = std::move(lowered.kernels);
+  out.train_kernels = lowered.train_kernels;
+  return out;
+}
+
+CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options)
+    : CpuTrainer(step,
+                 plan_backend(*step.graph, step.provenance(), options.plan, options.elementwise_fusion, cpu_target()),
+                 seed, options) {}
+
+CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options) {
+  LoweredArtifact lowered = lower_artifact(step, std::move(planned), nullptr, options);
+  plan_ = lowered.train_plan;
+  jit_ = open_jit_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, options.codegen);
+  jit_.model->initialise(seed);
+}
+
+void CpuTrainer::feed(const ValueMap& batch) {
+  runtime::Entry& train = jit_.model->train_step();
+  std::vector<std::byte> bytes;
+  for (const runtime::Slot& input : train.inputs()) {
+    auto it = batch.find(input.name);
+    if (it == batch.end()) throw Error(fmt::format("the batch has no input '{}'", input.name));
+    if (it->second.type != input.type) {
+      throw Error(fmt::format("value fed for '{}' is {}, the graph declares {}", input.name,
+                              type_to_string(it->second.type), type_to_string(input.type)));
+    }
+    bytes.resize(input.type.bytes());
+    write_elements(it->second, bytes.data());
+    train.set_input(input.name, bytes.data(), bytes.size());
+  }
+}
+
+ValueMap CpuTrainer::run_step(const ValueMap& batch) {
+  feed(batch);
+  jit_.model->step();
+  ValueMap out;
+  const runtime::Entry& train = jit_.model->train_step();
+  for (const runtime::ProgramOutput& o : train.outputs()) {
+    if (!jit_.model->is_carried(o.name)) out[o.name] = read_elements(o.type, train.output(o.name).data());
+  }
+  return out;
+}
+
+HostTensor CpuTrainer::persistent(const std::string& name) const {
+  const runtime::Model& model = *jit_.model;
+  for (const runtime::PersistentInit& p : model.persistent()) {
+    if (p.name == name) return read_elements(p.type, model.persistent_data(name).data());
+  }
+  throw Error(fmt::format("the program has no persistent value '{}'", name));
+}
+
+}  // namespace reforge
