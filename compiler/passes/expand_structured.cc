@@ -14,11 +14,7 @@ std::unique_ptr<Graph> expand_structured(const Graph& graph, const std::set<std:
       changed = true;
       std::vector<Tensor> inputs;
       for (int in : c.inputs) inputs.push_back(c.out.value(in));
-      int first_new = c.out.size();
-      int result = n.def->expand(c.out, n, inputs).id;
-      // The expansion does what the node did: it inherits the node's role.
-      for (int id = first_new; id < c.out.size(); ++id) c.out.mutable_node(id).role = n.role;
-      return result;
+      return n.def->expand(c.out, n, inputs).id;  // inherits the node's role (rewrite_graph)
     });
   }
   return current;

@@ -127,16 +127,10 @@ std::unique_ptr<Graph> fuse_stage(const Graph& graph, Stage stage) {
       }
     }
     Tensor fused = out.add("matmul_epilogue", inputs, std::move(attrs), mm.loc);
-    out.mutable_node(fused.id).role = n.role;
-    int result = fused.id;
-    if (m.product.reshape >= 0) {
-      AttrMap shape;
-      shape.set("shape", n.type.shape);
-      result = out.add("reshape", {fused}, std::move(shape), n.loc).id;
-      out.mutable_node(result).role = n.role;
-    }
-    out.mutable_node(result).name = n.name;  // the value it replaces, by name
-    return result;
+    if (m.product.reshape < 0) return fused.id;
+    AttrMap shape;
+    shape.set("shape", n.type.shape);
+    return out.add("reshape", {fused}, std::move(shape), n.loc).id;
   });
 }
 

@@ -49,9 +49,7 @@ std::unique_ptr<Graph> split_column_reductions(const Graph& graph) {
     }
     Graph& out = c.out;
     auto add = [&](const std::string& op, int from, AttrMap attrs) {
-      Tensor t = out.add(op, {out.value(from)}, std::move(attrs), n.loc);
-      out.mutable_node(t.id).role = n.role;
-      return t.id;
+      return out.add(op, {out.value(from)}, std::move(attrs), n.loc).id;
     };
     AttrMap blocks;
     blocks.set("shape", Shape{kReductionParts, rows / kReductionParts, width});
@@ -67,7 +65,6 @@ std::unique_ptr<Graph> split_column_reductions(const Graph& graph) {
       shape.set("shape", n.type.shape);
       total = add("reshape", total, std::move(shape));
     }
-    out.mutable_node(total).name = n.name;  // the value it replaces, by name
     return total;
   });
 }

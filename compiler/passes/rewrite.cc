@@ -24,9 +24,17 @@ std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replac
       context.inputs.push_back(mapped[in]);
     }
     int replacement;
+    const int first_new = out->size();
     {
-      auto attribution = out->attribute_to(n.loc);
+      auto attribution = out->attribute_to(n.loc);  // what the callback builds is at n's line
       replacement = replace(n, context);
+    }
+    if (replacement >= 0) {
+      // What the callback built does what `n` did: it takes n's role, and
+      // the value that replaces n takes its name (feeds, outputs, plans and
+      // profiles keep naming it). An existing value keeps its own.
+      for (int built = first_new; built < out->size(); ++built) out->mutable_node(built).role = n.role;
+      if (replacement >= first_new) out->mutable_node(replacement).name = n.name;
     }
     mapped[id] = replacement >= 0 ? replacement : copy_node(*out, n, context.inputs);
   }

@@ -1,7 +1,9 @@
 // The one way passes rebuild a graph: walk it in order, and for each node
 // either copy it (with its inputs remapped) or replace it by a value that
 // already exists in the new graph (possibly one the callback just built).
-// Names are preserved, so feeds and outputs keep working across passes.
+// Names are preserved, so feeds and outputs keep working across passes:
+// nodes the callback builds get the replaced node's source line, its role,
+// and — the one it returns — its name; passes do not patch them by hand.
 #pragma once
 
 #include <functional>
