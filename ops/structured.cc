@@ -169,7 +169,7 @@ std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& in
   return args;
 }
 
-ChunkedValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, const std::vector<Tensor>& inputs,
+ValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, const std::vector<Tensor>& inputs,
                                                const Tensor& grad, const Differentiate& differentiate,
                                                bool with_value) {
   const int64_t axis = n.attrs.get_int("axis"), chunks = n.attrs.get_int("chunks"), sliced = n.attrs.get_int("sliced");
@@ -195,7 +195,7 @@ ChunkedValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, cons
       }
     }
   }
-  ChunkedValueAndGrads result;
+  ValueAndGrads result;
   if (with_value) result.value = concat(values, axis);
   result.grads.resize(count);
   for (size_t i = 0; i < count; ++i) {
@@ -283,7 +283,15 @@ REFORGE_REGISTER_OPS(structured) {
                .vjp = vjp_chunked_map,
                .num_regions = 1,
                .kind = OpKind::structured,
-               .expand = expand_chunked_map});
+               .expand = expand_chunked_map,
+               .value_and_vjp =
+                   [](Graph& graph, const Node& n, const std::vector<Tensor>& inputs, const Tensor& grad,
+                      const Differentiate& differentiate, Tensor& value) {
+                     ValueAndGrads both =
+                         chunked_map_value_and_vjp(graph, n, inputs, grad, differentiate, /*with_value=*/true);
+                     value = both.value;
+                     return both.grads;
+                   }});
   register_op({.name = "reversible",
                .arity = -1,
                .attrs = {{"f_captures", AttrKind::integer}},
@@ -292,7 +300,8 @@ REFORGE_REGISTER_OPS(structured) {
                .vjp = vjp_reversible,
                .num_regions = 2,
                .kind = OpKind::structured,
-               .expand = expand_reversible});
+               .expand = expand_reversible,
+               .reconstructing_vjp = reversible_reconstruction});
 }
 
 }  // namespace reforge::ops

@@ -22,11 +22,11 @@ std::vector<Tensor> chunk_arguments(const Node& n, const std::vector<Tensor>& in
 // value as well (reversible recompute rebuilding a stream) then evaluates
 // the body once per chunk instead of twice. `grads` follows `inputs`
 // (invalid for integer inputs).
-struct ChunkedValueAndGrads {
+struct ValueAndGrads {
   Tensor value;
   std::vector<Tensor> grads;
 };
-ChunkedValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, const std::vector<Tensor>& inputs,
+ValueAndGrads chunked_map_value_and_vjp(Graph& graph, const Node& n, const std::vector<Tensor>& inputs,
                                                const Tensor& grad, const Differentiate& differentiate, bool with_value);
 
 // The operands of a reversible node: the stacked streams, then the
@@ -36,6 +36,10 @@ struct ReversibleOperands {
   std::vector<Tensor> f_captures, g_captures;
 };
 ReversibleOperands reversible_operands(const Node& n, const std::vector<Tensor>& inputs);
+
+// The reversible op's reconstructing gradient rule (its
+// OpDef::reconstructing_vjp; ops/reversible_recompute.cc).
+std::vector<Tensor> reversible_reconstruction(const VjpContext& c);
 
 // y1 = x1 + F(x2), y2 = x2 + G(y1), with F and G inlined into `graph`.
 struct ReversibleOutputs {

@@ -92,8 +92,10 @@ std::vector<Tensor> vjp(Graph& graph, const std::vector<Tensor>& outputs, const 
     const Node& n = graph.node(id);
     auto override_rule = options.rule_overrides.find(n.op);
     const VjpRule* rule = override_rule != options.rule_overrides.end() ? &override_rule->second
-                          : (n.def && n.def->vjp)                       ? &n.def->vjp
-                                                                        : nullptr;
+                          : (options.reconstruct_inputs && n.def && n.def->reconstructing_vjp)
+                              ? &n.def->reconstructing_vjp
+                          : (n.def && n.def->vjp) ? &n.def->vjp
+                                                  : nullptr;
     if (rule == nullptr) continue;
     std::vector<Tensor> inputs;
     for (int in : n.inputs) inputs.push_back(current(in));

@@ -17,6 +17,9 @@ struct AutodiffOptions {
   // Gradient rules that replace an op's own, by op name. Passes that change
   // how the backward pass is computed (reversible recompute) supply them.
   std::map<std::string, VjpRule> rule_overrides;
+  // Ops that have a rule rebuilding their inputs from their outputs
+  // (OpDef::reconstructing_vjp: reversible blocks) use it.
+  bool reconstruct_inputs = false;
 };
 
 // Cotangents of `wrt` for  sum_i <seeds[i], outputs[i]>.  Differentiation

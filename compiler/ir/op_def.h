@@ -118,6 +118,18 @@ struct OpDef {
   // Structured ops: the same computation as plain nodes appended to
   // `graph` (regions inlined), given the node's operands there.
   std::function<Tensor(Graph& graph, const Node&, const std::vector<Tensor>& inputs)> expand;
+  // Structured ops whose backward can rebuild their inputs from their
+  // outputs instead of keeping them (reversible blocks): the rule autodiff
+  // uses instead of `vjp` when AutodiffOptions::reconstruct_inputs is on
+  // (reversible recompute, compiler/passes/reversible_recompute.h).
+  VjpRule reconstructing_vjp;
+  // Structured ops that can evaluate and differentiate themselves in one
+  // pass (chunked_map: chunk by chunk): their inputs' cotangents for
+  // `grad` (invalid where none), and their value written to `value`. A
+  // rule that needs both (reconstruction) runs the op's body once, not twice.
+  std::function<std::vector<Tensor>(Graph& graph, const Node&, const std::vector<Tensor>& inputs, const Tensor& grad,
+                                    const Differentiate& differentiate, Tensor& value)>
+      value_and_vjp;
 
   // Elementwise results may take over a dying input's buffer and fuse into
   // one loop with their consumers.

@@ -1,5 +1,7 @@
-// Reversible recompute: the gradient rule for `reversible` blocks that
-// rebuilds each block's input from its output instead of keeping it.
+// Reversible recompute: differentiate `reversible` blocks with the rule
+// that rebuilds each block's input from its output instead of keeping it.
+// The rule is the op's own (OpDef::reconstructing_vjp, written next to the
+// op in ops/reversible_recompute.cc); this switches autodiff to it.
 //
 // For a block y1 = x1 + F(x2), y2 = x2 + G(y1), given its output (the
 // forward value for the last block, the rebuilt one for the others) and
@@ -15,9 +17,7 @@
 
 namespace reforge {
 
-VjpRule reversible_reconstruction_rule();
-
-// `options` plus the reconstruction rule for `reversible`.
+// `options` with every op's reconstructing rule in use.
 AutodiffOptions with_reversible_recompute(AutodiffOptions options);
 
 }  // namespace reforge
