@@ -17,8 +17,12 @@ std::unique_ptr<Graph> PassManager::run(const Graph& graph) const {
   for (const std::string& name : options_.print_after) {
     bool known = false;
     for (const Pass& p : passes_) known = known || p.name == name;
-    if (!known)
-      throw Error(fmt::format("cannot print after '{}': no such pass (pipeline: {})", name, fmt::join(names(), ", ")));
+    if (!known) {
+      std::string message = fmt::format("cannot print after '{}': no such pass (pipeline: {})", name,
+                                        fmt::join(names(), ", "));
+      if (!options_.also_known.empty()) message += fmt::format("; {}", options_.also_known);
+      throw Error(message);
+    }
   }
   std::unique_ptr<Graph> current = graph.clone();
   for (const Pass& pass : passes_) {

@@ -22,6 +22,9 @@ struct PassManagerOptions {
   bool print_after_all = false;
   // Receives "// IR after <pass>\n<text>"; stdout when empty.
   std::function<void(const std::string&)> print;
+  // Said after the list of passes when print_after names none of them
+  // (the other pipelines the name could belong to).
+  std::string also_known;
 };
 
 class PassManager {

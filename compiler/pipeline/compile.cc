@@ -1,5 +1,7 @@
 #include "compiler/pipeline/compile.h"
 
+#include <fmt/format.h>
+
 #include "compiler/ir/verifier.h"
 #include "compiler/passes/algebraic_simplification.h"
 #include "compiler/passes/common_subexpression_elimination.h"
@@ -15,7 +17,8 @@ namespace reforge {
 namespace {
 
 PassManager make_pipeline(const CompileOptions& o) {
-  PassManager pm({o.print_after, o.print_after_all, o.print});
+  PassManager pm({o.print_after, o.print_after_all, o.print,
+                  fmt::format("the back end's stages: {}", fmt::join(backend_pass_names(), ", "))});
   if (o.simplify) pm.add({"simplify", simplify_algebra});
   if (o.cse) pm.add({"cse", eliminate_common_subexpressions});
   if (o.simplify && o.cse) pm.add({"simplify-after-cse", simplify_algebra});
@@ -55,9 +58,9 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph, const Target& target, c
 std::vector<std::string> backend_pass_names(const Target& target) { return backend_pipeline(target, {}).names(); }
 
 BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options,
-                         bool elementwise_fusion, const Target& target) {
+                         bool elementwise_fusion, const Target& target, const PassManagerOptions& print) {
   BackendPlan out;
-  out.graph = backend_graph(graph, target);
+  out.graph = backend_graph(graph, target, print);
   out.grouping = kernel_grouping(*out.graph, elementwise_fusion);
   out.plan = plan_memory(*out.graph, provenance, options, out.grouping);
   return out;

@@ -70,7 +70,8 @@ struct BackendPlan {
   MemoryPlan plan;
 };
 BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {},
-                         bool elementwise_fusion = true, const Target& target = cpu_target());
+                         bool elementwise_fusion = true, const Target& target = cpu_target(),
+                         const PassManagerOptions& print = {});
 
 // The memory plan of a compiled step as the back ends run it.
 MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options = {}, bool elementwise_fusion = true,

@@ -64,6 +64,17 @@ TEST(Cli, PlanPrintsTheBackendGraph) {
   EXPECT_NE(printed.find("= matmul_epilogue("), std::string::npos);
 }
 
+// The back end's stages print by name like the front half's passes.
+TEST(Cli, PlanPrintsAfterABackEndStage) {
+  ::testing::internal::CaptureStdout();
+  const int status = run("plan", {"duplication", "--print_after=matmul-epilogue", "--compare=false"});
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(printed.find("// IR after matmul-epilogue\n"), std::string::npos);
+  EXPECT_NE(printed.find("= matmul_epilogue("), std::string::npos);
+  EXPECT_EQ(printed.find("// IR after split-column-reductions"), std::string::npos);
+}
+
 TEST(Cli, HelpListsTheFlagsAndSucceeds) {
   EXPECT_EQ(run("train", {"duplication", "--help"}), 0);
   EXPECT_EQ(run("plan", {"byte-lm", "--help"}), 0);
@@ -169,6 +180,9 @@ TEST(Cli, BadInputIsRejectedWithWhatToChange) {
             std::string::npos);
   EXPECT_NE(error_of("plan", {"duplication", "--print_after=nope"})
                 .find("cannot print after 'nope': no such pass (pipeline: simplify, cse"),
+            std::string::npos);
+  EXPECT_NE(error_of("plan", {"duplication", "--print_after=nope"})
+                .find("the back end's stages: expand-structured, share-lsh-forward"),
             std::string::npos);
   EXPECT_NE(error_of("plan", {"duplication", "-o", "/no/such/dir/plan.txt"}).find("cannot write"), std::string::npos);
   EXPECT_NE(error_of("train", {"duplication", "--backend=gpu"}).find("--backend must be llvm or interpreter"),

@@ -3,6 +3,7 @@
 // each Reformer technique saves (the plan with it switched off).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "compiler/ir/printer.h"
@@ -24,9 +25,11 @@ struct PlannedStep {
 };
 
 PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
-                      const PlanOptions& plan_options, bool elementwise_fusion) {
+                      const PlanOptions& plan_options, bool elementwise_fusion,
+                      const PassManagerOptions& backend_print = {}) {
   PlannedStep out{compile_reformer_step(config, compile, name), nullptr, {}};
-  BackendPlan backend = plan_backend(*out.compiled.graph, out.compiled.provenance(), plan_options, elementwise_fusion);
+  BackendPlan backend = plan_backend(*out.compiled.graph, out.compiled.provenance(), plan_options, elementwise_fusion,
+                                     cpu_target(), backend_print);
   out.backend_graph = std::move(backend.graph);
   out.plan = std::move(backend.plan);
   return out;
@@ -54,7 +57,18 @@ int run_plan(const std::vector<std::string>& args) {
   compile.reversible_recompute = s.flags.get_bool("reversible_recompute");
   compile.lsh_fusion = s.flags.get_bool("lsh_fusion");
   compile.print_after_all = s.flags.get_bool("print_after_all");
-  if (!s.flags.get("print_after").empty()) compile.print_after.insert(s.flags.get("print_after"));
+  // --print_after names a pass of the front half or a back-end stage
+  // (expand-structured ... and the target's passes); an unknown name is
+  // refused by the front half's pass manager, which lists both.
+  PassManagerOptions backend_print{.print_after_all = compile.print_after_all};
+  if (const std::string after = s.flags.get("print_after"); !after.empty()) {
+    const std::vector<std::string> stages = backend_pass_names();
+    if (std::find(stages.begin(), stages.end(), after) != stages.end()) {
+      backend_print.print_after.insert(after);
+    } else {
+      compile.print_after.insert(after);
+    }
+  }
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
   const bool fuse = s.flags.get_bool("elementwise_fusion");
 
@@ -71,7 +85,7 @@ int run_plan(const std::vector<std::string>& args) {
                choice.ff_chunks, format_bytes(choice.peak_bytes));
   }
   auto start = std::chrono::steady_clock::now();
-  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse);
+  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, backend_print);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (auto conflict = find_plan_conflict(main.plan)) throw Error("internal: the plan is inconsistent: " + *conflict);
   // The graph the back ends run: structured ops expanded, matmul
