@@ -140,5 +140,7 @@ struct OpDef {
 // op family); lookups return nullptr for unknown names.
 void register_op(OpDef def);
 const OpDef* find_op(const std::string& name);
+// Every registered op's name, sorted (tests check each has a case).
+std::vector<std::string> registered_op_names();
 
 }  // namespace reforge

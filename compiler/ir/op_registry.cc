@@ -64,4 +64,10 @@ const OpDef* find_op(const std::string& name) {
   return it == registry().end() ? nullptr : it->second.get();
 }
 
+std::vector<std::string> registered_op_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, def] : registry()) names.push_back(name);
+  return names;
+}
+
 }  // namespace reforge

@@ -5,11 +5,16 @@
 // bit for bit.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <set>
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/dsl/dsl.h"
+#include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "tests/testing/built_graph.h"
 #include "tests/testing/op_cases.h"
@@ -152,6 +157,13 @@ std::vector<OpCase> exact_cases() {
       {"compare_and_select",
        [](Graph&, V x) { return cast(logical_and(greater(x[0], x[1]), less(x[0], full_like(x[0], 0.5))), DType::i32); },
        {F({6}), F({6})}},
+      // Few distinct values: equal and unequal pairs both occur.
+      {"not_equal_or_not",
+       [](Graph&, V x) {
+         Tensor differ = not_equal(x[0], x[1]);
+         return cast(logical_or(logical_not(differ), greater(x[0], x[1])), DType::i32) * 2 + cast(differ, DType::i32);
+       },
+       {I({4, 6}, 0, 3), I({4, 6}, 0, 3)}},
       {"iota_plus_take",
        [](Graph& g, V x) {
          return take(iota(g, {5, 3}, 0), x[0], 0);
@@ -181,6 +193,54 @@ TEST_P(CompiledExactOp, IsBitExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Exact, CompiledExactOp, ::testing::ValuesIn(exact_cases()), case_name);
+
+// Every registered op takes part in the table: it appears in a case's
+// graph, its gradient, or the graph the back end runs for it (fused and
+// epilogue ops appear there). A new op without a case fails here.
+TEST(CompiledOpTable, EveryRegisteredOpHasACase) {
+  std::set<std::string> covered;
+  auto cover = [&](const Graph& g) {
+    for (int id = 0; id < g.size(); ++id) covered.insert(g.node(id).op);
+  };
+  std::vector<OpCase> all;
+  for (auto cases : {testing::unary_cases(), testing::binary_cases(), testing::reduction_cases(),
+                     testing::linear_algebra_cases(), testing::layout_cases(), testing::indexing_cases(),
+                     testing::network_cases(), testing::structured_cases(), exact_cases()}) {
+    all.insert(all.end(), cases.begin(), cases.end());
+  }
+  for (const OpCase& c : all) {
+    Built b = build_case(c, DType::f32, true);
+    cover(*b.graph);
+    cover(*backend_graph(*b.graph));
+  }
+  // Checked elsewhere, and why. Sources: every case's inputs are `input`
+  // nodes; parameters, optimizer state and region arguments run in every
+  // training-step test (tests/backend/training_step_test). The attention
+  // ops: their fused kernels against the reference kernel
+  // (tests/runtime/lsh_kernel_test, chunked_attention_kernel_test) and the
+  // compiled fused step against the decomposition (tests/passes/
+  // lsh_fusion_test, chunked_attention_fusion_test).
+  const std::set<std::string> elsewhere = {"arg",
+                                           "param",
+                                           "state",
+                                           "lsh_attention",
+                                           "lsh_attention_fused",
+                                           "lsh_attention_fused_grad",
+                                           "chunked_attention",
+                                           "chunked_attention_fused",
+                                           "chunked_attention_fused_grad"};
+  std::vector<std::string> missing;
+  const std::vector<std::string> registered = registered_op_names();
+  for (const std::string& op : registered) {
+    if (!covered.count(op) && !elsewhere.count(op)) missing.push_back(op);
+  }
+  EXPECT_TRUE(missing.empty()) << "ops with no case in the equivalence table: "
+                               << fmt::format("{}", fmt::join(missing, ", "));
+  for (const std::string& op : elsewhere) {
+    EXPECT_TRUE(std::find(registered.begin(), registered.end(), op) != registered.end())
+        << op << " is listed as checked elsewhere but is not an op";
+  }
+}
 
 }  // namespace
 }  // namespace reforge
