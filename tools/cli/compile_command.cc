@@ -15,15 +15,21 @@
 namespace reforge::cli {
 namespace {
 
-const std::map<std::string, std::string> kCompileFlags = {
-    {"output", ""}, {"cpu", "native"}, {"opt_level", "3"}, {"reversible_recompute", "true"}, {"lsh_fusion", "true"}};
+const std::map<std::string, std::string>& compile_flags() {
+  static const std::map<std::string, std::string> flags = [] {
+    std::map<std::string, std::string> f = compile_flag_defaults();
+    f.insert({{"output", ""}, {"cpu", "native"}, {"opt_level", "3"}});
+    return f;
+  }();
+  return flags;
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 int run_compile(const std::vector<std::string>& args) {
-  ModelSelection selection = select_model("compile", args, kCompileFlags);
+  ModelSelection selection = select_model("compile", args, compile_flags());
   if (selection.help_shown) return 0;
   const Flags& flags = selection.flags;
   const std::string output = flags.get("output");
@@ -31,9 +37,8 @@ int run_compile(const std::vector<std::string>& args) {
   int64_t opt_level = flags.get_int("opt_level");
   if (opt_level < 0 || opt_level > 3) throw UsageError(fmt::format("--opt_level must be 0..3, got {}", opt_level));
 
-  ArtifactOptions options{.cpu = flags.get("cpu"), .opt_level = static_cast<int>(opt_level)};
-  options.compile.reversible_recompute = flags.get_bool("reversible_recompute");
-  options.compile.lsh_fusion = flags.get_bool("lsh_fusion");
+  ArtifactOptions options{
+      .cpu = flags.get("cpu"), .opt_level = static_cast<int>(opt_level), .compile = compile_options(flags)};
   auto started = std::chrono::steady_clock::now();
   runtime::Artifact artifact = compile_reformer_artifact(selection.config, selection.entry->name, options);
   double compile_seconds = seconds_since(started);

@@ -58,4 +58,13 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
   return s;
 }
 
+const std::map<std::string, std::string>& compile_flag_defaults() {
+  static const std::map<std::string, std::string> flags = {{"reversible_recompute", "true"}, {"lsh_fusion", "true"}};
+  return flags;
+}
+
+CompileOptions compile_options(const Flags& flags) {
+  return {.reversible_recompute = flags.get_bool("reversible_recompute"), .lsh_fusion = flags.get_bool("lsh_fusion")};
+}
+
 }  // namespace reforge::cli

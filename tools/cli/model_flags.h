@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/pipeline/compile.h"
 #include "models/model_registry.h"
 #include "tools/cli/command.h"
 
@@ -23,5 +24,12 @@ struct ModelSelection {
 // `--help`, prints every flag with its value for this model and help text.
 ModelSelection select_model(const std::string& command, const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& command_flags);
+
+// The Reformer techniques every compiling command can switch off
+// (--reversible_recompute, --lsh_fusion), with their defaults, to merge
+// into a command's table; and the CompileOptions they set, read in one
+// place (train, plan and compile; the artifact records them).
+const std::map<std::string, std::string>& compile_flag_defaults();
+CompileOptions compile_options(const Flags& flags);
 
 }  // namespace reforge::cli

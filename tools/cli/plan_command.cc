@@ -36,26 +36,23 @@ PlannedStep plan_step(const ReformerConfig& config, const std::string& name, con
 }
 
 int run_plan(const std::vector<std::string>& args) {
-  ModelSelection s = select_model("plan", args,
-                                  {{"format", "text"},
-                                   {"output", ""},
-                                   {"reversible_recompute", "true"},
-                                   {"lsh_fusion", "true"},
-                                   {"elementwise_fusion", "true"},
-                                   {"memory_budget", ""},
-                                   {"buffer_reuse", "true"},
-                                   {"compare", "true"},
-                                   {"print_after", ""},
-                                   {"print_after_all", "false"},
-                                   {"print_backend_graph", "false"}});
+  std::map<std::string, std::string> plan_flags = compile_flag_defaults();
+  plan_flags.insert({{"format", "text"},
+                     {"output", ""},
+                     {"elementwise_fusion", "true"},
+                     {"memory_budget", ""},
+                     {"buffer_reuse", "true"},
+                     {"compare", "true"},
+                     {"print_after", ""},
+                     {"print_after_all", "false"},
+                     {"print_backend_graph", "false"}});
+  ModelSelection s = select_model("plan", args, plan_flags);
   if (s.help_shown) return 0;
   const std::string format = s.flags.get("format");
   if (format != "text" && format != "json" && format != "html") {
     throw UsageError("--format must be text, json or html, got '" + format + "'");
   }
-  CompileOptions compile;
-  compile.reversible_recompute = s.flags.get_bool("reversible_recompute");
-  compile.lsh_fusion = s.flags.get_bool("lsh_fusion");
+  CompileOptions compile = compile_options(s.flags);
   compile.print_after_all = s.flags.get_bool("print_after_all");
   // --print_after names a pass of the front half or a back-end stage
   // (expand-structured ... and the target's passes); an unknown name is
