@@ -1,4 +1,4 @@
-#include "tools/cli/generation.h"
+#include "training/generation.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 
 #include "runtime/kernels/counter_rng.h"
 
-namespace reforge::cli {
+namespace reforge::training {
 
 std::string generate_text(const ForwardPass& forward, const ReformerConfig& config, const std::string& prompt,
                           int64_t length, const runtime::SamplingOptions& sampling, uint64_t seed) {
@@ -52,4 +52,4 @@ std::string printable(const std::string& bytes, bool keep_newlines) {
   return out;
 }
 
-}  // namespace reforge::cli
+}  // namespace reforge::training

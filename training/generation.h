@@ -12,7 +12,7 @@
 #include "models/reformer_config.h"
 #include "runtime/sampling.h"
 
-namespace reforge::cli {
+namespace reforge::training {
 
 // A forward pass: inputs (tokens, targets, loss_weights, rng) -> outputs
 // with "logits".
@@ -26,4 +26,4 @@ std::string generate_text(const ForwardPass& forward, const ReformerConfig& conf
 // printable ASCII kept, newlines as "⏎" where asked, others as "\xNN".
 std::string printable(const std::string& bytes, bool keep_newlines);
 
-}  // namespace reforge::cli
+}  // namespace reforge::training

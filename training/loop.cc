@@ -1,4 +1,4 @@
-#include "tools/cli/training_loop.h"
+#include "training/loop.h"
 
 #include <fmt/format.h>
 
@@ -14,9 +14,9 @@
 #include "base/durable_file.h"
 #include "base/json_reader.h"
 #include "runtime/process_memory.h"
-#include "tools/cli/generation.h"
+#include "training/generation.h"
 
-namespace reforge::cli {
+namespace reforge::training {
 namespace {
 
 constexpr double kLn2 = 0.69314718055994530942;
@@ -270,4 +270,4 @@ void print_training_summary(const TrainingRun& run, const Task& task, const Trai
   }
 }
 
-}  // namespace reforge::cli
+}  // namespace reforge::training

@@ -21,9 +21,9 @@
 #include "runtime/checkpoint.h"
 #include "runtime/progress.h"
 #include "runtime/sampling.h"
-#include "tools/cli/model_session.h"
+#include "training/session.h"
 
-namespace reforge::cli {
+namespace reforge::training {
 
 struct TrainingOptions {
   int64_t steps = 100;
@@ -83,4 +83,4 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
 void print_training_summary(const TrainingRun& run, const Task& task, const TrainingOptions& options,
                             const std::string& backend);
 
-}  // namespace reforge::cli
+}  // namespace reforge::training

@@ -1,4 +1,4 @@
-#include "tools/cli/model_session.h"
+#include "training/session.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 
 #include "compiler/interpreter/trainer.h"
 
-namespace reforge::cli {
+namespace reforge::training {
 namespace {
 
 // Whether output `name` is among `wanted` (all are when it is empty).
@@ -171,4 +171,4 @@ std::unique_ptr<ModelSession> make_artifact_session(runtime::Model& model, uint6
   return std::make_unique<ArtifactSession>(model, seed);
 }
 
-}  // namespace reforge::cli
+}  // namespace reforge::training

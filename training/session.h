@@ -2,7 +2,7 @@
 // model with its parameters and optimizer state, on one of two engines —
 // the reference interpreter, or the runtime's Model, which runs native code
 // compiled in this process (the JIT's in-memory artifact) or loaded from an
-// artifact file alike. The loop in training_loop.h is written once against
+// artifact file alike. The loop in loop.h is written once against
 // this.
 #pragma once
 
@@ -15,7 +15,7 @@
 #include "runtime/reforge_runtime.h"
 #include "runtime/safetensors.h"
 
-namespace reforge::cli {
+namespace reforge::training {
 
 class ModelSession {
  public:
@@ -46,4 +46,4 @@ std::unique_ptr<ModelSession> make_interpreter_session(const CompiledStep& compi
 // `model` (a JIT model or an opened artifact) must outlive the session.
 std::unique_ptr<ModelSession> make_artifact_session(runtime::Model& model, uint64_t seed);
 
-}  // namespace reforge::cli
+}  // namespace reforge::training

@@ -13,7 +13,7 @@
 #include "models/reformer_step.h"
 #include "runtime/checkpoint.h"
 #include "tools/cli/command.h"
-#include "tools/cli/generation.h"
+#include "training/generation.h"
 #include "tools/cli/training_flags.h"
 
 namespace reforge::cli {
@@ -64,7 +64,7 @@ int run_generate(const std::vector<std::string>& args) {
   }
   const std::string prompt = flags.get("prompt");
   fmt::print(stderr, "{} at step {}: generating {} bytes\n", checkpoint.model, checkpoint.step, length);
-  std::string text = generate_text(
+  std::string text = training::generate_text(
       [&](const ValueMap& batch) {
         for (const auto& [name, value] : batch) {
           if (e.find_slot(name) >= 0) executable->feed(name, value);
@@ -73,7 +73,7 @@ int run_generate(const std::vector<std::string>& args) {
         return ValueMap{{"logits", executable->read_output("logits")}};
       },
       config, prompt, length, sampling, static_cast<uint64_t>(seed));
-  fmt::print("{}{}\n", prompt, printable(text, true));
+  fmt::print("{}{}\n", prompt, training::printable(text, true));
   return 0;
 }
 

@@ -16,9 +16,9 @@
 #include "runtime/profile_report.h"
 #include "runtime/reforge_runtime.h"
 #include "tools/cli/command.h"
-#include "tools/cli/model_session.h"
+#include "training/session.h"
 #include "tools/cli/training_flags.h"
-#include "tools/cli/training_loop.h"
+#include "training/loop.h"
 
 namespace reforge::cli {
 namespace {
@@ -34,9 +34,9 @@ const std::map<std::string, std::string>& run_flags() {
 
 // --eval: the held-out score of the model as it starts (or as a resumed
 // run's newest checkpoint left it).
-int evaluate(ModelSession& session, const Task& task, int64_t batches) {
+int evaluate(training::ModelSession& session, const Task& task, int64_t batches) {
   fmt::print("validation over {} batches: {}\n", batches,
-             validation_text(validation_bits(session, task, batches), task));
+             training::validation_text(training::validation_bits(session, task, batches), task));
   return 0;
 }
 
@@ -53,12 +53,12 @@ int run_artifact(const std::vector<std::string>& args) {
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const runtime::Manifest& m = model->manifest();
   ReformerConfig config = config_from_record(m.config);
-  TrainingOptions options = training_options(flags, m.model, config);
+  training::TrainingOptions options = training_options(flags, m.model, config);
   options.compiler_version = m.compiler_version;
-  PreparedRun prepared;
-  if (!eval) prepared = prepare_run(options);
+  training::PreparedRun prepared;
+  if (!eval) prepared = training::prepare_run(options);
   std::unique_ptr<Task> task = make_task(task_of(m.model), m.model, config, flags.get("data"), options.seed);
-  std::unique_ptr<ModelSession> session = make_artifact_session(*model, options.seed);
+  std::unique_ptr<training::ModelSession> session = training::make_artifact_session(*model, options.seed);
 
   runtime::Entry& train = model->train_step();
   fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads, {}\n", path,
@@ -84,13 +84,13 @@ int run_artifact(const std::vector<std::string>& args) {
   options.planned_bytes = planned;
   train.executor().set_profiling(profile);
   train.executor().set_checking_numerics(flags.get_bool("check_numerics"));
-  TrainingRun run = run_training(*session, *task, config, options, std::move(prepared));
+  training::TrainingRun run = training::run_training(*session, *task, config, options, std::move(prepared));
   if (profile) {
     fmt::print(options.messages, "{}",
                runtime::profile_report(train.executor().program(), train.executor().seconds(),
                                        static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
-  print_training_summary(run, *task, options, "artifact");
+  training::print_training_summary(run, *task, options, "artifact");
   return 0;
 }
 

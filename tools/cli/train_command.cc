@@ -23,9 +23,9 @@
 #include "runtime/process_memory.h"
 #include "runtime/profile_report.h"
 #include "tools/cli/model_flags.h"
-#include "tools/cli/model_session.h"
+#include "training/session.h"
 #include "tools/cli/training_flags.h"
-#include "tools/cli/training_loop.h"
+#include "training/loop.h"
 
 namespace reforge::cli {
 namespace {
@@ -33,12 +33,8 @@ namespace {
 const std::map<std::string, std::string>& train_flags() {
   static const std::map<std::string, std::string> flags = [] {
     std::map<std::string, std::string> f = training_flag_defaults();
-    f.insert({{"show_config", "true"},
-              {"print_ir", "false"},
-              {"reversible_recompute", "true"},
-              {"lsh_fusion", "true"},
-              {"backend", "llvm"},
-              {"print_kernels", "false"}});
+    f.insert(compile_flag_defaults().begin(), compile_flag_defaults().end());
+    f.insert({{"show_config", "true"}, {"print_ir", "false"}, {"backend", "llvm"}, {"print_kernels", "false"}});
     return f;
   }();
   return flags;
@@ -69,8 +65,8 @@ int run_train(const std::vector<std::string>& args) {
   const ModelEntry& entry = *selection.entry;
   const ReformerConfig& config = selection.config;
   const Flags& flags = selection.flags;
-  TrainingOptions options = training_options(flags, entry.name, config);
-  PreparedRun prepared = prepare_run(options);
+  training::TrainingOptions options = training_options(flags, entry.name, config);
+  training::PreparedRun prepared = training::prepare_run(options);
 
   std::unique_ptr<Task> task = make_task(entry.task, entry.name, config, flags.get("data"), options.seed);
   // Backend flags first: a bad value is refused before anything compiles.
@@ -88,8 +84,7 @@ int run_train(const std::vector<std::string>& args) {
   if (flags.get_bool("print_ir")) {
     fmt::print(options.messages, "== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
   }
-  CompileOptions compile{.reversible_recompute = flags.get_bool("reversible_recompute"),
-                         .lsh_fusion = flags.get_bool("lsh_fusion")};
+  const CompileOptions compile = compile_options(flags);
   CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), compile);
   std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, entry.name), compile);
 
@@ -108,18 +103,18 @@ int run_train(const std::vector<std::string>& args) {
   // The step runs natively (llvm) or on the interpreter; the loop is the
   // same for both.
   JitModel jit;  // the native engine: an in-memory artifact run by the runtime
-  std::unique_ptr<ModelSession> session;
+  std::unique_ptr<training::ModelSession> session;
   runtime::Executor* train = nullptr;
   auto started = std::chrono::steady_clock::now();
   if (backend == "interpreter") {
-    session = make_interpreter_session(compiled, *forward, options.seed);
+    session = training::make_interpreter_session(compiled, *forward, options.seed);
   } else {
     jit = open_jit_model(lower_artifact(compiled, std::move(planned), forward.get()), entry.name,
                          {.threads = threads}, {.keep_llvm_ir = kernels == "llvm"});
     train = &jit.model->train_step().executor();
     train->set_profiling(flags.get_bool("profile"));
     train->set_checking_numerics(flags.get_bool("check_numerics"));
-    session = make_artifact_session(*jit.model, options.seed);
+    session = training::make_artifact_session(*jit.model, options.seed);
   }
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
@@ -139,13 +134,13 @@ int run_train(const std::vector<std::string>& args) {
                runtime::describe_gemm(train->uses_generated_gemm()), compile_seconds);
     if (kernels != "false") print_kernels(jit, kernels);
   }
-  TrainingRun run = run_training(*session, *task, config, options, std::move(prepared));
+  training::TrainingRun run = training::run_training(*session, *task, config, options, std::move(prepared));
   if (train && flags.get_bool("profile")) {
     fmt::print(options.messages, "{}",
                runtime::profile_report(train->program(), train->seconds(),
                                        static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
-  print_training_summary(run, *task, options, backend);
+  training::print_training_summary(run, *task, options, backend);
   return 0;
 }
 

@@ -28,8 +28,8 @@ const std::map<std::string, std::string>& training_flag_defaults() {
   return defaults;
 }
 
-TrainingOptions training_options(const Flags& flags, const std::string& model, const ReformerConfig& config) {
-  TrainingOptions o;
+training::TrainingOptions training_options(const Flags& flags, const std::string& model, const ReformerConfig& config) {
+  training::TrainingOptions o;
   o.steps = flags.get_int("steps");
   if (o.steps < 1) throw UsageError(fmt::format("--steps must be at least 1, got {}", o.steps));
   long long seed = flags.get_int("seed");

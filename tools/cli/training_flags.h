@@ -8,7 +8,7 @@
 
 #include "models/reformer_config.h"
 #include "tools/cli/command.h"
-#include "tools/cli/training_loop.h"
+#include "training/loop.h"
 
 namespace reforge::cli {
 
@@ -16,7 +16,7 @@ namespace reforge::cli {
 const std::map<std::string, std::string>& training_flag_defaults();
 
 // `--resume=DIR` is `--run_dir=DIR` plus resuming from its newest checkpoint.
-TrainingOptions training_options(const Flags& flags, const std::string& model, const ReformerConfig& config);
+training::TrainingOptions training_options(const Flags& flags, const std::string& model, const ReformerConfig& config);
 
 // --threads: 0 (every core) to 1024.
 int thread_count(const Flags& flags);
