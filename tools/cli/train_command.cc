@@ -2,7 +2,7 @@
 // compiles its training step (autodiff, reversible recompute, LSH fusion,
 // general passes) and its forward pass, and trains it on its task: live
 // progress, validation against the task's baseline, checkpoints in a run
-// directory, exact resume, samples at the end (training_loop.h). Runs as
+// directory, exact resume, samples at the end (training/loop.h). Runs as
 // native code generated through LLVM (--backend=llvm, the default) or on
 // the reference interpreter.
 #include <fmt/format.h>
