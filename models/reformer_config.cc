@@ -156,6 +156,10 @@ void ReformerConfig::validate() const {
   if (n_buckets != 0 && (n_buckets < 2 || n_buckets % 2 != 0)) {
     throw Error(fmt::format("--n_buckets must be even and at least 2 (or 0 for 2*L/chunk_len), got {}", n_buckets));
   }
+  if (n_buckets > padded_len()) {  // every bucket but a few empty, and a workspace sized by buckets
+    throw Error(fmt::format("--n_buckets={} is more buckets than the {} positions of a sequence (--seq_len={})",
+                            n_buckets, padded_len(), seq_len));
+  }
   for (int64_t f : bucket_factors()) {
     if (f % 2 != 0)
       throw Error(fmt::format("bucket factor {} of {} buckets is odd; use an even --n_buckets", f, buckets()));
@@ -225,7 +229,7 @@ const std::vector<ConfigField>& config_fields() {
                   [](ReformerConfig& c, const std::string& v) { c.attention = parse_kinds(v); }},
       INT_FIELD(n_hashes, "LSH hash rounds"),
       INT_FIELD(chunk_len, "LSH/local attention chunk length"),
-      INT_FIELD(n_buckets, "LSH buckets per round (even; 0 = 2*L/chunk_len)"),
+      INT_FIELD(n_buckets, "LSH buckets per round (even, at most the positions; 0 = 2*L/chunk_len)"),
       BOOL_FIELD(causal, "mask attention to later positions"),
       ConfigField{"attention_mode", "trax (default) | paper (same-bucket only, duplicate-round correction)",
                   [](const ReformerConfig& c) {

@@ -38,6 +38,10 @@ check "--chunk_len must be an integer, got '1e12'" plan duplication --chunk_len=
 check "--chunk_len must be between 1 and 16, got 32" plan duplication --seq_len=16 --chunk_len=32
 check "--ff_chunks must be between 1 and 16, got 17" plan duplication --seq_len=16 --ff_chunks=17
 check "is more than 2^40 elements in one tensor" plan byte-lm --seq_len=16777216 --batch=1048576
+check "--n_buckets=1000000 is more buckets than the 16 positions of a sequence (--seq_len=16)" plan duplication --n_buckets=1000000
+check "-o/--output needs a path, got an empty one" plan duplication -o ''
+check "--checkpoint_every needs a run directory to keep checkpoints in: add --run_dir=DIR" train duplication --steps=2 --checkpoint_every=1
+check "--keep_checkpoints needs a run directory to keep checkpoints in: add --run_dir=DIR" train duplication --steps=2 --keep_checkpoints=2
 for flag in axial_rows axial_cols axial_row_width n_buckets; do
   check "--$flag must be between 0 and" plan duplication --$flag=-3
 done

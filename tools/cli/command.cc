@@ -45,6 +45,7 @@ Flags::Flags(const std::vector<std::string>& args, const std::map<std::string, s
       }
     }
     values_[name] = value;
+    given_.insert(name);
   }
 }
 

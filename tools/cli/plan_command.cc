@@ -48,6 +48,9 @@ int run_plan(const std::vector<std::string>& args) {
                      {"print_backend_graph", "false"}});
   ModelSelection s = select_model("plan", args, plan_flags);
   if (s.help_shown) return 0;
+  if (s.flags.given("output") && s.flags.get("output").empty()) {
+    throw UsageError("-o/--output needs a path, got an empty one (leave it out to print the plan)");
+  }
   const std::string format = s.flags.get("format");
   if (format != "text" && format != "json" && format != "html") {
     throw UsageError("--format must be text, json or html, got '" + format + "'");

@@ -53,9 +53,19 @@ training::TrainingOptions training_options(const Flags& flags, const std::string
     o.resume = true;
   }
   o.checkpoint_every = flags.get_int("checkpoint_every");
+  if (o.checkpoint_every < 0) {
+    throw UsageError(fmt::format("--checkpoint_every must be 0 or more, got {}", o.checkpoint_every));
+  }
   long long keep = flags.get_int("keep_checkpoints");
   if (keep < 1 || keep > 1000000) throw UsageError(fmt::format("--keep_checkpoints must be at least 1, got {}", keep));
   o.keep_checkpoints = static_cast<int>(keep);
+  // Checkpoints go into the run's directory: without one these would be
+  // accepted and do nothing.
+  for (const char* needs_dir : {"checkpoint_every", "keep_checkpoints"}) {
+    if (flags.given(needs_dir) && o.run_dir.empty()) {
+      throw UsageError(fmt::format("--{} needs a run directory to keep checkpoints in: add --run_dir=DIR", needs_dir));
+    }
+  }
   o.samples = flags.get_int("samples");
   o.sample_length = flags.get_int("sample_length");
   if (o.samples < 0 || o.samples > 1000) throw UsageError(fmt::format("--samples must be 0..1000, got {}", o.samples));
