@@ -371,42 +371,34 @@ Tensor pad(Tensor x, int64_t axis, int64_t low, int64_t high, double value, std:
 }
 
 // ---- indexing ----
-Tensor gather(Tensor x, Tensor idx, int64_t axis, std::source_location loc) {
-  SourceLoc l = here(loc);
-  Graph& g = graph_of(x, l, "gather");
-  graph_of(idx, l, "gather");
+namespace {
+
+// An indexing op over `operands` (the indexed tensor first), along `axis`
+// of that tensor; every operand must be of the same graph.
+Tensor indexed(const char* op, const std::vector<Tensor>& operands, int64_t axis, const SourceLoc& l) {
+  Graph& g = graph_of(operands[0], l, op);
+  for (size_t i = 1; i < operands.size(); ++i) graph_of(operands[i], l, op);
   AttrMap attrs;
-  attrs.set("axis", normalize_axis(axis, x.rank(), l, "gather"));
-  return g.add("gather", {x, idx}, std::move(attrs), l);
+  attrs.set("axis", normalize_axis(axis, operands[0].rank(), l, op));
+  return g.add(op, operands, std::move(attrs), l);
+}
+
+}  // namespace
+
+Tensor gather(Tensor x, Tensor idx, int64_t axis, std::source_location loc) {
+  return indexed("gather", {x, idx}, axis, here(loc));
 }
 
 Tensor scatter_add(Tensor base, Tensor idx, Tensor updates, int64_t axis, std::source_location loc) {
-  SourceLoc l = here(loc);
-  Graph& g = graph_of(base, l, "scatter_add");
-  graph_of(idx, l, "scatter_add");
-  graph_of(updates, l, "scatter_add");
-  AttrMap attrs;
-  attrs.set("axis", normalize_axis(axis, base.rank(), l, "scatter_add"));
-  return g.add("scatter_add", {base, idx, updates}, std::move(attrs), l);
+  return indexed("scatter_add", {base, idx, updates}, axis, here(loc));
 }
 
 Tensor take(Tensor x, Tensor idx, int64_t axis, std::source_location loc) {
-  SourceLoc l = here(loc);
-  Graph& g = graph_of(x, l, "take");
-  graph_of(idx, l, "take");
-  AttrMap attrs;
-  attrs.set("axis", normalize_axis(axis, x.rank(), l, "take"));
-  return g.add("take", {x, idx}, std::move(attrs), l);
+  return indexed("take", {x, idx}, axis, here(loc));
 }
 
 Tensor index_add(Tensor base, Tensor idx, Tensor updates, int64_t axis, std::source_location loc) {
-  SourceLoc l = here(loc);
-  Graph& g = graph_of(base, l, "index_add");
-  graph_of(idx, l, "index_add");
-  graph_of(updates, l, "index_add");
-  AttrMap attrs;
-  attrs.set("axis", normalize_axis(axis, base.rank(), l, "index_add"));
-  return g.add("index_add", {base, idx, updates}, std::move(attrs), l);
+  return indexed("index_add", {base, idx, updates}, axis, here(loc));
 }
 
 Tensor argsort(Tensor x, int64_t axis, std::source_location loc) {
