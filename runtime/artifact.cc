@@ -94,79 +94,6 @@ class ByteWriter {
   std::string out_;
 };
 
-std::string encode_manifest(const Manifest& m) {
-  ByteWriter w;
-  w.string(m.compiler_version);
-  w.string(m.model);
-  w.key_values(m.config);
-  w.key_values(m.compile_options);
-  w.string(m.triple);
-  w.string(m.cpu);
-  w.string(m.cpu_features);
-  w.count(m.required_features.size());
-  for (const std::string& f : m.required_features) w.string(f);
-  w.i32(m.opt_level);
-  return w.take();
-}
-
-std::string encode_persistent(const std::vector<PersistentInit>& values) {
-  ByteWriter w;
-  w.count(values.size());
-  for (const PersistentInit& p : values) {
-    w.string(p.name);
-    w.type(p.type);
-    w.u8(p.parameter ? 1 : 0);
-    w.u8(static_cast<uint8_t>(p.init));
-    w.f64(p.scale);
-  }
-  return w.take();
-}
-
-std::string encode_entry(const EntryPoint& e) {
-  ByteWriter w;
-  w.string(e.name);
-  const Program& p = e.program;
-  w.i64(p.arena_bytes);
-  w.count(p.slots.size());
-  for (const Slot& s : p.slots) {
-    w.string(s.name);
-    w.type(s.type);
-    w.u8(static_cast<uint8_t>(s.role));
-  }
-  w.count(p.launches.size());
-  for (const Launch& l : p.launches) {
-    w.u8(static_cast<uint8_t>(l.kind));
-    w.string(l.function);
-    w.string(l.epilogue);
-    w.count(l.buffers.size());
-    for (const BufferRef& b : l.buffers) w.buffer(b);
-    w.count(l.ints.size());
-    for (int64_t v : l.ints) w.i64(v);
-    w.count(l.reals.size());
-    for (double v : l.reals) w.f64(v);
-    w.i64(l.extent);
-    w.i64(l.work);
-    w.string(l.node);
-    w.string(l.op);
-    w.string(l.source);
-    w.i64(l.flops);
-    w.i32(l.output);
-    w.u8(static_cast<uint8_t>(l.output_dtype));
-  }
-  w.count(p.outputs.size());
-  for (const ProgramOutput& o : p.outputs) {
-    w.string(o.name);
-    w.type(o.type);
-    w.buffer(o.where);
-  }
-  w.count(e.carried.size());
-  for (const CarriedSlot& c : e.carried) {
-    w.string(c.next);
-    w.string(c.slot);
-  }
-  return w.take();
-}
-
 // ---- reading ---------------------------------------------------------------
 
 // Reads one section; every read is bounds-checked, and a count is checked
@@ -252,91 +179,173 @@ class ByteReader {
   std::string context_;
 };
 
+// ---- the sections' fields ------------------------------------------------------
+
+// Each section's fields are listed once, in a template over how they are
+// visited: SectionWriter appends them, SectionReader reads them with every
+// check (ranges, enum values, counts against the bytes left). The two
+// cannot drift apart: the bytes are the same by construction.
+
+class SectionWriter {
+ public:
+  explicit SectionWriter(ByteWriter& w) : w_(w) {}
+  void string(const char*, const std::string& s) { w_.string(s); }
+  void key_values(const char*, const KeyValues& kv) { w_.key_values(kv); }
+  void i32(const char*, int32_t v) { w_.i32(v); }
+  void i64(const char*, int64_t v) { w_.i64(v); }
+  void non_negative(const char*, int64_t v) { w_.i64(v); }
+  void f64(const char*, double v) { w_.f64(v); }
+  void flag(const char*, bool b) { w_.u8(b ? 1 : 0); }
+  template <typename E>
+  void enumeration(const char*, E e, E /*last*/) {
+    w_.u8(static_cast<uint8_t>(e));
+  }
+  void type(const char*, const TensorType& t) { w_.type(t); }
+  void buffer(const char*, const BufferRef& b) { w_.buffer(b); }
+  template <typename V, typename Each>
+  void list(const char*, size_t /*min_item_bytes*/, const V& items, Each each) {
+    w_.count(items.size());
+    for (const auto& item : items) each(item);
+  }
+  void check(bool, const char*) {}
+
+ private:
+  ByteWriter& w_;
+};
+
+class SectionReader {
+ public:
+  explicit SectionReader(ByteReader& r) : r_(r) {}
+  void string(const char* what, std::string& s) { s = r_.string(what); }
+  void key_values(const char* what, KeyValues& kv) { kv = r_.key_values(what); }
+  void i32(const char* what, int32_t& v) { v = r_.i32(what); }
+  void i64(const char* what, int64_t& v) { v = r_.i64(what); }
+  void non_negative(const char* what, int64_t& v) { v = r_.non_negative(what); }
+  void f64(const char* what, double& v) { v = r_.f64(what); }
+  void flag(const char* what, bool& b) { b = r_.u8(what) != 0; }
+  // One byte, at most `last`'s value.
+  template <typename E>
+  void enumeration(const char* what, E& e, E last) {
+    const uint8_t v = r_.u8(what);
+    if (v > static_cast<uint8_t>(last)) r_.fail(fmt::format("{} {} is unknown", what, v));
+    e = static_cast<E>(v);
+  }
+  void type(const char* what, TensorType& t) { t = r_.type(what); }
+  void buffer(const char* what, BufferRef& b) { b = r_.buffer(what); }
+  // A count (checked against the bytes left, each item at least
+  // `min_item_bytes` long), then the items.
+  template <typename V, typename Each>
+  void list(const char* what, size_t min_item_bytes, V& items, Each each) {
+    items.resize(r_.count(what, min_item_bytes));
+    for (auto& item : items) each(item);
+  }
+  void check(bool ok, const char* what) {
+    if (!ok) r_.fail(what);
+  }
+
+ private:
+  ByteReader& r_;
+};
+
+template <typename Io, typename M>
+void manifest_fields(Io& io, M& m) {
+  io.string("compiler version", m.compiler_version);
+  io.string("model name", m.model);
+  io.key_values("config", m.config);
+  io.key_values("compile options", m.compile_options);
+  io.string("target triple", m.triple);
+  io.string("cpu", m.cpu);
+  io.string("cpu features", m.cpu_features);
+  io.list("required features", 4, m.required_features, [&](auto& f) { io.string("required feature", f); });
+  io.i32("optimisation level", m.opt_level);
+}
+
+template <typename Io, typename V>
+void persistent_fields(Io& io, V& values) {
+  io.list("persistent values", 4 + 5 + 2 + 8, values, [&](auto& p) {
+    io.string("persistent value name", p.name);
+    io.type("persistent value type", p.type);
+    io.flag("parameter flag", p.parameter);
+    io.enumeration("initialiser", p.init, InitKind::constant);
+    io.f64("initialiser scale", p.scale);
+  });
+}
+
+template <typename Io, typename E>
+void entry_fields(Io& io, E& e) {
+  io.string("entry point name", e.name);
+  auto& p = e.program;
+  io.non_negative("arena size", p.arena_bytes);
+  io.list("slots", 4 + 5 + 1, p.slots, [&](auto& s) {
+    io.string("slot name", s.name);
+    io.type("slot type", s.type);
+    io.enumeration("slot role", s.role, SlotRole::computed);
+  });
+  io.list("launches", 1 + 4 * 8 + 8 * 4 + 4 + 1, p.launches, [&](auto& l) {
+    io.enumeration("launch kind", l.kind, Launch::Kind::library);
+    io.string("launch function", l.function);
+    io.string("launch epilogue", l.epilogue);
+    io.check(l.epilogue.empty() || l.kind == Launch::Kind::library, "a kernel launch has an epilogue");
+    io.list("launch buffers", 20, l.buffers, [&](auto& b) { io.buffer("launch buffer", b); });
+    io.list("launch integers", 8, l.ints, [&](auto& v) { io.i64("launch integer", v); });
+    io.list("launch reals", 8, l.reals, [&](auto& v) { io.f64("launch real", v); });
+    io.non_negative("launch extent", l.extent);
+    io.non_negative("launch work", l.work);
+    io.string("launch node", l.node);
+    io.string("launch op", l.op);
+    io.string("launch source", l.source);
+    io.non_negative("launch flops", l.flops);
+    io.i32("launch output", l.output);
+    io.check(l.output >= -1 && l.output < static_cast<int>(l.buffers.size()),
+             "a launch's output is not one of its buffers");
+    io.enumeration("launch output type", l.output_dtype, DType::boolean);
+  });
+  io.list("outputs", 4 + 5 + 20, p.outputs, [&](auto& o) {
+    io.string("output name", o.name);
+    io.type("output type", o.type);
+    io.buffer("output buffer", o.where);
+  });
+  io.list("carried values", 8, e.carried, [&](auto& c) {
+    io.string("carried output", c.next);
+    io.string("carried slot", c.slot);
+  });
+}
+
+template <typename T, typename Fields>
+std::string encode_section(const T& value, Fields fields) {
+  ByteWriter w;
+  SectionWriter io(w);
+  fields(io, value);
+  return w.take();
+}
+
+template <typename T, typename Fields>
+T decode_section(ByteReader r, Fields fields) {
+  T value;
+  SectionReader io(r);
+  fields(io, value);
+  r.finish();
+  return value;
+}
+
+std::string encode_manifest(const Manifest& m) {
+  return encode_section(m, [](auto& io, auto& v) { manifest_fields(io, v); });
+}
+std::string encode_persistent(const std::vector<PersistentInit>& values) {
+  return encode_section(values, [](auto& io, auto& v) { persistent_fields(io, v); });
+}
+std::string encode_entry(const EntryPoint& e) {
+  return encode_section(e, [](auto& io, auto& v) { entry_fields(io, v); });
+}
 Manifest decode_manifest(ByteReader r) {
-  Manifest m;
-  m.compiler_version = r.string("compiler version");
-  m.model = r.string("model name");
-  m.config = r.key_values("config");
-  m.compile_options = r.key_values("compile options");
-  m.triple = r.string("target triple");
-  m.cpu = r.string("cpu");
-  m.cpu_features = r.string("cpu features");
-  size_t n = r.count("required features", 4);
-  for (size_t i = 0; i < n; ++i) m.required_features.push_back(r.string("required feature"));
-  m.opt_level = r.i32("optimisation level");
-  r.finish();
-  return m;
+  return decode_section<Manifest>(std::move(r), [](auto& io, auto& v) { manifest_fields(io, v); });
 }
-
 std::vector<PersistentInit> decode_persistent(ByteReader r) {
-  std::vector<PersistentInit> values(r.count("persistent values", 4 + 5 + 2 + 8));
-  for (PersistentInit& p : values) {
-    p.name = r.string("persistent value name");
-    p.type = r.type("persistent value type");
-    p.parameter = r.u8("parameter flag") != 0;
-    uint8_t init = r.u8("initialiser");
-    if (init > static_cast<uint8_t>(InitKind::constant))
-      r.fail(fmt::format("'{}' has an unknown initialiser {}", p.name, init));
-    p.init = static_cast<InitKind>(init);
-    p.scale = r.f64("initialiser scale");
-  }
-  r.finish();
-  return values;
+  return decode_section<std::vector<PersistentInit>>(std::move(r),
+                                                     [](auto& io, auto& v) { persistent_fields(io, v); });
 }
-
 EntryPoint decode_entry(ByteReader r) {
-  EntryPoint e;
-  e.name = r.string("entry point name");
-  Program& p = e.program;
-  p.arena_bytes = r.non_negative("arena size");
-  p.slots.resize(r.count("slots", 4 + 5 + 1));
-  for (Slot& s : p.slots) {
-    s.name = r.string("slot name");
-    s.type = r.type("slot type");
-    uint8_t role = r.u8("slot role");
-    if (role > static_cast<uint8_t>(SlotRole::computed)) r.fail(fmt::format("slot '{}' has an unknown role", s.name));
-    s.role = static_cast<SlotRole>(role);
-  }
-  p.launches.resize(r.count("launches", 1 + 4 * 8 + 8 * 4 + 4 + 1));
-  for (Launch& l : p.launches) {
-    uint8_t kind = r.u8("launch kind");
-    if (kind > static_cast<uint8_t>(Launch::Kind::library)) r.fail("a launch has an unknown kind");
-    l.kind = static_cast<Launch::Kind>(kind);
-    l.function = r.string("launch function");
-    l.epilogue = r.string("launch epilogue");
-    if (!l.epilogue.empty() && l.kind != Launch::Kind::library) r.fail("a kernel launch has an epilogue");
-    l.buffers.resize(r.count("launch buffers", 20));
-    for (BufferRef& b : l.buffers) b = r.buffer("launch buffer");
-    l.ints.resize(r.count("launch integers", 8));
-    for (int64_t& v : l.ints) v = r.i64("launch integer");
-    l.reals.resize(r.count("launch reals", 8));
-    for (double& v : l.reals) v = r.f64("launch real");
-    l.extent = r.non_negative("launch extent");
-    l.work = r.non_negative("launch work");
-    l.node = r.string("launch node");
-    l.op = r.string("launch op");
-    l.source = r.string("launch source");
-    l.flops = r.non_negative("launch flops");
-    l.output = r.i32("launch output");
-    if (l.output < -1 || l.output >= static_cast<int>(l.buffers.size()))
-      r.fail("a launch's output is not one of its buffers");
-    uint8_t dtype = r.u8("launch output type");
-    if (dtype > static_cast<uint8_t>(DType::boolean)) r.fail("a launch's output has an unknown element type");
-    l.output_dtype = static_cast<DType>(dtype);
-  }
-  p.outputs.resize(r.count("outputs", 4 + 5 + 20));
-  for (ProgramOutput& o : p.outputs) {
-    o.name = r.string("output name");
-    o.type = r.type("output type");
-    o.where = r.buffer("output buffer");
-  }
-  e.carried.resize(r.count("carried values", 8));
-  for (CarriedSlot& c : e.carried) {
-    c.next = r.string("carried output");
-    c.slot = r.string("carried slot");
-  }
-  r.finish();
-  return e;
+  return decode_section<EntryPoint>(std::move(r), [](auto& io, auto& v) { entry_fields(io, v); });
 }
 
 // ---- consistency -----------------------------------------------------------
