@@ -192,6 +192,14 @@ bool Model::is_carried(const std::string& output) const {
   return false;
 }
 
+std::vector<ProgramOutput> Model::step_results() const {
+  std::vector<ProgramOutput> results;
+  for (const ProgramOutput& o : entries_.at(0)->outputs()) {
+    if (!is_carried(o.name)) results.push_back(o);
+  }
+  return results;
+}
+
 void Model::step() {
   entries_[0]->run();
   for (const CarriedCopy& c : carried_) std::memcpy(c.slot, c.next, c.bytes);

@@ -105,6 +105,9 @@ class Model {
   // Whether an output of train_step is an update carried into a slot (an
   // updated parameter or moment) rather than a result such as the loss.
   bool is_carried(const std::string& output) const;
+  // The outputs of train_step that are not carried: its results (the
+  // loss, the metrics).
+  std::vector<ProgramOutput> step_results() const;
 
   // One training step on the inputs set on train_step(): runs it, then the
   // updated parameters and optimizer state become the current ones.

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "compiler/interpreter/trainer.h"
+#include "compiler/pipeline/entry_values.h"
 
 namespace reforge::training {
 namespace {
@@ -75,9 +76,7 @@ class ArtifactSession : public ModelSession {
     model_.initialise(seed);
     // Only the results: the carried outputs are whole parameters and
     // moments, which Model::step has already copied into place.
-    for (const runtime::ProgramOutput& o : model_.train_step().outputs()) {
-      if (!model_.is_carried(o.name)) reported_.push_back(o);
-    }
+    reported_ = model_.step_results();
   }
 
   ValueMap train_step(const ValueMap& batch) override {
@@ -118,23 +117,9 @@ class ArtifactSession : public ModelSession {
   template <typename Run>
   ValueMap run(runtime::Entry& entry, const ValueMap& batch, const std::vector<runtime::ProgramOutput>& outputs,
                Run run) {
-    std::vector<std::byte> bytes;
-    for (const runtime::Slot& input : entry.inputs()) {
-      auto it = batch.find(input.name);
-      if (it == batch.end())
-        throw Error(fmt::format("the task gives no input '{}' for '{}'", input.name, entry.name()));
-      if (it->second.type != input.type) {
-        throw Error(fmt::format("input '{}' is {} in the artifact but the task makes {}", input.name,
-                                type_to_string(input.type), type_to_string(it->second.type)));
-      }
-      bytes.resize(input.type.bytes());
-      write_elements(it->second, bytes.data());
-      entry.set_input(input.name, bytes.data(), bytes.size());
-    }
+    set_inputs(entry, batch);
     run();
-    ValueMap out;
-    for (const runtime::ProgramOutput& o : outputs) out[o.name] = read_elements(o.type, entry.output(o.name).data());
-    return out;
+    return read_outputs(entry, outputs);
   }
 
   runtime::Model& model_;

@@ -40,10 +40,10 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
   prefix_symbols(train.lowered, "train_");
   a.persistent = persistent_values(*train.graph);
   a.memory_plan_json = plan_to_json(train.plan);
-  out.train_plan = train.plan;
+  out.train_plan = std::move(train.plan);
   runtime::EntryPoint& train_entry = a.entries.emplace_back();
   train_entry.name = "train_step";
-  train_entry.program = train.lowered.program;
+  train_entry.program = std::move(train.lowered.program);
   for (const CarriedValue& c : step.step.carried) {
     bool has_slot = false;
     for (const runtime::Slot& s : train_entry.program.slots) has_slot = has_slot || s.name == c.source;
@@ -55,7 +55,7 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
   if (forward) {
     CpuLowering lowered = lower_for_cpu(*forward, {}, build);
     prefix_symbols(lowered.lowered, "forward_");
-    a.entries.push_back({.name = "forward", .program = lowered.lowered.program, .carried = {}});
+    a.entries.push_back({.name = "forward", .program = std::move(lowered.lowered.program), .carried = {}});
     out.kernels.insert(out.kernels.end(), lowered.lowered.kernels.begin(), lowered.lowered.kernels.end());
   }
   return out;

@@ -17,8 +17,11 @@ namespace reforge {
 namespace {
 
 PassManager make_pipeline(const CompileOptions& o) {
-  PassManager pm({o.print_after, o.print_after_all, o.print,
-                  fmt::format("the back end's stages: {}", fmt::join(backend_pass_names(), ", "))});
+  // An unknown --print_after name may be a back-end stage's: the refusal
+  // lists those too (built only when a name is asked for).
+  std::string also_known;
+  if (!o.print_after.empty()) also_known = fmt::format("the back end's stages: {}", fmt::join(backend_pass_names(), ", "));
+  PassManager pm({o.print_after, o.print_after_all, o.print, also_known});
   if (o.simplify) pm.add({"simplify", simplify_algebra});
   if (o.cse) pm.add({"cse", eliminate_common_subexpressions});
   if (o.simplify && o.cse) pm.add({"simplify-after-cse", simplify_algebra});

@@ -1,5 +1,7 @@
 #include "compiler/pipeline/jit_model.h"
 
+#include "compiler/pipeline/entry_values.h"
+
 #include <fmt/format.h>
 
 namespace reforge {
@@ -30,31 +32,12 @@ CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t s
   jit_.model->initialise(seed);
 }
 
-void CpuTrainer::feed(const ValueMap& batch) {
-  runtime::Entry& train = jit_.model->train_step();
-  std::vector<std::byte> bytes;
-  for (const runtime::Slot& input : train.inputs()) {
-    auto it = batch.find(input.name);
-    if (it == batch.end()) throw Error(fmt::format("the batch has no input '{}'", input.name));
-    if (it->second.type != input.type) {
-      throw Error(fmt::format("value fed for '{}' is {}, the graph declares {}", input.name,
-                              type_to_string(it->second.type), type_to_string(input.type)));
-    }
-    bytes.resize(input.type.bytes());
-    write_elements(it->second, bytes.data());
-    train.set_input(input.name, bytes.data(), bytes.size());
-  }
-}
+void CpuTrainer::feed(const ValueMap& batch) { set_inputs(jit_.model->train_step(), batch); }
 
 ValueMap CpuTrainer::run_step(const ValueMap& batch) {
   feed(batch);
   jit_.model->step();
-  ValueMap out;
-  const runtime::Entry& train = jit_.model->train_step();
-  for (const runtime::ProgramOutput& o : train.outputs()) {
-    if (!jit_.model->is_carried(o.name)) out[o.name] = read_elements(o.type, train.output(o.name).data());
-  }
-  return out;
+  return read_outputs(jit_.model->train_step(), jit_.model->step_results());
 }
 
 HostTensor CpuTrainer::persistent(const std::string& name) const {
