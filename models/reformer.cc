@@ -194,9 +194,11 @@ Embedding embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c) {
 ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   c.validate();
   ReformerModel m;
-  m.tokens = g.input("tokens", {DType::i64, {c.batch, c.seq_len}});
-  m.targets = g.input("targets", {DType::i64, {c.batch, c.seq_len}});
-  m.loss_weights = g.input("loss_weights", {g.default_float(), {c.batch, c.seq_len}});
+  // With several replicas, each takes its own rows of the global batch.
+  const int64_t rows = c.local_batch();
+  m.tokens = g.input("tokens", {DType::i64, {rows, c.seq_len}});
+  m.targets = g.input("targets", {DType::i64, {rows, c.seq_len}});
+  m.loss_weights = g.input("loss_weights", {g.default_float(), {rows, c.seq_len}});
   m.rng = g.input("rng", {DType::i64, {}});
 
   Embedding embedded = embed_tokens(g, m.tokens, c);
@@ -258,10 +260,14 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
                g.param("b", {c.vocab_size}, Init::zeros());
   }
   m.logits = m.logits.named("logits");
-  Tensor weight_sum = sum_all(m.loss_weights);
-  m.loss = (sum_all(cross_entropy(m.logits, m.targets) * m.loss_weights) / weight_sum).named("loss");
+  // The loss is the weighted mean over the whole batch. With several
+  // replicas, the weight sum and the replicas' shares of the loss are
+  // summed over them (replica_sum); one replica is written without it.
+  auto over_replicas = [&](Tensor x) { return c.replicas > 1 ? replica_sum(x) : x; };
+  Tensor weight_sum = over_replicas(sum_all(m.loss_weights));
+  m.loss = over_replicas(sum_all(cross_entropy(m.logits, m.targets) * m.loss_weights) / weight_sum).named("loss");
   Tensor hits = cast(equal(argmax(m.logits, -1), m.targets), g.default_float());
-  m.accuracy = (sum_all(hits * m.loss_weights) / weight_sum).named("accuracy");
+  m.accuracy = over_replicas(sum_all(hits * m.loss_weights) / weight_sum).named("accuracy");
   return m;
 }
 

@@ -12,7 +12,17 @@ runtime::KeyValues config_record(const ReformerConfig& config) {
 
 ReformerConfig config_from_record(const runtime::KeyValues& record) {
   ReformerConfig config;
-  for (const auto& [name, value] : record) set_config_field(config, name, value);
+  for (const auto& [name, value] : record) {
+    if (name == kReplicasRecord) {
+      try {
+        config.replicas = std::stoll(value);
+      } catch (...) {
+        throw Error("the record's replicas is not a number: '" + value + "'");
+      }
+    } else {
+      set_config_field(config, name, value);
+    }
+  }
   config.validate();
   return config;
 }
@@ -21,13 +31,17 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
                                             const ArtifactOptions& options) {
   std::unique_ptr<Graph> model = build_reformer_graph(config, name);
   std::unique_ptr<Graph> evaluation = build_reformer_eval_graph(config, name);
+  runtime::KeyValues record = config_record(config);
+  if (config.replicas > 1) record.emplace_back(kReplicasRecord, std::to_string(config.replicas));
+  ArtifactOptions compile = options;
+  compile.compile.ranks = static_cast<int>(config.replicas);
   return build_artifact({.model_name = name,
-                         .config = config_record(config),
+                         .config = std::move(record),
                          .model = model.get(),
                          .loss_output = "loss",
                          .optimizer = reformer_optimizer(config),
                          .evaluation = evaluation.get()},
-                        options);
+                        compile);
 }
 
 }  // namespace reforge

@@ -55,6 +55,14 @@ struct ReformerConfig {
   double learning_rate = 1e-3;
   double weight_decay = 0.0;
 
+  // Data parallelism: the replicas (ranks) that share each step. `batch`
+  // stays the global batch; each replica's graph takes batch / replicas
+  // rows, and its loss is normalised by the weight of the whole batch.
+  // Not a field of config_fields(): how many processes train a model is
+  // not part of the model (a run resumes on any number of ranks).
+  int64_t replicas = 1;
+  int64_t local_batch() const { return batch / replicas; }
+
   // Derived values (after validate()).
   int64_t padded_len() const;                   // seq_len rounded up to a multiple of chunk_len
   int64_t buckets() const;                      // n_buckets or its default

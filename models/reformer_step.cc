@@ -37,7 +37,9 @@ OptimizerConfig reformer_optimizer(const ReformerConfig& config) {
 CompiledStep compile_reformer_step(const ReformerConfig& config, const CompileOptions& options, const std::string& name,
                                    DType float_type) {
   std::unique_ptr<Graph> model = build_reformer_graph(config, name, float_type);
-  return compile_training_step(*model, "loss", reformer_optimizer(config), options);
+  CompileOptions o = options;
+  o.ranks = static_cast<int>(config.replicas);  // the model's replicas are the step's
+  return compile_training_step(*model, "loss", reformer_optimizer(config), o);
 }
 
 }  // namespace reforge

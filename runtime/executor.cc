@@ -50,7 +50,8 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
     : program_(std::move(program)),
       own_pool_(options.pool ? nullptr : std::make_unique<ThreadPool>(options.threads)),
       pool_(options.pool ? options.pool : own_pool_.get()),
-      arena_data_(options.arena_memory ? options.arena_memory(program_.arena_bytes) : nullptr) {
+      arena_data_(options.arena_memory ? options.arena_memory(program_.arena_bytes) : nullptr),
+      communicator_(options.communicator) {
   if (!arena_data_) {
     own_arena_ = AlignedBuffer(program_.arena_bytes);
     arena_data_ = own_arena_.data();
@@ -120,7 +121,7 @@ void Executor::run() {
         }
       } else {
         r.library({r.pointers.data(), launch.ints.data(), static_cast<int64_t>(launch.ints.size()), launch.reals.data(),
-                   *pool_, gemm_micro_kernel_, r.epilogue});
+                   *pool_, gemm_micro_kernel_, r.epilogue, communicator_});
       }
     } catch (const Error& e) {
       throw Error(fmt::format("{} ({}): {}", launch.node, launch.function, e.what()));

@@ -50,6 +50,9 @@ struct ExecutorOptions {
   // never run at the same time (a model's training step and forward pass)
   // share one arena this way: nothing in an arena outlives its run.
   std::function<std::byte*(int64_t bytes)> arena_memory;
+  // The replicas that the program's collectives (all-reduces) sum over;
+  // null: this process alone.
+  Communicator* communicator = nullptr;
 };
 
 class Executor {
@@ -110,6 +113,7 @@ class Executor {
   std::vector<std::byte*> slot_data_;
   std::vector<Resolved> resolved_;
   GemmMicroKernel gemm_micro_kernel_ = nullptr;
+  Communicator* communicator_ = nullptr;
   std::unordered_map<std::string, int> slot_of_, output_of_;  // by name
   bool profiling_ = false;
   bool checking_numerics_ = false;

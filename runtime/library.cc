@@ -300,6 +300,38 @@ void chunked_attention(const LibraryArgs& a) {
   });
 }
 
+// ---- collectives ------------------------------------------------------------
+// Without a communicator the program runs as one process: each sum over
+// the replicas is the value itself.
+
+void copy_if_elsewhere(void* to, const void* from, int64_t bytes) {
+  if (to != from) std::memcpy(to, from, static_cast<size_t>(bytes));
+}
+
+void all_reduce(const LibraryArgs& a) {
+  const auto c = arguments<AllReduceCall>(a);
+  copy_if_elsewhere(a.buffers[1], a.buffers[0], c.elements * dtype_bytes(c.dtype));
+  if (a.communicator) a.communicator->all_reduce(a.buffers[1], c.elements, c.dtype);
+}
+
+void all_reduce_start(const LibraryArgs& a) {
+  const auto c = arguments<AllReduceStartCall>(a);
+  const int64_t width = dtype_bytes(c.dtype);
+  auto* bucket = static_cast<std::byte*>(a.buffers[c.parts.size()]);
+  int64_t at = 0;
+  for (size_t i = 0; i < c.parts.size(); ++i) {
+    std::memcpy(bucket + at * width, a.buffers[i], static_cast<size_t>(c.parts[i] * width));
+    at += c.parts[i];
+  }
+  if (a.communicator) a.communicator->start_all_reduce(static_cast<int>(c.bucket), bucket, at, c.dtype);
+}
+
+void all_reduce_wait(const LibraryArgs& a) {
+  const auto c = arguments<AllReduceWaitCall>(a);
+  if (a.communicator) a.communicator->wait(static_cast<int>(c.bucket));
+  copy_if_elsewhere(a.buffers[1], a.buffers[0], c.elements * dtype_bytes(c.dtype));
+}
+
 const std::map<std::string, LibraryFunction, std::less<>>& functions() {
   static const auto* table = new std::map<std::string, LibraryFunction, std::less<>>{
       {std::string(MatmulCall::kFunction), matmul},
@@ -315,6 +347,9 @@ const std::map<std::string, LibraryFunction, std::less<>>& functions() {
       {std::string(LshAttentionGradCall::kFunction), lsh_attention<true>},
       {std::string(ChunkedAttentionCall::kFunction), chunked_attention<false>},
       {std::string(ChunkedAttentionGradCall::kFunction), chunked_attention<true>},
+      {std::string(AllReduceCall::kFunction), all_reduce},
+      {std::string(AllReduceStartCall::kFunction), all_reduce_start},
+      {std::string(AllReduceWaitCall::kFunction), all_reduce_wait},
   };
   return *table;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "runtime/communicator.h"
 #include "runtime/gemm.h"
 #include "runtime/thread_pool.h"
 
@@ -23,6 +24,7 @@ struct LibraryArgs {
   ThreadPool& pool;
   GemmMicroKernel gemm_micro_kernel = nullptr;  // the program's generated one, if it has it
   EpilogueKernel epilogue = nullptr;            // the launch's generated epilogue kernel, if it has one
+  Communicator* communicator = nullptr;         // the collectives' replicas; null: one process
 };
 
 using LibraryFunction = void (*)(const LibraryArgs&);

@@ -78,6 +78,18 @@ void FieldReader::optional_flag(const char* name, bool& v) {
   if (at_ < ints_.size()) flag(name, v);
 }
 
+void FieldReader::sizes(const char* name, std::vector<int64_t>& v) {
+  const int64_t count = next(name);
+  const int64_t left = static_cast<int64_t>(ints_.size() - at_);
+  if (count < 1) field_error(name, count, "a list's length is at least 1");
+  if (count > left) {
+    throw Error(fmt::format("argument '{}' is missing: the list has {} elements, the call {} more integer arguments",
+                            name, count, left));
+  }
+  v.resize(static_cast<size_t>(count));
+  for (int64_t& x : v) size(name, x);
+}
+
 void FieldReader::finish() const {
   if (at_ != ints_.size()) {
     throw Error(fmt::format("{} integer arguments, {} more than the call takes", ints_.size(), ints_.size() - at_));
@@ -241,6 +253,40 @@ int64_t ChunkedAttentionGradCall::workspace_bytes() const {
   return slice_scratch<kernels::ChunkedAttentionSlice>(forward.dtype, forward.shape, true, forward.slices);
 }
 
+void AllReduceCall::buffers(BufferNeeds& need) const {
+  need.tensor("value", dtype, {elements});
+  need.tensor("result", dtype, {elements});
+}
+
+void AllReduceStartCall::check() const {
+  if (bucket > std::numeric_limits<int>::max()) field_error("bucket", bucket, "a bucket number fits an int");
+  elements();
+}
+
+int64_t AllReduceStartCall::elements() const {
+  int64_t total = 0;
+  for (int64_t part : parts) {
+    std::optional<int64_t> sum = checked_add(total, part);
+    if (!sum || *sum > kMaxCallBytes) throw Error("the bucket is larger than any machine holds");
+    total = *sum;
+  }
+  return total;
+}
+
+void AllReduceStartCall::buffers(BufferNeeds& need) const {
+  for (int64_t part : parts) need.tensor("part", dtype, {part});
+  need.tensor("bucket", dtype, {elements()});
+}
+
+void AllReduceWaitCall::check() const {
+  if (bucket > std::numeric_limits<int>::max()) field_error("bucket", bucket, "a bucket number fits an int");
+}
+
+void AllReduceWaitCall::buffers(BufferNeeds& need) const {
+  need.tensor("started", dtype, {elements});
+  need.tensor("result", dtype, {elements});
+}
+
 // ---- the catalogue -------------------------------------------------------------
 
 namespace {
@@ -257,6 +303,7 @@ class FieldLister {
   void integer(const char* name, int64_t) { add(name, Kind::integer); }
   void flag(const char* name, bool) { add(name, Kind::flag); }
   void optional_flag(const char* name, bool) { add(name, Kind::optional_flag); }
+  void sizes(const char* name, const std::vector<int64_t>&) { add(name, Kind::size_list); }
   std::vector<LibraryField> take() { return std::move(fields_); }
 
  private:
@@ -295,7 +342,8 @@ constexpr Entry kCatalogue[] = {
     entry<IndexAddCall>(),       entry<GatherCall>(),           entry<ScatterAddCall>(),
     entry<ArgsortCall>(),        entry<RandomNormalCall>(),     entry<RandomUniformCall>(),
     entry<LshAttentionCall>(),   entry<LshAttentionGradCall>(), entry<ChunkedAttentionCall>(),
-    entry<ChunkedAttentionGradCall>(),
+    entry<ChunkedAttentionGradCall>(), entry<AllReduceCall>(),         entry<AllReduceStartCall>(),
+    entry<AllReduceWaitCall>(),
 };
 
 const Entry* find_entry(std::string_view function) {

@@ -46,6 +46,11 @@ class FieldWriter {
   void flag(const char*, bool v) { ints_.push_back(v ? 1 : 0); }
   // A trailing field that older programs may leave out (read as its default).
   void optional_flag(const char*, bool v) { flag(nullptr, v); }
+  // A list of sizes: its length, then each (a variadic call's parts).
+  void sizes(const char*, const std::vector<int64_t>& v) {
+    ints_.push_back(static_cast<int64_t>(v.size()));
+    ints_.insert(ints_.end(), v.begin(), v.end());
+  }
   std::vector<int64_t> take() { return std::move(ints_); }
 
  private:
@@ -65,6 +70,7 @@ class FieldReader {
   void integer(const char* name, int64_t& v);   // any value
   void flag(const char* name, bool& v);         // 0 or 1
   void optional_flag(const char* name, bool& v);
+  void sizes(const char* name, std::vector<int64_t>& v);  // a length >= 1, then each >= 0
   // After the last field: no constants left over.
   void finish() const;
 
@@ -245,6 +251,64 @@ struct RandomUniformCall : RandomCall {
   static constexpr std::string_view kFunction = "random_uniform";
 };
 
+// ---- collectives: sums over the replicas of a data-parallel job -----------
+// Each runs on the Communicator the program runs with (one process: the
+// identity); ops/collectives.cc says where the compiler places them.
+
+// result = the sum of `value` over every replica, now. Buffers: value, result.
+struct AllReduceCall {
+  static constexpr std::string_view kFunction = "all_reduce";
+  DType dtype = DType::f32;
+  int64_t elements = 0;
+
+  template <typename F>
+  void fields(F& f) {
+    f.float_type("dtype", dtype);
+    f.size("elements", elements);
+  }
+  void check() const {}
+  void buffers(BufferNeeds& need) const;
+};
+
+// Copies each part (a parameter's gradient) into its place in the bucket,
+// one after another, and starts summing the bucket over the replicas in
+// the background (Communicator::start_all_reduce, tagged `bucket`).
+// Buffers: the parts, then the bucket.
+struct AllReduceStartCall {
+  static constexpr std::string_view kFunction = "all_reduce_start";
+  DType dtype = DType::f32;
+  int64_t bucket = 0;
+  std::vector<int64_t> parts;  // each part's elements
+
+  template <typename F>
+  void fields(F& f) {
+    f.float_type("dtype", dtype);
+    f.size("bucket", bucket);
+    f.sizes("parts", parts);
+  }
+  void check() const;
+  void buffers(BufferNeeds& need) const;
+  int64_t elements() const;  // the bucket's: every part's
+};
+
+// Waits until the bucket's sum is done; result = the summed bucket (the
+// bucket's own memory when the planner put the result in place, else a
+// copy). Buffers: the started bucket, result.
+struct AllReduceWaitCall {
+  static constexpr std::string_view kFunction = "all_reduce_wait";
+  DType dtype = DType::f32;
+  int64_t bucket = 0, elements = 0;
+
+  template <typename F>
+  void fields(F& f) {
+    f.float_type("dtype", dtype);
+    f.size("bucket", bucket);
+    f.size("elements", elements);
+  }
+  void check() const;
+  void buffers(BufferNeeds& need) const;
+};
+
 // Fused LSH attention over `slices` (example, head) slices of the shape.
 // Buffers: q, v, buckets, key, result, workspace (each slice's scratch).
 struct LshAttentionCall {
@@ -351,7 +415,7 @@ std::vector<std::string_view> library_function_names();
 
 // A function's constants, in order, by name and kind.
 struct LibraryField {
-  enum class Kind { type, size, positive, integer, flag, optional_flag };
+  enum class Kind { type, size, positive, integer, flag, optional_flag, size_list };
   std::string name;
   Kind kind;
 };

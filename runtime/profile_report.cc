@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "runtime/library_calls.h"
+
 namespace reforge::runtime {
 namespace {
 
@@ -36,6 +38,10 @@ std::string table(const std::string& title, const std::map<std::string, Totals>&
 std::string profile_report(const Program& program, const std::vector<double>& seconds, int64_t runs, int top_lines) {
   std::map<std::string, Totals> by_op, by_line, by_kernel;
   double total = 0;
+  // Data parallelism: time blocked on the other ranks (a bucket's wait, a
+  // sum done at once), and time packing buckets and starting their sums.
+  double waiting = 0, starting = 0;
+  int waits = 0;
   for (size_t i = 0; i < program.launches.size() && i < seconds.size(); ++i) {
     const Launch& l = program.launches[i];
     int64_t bytes = 0;
@@ -51,10 +57,21 @@ std::string profile_report(const Program& program, const std::vector<double>& se
       t->bytes += bytes;
     }
     total += seconds[i];
+    if (l.function == AllReduceWaitCall::kFunction || l.function == AllReduceCall::kFunction) {
+      waiting += seconds[i];
+      ++waits;
+    }
+    if (l.function == AllReduceStartCall::kFunction) starting += seconds[i];
   }
   runs = std::max<int64_t>(runs, 1);
   std::string out =
       fmt::format("profile: {:.1f} ms per step in {} launches\n", 1e3 * total / runs, program.launches.size());
+  if (waits > 0) {
+    out += fmt::format(
+        "communication: {:.2f} ms per step waiting on the other ranks ({:.1f}% of the step, {} waits), {:.2f} ms "
+        "packing buckets\n",
+        1e3 * waiting / runs, total > 0 ? 100 * waiting / total : 0.0, waits, 1e3 * starting / runs);
+  }
   out += table("by op", by_op, total, runs, static_cast<int>(by_op.size()));
   out += table(fmt::format("by DSL line (top {})", top_lines), by_line, total, runs, top_lines);
   out += table(fmt::format("by kernel or library function, op and line (top {})", top_lines), by_kernel, total, runs,

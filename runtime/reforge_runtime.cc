@@ -126,7 +126,8 @@ void Model::build(const OpenOptions& options) {
                                      auto it = persistent_memory.find(s.name);
                                      return it == persistent_memory.end() ? nullptr : it->second;
                                    },
-                                   .arena_memory = [this](int64_t) { return arena_.data(); }};
+                                   .arena_memory = [this](int64_t) { return arena_.data(); },
+                                   .communicator = options.communicator};
   Code* code = code_.get();
   auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
   // train_step first, so train_step() is entries_[0].

@@ -29,12 +29,16 @@
 #include "base/error.h"
 #include "runtime/artifact.h"
 #include "runtime/code.h"
+#include "runtime/communicator.h"
 #include "runtime/executor.h"
 
 namespace reforge::runtime {
 
 struct OpenOptions {
   int threads = 0;  // 0: one per hardware thread
+  // The replicas a data-parallel artifact's collectives sum over (it must
+  // outlive the model); null: this process alone. See communicator.h.
+  Communicator* communicator = nullptr;
 };
 
 // One entry point of an opened model: its inputs, outputs and program.

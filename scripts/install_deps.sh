@@ -8,6 +8,7 @@ packages=(
   g++ binutils python3
   libfmt-dev libgtest-dev libbenchmark-dev
   llvm-19-dev
+  openmpi-bin libopenmpi-dev
   bible-kjv
 )
 

@@ -14,6 +14,7 @@
 #include "base/durable_file.h"
 #include "base/json_reader.h"
 #include "runtime/process_memory.h"
+#include "training/data_parallel.h"
 #include "training/generation.h"
 
 namespace reforge::training {
@@ -183,6 +184,10 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
     session.restore(prepared.resume_from->values);
     run.first_step = prepared.resume_from->step + 1;
     prepared.resume_from.reset();  // the values are in the session now
+  }
+  if (o.communicator && o.communicator->size() > 1) {
+    o.communicator->broadcast(&run.first_step, sizeof run.first_step, 0);
+    share_rank0_values(session, *o.communicator);
   }
   if (!o.run_dir.empty()) write_run_description(o, task);
   MetricsLog metrics(o.run_dir, run.first_step - 1);

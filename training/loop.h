@@ -21,6 +21,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/progress.h"
 #include "runtime/sampling.h"
+#include "runtime/communicator.h"
 #include "training/session.h"
 
 namespace reforge::training {
@@ -48,6 +49,11 @@ struct TrainingOptions {
   int64_t tokens_per_step = 0;
   int64_t planned_bytes = 0;  // the plan's arena + persistent values, for the summary
   std::string plan_html;      // written to RUN_DIR/plan.html
+  // Data parallelism (data_parallel.h): the ranks that train the model
+  // together, null for one process. Every rank runs the loop; only rank 0
+  // is given the run directory (the others get "" and write nothing), and
+  // rank 0's values (resumed or initial) become every rank's.
+  runtime::Communicator* communicator = nullptr;
 };
 
 struct TrainingRun {

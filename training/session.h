@@ -36,6 +36,11 @@ class ModelSession {
   // The session's persistent values: names and types, in a fixed order.
   virtual std::vector<std::pair<std::string, TensorType>> persistent_types() const = 0;
   virtual void write_persistent(const runtime::NamedTensor& value) = 0;
+  // For sessions that wrap another (data_parallel.h).
+  static std::vector<std::pair<std::string, TensorType>> persistent_types_of(const ModelSession& s) {
+    return s.persistent_types();
+  }
+  static void write_persistent_of(ModelSession& s, const runtime::NamedTensor& value) { s.write_persistent(value); }
 };
 
 // `compiled` is the training step, `planned` its backend plan

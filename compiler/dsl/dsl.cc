@@ -471,6 +471,8 @@ static Tensor random(const std::string& op, Tensor key, Shape shape, int64_t str
   return g.add(op, {key}, std::move(attrs), l);
 }
 
+Tensor replica_sum(Tensor x, std::source_location loc) { return unary("replica_sum", x, here(loc)); }
+
 Tensor random_normal(Tensor key, Shape shape, int64_t stream, std::source_location loc) {
   return random("random_normal", key, std::move(shape), stream, here(loc));
 }

@@ -136,6 +136,13 @@ Tensor random_uniform(Tensor key, Shape shape, int64_t stream, REFORGE_HERE);
 // Inverted dropout: zeroes with probability `rate`, scales the rest by 1/(1-rate).
 Tensor dropout(Tensor x, double rate, Tensor key, int64_t stream, REFORGE_HERE);
 
+// ---- data parallelism (ops/collectives.cc) ----
+// The sum of x over the replicas of a data-parallel job (each holds its own
+// rows of the batch); x itself in one process. Its gradient is the
+// cotangent, unsummed: the parameters' gradients are summed once, by the
+// all-reduce the compiler places after the backward.
+Tensor replica_sum(Tensor x, REFORGE_HERE);
+
 // ---- structured constructs (regions) ----
 using RegionBody = std::function<Tensor(Graph& region, const std::vector<Tensor>& args)>;
 

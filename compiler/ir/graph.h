@@ -35,6 +35,7 @@ enum class ValueRole {
   parameter_gradient,  // the gradient the optimizer reads for a parameter
   recompute,           // backward values that recompute or rebuild the forward
   optimizer,           // the optimizer's own values
+  communication,       // gradient buckets summed over the replicas (data parallel)
 };
 
 struct Node {

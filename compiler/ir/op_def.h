@@ -97,6 +97,10 @@ struct OpDef {
   // A view whose result is its input's bytes, reinterpreted (reshape): the
   // memory planner makes it an alias of a buffered input, with no copy.
   bool reinterprets_input = false;
+  // A library op that may write its result over its first input (an
+  // all-reduce's bucket): when that input dies here, the planner gives
+  // the result the input's memory, and the call sees one buffer twice.
+  bool result_in_place_of_input = false;
   // The lowering, by kind (see compiler/kernel/lowering_hooks.h): elementwise
   // and view ops give one output element as kernel IR; reductions build
   // their loop nest; library ops name their runtime call.

@@ -24,6 +24,8 @@ ValueKind classify(const Node& n, bool is_update) {
       return ValueKind::gradient;
     case ValueRole::optimizer:
       return ValueKind::optimizer;
+    case ValueRole::communication:
+      return ValueKind::communication;
     case ValueRole::recompute:
       return ValueKind::recompute;
     case ValueRole::forward:
@@ -73,6 +75,8 @@ const char* value_kind_name(ValueKind kind) {
       return "optimizer";
     case ValueKind::workspace:
       return "workspace";
+    case ValueKind::communication:
+      return "communication";
   }
   return "?";
 }
@@ -146,8 +150,11 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
       b.alias_of = base;
       allocations[b.allocation].last = std::max(allocations[b.allocation].last, b.last_step);
     }
-    if (b.allocation < 0 && options.in_place && options.buffer_reuse && n.def && n.def->elementwise()) {
-      for (int in : n.inputs) {
+    const bool in_place = n.def && (n.def->elementwise() || n.def->result_in_place_of_input);
+    if (b.allocation < 0 && options.in_place && options.buffer_reuse && in_place) {
+      const size_t candidates = n.def->elementwise() ? n.inputs.size() : std::min<size_t>(1, n.inputs.size());
+      for (size_t i = 0; i < candidates; ++i) {
+        int in = n.inputs[i];
         int a = allocation_of_value[in];
         if (a < 0 || outputs.count(in) || allocations[a].last != b.first_step || g.node(in).type.bytes() != b.bytes) {
           continue;

@@ -31,6 +31,7 @@ enum class ValueKind {
   recompute,   // backward values recomputed or reconstructed from the forward
   optimizer,   // the update's own values
   workspace,   // scratch of a structured op (its region's own plan) or of a library call
+  communication,  // a bucket of parameter gradients summed over the replicas (data parallel)
 };
 const char* value_kind_name(ValueKind kind);
 bool is_persistent(ValueKind kind);

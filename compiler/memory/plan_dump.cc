@@ -43,6 +43,8 @@ const char* kind_colour(ValueKind kind) {
       return "#59a14f";
     case ValueKind::workspace:
       return "#b07aa1";
+    case ValueKind::communication:
+      return "#edc948";
     default:
       return "#9c755f";
   }
@@ -186,7 +188,7 @@ std::string plans_to_html(const std::vector<std::pair<std::string, const MemoryP
       ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}</style>\n"
       "</head><body>\n<h2>Reforge memory plan</h2>\n<div class=\"legend\">";
   for (ValueKind k : {ValueKind::activation, ValueKind::decision, ValueKind::gradient, ValueKind::recompute,
-                      ValueKind::optimizer, ValueKind::workspace}) {
+                      ValueKind::optimizer, ValueKind::workspace, ValueKind::communication}) {
     out += fmt::format("<span><i style=\"background:{}\"></i>{}</span>", kind_colour(k), value_kind_name(k));
   }
   out += "</div>\n<p>x: program step, y: arena offset (all plans on one scale). Hover a buffer for details.</p>\n";

@@ -18,7 +18,7 @@ std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replac
   for (int id = 0; id < graph.size(); ++id) {
     if (keep && !(*keep)[id]) continue;
     const Node& n = graph.node(id);
-    RewriteContext context{*out, mapped, {}};
+    RewriteContext context{*out, mapped, {}, id};
     for (int in : n.inputs) {
       if (mapped[in] < 0) throw Error("internal: rewrite dropped %" + graph.node(in).name + " that is still used");
       context.inputs.push_back(mapped[in]);

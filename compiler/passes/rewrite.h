@@ -18,6 +18,7 @@ struct RewriteContext {
   Graph& out;                      // the graph being built
   const std::vector<int>& mapped;  // old id -> new id, for nodes seen so far
   std::vector<int> inputs;         // this node's inputs, already mapped
+  int id = -1;                     // this node's id in the old graph
 };
 
 // Returns the new-graph id that replaces `node`, or -1 to copy it.

@@ -16,12 +16,22 @@
 namespace reforge {
 namespace {
 
-PassManager make_pipeline(const CompileOptions& o) {
+// `gradients`: the training step's parameter gradients (none for a
+// forward pass), which data parallelism sums over the replicas.
+PassManager make_pipeline(const CompileOptions& o, const std::vector<std::string>& gradients = {}) {
   // An unknown --print_after name may be a back-end stage's: the refusal
   // lists those too (built only when a name is asked for).
   std::string also_known;
   if (!o.print_after.empty()) also_known = fmt::format("the back end's stages: {}", fmt::join(backend_pass_names(), ", "));
   PassManager pm({o.print_after, o.print_after_all, o.print, also_known});
+  // First, while every gradient still has the name differentiation gave
+  // it. The passes after it keep the order of the nodes, so each bucket's
+  // sum still starts right after its last gradient.
+  if (o.ranks > 1 && !gradients.empty()) {
+    pm.add({"gradient-all-reduce", [gradients, buckets = o.buckets](const Graph& g) {
+              return insert_gradient_all_reduce(g, gradients, buckets);
+            }});
+  }
   if (o.simplify) pm.add({"simplify", simplify_algebra});
   if (o.cse) pm.add({"cse", eliminate_common_subexpressions});
   if (o.simplify && o.cse) pm.add({"simplify-after-cse", simplify_algebra});
@@ -74,7 +84,9 @@ MemoryPlan plan_step_memory(const CompiledStep& step, const PlanOptions& options
   return plan_backend(*step.graph, step.provenance(), options, elementwise_fusion, target).plan;
 }
 
-std::vector<std::string> pass_names(const CompileOptions& options) { return make_pipeline(options).names(); }
+std::vector<std::string> pass_names(const CompileOptions& options) {
+  return make_pipeline(options, {"(the step's gradients)"}).names();
+}
 
 CompiledStep compile_training_step(const Graph& model, const std::string& loss_output, const OptimizerConfig& optimizer,
                                    const CompileOptions& options) {
@@ -113,7 +125,7 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
     graph->mutable_node(graph->find_node(name)).role = ValueRole::parameter_gradient;
   }
 
-  compiled.graph = make_pipeline(options).run(*graph);
+  compiled.graph = make_pipeline(options, compiled.step.gradients).run(*graph);
   return compiled;
 }
 

@@ -11,6 +11,7 @@
 #include "compiler/autodiff/training_step.h"
 #include "compiler/ir/graph.h"
 #include "compiler/memory/memory_plan.h"
+#include "compiler/passes/gradient_all_reduce.h"
 #include "compiler/passes/kernel_grouping.h"
 #include "compiler/passes/pass_manager.h"
 #include "compiler/target/cpu_target.h"
@@ -25,6 +26,10 @@ struct CompileOptions {
   bool simplify = true;
   bool cse = true;
   bool dce = true;
+  // Data parallelism: the replicas the step's gradients are summed over
+  // (> 1: the gradient all-reduce pass runs first, with these buckets).
+  int ranks = 1;
+  GradientBuckets buckets;
   // Debugging: print the IR after these passes (names as in pass_names()).
   std::set<std::string> print_after;
   bool print_after_all = false;

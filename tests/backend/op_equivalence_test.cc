@@ -179,6 +179,17 @@ std::vector<OpCase> exact_cases() {
          return random_uniform(x[0], {2, 9}, 5);
        },
        {I({}, 0, 1000)}},
+      // Collectives in one process (no communicator): the sums over one
+      // replica are the values; the bucket is its parts, packed in order.
+      {"replica_sum", [](Graph&, V x) { return replica_sum(x[0] * 3.0); }, {F({5, 7})}},
+      {"gradient_bucket",
+       [](Graph& g, V x) {
+         AttrMap bucket;
+         bucket.set("bucket", int64_t{2});
+         Tensor started = g.add("all_reduce_start", {x[0], x[1] + 1.0, x[2]}, bucket, {});
+         return g.add("all_reduce_wait", {started}, bucket, {}) * 2.0;
+       },
+       {F({3, 4}), F({1}), F({2, 3, 5})}},
   };
 }
 

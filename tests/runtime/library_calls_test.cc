@@ -31,6 +31,19 @@ std::string refusal(const std::string& function, const std::vector<int64_t>& int
   return "";
 }
 
+// Where each field's constants start among `ints`, and past the last one:
+// a size list takes its length and then that many more.
+std::vector<int64_t> field_positions(const std::vector<runtime::LibraryField>& fields,
+                                     const std::vector<int64_t>& ints) {
+  std::vector<int64_t> at = {0};
+  for (const runtime::LibraryField& f : fields) {
+    const int64_t here = at.back();
+    const bool list = f.kind == runtime::LibraryField::Kind::size_list && here < static_cast<int64_t>(ints.size());
+    at.push_back(here + 1 + (list ? ints[here] : 0));
+  }
+  return at;
+}
+
 TEST(LibraryCatalogue, TheTableAndTheCatalogueNameTheSameFunctions) {
   std::set<std::string> sampled;
   for (const LibraryCallSample& s : library_call_samples()) sampled.insert(s.function);
@@ -45,8 +58,14 @@ TEST(LibraryCatalogue, TheTableAndTheCatalogueNameTheSameFunctions) {
 TEST(LibraryCatalogue, EverySampleIsValidAndItsConstantsRoundTrip) {
   for (const LibraryCallSample& s : library_call_samples()) {
     EXPECT_NO_THROW(runtime::validate_library_call(s.function, s.ints, s.buffer_bytes)) << s.function;
-    EXPECT_EQ(runtime::library_call_fields(s.function).size(), s.ints.size()) << s.function;
+    const std::vector<runtime::LibraryField> fields = runtime::library_call_fields(s.function);
+    EXPECT_EQ(field_positions(fields, s.ints).back(), static_cast<int64_t>(s.ints.size())) << s.function;
   }
+  const runtime::AllReduceStartCall start{.dtype = DType::f32, .bucket = 5, .parts = {4, 0, 9}};
+  const auto started = runtime::decode_call<runtime::AllReduceStartCall>(runtime::encode_call(start));
+  EXPECT_EQ(started.bucket, 5);
+  EXPECT_EQ(started.parts, (std::vector<int64_t>{4, 0, 9}));
+  EXPECT_EQ(started.elements(), 13);
   const runtime::MatmulCall m{.dtype = DType::f64, .batch = 3, .m = 4, .n = 5, .k = 6, .b_transposed = true};
   const auto back = runtime::decode_call<runtime::MatmulCall>(runtime::encode_call(m));
   EXPECT_EQ(back.dtype, DType::f64);
@@ -64,12 +83,17 @@ TEST(LibraryCatalogue, AnArgumentOutOfRangeIsNamed) {
   int cases = 0;
   for (const LibraryCallSample& s : library_call_samples()) {
     const std::vector<runtime::LibraryField> fields = runtime::library_call_fields(s.function);
+    const std::vector<int64_t> at = field_positions(fields, s.ints);
     for (size_t i = 0; i < fields.size(); ++i) {
       using Kind = runtime::LibraryField::Kind;
       const Kind kind = fields[i].kind;
       if (kind == Kind::integer) continue;  // any value is valid
       std::vector<int64_t> forged = s.ints;
-      forged[i] = kind == Kind::positive ? 0 : kind == Kind::size ? -1 : kind == Kind::type ? 17 : 2;
+      // A list: an element of it out of range (its length is tested below).
+      const int64_t where = kind == Kind::size_list ? at[i] + 1 : at[i];
+      forged[where] = kind == Kind::positive ? 0 : kind == Kind::size || kind == Kind::size_list ? -1
+                      : kind == Kind::type                                                     ? 17
+                                                                                               : 2;
       const std::string message = refusal(s.function, forged, s.buffer_bytes);
       EXPECT_NE(message.find("argument '" + fields[i].name + "'"), std::string::npos)
           << s.function << ": " << message;
@@ -137,6 +161,17 @@ TEST(LibraryCatalogue, ShapeConstraintsAreChecked) {
   runtime::MatmulEpilogueCall epilogue{.product = {.batch = 2, .m = 1, .n = 1, .k = 1}};
   EXPECT_NE(refusal("matmul_epilogue", runtime::encode_call(epilogue), {}).find("argument 'batch' is 2"),
             std::string::npos);
+}
+
+// A list's length out of range: none, or more than the constants that follow.
+TEST(LibraryCatalogue, AListLengthOutOfRangeIsNamed) {
+  const runtime::AllReduceStartCall start{.dtype = DType::f32, .bucket = 1, .parts = {4, 5}};
+  std::vector<int64_t> ints = runtime::encode_call(start);
+  for (int64_t length : {int64_t{0}, int64_t{3}, int64_t{-1}}) {
+    std::vector<int64_t> forged = ints;
+    forged[2] = length;
+    EXPECT_NE(refusal("all_reduce_start", forged, {16, 20, 36}).find("argument 'parts'"), std::string::npos) << length;
+  }
 }
 
 }  // namespace

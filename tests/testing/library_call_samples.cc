@@ -62,6 +62,9 @@ std::vector<LibraryCallSample> library_call_samples() {
       sample(LshAttentionGradCall{.forward = lsh, .with_output = true}),
       sample(chunked),
       sample(ChunkedAttentionGradCall{.forward = chunked}),
+      sample(AllReduceCall{.dtype = DType::f32, .elements = 12}),
+      sample(AllReduceStartCall{.dtype = DType::f64, .bucket = 3, .parts = {6, 1, 20}}),
+      sample(AllReduceWaitCall{.dtype = DType::f32, .bucket = 3, .elements = 27}),
   };
 }
 

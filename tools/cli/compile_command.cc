@@ -18,7 +18,7 @@ namespace {
 const std::map<std::string, std::string>& compile_flags() {
   static const std::map<std::string, std::string> flags = [] {
     std::map<std::string, std::string> f = compile_flag_defaults();
-    f.insert({{"output", ""}, {"cpu", "native"}, {"opt_level", "3"}});
+    f.insert({{"output", ""}, {"cpu", "native"}, {"opt_level", "3"}, {"ranks", "1"}});
     return f;
   }();
   return flags;
@@ -39,8 +39,14 @@ int run_compile(const std::vector<std::string>& args) {
 
   ArtifactOptions options{
       .cpu = flags.get("cpu"), .opt_level = static_cast<int>(opt_level), .compile = compile_options(flags)};
+  // For `mpirun -np N reforge run`: each rank's step takes batch / N rows.
+  ReformerConfig config = selection.config;
+  const int64_t ranks = flags.get_int("ranks");
+  if (ranks < 1 || ranks > 65536) throw UsageError(fmt::format("--ranks must be 1..65536, got {}", ranks));
+  config.replicas = ranks;
+  config.validate();
   auto started = std::chrono::steady_clock::now();
-  runtime::Artifact artifact = compile_reformer_artifact(selection.config, selection.entry->name, options);
+  runtime::Artifact artifact = compile_reformer_artifact(config, selection.entry->name, options);
   double compile_seconds = seconds_since(started);
 
   started = std::chrono::steady_clock::now();

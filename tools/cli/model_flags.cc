@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "models/ff_chunk_budget.h"
 
 namespace reforge::cli {
 
@@ -59,12 +60,21 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
 }
 
 const std::map<std::string, std::string>& compile_flag_defaults() {
-  static const std::map<std::string, std::string> flags = {{"reversible_recompute", "true"}, {"lsh_fusion", "true"}};
+  static const std::map<std::string, std::string> flags = {
+      {"reversible_recompute", "true"}, {"lsh_fusion", "true"}, {"bucket_size", "4MiB"}};
   return flags;
 }
 
 CompileOptions compile_options(const Flags& flags) {
-  return {.reversible_recompute = flags.get_bool("reversible_recompute"), .lsh_fusion = flags.get_bool("lsh_fusion")};
+  CompileOptions o{.reversible_recompute = flags.get_bool("reversible_recompute"),
+                   .lsh_fusion = flags.get_bool("lsh_fusion")};
+  try {
+    o.buckets.bucket_bytes = parse_byte_size(flags.get("bucket_size"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--bucket_size: ") + e.what());
+  }
+  if (o.buckets.bucket_bytes < 1) throw UsageError("--bucket_size must be at least 1 byte");
+  return o;
 }
 
 }  // namespace reforge::cli

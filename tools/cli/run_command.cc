@@ -16,6 +16,8 @@
 #include "runtime/profile_report.h"
 #include "runtime/reforge_runtime.h"
 #include "tools/cli/command.h"
+#include "tools/cli/ranks.h"
+#include "training/data_parallel.h"
 #include "training/session.h"
 #include "tools/cli/training_flags.h"
 #include "training/loop.h"
@@ -40,25 +42,45 @@ int evaluate(training::ModelSession& session, const Task& task, int64_t batches)
   return 0;
 }
 
-int run_artifact(const std::vector<std::string>& args) {
-  Flags flags(args, run_flags());
-  if (flags.positional().size() != 1) throw UsageError("usage: reforge run MODEL.rfa [--steps=N --seed=S --eval ...]");
+int run_on(const Flags& flags, runtime::Communicator& ranks) {
   const std::string path = flags.positional()[0];
   int threads = thread_count(flags);
   const bool eval = flags.get_bool("eval");
   const bool profile = flags.get_bool("profile");
 
   auto started = std::chrono::steady_clock::now();
-  std::unique_ptr<runtime::Model> model = runtime::Model::open(path, {.threads = threads});
+  std::unique_ptr<runtime::Model> model = runtime::Model::open(path, {.threads = threads, .communicator = &ranks});
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const runtime::Manifest& m = model->manifest();
   ReformerConfig config = config_from_record(m.config);
+  if (config.replicas != ranks.size()) {
+    throw Error(fmt::format(
+        "{} was compiled for {} rank{} and runs on {}: launch it with mpirun -np {}, or compile it again with "
+        "--ranks={}",
+        path, config.replicas, config.replicas == 1 ? "" : "s", ranks.size(), config.replicas, ranks.size()));
+  }
+  std::string description = m.model + "\n" + m.compiler_version + "\n" + m.cpu;
+  for (const auto& [key, value] : m.config) description += "\n--" + key + "=" + value;
+  runtime::require_same_on_every_rank(ranks, "the artifact", description);
   training::TrainingOptions options = training_options(flags, m.model, config);
   options.compiler_version = m.compiler_version;
+  options.communicator = &ranks;
+  if (ranks.rank() != 0) {  // rank 0 alone keeps the run directory and the terminal
+    options.run_dir.clear();
+    options.resume = false;
+    options.messages = stdout;
+  }
   training::PreparedRun prepared;
   if (!eval) prepared = training::prepare_run(options);
   std::unique_ptr<Task> task = make_task(task_of(m.model), m.model, config, flags.get("data"), options.seed);
+  runtime::require_same_on_every_rank(ranks, "the data", task->describe());
   std::unique_ptr<training::ModelSession> session = training::make_artifact_session(*model, options.seed);
+  std::unique_ptr<training::ModelSession> replica;  // this rank's rows of each batch
+  if (ranks.size() > 1) {
+    if (eval) throw UsageError("--eval runs in one process: run it without mpirun");
+    replica = std::move(session);
+    session = training::make_replica_session(*replica, ranks);
+  }
 
   runtime::Entry& train = model->train_step();
   fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads, {}\n", path,
@@ -90,8 +112,16 @@ int run_artifact(const std::vector<std::string>& args) {
                runtime::profile_report(train.executor().program(), train.executor().seconds(),
                                        static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
-  training::print_training_summary(run, *task, options, "artifact");
+  training::print_training_summary(run, *task, options,
+                                   ranks.size() > 1 ? fmt::format("artifact, {}", ranks.describe()) : "artifact");
   return 0;
+}
+
+int run_artifact(const std::vector<std::string>& args) {
+  Flags flags(args, run_flags());
+  if (flags.positional().size() != 1) throw UsageError("usage: reforge run MODEL.rfa [--steps=N --seed=S --eval ...]");
+  std::unique_ptr<runtime::Communicator> ranks = open_ranks(flags);
+  return run_on_ranks(*ranks, [&] { return run_on(flags, *ranks); });
 }
 
 const bool registered = [] {

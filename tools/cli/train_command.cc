@@ -23,6 +23,8 @@
 #include "runtime/process_memory.h"
 #include "runtime/profile_report.h"
 #include "tools/cli/model_flags.h"
+#include "tools/cli/ranks.h"
+#include "training/data_parallel.h"
 #include "training/session.h"
 #include "tools/cli/training_flags.h"
 #include "training/loop.h"
@@ -59,20 +61,32 @@ void check_fits_in_memory(int64_t bytes) {
   }
 }
 
-int run_train(const std::vector<std::string>& args) {
-  ModelSelection selection = select_model("train", args, train_flags());
-  if (selection.help_shown) return 0;
+int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   const ModelEntry& entry = *selection.entry;
-  const ReformerConfig& config = selection.config;
   const Flags& flags = selection.flags;
+  // `batch` stays the global batch; each rank's step takes its share.
+  ReformerConfig config = selection.config;
+  config.replicas = ranks.size();
+  config.validate();
+  runtime::require_same_on_every_rank(ranks, "the model and its configuration", entry.name + "\n" + describe_config(config));
   training::TrainingOptions options = training_options(flags, entry.name, config);
+  options.communicator = &ranks;
+  if (ranks.rank() != 0) {  // rank 0 alone keeps the run directory and the terminal
+    options.run_dir.clear();
+    options.resume = false;
+    options.messages = stdout;
+  }
   training::PreparedRun prepared = training::prepare_run(options);
 
   std::unique_ptr<Task> task = make_task(entry.task, entry.name, config, flags.get("data"), options.seed);
+  runtime::require_same_on_every_rank(ranks, "the data", task->describe());
   // Backend flags first: a bad value is refused before anything compiles.
   const std::string backend = flags.get("backend");
   if (backend != "llvm" && backend != "interpreter") {
     throw UsageError("--backend must be llvm or interpreter, got '" + backend + "'");
+  }
+  if (backend == "interpreter" && ranks.size() > 1) {
+    throw UsageError("the interpreter trains in one process: run it without mpirun, or use --backend=llvm");
   }
   const std::string kernels = flags.get("print_kernels");
   if (kernels != "false" && kernels != "true" && kernels != "llvm") {
@@ -84,7 +98,8 @@ int run_train(const std::vector<std::string>& args) {
   if (flags.get_bool("print_ir")) {
     fmt::print(options.messages, "== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
   }
-  const CompileOptions compile = compile_options(flags);
+  CompileOptions compile = compile_options(flags);
+  compile.ranks = static_cast<int>(config.replicas);
   CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), compile);
   std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, entry.name), compile);
 
@@ -110,11 +125,16 @@ int run_train(const std::vector<std::string>& args) {
     session = training::make_interpreter_session(compiled, *forward, options.seed);
   } else {
     jit = open_jit_model(lower_artifact(compiled, std::move(planned), forward.get()), entry.name,
-                         {.threads = threads}, {.keep_llvm_ir = kernels == "llvm"});
+                         {.threads = threads, .communicator = &ranks}, {.keep_llvm_ir = kernels == "llvm"});
     train = &jit.model->train_step().executor();
     train->set_profiling(flags.get_bool("profile"));
     train->set_checking_numerics(flags.get_bool("check_numerics"));
     session = training::make_artifact_session(*jit.model, options.seed);
+  }
+  std::unique_ptr<training::ModelSession> replica;  // this rank's rows of each batch
+  if (ranks.size() > 1) {
+    replica = std::move(session);
+    session = training::make_replica_session(*replica, ranks);
   }
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
@@ -140,8 +160,16 @@ int run_train(const std::vector<std::string>& args) {
                runtime::profile_report(train->program(), train->seconds(),
                                        static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
-  training::print_training_summary(run, *task, options, backend);
+  training::print_training_summary(run, *task, options,
+                                   ranks.size() > 1 ? fmt::format("{}, {}", backend, ranks.describe()) : backend);
   return 0;
+}
+
+int run_train(const std::vector<std::string>& args) {
+  ModelSelection selection = select_model("train", args, train_flags());
+  if (selection.help_shown) return 0;
+  std::unique_ptr<runtime::Communicator> ranks = open_ranks(selection.flags);
+  return run_on_ranks(*ranks, [&] { return train(selection, *ranks); });
 }
 
 const bool registered = [] {

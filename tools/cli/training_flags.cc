@@ -24,7 +24,8 @@ const std::map<std::string, std::string>& training_flag_defaults() {
                                                               {"threads", "0"},
                                                               {"profile", "false"},
                                                               {"profile_top", "20"},
-                                                              {"check_numerics", "false"}};
+                                                              {"check_numerics", "false"},
+                                                              {"deterministic_reduce", "false"}};
   return defaults;
 }
 
