@@ -146,11 +146,6 @@ void ReformerConfig::validate() const {
         "--batch={} is the global batch, and {} ranks must share it evenly: choose a multiple of {}", batch,
         replicas, replicas));
   }
-  if (replicas > 1 && (dropout > 0 || attention_dropout > 0)) {
-    // Dropout masks are drawn per element of the replica's own rows; they
-    // would differ from a one-process run's (not yet keyed by the global row).
-    throw Error("dropout is not supported with more than one rank yet: set --dropout=0 and --attention_dropout=0");
-  }
   in_range("d_model", d_model, 1, int64_t{1} << 16);
   in_range("n_heads", n_heads, 1, 4096);
   in_range("d_head", d_head, 1, int64_t{1} << 16);

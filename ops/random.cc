@@ -33,14 +33,21 @@ void random_call(const kir::LibraryContext& c, kir::LibraryCall& call) {
   random.key_type = c.inputs[0].dtype;
   random.elements = c.node.type.elements();
   random.stream = c.node.attrs.get_int("stream");
+  random.by_replica = c.node.attrs.get_int_or("by_replica", 0) != 0;
   call = kir::LibraryCall::of(random);
 }
 
 }  // namespace
 
 REFORGE_REGISTER_OPS(random) {
-  std::vector<AttrSpec> attrs = {
-      {"shape", AttrKind::int_list}, {"stream", AttrKind::integer}, {"dtype", AttrKind::string}};
+  // by_replica (0 or 1, default 0): the draw is over the rows of a
+  // data-parallel batch, whose leading axis the shape's is; each replica
+  // draws its rows' numbers of the whole batch's (RandomCall). The
+  // interpreter holds replica 0, whose numbers are the draw's own.
+  std::vector<AttrSpec> attrs = {{"shape", AttrKind::int_list},
+                                 {"stream", AttrKind::integer},
+                                 {"dtype", AttrKind::string},
+                                 {"by_replica", AttrKind::integer, false}};
   register_op({.name = "random_normal",
                .arity = 1,
                .attrs = attrs,

@@ -213,11 +213,16 @@ void random_draw(const LibraryArgs& a) {
     using I = decltype(index_zero);
     key = static_cast<uint64_t>(static_cast<int64_t>(*static_cast<const I*>(a.buffers[0])));
   });
+  // This replica's rows of the whole batch's draw (RandomCall).
+  const uint64_t first =
+      c.by_replica && a.communicator ? static_cast<uint64_t>(a.communicator->rank()) * static_cast<uint64_t>(c.elements) : 0;
   with_float_type(c.dtype, [&](auto zero) {
     using T = decltype(zero);
     T* out = static_cast<T*>(a.buffers[1]);
     a.pool.parallel_for(c.elements, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) out[i] = static_cast<T>(Draw(key, stream, static_cast<uint64_t>(i)));
+      for (int64_t i = begin; i < end; ++i) {
+        out[i] = static_cast<T>(Draw(key, stream, first + static_cast<uint64_t>(i)));
+      }
     });
   });
 }

@@ -229,10 +229,14 @@ struct ArgsortCall {
 };
 
 // Counter-based random numbers: element i of stream `stream` under the key.
-// Buffers: key (a scalar), out.
+// A draw `by_replica` is over the rows of a data-parallel batch: on rank r
+// of the program's communicator its element i is element
+// r * elements + i of the whole batch's draw, so that every row gets the
+// numbers it gets in one process. Buffers: key (a scalar), out.
 struct RandomCall {
   DType dtype = DType::f32, key_type = DType::i64;
   int64_t elements = 0, stream = 0;
+  bool by_replica = false;
 
   template <typename F>
   void fields(F& f) {
@@ -240,6 +244,7 @@ struct RandomCall {
     f.index_type("key_type", key_type);
     f.size("elements", elements);
     f.integer("stream", stream);
+    f.optional_flag("by_replica", by_replica);
   }
   void check() const {}
   void buffers(BufferNeeds& need) const;

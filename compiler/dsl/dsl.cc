@@ -489,6 +489,9 @@ Tensor dropout(Tensor x, double rate, Tensor key, int64_t stream, std::source_lo
   attrs.set("shape", x.shape());
   attrs.set("stream", stream);
   attrs.set("dtype", std::string(dtype_name(x.dtype())));
+  // x's leading axis runs over the batch's rows: with data parallelism each
+  // replica draws its own rows' numbers of the whole batch's mask.
+  attrs.set("by_replica", int64_t{1});
   Tensor u = graph_of(key, l, "dropout").add("random_uniform", {key}, std::move(attrs), l);
   Tensor keep = binary("ge", u, scalar_like(u, rate, l), l);
   Tensor scaled = binary("mul", x, scalar_like(x, 1.0 / (1.0 - rate), l), l);

@@ -133,7 +133,9 @@ Tensor cross_entropy(Tensor logits, Tensor labels, REFORGE_HERE);
 // stream give the same numbers whenever and however often they are drawn) ----
 Tensor random_normal(Tensor key, Shape shape, int64_t stream, REFORGE_HERE);
 Tensor random_uniform(Tensor key, Shape shape, int64_t stream, REFORGE_HERE);
-// Inverted dropout: zeroes with probability `rate`, scales the rest by 1/(1-rate).
+// Inverted dropout: zeroes with probability `rate`, scales the rest by
+// 1/(1-rate). x's leading axis must run over the batch's rows (each
+// replica of a data-parallel step draws its rows' part of the mask).
 Tensor dropout(Tensor x, double rate, Tensor key, int64_t stream, REFORGE_HERE);
 
 // ---- data parallelism (ops/collectives.cc) ----

@@ -37,6 +37,12 @@ std::vector<Bucket> form_buckets(const Graph& g, std::vector<int> ids, int64_t b
   return buckets;
 }
 
+AttrMap bucket_attrs(int bucket) {
+  AttrMap a;
+  a.set("bucket", int64_t{bucket});
+  return a;
+}
+
 }  // namespace
 
 std::unique_ptr<Graph> insert_gradient_all_reduce(const Graph& graph, const std::vector<std::string>& gradients,
@@ -65,12 +71,9 @@ std::unique_ptr<Graph> insert_gradient_all_reduce(const Graph& graph, const std:
   // before the first node that reads one of its gradients.
   auto wait_for = [&](Graph& out, int k) {
     Bucket& b = buckets[k];
-    Tensor summed = built(
-        out.add("all_reduce_wait", {out.value(b.started)}, [&] {
-          AttrMap a;
-          a.set("bucket", int64_t{k});
-          return a;
-        }(), graph.node(b.gradients.back()).loc).named(fmt::format("gradient_bucket{}.summed", k)));
+    Tensor summed = built(out.add("all_reduce_wait", {out.value(b.started)}, bucket_attrs(k),
+                                  graph.node(b.gradients.back()).loc)
+                              .named(fmt::format("gradient_bucket{}.summed", k)));
     int64_t at = 0;
     for (int id : b.gradients) {
       const Node& gradient = graph.node(id);
@@ -107,11 +110,9 @@ std::unique_ptr<Graph> insert_gradient_all_reduce(const Graph& graph, const std:
       Bucket& b = buckets[k];
       std::vector<Tensor> parts;
       for (int id : b.gradients) parts.push_back(c.out.value(id == b.gradients.back() ? copy : c.mapped[id]));
-      AttrMap attrs;
-      attrs.set("bucket", int64_t{k});
-      b.started =
-          built(c.out.add("all_reduce_start", parts, std::move(attrs), node.loc).named(fmt::format("gradient_bucket{}", k)))
-              .id;
+      b.started = built(c.out.add("all_reduce_start", parts, bucket_attrs(k), node.loc)
+                            .named(fmt::format("gradient_bucket{}", k)))
+                      .id;
     }
     return copy;
   });

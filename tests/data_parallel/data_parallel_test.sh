@@ -24,20 +24,22 @@ model=(byte-lm --seq_len=64 --chunk_len=16 --d_model=32 --d_head=16 --n_heads=2 
 tiny=("${model[@]}" --data=builtin --show_config=false --log_every=1000 --threads=1)
 
 # --- 2 ranks x 2 rows against 1 process x 4 rows, 5 steps ---------------------
-for attention in lsh full; do
-  for reversible in true false; do
-    case="$attention, reversible=$reversible"
-    dir="$work/$attention-$reversible"
-    flags=("${tiny[@]}" --attention=$attention --reversible=$reversible --steps=5 --bucket_size=8KiB)
-    "$reforge" train "${flags[@]}" --run_dir="$dir-one" > "$dir-one.txt" 2>&1 || fail "$case, one process: $(tail -3 "$dir-one.txt")"
-    ranks 2 "$reforge" train "${flags[@]}" --run_dir="$dir-two" > "$dir-two.txt" 2>&1 ||
-      fail "$case, two ranks: $(tail -5 "$dir-two.txt")"
-    if $compare "$dir-one" "$dir-two" --loss_rtol=2e-6 --value_atol=1e-6 --value_rtol=1e-5 > "$dir.cmp" 2>&1; then
-      pass "$case: 2 ranks x 2 rows equal 1 process x 4 rows to rounding ($(tr '\n' ';' < "$dir.cmp"))"
-    else
-      fail "$case: 2 ranks differ from one process: $(cat "$dir.cmp")"
-    fi
-  done
+# Dropout masks are drawn by global row, so they too are one process's.
+for variant in "lsh true 0" "lsh false 0" "full true 0" "full false 0" "lsh true 0.1"; do
+  read -r attention reversible dropout <<< "$variant"
+  case="$attention, reversible=$reversible, dropout=$dropout"
+  dir="$work/$attention-$reversible"
+  [ "$dropout" = 0 ] || dir="$work/$attention-$reversible-dropout"
+  flags=("${tiny[@]}" --attention=$attention --reversible=$reversible --dropout=$dropout
+    --attention_dropout=$dropout --steps=5 --bucket_size=8KiB)
+  "$reforge" train "${flags[@]}" --run_dir="$dir-one" > "$dir-one.txt" 2>&1 || fail "$case, one process: $(tail -3 "$dir-one.txt")"
+  ranks 2 "$reforge" train "${flags[@]}" --run_dir="$dir-two" > "$dir-two.txt" 2>&1 ||
+    fail "$case, two ranks: $(tail -5 "$dir-two.txt")"
+  if $compare "$dir-one" "$dir-two" --loss_rtol=2e-6 --value_atol=1e-6 --value_rtol=1e-5 > "$dir.cmp" 2>&1; then
+    pass "$case: 2 ranks x 2 rows equal 1 process x 4 rows to rounding ($(tr '\n' ';' < "$dir.cmp"))"
+  else
+    fail "$case: 2 ranks differ from one process: $(cat "$dir.cmp")"
+  fi
 done
 grep -q "MPI, 2 ranks" "$work/lsh-true-two.txt" && pass "the summary names the ranks" ||
   fail "summary: $(tail -4 "$work/lsh-true-two.txt")"

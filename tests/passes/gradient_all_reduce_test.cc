@@ -69,7 +69,9 @@ TEST(GradientAllReduce, EveryGradientIsInOneBucketAndTheOptimizerReadsOnlySums) 
       EXPECT_TRUE(bucket_of_gradient.emplace(part, static_cast<int>(k)).second) << g.node(part).name << " twice";
       bytes += g.node(part).type.bytes();
     }
-    if (k + 1 < starts.size()) EXPECT_GE(bytes, kBucketBytes) << "bucket " << k << " closed early";
+    if (k + 1 < starts.size()) {
+      EXPECT_GE(bytes, kBucketBytes) << "bucket " << k << " closed early";
+    }
     // A bucket is closed by its first gradient past the size: without its
     // last part it was still under it.
     EXPECT_LT(bytes - g.node(start.inputs.back()).type.bytes(), kBucketBytes) << "bucket " << k;

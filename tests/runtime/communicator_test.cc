@@ -23,7 +23,8 @@ namespace {
 // records the order of calls, and a bucket's sum lands only at its wait.
 class TwinReplicas : public runtime::Communicator {
  public:
-  int rank() const override { return 0; }
+  explicit TwinReplicas(int rank = 0) : rank_(rank) {}
+  int rank() const override { return rank_; }
   int size() const override { return 2; }
   void all_reduce(void* data, int64_t count, DType) override {
     calls.push_back("all_reduce");
@@ -49,6 +50,7 @@ class TwinReplicas : public runtime::Communicator {
   std::map<int, std::pair<void*, int64_t>> pending;
 
  private:
+  int rank_;
   static void double_floats(void* data, int64_t count) {
     auto* f = static_cast<float*>(data);
     for (int64_t i = 0; i < count; ++i) f[i] *= 2;
@@ -103,6 +105,28 @@ TEST(Collectives, OneProcessIsTheIdentity) {
     EXPECT_EQ(y, a);
     delete communicator;
   }
+}
+
+// A draw over the rows of a batch (dropout's): each replica draws its
+// rows' part of the whole batch's numbers; other draws (the LSH
+// rotations) are the same on every replica.
+TEST(Collectives, ADrawByReplicaIsThatReplicasRowsOfTheWholeDraw) {
+  int64_t key = 42;
+  std::vector<float> whole(10), first(5), second(5), shared(5);
+  runtime::RandomUniformCall draw;
+  draw.elements = 10;
+  draw.stream = 3;
+  draw.by_replica = true;
+  call(draw, {&key, whole.data()}, nullptr);
+  draw.elements = 5;
+  TwinReplicas rank0(0), rank1(1);
+  call(draw, {&key, first.data()}, &rank0);
+  call(draw, {&key, second.data()}, &rank1);
+  EXPECT_EQ(first, std::vector<float>(whole.begin(), whole.begin() + 5));
+  EXPECT_EQ(second, std::vector<float>(whole.begin() + 5, whole.end()));
+  draw.by_replica = false;
+  call(draw, {&key, shared.data()}, &rank1);
+  EXPECT_EQ(shared, first);
 }
 
 TEST(Collectives, ValuesAgreeOnOneProcess) {

@@ -35,6 +35,19 @@ PlannedStep plan_step(const ReformerConfig& config, const std::string& name, con
   return out;
 }
 
+// "gradient buckets (summed over the ranks): 5, 4.00 MiB 4.12 MiB ...".
+std::string describe_buckets(const Graph& g) {
+  std::vector<std::string> sizes;
+  int64_t total = 0;
+  for (int id = 0; id < g.size(); ++id) {
+    if (g.node(id).op != "all_reduce_start") continue;
+    sizes.push_back(fmt::format("{} ({} gradients)", format_bytes(g.node(id).type.bytes()), g.node(id).inputs.size()));
+    total += g.node(id).type.bytes();
+  }
+  return fmt::format("gradient buckets summed over the ranks, in the order they start: {} of {} in all: {}\n",
+                     sizes.size(), format_bytes(total), fmt::join(sizes, ", "));
+}
+
 int run_plan(const std::vector<std::string>& args) {
   std::map<std::string, std::string> plan_flags = compile_flag_defaults();
   plan_flags.insert({{"format", "text"},
@@ -45,7 +58,8 @@ int run_plan(const std::vector<std::string>& args) {
                      {"compare", "true"},
                      {"print_after", ""},
                      {"print_after_all", "false"},
-                     {"print_backend_graph", "false"}});
+                     {"print_backend_graph", "false"},
+                     {"ranks", "1"}});
   ModelSelection s = select_model("plan", args, plan_flags);
   if (s.help_shown) return 0;
   if (s.flags.given("output") && s.flags.get("output").empty()) {
@@ -55,6 +69,11 @@ int run_plan(const std::vector<std::string>& args) {
   if (format != "text" && format != "json" && format != "html") {
     throw UsageError("--format must be text, json or html, got '" + format + "'");
   }
+  // The plan of one rank's step among N: batch / N rows, gradient buckets.
+  const int64_t ranks = s.flags.get_int("ranks");
+  if (ranks < 1 || ranks > 65536) throw UsageError(fmt::format("--ranks must be 1..65536, got {}", ranks));
+  s.config.replicas = ranks;
+  s.config.validate();
   CompileOptions compile = compile_options(s.flags);
   compile.print_after_all = s.flags.get_bool("print_after_all");
   // --print_after names a pass of the front half or a back-end stage
@@ -88,6 +107,7 @@ int run_plan(const std::vector<std::string>& args) {
   PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, backend_print);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (auto conflict = find_plan_conflict(main.plan)) throw Error("internal: the plan is inconsistent: " + *conflict);
+  if (ranks > 1) fmt::print("{}", describe_buckets(*main.backend_graph));
   // The graph the back ends run: structured ops expanded, matmul
   // epilogues fused (what --profile's kernels come from).
   if (s.flags.get_bool("print_backend_graph")) {
