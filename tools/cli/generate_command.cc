@@ -3,18 +3,12 @@
 // (compiled once; one forward pass per byte).
 #include <fmt/format.h>
 
-#include <cstring>
 #include <map>
 
-#include "compiler/interpreter/interpreter.h"
-#include "compiler/pipeline/compile.h"
-#include "compiler/pipeline/cpu_executable.h"
-#include "models/reformer_artifact.h"
-#include "models/reformer_step.h"
-#include "runtime/checkpoint.h"
 #include "tools/cli/command.h"
-#include "training/generation.h"
+#include "tools/cli/trained_forward.h"
 #include "tools/cli/training_flags.h"
+#include "training/generation.h"
 
 namespace reforge::cli {
 namespace {
@@ -38,41 +32,16 @@ int run_generate(const std::vector<std::string>& args) {
   long long seed = flags.get_int("seed");
   if (seed < 0) throw UsageError(fmt::format("--seed must be 0 or more, got {}", seed));
 
-  std::optional<std::string> latest = runtime::latest_checkpoint(run_dir);
-  if (!latest) throw Error(fmt::format("{} holds no checkpoint (train with --run_dir={} first)", run_dir, run_dir));
-  runtime::Checkpoint checkpoint = runtime::read_checkpoint(*latest);
-  ReformerConfig config = config_from_record(checkpoint.config);
-  if (config.vocab_size < 256)
-    throw Error(fmt::format("{}: a model of {} symbols does not generate bytes", *latest, config.vocab_size));
-
-  std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, checkpoint.model), {});
-  auto executable = CpuExecutable::build(*forward, {}, {.threads = thread_count(flags)});
-  runtime::Executor& e = executable->executor();
-  // Every parameter the forward pass has comes from the checkpoint
-  // (optimizer state there is not needed).
-  std::map<std::string, const runtime::NamedTensor*> saved;
-  for (const runtime::NamedTensor& v : checkpoint.values) saved.emplace(v.name, &v);
-  for (const runtime::PersistentInit& p : persistent_values(*forward)) {
-    auto it = saved.find(p.name);
-    if (it == saved.end()) throw Error(fmt::format("{} has no value for parameter '{}'", *latest, p.name));
-    if (it->second->type != p.type) {
-      throw Error(fmt::format("{}: '{}' is {} there, {} in the model", *latest, p.name,
-                              type_to_string(it->second->type), type_to_string(p.type)));
-    }
-    if (int slot = e.find_slot(p.name); slot >= 0)
-      std::memcpy(e.slot_data(slot), it->second->bytes.data(), it->second->bytes.size());
+  TrainedForward trained = open_trained_forward(run_dir, thread_count(flags));
+  const ReformerConfig& config = trained.config;
+  if (config.vocab_size < 256) {
+    throw Error(fmt::format("{}: a model of {} symbols does not generate bytes", trained.checkpoint_path,
+                            config.vocab_size));
   }
   const std::string prompt = flags.get("prompt");
-  fmt::print(stderr, "{} at step {}: generating {} bytes\n", checkpoint.model, checkpoint.step, length);
-  std::string text = training::generate_text(
-      [&](const ValueMap& batch) {
-        for (const auto& [name, value] : batch) {
-          if (e.find_slot(name) >= 0) executable->feed(name, value);
-        }
-        executable->run();
-        return ValueMap{{"logits", executable->read_output("logits")}};
-      },
-      config, prompt, length, sampling, static_cast<uint64_t>(seed));
+  fmt::print(stderr, "{} at step {}: generating {} bytes\n", trained.checkpoint.model, trained.checkpoint.step, length);
+  std::string text = training::generate_text([&](const ValueMap& batch) { return trained.run(batch); }, config, prompt,
+                                             length, sampling, static_cast<uint64_t>(seed));
   fmt::print("{}{}\n", prompt, training::printable(text, true));
   return 0;
 }
