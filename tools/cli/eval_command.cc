@@ -1,8 +1,11 @@
-// `reforge eval RUN_DIR [--attention=KINDS] [--n_hashes=N] [--eval_batches=B]`:
-// scores a trained run's newest checkpoint on its task's held-out batches —
-// the loss in bits and the task's accuracy — with the attention it was
-// trained with or another one whose weights are the same (the paper's
-// Table 2 evaluates LSH-trained models with more or fewer hashes).
+// `reforge eval RUN_DIR [--attention=KINDS] [--n_hashes=N] [--chunk_len=C]
+// [--eval_batches=B]`: scores a trained run's newest checkpoint on its
+// task's held-out batches — the loss in bits and the task's accuracy —
+// with the attention it was trained with or another one whose weights are
+// the same (the paper's Table 2 evaluates LSH-trained models with more or
+// fewer hashes). LSH with one hash and one chunk (--n_hashes=1
+// --chunk_len=SEQ_LEN) is full attention with shared queries and keys:
+// every position attends to every earlier one.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -20,25 +23,29 @@ namespace {
 
 constexpr double kLn2 = 0.69314718055994530942;
 
-// "lsh, 4 hashes", "full", "local,lsh, 2 hashes".
+// "lsh, 4 hashes, chunk 64", "full", "local,lsh, 2 hashes, chunk 16".
 std::string describe_attention(const ReformerConfig& c) {
-  std::string kinds, hashes;
+  std::string kinds, hashes, chunk;
   for (const ConfigField& f : config_fields()) {
     if (f.name == "attention") kinds = f.get(c);
   }
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
-    if (c.attention_of_layer(layer) == AttentionKind::lsh) hashes = fmt::format(", {} hash{}", c.n_hashes, c.n_hashes == 1 ? "" : "es");
+    const AttentionKind kind = c.attention_of_layer(layer);
+    if (kind == AttentionKind::lsh) hashes = fmt::format(", {} hash{}", c.n_hashes, c.n_hashes == 1 ? "" : "es");
+    if (kind != AttentionKind::full) chunk = fmt::format(", chunk {}", c.chunk_len);
   }
-  return kinds + hashes;
+  return kinds + hashes + chunk;
 }
 
 const std::map<std::string, std::string> kEvalFlags = {
-    {"attention", ""}, {"n_hashes", ""}, {"eval_batches", "8"}, {"data", ""}, {"threads", "0"}, {"log_format", "text"}};
+    {"attention", ""}, {"n_hashes", ""},    {"chunk_len", ""},         {"eval_batches", "8"},
+    {"data", ""},      {"threads", "0"}, {"log_format", "text"}};
 
 int run_eval(const std::vector<std::string>& args) {
   Flags flags(args, kEvalFlags);
   if (flags.positional().size() != 1) {
-    throw UsageError("usage: reforge eval RUN_DIR [--attention=lsh|local|full,... --n_hashes=N --eval_batches=B]");
+    throw UsageError(
+        "usage: reforge eval RUN_DIR [--attention=lsh|local|full,... --n_hashes=N --chunk_len=C --eval_batches=B]");
   }
   const int64_t batches = flags.get_int("eval_batches");
   if (batches < 1 || batches > 100000) {
@@ -50,7 +57,7 @@ int run_eval(const std::vector<std::string>& args) {
   // The settings to evaluate with, as `reforge train` would read them.
   std::vector<std::pair<std::string, std::string>> changes;
   std::vector<std::string> shown;
-  for (const char* name : {"attention", "n_hashes"}) {
+  for (const char* name : {"attention", "n_hashes", "chunk_len"}) {
     if (flags.get(name).empty()) continue;
     changes.emplace_back(name, flags.get(name));
     shown.push_back(fmt::format("--{}={}", name, flags.get(name)));
