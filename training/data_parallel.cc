@@ -9,22 +9,22 @@ namespace {
 
 class ReplicaSession : public ModelSession {
  public:
-  ReplicaSession(ModelSession& replica, runtime::Communicator& communicator)
-      : replica_(replica), communicator_(communicator) {}
+  ReplicaSession(std::unique_ptr<ModelSession> replica, runtime::Communicator& communicator)
+      : replica_(std::move(replica)), communicator_(communicator) {}
 
-  ValueMap train_step(const ValueMap& batch) override { return replica_.train_step(own_rows(batch)); }
+  ValueMap train_step(const ValueMap& batch) override { return replica_->train_step(own_rows(batch)); }
 
   ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted) override {
-    return replica_.forward(own_rows(batch), wanted);
+    return replica_->forward(own_rows(batch), wanted);
   }
 
-  std::vector<runtime::NamedTensor> persistent() const override { return replica_.persistent(); }
+  std::vector<runtime::NamedTensor> persistent() const override { return replica_->persistent(); }
 
  protected:
   std::vector<std::pair<std::string, TensorType>> persistent_types() const override {
-    return persistent_types_of(replica_);
+    return persistent_types_of(*replica_);
   }
-  void write_persistent(const runtime::NamedTensor& value) override { write_persistent_of(replica_, value); }
+  void write_persistent(const runtime::NamedTensor& value) override { write_persistent_of(*replica_, value); }
 
  private:
   ValueMap own_rows(const ValueMap& batch) const {
@@ -33,7 +33,7 @@ class ReplicaSession : public ModelSession {
     return rows_of_rank(batch, tokens->second.shape()[0], communicator_.rank(), communicator_.size());
   }
 
-  ModelSession& replica_;
+  std::unique_ptr<ModelSession> replica_;
   runtime::Communicator& communicator_;
 };
 
@@ -71,8 +71,10 @@ void share_rank0_values(ModelSession& session, runtime::Communicator& communicat
   runtime::require_same_hash_on_every_rank(communicator, "the parameters and optimizer state", all);
 }
 
-std::unique_ptr<ModelSession> make_replica_session(ModelSession& replica, runtime::Communicator& communicator) {
-  return std::make_unique<ReplicaSession>(replica, communicator);
+std::unique_ptr<ModelSession> share_batches(std::unique_ptr<ModelSession> replica,
+                                            runtime::Communicator& communicator) {
+  if (communicator.size() == 1) return replica;
+  return std::make_unique<ReplicaSession>(std::move(replica), communicator);
 }
 
 }  // namespace reforge::training

@@ -20,8 +20,10 @@ namespace reforge::training {
 
 // A session of one replica among `communicator`'s, fed global batches:
 // train_step and forward pass its own rows to `replica` (whose graphs take
-// batch / size rows). `replica` and `communicator` must outlive it.
-std::unique_ptr<ModelSession> make_replica_session(ModelSession& replica, runtime::Communicator& communicator);
+// batch / size rows). With one rank, `replica` itself. `communicator` must
+// outlive it.
+std::unique_ptr<ModelSession> share_batches(std::unique_ptr<ModelSession> replica,
+                                            runtime::Communicator& communicator);
 
 // Rows [rank * rows / size, (rank + 1) * rows / size) of every value of
 // `batch` whose first dimension is the global batch `rows`; other values

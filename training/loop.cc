@@ -168,6 +168,13 @@ double validation_bits(ModelSession& session, const Task& task, int64_t batches)
   return total / static_cast<double>(batches) / kLn2;
 }
 
+void leave_outputs_to_rank0(TrainingOptions& o) {
+  if (!o.communicator || o.communicator->rank() == 0) return;
+  o.run_dir.clear();
+  o.resume = false;
+  o.messages = stdout;
+}
+
 PreparedRun prepare_run(const TrainingOptions& o) {
   check_options(o);
   PreparedRun prepared;

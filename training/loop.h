@@ -74,6 +74,11 @@ struct PreparedRun {
   std::optional<runtime::Checkpoint> resume_from;  // with --resume: the newest checkpoint, checked
 };
 
+// On a rank other than 0 of a data-parallel job: no run directory and no
+// resume (rank 0's values reach every rank by broadcast), and messages on
+// standard output (which the CLI silences there). Unchanged on rank 0.
+void leave_outputs_to_rank0(TrainingOptions& options);
+
 // Checks the options and the run directory: creates the directory,
 // refuses one that holds another run, and with --resume reads the newest
 // checkpoint and checks that it fits this model (read once, here).

@@ -65,22 +65,14 @@ int run_on(const Flags& flags, runtime::Communicator& ranks) {
   training::TrainingOptions options = training_options(flags, m.model, config);
   options.compiler_version = m.compiler_version;
   options.communicator = &ranks;
-  if (ranks.rank() != 0) {  // rank 0 alone keeps the run directory and the terminal
-    options.run_dir.clear();
-    options.resume = false;
-    options.messages = stdout;
-  }
+  training::leave_outputs_to_rank0(options);
   training::PreparedRun prepared;
   if (!eval) prepared = training::prepare_run(options);
   std::unique_ptr<Task> task = make_task(task_of(m.model), m.model, config, flags.get("data"), options.seed);
   runtime::require_same_on_every_rank(ranks, "the data", task->describe());
   std::unique_ptr<training::ModelSession> session = training::make_artifact_session(*model, options.seed);
-  std::unique_ptr<training::ModelSession> replica;  // this rank's rows of each batch
-  if (ranks.size() > 1) {
-    if (eval) throw UsageError("--eval runs in one process: run it without mpirun");
-    replica = std::move(session);
-    session = training::make_replica_session(*replica, ranks);
-  }
+  if (eval && ranks.size() > 1) throw UsageError("--eval runs in one process: run it without mpirun");
+  session = training::share_batches(std::move(session), ranks);  // this rank's rows of each batch
 
   runtime::Entry& train = model->train_step();
   fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads, {}\n", path,

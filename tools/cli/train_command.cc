@@ -71,11 +71,7 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   runtime::require_same_on_every_rank(ranks, "the model and its configuration", entry.name + "\n" + describe_config(config));
   training::TrainingOptions options = training_options(flags, entry.name, config);
   options.communicator = &ranks;
-  if (ranks.rank() != 0) {  // rank 0 alone keeps the run directory and the terminal
-    options.run_dir.clear();
-    options.resume = false;
-    options.messages = stdout;
-  }
+  training::leave_outputs_to_rank0(options);
   training::PreparedRun prepared = training::prepare_run(options);
 
   std::unique_ptr<Task> task = make_task(entry.task, entry.name, config, flags.get("data"), options.seed);
@@ -131,11 +127,7 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
     train->set_checking_numerics(flags.get_bool("check_numerics"));
     session = training::make_artifact_session(*jit.model, options.seed);
   }
-  std::unique_ptr<training::ModelSession> replica;  // this rank's rows of each batch
-  if (ranks.size() > 1) {
-    replica = std::move(session);
-    session = training::make_replica_session(*replica, ranks);
-  }
+  session = training::share_batches(std::move(session), ranks);  // this rank's rows of each batch
   double compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (!options.run_dir.empty()) options.plan_html = plans_to_html({{entry.name + " (as trained)", &plan}});
 
