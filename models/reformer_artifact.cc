@@ -34,7 +34,7 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
   runtime::KeyValues record = config_record(config);
   if (config.replicas > 1) record.emplace_back(kReplicasRecord, std::to_string(config.replicas));
   ArtifactOptions compile = options;
-  compile.compile.ranks = static_cast<int>(config.replicas);
+  compile.compile = reformer_compile_options(config, options.compile);
   return build_artifact({.model_name = name,
                          .config = std::move(record),
                          .model = model.get(),

@@ -34,12 +34,15 @@ OptimizerConfig reformer_optimizer(const ReformerConfig& config) {
   return {.learning_rate = config.learning_rate, .weight_decay = config.weight_decay};
 }
 
+CompileOptions reformer_compile_options(const ReformerConfig& config, CompileOptions options) {
+  options.ranks = static_cast<int>(config.replicas);
+  return options;
+}
+
 CompiledStep compile_reformer_step(const ReformerConfig& config, const CompileOptions& options, const std::string& name,
                                    DType float_type) {
   std::unique_ptr<Graph> model = build_reformer_graph(config, name, float_type);
-  CompileOptions o = options;
-  o.ranks = static_cast<int>(config.replicas);  // the model's replicas are the step's
-  return compile_training_step(*model, "loss", reformer_optimizer(config), o);
+  return compile_training_step(*model, "loss", reformer_optimizer(config), reformer_compile_options(config, options));
 }
 
 }  // namespace reforge

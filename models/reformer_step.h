@@ -26,6 +26,10 @@ std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, c
 // Adam with the config's learning rate and weight decay.
 OptimizerConfig reformer_optimizer(const ReformerConfig& config);
 
+// `options` for `config`'s step: its replicas are the ranks the gradients
+// are summed over (every path that compiles a Reformer step asks this).
+CompileOptions reformer_compile_options(const ReformerConfig& config, CompileOptions options);
+
 // build_reformer_graph, then compile_training_step on "loss".
 CompiledStep compile_reformer_step(const ReformerConfig& config, const CompileOptions& options = {},
                                    const std::string& name = "reformer", DType float_type = DType::f32);

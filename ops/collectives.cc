@@ -83,10 +83,10 @@ REFORGE_REGISTER_OPS(collectives) {
                .kind = OpKind::library,
                .library =
                    [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-                     runtime::AllReduceStartCall start{.dtype = c.node.type.dtype,
-                                                       .bucket = c.node.attrs.get_int("bucket")};
-                     for (const TensorType& part : c.inputs) start.parts.push_back(part.elements());
-                     call = kir::LibraryCall::of(start);
+                     std::vector<int64_t> parts;
+                     for (const TensorType& part : c.inputs) parts.push_back(part.elements());
+                     call = kir::LibraryCall::of(runtime::AllReduceStartCall{
+                         .dtype = c.node.type.dtype, .bucket = c.node.attrs.get_int("bucket"), .parts = parts});
                    }});
 
   register_op({.name = "all_reduce_wait",

@@ -78,7 +78,7 @@ void FieldReader::optional_flag(const char* name, bool& v) {
   if (at_ < ints_.size()) flag(name, v);
 }
 
-void FieldReader::sizes(const char* name, std::vector<int64_t>& v) {
+void FieldReader::sizes(const char* name, std::span<const int64_t>& v) {
   const int64_t count = next(name);
   const int64_t left = static_cast<int64_t>(ints_.size() - at_);
   if (count < 1) field_error(name, count, "a list's length is at least 1");
@@ -86,8 +86,11 @@ void FieldReader::sizes(const char* name, std::vector<int64_t>& v) {
     throw Error(fmt::format("argument '{}' is missing: the list has {} elements, the call {} more integer arguments",
                             name, count, left));
   }
-  v.resize(static_cast<size_t>(count));
-  for (int64_t& x : v) size(name, x);
+  v = ints_.subspan(at_, static_cast<size_t>(count));
+  for (int64_t x : v) {
+    if (x < 0) field_error(name, x, "a size must not be negative");
+  }
+  at_ += static_cast<size_t>(count);
 }
 
 void FieldReader::finish() const {
@@ -303,7 +306,7 @@ class FieldLister {
   void integer(const char* name, int64_t) { add(name, Kind::integer); }
   void flag(const char* name, bool) { add(name, Kind::flag); }
   void optional_flag(const char* name, bool) { add(name, Kind::optional_flag); }
-  void sizes(const char* name, const std::vector<int64_t>&) { add(name, Kind::size_list); }
+  void sizes(const char* name, std::span<const int64_t>) { add(name, Kind::size_list); }
   std::vector<LibraryField> take() { return std::move(fields_); }
 
  private:

@@ -47,7 +47,7 @@ class FieldWriter {
   // A trailing field that older programs may leave out (read as its default).
   void optional_flag(const char*, bool v) { flag(nullptr, v); }
   // A list of sizes: its length, then each (a variadic call's parts).
-  void sizes(const char*, const std::vector<int64_t>& v) {
+  void sizes(const char*, std::span<const int64_t> v) {
     ints_.push_back(static_cast<int64_t>(v.size()));
     ints_.insert(ints_.end(), v.begin(), v.end());
   }
@@ -70,7 +70,9 @@ class FieldReader {
   void integer(const char* name, int64_t& v);   // any value
   void flag(const char* name, bool& v);         // 0 or 1
   void optional_flag(const char* name, bool& v);
-  void sizes(const char* name, std::vector<int64_t>& v);  // a length >= 1, then each >= 0
+  // A length >= 1, then each >= 0; `v` views them among the constants
+  // (decoding allocates nothing: a launch decodes its call on every run).
+  void sizes(const char* name, std::span<const int64_t>& v);
   // After the last field: no constants left over.
   void finish() const;
 
@@ -283,7 +285,9 @@ struct AllReduceStartCall {
   static constexpr std::string_view kFunction = "all_reduce_start";
   DType dtype = DType::f32;
   int64_t bucket = 0;
-  std::vector<int64_t> parts;  // each part's elements
+  // Each part's elements: a view of the caller's list when encoding, of
+  // the call's constants once decoded.
+  std::span<const int64_t> parts;
 
   template <typename F>
   void fields(F& f) {

@@ -162,10 +162,23 @@ std::string validation_text(double bits, const Task& task) {
                      baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
 }
 
+HeldOutScore held_out_score(const std::function<ValueMap(const ValueMap&)>& forward, const Task& task,
+                            int64_t batches) {
+  double loss = 0, accuracy = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    ValueMap out = forward(task.validation_batch(i));
+    loss += out.at("loss")[0];
+    accuracy += out.at("accuracy")[0];
+  }
+  const auto n = static_cast<double>(batches);
+  return {.bits = loss / n / kLn2, .accuracy = accuracy / n};
+}
+
 double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
-  double total = 0;
-  for (int64_t i = 0; i < batches; ++i) total += session.forward(task.validation_batch(i), {"loss"}).at("loss")[0];
-  return total / static_cast<double>(batches) / kLn2;
+  // The logits are not asked for: at 64K they are 128 MiB as doubles.
+  return held_out_score([&](const ValueMap& batch) { return session.forward(batch, {"loss", "accuracy"}); }, task,
+                        batches)
+      .bits;
 }
 
 void leave_outputs_to_rank0(TrainingOptions& o) {

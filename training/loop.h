@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,7 +65,16 @@ struct TrainingRun {
   std::vector<std::string> samples;
 };
 
-// Mean held-out loss over `batches` validation batches, in bits per symbol.
+// The mean held-out loss over `batches` validation batches, in bits per
+// symbol, and the mean of the task's accuracy; `forward` gives a batch's
+// "loss" and "accuracy".
+struct HeldOutScore {
+  double bits = 0;
+  double accuracy = 0;
+};
+HeldOutScore held_out_score(const std::function<ValueMap(const ValueMap&)>& forward, const Task& task,
+                            int64_t batches);
+// Its bits, from the session's forward pass.
 double validation_bits(ModelSession& session, const Task& task, int64_t batches);
 // "2.291 bits per byte (unigram baseline 4.518)".
 std::string validation_text(double bits, const Task& task);

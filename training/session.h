@@ -24,7 +24,7 @@ class ModelSession {
   virtual ValueMap train_step(const ValueMap& batch) = 0;
   // The forward pass with the current parameters: loss, accuracy, logits;
   // only the outputs named in `wanted` when it is not empty (validation
-  // reads the loss alone: at 64K the logits are 128 MiB as doubles).
+  // reads the loss and accuracy alone: at 64K the logits are 128 MiB as doubles).
   virtual ValueMap forward(const ValueMap& batch, const std::vector<std::string>& wanted = {}) = 0;
   // Every parameter and optimizer state, as bytes of its element type.
   virtual std::vector<runtime::NamedTensor> persistent() const = 0;

@@ -15,6 +15,7 @@
 #include "runtime/library_calls.h"
 #include "runtime/process_communicator.h"
 #include "runtime/thread_pool.h"
+#include "tests/testing/allocation_counter.h"
 
 namespace reforge {
 namespace {
@@ -66,9 +67,10 @@ void call(const Call& c, std::vector<void*> buffers, runtime::Communicator* comm
 }
 
 TEST(Collectives, ABucketIsPackedInOrderAndSummedAtItsWait) {
+  const int64_t parts[] = {3, 1, 2};
   std::vector<float> a = {1, 2, 3}, b = {4}, c = {5, 6}, bucket(6, 0), summed(6, 0);
   TwinReplicas twins;
-  call(runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 7, .parts = {3, 1, 2}},
+  call(runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 7, .parts = parts},
        {a.data(), b.data(), c.data(), bucket.data()}, &twins);
   EXPECT_EQ(bucket, (std::vector<float>{1, 2, 3, 4, 5, 6})) << "packed, not yet summed";
   call(runtime::AllReduceWaitCall{.dtype = DType::f32, .bucket = 7, .elements = 6}, {bucket.data(), summed.data()},
@@ -76,7 +78,7 @@ TEST(Collectives, ABucketIsPackedInOrderAndSummedAtItsWait) {
   EXPECT_EQ(summed, (std::vector<float>{2, 4, 6, 8, 10, 12}));
   // In place (the planner's choice when the bucket dies at its wait): the
   // same memory, summed, no copy.
-  call(runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 8, .parts = {3, 1, 2}},
+  call(runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 8, .parts = parts},
        {a.data(), b.data(), c.data(), bucket.data()}, &twins);
   call(runtime::AllReduceWaitCall{.dtype = DType::f32, .bucket = 8, .elements = 6}, {bucket.data(), bucket.data()},
        &twins);
@@ -93,10 +95,11 @@ TEST(Collectives, AReplicaSumSumsNow) {
 }
 
 TEST(Collectives, OneProcessIsTheIdentity) {
+  const int64_t parts[] = {2, 1};
   std::vector<float> a = {1, 2}, b = {3}, bucket(3, 0), summed(3, 0), y(2, 0);
   for (runtime::Communicator* communicator : {static_cast<runtime::Communicator*>(nullptr),
                                               static_cast<runtime::Communicator*>(new runtime::LocalCommunicator)}) {
-    call(runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 0, .parts = {2, 1}}, {a.data(), b.data(), bucket.data()},
+    call(runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 0, .parts = parts}, {a.data(), b.data(), bucket.data()},
          communicator);
     call(runtime::AllReduceWaitCall{.dtype = DType::f32, .bucket = 0, .elements = 3}, {bucket.data(), summed.data()},
          communicator);
@@ -105,6 +108,30 @@ TEST(Collectives, OneProcessIsTheIdentity) {
     EXPECT_EQ(y, a);
     delete communicator;
   }
+}
+
+// A launch decodes its call on every run: packing and summing a bucket
+// allocates nothing (the Executor's promise for a whole step).
+TEST(Collectives, ABucketAllocatesNothingWhileItRuns) {
+  if (!testing::counting_allocations()) GTEST_SKIP() << "operator new is AddressSanitizer's here";
+  const int64_t parts[] = {3, 1, 2};
+  const std::vector<int64_t> start = runtime::encode_call(
+      runtime::AllReduceStartCall{.dtype = DType::f32, .bucket = 1, .parts = parts});
+  const std::vector<int64_t> wait =
+      runtime::encode_call(runtime::AllReduceWaitCall{.dtype = DType::f32, .bucket = 1, .elements = 6});
+  std::vector<float> a = {1, 2, 3}, b = {4}, c = {5, 6}, bucket(6, 0);
+  std::vector<void*> start_buffers = {a.data(), b.data(), c.data(), bucket.data()};
+  std::vector<void*> wait_buffers = {bucket.data(), bucket.data()};
+  runtime::ThreadPool pool(1);
+  runtime::LocalCommunicator one;
+  const runtime::LibraryFunction start_call = runtime::find_library_function("all_reduce_start");
+  const runtime::LibraryFunction wait_call = runtime::find_library_function("all_reduce_wait");
+  testing::CountingAllocations counting;
+  start_call({start_buffers.data(), start.data(), static_cast<int64_t>(start.size()), nullptr, pool, nullptr, nullptr,
+              &one});
+  wait_call({wait_buffers.data(), wait.data(), static_cast<int64_t>(wait.size()), nullptr, pool, nullptr, nullptr, &one});
+  EXPECT_EQ(counting.count(), 0);
+  EXPECT_EQ(bucket, (std::vector<float>{1, 2, 3, 4, 5, 6}));
 }
 
 // A draw over the rows of a batch (dropout's): each replica draws its

@@ -61,10 +61,11 @@ TEST(LibraryCatalogue, EverySampleIsValidAndItsConstantsRoundTrip) {
     const std::vector<runtime::LibraryField> fields = runtime::library_call_fields(s.function);
     EXPECT_EQ(field_positions(fields, s.ints).back(), static_cast<int64_t>(s.ints.size())) << s.function;
   }
-  const runtime::AllReduceStartCall start{.dtype = DType::f32, .bucket = 5, .parts = {4, 0, 9}};
-  const auto started = runtime::decode_call<runtime::AllReduceStartCall>(runtime::encode_call(start));
+  const int64_t parts[] = {4, 0, 9};
+  const std::vector<int64_t> ints = runtime::encode_call(runtime::AllReduceStartCall{.bucket = 5, .parts = parts});
+  const auto started = runtime::decode_call<runtime::AllReduceStartCall>(ints);
   EXPECT_EQ(started.bucket, 5);
-  EXPECT_EQ(started.parts, (std::vector<int64_t>{4, 0, 9}));
+  EXPECT_EQ(std::vector<int64_t>(started.parts.begin(), started.parts.end()), (std::vector<int64_t>{4, 0, 9}));
   EXPECT_EQ(started.elements(), 13);
   const runtime::MatmulCall m{.dtype = DType::f64, .batch = 3, .m = 4, .n = 5, .k = 6, .b_transposed = true};
   const auto back = runtime::decode_call<runtime::MatmulCall>(runtime::encode_call(m));
@@ -165,7 +166,8 @@ TEST(LibraryCatalogue, ShapeConstraintsAreChecked) {
 
 // A list's length out of range: none, or more than the constants that follow.
 TEST(LibraryCatalogue, AListLengthOutOfRangeIsNamed) {
-  const runtime::AllReduceStartCall start{.dtype = DType::f32, .bucket = 1, .parts = {4, 5}};
+  const int64_t parts[] = {4, 5};
+  const runtime::AllReduceStartCall start{.dtype = DType::f32, .bucket = 1, .parts = parts};
   std::vector<int64_t> ints = runtime::encode_call(start);
   for (int64_t length : {int64_t{0}, int64_t{3}, int64_t{-1}}) {
     std::vector<int64_t> forged = ints;

@@ -36,6 +36,8 @@ Call random_call() {
 
 }  // namespace
 
+constexpr int64_t kBucketParts[] = {6, 1, 20};
+
 std::vector<LibraryCallSample> library_call_samples() {
   using namespace runtime;
   const MatmulCall product{.dtype = DType::f32, .batch = 1, .m = 3, .n = 4, .k = 5, .b_transposed = true};
@@ -63,7 +65,7 @@ std::vector<LibraryCallSample> library_call_samples() {
       sample(chunked),
       sample(ChunkedAttentionGradCall{.forward = chunked}),
       sample(AllReduceCall{.dtype = DType::f32, .elements = 12}),
-      sample(AllReduceStartCall{.dtype = DType::f64, .bucket = 3, .parts = {6, 1, 20}}),
+      sample(AllReduceStartCall{.dtype = DType::f64, .bucket = 3, .parts = kBucketParts}),
       sample(AllReduceWaitCall{.dtype = DType::f32, .bucket = 3, .elements = 27}),
   };
 }

@@ -8,7 +8,6 @@
 // every position attends to every earlier one.
 #include <fmt/format.h>
 
-#include <cmath>
 #include <map>
 
 #include "models/model_registry.h"
@@ -20,8 +19,6 @@
 
 namespace reforge::cli {
 namespace {
-
-constexpr double kLn2 = 0.69314718055994530942;
 
 // "lsh, 4 hashes, chunk 64", "full", "local,lsh, 2 hashes, chunk 16".
 std::string describe_attention(const ReformerConfig& c) {
@@ -72,23 +69,17 @@ int run_eval(const std::vector<std::string>& args) {
   const std::string& model = trained.checkpoint.model;
   std::unique_ptr<Task> task =
       make_task(task_of(model), model, trained.config, flags.get("data"), trained.checkpoint.seed);
-  double loss = 0, accuracy = 0;
-  for (int64_t i = 0; i < batches; ++i) {
-    ValueMap out = trained.run(task->validation_batch(i), /*with_logits=*/false);
-    loss += out.at("loss")[0];
-    accuracy += out.at("accuracy")[0];
-  }
-  const double bits = loss / static_cast<double>(batches) / kLn2;
-  accuracy /= static_cast<double>(batches);
+  const training::HeldOutScore score = training::held_out_score(
+      [&](const ValueMap& batch) { return trained.run(batch, /*with_logits=*/false); }, *task, batches);
   const std::string attention = describe_attention(trained.config);
   if (format == "json") {
     fmt::print("{{\"step\": {}, \"attention\": \"{}\", \"validation_bits\": {:.9g}, \"accuracy\": {:.9g}}}\n",
-               trained.checkpoint.step, attention, bits, accuracy);
+               trained.checkpoint.step, attention, score.bits, score.accuracy);
     return 0;
   }
   fmt::print("{} at step {}, evaluated with {} (trained with {}) over {} held-out batches:\n", model,
              trained.checkpoint.step, attention, describe_attention(trained.trained), batches);
-  fmt::print("validation: {}, accuracy {:.2f}%\n", training::validation_text(bits, *task), 100 * accuracy);
+  fmt::print("validation: {}, accuracy {:.2f}%\n", training::validation_text(score.bits, *task), 100 * score.accuracy);
   return 0;
 }
 

@@ -94,8 +94,7 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   if (flags.get_bool("print_ir")) {
     fmt::print(options.messages, "== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
   }
-  CompileOptions compile = compile_options(flags);
-  compile.ranks = static_cast<int>(config.replicas);
+  const CompileOptions compile = reformer_compile_options(config, compile_options(flags));
   CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), compile);
   std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, entry.name), compile);
 
