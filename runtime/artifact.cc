@@ -31,7 +31,14 @@ constexpr int64_t kMaxRank = 16;
 constexpr int64_t kMaxTensorBytes = int64_t{1} << 44;
 constexpr int64_t kMaxFileBytes = int64_t{4} << 30;
 
-enum class SectionKind : uint32_t { manifest = 1, persistent = 2, entry_point = 3, memory_plan = 4, code = 5 };
+enum class SectionKind : uint32_t {
+  manifest = 1,
+  persistent = 2,
+  entry_point = 3,
+  memory_plan = 4,
+  code = 5,
+  cuda_code = 6,
+};
 
 const char* section_name(uint32_t kind) {
   switch (static_cast<SectionKind>(kind)) {
@@ -45,6 +52,8 @@ const char* section_name(uint32_t kind) {
       return "memory plan";
     case SectionKind::code:
       return "code";
+    case SectionKind::cuda_code:
+      return "CUDA code";
   }
   return "unknown";
 }
@@ -311,6 +320,22 @@ void entry_fields(Io& io, E& e) {
   });
 }
 
+template <typename Io, typename C>
+void cuda_code_fields(Io& io, C& c) {
+  io.i32("GPU architecture", c.sm);
+  io.check(c.sm >= 50 && c.sm < 1000, "the GPU architecture is not an sm_NN number");
+  io.string("cubin", c.cubin);
+  io.string("PTX", c.ptx);
+  io.list("GPU kernels", 4 + 8 + 4 + 4, c.kernels, [&](auto& k) {
+    io.string("GPU kernel name", k.name);
+    io.i64("threads per iteration", k.threads_per_iteration);
+    io.check(k.threads_per_iteration >= 1, "a GPU kernel has fewer than one thread per iteration");
+    io.i32("threads per block", k.block_threads);
+    io.check(k.block_threads >= 1 && k.block_threads <= 1024, "a GPU kernel's blocks are not 1 to 1024 threads");
+    io.i32("registers", k.registers);
+  });
+}
+
 template <typename T, typename Fields>
 std::string encode_section(const T& value, Fields fields) {
   ByteWriter w;
@@ -343,6 +368,12 @@ Manifest decode_manifest(ByteReader r) {
 std::vector<PersistentInit> decode_persistent(ByteReader r) {
   return decode_section<std::vector<PersistentInit>>(std::move(r),
                                                      [](auto& io, auto& v) { persistent_fields(io, v); });
+}
+std::string encode_cuda_code(const CudaCode& c) {
+  return encode_section(c, [](auto& io, auto& v) { cuda_code_fields(io, v); });
+}
+CudaCode decode_cuda_code(ByteReader r) {
+  return decode_section<CudaCode>(std::move(r), [](auto& io, auto& v) { cuda_code_fields(io, v); });
 }
 EntryPoint decode_entry(ByteReader r) {
   return decode_section<EntryPoint>(std::move(r), [](auto& io, auto& v) { entry_fields(io, v); });
@@ -412,6 +443,26 @@ void check_entry(const EntryPoint& e, const std::string& origin) {
 
 }  // namespace
 
+// Every kernel a CUDA artifact launches is in its GPU code, once.
+void check_cuda_kernels(const Artifact& a, const std::string& origin) {
+  std::set<std::string> kernels;
+  for (const CudaKernel& k : a.cuda.kernels) {
+    if (!kernels.insert(k.name).second) {
+      throw Error(fmt::format("{}: GPU kernel '{}' appears twice in the CUDA code", origin, k.name));
+    }
+  }
+  for (const EntryPoint& e : a.entries) {
+    for (const Launch& l : e.program.launches) {
+      for (const std::string& kernel : {l.kind == Launch::Kind::kernel ? l.function : std::string(), l.epilogue}) {
+        if (!kernel.empty() && !kernels.count(kernel)) {
+          throw Error(fmt::format("{}: entry point '{}' launches kernel '{}', which the CUDA code does not have",
+                                  origin, e.name, kernel));
+        }
+      }
+    }
+  }
+}
+
 void check_artifact(const Artifact& a, const std::string& origin) {
   if (!a.entry("train_step")) throw Error(origin + ": the artifact has no 'train_step' entry point");
   std::set<std::string> names;
@@ -432,7 +483,23 @@ void check_artifact(const Artifact& a, const std::string& origin) {
       }
     }
   }
+  if (a.for_cuda()) check_cuda_kernels(a, origin);
 }
+
+int64_t bytes_to_run(const Artifact& a) {
+  int64_t total = 0;
+  auto add = [&](int64_t bytes) { total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes; };
+  for (const PersistentInit& p : a.persistent) add(p.type.bytes());
+  int64_t arena = 0;  // one arena serves every entry point
+  for (const EntryPoint& e : a.entries) {
+    arena = std::max(arena, e.program.arena_bytes);
+    for (const Slot& s : e.program.slots) add(s.type.bytes());
+  }
+  add(arena);
+  return total;
+}
+
+std::string Artifact::target() const { return for_cuda() ? fmt::format("cuda sm_{}", cuda.sm) : "cpu"; }
 
 const EntryPoint* Artifact::entry(std::string_view name) const {
   for (const EntryPoint& e : entries) {
@@ -447,7 +514,11 @@ std::string encode_artifact(const Artifact& a) {
   sections.emplace_back(SectionKind::persistent, encode_persistent(a.persistent));
   for (const EntryPoint& e : a.entries) sections.emplace_back(SectionKind::entry_point, encode_entry(e));
   sections.emplace_back(SectionKind::memory_plan, a.memory_plan_json);
-  sections.emplace_back(SectionKind::code, a.code);
+  if (a.for_cuda()) {
+    sections.emplace_back(SectionKind::cuda_code, encode_cuda_code(a.cuda));
+  } else {
+    sections.emplace_back(SectionKind::code, a.code);
+  }
 
   // Sections start on 64-byte boundaries (the code section can be mapped).
   auto align = [](int64_t n) { return (n + 63) / 64 * 64; };
@@ -488,7 +559,7 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) fail("wrong magic bytes (is it an .rfa file?)");
   ByteReader header(bytes.substr(8, kHeaderBytes - 8), origin + ": header");
   uint32_t version = header.scalar<uint32_t>("format version");
-  if (version != kArtifactFormatVersion) {
+  if (version != kArtifactFormatVersion && version != 2) {
     fail(fmt::format("format version {}, but this runtime reads version {} (recompile it with this Reforge)", version,
                      kArtifactFormatVersion));
   }
@@ -508,7 +579,7 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
 
   ByteReader table(bytes.substr(kHeaderBytes, table_end - kHeaderBytes), origin + ": section table");
   Artifact a;
-  bool seen_manifest = false, seen_persistent = false, seen_plan = false, seen_code = false;
+  bool seen_manifest = false, seen_persistent = false, seen_plan = false, seen_code = false, seen_cuda = false;
   for (uint32_t i = 0; i < section_count; ++i) {
     uint32_t kind = table.scalar<uint32_t>("section kind");
     table.scalar<uint32_t>("reserved");
@@ -546,6 +617,11 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
         once(seen_code);
         a.code = std::string(body);
         break;
+      case SectionKind::cuda_code:
+        once(seen_cuda);
+        if (version < 3) fail(name + " in a version 2 artifact");
+        a.cuda = decode_cuda_code(ByteReader(body, context));
+        break;
       default:
         fail(fmt::format("{} has an unknown kind {}", name, kind));
     }
@@ -574,7 +650,8 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
   }
   if (!seen_manifest) fail("no manifest section");
   if (!seen_persistent) fail("no persistent-values section");
-  if (!seen_code) fail("no code section");
+  if (!seen_code && !seen_cuda) fail("no code section");
+  if (seen_code && seen_cuda) fail("both a CPU code section and a CUDA code section");
   check_artifact(a, origin);
   return a;
 }

@@ -22,7 +22,9 @@
 
 namespace reforge::runtime {
 
-inline constexpr uint32_t kArtifactFormatVersion = 2;  // 2: launches name their epilogue kernel
+// 2: launches name their epilogue kernel; 3: CUDA artifacts (a GPU code
+// section instead of the shared object). Version 2 files are read too.
+inline constexpr uint32_t kArtifactFormatVersion = 3;
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
@@ -50,15 +52,45 @@ struct EntryPoint {
   std::vector<CarriedSlot> carried;
 };
 
+// How the GPU runs one kernel (compiler/codegen/cuda/gpu_schedule.h): a
+// launch of iterations [begin, end) starts (end - begin) *
+// threads_per_iteration threads in blocks of block_threads.
+struct CudaKernel {
+  std::string name;
+  int64_t threads_per_iteration = 1;
+  int32_t block_threads = 256;
+  int32_t registers = 0;  // ptxas's count, for the plan and the profile
+};
+
+// A CUDA artifact's code: a cubin for one GPU architecture and the PTX of
+// its virtual architecture (a newer GPU compiles the PTX).
+struct CudaCode {
+  int32_t sm = 0;  // 90: sm_90 and compute_90
+  std::string cubin;
+  std::string ptx;
+  std::vector<CudaKernel> kernels;
+};
+
 struct Artifact {
   Manifest manifest;
   std::vector<PersistentInit> persistent;
   std::vector<EntryPoint> entries;
   std::string memory_plan_json;
-  std::string code;  // an ELF shared object exporting every kernel symbol
+  // Exactly one of the two: a CPU artifact's ELF shared object exporting
+  // every kernel symbol, or a CUDA artifact's GPU code (cuda.sm > 0).
+  std::string code;
+  CudaCode cuda;
+
+  bool for_cuda() const { return cuda.sm > 0; }
+  // "cpu" or "cuda sm_90", for messages.
+  std::string target() const;
 
   const EntryPoint* entry(std::string_view name) const;
 };
+
+// The bytes running it allocates: the persistent values, every entry
+// point's slots and the one arena they share (saturating at INT64_MAX).
+int64_t bytes_to_run(const Artifact& artifact);
 
 std::string encode_artifact(const Artifact& artifact);
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "runtime/cpu_features.h"
+#include "runtime/cuda_device.h"
 #include "runtime/process_memory.h"
 #include "runtime/shared_code.h"
 
@@ -36,15 +37,7 @@ void check_machine(const Manifest& m, const std::string& origin) {
 // Everything the model will allocate, compared with the machine's memory
 // before any of it is allocated.
 void check_memory(const Artifact& a, const std::string& origin) {
-  int64_t total = 0;
-  auto add = [&](int64_t bytes) { total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes; };
-  for (const PersistentInit& p : a.persistent) add(p.type.bytes());
-  int64_t arena = 0;  // one arena serves every entry point
-  for (const EntryPoint& e : a.entries) {
-    arena = std::max(arena, e.program.arena_bytes);
-    for (const Slot& s : e.program.slots) add(s.type.bytes());
-  }
-  add(arena);
+  int64_t total = bytes_to_run(a);
   int64_t available = physical_memory_bytes();
   if (total > available) {
     throw Error(fmt::format("{}: running it needs {:.2f} GiB, more than this machine's {:.2f} GiB of memory", origin,
@@ -88,6 +81,13 @@ std::unique_ptr<Model> Model::open(const std::string& path, const OpenOptions& o
 std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& origin, const OpenOptions& options) {
   std::unique_ptr<Model> model(new Model());
   model->artifact_ = decode_artifact(bytes, origin);
+  if (model->artifact_.for_cuda()) {
+    CudaDeviceInfo gpu = check_cuda_artifact(model->artifact_, origin);
+    throw Error(fmt::format(
+        "{}: GPU {} ({}, sm_{}) could run this {} artifact, but this runtime cannot yet: the GPU executor and "
+        "its library (cuBLAS GEMMs, the attention kernels) are not built",
+        origin, gpu.ordinal, gpu.name, gpu.sm, model->artifact_.target()));
+  }
   check_machine(model->artifact_.manifest, origin);
   check_memory(model->artifact_, origin);
   model->code_ = std::make_unique<SharedCode>(model->artifact_.code);

@@ -1,6 +1,7 @@
 """Sums GoogleTest results over the test targets of a Bazel run and prints
 the closing line "N passed, M failed". Reads target labels (//pkg:name) on
-standard input and each target's bazel-testlogs/pkg/name/test.xml. A target
+standard input and each target's bazel-testlogs/pkg/name/test.xml (or its
+shards'). A target
 without results (it failed to build or crashed) counts as one failure.
 Exit status 1 on any failure."""
 
@@ -10,12 +11,18 @@ import xml.etree.ElementTree as ET
 
 
 def results_of(testlogs: pathlib.Path, label: str):
+    """A target's test cases: from its test.xml, or from every shard's
+    (shard_K_of_N/test.xml) when it is sharded; [] if any is missing."""
     package, _, name = label.lstrip("/").partition(":")
-    xml = testlogs / package / name / "test.xml"
-    try:
-        return list(ET.parse(xml).getroot().iter("testcase"))
-    except (OSError, ET.ParseError):
-        return []
+    directory = testlogs / package / name
+    shards = sorted(directory.glob("shard_*_of_*/test.xml"))
+    cases = []
+    for xml in shards or [directory / "test.xml"]:
+        try:
+            cases += list(ET.parse(xml).getroot().iter("testcase"))
+        except (OSError, ET.ParseError):
+            return []
+    return cases
 
 
 def main(testlogs: str) -> int:

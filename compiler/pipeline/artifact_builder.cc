@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "compiler/codegen/cpu/cpu_object.h"
+#include "compiler/codegen/cuda/cuda_module.h"
+#include "compiler/target/cuda_target.h"
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/memory/plan_dump.h"
 
@@ -63,10 +65,13 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
 
 runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOptions& options) {
   if (!source.model) throw Error("build_artifact: no model graph");
-  codegen::CpuTarget target = codegen::resolve_cpu_target(options.cpu);
+  if (options.target != "cpu" && options.target != "cuda") {
+    throw Error("the target must be cpu or cuda, got '" + options.target + "'");
+  }
+  const bool cuda = options.target == "cuda";
   CompiledStep step = compile_training_step(*source.model, source.loss_output, source.optimizer, options.compile);
   BackendPlan planned = plan_backend(*step.graph, step.provenance(), options.build.plan,
-                                     options.build.elementwise_fusion, cpu_target());
+                                     options.build.elementwise_fusion, cuda ? cuda_target() : cpu_target());
   std::unique_ptr<Graph> forward =
       source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
   LoweredArtifact lowered = lower_artifact(step, std::move(planned), forward.get(), options.build);
@@ -75,11 +80,18 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
                 .model = source.model_name,
                 .config = source.config,
                 .compile_options = compile_options_record(options.compile, options.build),
-                .triple = target.triple,
-                .cpu = target.cpu,
-                .cpu_features = target.features,
-                .required_features = target.required,
                 .opt_level = options.opt_level};
+  if (cuda) {
+    a.cuda = codegen::compile_cuda_code(lowered.kernels, {.sm = options.sm});
+    a.manifest.triple = "nvptx64-nvidia-cuda";
+    a.manifest.cpu = fmt::format("sm_{}", options.sm);
+    return std::move(a);
+  }
+  codegen::CpuTarget target = codegen::resolve_cpu_target(options.cpu);
+  a.manifest.triple = target.triple;
+  a.manifest.cpu = target.cpu;
+  a.manifest.cpu_features = target.features;
+  a.manifest.required_features = target.required;
   a.code = codegen::compile_shared_object(lowered.kernels, target, options.opt_level);
   return std::move(a);
 }

@@ -31,7 +31,12 @@ struct ArtifactSource {
 };
 
 struct ArtifactOptions {
-  std::string cpu = "native";  // see codegen::resolve_cpu_target
+  // "cpu": a shared object for one CPU (`cpu`, see
+  // codegen::resolve_cpu_target, at `opt_level`); "cuda": GPU code for
+  // sm_<sm> (cubin and PTX) through NVRTC.
+  std::string target = "cpu";
+  std::string cpu = "native";
+  int sm = 90;
   int opt_level = 3;
   CompileOptions compile;
   CpuBuildOptions build;  // planning and fusion (threads and codegen are ignored)

@@ -5,6 +5,12 @@
 
 namespace reforge {
 
+std::unique_ptr<runtime::Code> compile_kernel_code(const std::vector<kir::Kernel>& kernels,
+                                                   const CpuBuildOptions& options) {
+  if (options.kernel_code) return options.kernel_code(kernels);
+  return codegen::CpuJit::compile(kernels, options.codegen);
+}
+
 CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options) {
   return lower_for_cpu(plan_backend(graph, provenance, options.plan, options.elementwise_fusion, cpu_target()));
 }
@@ -29,10 +35,10 @@ std::unique_ptr<CpuExecutable> CpuExecutable::build(BackendPlan planned, const C
   e->graph_ = std::move(lowering.graph);
   e->plan_ = std::move(lowering.plan);
   e->lowered_ = std::move(lowering.lowered);
-  e->jit_ = codegen::CpuJit::compile(e->lowered_.kernels, options.codegen);
-  codegen::CpuJit* jit = e->jit_.get();
+  e->code_ = compile_kernel_code(e->lowered_.kernels, options);
+  runtime::Code* code = e->code_.get();
   e->executor_ = std::make_unique<runtime::Executor>(
-      e->lowered_.program, [jit](const std::string& symbol) { return jit->find(symbol); },
+      e->lowered_.program, [code](const std::string& symbol) { return code->find(symbol); },
       runtime::ExecutorOptions{.threads = options.threads,
                                .pool = options.pool,
                                .slot_memory = options.slot_memory,

@@ -16,6 +16,7 @@
 #include "compiler/lower/lower.h"
 #include "compiler/memory/memory_plan.h"
 #include "compiler/pipeline/compile.h"
+#include "runtime/code.h"
 #include "runtime/executor.h"
 
 namespace reforge {
@@ -31,7 +32,15 @@ struct CpuBuildOptions {
   runtime::ThreadPool* pool = nullptr;  // run on this pool instead of one of its own
   // An arena owned elsewhere (see runtime::ExecutorOptions::arena_memory).
   std::function<std::byte*(int64_t bytes)> arena_memory;
+  // The kernels' code. Empty: LLVM for this CPU (codegen::CpuJit). The
+  // CUDA back end's host build (codegen::CudaOnHost) comes in here, so the
+  // GPU kernels' numbers are checked by the same tests as the CPU's.
+  std::function<std::unique_ptr<runtime::Code>(const std::vector<kir::Kernel>&)> kernel_code;
 };
+
+// The kernels' code as `options` asks: its kernel_code, else the CPU JIT.
+std::unique_ptr<runtime::Code> compile_kernel_code(const std::vector<kir::Kernel>& kernels,
+                                                   const CpuBuildOptions& options);
 
 // A graph made ready for CPU code generation: expanded, grouped, planned
 // (the plan checked) and lowered to a program and its kernels.
@@ -55,7 +64,6 @@ class CpuExecutable {
   const Graph& graph() const { return *graph_; }
   const MemoryPlan& plan() const { return plan_; }
   const LoweredProgram& lowered() const { return lowered_; }
-  const codegen::CpuJit& code() const { return *jit_; }
   runtime::Executor& executor() { return *executor_; }
   const runtime::Executor& executor() const { return *executor_; }
 
@@ -71,7 +79,7 @@ class CpuExecutable {
   std::unique_ptr<Graph> graph_;
   MemoryPlan plan_;
   LoweredProgram lowered_;
-  std::unique_ptr<codegen::CpuJit> jit_;
+  std::unique_ptr<runtime::Code> code_;
   std::unique_ptr<runtime::Executor> executor_;
 };
 

@@ -6,17 +6,28 @@
 
 namespace reforge {
 
-JitModel open_jit_model(LoweredArtifact lowered, const std::string& name, const runtime::OpenOptions& options,
-                        const codegen::CpuCodegenOptions& codegen) {
+namespace {
+
+JitModel open_model(LoweredArtifact lowered, const std::string& name, const runtime::OpenOptions& options,
+                    std::unique_ptr<runtime::Code> code) {
   JitModel out;
-  std::unique_ptr<codegen::CpuJit> code = codegen::CpuJit::compile(lowered.kernels, codegen);
-  out.code = code.get();
   runtime::Artifact& a = lowered.artifact;
   if (a.manifest.model.empty()) a.manifest.model = name;
   if (a.manifest.compiler_version.empty()) a.manifest.compiler_version = kCompilerVersion;
   out.model = runtime::Model::from_parts(std::move(a), std::move(code), name + " (compiled in this process)", options);
   out.kernels = std::move(lowered.kernels);
   out.train_kernels = lowered.train_kernels;
+  return out;
+}
+
+}  // namespace
+
+JitModel open_jit_model(LoweredArtifact lowered, const std::string& name, const runtime::OpenOptions& options,
+                        const codegen::CpuCodegenOptions& codegen) {
+  std::unique_ptr<codegen::CpuJit> code = codegen::CpuJit::compile(lowered.kernels, codegen);
+  const codegen::CpuJit* jit = code.get();
+  JitModel out = open_model(std::move(lowered), name, options, std::move(code));
+  out.code = jit;
   return out;
 }
 
@@ -28,7 +39,12 @@ CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOp
 CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options) {
   LoweredArtifact lowered = lower_artifact(step, std::move(planned), nullptr, options);
   plan_ = lowered.train_plan;
-  jit_ = open_jit_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, options.codegen);
+  if (options.kernel_code) {
+    std::unique_ptr<runtime::Code> code = options.kernel_code(lowered.kernels);
+    jit_ = open_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, std::move(code));
+  } else {
+    jit_ = open_jit_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, options.codegen);
+  }
   jit_.model->initialise(seed);
 }
 

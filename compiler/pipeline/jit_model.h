@@ -20,7 +20,9 @@ namespace reforge {
 
 struct JitModel {
   std::unique_ptr<runtime::Model> model;
-  const codegen::CpuJit* code = nullptr;  // owned by `model`: its target and optimised IR
+  // Owned by `model`: its target and optimised IR (null when the model's
+  // code came from elsewhere: CpuBuildOptions::kernel_code).
+  const codegen::CpuJit* code = nullptr;
   std::vector<kir::Kernel> kernels;       // every entry point's (--print_kernels)
   size_t train_kernels = 0;               // the training step's, first in `kernels`
 };

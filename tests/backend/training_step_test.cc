@@ -1,5 +1,6 @@
-// Whole training steps on the CPU back end against the reference
-// interpreter: loss, metrics, every parameter and every optimizer moment
+// Whole training steps on the back end under test (the CPU's LLVM code, or
+// the CUDA kernels built for the host: tests/testing/backend_under_test.h)
+// against the reference interpreter: loss, metrics, every parameter and every optimizer moment
 // after each of three Adam steps (the first moment after step 1 is exactly
 // 0.1 x the gradient, so every gradient is compared too), across the Reformer's configurations (LSH and
 // full attention, reversible on and off, chunked feed-forward on and off,
@@ -17,6 +18,7 @@
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
+#include "tests/testing/backend_under_test.h"
 #include "tests/testing/model_fixtures.h"
 
 namespace reforge {
@@ -32,6 +34,16 @@ struct Variant {
 CompiledStep compile_step(ReformerConfig config, DType float_type, const CompileOptions& options) {
   config.learning_rate = 1e-2;
   return compile_reformer_step(config, options, "reformer", float_type);
+}
+
+// A trainer on the back end under test.
+std::unique_ptr<CpuTrainer> trainer(const CompiledStep& step, const CpuBuildOptions& changes = {}) {
+  testing::BackendUnderTest backend = testing::backend_under_test();
+  CpuBuildOptions options = changes;
+  options.kernel_code = backend.options.kernel_code;
+  BackendPlan planned =
+      plan_backend(*step.graph, step.provenance(), options.plan, options.elementwise_fusion, *backend.target);
+  return std::make_unique<CpuTrainer>(step, std::move(planned), /*seed=*/5, options);
 }
 
 ValueMap batch_of(const ReformerConfig& config, int64_t step, DType float_type) {
@@ -55,19 +67,19 @@ TEST_P(CompiledTrainingStep, MatchesInterpreterForThreeAdamSteps) {
   const Variant& v = GetParam();
   CompiledStep step = compile_step(v.config, DType::f64, v.options);
   InterpreterTrainer reference(*step.graph, step.step, /*seed=*/5);
-  CpuTrainer compiled(step, /*seed=*/5);
+  std::unique_ptr<CpuTrainer> compiled = trainer(step);
   int checked = 0;
   for (int64_t s = 1; s <= 3; ++s) {
     ValueMap batch = batch_of(v.config, s, DType::f64);
     ValueMap want = reference.run_step(batch);
-    ValueMap got = compiled.run_step(batch);
+    ValueMap got = compiled->run_step(batch);
     ASSERT_EQ(got.size(), want.size());
     for (const auto& [name, value] : want) {
       EXPECT_LT(relative_difference(got.at(name), value), 1e-9) << v.name << " step " << s << ": " << name;
       ++checked;
     }
     for (const CarriedValue& c : step.step.carried) {
-      EXPECT_LT(relative_difference(compiled.persistent(c.source), reference.persistent().at(c.source)), 1e-9)
+      EXPECT_LT(relative_difference(compiled->persistent(c.source), reference.persistent().at(c.source)), 1e-9)
           << v.name << ": " << c.source << " after step " << s;
       ++checked;
     }
@@ -109,11 +121,11 @@ TEST(CompiledTrainingStepF32, BufferReuseOnAndOffAreBitIdentical) {
   CompiledStep step = compile_step(config, DType::f32, {});
   CpuBuildOptions no_reuse;
   no_reuse.plan.buffer_reuse = false;
-  CpuTrainer reused(step, 5), separate(step, 5, no_reuse);
-  EXPECT_LT(reused.plan().arena_bytes, separate.plan().arena_bytes);
+  std::unique_ptr<CpuTrainer> reused = trainer(step), separate = trainer(step, no_reuse);
+  EXPECT_LT(reused->plan().arena_bytes, separate->plan().arena_bytes);
   for (int64_t s = 1; s <= 3; ++s) {
     ValueMap batch = batch_of(config, s, DType::f32);
-    ValueMap a = reused.run_step(batch), b = separate.run_step(batch);
+    ValueMap a = reused->run_step(batch), b = separate->run_step(batch);
     for (const auto& [name, value] : a) EXPECT_EQ(value.data, b.at(name).data) << name << " at step " << s;
   }
 }
@@ -124,9 +136,9 @@ TEST(CompiledTrainingStepF32, FirstStepMatchesInterpreter) {
   ReformerConfig config = testing::tiny_reformer_config();
   CompiledStep step = compile_step(config, DType::f32, {});
   InterpreterTrainer reference(*step.graph, step.step, 5);
-  CpuTrainer compiled(step, 5);
+  std::unique_ptr<CpuTrainer> compiled = trainer(step);
   ValueMap batch = batch_of(config, 1, DType::f32);
-  ValueMap want = reference.run_step(batch), got = compiled.run_step(batch);
+  ValueMap want = reference.run_step(batch), got = compiled->run_step(batch);
   for (const auto& [name, value] : want) EXPECT_LT(relative_difference(got.at(name), value), 1e-4) << name;
 }
 

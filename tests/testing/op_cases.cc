@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "compiler/autodiff/autodiff.h"
 #include "compiler/dsl/dsl.h"
 
 namespace reforge::testing {
@@ -190,6 +191,123 @@ std::vector<OpCase> structured_cases() {
        },
        {F({2, 3}), F({3, 3})}},
   };
+}
+
+// ---- results that must agree bit for bit ----
+
+std::vector<OpCase> exact_cases() {
+  return {
+      // Few distinct keys: many ties, so stability is exercised.
+      {"argsort_ties", [](Graph&, V x) { return argsort(x[0], 1); }, {I({3, 17}, 0, 4)}},
+      {"argsort_floats_axis0", [](Graph&, V x) { return argsort(x[0], 0); }, {F({9, 2})}},
+      {"argmax_first_wins", [](Graph&, V x) { return argmax(x[0], 1); }, {I({4, 6}, 0, 3)}},
+      {"argmax_float", [](Graph&, V x) { return argmax(x[0], 0); }, {F({5, 3})}},
+      {"argmax_ties_16", [](Graph&, V x) { return argmax(x[0], 1); }, {I({6, 16}, 0, 3)}},
+      {"argmax_axis0_12", [](Graph&, V x) { return argmax(x[0], 0); }, {F({12, 5})}},
+      // Longer than the unrolled axes (64): the loop form, ties included.
+      {"argmax_long_axis_ties", [](Graph&, V x) { return argmax(x[0], 1); }, {I({3, 100}, 0, 5)}},
+      {"argmax_long_axis0", [](Graph&, V x) { return argmax(x[0], 0); }, {F({65, 4})}},
+      {"argmax_lsh_hash",
+       [](Graph&, V x) {
+         return argmax(concat({x[0], -x[0]}, 1), 1);
+       },
+       {F({7, 32})}},
+      // NaN (sqrt of a negative): one at the front wins, later ones never.
+      {"argmax_nan", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({8, 8}, -2, 4)}},
+      // The unrolled tree's widest case, NaNs and ties in every row.
+      {"argmax_nan_64", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({40, 64}, -3, 3)}},
+      // Lines of 65 to 256 floats, a multiple of 16: sixteen lanes. NaNs,
+      // ties (floats of few values) and -inf (log 0) in every row.
+      {"argmax_lanes_nan", [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); }, {I({40, 128}, -3, 3)}},
+      {"argmax_lanes_ties", [](Graph&, V x) { return argmax(cast(x[0], DType::f32), 1); }, {I({40, 96}, 0, 3)}},
+      {"argmax_lanes_minus_inf",
+       [](Graph&, V x) { return argmax(log(cast(x[0], DType::f32)), 1); },
+       {I({40, 80}, 0, 1)}},
+      {"argmax_odd_width_nan",
+       [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); },
+       {I({40, 23}, -3, 3)}},
+      {"floordiv_mod_signs",
+       [](Graph&, V x) {
+         Tensor negative = -x[1];
+         return (floordiv(x[0], x[1]) * 100 + mod(x[0], x[1])) * 10000 + floordiv(x[0], negative) * 100 +
+                mod(x[0], negative);
+       },
+       {I({4, 5}, -20, 20), I({4, 5}, 1, 7)}},
+      {"cast_float_to_int", [](Graph&, V x) { return cast(x[0] * 10.0, DType::i64); }, {F({3, 4}, -3, 3)}},
+      {"compare_and_select",
+       [](Graph&, V x) { return cast(logical_and(greater(x[0], x[1]), less(x[0], full_like(x[0], 0.5))), DType::i32); },
+       {F({6}), F({6})}},
+      // Few distinct values: equal and unequal pairs both occur.
+      {"not_equal_or_not",
+       [](Graph&, V x) {
+         Tensor differ = not_equal(x[0], x[1]);
+         return cast(logical_or(logical_not(differ), greater(x[0], x[1])), DType::i32) * 2 + cast(differ, DType::i32);
+       },
+       {I({4, 6}, 0, 3), I({4, 6}, 0, 3)}},
+      {"iota_plus_take",
+       [](Graph& g, V x) {
+         return take(iota(g, {5, 3}, 0), x[0], 0);
+       },
+       {I({7}, 0, 5)}},
+      {"random_normal",
+       [](Graph&, V x) {
+         return random_normal(x[0], {4, 33}, 3);
+       },
+       {I({}, 0, 1000)}},
+      {"random_uniform",
+       [](Graph&, V x) {
+         return random_uniform(x[0], {2, 9}, 5);
+       },
+       {I({}, 0, 1000)}},
+      // Collectives in one process (no communicator): the sums over one
+      // replica are the values; the bucket is its parts, packed in order.
+      {"replica_sum", [](Graph&, V x) { return replica_sum(x[0] * 3.0); }, {F({5, 7})}},
+      {"gradient_bucket",
+       [](Graph& g, V x) {
+         AttrMap bucket;
+         bucket.set("bucket", int64_t{2});
+         Tensor started = g.add("all_reduce_start", {x[0], x[1] + 1.0, x[2]}, bucket, {});
+         return g.add("all_reduce_wait", {started}, bucket, {}) * 2.0;
+       },
+       {F({3, 4}), F({1}), F({2, 3, 5})}},
+  };
+}
+
+std::vector<OpCase> all_op_cases() {
+  std::vector<OpCase> all;
+  for (auto cases : {unary_cases(), binary_cases(), reduction_cases(), linear_algebra_cases(), layout_cases(),
+                     indexing_cases(), network_cases(), structured_cases(), exact_cases()}) {
+    all.insert(all.end(), cases.begin(), cases.end());
+  }
+  return all;
+}
+
+// y = body(inputs) and the gradients of sum(y * r) as outputs.
+BuiltGraph op_case_graph(const OpCase& c, DType float_type, bool with_gradients) {
+  BuiltGraph b{std::make_unique<Graph>("case"), {}};
+  Graph& g = *b.graph;
+  g.set_default_float(float_type);
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    InputSpec spec = c.inputs[i];
+    if (is_float(spec.type.dtype)) spec.type.dtype = float_type;
+    std::string name = "x" + std::to_string(i);
+    inputs.push_back(g.input(name, spec.type));
+    b.feeds[name] = random_tensor(spec, 1234 + 101 * i);
+  }
+  Tensor y = c.body(g, inputs);
+  g.output("y", y);
+  if (with_gradients && is_float(y.dtype())) {
+    Tensor r = g.input("r", y.type());
+    b.feeds["r"] = random_tensor({y.type(), -1.0, 1.0}, 99);
+    std::vector<Tensor> wrt;
+    for (const Tensor& x : inputs) {
+      if (is_float(x.dtype())) wrt.push_back(x);
+    }
+    std::vector<Tensor> grads = gradients(sum_all(y * r), wrt);
+    for (size_t k = 0; k < grads.size(); ++k) g.output("grad" + std::to_string(k), grads[k]);
+  }
+  return b;
 }
 
 std::string test_name(const OpCase& c) {

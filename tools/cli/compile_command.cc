@@ -1,7 +1,8 @@
 // `reforge compile <model> [config flags] -o model.rfa`: compiles the
 // model's training step and forward pass ahead of time for a CPU
-// (--cpu=native by default) and writes one artifact that `reforge run`
-// and the runtime API (runtime/reforge_runtime.h) run without a compiler.
+// (--cpu=native by default) or, with --target=cuda, for an NVIDIA GPU
+// (--sm=90 by default), and writes one artifact that `reforge run` and the
+// runtime API (runtime/reforge_runtime.h) run without a compiler.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -18,7 +19,7 @@ namespace {
 const std::map<std::string, std::string>& compile_flags() {
   static const std::map<std::string, std::string> flags = [] {
     std::map<std::string, std::string> f = compile_flag_defaults();
-    f.insert({{"output", ""}, {"cpu", "native"}, {"opt_level", "3"}, {"ranks", "1"}});
+    f.insert({{"output", ""}, {"target", "cpu"}, {"cpu", "native"}, {"sm", "90"}, {"opt_level", "3"}, {"ranks", "1"}});
     return f;
   }();
   return flags;
@@ -37,8 +38,15 @@ int run_compile(const std::vector<std::string>& args) {
   int64_t opt_level = flags.get_int("opt_level");
   if (opt_level < 0 || opt_level > 3) throw UsageError(fmt::format("--opt_level must be 0..3, got {}", opt_level));
 
-  ArtifactOptions options{
-      .cpu = flags.get("cpu"), .opt_level = static_cast<int>(opt_level), .compile = compile_options(flags)};
+  const std::string target = flags.get("target");
+  if (target != "cpu" && target != "cuda") throw UsageError("--target must be cpu or cuda, got '" + target + "'");
+  const int64_t sm = flags.get_int("sm");
+  if (sm < 50 || sm > 999) throw UsageError(fmt::format("--sm must be a GPU architecture such as 90, got {}", sm));
+  ArtifactOptions options{.target = target,
+                          .cpu = flags.get("cpu"),
+                          .sm = static_cast<int>(sm),
+                          .opt_level = static_cast<int>(opt_level),
+                          .compile = compile_options(flags)};
   // For `mpirun -np N reforge run`: each rank's step takes batch / N rows.
   ReformerConfig config = selection.config;
   const int64_t ranks = flags.get_int("ranks");
@@ -55,20 +63,30 @@ int run_compile(const std::vector<std::string>& args) {
   double write_seconds = seconds_since(started);
 
   const runtime::Manifest& m = artifact.manifest;
-  std::vector<std::string> vector_features;
-  for (const std::string& f : m.required_features) {
-    if (f == "avx" || f == "avx2" || f == "fma" || f == "avx512f") vector_features.push_back(f);
+  if (artifact.for_cuda()) {
+    int most_registers = 0;
+    for (const runtime::CudaKernel& k : artifact.cuda.kernels) most_registers = std::max(most_registers, k.registers);
+    fmt::print("compiled {} for CUDA sm_{} ({} kernels, at most {} registers a thread) in {:.2f}s\n", m.model,
+               artifact.cuda.sm, artifact.cuda.kernels.size(), most_registers, compile_seconds);
+  } else {
+    std::vector<std::string> vector_features;
+    for (const std::string& f : m.required_features) {
+      if (f == "avx" || f == "avx2" || f == "fma" || f == "avx512f") vector_features.push_back(f);
+    }
+    fmt::print("compiled {} for {} ({}; {} required CPU features) in {:.2f}s\n", m.model, m.cpu,
+               vector_features.empty() ? "no AVX" : fmt::format("{}", fmt::join(vector_features, ",")),
+               m.required_features.size(), compile_seconds);
   }
-  fmt::print("compiled {} for {} ({}; {} required CPU features) in {:.2f}s\n", m.model, m.cpu,
-             vector_features.empty() ? "no AVX" : fmt::format("{}", fmt::join(vector_features, ",")),
-             m.required_features.size(), compile_seconds);
   for (const runtime::EntryPoint& e : artifact.entries) {
     fmt::print("  entry {:<10} {:>6} launches, arena {}\n", e.name, e.program.launches.size(),
                format_bytes(e.program.arena_bytes));
   }
   int64_t parameters = 0;
   for (const runtime::PersistentInit& p : artifact.persistent) parameters += p.parameter ? p.type.elements() : 0;
-  fmt::print("  {} parameters, code {}, memory plan {}\n", parameters, format_bytes(artifact.code.size()),
+  const std::string code = artifact.for_cuda() ? fmt::format("cubin {} + PTX {}", format_bytes(artifact.cuda.cubin.size()),
+                                                              format_bytes(artifact.cuda.ptx.size()))
+                                               : format_bytes(artifact.code.size());
+  fmt::print("  {} parameters, code {}, memory plan {}\n", parameters, code,
              format_bytes(artifact.memory_plan_json.size()));
   fmt::print("wrote {} ({}) in {:.3f}s\n", output, format_bytes(bytes.size()), write_seconds);
   return 0;

@@ -8,13 +8,17 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 
+#include "compiler/codegen/cuda/cuda_renderer.h"
+#include "compiler/codegen/cuda/nvrtc_compiler.h"
 #include "compiler/ir/printer.h"
 #include "compiler/kernel/kernel_ir.h"
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/artifact_builder.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/jit_model.h"
+#include "compiler/target/cuda_target.h"
 #include "models/model_registry.h"
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
@@ -43,12 +47,30 @@ const std::map<std::string, std::string>& train_flags() {
 }
 
 // --print_kernels=true prints the training step's kernel IR, =llvm the
-// optimised LLVM IR too.
+// optimised LLVM IR too (=cuda: print_cuda_kernels).
 void print_kernels(const JitModel& jit, const std::string& mode) {
   const runtime::Program& p = jit.model->train_step().executor().program();
   fmt::print("== {} launches, {} distinct kernels ==\n", p.launches.size(), jit.train_kernels);
   for (size_t i = 0; i < jit.train_kernels; ++i) fmt::print("{}\n", kir::print_kernel(jit.kernels[i]));
   if (mode == "llvm") fmt::print("== optimised LLVM IR ==\n{}\n", jit.code->llvm_ir());
+}
+
+// --print_kernels=cuda: the training step's kernels as the CUDA target
+// lowers them, rendered as CUDA C++, and ptxas's report of each for sm_90.
+void print_cuda_kernels(const CompiledStep& compiled) {
+  std::vector<kir::Kernel> kernels =
+      lower_for_cpu(plan_backend(*compiled.graph, compiled.provenance(), {}, true, cuda_target())).lowered.kernels;
+  const std::string source = codegen::render_cuda(kernels);
+  codegen::CudaBinary binary = codegen::compile_cuda(source);
+  fmt::print("== {} CUDA kernels (NVRTC {}, sm_{}) ==\n{}\n== ptxas ==\n", kernels.size(), codegen::nvrtc_version(),
+             binary.sm, source);
+  std::map<std::string, codegen::KernelResources> report;
+  for (const codegen::KernelResources& r : binary.resources) report[r.name] = r;
+  for (const kir::Kernel& k : kernels) {
+    const codegen::KernelResources& r = report[k.name];
+    fmt::print("{:<24} {:>3} registers, {} bytes spilled, {} bytes stack\n", k.name, r.registers, r.spill_store_bytes,
+               r.stack_bytes);
+  }
 }
 
 void check_fits_in_memory(int64_t bytes) {
@@ -85,8 +107,8 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
     throw UsageError("the interpreter trains in one process: run it without mpirun, or use --backend=llvm");
   }
   const std::string kernels = flags.get("print_kernels");
-  if (kernels != "false" && kernels != "true" && kernels != "llvm") {
-    throw UsageError("--print_kernels must be false, true or llvm, got '" + kernels + "'");
+  if (kernels != "false" && kernels != "true" && kernels != "llvm" && kernels != "cuda") {
+    throw UsageError("--print_kernels must be false, true, llvm or cuda, got '" + kernels + "'");
   }
   int threads = thread_count(flags);
 
@@ -143,8 +165,9 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
                "backend llvm: {} launches ({} distinct kernels) for {}, {} threads, {}, compiled in {:.2f}s\n",
                train->program().launches.size(), jit.train_kernels, jit.code->target(), train->threads(),
                runtime::describe_gemm(train->uses_generated_gemm()), compile_seconds);
-    if (kernels != "false") print_kernels(jit, kernels);
+    if (kernels == "true" || kernels == "llvm") print_kernels(jit, kernels);
   }
+  if (kernels == "cuda") print_cuda_kernels(compiled);
   training::TrainingRun run = training::run_training(*session, *task, config, options, std::move(prepared));
   if (train && flags.get_bool("profile")) {
     fmt::print(options.messages, "{}",

@@ -1,0 +1,73 @@
+#include "compiler/codegen/cuda/cuda_on_host.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "base/error.h"
+#include "compiler/codegen/cuda/cuda_renderer.h"
+
+namespace reforge::codegen {
+namespace {
+
+// Runs `command`, returning its exit status and what it printed.
+int run(const std::string& command, std::string& output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) throw Error("cannot start the host compiler: " + command);
+  char chunk[4096];
+  while (size_t n = fread(chunk, 1, sizeof chunk, pipe)) output.append(chunk, n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A directory of its own under the system's temporary directory, removed
+// when the object is loaded (or the compile failed).
+struct ScratchDirectory {
+  std::filesystem::path path;
+  ScratchDirectory() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "reforge-cuda-on-host-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw Error("cannot create a temporary directory for the host compiler");
+    path = pattern;
+  }
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<CudaOnHost> CudaOnHost::compile(const std::vector<kir::Kernel>& kernels) {
+  auto code = std::unique_ptr<CudaOnHost>(new CudaOnHost());
+  code->source_ = render_cuda(kernels);
+  ScratchDirectory scratch;
+  const std::filesystem::path source = scratch.path / "kernels.cc", object = scratch.path / "kernels.so";
+  std::ofstream(source) << code->source_;
+  const char* compiler = std::getenv("REFORGE_HOST_CXX");
+  std::string command =
+      fmt::format("{} -std=c++17 -O1 -ffp-contract=off -fPIC -shared -DREFORGE_CUDA_ON_HOST -o '{}' '{}'",
+                  compiler && *compiler ? compiler : "c++", object.string(), source.string());
+  std::string output;
+  if (run(command, output) != 0) {
+    throw Error(fmt::format("the host compiler could not compile the CUDA kernels for the host:\n{}\n{}", command,
+                            output));
+  }
+  code->library_ = dlopen(object.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!code->library_) throw Error(fmt::format("cannot load the host build of the CUDA kernels: {}", dlerror()));
+  return code;
+}
+
+CudaOnHost::~CudaOnHost() {
+  if (library_) dlclose(library_);
+}
+
+runtime::KernelFunction CudaOnHost::find(const std::string& symbol) const {
+  return reinterpret_cast<runtime::KernelFunction>(dlsym(library_, cuda_host_symbol(symbol).c_str()));
+}
+
+}  // namespace reforge::codegen
