@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <unordered_map>
 
 #include "runtime/cpu_features.h"
@@ -83,10 +84,16 @@ std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& or
   model->artifact_ = decode_artifact(bytes, origin);
   if (model->artifact_.for_cuda()) {
     CudaDeviceInfo gpu = check_cuda_artifact(model->artifact_, origin);
+    std::set<std::string> library;
+    for (const EntryPoint& e : model->artifact_.entries) {
+      for (const Launch& l : e.program.launches) {
+        if (l.kind == Launch::Kind::library) library.insert(l.function);
+      }
+    }
     throw Error(fmt::format(
-        "{}: GPU {} ({}, sm_{}) could run this {} artifact, but this runtime cannot yet: the GPU executor and "
-        "its library (cuBLAS GEMMs, the attention kernels) are not built",
-        origin, gpu.ordinal, gpu.name, gpu.sm, model->artifact_.target()));
+        "{}: GPU {} ({}, sm_{}) could hold this {} artifact, but this runtime cannot train it yet: its programs "
+        "call library functions with no GPU implementation ({}), and Model drives the CPU alone",
+        origin, gpu.ordinal, gpu.name, gpu.sm, model->artifact_.target(), fmt::join(library, ", ")));
   }
   check_machine(model->artifact_.manifest, origin);
   check_memory(model->artifact_, origin);

@@ -65,7 +65,8 @@ TEST(GpuSchedule, KeepsAReductionInsideTheThread) {
   b.end_loop();
   b.store(out, i, b.read(acc));
   b.end_loop();
-  codegen::GpuSchedule s = codegen::schedule_for_gpu(b.finish());
+  kir::Kernel kernel = b.finish();
+  codegen::GpuSchedule s = codegen::schedule_for_gpu(kernel);
   EXPECT_EQ(s.grid_extents, (std::vector<int64_t>{3}));
   EXPECT_EQ(s.threads_per_iteration, 1);
   EXPECT_EQ(s.thread_body->size(), 3u);  // acc = 0; the reduction loop; the store

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "base/error.h"
 #include "compiler/codegen/cuda/cuda_renderer.h"
@@ -40,26 +41,41 @@ struct ScratchDirectory {
   }
 };
 
+// Builds render_cuda's `source` for the host into the shared object `object`.
+void build_for_host(const std::string& source, const std::filesystem::path& directory,
+                    const std::filesystem::path& object) {
+  const std::filesystem::path file = directory / "kernels.cc";
+  std::ofstream(file) << source;
+  const char* compiler = std::getenv("REFORGE_HOST_CXX");
+  std::string command =
+      fmt::format("{} -std=c++17 -O1 -ffp-contract=off -fPIC -shared -DREFORGE_CUDA_ON_HOST -o '{}' '{}'",
+                  compiler && *compiler ? compiler : "c++", object.string(), file.string());
+  std::string output;
+  if (run(command, output) != 0) {
+    throw Error(fmt::format("the host compiler could not compile the CUDA kernels for the host:\n{}\n{}", command,
+                            output));
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<CudaOnHost> CudaOnHost::compile(const std::vector<kir::Kernel>& kernels) {
   auto code = std::unique_ptr<CudaOnHost>(new CudaOnHost());
   code->source_ = render_cuda(kernels);
   ScratchDirectory scratch;
-  const std::filesystem::path source = scratch.path / "kernels.cc", object = scratch.path / "kernels.so";
-  std::ofstream(source) << code->source_;
-  const char* compiler = std::getenv("REFORGE_HOST_CXX");
-  std::string command =
-      fmt::format("{} -std=c++17 -O1 -ffp-contract=off -fPIC -shared -DREFORGE_CUDA_ON_HOST -o '{}' '{}'",
-                  compiler && *compiler ? compiler : "c++", object.string(), source.string());
-  std::string output;
-  if (run(command, output) != 0) {
-    throw Error(fmt::format("the host compiler could not compile the CUDA kernels for the host:\n{}\n{}", command,
-                            output));
-  }
+  const std::filesystem::path object = scratch.path / "kernels.so";
+  build_for_host(code->source_, scratch.path, object);
   code->library_ = dlopen(object.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!code->library_) throw Error(fmt::format("cannot load the host build of the CUDA kernels: {}", dlerror()));
   return code;
+}
+
+std::string build_cuda_for_host(const std::string& source) {
+  ScratchDirectory scratch;
+  const std::filesystem::path object = scratch.path / "kernels.so";
+  build_for_host(source, scratch.path, object);
+  std::ifstream in(object, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 CudaOnHost::~CudaOnHost() {

@@ -34,4 +34,9 @@ class CudaOnHost : public runtime::Code {
   std::string source_;
 };
 
+// The shared object of `source` (render_cuda's) built for the host, as
+// bytes: what a stand-in driver loads in place of a cubin, so the GPU
+// executor runs real kernels in tests without a GPU.
+std::string build_cuda_for_host(const std::string& source);
+
 }  // namespace reforge::codegen

@@ -157,9 +157,15 @@ class KernelRenderer {
     scopes_.emplace_back();
   }
 
-  // reforge_host_NAME(buffers, begin, end): the grid as loops, for the host.
+  // reforge_host_NAME(buffers, begin, end): the grid as loops, for the
+  // host; and the kernel's buffer count and threads per iteration, which a
+  // stand-in driver reads to unpack and check a launch (tests/runtime/
+  // fake_cuda_driver.cc).
   void host_entry() {
     out_ += "#ifdef REFORGE_CUDA_ON_HOST\n";
+    out_ += fmt::format("extern \"C\" const int reforge_host_buffers_{} = {};\n", k_.name, k_.buffers.size());
+    out_ += fmt::format("extern \"C\" const long long reforge_host_threads_per_iteration_{} = {};\n", k_.name,
+                        schedule_.threads_per_iteration);
     out_ += fmt::format("extern \"C\" void {}(void* const* buffers, long long begin, long long end) {{\n",
                         cuda_host_symbol(k_.name));
     out_ += schedule_.threads_per_iteration == 1

@@ -33,10 +33,13 @@ struct GpuSchedule {
   // of the collapsed inner loops (1 when none is collapsed).
   int64_t threads_per_iteration = 1;
   int block_threads = 256;
-  // The statements each thread runs: the innermost collapsed loop's body.
+  // The statements each thread runs: the innermost collapsed loop's body
+  // (inside the kernel: valid while it lives).
   const std::vector<kir::Stmt>* thread_body = nullptr;
 };
 
+// `kernel`'s schedule; it points into `kernel`, which must outlive it.
 GpuSchedule schedule_for_gpu(const kir::Kernel& kernel);
+GpuSchedule schedule_for_gpu(const kir::Kernel&& kernel) = delete;  // would dangle
 
 }  // namespace reforge::codegen

@@ -5,7 +5,7 @@
 #include <nvrtc.h>
 
 #include <cstdlib>
-#include <regex>
+#include <cstdio>
 #include <sstream>
 
 #include "base/error.h"
@@ -124,22 +124,32 @@ CudaBinary compile_cuda(const std::string& source, const NvrtcOptions& options) 
 //   ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 //   ptxas info    : Used 14 registers, used 0 barriers
 std::vector<KernelResources> parse_ptxas_report(const std::string& log) {
-  static const std::regex entry(R"(Compiling entry function '([^']+)')");
-  static const std::regex frame(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)");
-  static const std::regex registers(R"(Used (\d+) registers)");
   std::vector<KernelResources> out;
   std::istringstream in(log);
   std::string text;
-  std::smatch m;
   while (std::getline(in, text)) {
-    if (std::regex_search(text, m, entry)) {
-      out.push_back({.name = m[1]});
-    } else if (!out.empty() && std::regex_search(text, m, frame)) {
-      out.back().stack_bytes = std::stoll(m[1]);
-      out.back().spill_store_bytes = std::stoll(m[2]);
-      out.back().spill_load_bytes = std::stoll(m[3]);
-    } else if (!out.empty() && std::regex_search(text, m, registers)) {
-      out.back().registers = std::stoi(m[1]);
+    const std::string entry = "Compiling entry function '";
+    size_t at = text.find(entry);
+    if (at != std::string::npos) {
+      size_t begin = at + entry.size();
+      out.push_back({.name = text.substr(begin, text.find('\'', begin) - begin)});
+      continue;
+    }
+    if (out.empty()) continue;
+    KernelResources& k = out.back();
+    long long stack = 0, stores = 0, loads = 0;
+    int registers = 0;
+    if ((at = text.find("bytes stack frame")) != std::string::npos) {
+      size_t digits = text.find_last_not_of("0123456789", at - 2) + 1;
+      if (std::sscanf(text.c_str() + digits, "%lld bytes stack frame, %lld bytes spill stores, %lld bytes spill loads",
+                      &stack, &stores, &loads) == 3) {
+        k.stack_bytes = stack;
+        k.spill_store_bytes = stores;
+        k.spill_load_bytes = loads;
+      }
+    } else if ((at = text.find("Used ")) != std::string::npos &&
+               std::sscanf(text.c_str() + at, "Used %d registers", &registers) == 1) {
+      k.registers = registers;
     }
   }
   return out;

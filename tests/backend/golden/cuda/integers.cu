@@ -13,6 +13,8 @@ extern "C" __global__ void reforge_k0(long long* out0, const long long* in1, con
   out0[i0] = v8;
 }
 #ifdef REFORGE_CUDA_ON_HOST
+extern "C" const int reforge_host_buffers_reforge_k0 = 3;
+extern "C" const long long reforge_host_threads_per_iteration_reforge_k0 = 1;
 extern "C" void reforge_host_reforge_k0(void* const* buffers, long long begin, long long end) {
   const long long threads = end - begin;
   blockDim.x = 256;
@@ -39,6 +41,8 @@ extern "C" __global__ void reforge_k1(unsigned char* out0, const long long* in1,
   out0[i0] = (unsigned char)v6;
 }
 #ifdef REFORGE_CUDA_ON_HOST
+extern "C" const int reforge_host_buffers_reforge_k1 = 3;
+extern "C" const long long reforge_host_threads_per_iteration_reforge_k1 = 1;
 extern "C" void reforge_host_reforge_k1(void* const* buffers, long long begin, long long end) {
   const long long threads = end - begin;
   blockDim.x = 256;

@@ -17,6 +17,8 @@ extern "C" __global__ void reforge_k0(float* out0, const float* in1, long long b
   out0[i0] = acc0;
 }
 #ifdef REFORGE_CUDA_ON_HOST
+extern "C" const int reforge_host_buffers_reforge_k0 = 2;
+extern "C" const long long reforge_host_threads_per_iteration_reforge_k0 = 1;
 extern "C" void reforge_host_reforge_k0(void* const* buffers, long long begin, long long end) {
   const long long threads = end - begin;
   blockDim.x = 256;

@@ -1,0 +1,84 @@
+// Runs a Program on an NVIDIA GPU through the driver (cuda_driver.h): the
+// artifact's GPU code loaded into the primary context, the arena (exactly
+// the plan's size) and every slot allocated on the GPU once, every launch
+// resolved once (its function, grid and packed arguments), then the
+// launches issued in order on one stream. Copies happen only for slots
+// (inputs, parameters, state) and outputs, when the caller asks.
+//
+// Not yet: the GPU library. A program with library calls (GEMM, the fused
+// attention, gathers, sorting, random numbers, collectives) is refused
+// when it is loaded, naming them; programs of generated kernels run.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/artifact.h"
+#include "runtime/cuda_driver.h"
+#include "runtime/program.h"
+
+namespace reforge::runtime {
+
+class CudaExecutor {
+ public:
+  // Throws Error naming what cannot run: no GPU code for a kernel, a library
+  // call, too little free GPU memory, code the GPU cannot load.
+  CudaExecutor(Program program, const CudaCode& code, int device = 0);
+  ~CudaExecutor();
+  CudaExecutor(const CudaExecutor&) = delete;
+  CudaExecutor& operator=(const CudaExecutor&) = delete;
+
+  const Program& program() const { return program_; }
+  const CudaDeviceInfo& device() const { return device_; }
+
+  // Persistent slots by name; -1 when there is none.
+  int find_slot(const std::string& name) const;
+  // Copies the slot's bytes from or to the host (its type's size).
+  void write_slot(int slot, const void* host);
+  void read_slot(int slot, void* host) const;
+  // An output of the last run, copied to the host (its type's size).
+  const ProgramOutput& output_info(const std::string& name) const;
+  void read_output(const std::string& name, void* host) const;
+
+  // Issues every launch once, in order, and waits for the GPU. An Error
+  // names the launch (kernel, node, op and DSL line) that failed; a
+  // failure the GPU reports only when the stream is waited on names the
+  // step unless synchronous launches are on.
+  void run();
+
+  // Per-launch times from CUDA events, summed over runs (seconds).
+  void set_profiling(bool on) { profiling_ = on; }
+  const std::vector<double>& seconds() const { return seconds_; }
+  // Waits for the GPU after each launch, so a failure names its launch.
+  void set_synchronous(bool on) { synchronous_ = on; }
+
+  // Grid blocks and threads a block of each launch (for tests and the plan).
+  struct LaunchShape {
+    int64_t blocks = 0;
+    int threads_per_block = 0;
+  };
+  std::vector<LaunchShape> launch_shapes() const;
+
+ private:
+  struct Resolved;
+  CUdeviceptr address(const BufferRef& ref) const;
+  std::string describe(const Launch& launch) const;
+
+  const CudaDriver& driver_;
+  Program program_;
+  CudaDeviceInfo device_;
+  CUmodule module_ = nullptr;
+  CUstream stream_ = nullptr;
+  CUdeviceptr arena_ = 0;
+  std::vector<CUdeviceptr> slots_;
+  std::vector<std::unique_ptr<Resolved>> resolved_;
+  std::unordered_map<std::string, int> slot_of_, output_of_;
+  bool profiling_ = false;
+  bool synchronous_ = false;
+  std::vector<double> seconds_;
+};
+
+}  // namespace reforge::runtime

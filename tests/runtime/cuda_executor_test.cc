@@ -1,0 +1,202 @@
+// The GPU executor (runtime/cuda_executor.h) on a stand-in driver
+// (fake_cuda_driver.cc) whose "GPU code" is the host build of the same
+// generated CUDA kernels: module loading, argument packing, grid sizes
+// (the stand-in checks each launch's grid against the kernel's threads),
+// copies only at the program's boundary, and the error paths. Every op
+// case whose program is generated kernels alone runs against the
+// interpreter, as the op-equivalence table does.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "compiler/codegen/cuda/cuda_module.h"
+#include "compiler/codegen/cuda/cuda_on_host.h"
+#include "compiler/codegen/cuda/cuda_renderer.h"
+#include "compiler/codegen/cuda/gpu_schedule.h"
+#include "compiler/dsl/dsl.h"
+#include "compiler/ir/host_tensor.h"
+#include "compiler/pipeline/compile.h"
+#include "compiler/pipeline/cpu_executable.h"
+#include "compiler/target/cuda_target.h"
+#include "runtime/cuda_executor.h"
+#include "tests/testing/op_cases.h"
+
+namespace reforge {
+namespace {
+
+struct GpuProgram {
+  runtime::Program program;
+  std::vector<kir::Kernel> kernels;
+};
+
+GpuProgram lower_for_gpu(const Graph& graph) {
+  CpuLowering l = lower_for_cpu(plan_backend(graph, {}, {}, true, cuda_target()));
+  return {std::move(l.lowered.program), std::move(l.lowered.kernels)};
+}
+
+// The artifact's CUDA code, with the host build in place of the cubin
+// (what the stand-in driver loads) and no PTX.
+runtime::CudaCode host_code(const std::vector<kir::Kernel>& kernels) {
+  runtime::CudaCode code{.sm = 90, .cubin = codegen::build_cuda_for_host(codegen::render_cuda(kernels))};
+  for (const kir::Kernel& k : kernels) {
+    codegen::GpuSchedule s = codegen::schedule_for_gpu(k);
+    code.kernels.push_back({k.name, s.threads_per_iteration, s.block_threads, 0});
+  }
+  return code;
+}
+
+bool has_library_calls(const runtime::Program& p) {
+  for (const runtime::Launch& l : p.launches) {
+    if (l.kind == runtime::Launch::Kind::library) return true;
+  }
+  return false;
+}
+
+void feed(runtime::CudaExecutor& gpu, const ValueMap& feeds) {
+  for (const auto& [name, value] : feeds) {
+    int slot = gpu.find_slot(name);
+    ASSERT_GE(slot, 0) << name;
+    std::vector<std::byte> bytes(value.type.bytes());
+    write_elements(value, bytes.data());
+    gpu.write_slot(slot, bytes.data());
+  }
+}
+
+HostTensor output(const runtime::CudaExecutor& gpu, const std::string& name) {
+  const runtime::ProgramOutput& o = gpu.output_info(name);
+  std::vector<std::byte> bytes(o.type.bytes());
+  gpu.read_output(name, bytes.data());
+  return read_elements(o.type, bytes.data());
+}
+
+TEST(CudaExecutor, OpCasesOfGeneratedKernelsMatchTheInterpreter) {
+  int ran = 0;
+  for (const testing::OpCase& c : testing::all_op_cases()) {
+    testing::BuiltGraph b = testing::op_case_graph(c, DType::f64, true);
+    GpuProgram g = lower_for_gpu(*b.graph);
+    if (has_library_calls(g.program)) continue;
+    runtime::CudaExecutor gpu(g.program, host_code(g.kernels));
+    feed(gpu, b.feeds);
+    gpu.run();
+    ValueMap want = run_graph(*b.graph, b.feeds);
+    for (const auto& [name, expected] : want) {
+      HostTensor got = output(gpu, name);
+      ASSERT_EQ(got.type, expected.type) << c.name << " " << name;
+      for (int64_t i = 0; i < expected.size(); ++i) {
+        ASSERT_LE(std::fabs(got[i] - expected[i]), 1e-12 * (1 + std::fabs(expected[i])))
+            << c.name << " output " << name << " element " << i;
+      }
+    }
+    ++ran;
+  }
+  EXPECT_GT(ran, 100) << "too few op cases are generated kernels alone";
+}
+
+// One small program used by the checks below.
+GpuProgram small_program() {
+  Graph g("small");
+  g.set_default_float(DType::f32);
+  Tensor x = g.input("x", {DType::f32, {300, 7}});
+  g.output("y", sum(tanh(x) * 2.0, {1}));
+  g.output("z", exp(x));
+  return lower_for_gpu(g);
+}
+
+TEST(CudaExecutor, GridsCoverEachLaunchExactly) {
+  GpuProgram g = small_program();
+  runtime::CudaCode code = host_code(g.kernels);
+  runtime::CudaExecutor gpu(g.program, code);
+  std::vector<runtime::CudaExecutor::LaunchShape> shapes = gpu.launch_shapes();
+  ASSERT_EQ(shapes.size(), g.program.launches.size());
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const runtime::Launch& l = g.program.launches[i];
+    int64_t per_iteration = 0;
+    for (const runtime::CudaKernel& k : code.kernels) per_iteration = k.name == l.function ? k.threads_per_iteration : per_iteration;
+    EXPECT_EQ(shapes[i].threads_per_block, 256);
+    EXPECT_EQ(shapes[i].blocks, (l.extent * per_iteration + 255) / 256) << l.node;
+  }
+}
+
+TEST(CudaExecutor, CopiesOnlyAtTheProgramsBoundary) {
+  const std::filesystem::path log = std::filesystem::path(std::getenv("TEST_TMPDIR")) / "driver.log";
+  setenv("FAKE_CUDA_LOG", log.c_str(), 1);
+  GpuProgram g = small_program();
+  {
+    runtime::CudaExecutor gpu(g.program, host_code(g.kernels));
+    feed(gpu, {{"x", HostTensor(TensorType{DType::f32, {300, 7}}, std::vector<double>(2100, 0.5))}});
+    gpu.run();
+    gpu.run();
+    EXPECT_NEAR(output(gpu, "z")[0], std::exp(0.5), 1e-6);
+  }
+  unsetenv("FAKE_CUDA_LOG");
+  std::ifstream in(log);
+  int to_device = 0, to_host = 0, launches = 0, allocations = 0, frees = 0;
+  for (std::string line; std::getline(in, line);) {
+    to_device += line.starts_with("to device");
+    to_host += line.starts_with("to host");
+    launches += line.starts_with("launch");
+    allocations += line.starts_with("alloc");
+    frees += line == "free";
+  }
+  EXPECT_EQ(to_device, 1);  // the input
+  EXPECT_EQ(to_host, 1);    // the output read
+  EXPECT_EQ(launches, 2 * static_cast<int>(g.program.launches.size()));
+  EXPECT_EQ(allocations, 1 + static_cast<int>(g.program.slots.size()));  // the arena and each slot, once
+  EXPECT_EQ(frees, allocations);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(CudaExecutor, AFailingLaunchNamesItsKernelNodeAndLine) {
+  GpuProgram g = small_program();
+  runtime::CudaExecutor gpu(g.program, host_code(g.kernels));
+  const runtime::Launch& last = g.program.launches.back();
+  setenv("FAKE_CUDA_FAIL_KERNEL", last.function.c_str(), 1);
+  std::string message = error_of([&] { gpu.run(); });
+  unsetenv("FAKE_CUDA_FAIL_KERNEL");
+  EXPECT_NE(message.find("GPU kernel " + last.function + " for " + last.node), std::string::npos) << message;
+  EXPECT_NE(message.find("cuda_executor_test.cc:"), std::string::npos) << message;
+  EXPECT_NE(message.find("CUDA_ERROR_LAUNCH_FAILED"), std::string::npos) << message;
+}
+
+TEST(CudaExecutor, RefusesLibraryCallsNamingThem) {
+  Graph g("gemm");
+  g.set_default_float(DType::f32);
+  g.output("y", matmul(g.input("a", {DType::f32, {4, 8}}), g.input("b", {DType::f32, {8, 3}})));
+  GpuProgram p = lower_for_gpu(g);
+  std::string message = error_of([&] { runtime::CudaExecutor gpu(p.program, host_code(p.kernels)); });
+  EXPECT_NE(message.find("no GPU implementation yet: matmul"), std::string::npos) << message;
+}
+
+TEST(CudaExecutor, RefusesAProgramLargerThanFreeMemory) {
+  GpuProgram g = small_program();
+  setenv("FAKE_CUDA_FREE_MIB", "0", 1);
+  std::string message = error_of([&] { runtime::CudaExecutor gpu(g.program, host_code(g.kernels)); });
+  unsetenv("FAKE_CUDA_FREE_MIB");
+  EXPECT_NE(message.find("bytes of GPU memory; GPU 0 (Fake GPU) has 0 free"), std::string::npos) << message;
+}
+
+TEST(CudaExecutor, CodeTheGpuCannotLoadIsRefused) {
+  GpuProgram g = small_program();
+  // Real sm_90 code: the stand-in, like a GPU of another kind, loads neither.
+  runtime::CudaCode real = codegen::compile_cuda_code(g.kernels);
+  std::string message = error_of([&] { runtime::CudaExecutor gpu(g.program, real); });
+  EXPECT_NE(message.find("loading the GPU code (the sm_90 cubin failed with CUDA_ERROR_INVALID_IMAGE; its PTX)"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("CUDA_ERROR_INVALID_PTX"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace reforge
