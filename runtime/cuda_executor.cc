@@ -5,17 +5,24 @@
 #include <limits>
 
 #include "base/error.h"
+#include "runtime/cuda_library.h"
+#include "runtime/library_calls.h"
 
 namespace reforge::runtime {
 namespace {
 
 int64_t slot_bytes(const Slot& s) { return s.type.bytes(); }
 
+// The GPU library's kernels run blocks of this many threads.
+constexpr int kLibraryBlockThreads = 256;
+
 }  // namespace
 
-// One launch, resolved: its function, grid, and the argument block
-// cuLaunchKernel reads (a pointer to each argument: the buffers' device
-// addresses in order, then begin and end).
+// One kernel launch, resolved: its function, grid, and the argument block
+// cuLaunchKernel reads (a pointer to each argument: for a generated kernel
+// the buffers' device addresses in order, for a library kernel the address
+// of its block of arguments in GPU memory; then begin and end). A program
+// launch is one such step, or several for a library call.
 struct CudaExecutor::Resolved {
   CUfunction function = nullptr;
   int64_t blocks = 0;
@@ -23,6 +30,7 @@ struct CudaExecutor::Resolved {
   std::vector<CUdeviceptr> pointers;
   long long begin = 0, end = 0;
   std::vector<void*> arguments;
+  size_t launch = 0;  // the program launch it belongs to
 };
 
 CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
@@ -32,17 +40,46 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
   // Everything that cannot run is refused before anything is allocated.
   std::unordered_map<std::string, const CudaKernel*> kernels;
   for (const CudaKernel& k : code.kernels) kernels[k.name] = &k;
-  std::vector<std::string> library;
-  for (const Launch& l : program_.launches) {
+  auto inside = [&](const BufferRef& b) {
+    const int64_t size = b.slot < 0                                          ? program_.arena_bytes
+                         : b.slot < static_cast<int>(program_.slots.size()) ? slot_bytes(program_.slots[b.slot])
+                                                                             : -1;
+    return b.offset >= 0 && b.bytes >= 0 && size >= 0 && b.offset <= size - b.bytes;
+  };
+  for (const ProgramOutput& o : program_.outputs) {
+    if (!inside(o.where) || o.where.bytes < o.type.bytes()) {
+      throw Error(fmt::format("output '{}' lies outside its memory", o.name));
+    }
+  }
+  std::vector<std::string> missing;
+  std::vector<std::vector<CudaLibraryStep>> library(program_.launches.size());
+  for (size_t i = 0; i < program_.launches.size(); ++i) {
+    const Launch& l = program_.launches[i];
+    // Every buffer inside the arena or its slot, every library call's
+    // buffers as its descriptor needs: a GPU kernel cannot refuse a bad
+    // address later.
+    for (const BufferRef& b : l.buffers) {
+      if (!inside(b)) throw Error(fmt::format("a buffer of {} lies outside its memory", describe(l)));
+    }
     if (l.kind == Launch::Kind::library) {
-      library.push_back(fmt::format("{} ({})", l.function, l.node));
+      validate_library_launch(l);
+      if (!has_cuda_implementation(l.function)) {
+        missing.push_back(fmt::format("{} ({})", l.function, l.node));
+        continue;
+      }
+      library[i] = cuda_library_steps(l);
+      for (const CudaLibraryStep& step : library[i]) {
+        if (step.generated_epilogue && !kernels.count(step.kernel)) {
+          throw Error(fmt::format("the GPU code has no epilogue kernel '{}' for {}", step.kernel, describe(l)));
+        }
+      }
     } else if (!kernels.count(l.function)) {
       throw Error(fmt::format("the GPU code has no kernel '{}' for {}", l.function, describe(l)));
     }
   }
-  if (!library.empty()) {
+  if (!missing.empty()) {
     throw Error(fmt::format("the program calls {} library function(s) that have no GPU implementation yet: {}",
-                            library.size(), fmt::join(library, ", ")));
+                            missing.size(), fmt::join(missing, ", ")));
   }
   int64_t needed = program_.arena_bytes;
   for (const Slot& s : program_.slots) needed += slot_bytes(s);
@@ -81,24 +118,81 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
   }
   for (size_t i = 0; i < program_.outputs.size(); ++i) output_of_[program_.outputs[i].name] = static_cast<int>(i);
 
-  for (const Launch& l : program_.launches) {
-    auto r = std::make_unique<Resolved>();
-    const CudaKernel& k = *kernels.at(l.function);
-    driver_.check(driver_.cuModuleGetFunction(&r->function, module_, k.name.c_str()),
-                  fmt::format("finding GPU kernel '{}'", k.name).c_str());
-    const int64_t threads = l.extent * k.threads_per_iteration;
-    r->threads_per_block = k.block_threads;
-    r->blocks = (threads + k.block_threads - 1) / k.block_threads;
-    if (r->blocks > std::numeric_limits<int32_t>::max()) {
-      throw Error(fmt::format("{} needs {} blocks, more than a grid holds", describe(l), r->blocks));
+  // Library kernels read their buffers' addresses and constants from a
+  // block of GPU memory, written once here: [launch, status word, buffer
+  // count, addresses..., constants...] (cuda_library_source.h).
+  std::vector<int64_t> blocks;
+  std::vector<size_t> block_of;
+  for (size_t i = 0; i < program_.launches.size(); ++i) {
+    for (const CudaLibraryStep& step : library[i]) {
+      if (step.generated_epilogue) continue;
+      block_of.push_back(blocks.size());
+      blocks.push_back(static_cast<int64_t>(i));
+      blocks.push_back(0);  // the status word's address, once it has one
+      blocks.push_back(static_cast<int64_t>(step.buffers.size()));
+      for (int b : step.buffers) blocks.push_back(static_cast<int64_t>(address(program_.launches[i].buffers.at(b))));
+      blocks.insert(blocks.end(), step.constants.begin(), step.constants.end());
     }
-    for (const BufferRef& b : l.buffers) r->pointers.push_back(address(b));
-    r->begin = 0;
-    r->end = l.extent;
-    for (CUdeviceptr& p : r->pointers) r->arguments.push_back(&p);
-    r->arguments.push_back(&r->begin);
-    r->arguments.push_back(&r->end);
+  }
+  if (!blocks.empty()) {
+    driver_.check(driver_.cuMemAlloc(&status_, sizeof(int64_t)), "allocating the status word");
+    driver_.check(driver_.cuMemsetD8(status_, 0, sizeof(int64_t)), "clearing the status word");
+    for (size_t at : block_of) blocks[at + 1] = static_cast<int64_t>(status_);
+    const size_t bytes = blocks.size() * sizeof(int64_t);
+    driver_.check(driver_.cuMemAlloc(&library_arguments_, bytes), "allocating the library's arguments");
+    driver_.check(driver_.cuMemcpyHtoD(library_arguments_, blocks.data(), bytes), "copying the library's arguments");
+  }
+
+  auto function = [&](const std::string& name) {
+    CUfunction f = nullptr;
+    driver_.check(driver_.cuModuleGetFunction(&f, module_, name.c_str()),
+                  fmt::format("finding GPU kernel '{}'", name).c_str());
+    return f;
+  };
+  auto add = [&](size_t launch, CUfunction f, int64_t threads, int block_threads) {
+    auto r = std::make_unique<Resolved>();
+    r->function = f;
+    r->launch = launch;
+    r->threads_per_block = block_threads;
+    r->blocks = (threads + block_threads - 1) / block_threads;
+    if (r->blocks > std::numeric_limits<int32_t>::max()) {
+      throw Error(fmt::format("{} needs {} blocks, more than a grid holds", describe(program_.launches[launch]),
+                              r->blocks));
+    }
     resolved_.push_back(std::move(r));
+    return resolved_.back().get();
+  };
+  // The argument block of a resolved step, once its pointers are final.
+  auto pack = [](Resolved& r) {
+    for (CUdeviceptr& p : r.pointers) r.arguments.push_back(&p);
+    r.arguments.push_back(&r.begin);
+    r.arguments.push_back(&r.end);
+  };
+  size_t next_block = 0;
+  for (size_t i = 0; i < program_.launches.size(); ++i) {
+    const Launch& l = program_.launches[i];
+    if (l.kind == Launch::Kind::kernel) {
+      const CudaKernel& k = *kernels.at(l.function);
+      Resolved* r = add(i, function(k.name), l.extent * k.threads_per_iteration, k.block_threads);
+      for (const BufferRef& b : l.buffers) r->pointers.push_back(address(b));
+      r->end = l.extent;
+      pack(*r);
+      continue;
+    }
+    for (const CudaLibraryStep& step : library[i]) {
+      if (step.generated_epilogue) {  // over the result's flat elements
+        const CudaKernel& k = *kernels.at(step.kernel);
+        Resolved* r = add(i, function(k.name), step.threads * k.threads_per_iteration, k.block_threads);
+        for (int b : step.buffers) r->pointers.push_back(address(l.buffers.at(b)));
+        r->end = step.threads;
+        pack(*r);
+        continue;
+      }
+      Resolved* r = add(i, function(step.kernel), step.threads, kLibraryBlockThreads);
+      r->pointers.push_back(library_arguments_ + block_of[next_block++] * sizeof(int64_t));
+      r->end = step.threads;
+      pack(*r);
+    }
   }
   seconds_.assign(program_.launches.size(), 0.0);
 }
@@ -108,6 +202,8 @@ CudaExecutor::~CudaExecutor() {
   if (stream_) driver_.cuStreamSynchronize(stream_);
   for (CUdeviceptr p : slots_) driver_.cuMemFree(p);
   if (arena_) driver_.cuMemFree(arena_);
+  if (library_arguments_) driver_.cuMemFree(library_arguments_);
+  if (status_) driver_.cuMemFree(status_);
   if (stream_) driver_.cuStreamDestroy(stream_);
   if (module_) driver_.cuModuleUnload(module_);
 }
@@ -165,15 +261,15 @@ void CudaExecutor::run() {
     if (launched != CUDA_SUCCESS) {
       const char* name = "an unknown error";
       driver_.cuGetErrorName(launched, &name);
-      throw Error(fmt::format("GPU kernel {} for {} failed: {}", program_.launches[i].function,
-                              describe(program_.launches[i]), name));
+      const Launch& l = program_.launches[r.launch];
+      throw Error(fmt::format("GPU kernel {} for {} failed: {}", l.function, describe(l), name));
     }
     if (profiling_) {
       driver_.cuEventRecord(after, stream_);
       driver_.cuEventSynchronize(after);
       float milliseconds = 0;
       driver_.cuEventElapsedTime(&milliseconds, before, after);
-      seconds_[i] += milliseconds / 1000.0;
+      seconds_[r.launch] += milliseconds / 1000.0;
     }
   }
   if (profiling_) {
@@ -182,6 +278,16 @@ void CudaExecutor::run() {
   }
   driver_.check(driver_.cuStreamSynchronize(stream_),
                 "the step on the GPU (run with synchronous launches to name the kernel)");
+  // A library kernel that met an index out of range named its launch.
+  if (status_) {
+    int64_t status = 0;
+    driver_.check(driver_.cuMemcpyDtoH(&status, status_, sizeof status), "reading the status word");
+    if (status != 0) {
+      driver_.cuMemsetD8(status_, 0, sizeof status);
+      const Launch& l = program_.launches.at(static_cast<size_t>(status - 1));
+      throw Error(fmt::format("{} for {}: an index is out of range", l.function, describe(l)));
+    }
+  }
 }
 
 std::vector<CudaExecutor::LaunchShape> CudaExecutor::launch_shapes() const {

@@ -5,9 +5,9 @@
 // launches issued in order on one stream. Copies happen only for slots
 // (inputs, parameters, state) and outputs, when the caller asks.
 //
-// Not yet: the GPU library. A program with library calls (GEMM, the fused
-// attention, gathers, sorting, random numbers, collectives) is refused
-// when it is loaded, naming them; programs of generated kernels run.
+// A library call runs as launches of the GPU library's kernels
+// (cuda_library.h). One the GPU library lacks (the fused attention, the
+// collectives) is refused when the program is loaded, naming it.
 #pragma once
 
 #include <cstdint>
@@ -55,7 +55,8 @@ class CudaExecutor {
   // Waits for the GPU after each launch, so a failure names its launch.
   void set_synchronous(bool on) { synchronous_ = on; }
 
-  // Grid blocks and threads a block of each launch (for tests and the plan).
+  // Grid blocks and threads a block of each kernel launch the program
+  // makes, in order (a library call may make several).
   struct LaunchShape {
     int64_t blocks = 0;
     int threads_per_block = 0;
@@ -73,6 +74,8 @@ class CudaExecutor {
   CUmodule module_ = nullptr;
   CUstream stream_ = nullptr;
   CUdeviceptr arena_ = 0;
+  CUdeviceptr library_arguments_ = 0;  // the library kernels' argument blocks
+  CUdeviceptr status_ = 0;             // set by a library kernel that met a bad index
   std::vector<CUdeviceptr> slots_;
   std::vector<std::unique_ptr<Resolved>> resolved_;
   std::unordered_map<std::string, int> slot_of_, output_of_;

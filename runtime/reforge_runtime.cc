@@ -9,6 +9,7 @@
 
 #include "runtime/cpu_features.h"
 #include "runtime/cuda_device.h"
+#include "runtime/cuda_library.h"
 #include "runtime/process_memory.h"
 #include "runtime/shared_code.h"
 
@@ -87,13 +88,14 @@ std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& or
     std::set<std::string> library;
     for (const EntryPoint& e : model->artifact_.entries) {
       for (const Launch& l : e.program.launches) {
-        if (l.kind == Launch::Kind::library) library.insert(l.function);
+        if (l.kind == Launch::Kind::library && !has_cuda_implementation(l.function)) library.insert(l.function);
       }
     }
     throw Error(fmt::format(
-        "{}: GPU {} ({}, sm_{}) could hold this {} artifact, but this runtime cannot train it yet: its programs "
-        "call library functions with no GPU implementation ({}), and Model drives the CPU alone",
-        origin, gpu.ordinal, gpu.name, gpu.sm, model->artifact_.target(), fmt::join(library, ", ")));
+        "{}: GPU {} ({}, sm_{}) could hold this {} artifact, but this runtime cannot train it on a GPU yet: "
+        "Model drives the CPU alone, and the GPU library lacks {}",
+        origin, gpu.ordinal, gpu.name, gpu.sm, model->artifact_.target(),
+        library.empty() ? std::string("nothing it calls") : fmt::format("{}", fmt::join(library, ", "))));
   }
   check_machine(model->artifact_.manifest, origin);
   check_memory(model->artifact_, origin);

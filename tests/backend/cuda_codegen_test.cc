@@ -92,13 +92,14 @@ void expect_golden(const std::string& name, const std::string& text) {
                               << "meant: REFORGE_UPDATE_GOLDEN=1 bazel run //tests/backend:cuda_codegen_test";
 }
 
-// The kernels alone (the prelude has its own golden file).
+// The kernels alone (the prelude has its own golden file; the library's
+// text is runtime/cuda_library_source.h).
 std::string kernels_text(const std::vector<kir::Kernel>& kernels) {
   std::string all = codegen::render_cuda(kernels);
   return all.substr(codegen::render_cuda({}).size());
 }
 
-TEST(CudaRenderer, PreludeMatchesGolden) { expect_golden("prelude", codegen::render_cuda({})); }
+TEST(CudaRenderer, PreludeMatchesGolden) { expect_golden("prelude", codegen::cuda_prelude()); }
 
 TEST(CudaRenderer, ElementwiseKernelMatchesGolden) {
   Graph g("elementwise");
@@ -175,7 +176,7 @@ TEST(CudaRenderer, LiteralsReadBackBitForBit) {
   EXPECT_EQ(t_out[0], 1);
   EXPECT_EQ(t_out[1], 0);
 
-  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda(kernels));
+  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda(kernels, /*with_library=*/false));
   ASSERT_EQ(binary.resources.size(), 1u);
   EXPECT_EQ(binary.resources[0].name, "literals");
 }
@@ -188,7 +189,7 @@ TEST(Nvrtc, CompilesACubinAndPtxForSm90) {
   Tensor x = g.input("x", {DType::f32, {4, 8}});
   g.output("y", exp(x) + sum(x, {1}, true));
   std::vector<kir::Kernel> kernels = cuda_kernels(g);
-  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda(kernels));
+  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda(kernels, /*with_library=*/false));
   EXPECT_EQ(binary.sm, 90);
   ASSERT_GE(binary.cubin.size(), 4u);
   EXPECT_EQ(binary.cubin.substr(0, 4), "\x7f" "ELF");

@@ -1,5 +1,5 @@
-// Every kernel the CUDA target generates compiles with NVRTC for sm_90
-// and ptxas spills none of them: the kernels of every case of the op
+// Every kernel the CUDA target generates, and the GPU library's, compiles
+// with NVRTC for sm_90 and ptxas spills none of them: the kernels of every case of the op
 // tables (f32 and f64, with gradients) and of the P1 training step at
 // L = 1K and 64K with LSH, local and full attention, reversible on and
 // off. No GPU is needed; what the kernels compute is checked by the
@@ -40,7 +40,7 @@ std::vector<kir::Kernel> cuda_kernels(const Graph& graph, const ValueProvenance&
 void expect_compiles_without_spills(const std::map<std::string, kir::Kernel>& distinct, const std::string& what) {
   std::vector<kir::Kernel> kernels;
   for (const auto& [text, k] : distinct) kernels.push_back(k);
-  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda(kernels));
+  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda(kernels, /*with_library=*/false));
   EXPECT_EQ(binary.sm, 90);
   EXPECT_FALSE(binary.cubin.empty());
   EXPECT_FALSE(binary.ptx.empty());
@@ -57,6 +57,16 @@ void expect_compiles_without_spills(const std::map<std::string, kir::Kernel>& di
   }
   std::printf("%s: %zu distinct kernels, at most %d registers a thread\n", what.c_str(), kernels.size(),
               most_registers);
+}
+
+// The GPU library's kernels (runtime/cuda_library_source.h), every type.
+TEST(CudaKernels, TheGpuLibraryCompilesForSm90WithoutSpills) {
+  codegen::CudaBinary binary = codegen::compile_cuda(codegen::render_cuda({}));
+  EXPECT_GE(binary.resources.size(), 40u);
+  for (const codegen::KernelResources& r : binary.resources) {
+    EXPECT_TRUE(r.name.starts_with("reforge_")) << r.name;
+    EXPECT_EQ(r.spill_store_bytes + r.spill_load_bytes, 0) << r.name << " spills";
+  }
 }
 
 TEST(CudaKernels, EveryOpCaseCompilesForSm90WithoutSpills) {

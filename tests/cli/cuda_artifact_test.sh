@@ -45,7 +45,7 @@ expect_refusal "GPU older than the code" "compiled for sm_90, but GPU 0 (Fake GP
   env REFORGE_CUDA_DRIVER="$fake_driver" FAKE_CUDA_SM=80 "$reforge" run "$work/d.rfa" --steps=1
 expect_refusal "plan larger than free GPU memory" "MiB of GPU memory, more than the 0.00 MiB free on GPU 0" \
   env REFORGE_CUDA_DRIVER="$fake_driver" FAKE_CUDA_FREE_MIB=0 "$reforge" run "$work/d.rfa" --steps=1
-expect_refusal "a GPU that could hold it" "cannot train it yet: its programs call library functions with no GPU implementation (.*matmul" \
+expect_refusal "a GPU that could hold it" "cannot train it on a GPU yet: Model drives the CPU alone, and the GPU library lacks lsh_attention, lsh_attention_grad" \
   env REFORGE_CUDA_DRIVER="$fake_driver" "$reforge" run "$work/d.rfa" --steps=1
 EXPECTED_STATUS=2 expect_refusal "unknown target" "--target must be cpu or cuda" \
   "$reforge" compile duplication --target=tpu -o "$work/t.rfa"

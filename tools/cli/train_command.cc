@@ -60,10 +60,12 @@ void print_kernels(const JitModel& jit, const std::string& mode) {
 void print_cuda_kernels(const CompiledStep& compiled) {
   std::vector<kir::Kernel> kernels =
       lower_for_cpu(plan_backend(*compiled.graph, compiled.provenance(), {}, true, cuda_target())).lowered.kernels;
-  const std::string source = codegen::render_cuda(kernels);
+  // The GPU library's kernels, the same in every artifact, are left out.
+  const std::string source = codegen::render_cuda(kernels, /*with_library=*/false);
   codegen::CudaBinary binary = codegen::compile_cuda(source);
-  fmt::print("== {} CUDA kernels (NVRTC {}, sm_{}) ==\n{}\n== ptxas ==\n", kernels.size(), codegen::nvrtc_version(),
-             binary.sm, source);
+  fmt::print("== {} CUDA kernels (NVRTC {}, sm_{}; the GPU library's are in runtime/cuda_library_source.h) ==\n{}\n"
+             "== ptxas ==\n",
+             kernels.size(), codegen::nvrtc_version(), binary.sm, source);
   std::map<std::string, codegen::KernelResources> report;
   for (const codegen::KernelResources& r : binary.resources) report[r.name] = r;
   for (const kir::Kernel& k : kernels) {

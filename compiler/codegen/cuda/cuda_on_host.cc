@@ -61,7 +61,7 @@ void build_for_host(const std::string& source, const std::filesystem::path& dire
 
 std::unique_ptr<CudaOnHost> CudaOnHost::compile(const std::vector<kir::Kernel>& kernels) {
   auto code = std::unique_ptr<CudaOnHost>(new CudaOnHost());
-  code->source_ = render_cuda(kernels);
+  code->source_ = render_cuda(kernels, /*with_library=*/false);  // library calls run the CPU's
   ScratchDirectory scratch;
   const std::filesystem::path object = scratch.path / "kernels.so";
   build_for_host(code->source_, scratch.path, object);

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "compiler/codegen/cuda/gpu_schedule.h"
+#include "runtime/cuda_library_source.h"
 
 namespace reforge::codegen {
 namespace {
@@ -334,8 +335,11 @@ class KernelRenderer {
 
 std::string cuda_host_symbol(const std::string& name) { return "reforge_host_" + name; }
 
-std::string render_cuda(const std::vector<kir::Kernel>& kernels) {
+std::string cuda_prelude() { return kPrelude; }
+
+std::string render_cuda(const std::vector<kir::Kernel>& kernels, bool with_library) {
   std::string out = kPrelude;
+  if (with_library) out += runtime::kCudaLibrarySource;
   for (const kir::Kernel& k : kernels) KernelRenderer(k, out).run();
   return out;
 }

@@ -1,0 +1,114 @@
+#include "runtime/cuda_library.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "base/error.h"
+#include "runtime/library_calls.h"
+
+namespace reforge::runtime {
+namespace {
+
+std::string type_suffix(DType t) {
+  switch (t) {
+    case DType::f32:
+      return "f32";
+    case DType::f64:
+      return "f64";
+    case DType::i32:
+      return "i32";
+    case DType::i64:
+      return "i64";
+    case DType::boolean:
+      break;
+  }
+  throw Error("the GPU library has no kernels for booleans");
+}
+
+template <typename Call>
+Call decoded(const Launch& l) {
+  return decode_call<Call>(l.ints);
+}
+
+// take, gather, index_add and scatter_add: one thread per element of the
+// result; buffers as the call's.
+template <typename Call>
+CudaLibraryStep indexed(const Launch& l, const char* name, bool over_result) {
+  const auto s = decoded<Call>(l);
+  const int64_t result_extent = over_result ? s.extent : s.index_extent;
+  std::vector<int> buffers(l.buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i] = static_cast<int>(i);
+  return {.kernel = fmt::format("reforge_{}_{}_{}", name, type_suffix(s.value_type), type_suffix(s.index_type)),
+          .threads = s.outer * result_extent * s.inner,
+          .buffers = buffers,
+          .constants = {s.outer, s.extent, s.inner, s.index_extent}};
+}
+
+template <typename Call>
+CudaLibraryStep random(const Launch& l, const char* name) {
+  const auto c = decoded<Call>(l);
+  return {.kernel = fmt::format("reforge_{}_{}_{}", name, type_suffix(c.dtype), type_suffix(c.key_type)),
+          .threads = c.elements,
+          .buffers = {0, 1},
+          .constants = {c.stream, 0}};  // one process: this replica's draw starts at 0
+}
+
+CudaLibraryStep product(const MatmulCall& p, bool bias, std::vector<int> buffers) {
+  return {.kernel = "reforge_matmul_" + type_suffix(p.dtype),
+          .threads = p.batch * p.m * p.n,
+          .buffers = std::move(buffers),
+          .constants = {p.batch, p.m, p.n, p.k, p.a_transposed, p.b_transposed, bias}};
+}
+
+// A + B (+ bias) in one kernel, then the activation (the generated
+// epilogue, in place), then + residual: the CPU GEMM's order.
+std::vector<CudaLibraryStep> matmul_epilogue(const Launch& l) {
+  const auto c = decoded<MatmulEpilogueCall>(l);
+  const MatmulCall& p = c.product;
+  const int result = c.operands();
+  std::vector<int> buffers = {0, 1};
+  if (c.bias) buffers.push_back(c.bias_buffer());
+  buffers.push_back(result);
+  std::vector<CudaLibraryStep> steps = {product(p, c.bias, buffers)};
+  const int64_t elements = p.m * p.n;
+  if (!l.epilogue.empty()) {
+    steps.push_back({.kernel = l.epilogue, .generated_epilogue = true, .threads = elements, .buffers = {result}});
+  }
+  if (c.residual) {
+    steps.push_back({.kernel = "reforge_add_in_place_" + type_suffix(p.dtype),
+                     .threads = elements,
+                     .buffers = {c.residual_buffer(), result}});
+  }
+  return steps;
+}
+
+}  // namespace
+
+bool has_cuda_implementation(const std::string& f) {
+  static const std::set<std::string> done = {"matmul", "matmul_epilogue", "take", "gather", "index_add",
+                                             "scatter_add", "argsort", "random_normal", "random_uniform"};
+  return done.count(f) > 0;
+}
+
+std::vector<CudaLibraryStep> cuda_library_steps(const Launch& l) {
+  const std::string& f = l.function;
+  if (f == "matmul") return {product(decoded<MatmulCall>(l), false, {0, 1, 2})};
+  if (f == "matmul_epilogue") return matmul_epilogue(l);
+  if (f == "take") return {indexed<TakeCall>(l, "take", false)};
+  if (f == "gather") return {indexed<GatherCall>(l, "gather", false)};
+  if (f == "index_add") return {indexed<IndexAddCall>(l, "index_add", true)};
+  if (f == "scatter_add") return {indexed<ScatterAddCall>(l, "scatter_add", true)};
+  if (f == "argsort") {
+    const auto c = decoded<ArgsortCall>(l);
+    return {{.kernel = "reforge_argsort_" + type_suffix(c.key_type),
+             .threads = c.outer * c.extent * c.inner,
+             .buffers = {0, 1},
+             .constants = {c.outer, c.extent, c.inner}}};
+  }
+  if (f == "random_normal") return {random<RandomNormalCall>(l, "random_normal")};
+  if (f == "random_uniform") return {random<RandomUniformCall>(l, "random_uniform")};
+  throw Error(fmt::format("library function {} has no GPU implementation yet", f));
+}
+
+}  // namespace reforge::runtime

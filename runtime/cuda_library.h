@@ -1,0 +1,35 @@
+// The library catalogue's functions on the GPU: each library launch of a
+// program becomes one or more kernel launches — of the GPU library's
+// kernels (cuda_library_source.h, compiled into every CUDA artifact) or,
+// for a GEMM's activation, of the launch's generated epilogue kernel.
+//
+// Done: matmul and matmul_epilogue (one thread per element of C), take,
+// gather, index_add, scatter_add, argsort, random_normal, random_uniform.
+// Not yet: the fused LSH and chunked attention (forward and backward) and
+// the collectives; cuda_library_steps refuses them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/program.h"
+
+namespace reforge::runtime {
+
+struct CudaLibraryStep {
+  // A GPU library kernel, or (generated_epilogue) the launch's epilogue
+  // kernel, run over `threads` flat elements of the launch's result.
+  std::string kernel;
+  bool generated_epilogue = false;
+  int64_t threads = 0;
+  std::vector<int> buffers;        // which of the launch's buffers, in order
+  std::vector<int64_t> constants;  // the library kernel's constants
+};
+
+// Throws Error naming the function when it has no GPU implementation.
+std::vector<CudaLibraryStep> cuda_library_steps(const Launch& launch);
+
+bool has_cuda_implementation(const std::string& function);
+
+}  // namespace reforge::runtime
