@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "runtime/kernels/chunked_attention_kernel.h"
 #include "runtime/library_calls.h"
 
 namespace reforge::runtime {
@@ -83,11 +84,38 @@ std::vector<CudaLibraryStep> matmul_epilogue(const Launch& l) {
   return steps;
 }
 
+// Fused local or full attention: one kernel over the query rows; its
+// gradient, one over the query rows (keeping each row's logsumexp and
+// g . out in the workspace, where the CPU kernel keeps them) and one over
+// the key rows.
+std::vector<CudaLibraryStep> chunked_attention(const Launch& l, bool backward) {
+  const ChunkedAttentionCall f =
+      backward ? decoded<ChunkedAttentionGradCall>(l).forward : decoded<ChunkedAttentionCall>(l);
+  const kernels::ChunkedAttentionShape& s = f.shape;
+  const int64_t stride = f.dtype == DType::f32
+                             ? kernels::ChunkedAttentionSlice<float>::scratch_bytes(s, backward)
+                             : kernels::ChunkedAttentionSlice<double>::scratch_bytes(s, backward);
+  if (stride < 2 * s.length * dtype_bytes(f.dtype)) {
+    throw Error("internal error: the attention workspace has no room for the GPU kernel's row values");
+  }
+  std::vector<int> buffers(l.buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i] = static_cast<int>(i);
+  const std::vector<int64_t> constants = {f.slices,    s.length, s.chunk,     s.dk,        s.dv,
+                                          s.valid,     s.look_back, s.causal, s.mask_self, stride};
+  const std::string type = type_suffix(f.dtype);
+  const int64_t rows = f.slices * s.length;
+  if (!backward) return {{.kernel = "reforge_chunked_attention_" + type, .threads = rows, .buffers = buffers, .constants = constants}};
+  return {{.kernel = "reforge_chunked_attention_grad_rows_" + type, .threads = rows, .buffers = buffers, .constants = constants},
+          {.kernel = "reforge_chunked_attention_grad_keys_" + type, .threads = rows, .buffers = buffers, .constants = constants}};
+}
+
 }  // namespace
 
 bool has_cuda_implementation(const std::string& f) {
-  static const std::set<std::string> done = {"matmul", "matmul_epilogue", "take", "gather", "index_add",
-                                             "scatter_add", "argsort", "random_normal", "random_uniform"};
+  static const std::set<std::string> done = {"matmul",         "matmul_epilogue",   "take",
+                                             "gather",         "index_add",         "scatter_add",
+                                             "argsort",        "random_normal",     "random_uniform",
+                                             "chunked_attention", "chunked_attention_grad"};
   return done.count(f) > 0;
 }
 
@@ -108,6 +136,8 @@ std::vector<CudaLibraryStep> cuda_library_steps(const Launch& l) {
   }
   if (f == "random_normal") return {random<RandomNormalCall>(l, "random_normal")};
   if (f == "random_uniform") return {random<RandomUniformCall>(l, "random_uniform")};
+  if (f == "chunked_attention") return chunked_attention(l, false);
+  if (f == "chunked_attention_grad") return chunked_attention(l, true);
   throw Error(fmt::format("library function {} has no GPU implementation yet", f));
 }
 

@@ -4,9 +4,10 @@
 // for a GEMM's activation, of the launch's generated epilogue kernel.
 //
 // Done: matmul and matmul_epilogue (one thread per element of C), take,
-// gather, index_add, scatter_add, argsort, random_normal, random_uniform.
-// Not yet: the fused LSH and chunked attention (forward and backward) and
-// the collectives; cuda_library_steps refuses them.
+// gather, index_add, scatter_add, argsort, random_normal, random_uniform,
+// the fused chunked (local and full) attention and its gradient. Not yet:
+// the fused LSH attention and the collectives; cuda_library_steps refuses
+// them.
 #pragma once
 
 #include <cstdint>

@@ -196,6 +196,141 @@ __device__ void reforge_add_in_place(const long long* args, long long t) {
   reforge_buffer<T>(args, 1)[t] += reforge_buffer<const T>(args, 0)[t];
 }
 
+// ---- chunked attention (local and full), runtime/kernels/chunked_attention_kernel.h ----
+// One thread per query row (forward; the gradient's rows: lse, g . out and
+// dq) or per key row (the gradient's dk and dv). Logits are recomputed
+// where needed instead of kept: nothing of size L x L exists. Constants:
+// slices, length, chunk, dk, dv, valid, look_back, causal, mask_self, the
+// workspace's bytes per slice (each query's logsumexp, then g . out).
+// Buffers: q, k, v, key (unread), [cotangent,] result, workspace.
+
+__device__ __forceinline__ float reforge_exp(float x) { return expf(x); }
+__device__ __forceinline__ double reforge_exp(double x) { return exp(x); }
+__device__ __forceinline__ float reforge_log(float x) { return logf(x); }
+__device__ __forceinline__ double reforge_log(double x) { return log(x); }
+
+struct ReforgeChunked {
+  long long slices, length, chunk, dk, dv, valid, stride;
+  bool look_back, causal, mask_self;
+};
+
+__device__ __forceinline__ ReforgeChunked reforge_chunked(const long long* args) {
+  const long long* c = reforge_constants(args);
+  return {c[0], c[1], c[2], c[3], c[4], c[5], c[9], c[6] != 0, c[7] != 0, c[8] != 0};
+}
+
+// The masked logit of query t and key j in one slice (q and k at the slice).
+template <typename T>
+__device__ T reforge_chunked_logit(const ReforgeChunked& s, const T* q, const T* k, long long t, long long j) {
+  T l = 0;
+  for (long long d = 0; d < s.dk; ++d) l += q[t * s.dk + d] * k[j * s.dk + d];
+  if (s.causal && j > t) l -= (T)1e9;
+  if (s.mask_self && j == t) l -= (T)1e5;
+  if (s.valid < s.length && j >= s.valid) l -= (T)1e9;
+  return l;
+}
+
+// fn(j) for each key of query t's window, as the CPU kernel visits them:
+// its own chunk, then (look_back) the previous one, wrapping.
+template <typename Fn>
+__device__ void reforge_chunked_window(const ReforgeChunked& s, long long t, Fn fn) {
+  const long long chunks = s.length / s.chunk, n = t / s.chunk;
+  for (int part = 0; part < (s.look_back ? 2 : 1); ++part) {
+    const long long first = (part == 0 ? n : (n + chunks - 1) % chunks) * s.chunk;
+    for (long long j = first; j < first + s.chunk; ++j) fn(j);
+  }
+}
+
+// The row maximum and the logsumexp of query t.
+template <typename T>
+__device__ T reforge_chunked_lse(const ReforgeChunked& s, const T* q, const T* k, long long t) {
+  T m = -reforge_f32(0x7f800000u);
+  reforge_chunked_window(s, t, [&](long long j) {
+    const T l = reforge_chunked_logit(s, q, k, t, j);
+    m = l > m ? l : m;
+  });
+  T sum = 0;
+  reforge_chunked_window(s, t, [&](long long j) { sum += reforge_exp(reforge_chunked_logit(s, q, k, t, j) - m); });
+  return m + reforge_log(sum);
+}
+
+template <typename T>
+__device__ void reforge_chunked_attention(const long long* args, long long thread) {
+  const ReforgeChunked s = reforge_chunked(args);
+  const long long b = thread / s.length, t = thread % s.length;
+  const T* q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
+  const T* k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
+  const T* v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
+  T* out = reforge_buffer<T>(args, 4) + (b * s.length + t) * s.dv;
+  const T lse = reforge_chunked_lse(s, q, k, t);
+  for (long long d = 0; d < s.dv; ++d) out[d] = 0;
+  reforge_chunked_window(s, t, [&](long long j) {
+    const T p = reforge_exp(reforge_chunked_logit(s, q, k, t, j) - lse);
+    for (long long d = 0; d < s.dv; ++d) out[d] += p * v[j * s.dv + d];
+  });
+}
+
+// The gradient's rows: lse and g . out of query t kept in the workspace,
+// then dq = sum_j dS[t, j] k_j, dS = P (g_t . v_j - g . out).
+// Buffers q, k, v, key, g, result [L, 2 dk + dv], workspace.
+template <typename T>
+__device__ void reforge_chunked_attention_grad_rows(const long long* args, long long thread) {
+  const ReforgeChunked s = reforge_chunked(args);
+  const long long b = thread / s.length, t = thread % s.length, row = 2 * s.dk + s.dv;
+  const T* q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
+  const T* k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
+  const T* v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
+  const T* g = reforge_buffer<const T>(args, 4) + (b * s.length + t) * s.dv;
+  T* dq = reforge_buffer<T>(args, 5) + (b * s.length + t) * row;
+  T* kept = (T*)(reforge_buffer<char>(args, 6) + b * s.stride);
+  const T lse = reforge_chunked_lse(s, q, k, t);
+  T g_dot = 0;
+  reforge_chunked_window(s, t, [&](long long j) {
+    T gv = 0;
+    for (long long d = 0; d < s.dv; ++d) gv += g[d] * v[j * s.dv + d];
+    g_dot += reforge_exp(reforge_chunked_logit(s, q, k, t, j) - lse) * gv;
+  });
+  kept[t] = lse;
+  kept[s.length + t] = g_dot;
+  for (long long d = 0; d < s.dk; ++d) dq[d] = 0;
+  reforge_chunked_window(s, t, [&](long long j) {
+    T gv = 0;
+    for (long long d = 0; d < s.dv; ++d) gv += g[d] * v[j * s.dv + d];
+    const T ds = reforge_exp(reforge_chunked_logit(s, q, k, t, j) - lse) * (gv - g_dot);
+    for (long long d = 0; d < s.dk; ++d) dq[d] += ds * k[j * s.dk + d];
+  });
+}
+
+// The gradient's key rows: dk_j = sum_t dS[t, j] q_t and dv_j = sum_t
+// P[t, j] g_t over the queries whose window holds key j, once per window
+// part that holds it (the own chunk's queries, then the next chunk's).
+template <typename T>
+__device__ void reforge_chunked_attention_grad_keys(const long long* args, long long thread) {
+  const ReforgeChunked s = reforge_chunked(args);
+  const long long b = thread / s.length, j = thread % s.length, row = 2 * s.dk + s.dv;
+  const T* q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
+  const T* k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
+  const T* v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
+  const T* g = reforge_buffer<const T>(args, 4) + b * s.length * s.dv;
+  T* result = reforge_buffer<T>(args, 5) + (b * s.length + j) * row;
+  const T* kept = (const T*)(reforge_buffer<const char>(args, 6) + b * s.stride);
+  T* dk = result + s.dk;
+  T* dv = result + 2 * s.dk;
+  for (long long d = 0; d < s.dk + s.dv; ++d) dk[d] = 0;
+  const long long chunks = s.length / s.chunk, own = j / s.chunk;
+  for (int part = 0; part < (s.look_back ? 2 : 1); ++part) {
+    const long long n = part == 0 ? own : (own + 1) % chunks;
+    for (long long t = n * s.chunk; t < (n + 1) * s.chunk; ++t) {
+      T gv = 0;
+      for (long long d = 0; d < s.dv; ++d) gv += g[t * s.dv + d] * v[j * s.dv + d];
+      const T p = reforge_exp(reforge_chunked_logit(s, q, k, t, j) - kept[t]);
+      const T ds = p * (gv - kept[s.length + t]);
+      for (long long d = 0; d < s.dk; ++d) dk[d] += ds * q[t * s.dk + d];
+      for (long long d = 0; d < s.dv; ++d) dv[d] += p * g[t * s.dv + d];
+    }
+  }
+}
+
 #define REFORGE_VALUE_INDEX_KERNELS(FN)                     \
   REFORGE_LIBRARY_KERNEL(FN##_f32_i32, (FN<float, int>))     \
   REFORGE_LIBRARY_KERNEL(FN##_f32_i64, (FN<float, long long>)) \
@@ -226,6 +361,12 @@ REFORGE_LIBRARY_KERNEL(reforge_matmul_f32, reforge_matmul<float>)
 REFORGE_LIBRARY_KERNEL(reforge_matmul_f64, reforge_matmul<double>)
 REFORGE_LIBRARY_KERNEL(reforge_add_in_place_f32, reforge_add_in_place<float>)
 REFORGE_LIBRARY_KERNEL(reforge_add_in_place_f64, reforge_add_in_place<double>)
+REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_f32, reforge_chunked_attention<float>)
+REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_f64, reforge_chunked_attention<double>)
+REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_rows_f32, reforge_chunked_attention_grad_rows<float>)
+REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_rows_f64, reforge_chunked_attention_grad_rows<double>)
+REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_keys_f32, reforge_chunked_attention_grad_keys<float>)
+REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_keys_f64, reforge_chunked_attention_grad_keys<double>)
 )";
 
 }  // namespace reforge::runtime
