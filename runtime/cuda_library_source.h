@@ -255,18 +255,51 @@ __device__ T reforge_chunked_lse(const ReforgeChunked& s, const T* q, const T* k
 }
 
 template <typename T>
+__device__ __forceinline__ T reforge_dot(const T* a, const T* b, long long n) {
+  T sum = 0;
+  for (long long d = 0; d < n; ++d) sum += a[d] * b[d];
+  return sum;
+}
+
+// What a thread of a chunked-attention kernel works on: its slice's q, k,
+// v (and for the gradient g, the result rows and the kept row values) and
+// its row (a query's or a key's) within the slice.
+template <typename T>
+struct ReforgeChunkedThread {
+  ReforgeChunked s;
+  long long row;
+  const T *q, *k, *v, *g;
+  T* result;  // the slice's result rows: dv wide, or 2 dk + dv for the gradient
+  T* kept;    // the gradient's: each query's logsumexp, then g . out
+};
+
+template <typename T>
+__device__ ReforgeChunkedThread<T> reforge_chunked_thread(const long long* args, long long thread, bool gradient) {
+  ReforgeChunkedThread<T> x;
+  x.s = reforge_chunked(args);
+  const ReforgeChunked& s = x.s;
+  const long long b = thread / s.length;
+  x.row = thread % s.length;
+  x.q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
+  x.k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
+  x.v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
+  x.g = gradient ? reforge_buffer<const T>(args, 4) + b * s.length * s.dv : nullptr;
+  x.result = reforge_buffer<T>(args, gradient ? 5 : 4) + b * s.length * (gradient ? 2 * s.dk + s.dv : s.dv);
+  x.kept = gradient ? (T*)(reforge_buffer<char>(args, 6) + b * s.stride) : nullptr;
+  return x;
+}
+
+template <typename T>
 __device__ void reforge_chunked_attention(const long long* args, long long thread) {
-  const ReforgeChunked s = reforge_chunked(args);
-  const long long b = thread / s.length, t = thread % s.length;
-  const T* q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
-  const T* k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
-  const T* v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
-  T* out = reforge_buffer<T>(args, 4) + (b * s.length + t) * s.dv;
-  const T lse = reforge_chunked_lse(s, q, k, t);
+  const ReforgeChunkedThread<T> x = reforge_chunked_thread<T>(args, thread, false);
+  const ReforgeChunked& s = x.s;
+  const long long t = x.row;
+  T* out = x.result + t * s.dv;
+  const T lse = reforge_chunked_lse(s, x.q, x.k, t);
   for (long long d = 0; d < s.dv; ++d) out[d] = 0;
   reforge_chunked_window(s, t, [&](long long j) {
-    const T p = reforge_exp(reforge_chunked_logit(s, q, k, t, j) - lse);
-    for (long long d = 0; d < s.dv; ++d) out[d] += p * v[j * s.dv + d];
+    const T p = reforge_exp(reforge_chunked_logit(s, x.q, x.k, t, j) - lse);
+    for (long long d = 0; d < s.dv; ++d) out[d] += p * x.v[j * s.dv + d];
   });
 }
 
@@ -275,29 +308,23 @@ __device__ void reforge_chunked_attention(const long long* args, long long threa
 // Buffers q, k, v, key, g, result [L, 2 dk + dv], workspace.
 template <typename T>
 __device__ void reforge_chunked_attention_grad_rows(const long long* args, long long thread) {
-  const ReforgeChunked s = reforge_chunked(args);
-  const long long b = thread / s.length, t = thread % s.length, row = 2 * s.dk + s.dv;
-  const T* q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
-  const T* k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
-  const T* v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
-  const T* g = reforge_buffer<const T>(args, 4) + (b * s.length + t) * s.dv;
-  T* dq = reforge_buffer<T>(args, 5) + (b * s.length + t) * row;
-  T* kept = (T*)(reforge_buffer<char>(args, 6) + b * s.stride);
-  const T lse = reforge_chunked_lse(s, q, k, t);
+  const ReforgeChunkedThread<T> x = reforge_chunked_thread<T>(args, thread, true);
+  const ReforgeChunked& s = x.s;
+  const long long t = x.row;
+  const T* g = x.g + t * s.dv;
+  T* dq = x.result + t * (2 * s.dk + s.dv);
+  const T lse = reforge_chunked_lse(s, x.q, x.k, t);
   T g_dot = 0;
   reforge_chunked_window(s, t, [&](long long j) {
-    T gv = 0;
-    for (long long d = 0; d < s.dv; ++d) gv += g[d] * v[j * s.dv + d];
-    g_dot += reforge_exp(reforge_chunked_logit(s, q, k, t, j) - lse) * gv;
+    g_dot += reforge_exp(reforge_chunked_logit(s, x.q, x.k, t, j) - lse) * reforge_dot(g, x.v + j * s.dv, s.dv);
   });
-  kept[t] = lse;
-  kept[s.length + t] = g_dot;
+  x.kept[t] = lse;
+  x.kept[s.length + t] = g_dot;
   for (long long d = 0; d < s.dk; ++d) dq[d] = 0;
   reforge_chunked_window(s, t, [&](long long j) {
-    T gv = 0;
-    for (long long d = 0; d < s.dv; ++d) gv += g[d] * v[j * s.dv + d];
-    const T ds = reforge_exp(reforge_chunked_logit(s, q, k, t, j) - lse) * (gv - g_dot);
-    for (long long d = 0; d < s.dk; ++d) dq[d] += ds * k[j * s.dk + d];
+    const T p = reforge_exp(reforge_chunked_logit(s, x.q, x.k, t, j) - lse);
+    const T ds = p * (reforge_dot(g, x.v + j * s.dv, s.dv) - g_dot);
+    for (long long d = 0; d < s.dk; ++d) dq[d] += ds * x.k[j * s.dk + d];
   });
 }
 
@@ -306,27 +333,21 @@ __device__ void reforge_chunked_attention_grad_rows(const long long* args, long 
 // part that holds it (the own chunk's queries, then the next chunk's).
 template <typename T>
 __device__ void reforge_chunked_attention_grad_keys(const long long* args, long long thread) {
-  const ReforgeChunked s = reforge_chunked(args);
-  const long long b = thread / s.length, j = thread % s.length, row = 2 * s.dk + s.dv;
-  const T* q = reforge_buffer<const T>(args, 0) + b * s.length * s.dk;
-  const T* k = reforge_buffer<const T>(args, 1) + b * s.length * s.dk;
-  const T* v = reforge_buffer<const T>(args, 2) + b * s.length * s.dv;
-  const T* g = reforge_buffer<const T>(args, 4) + b * s.length * s.dv;
-  T* result = reforge_buffer<T>(args, 5) + (b * s.length + j) * row;
-  const T* kept = (const T*)(reforge_buffer<const char>(args, 6) + b * s.stride);
-  T* dk = result + s.dk;
-  T* dv = result + 2 * s.dk;
+  const ReforgeChunkedThread<T> x = reforge_chunked_thread<T>(args, thread, true);
+  const ReforgeChunked& s = x.s;
+  const long long j = x.row;
+  T* dk = x.result + j * (2 * s.dk + s.dv) + s.dk;
+  T* dv = dk + s.dk;
   for (long long d = 0; d < s.dk + s.dv; ++d) dk[d] = 0;
   const long long chunks = s.length / s.chunk, own = j / s.chunk;
   for (int part = 0; part < (s.look_back ? 2 : 1); ++part) {
     const long long n = part == 0 ? own : (own + 1) % chunks;
     for (long long t = n * s.chunk; t < (n + 1) * s.chunk; ++t) {
-      T gv = 0;
-      for (long long d = 0; d < s.dv; ++d) gv += g[t * s.dv + d] * v[j * s.dv + d];
-      const T p = reforge_exp(reforge_chunked_logit(s, q, k, t, j) - kept[t]);
-      const T ds = p * (gv - kept[s.length + t]);
-      for (long long d = 0; d < s.dk; ++d) dk[d] += ds * q[t * s.dk + d];
-      for (long long d = 0; d < s.dv; ++d) dv[d] += p * g[t * s.dv + d];
+      const T* g = x.g + t * s.dv;
+      const T p = reforge_exp(reforge_chunked_logit(s, x.q, x.k, t, j) - x.kept[t]);
+      const T ds = p * (reforge_dot(g, x.v + j * s.dv, s.dv) - x.kept[s.length + t]);
+      for (long long d = 0; d < s.dk; ++d) dk[d] += ds * x.q[t * s.dk + d];
+      for (long long d = 0; d < s.dv; ++d) dv[d] += p * g[d];
     }
   }
 }
