@@ -35,10 +35,10 @@ runtime::KeyValues compile_options_record(const CompileOptions& compile, const C
 }
 
 LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
-                               const CpuBuildOptions& build) {
+                               const CpuBuildOptions& build, const Target& target) {
   LoweredArtifact out;
   runtime::Artifact& a = out.artifact;
-  CpuLowering train = lower_for_cpu(std::move(planned));
+  LoweredPlan train = lower_planned(std::move(planned));
   prefix_symbols(train.lowered, "train_");
   a.persistent = persistent_values(*train.graph);
   a.memory_plan_json = plan_to_json(train.plan);
@@ -55,7 +55,8 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
   out.train_kernels = out.kernels.size();
 
   if (forward) {
-    CpuLowering lowered = lower_for_cpu(*forward, {}, build);
+    LoweredPlan lowered =
+        lower_planned(plan_backend(*forward, {}, build.plan, build.elementwise_fusion, target));
     prefix_symbols(lowered.lowered, "forward_");
     a.entries.push_back({.name = "forward", .program = std::move(lowered.lowered.program), .carried = {}});
     out.kernels.insert(out.kernels.end(), lowered.lowered.kernels.begin(), lowered.lowered.kernels.end());
@@ -74,7 +75,8 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
                                      options.build.elementwise_fusion, cuda ? cuda_target() : cpu_target());
   std::unique_ptr<Graph> forward =
       source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
-  LoweredArtifact lowered = lower_artifact(step, std::move(planned), forward.get(), options.build);
+  LoweredArtifact lowered =
+      lower_artifact(step, std::move(planned), forward.get(), options.build, cuda ? cuda_target() : cpu_target());
   runtime::Artifact& a = lowered.artifact;
   a.manifest = {.compiler_version = kCompilerVersion,
                 .model = source.model_name,

@@ -52,11 +52,12 @@ struct LoweredArtifact {
   MemoryPlan train_plan;     // the training step's (as artifact.memory_plan_json)
 };
 
-// From a compiled training step and its back-end plan (plan_backend, which
-// `build` planned with) and, if not null, a compiled forward graph (the
-// "forward" entry point). The manifest is left for the caller.
+// From a compiled training step and its back-end plan (plan_backend for
+// `target`, with `build`'s planning options) and, if not null, a compiled
+// forward graph (the "forward" entry point, planned here for `target`).
+// The manifest is left for the caller.
 LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
-                               const CpuBuildOptions& build = {});
+                               const CpuBuildOptions& build = {}, const Target& target = cpu_target());
 
 // What a manifest records of the compile options.
 runtime::KeyValues compile_options_record(const CompileOptions& compile, const CpuBuildOptions& build);

@@ -11,19 +11,6 @@ std::unique_ptr<runtime::Code> compile_kernel_code(const std::vector<kir::Kernel
   return codegen::CpuJit::compile(kernels, options.codegen);
 }
 
-CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options) {
-  return lower_for_cpu(plan_backend(graph, provenance, options.plan, options.elementwise_fusion, cpu_target()));
-}
-
-CpuLowering lower_for_cpu(BackendPlan planned) {
-  if (auto conflict = find_plan_conflict(planned.plan)) {
-    throw Error("internal error: memory plan conflict: " + *conflict);
-  }
-  CpuLowering out{.graph = std::move(planned.graph), .plan = std::move(planned.plan)};
-  out.lowered = lower_program(*out.graph, out.plan, planned.grouping);
-  return out;
-}
-
 std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const ValueProvenance& provenance,
                                                     const CpuBuildOptions& options) {
   return build(plan_backend(graph, provenance, options.plan, options.elementwise_fusion, cpu_target()), options);
@@ -31,7 +18,7 @@ std::unique_ptr<CpuExecutable> CpuExecutable::build(const Graph& graph, const Va
 
 std::unique_ptr<CpuExecutable> CpuExecutable::build(BackendPlan planned, const CpuBuildOptions& options) {
   auto e = std::unique_ptr<CpuExecutable>(new CpuExecutable());
-  CpuLowering lowering = lower_for_cpu(std::move(planned));
+  LoweredPlan lowering = lower_planned(std::move(planned));
   e->graph_ = std::move(lowering.graph);
   e->plan_ = std::move(lowering.plan);
   e->lowered_ = std::move(lowering.lowered);

@@ -16,6 +16,7 @@
 #include "compiler/lower/lower.h"
 #include "compiler/memory/memory_plan.h"
 #include "compiler/pipeline/compile.h"
+#include "compiler/pipeline/lowering.h"
 #include "runtime/code.h"
 #include "runtime/executor.h"
 
@@ -41,17 +42,6 @@ struct CpuBuildOptions {
 // The kernels' code as `options` asks: its kernel_code, else the CPU JIT.
 std::unique_ptr<runtime::Code> compile_kernel_code(const std::vector<kir::Kernel>& kernels,
                                                    const CpuBuildOptions& options);
-
-// A graph made ready for CPU code generation: expanded, grouped, planned
-// (the plan checked) and lowered to a program and its kernels.
-struct CpuLowering {
-  std::unique_ptr<Graph> graph;
-  MemoryPlan plan;
-  LoweredProgram lowered;
-};
-CpuLowering lower_for_cpu(const Graph& graph, const ValueProvenance& provenance, const CpuBuildOptions& options = {});
-// The same from a plan_backend() already made (planning is not repeated).
-CpuLowering lower_for_cpu(BackendPlan planned);
 
 class CpuExecutable {
  public:

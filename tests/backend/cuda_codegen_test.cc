@@ -29,7 +29,7 @@ using kir::BinaryOp;
 using kir::KernelBuilder;
 
 std::vector<kir::Kernel> cuda_kernels(const Graph& graph) {
-  return lower_for_cpu(plan_backend(graph, {}, {}, true, cuda_target())).lowered.kernels;
+  return lower_planned(plan_backend(graph, {}, {}, true, cuda_target())).lowered.kernels;
 }
 
 // ---- the schedule ----

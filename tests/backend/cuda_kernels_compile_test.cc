@@ -34,7 +34,7 @@ void add_distinct(const std::vector<kir::Kernel>& kernels, std::map<std::string,
 }
 
 std::vector<kir::Kernel> cuda_kernels(const Graph& graph, const ValueProvenance& provenance) {
-  return lower_for_cpu(plan_backend(graph, provenance, {}, true, cuda_target())).lowered.kernels;
+  return lower_planned(plan_backend(graph, provenance, {}, true, cuda_target())).lowered.kernels;
 }
 
 void expect_compiles_without_spills(const std::map<std::string, kir::Kernel>& distinct, const std::string& what) {

@@ -40,7 +40,7 @@ struct GpuProgram {
 };
 
 GpuProgram lower_for_gpu(const Graph& graph, const ValueProvenance& provenance = {}) {
-  CpuLowering l = lower_for_cpu(plan_backend(graph, provenance, {}, true, cuda_target()));
+  LoweredPlan l = lower_planned(plan_backend(graph, provenance, {}, true, cuda_target()));
   return {std::move(l.lowered.program), std::move(l.lowered.kernels)};
 }
 

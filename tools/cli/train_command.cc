@@ -59,7 +59,7 @@ void print_kernels(const JitModel& jit, const std::string& mode) {
 // lowers them, rendered as CUDA C++, and ptxas's report of each for sm_90.
 void print_cuda_kernels(const CompiledStep& compiled) {
   std::vector<kir::Kernel> kernels =
-      lower_for_cpu(plan_backend(*compiled.graph, compiled.provenance(), {}, true, cuda_target())).lowered.kernels;
+      lower_planned(plan_backend(*compiled.graph, compiled.provenance(), {}, true, cuda_target())).lowered.kernels;
   // The GPU library's kernels, the same in every artifact, are left out.
   const std::string source = codegen::render_cuda(kernels, /*with_library=*/false);
   codegen::CudaBinary binary = codegen::compile_cuda(source);
