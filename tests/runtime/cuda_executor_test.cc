@@ -7,86 +7,31 @@
 // covers runs against the interpreter, as the op-equivalence table does.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
-#include <limits>
 
 #include "compiler/codegen/cuda/cuda_module.h"
-#include "compiler/codegen/cuda/cuda_on_host.h"
-#include "compiler/codegen/cuda/cuda_renderer.h"
-#include "compiler/codegen/cuda/gpu_schedule.h"
 #include "compiler/dsl/dsl.h"
-#include "compiler/ir/host_tensor.h"
-#include "compiler/pipeline/compile.h"
-#include "compiler/pipeline/cpu_executable.h"
-#include "compiler/interpreter/trainer.h"
-#include "compiler/target/cuda_target.h"
-#include "models/reformer_step.h"
-#include "models/tasks.h"
 #include "runtime/cuda_executor.h"
-#include "runtime/cuda_library.h"
-#include "tests/testing/model_fixtures.h"
+#include "tests/testing/gpu_run.h"
 #include "tests/testing/op_cases.h"
 
 namespace reforge {
 namespace {
 
-struct GpuProgram {
-  runtime::Program program;
-  std::vector<kir::Kernel> kernels;
-};
+using testing::feed;
+using testing::GpuProgram;
+using testing::lower_for_gpu;
+using testing::output;
+using testing::runs_on_gpu;
 
-GpuProgram lower_for_gpu(const Graph& graph, const ValueProvenance& provenance = {}) {
-  LoweredPlan l = lower_planned(plan_backend(graph, provenance, {}, true, cuda_target()));
-  return {std::move(l.lowered.program), std::move(l.lowered.kernels)};
-}
-
-// The artifact's CUDA code, with the host build in place of the cubin
-// (what the stand-in driver loads) and no PTX.
-runtime::CudaCode host_code(const std::vector<kir::Kernel>& kernels) {
-  runtime::CudaCode code{.sm = 90, .cubin = codegen::build_cuda_for_host(codegen::render_cuda(kernels))};
-  for (const kir::Kernel& k : kernels) {
-    codegen::GpuSchedule s = codegen::schedule_for_gpu(k);
-    code.kernels.push_back({k.name, s.threads_per_iteration, s.block_threads, 0});
-  }
-  return code;
-}
-
-// Whether every library call of the program has a GPU implementation.
-bool runs_on_gpu(const runtime::Program& p) {
-  for (const runtime::Launch& l : p.launches) {
-    if (l.kind == runtime::Launch::Kind::library && !runtime::has_cuda_implementation(l.function)) return false;
-  }
-  return true;
-}
-
-void feed(runtime::CudaExecutor& gpu, const ValueMap& feeds) {
-  for (const auto& [name, value] : feeds) {
-    int slot = gpu.find_slot(name);
-    ASSERT_GE(slot, 0) << name;
-    std::vector<std::byte> bytes(value.type.bytes());
-    write_elements(value, bytes.data());
-    gpu.write_slot(slot, bytes.data());
-  }
-}
-
-HostTensor output(const runtime::CudaExecutor& gpu, const std::string& name) {
-  const runtime::ProgramOutput& o = gpu.output_info(name);
-  std::vector<std::byte> bytes(o.type.bytes());
-  gpu.read_output(name, bytes.data());
-  return read_elements(o.type, bytes.data());
-}
+runtime::CudaCode host_code(const std::vector<kir::Kernel>& kernels) { return testing::host_cuda_code(kernels); }
 
 ValueMap run_on_gpu(const Graph& graph, const ValueMap& feeds, const GpuProgram& g) {
-  runtime::CudaExecutor gpu(g.program, host_code(g.kernels));
-  feed(gpu, feeds);
-  gpu.run();
-  ValueMap out;
-  for (const auto& [name, id] : graph.outputs()) out[name] = output(gpu, name);
-  return out;
+  return testing::run_on_gpu(graph, feeds, g, host_code(g.kernels));
 }
 
 // Every op case whose library calls the GPU library has, against the
@@ -108,9 +53,7 @@ TEST(CudaExecutor, OpCasesMatchTheInterpreter) {
       for (const auto& [name, expected] : want) {
         const HostTensor& value = got.at(name);
         ASSERT_EQ(value.type, expected.type) << c.name << " " << name;
-        const double tolerance = expected.dtype() == DType::f64   ? 1e-12 * (1 + longest)
-                                 : expected.dtype() == DType::f32 ? std::numeric_limits<float>::epsilon() * (8 + 2 * longest)
-                                                                  : 0.0;
+        const double tolerance = testing::op_tolerance(expected.dtype(), longest);
         for (int64_t i = 0; i < expected.size(); ++i) {
           ASSERT_LE(std::fabs(value[i] - expected[i]), tolerance * (1 + std::fabs(expected[i])))
               << c.name << " " << dtype_name(float_type) << " output " << name << " element " << i;
@@ -163,46 +106,11 @@ TEST(CudaExecutor, AnIndexOutOfRangeNamesItsLaunch) {
 // has no LSH kernel yet): loss, metrics and every parameter and moment
 // after one Adam step, on the GPU executor against the interpreter.
 TEST(CudaExecutor, TrainingStepsWithChunkedAttentionMatchTheInterpreter) {
-  ReformerConfig local = testing::tiny_reformer_config();
-  local.attention = {AttentionKind::local};
-  ReformerConfig full = local;
-  full.attention = {AttentionKind::full};
-  full.reversible = false;
-  full.causal = false;
-  ReformerConfig padded = local;
-  padded.seq_len = 10;  // padded to 12 inside attention
-  padded.ff_chunks = 1;
-  int compared = 0;
-  for (ReformerConfig config : {local, full, padded}) {
-    config.learning_rate = 1e-2;
-    CompiledStep step = compile_reformer_step(config, {}, "reformer", DType::f64);
-    GpuProgram g = lower_for_gpu(*step.graph, step.provenance());
-    ASSERT_TRUE(runs_on_gpu(g.program));
-    InterpreterTrainer reference(*step.graph, step.step, /*seed=*/5);
-    runtime::CudaExecutor gpu(g.program, host_code(g.kernels));
-    feed(gpu, reference.persistent());
-    ValueMap batch = make_duplication_task(config, 11)->batch(1);
-    for (auto& [name, value] : batch) {
-      if (is_float(value.dtype())) value.type.dtype = DType::f64;
-    }
-    feed(gpu, batch);
-    gpu.run();
-    ValueMap want = reference.run_step(batch);
-    auto expect_close = [&](const HostTensor& got, const HostTensor& expected, const std::string& what) {
-      ASSERT_EQ(got.type, expected.type) << what;
-      double worst = 0;
-      for (int64_t i = 0; i < got.size(); ++i) {
-        worst = std::max(worst, std::fabs(got[i] - expected[i]) / (1 + std::fabs(expected[i])));
-      }
-      EXPECT_LT(worst, 1e-9) << what;
-      ++compared;
-    };
-    for (const auto& [name, value] : want) expect_close(output(gpu, name), value, name);
-    for (const CarriedValue& c : step.step.carried) {
-      expect_close(output(gpu, c.next), reference.persistent().at(c.source), c.source);
-    }
+  for (const auto& [name, config] : testing::gpu_training_step_configs()) {
+    EXPECT_LT(testing::gpu_training_step_difference(config, [](const GpuProgram& g) { return host_code(g.kernels); }),
+              1e-9)
+        << name;
   }
-  EXPECT_GT(compared, 50);
 }
 
 // One small program used by the checks below.
