@@ -24,6 +24,7 @@ check() {
   fi
 }
 
+check "--device must be cpu or cuda, got 'tpu'" plan duplication --device=tpu
 # Model sizes: out of range, non-numeric, overflowing, inconsistent.
 for flag in vocab_size seq_len batch d_model n_heads d_head d_ff n_layers n_hashes chunk_len ff_chunks; do
   check "--$flag must be between 1 and" plan duplication --$flag=0

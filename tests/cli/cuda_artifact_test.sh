@@ -59,6 +59,11 @@ reported=$(sed -n '/^== ptxas ==$/,$p' "$work/kernels.txt" | grep -c " registers
   pass "--print_kernels=cuda: $kernels kernels, each with a ptxas line and no spills" ||
   fail "--print_kernels=cuda: $kernels kernels, $reported ptxas lines without spills"
 
+# reforge plan --device=cuda: the plan of the GPU's memory.
+"$reforge" plan duplication --device=cuda --compare=false > "$work/plan.txt" 2>&1 &&
+  grep -q "the plan of the GPU's memory" "$work/plan.txt" && grep -q "peak" "$work/plan.txt" &&
+  pass "plan --device=cuda" || fail "plan --device=cuda: $(head -5 "$work/plan.txt")"
+
 # A CPU artifact still runs where no GPU is.
 "$reforge" compile duplication -o "$work/c.rfa" > /dev/null 2>&1 &&
   "$reforge" run "$work/c.rfa" --steps=2 --threads=1 > "$work/run.txt" 2>&1 && pass "a CPU artifact runs" ||

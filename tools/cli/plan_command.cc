@@ -1,6 +1,7 @@
 // `reforge plan <model>`: compiles the model's training step and prints its
 // memory plan — text, JSON or a self-contained HTML picture — with what
-// each Reformer technique saves (the plan with it switched off).
+// each Reformer technique saves (the plan with it switched off), for the
+// CPU or (--device=cuda) a GPU.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "compiler/ir/printer.h"
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/compile.h"
+#include "compiler/target/cuda_target.h"
 #include "models/ff_chunk_budget.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
@@ -25,11 +27,11 @@ struct PlannedStep {
 };
 
 PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
-                      const PlanOptions& plan_options, bool elementwise_fusion,
+                      const PlanOptions& plan_options, bool elementwise_fusion, const Target& target,
                       const PassManagerOptions& backend_print = {}) {
   PlannedStep out{compile_reformer_step(config, compile, name), nullptr, {}};
   BackendPlan backend = plan_backend(*out.compiled.graph, out.compiled.provenance(), plan_options, elementwise_fusion,
-                                     cpu_target(), backend_print);
+                                     target, backend_print);
   out.backend_graph = std::move(backend.graph);
   out.plan = std::move(backend.plan);
   return out;
@@ -59,6 +61,7 @@ int run_plan(const std::vector<std::string>& args) {
                      {"print_after", ""},
                      {"print_after_all", "false"},
                      {"print_backend_graph", "false"},
+                     {"device", "cpu"},
                      {"ranks", "1"}});
   ModelSelection s = select_model("plan", args, plan_flags);
   if (s.help_shown) return 0;
@@ -69,6 +72,11 @@ int run_plan(const std::vector<std::string>& args) {
   if (format != "text" && format != "json" && format != "html") {
     throw UsageError("--format must be text, json or html, got '" + format + "'");
   }
+  // The device whose memory the plan is of: the CPU's, or a GPU's (the
+  // CUDA target's back-end graph, planned into the GPU's arena).
+  const std::string device = s.flags.get("device");
+  if (device != "cpu" && device != "cuda") throw UsageError("--device must be cpu or cuda, got '" + device + "'");
+  const Target& target = device == "cuda" ? cuda_target() : cpu_target();
   // The plan of one rank's step among N: batch / N rows, gradient buckets.
   const int64_t ranks = s.flags.get_int("ranks");
   if (ranks < 1 || ranks > 65536) throw UsageError(fmt::format("--ranks must be 1..65536, got {}", ranks));
@@ -81,7 +89,7 @@ int run_plan(const std::vector<std::string>& args) {
   // refused by the front half's pass manager, which lists both.
   PassManagerOptions backend_print{.print_after_all = compile.print_after_all};
   if (const std::string after = s.flags.get("print_after"); !after.empty()) {
-    const std::vector<std::string> stages = backend_pass_names();
+    const std::vector<std::string> stages = backend_pass_names(target);
     if (std::find(stages.begin(), stages.end(), after) != stages.end()) {
       backend_print.print_after.insert(after);
     } else {
@@ -104,7 +112,7 @@ int run_plan(const std::vector<std::string>& args) {
                choice.ff_chunks, format_bytes(choice.peak_bytes));
   }
   auto start = std::chrono::steady_clock::now();
-  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, backend_print);
+  PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, target, backend_print);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (auto conflict = find_plan_conflict(main.plan)) throw Error("internal: the plan is inconsistent: " + *conflict);
   if (ranks > 1) fmt::print("{}", describe_buckets(*main.backend_graph));
@@ -124,13 +132,14 @@ int run_plan(const std::vector<std::string>& args) {
     if (s.config.reversible && compile.reversible_recompute) {
       CompileOptions off = quiet;
       off.reversible_recompute = false;
-      without_recompute = std::make_unique<PlannedStep>(plan_step(s.config, s.entry->name, off, plan_options, fuse));
+      without_recompute =
+          std::make_unique<PlannedStep>(plan_step(s.config, s.entry->name, off, plan_options, fuse, target));
       savings.push_back({"reversible recompute", without_recompute->plan.arena_bytes, main.plan.arena_bytes});
     }
     if (s.config.ff_chunks > 1) {
       ReformerConfig unchunked = s.config;
       unchunked.ff_chunks = 1;
-      PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options, fuse);
+      PlannedStep p = plan_step(unchunked, s.entry->name, quiet, plan_options, fuse, target);
       savings.push_back(
           {fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes, main.plan.arena_bytes});
     }
@@ -139,13 +148,13 @@ int run_plan(const std::vector<std::string>& args) {
       has_lsh = has_lsh || s.config.attention_of_layer(layer) == AttentionKind::lsh;
     }
     if (fuse) {
-      PlannedStep p = plan_step(s.config, s.entry->name, quiet, plan_options, false);
+      PlannedStep p = plan_step(s.config, s.entry->name, quiet, plan_options, false, target);
       savings.push_back({"elementwise fusion", p.plan.arena_bytes, main.plan.arena_bytes});
     }
     if (has_lsh && compile.lsh_fusion) {
       CompileOptions off = quiet;
       off.lsh_fusion = false;
-      PlannedStep p = plan_step(s.config, s.entry->name, off, plan_options, fuse);
+      PlannedStep p = plan_step(s.config, s.entry->name, off, plan_options, fuse, target);
       savings.push_back({"lsh fusion", p.plan.arena_bytes, main.plan.arena_bytes});
     }
   }
@@ -159,7 +168,8 @@ int run_plan(const std::vector<std::string>& args) {
     if (without_recompute) plans.push_back({"reversible recompute off", &without_recompute->plan});
     text = plans_to_html(plans);
   } else {
-    text = plan_to_text(main.plan, savings);
+    text = device == "cuda" ? "the plan of the GPU's memory (the CUDA target's back-end graph)\n" : "";
+    text += plan_to_text(main.plan, savings);
     text += fmt::format("compiled and planned in {:.2f}s ({} nodes)\n", seconds, main.compiled.graph->size());
   }
   if (s.flags.get("output").empty()) {
