@@ -64,6 +64,17 @@ reported=$(sed -n '/^== ptxas ==$/,$p' "$work/kernels.txt" | grep -c " registers
   grep -q "the plan of the GPU's memory" "$work/plan.txt" && grep -q "peak" "$work/plan.txt" &&
   pass "plan --device=cuda" || fail "plan --device=cuda: $(head -5 "$work/plan.txt")"
 
+# reforge train --device=cuda says which of the driver and the GPU is
+# missing; where both are, that training on a GPU is not built yet.
+expect_refusal "train --device=cuda without a driver" "--device=cuda: no NVIDIA driver on this machine" \
+  env REFORGE_CUDA_DRIVER="$work/no-such-libcuda.so.1" "$reforge" train duplication --device=cuda --steps=1
+expect_refusal "train --device=cuda without a GPU" "--device=cuda: the NVIDIA driver is installed but finds no GPU" \
+  env REFORGE_CUDA_DRIVER="$fake_driver" FAKE_CUDA_DEVICES=0 "$reforge" train duplication --device=cuda --steps=1
+expect_refusal "train --device=cuda with a GPU" "GPU 0 (Fake GPU, sm_90) is here, but training on a GPU is not built yet" \
+  env REFORGE_CUDA_DRIVER="$fake_driver" "$reforge" train duplication --device=cuda --steps=1
+EXPECTED_STATUS=2 expect_refusal "train --device=tpu" "--device must be cpu or cuda, got 'tpu'" \
+  "$reforge" train duplication --device=tpu --steps=1
+
 # A CPU artifact still runs where no GPU is.
 "$reforge" compile duplication -o "$work/c.rfa" > /dev/null 2>&1 &&
   "$reforge" run "$work/c.rfa" --steps=2 --threads=1 > "$work/run.txt" 2>&1 && pass "a CPU artifact runs" ||

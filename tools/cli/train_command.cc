@@ -23,6 +23,7 @@
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
+#include "runtime/cuda_driver.h"
 #include "runtime/gemm.h"
 #include "runtime/process_memory.h"
 #include "runtime/profile_report.h"
@@ -40,7 +41,11 @@ const std::map<std::string, std::string>& train_flags() {
   static const std::map<std::string, std::string> flags = [] {
     std::map<std::string, std::string> f = training_flag_defaults();
     f.insert(compile_flag_defaults().begin(), compile_flag_defaults().end());
-    f.insert({{"show_config", "true"}, {"print_ir", "false"}, {"backend", "llvm"}, {"print_kernels", "false"}});
+    f.insert({{"show_config", "true"},
+              {"print_ir", "false"},
+              {"backend", "llvm"},
+              {"device", "cpu"},
+              {"print_kernels", "false"}});
     return f;
   }();
   return flags;
@@ -75,6 +80,21 @@ void print_cuda_kernels(const CompiledStep& compiled) {
   }
 }
 
+// --device=cuda: which of the driver and the GPU is missing, or, where both
+// are, that training on a GPU is not built yet (the GPU executor and most
+// of its library are: docs/ARCHITECTURE.md, "The CUDA back end").
+[[noreturn]] void refuse_gpu_training() {
+  if (std::string missing = runtime::cuda_unavailable_reason(); !missing.empty()) {
+    throw Error("--device=cuda: " + missing);
+  }
+  const runtime::CudaDeviceInfo gpu = runtime::CudaDriver::get().device(0);
+  throw Error(fmt::format(
+      "--device=cuda: GPU 0 ({}, sm_{}) is here, but training on a GPU is not built yet: the GPU library lacks the "
+      "LSH attention and the model runtime drives the CPU alone (train without --device, or compile with "
+      "--target=cuda to check the GPU code)",
+      gpu.name, gpu.sm));
+}
+
 void check_fits_in_memory(int64_t bytes) {
   int64_t machine = runtime::physical_memory_bytes();
   if (bytes > machine) {
@@ -105,6 +125,9 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   if (backend != "llvm" && backend != "interpreter") {
     throw UsageError("--backend must be llvm or interpreter, got '" + backend + "'");
   }
+  const std::string device = flags.get("device");
+  if (device != "cpu" && device != "cuda") throw UsageError("--device must be cpu or cuda, got '" + device + "'");
+  if (device == "cuda") refuse_gpu_training();
   if (backend == "interpreter" && ranks.size() > 1) {
     throw UsageError("the interpreter trains in one process: run it without mpirun, or use --backend=llvm");
   }
