@@ -11,20 +11,18 @@
 namespace reforge::runtime {
 namespace {
 
+// The kernels are named by their types (reforge_take_f32_i64); there are
+// none for booleans.
 std::string type_suffix(DType t) {
-  switch (t) {
-    case DType::f32:
-      return "f32";
-    case DType::f64:
-      return "f64";
-    case DType::i32:
-      return "i32";
-    case DType::i64:
-      return "i64";
-    case DType::boolean:
-      break;
-  }
-  throw Error("the GPU library has no kernels for booleans");
+  if (t == DType::boolean) throw Error("the GPU library has no kernels for booleans");
+  return std::string(dtype_name(t));
+}
+
+// Every buffer of the launch, in order.
+std::vector<int> all_buffers(const Launch& l) {
+  std::vector<int> buffers(l.buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i] = static_cast<int>(i);
+  return buffers;
 }
 
 template <typename Call>
@@ -38,11 +36,9 @@ template <typename Call>
 CudaLibraryStep indexed(const Launch& l, const char* name, bool over_result) {
   const auto s = decoded<Call>(l);
   const int64_t result_extent = over_result ? s.extent : s.index_extent;
-  std::vector<int> buffers(l.buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i) buffers[i] = static_cast<int>(i);
   return {.kernel = fmt::format("reforge_{}_{}_{}", name, type_suffix(s.value_type), type_suffix(s.index_type)),
           .threads = s.outer * result_extent * s.inner,
-          .buffers = buffers,
+          .buffers = all_buffers(l),
           .constants = {s.outer, s.extent, s.inner, s.index_extent}};
 }
 
@@ -98,8 +94,7 @@ std::vector<CudaLibraryStep> chunked_attention(const Launch& l, bool backward) {
   if (stride < 2 * s.length * dtype_bytes(f.dtype)) {
     throw Error("internal error: the attention workspace has no room for the GPU kernel's row values");
   }
-  std::vector<int> buffers(l.buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i) buffers[i] = static_cast<int>(i);
+  const std::vector<int> buffers = all_buffers(l);
   const std::vector<int64_t> constants = {f.slices,    s.length, s.chunk,     s.dk,        s.dv,
                                           s.valid,     s.look_back, s.causal, s.mask_self, stride};
   const std::string type = type_suffix(f.dtype);

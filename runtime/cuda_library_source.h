@@ -70,49 +70,27 @@ __device__ __forceinline__ long long reforge_checked(const long long* args, long
   return 0;
 }
 
-// take: out[o, a, i] = x[o, idx[a], i]. Buffers x, idx, out; constants
-// outer, extent, inner, index_extent.
-template <typename T, typename I>
-__device__ void reforge_take(const long long* args, long long t) {
+// take and gather: out[o, a, i] = x[o, idx[...], i] with idx[a] (take: a
+// 1-D index) or idx[o, a, i] (gather: the index laid out as the result).
+// Buffers x, idx, out; constants outer, extent, inner, index_extent.
+template <typename T, typename I, bool kPerElement>
+__device__ void reforge_pick(const long long* args, long long t) {
   const long long* c = reforge_constants(args);
   const long long extent = c[1], inner = c[2], index_extent = c[3];
   const long long i = t % inner, a = t / inner % index_extent, o = t / inner / index_extent;
-  const long long from = reforge_checked(args, (long long)reforge_buffer<const I>(args, 1)[a], extent);
+  const long long from = reforge_checked(args, (long long)reforge_buffer<const I>(args, 1)[kPerElement ? t : a], extent);
   reforge_buffer<T>(args, 2)[t] = reforge_buffer<const T>(args, 0)[(o * extent + from) * inner + i];
 }
-
-// gather: out[o, a, i] = x[o, idx[o, a, i], i]. Buffers x, idx, out.
 template <typename T, typename I>
-__device__ void reforge_gather(const long long* args, long long t) {
-  const long long* c = reforge_constants(args);
-  const long long extent = c[1], inner = c[2];
-  const long long i = t % inner, o = t / inner / c[3];
-  const long long from = reforge_checked(args, (long long)reforge_buffer<const I>(args, 1)[t], extent);
-  reforge_buffer<T>(args, 2)[t] = reforge_buffer<const T>(args, 0)[(o * extent + from) * inner + i];
-}
-
-// index_add: out[o, e, i] = base[o, e, i] + the updates[o, a, i] whose
-// idx[a] is e, in increasing a. Buffers base, idx, updates, out.
+__device__ void reforge_take(const long long* args, long long t) { reforge_pick<T, I, false>(args, t); }
 template <typename T, typename I>
-__device__ void reforge_index_add(const long long* args, long long t) {
-  const long long* c = reforge_constants(args);
-  const long long extent = c[1], inner = c[2], index_extent = c[3];
-  const long long i = t % inner, e = t / inner % extent, o = t / inner / extent;
-  const I* idx = reforge_buffer<const I>(args, 1);
-  const T* updates = reforge_buffer<const T>(args, 2);
-  T sum = reforge_buffer<const T>(args, 0)[t];
-  for (long long a = 0; a < index_extent; ++a) {
-    const long long target = (long long)idx[a];
-    reforge_checked(args, target, extent);
-    if (target == e) sum += updates[(o * index_extent + a) * inner + i];
-  }
-  reforge_buffer<T>(args, 3)[t] = sum;
-}
+__device__ void reforge_gather(const long long* args, long long t) { reforge_pick<T, I, true>(args, t); }
 
-// scatter_add: out[o, e, i] = base[o, e, i] + the updates[o, a, i] whose
-// idx[o, a, i] is e, in increasing a. Buffers base, idx, updates, out.
-template <typename T, typename I>
-__device__ void reforge_scatter_add(const long long* args, long long t) {
+// index_add and scatter_add: out[o, e, i] = base[o, e, i] + the
+// updates[o, a, i] whose index is e, in increasing a — idx[a] (index_add)
+// or idx[o, a, i] (scatter_add). Buffers base, idx, updates, out.
+template <typename T, typename I, bool kPerElement>
+__device__ void reforge_add_at(const long long* args, long long t) {
   const long long* c = reforge_constants(args);
   const long long extent = c[1], inner = c[2], index_extent = c[3];
   const long long i = t % inner, e = t / inner % extent, o = t / inner / extent;
@@ -121,12 +99,16 @@ __device__ void reforge_scatter_add(const long long* args, long long t) {
   T sum = reforge_buffer<const T>(args, 0)[t];
   for (long long a = 0; a < index_extent; ++a) {
     const long long at = (o * index_extent + a) * inner + i;
-    const long long target = (long long)idx[at];
+    const long long target = (long long)idx[kPerElement ? at : a];
     reforge_checked(args, target, extent);
     if (target == e) sum += updates[at];
   }
   reforge_buffer<T>(args, 3)[t] = sum;
 }
+template <typename T, typename I>
+__device__ void reforge_index_add(const long long* args, long long t) { reforge_add_at<T, I, false>(args, t); }
+template <typename T, typename I>
+__device__ void reforge_scatter_add(const long long* args, long long t) { reforge_add_at<T, I, true>(args, t); }
 
 // argsort: the stable ascending order along the middle axis, by each
 // element's rank (the keys below it, and the equal ones before it).
@@ -241,16 +223,20 @@ __device__ void reforge_chunked_window(const ReforgeChunked& s, long long t, Fn 
   }
 }
 
-// The row maximum and the logsumexp of query t.
+// The logsumexp of query t, in one pass over its window: the running
+// maximum, and the sum rescaled whenever the maximum grows.
 template <typename T>
 __device__ T reforge_chunked_lse(const ReforgeChunked& s, const T* q, const T* k, long long t) {
-  T m = -reforge_f32(0x7f800000u);
+  T m = -reforge_f32(0x7f800000u), sum = 0;
   reforge_chunked_window(s, t, [&](long long j) {
     const T l = reforge_chunked_logit(s, q, k, t, j);
-    m = l > m ? l : m;
+    if (l > m) {
+      sum = sum * reforge_exp(m - l) + 1;
+      m = l;
+    } else {
+      sum += reforge_exp(l - m);
+    }
   });
-  T sum = 0;
-  reforge_chunked_window(s, t, [&](long long j) { sum += reforge_exp(reforge_chunked_logit(s, q, k, t, j) - m); });
   return m + reforge_log(sum);
 }
 

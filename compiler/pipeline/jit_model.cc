@@ -14,6 +14,7 @@ JitModel open_model(LoweredArtifact lowered, const std::string& name, const runt
   runtime::Artifact& a = lowered.artifact;
   if (a.manifest.model.empty()) a.manifest.model = name;
   if (a.manifest.compiler_version.empty()) a.manifest.compiler_version = kCompilerVersion;
+  out.code = dynamic_cast<const codegen::CpuJit*>(code.get());  // null for other code
   out.model = runtime::Model::from_parts(std::move(a), std::move(code), name + " (compiled in this process)", options);
   out.kernels = std::move(lowered.kernels);
   out.train_kernels = lowered.train_kernels;
@@ -24,11 +25,8 @@ JitModel open_model(LoweredArtifact lowered, const std::string& name, const runt
 
 JitModel open_jit_model(LoweredArtifact lowered, const std::string& name, const runtime::OpenOptions& options,
                         const codegen::CpuCodegenOptions& codegen) {
-  std::unique_ptr<codegen::CpuJit> code = codegen::CpuJit::compile(lowered.kernels, codegen);
-  const codegen::CpuJit* jit = code.get();
-  JitModel out = open_model(std::move(lowered), name, options, std::move(code));
-  out.code = jit;
-  return out;
+  std::unique_ptr<runtime::Code> code = codegen::CpuJit::compile(lowered.kernels, codegen);
+  return open_model(std::move(lowered), name, options, std::move(code));
 }
 
 CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOptions& options)
@@ -39,12 +37,8 @@ CpuTrainer::CpuTrainer(const CompiledStep& step, uint64_t seed, const CpuBuildOp
 CpuTrainer::CpuTrainer(const CompiledStep& step, BackendPlan planned, uint64_t seed, const CpuBuildOptions& options) {
   LoweredArtifact lowered = lower_artifact(step, std::move(planned), nullptr, options);
   plan_ = lowered.train_plan;
-  if (options.kernel_code) {
-    std::unique_ptr<runtime::Code> code = options.kernel_code(lowered.kernels);
-    jit_ = open_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, std::move(code));
-  } else {
-    jit_ = open_jit_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, options.codegen);
-  }
+  std::unique_ptr<runtime::Code> code = compile_kernel_code(lowered.kernels, options);
+  jit_ = open_model(std::move(lowered), step.graph->name(), {.threads = options.threads}, std::move(code));
   jit_.model->initialise(seed);
 }
 

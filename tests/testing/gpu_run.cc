@@ -7,7 +7,6 @@
 #include "compiler/codegen/cuda/cuda_module.h"
 #include "compiler/codegen/cuda/cuda_on_host.h"
 #include "compiler/codegen/cuda/cuda_renderer.h"
-#include "compiler/codegen/cuda/gpu_schedule.h"
 #include "compiler/interpreter/trainer.h"
 #include "compiler/ir/host_tensor.h"
 #include "compiler/pipeline/lowering.h"
@@ -26,10 +25,7 @@ GpuProgram lower_for_gpu(const Graph& graph, const ValueProvenance& provenance) 
 
 runtime::CudaCode host_cuda_code(const std::vector<kir::Kernel>& kernels) {
   runtime::CudaCode code{.sm = 90, .cubin = codegen::build_cuda_for_host(codegen::render_cuda(kernels))};
-  for (const kir::Kernel& k : kernels) {
-    codegen::GpuSchedule s = codegen::schedule_for_gpu(k);
-    code.kernels.push_back({k.name, s.threads_per_iteration, s.block_threads, 0});
-  }
+  for (const kir::Kernel& k : kernels) code.kernels.push_back(codegen::cuda_kernel_entry(k, /*registers=*/0));
   return code;
 }
 

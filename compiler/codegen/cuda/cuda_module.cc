@@ -10,6 +10,14 @@
 
 namespace reforge::codegen {
 
+runtime::CudaKernel cuda_kernel_entry(const kir::Kernel& kernel, int registers) {
+  const GpuSchedule s = schedule_for_gpu(kernel);
+  return {.name = kernel.name,
+          .threads_per_iteration = s.threads_per_iteration,
+          .block_threads = s.block_threads,
+          .registers = registers};
+}
+
 runtime::CudaCode compile_cuda_code(const std::vector<kir::Kernel>& kernels, const NvrtcOptions& options) {
   CudaBinary binary = compile_cuda(render_cuda(kernels), options);
   std::map<std::string, int> registers;
@@ -18,11 +26,7 @@ runtime::CudaCode compile_cuda_code(const std::vector<kir::Kernel>& kernels, con
   for (const kir::Kernel& k : kernels) {
     auto found = registers.find(k.name);
     if (found == registers.end()) throw Error(fmt::format("internal error: ptxas did not report kernel {}", k.name));
-    GpuSchedule s = schedule_for_gpu(k);
-    code.kernels.push_back({.name = k.name,
-                            .threads_per_iteration = s.threads_per_iteration,
-                            .block_threads = s.block_threads,
-                            .registers = found->second});
+    code.kernels.push_back(cuda_kernel_entry(k, found->second));
   }
   return code;
 }

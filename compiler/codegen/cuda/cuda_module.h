@@ -12,6 +12,10 @@
 
 namespace reforge::codegen {
 
+// How a launch of `kernel` starts (its GPU schedule), with ptxas's
+// register count.
+runtime::CudaKernel cuda_kernel_entry(const kir::Kernel& kernel, int registers);
+
 runtime::CudaCode compile_cuda_code(const std::vector<kir::Kernel>& kernels, const NvrtcOptions& options = {});
 
 }  // namespace reforge::codegen

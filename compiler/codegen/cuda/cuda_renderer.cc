@@ -122,15 +122,17 @@ class KernelRenderer {
   void line(const std::string& text) { out_ += fmt::format("{:{}}{}\n", "", 2 * depth_, text); }
 
   std::string buffer_name(size_t i) const { return fmt::format("{}{}", k_.buffers[i].written ? "out" : "in", i); }
+  // Buffer i's parameter type: const unless the kernel writes it.
+  std::string pointer_type(size_t i) const {
+    const kir::BufferParam& b = k_.buffers[i];
+    return fmt::format("{}{}*", b.written ? "" : "const ", memory_type(b.type));
+  }
 
   void header() {
     out_ += "\n// " + k_.name + ":";
     for (size_t i = 0; i < k_.buffers.size(); ++i) out_ += fmt::format(" {}={}", buffer_name(i), k_.buffers[i].name);
     out_ += fmt::format("\nextern \"C\" __global__ void {}(", k_.name);
-    for (size_t i = 0; i < k_.buffers.size(); ++i) {
-      const kir::BufferParam& b = k_.buffers[i];
-      out_ += fmt::format("{}{}* {}, ", b.written ? "" : "const ", memory_type(b.type), buffer_name(i));
-    }
+    for (size_t i = 0; i < k_.buffers.size(); ++i) out_ += fmt::format("{} {}, ", pointer_type(i), buffer_name(i));
     out_ += "long long begin, long long end) {\n";
     ++depth_;
   }
@@ -178,10 +180,7 @@ class KernelRenderer {
     out_ += "    for (unsigned int t = 0; t < blockDim.x; ++t) {\n";
     out_ += "      blockIdx.x = b;\n      threadIdx.x = t;\n";
     out_ += fmt::format("      {}(", k_.name);
-    for (size_t i = 0; i < k_.buffers.size(); ++i) {
-      const kir::BufferParam& b = k_.buffers[i];
-      out_ += fmt::format("({}{}*)buffers[{}], ", b.written ? "" : "const ", memory_type(b.type), i);
-    }
+    for (size_t i = 0; i < k_.buffers.size(); ++i) out_ += fmt::format("({})buffers[{}], ", pointer_type(i), i);
     out_ += "begin, end);\n    }\n  }\n}\n#endif\n";
   }
 
