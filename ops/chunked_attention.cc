@@ -146,8 +146,8 @@ REFORGE_REGISTER_OPS(chunked_attention) {
              const runtime::ChunkedAttentionCall forward = forward_call(c.node, c.inputs);
              call = kir::LibraryCall::of(forward, forward_flops(forward));
            },
-       .workspace_bytes = [](const Node& n,
-                             const std::vector<TensorType>& in) { return forward_call(n, in).workspace_bytes(); }});
+       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in,
+                             LibraryDevice device) { return forward_call(n, in).workspace_bytes(device); }});
   register_op(
       {.name = "chunked_attention_fused_grad",
        .arity = 5,
@@ -170,8 +170,8 @@ REFORGE_REGISTER_OPS(chunked_attention) {
              call = kir::LibraryCall::of(gradient, gradient_flops(gradient.forward));
            },
        .workspace_bytes =
-           [](const Node& n, const std::vector<TensorType>& in) {
-             return runtime::ChunkedAttentionGradCall{.forward = forward_call(n, in)}.workspace_bytes();
+           [](const Node& n, const std::vector<TensorType>& in, LibraryDevice device) {
+             return runtime::ChunkedAttentionGradCall{.forward = forward_call(n, in)}.workspace_bytes(device);
            }});
 }
 

@@ -161,8 +161,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                    },
                // Every slice's own scratch, so slices run in parallel
                // whatever the thread count.
-               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in) {
-                 return forward_call(n, in).workspace_bytes();
+               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in, LibraryDevice device) {
+                 return forward_call(n, in).workspace_bytes(device);
                }});
   std::vector<AttrSpec> grad_attrs = kAttrs;
   grad_attrs.push_back({"with_output", AttrKind::integer, /*required=*/false});
@@ -188,8 +188,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
              const runtime::LshAttentionGradCall gradient = gradient_call(c.node, c.inputs);
              call = kir::LibraryCall::of(gradient, forward_flops(gradient.forward) * 7 / 2);
            },
-       .workspace_bytes = [](const Node& n,
-                             const std::vector<TensorType>& in) { return gradient_call(n, in).workspace_bytes(); }});
+       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in,
+                             LibraryDevice device) { return gradient_call(n, in).workspace_bytes(device); }});
 }
 
 }  // namespace reforge::ops

@@ -399,7 +399,7 @@ void check_buffer(const Program& p, const BufferRef& b, const std::string& what,
   }
 }
 
-void check_entry(const EntryPoint& e, const std::string& origin) {
+void check_entry(const EntryPoint& e, LibraryDevice device, const std::string& origin) {
   const std::string context = fmt::format("{}: entry point '{}'", origin, e.name);
   const Program& p = e.program;
   std::map<std::string, const Slot*> slots;
@@ -415,7 +415,7 @@ void check_entry(const EntryPoint& e, const std::string& origin) {
     for (const BufferRef& b : l.buffers) check_buffer(p, b, what, context);
     if (l.kind == Launch::Kind::library) {
       try {
-        validate_library_launch(l);
+        validate_library_launch(l, device);
       } catch (const Error& e) {
         throw Error(fmt::format("{}: {}", context, e.what()));
       }
@@ -468,7 +468,7 @@ void check_artifact(const Artifact& a, const std::string& origin) {
   std::set<std::string> names;
   for (const EntryPoint& e : a.entries) {
     if (!names.insert(e.name).second) throw Error(fmt::format("{}: entry point '{}' appears twice", origin, e.name));
-    check_entry(e, origin);
+    check_entry(e, a.for_cuda() ? LibraryDevice::cuda : LibraryDevice::cpu, origin);
   }
   std::set<std::string> persistent;
   for (const PersistentInit& p : a.persistent) {

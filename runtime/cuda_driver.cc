@@ -64,6 +64,7 @@ const CudaDriver& CudaDriver::get() {
     bind(d->cuMemsetD8, "cuMemsetD8");
     bind(d->cuMemcpyHtoD, "cuMemcpyHtoD");
     bind(d->cuMemcpyDtoH, "cuMemcpyDtoH");
+    bind(d->cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync");
     bind(d->cuLaunchKernel, "cuLaunchKernel");
     bind(d->cuStreamCreate, "cuStreamCreate");
     bind(d->cuStreamSynchronize, "cuStreamSynchronize");

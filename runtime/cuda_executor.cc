@@ -62,7 +62,7 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
       if (!inside(b)) throw Error(fmt::format("a buffer of {} lies outside its memory", describe(l)));
     }
     if (l.kind == Launch::Kind::library) {
-      validate_library_launch(l);
+      validate_library_launch(l, LibraryDevice::cuda);
       if (!has_cuda_implementation(l.function)) {
         missing.push_back(fmt::format("{} ({})", l.function, l.node));
         continue;
@@ -242,6 +242,17 @@ void CudaExecutor::read_output(const std::string& name, void* host) const {
   const ProgramOutput& o = output_info(name);
   driver_.check(driver_.cuStreamSynchronize(stream_), "waiting for the GPU");
   driver_.check(driver_.cuMemcpyDtoH(host, address(o.where), o.type.bytes()), "copying an output from the GPU");
+}
+
+void CudaExecutor::copy_output_to_slot(const std::string& output, int slot) {
+  const ProgramOutput& o = output_info(output);
+  const Slot& s = program_.slots.at(slot);
+  if (o.type != s.type) {
+    throw Error(fmt::format("output '{}' ({}) cannot be carried into slot '{}' ({})", output, type_to_string(o.type),
+                            s.name, type_to_string(s.type)));
+  }
+  driver_.check(driver_.cuMemcpyDtoDAsync(slots_.at(slot), address(o.where), o.type.bytes(), stream_),
+                "copying an output into its slot on the GPU");
 }
 
 void CudaExecutor::run() {

@@ -42,6 +42,9 @@ class CudaExecutor {
   // An output of the last run, copied to the host (its type's size).
   const ProgramOutput& output_info(const std::string& name) const;
   void read_output(const std::string& name, void* host) const;
+  // Copies an output of the last run into a slot on the GPU (a training
+  // step's updated parameter into the parameter's slot).
+  void copy_output_to_slot(const std::string& output, int slot);
 
   // Issues every launch once, in order, and waits for the GPU. An Error
   // names the launch (kernel, node, op and DSL line) that failed; a

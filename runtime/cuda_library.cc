@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "base/error.h"
 #include "runtime/kernels/chunked_attention_kernel.h"
+#include "runtime/kernels/lsh_gpu_workspace.h"
 #include "runtime/library_calls.h"
 
 namespace reforge::runtime {
@@ -81,9 +83,9 @@ std::vector<CudaLibraryStep> matmul_epilogue(const Launch& l) {
 }
 
 // Fused local or full attention: one kernel over the query rows; its
-// gradient, one over the query rows (keeping each row's logsumexp and
-// g . out in the workspace, where the CPU kernel keeps them) and one over
-// the key rows.
+// gradient, one over the query rows (keeping each row's maximum, 1 / its
+// sum and g . out in the workspace, where the CPU kernel keeps them) and
+// one over the key rows.
 std::vector<CudaLibraryStep> chunked_attention(const Launch& l, bool backward) {
   const ChunkedAttentionCall f =
       backward ? decoded<ChunkedAttentionGradCall>(l).forward : decoded<ChunkedAttentionCall>(l);
@@ -91,7 +93,7 @@ std::vector<CudaLibraryStep> chunked_attention(const Launch& l, bool backward) {
   const int64_t stride = f.dtype == DType::f32
                              ? kernels::ChunkedAttentionSlice<float>::scratch_bytes(s, backward)
                              : kernels::ChunkedAttentionSlice<double>::scratch_bytes(s, backward);
-  if (stride < 2 * s.length * dtype_bytes(f.dtype)) {
+  if (stride < 3 * s.length * dtype_bytes(f.dtype)) {
     throw Error("internal error: the attention workspace has no room for the GPU kernel's row values");
   }
   const std::vector<int> buffers = all_buffers(l);
@@ -104,13 +106,59 @@ std::vector<CudaLibraryStep> chunked_attention(const Launch& l, bool backward) {
           {.kernel = "reforge_chunked_attention_grad_keys_" + type, .threads = rows, .buffers = buffers, .constants = constants}};
 }
 
+// Fused LSH attention: the counting sort's five kernels, then a thread per
+// position for the rows (and, for the gradient, one more for dq and dv).
+// Each slice's values lie at the GPU layout's offsets in its part of the
+// workspace (runtime/kernels/lsh_gpu_workspace.h).
+std::vector<CudaLibraryStep> lsh_attention(const Launch& l, bool backward) {
+  LshAttentionCall f;
+  bool with_output = false;
+  int64_t workspace = 0;
+  if (backward) {
+    const auto g = decoded<LshAttentionGradCall>(l);
+    f = g.forward;
+    with_output = g.with_output;
+    workspace = g.workspace_bytes(LibraryDevice::cuda);
+  } else {
+    f = decoded<LshAttentionCall>(l);
+    workspace = f.workspace_bytes(LibraryDevice::cuda);
+  }
+  const kernels::LshShape& s = f.shape;
+  const int64_t stride = workspace / std::max<int64_t>(f.slices, 1);
+  const kernels::LshGpuWorkspace w = kernels::LshGpuWorkspace::of(s, dtype_bytes(f.dtype), backward);
+  if (stride < w.bytes) throw Error("internal error: the LSH workspace has no room for the GPU kernels' values");
+  const std::vector<int> buffers = all_buffers(l);
+  const std::vector<int64_t> constants = {f.slices,   s.length,   s.rounds,       s.chunk,  s.dk,
+                                          s.dv,       s.valid,    s.per_round,    s.causal, with_output,
+                                          stride,     w.sorted,   w.where,        w.counts, w.cursor,
+                                          w.inverse_norm, w.weight, w.row_max,  w.inverse_sum, w.g_dot,
+                                          backward};
+  const std::string types = type_suffix(f.dtype) + "_" + type_suffix(f.bucket_type);
+  auto step = [&](const char* kernel, int64_t threads) {
+    return CudaLibraryStep{.kernel = fmt::format("reforge_lsh_{}_{}", kernel, types),
+                           .threads = threads,
+                           .buffers = buffers,
+                           .constants = constants};
+  };
+  const int64_t positions = f.slices * s.length, slots = positions * s.rounds;
+  std::vector<CudaLibraryStep> steps = {step("clear", f.slices * (s.rounds * s.per_round + 1)),
+                                        step("count", slots),
+                                        step("offsets", f.slices),
+                                        step("place", slots),
+                                        step("order", f.slices * s.rounds * s.per_round)};
+  steps.push_back(step("rows", positions));
+  if (backward) steps.push_back(step("gradient", positions));
+  return steps;
+}
+
 }  // namespace
 
 bool has_cuda_implementation(const std::string& f) {
   static const std::set<std::string> done = {"matmul",         "matmul_epilogue",   "take",
                                              "gather",         "index_add",         "scatter_add",
                                              "argsort",        "random_normal",     "random_uniform",
-                                             "chunked_attention", "chunked_attention_grad"};
+                                             "chunked_attention", "chunked_attention_grad",
+                                             "lsh_attention",  "lsh_attention_grad"};
   return done.count(f) > 0;
 }
 
@@ -133,6 +181,8 @@ std::vector<CudaLibraryStep> cuda_library_steps(const Launch& l) {
   if (f == "random_uniform") return {random<RandomUniformCall>(l, "random_uniform")};
   if (f == "chunked_attention") return chunked_attention(l, false);
   if (f == "chunked_attention_grad") return chunked_attention(l, true);
+  if (f == "lsh_attention") return lsh_attention(l, false);
+  if (f == "lsh_attention_grad") return lsh_attention(l, true);
   throw Error(fmt::format("library function {} has no GPU implementation yet", f));
 }
 

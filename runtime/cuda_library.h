@@ -5,9 +5,8 @@
 //
 // Done: matmul and matmul_epilogue (one thread per element of C), take,
 // gather, index_add, scatter_add, argsort, random_normal, random_uniform,
-// the fused chunked (local and full) attention and its gradient. Not yet:
-// the fused LSH attention and the collectives; cuda_library_steps refuses
-// them.
+// the fused chunked (local and full) and LSH attention and their
+// gradients. Not yet: the collectives; cuda_library_steps refuses them.
 #pragma once
 
 #include <cstdint>

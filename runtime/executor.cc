@@ -79,7 +79,7 @@ Executor::Executor(Program program, const KernelResolver& resolve, const Executo
         throw Error(fmt::format("the runtime has no library function '{}' ({})", launch.function, launch.node));
       // Once, here: a call's arguments are never checked against its
       // buffers again while steps run.
-      validate_library_launch(launch);
+      validate_library_launch(launch, LibraryDevice::cpu);
       if (!launch.epilogue.empty()) {
         r.epilogue = resolve(launch.epilogue);
         if (!r.epilogue) throw Error(fmt::format("no code for epilogue '{}' ({})", launch.epilogue, launch.node));

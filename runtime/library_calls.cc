@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "base/checked_math.h"
 #include "base/error.h"
+#include "runtime/kernels/lsh_gpu_workspace.h"
 
 namespace reforge::runtime {
 namespace {
@@ -187,24 +189,38 @@ void LshAttentionCall::operands(BufferNeeds& need) const {
 void LshAttentionCall::buffers(BufferNeeds& need) const {
   operands(need);
   need.tensor("result", dtype, {slices, shape.length, shape.dv});
-  need.bytes("workspace", workspace_bytes());
+  need.bytes("workspace", workspace_bytes(need.device()));
 }
 
 namespace {
 
-template <template <typename...> class Slice, typename... Rest, typename Shape>
+template <template <typename> class Slice, typename Shape>
 int64_t slice_scratch(DType dtype, const Shape& shape, bool backward, int64_t slices) {
-  const int64_t per_slice = dtype == DType::f32 ? Slice<float, Rest...>::scratch_bytes(shape, backward)
-                                                : Slice<double, Rest...>::scratch_bytes(shape, backward);
+  const int64_t per_slice = dtype == DType::f32 ? Slice<float>::scratch_bytes(shape, backward)
+                                                : Slice<double>::scratch_bytes(shape, backward);
   std::optional<int64_t> total = checked_mul(slices, per_slice);
+  if (!total) throw Error("the workspace would be larger than any machine holds");
+  return *total;
+}
+
+// On the GPU, each slice's part is also as large as the CPU kernel's
+// scratch: the CUDA back end's check on the CPU (cuda_on_host) runs a
+// CUDA plan's library calls with the CPU library.
+int64_t lsh_workspace_bytes(const LshAttentionCall& c, bool backward, LibraryDevice device) {
+  int64_t per_slice = c.dtype == DType::f32 ? kernels::LshSlice<float, int64_t>::scratch_bytes(c.shape, backward)
+                                            : kernels::LshSlice<double, int64_t>::scratch_bytes(c.shape, backward);
+  if (device == LibraryDevice::cuda) {
+    per_slice = std::max(per_slice, kernels::LshGpuWorkspace::of(c.shape, dtype_bytes(c.dtype), backward).bytes);
+  }
+  std::optional<int64_t> total = checked_mul(c.slices, per_slice);
   if (!total) throw Error("the workspace would be larger than any machine holds");
   return *total;
 }
 
 }  // namespace
 
-int64_t LshAttentionCall::workspace_bytes() const {
-  return slice_scratch<kernels::LshSlice, int64_t>(dtype, shape, false, slices);
+int64_t LshAttentionCall::workspace_bytes(LibraryDevice device) const {
+  return lsh_workspace_bytes(*this, false, device);
 }
 
 void LshAttentionGradCall::buffers(BufferNeeds& need) const {
@@ -212,11 +228,11 @@ void LshAttentionGradCall::buffers(BufferNeeds& need) const {
   f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
-  need.bytes("workspace", workspace_bytes());
+  need.bytes("workspace", workspace_bytes(need.device()));
 }
 
-int64_t LshAttentionGradCall::workspace_bytes() const {
-  return slice_scratch<kernels::LshSlice, int64_t>(forward.dtype, forward.shape, true, forward.slices);
+int64_t LshAttentionGradCall::workspace_bytes(LibraryDevice device) const {
+  return lsh_workspace_bytes(forward, true, device);
 }
 
 void ChunkedAttentionCall::check() const {
@@ -237,10 +253,10 @@ void ChunkedAttentionCall::operands(BufferNeeds& need) const {
 void ChunkedAttentionCall::buffers(BufferNeeds& need) const {
   operands(need);
   need.tensor("result", dtype, {slices, shape.length, shape.dv});
-  need.bytes("workspace", workspace_bytes());
+  need.bytes("workspace", workspace_bytes(need.device()));
 }
 
-int64_t ChunkedAttentionCall::workspace_bytes() const {
+int64_t ChunkedAttentionCall::workspace_bytes(LibraryDevice) const {
   return slice_scratch<kernels::ChunkedAttentionSlice>(dtype, shape, false, slices);
 }
 
@@ -249,10 +265,10 @@ void ChunkedAttentionGradCall::buffers(BufferNeeds& need) const {
   f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
-  need.bytes("workspace", workspace_bytes());
+  need.bytes("workspace", workspace_bytes(need.device()));
 }
 
-int64_t ChunkedAttentionGradCall::workspace_bytes() const {
+int64_t ChunkedAttentionGradCall::workspace_bytes(LibraryDevice) const {
   return slice_scratch<kernels::ChunkedAttentionSlice>(forward.dtype, forward.shape, true, forward.slices);
 }
 
@@ -322,9 +338,9 @@ std::vector<LibraryField> fields_of() {
 }
 
 template <typename Call>
-std::vector<BufferNeeds::Need> buffers_of(std::span<const int64_t> ints) {
+std::vector<BufferNeeds::Need> buffers_of(std::span<const int64_t> ints, LibraryDevice device) {
   const Call call = decode_call<Call>(ints);
-  BufferNeeds needs;
+  BufferNeeds needs(device);
   call.buffers(needs);
   return needs.needs();
 }
@@ -332,7 +348,7 @@ std::vector<BufferNeeds::Need> buffers_of(std::span<const int64_t> ints) {
 struct Entry {
   std::string_view function;
   std::vector<LibraryField> (*fields)();
-  std::vector<BufferNeeds::Need> (*buffers)(std::span<const int64_t>);
+  std::vector<BufferNeeds::Need> (*buffers)(std::span<const int64_t>, LibraryDevice);
 };
 
 template <typename Call>
@@ -378,13 +394,14 @@ const Entry& entry_of(std::string_view function) {
 
 std::vector<LibraryField> library_call_fields(std::string_view function) { return entry_of(function).fields(); }
 
-std::vector<BufferNeeds::Need> library_call_buffers(std::string_view function, std::span<const int64_t> ints) {
-  return entry_of(function).buffers(ints);
+std::vector<BufferNeeds::Need> library_call_buffers(std::string_view function, std::span<const int64_t> ints,
+                                                    LibraryDevice device) {
+  return entry_of(function).buffers(ints, device);
 }
 
 void validate_library_call(std::string_view function, std::span<const int64_t> ints,
-                           std::span<const int64_t> buffer_bytes) {
-  const std::vector<BufferNeeds::Need> needs = library_call_buffers(function, ints);
+                           std::span<const int64_t> buffer_bytes, LibraryDevice device) {
+  const std::vector<BufferNeeds::Need> needs = library_call_buffers(function, ints, device);
   if (needs.size() != buffer_bytes.size()) {
     throw Error(fmt::format("{} buffers, the call takes {}", buffer_bytes.size(), needs.size()));
   }
@@ -396,11 +413,11 @@ void validate_library_call(std::string_view function, std::span<const int64_t> i
   }
 }
 
-void validate_library_launch(const Launch& launch) {
+void validate_library_launch(const Launch& launch, LibraryDevice device) {
   std::vector<int64_t> bytes;
   for (const BufferRef& b : launch.buffers) bytes.push_back(b.bytes);
   try {
-    validate_library_call(launch.function, launch.ints, bytes);
+    validate_library_call(launch.function, launch.ints, bytes, device);
   } catch (const Error& e) {
     throw Error(fmt::format("library call '{}' of '{}' ({}): {}", launch.function, launch.node, launch.source,
                             e.what()));

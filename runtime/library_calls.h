@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/library_device.h"
 #include "base/types.h"
 #include "runtime/program.h"
 #include "runtime/kernels/chunked_attention_kernel.h"
@@ -103,11 +104,14 @@ Call decode_call(std::span<const int64_t> ints) {
 
 // ---- buffers ------------------------------------------------------------------
 
-// The buffers a call takes, in order, with the bytes each must hold;
-// sizes are multiplied with overflow checks (an overflow is an Error
-// naming the buffer).
+// The buffers a call takes, in order, with the bytes each must hold on
+// `device` (a workspace is sized for the device's kernel); sizes are
+// multiplied with overflow checks (an overflow is an Error naming the
+// buffer).
 class BufferNeeds {
  public:
+  explicit BufferNeeds(LibraryDevice device = LibraryDevice::cpu) : device_(device) {}
+  LibraryDevice device() const { return device_; }
   void tensor(const char* name, DType dtype, std::initializer_list<int64_t> dims);
   void bytes(const char* name, int64_t bytes);
   struct Need {
@@ -117,6 +121,7 @@ class BufferNeeds {
   const std::vector<Need>& needs() const { return needs_; }
 
  private:
+  LibraryDevice device_;
   std::vector<Need> needs_;
 };
 
@@ -344,8 +349,9 @@ struct LshAttentionCall {
   void buffers(BufferNeeds& need) const;
   // q, v, buckets, key: the buffers the gradient's call starts with too.
   void operands(BufferNeeds& need) const;
-  // Each slice's scratch, times the slices (64-byte aligned slices).
-  int64_t workspace_bytes() const;
+  // Each slice's scratch on `device`, times the slices (64-byte aligned
+  // slices).
+  int64_t workspace_bytes(LibraryDevice device) const;
 };
 
 // Its gradient, recomputing each chunk's logits. Each result row is
@@ -364,7 +370,7 @@ struct LshAttentionGradCall {
   }
   void check() const { forward.check(); }
   void buffers(BufferNeeds& need) const;
-  int64_t workspace_bytes() const;
+  int64_t workspace_bytes(LibraryDevice device) const;
   // The columns of a result row.
   int64_t row() const { return forward.shape.dk + forward.shape.dv * (with_output ? 2 : 1); }
   int64_t dv_column() const { return forward.shape.dk; }
@@ -396,7 +402,9 @@ struct ChunkedAttentionCall {
   void buffers(BufferNeeds& need) const;
   // q, k, v, key: the buffers the gradient's call starts with too.
   void operands(BufferNeeds& need) const;
-  int64_t workspace_bytes() const;
+  // The GPU's kernels keep their row values (3 L per slice) inside the
+  // CPU kernel's scratch: one size for every device.
+  int64_t workspace_bytes(LibraryDevice device) const;
 };
 
 // Its gradient: each result row is [dq | dk | dv]. Buffers: q, k, v, key,
@@ -411,7 +419,7 @@ struct ChunkedAttentionGradCall {
   }
   void check() const { forward.check(); }
   void buffers(BufferNeeds& need) const;
-  int64_t workspace_bytes() const;
+  int64_t workspace_bytes(LibraryDevice device) const;
   int64_t row() const { return 2 * forward.shape.dk + forward.shape.dv; }
 };
 
@@ -432,14 +440,15 @@ std::vector<LibraryField> library_call_fields(std::string_view function);
 
 // The buffers a call with these constants takes, in order, with the bytes
 // each must hold. Throws Error naming the argument that is out of range.
-std::vector<BufferNeeds::Need> library_call_buffers(std::string_view function, std::span<const int64_t> ints);
+std::vector<BufferNeeds::Need> library_call_buffers(std::string_view function, std::span<const int64_t> ints,
+                                                    LibraryDevice device = LibraryDevice::cpu);
 
 // Checks one call: its constants (each by name), the number of buffers and
 // the bytes each holds. Throws Error naming the argument or the buffer.
 void validate_library_call(std::string_view function, std::span<const int64_t> ints,
-                           std::span<const int64_t> buffer_bytes);
+                           std::span<const int64_t> buffer_bytes, LibraryDevice device = LibraryDevice::cpu);
 // The same for a program's library launch; the Error names the launch
 // ("library call 'matmul' of 'layer0.ff.w1' (models/p1.cc:12): argument 'm' ...").
-void validate_library_launch(const Launch& launch);
+void validate_library_launch(const Launch& launch, LibraryDevice device);
 
 }  // namespace reforge::runtime

@@ -6,10 +6,12 @@
 #include <cstring>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "runtime/cpu_features.h"
 #include "runtime/cuda_device.h"
 #include "runtime/cuda_library.h"
+#include "runtime/gemm.h"
 #include "runtime/process_memory.h"
 #include "runtime/shared_code.h"
 
@@ -63,7 +65,11 @@ void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
       throw Error(fmt::format("input '{}' of '{}' is {} ({} bytes), given {} bytes", name, name_,
                               type_to_string(s.type), s.type.bytes(), bytes));
     }
-    std::memcpy(executor_->slot_data(executor_->find_slot(name)), data, bytes);
+    if (gpu_) {
+      gpu_->write_slot(gpu_->find_slot(name), data);
+    } else {
+      std::memcpy(executor_->slot_data(executor_->find_slot(name)), data, bytes);
+    }
     return;
   }
   std::string known;
@@ -71,10 +77,54 @@ void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
   throw Error(fmt::format("'{}' has no input '{}' (its inputs: {})", name_, name, known));
 }
 
-std::span<const std::byte> Entry::output(const std::string& name) const {
-  const ProgramOutput& o = executor_->output_info(name);
-  return {executor_->output(name), static_cast<size_t>(o.where.bytes)};
+const Program& Entry::program() const { return gpu_ ? gpu_->program() : executor_->program(); }
+
+void Entry::run() {
+  if (!gpu_) {
+    executor_->run();
+    return;
+  }
+  model_->prepare_gpu_run(*this);
+  copied_outputs_.clear();
+  gpu_->run();
 }
+
+std::span<const std::byte> Entry::output(const std::string& name) const {
+  if (!gpu_) {
+    const ProgramOutput& o = executor_->output_info(name);
+    return {executor_->output(name), static_cast<size_t>(o.where.bytes)};
+  }
+  auto it = copied_outputs_.find(name);
+  if (it == copied_outputs_.end()) {
+    std::vector<std::byte> bytes(gpu_->output_info(name).type.bytes());
+    gpu_->read_output(name, bytes.data());
+    it = copied_outputs_.emplace(name, std::move(bytes)).first;
+  }
+  return it->second;
+}
+
+std::string Entry::machine() const {
+  if (!gpu_) return describe_gemm(executor_->uses_generated_gemm());
+  const CudaDeviceInfo& d = gpu_->device();
+  return fmt::format("GPU {} ({}, sm_{})", d.ordinal, d.name, d.sm);
+}
+
+void Entry::set_profiling(bool on) {
+  if (gpu_) {
+    gpu_->set_profiling(on);
+  } else {
+    executor_->set_profiling(on);
+  }
+}
+
+const std::vector<double>& Entry::seconds() const { return gpu_ ? gpu_->seconds() : executor_->seconds(); }
+
+Executor& Entry::executor() {
+  if (!executor_) throw Error(fmt::format("'{}' runs on a GPU: it has no CPU executor", name_));
+  return *executor_;
+}
+
+const Executor& Entry::executor() const { return const_cast<Entry*>(this)->executor(); }
 
 std::unique_ptr<Model> Model::open(const std::string& path, const OpenOptions& options) {
   return load(read_artifact_file(path), path, options);
@@ -84,18 +134,18 @@ std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& or
   std::unique_ptr<Model> model(new Model());
   model->artifact_ = decode_artifact(bytes, origin);
   if (model->artifact_.for_cuda()) {
-    CudaDeviceInfo gpu = check_cuda_artifact(model->artifact_, origin);
+    check_cuda_artifact(model->artifact_, origin);
     std::set<std::string> library;
     for (const EntryPoint& e : model->artifact_.entries) {
       for (const Launch& l : e.program.launches) {
         if (l.kind == Launch::Kind::library && !has_cuda_implementation(l.function)) library.insert(l.function);
       }
     }
-    throw Error(fmt::format(
-        "{}: GPU {} ({}, sm_{}) could hold this {} artifact, but this runtime cannot train it on a GPU yet: "
-        "Model drives the CPU alone, and the GPU library lacks {}",
-        origin, gpu.ordinal, gpu.name, gpu.sm, model->artifact_.target(),
-        library.empty() ? std::string("nothing it calls") : fmt::format("{}", fmt::join(library, ", "))));
+    if (!library.empty()) {
+      throw Error(fmt::format("{}: the GPU library cannot run {} yet", origin, fmt::join(library, ", ")));
+    }
+    model->build(options);
+    return model;
   }
   check_machine(model->artifact_.manifest, origin);
   check_memory(model->artifact_, origin);
@@ -107,7 +157,11 @@ std::unique_ptr<Model> Model::load(std::string_view bytes, const std::string& or
 std::unique_ptr<Model> Model::from_parts(Artifact artifact, std::unique_ptr<Code> code, const std::string& origin,
                                          const OpenOptions& options) {
   check_artifact(artifact, origin);
-  check_memory(artifact, origin);
+  if (artifact.for_cuda()) {
+    check_cuda_artifact(artifact, origin);
+  } else {
+    check_memory(artifact, origin);
+  }
   std::unique_ptr<Model> model(new Model());
   model->artifact_ = std::move(artifact);
   model->code_ = std::move(code);
@@ -120,6 +174,10 @@ Model::~Model() = default;
 void Model::build(const OpenOptions& options) {
   pool_ = std::make_unique<ThreadPool>(options.threads);
   for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
+  if (artifact_.for_cuda()) {
+    build_gpu();
+    return;
+  }
 
   std::unordered_map<std::string, std::byte*> persistent_memory;
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
@@ -146,6 +204,7 @@ void Model::build(const OpenOptions& options) {
   }
   for (const EntryPoint* e : order) {
     auto entry = std::make_unique<Entry>();
+    entry->model_ = this;
     entry->name_ = e->name;
     entry->executor_ = std::make_unique<Executor>(e->program, resolve, executor_options);
     for (const Slot& s : e->program.slots) {
@@ -159,6 +218,52 @@ void Model::build(const OpenOptions& options) {
     carried_.push_back(
         {train.slot_data(slot), train.output(c.next), static_cast<size_t>(train.output_info(c.next).where.bytes)});
   }
+}
+
+// Each entry point on the GPU with its own slots and arena; the
+// parameters and optimizer state reach them from the host mirror, and
+// after a step the updates are carried over on the GPU (Model::step).
+void Model::build_gpu() {
+  std::vector<const EntryPoint*> order = {artifact_.entry("train_step")};
+  for (const EntryPoint& e : artifact_.entries) {
+    if (e.name != "train_step") order.push_back(&e);
+  }
+  std::set<std::string> persistent;
+  for (const PersistentInit& p : artifact_.persistent) persistent.insert(p.name);
+  for (const EntryPoint* e : order) {
+    auto entry = std::make_unique<Entry>();
+    entry->model_ = this;
+    entry->name_ = e->name;
+    entry->gpu_ = std::make_unique<CudaExecutor>(e->program, artifact_.cuda);
+    for (const Slot& s : e->program.slots) {
+      if (s.role == SlotRole::fed && !persistent.count(s.name)) entry->inputs_.push_back(s);
+    }
+    entries_.push_back(std::move(entry));
+  }
+}
+
+void Model::copy_persistent_to_host() {
+  if (!newer_on_gpu_) return;
+  CudaExecutor& gpu = *newer_on_gpu_->gpu_;
+  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+    const int slot = gpu.find_slot(artifact_.persistent[i].name);
+    if (slot >= 0) gpu.read_slot(slot, persistent_[i].data());
+  }
+  // The mirror is that entry's values now, a version the others lack.
+  ++host_version_;
+  newer_on_gpu_->persistent_version_ = host_version_;
+  newer_on_gpu_ = nullptr;
+}
+
+void Model::prepare_gpu_run(Entry& entry) {
+  if (newer_on_gpu_ && newer_on_gpu_ != &entry) copy_persistent_to_host();
+  if (newer_on_gpu_ == &entry || entry.persistent_version_ == host_version_) return;
+  CudaExecutor& gpu = *entry.gpu_;
+  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+    const int slot = gpu.find_slot(artifact_.persistent[i].name);
+    if (slot >= 0) gpu.write_slot(slot, persistent_[i].data());
+  }
+  entry.persistent_version_ = host_version_;
 }
 
 std::string Model::config(const std::string& field) const {
@@ -176,6 +281,8 @@ Entry* Model::entry(const std::string& name) {
 }
 
 void Model::initialise(uint64_t seed) {
+  newer_on_gpu_ = nullptr;  // every value is the host's now
+  ++host_version_;
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
     const PersistentInit& p = artifact_.persistent[i];
     fill_initial(p.init, p.scale, seed, p.name, p.type, persistent_[i].data());
@@ -183,16 +290,19 @@ void Model::initialise(uint64_t seed) {
 }
 
 std::span<std::byte> Model::persistent_data(const std::string& name) {
+  std::span<const std::byte> data = std::as_const(*this).persistent_data(name);
+  ++host_version_;  // the caller may write it: the GPU's copies are stale
+  return {const_cast<std::byte*>(data.data()), data.size()};
+}
+
+std::span<const std::byte> Model::persistent_data(const std::string& name) const {
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
     if (artifact_.persistent[i].name == name) {
+      const_cast<Model*>(this)->copy_persistent_to_host();  // the mirror, not what it mirrors, changes
       return {persistent_[i].data(), static_cast<size_t>(artifact_.persistent[i].type.bytes())};
     }
   }
   throw Error(fmt::format("the model has no parameter or optimizer state '{}'", name));
-}
-
-std::span<const std::byte> Model::persistent_data(const std::string& name) const {
-  return const_cast<Model*>(this)->persistent_data(name);
 }
 
 bool Model::is_carried(const std::string& output) const {
@@ -211,8 +321,16 @@ std::vector<ProgramOutput> Model::step_results() const {
 }
 
 void Model::step() {
-  entries_[0]->run();
-  for (const CarriedCopy& c : carried_) std::memcpy(c.slot, c.next, c.bytes);
+  Entry& train = *entries_[0];
+  train.run();
+  if (!train.on_gpu()) {
+    for (const CarriedCopy& c : carried_) std::memcpy(c.slot, c.next, c.bytes);
+    return;
+  }
+  for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
+    train.gpu_->copy_output_to_slot(c.next, train.gpu_->find_slot(c.slot));
+  }
+  newer_on_gpu_ = &train;
 }
 
 }  // namespace reforge::runtime

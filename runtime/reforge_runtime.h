@@ -24,12 +24,14 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/error.h"
 #include "runtime/artifact.h"
 #include "runtime/code.h"
 #include "runtime/communicator.h"
+#include "runtime/cuda_executor.h"
 #include "runtime/executor.h"
 
 namespace reforge::runtime {
@@ -41,21 +43,26 @@ struct OpenOptions {
   Communicator* communicator = nullptr;
 };
 
-// One entry point of an opened model: its inputs, outputs and program.
+class Model;
+
+// One entry point of an opened model: its inputs, outputs and program,
+// run by the CPU's executor or, for a CUDA artifact, the GPU's.
 class Entry {
  public:
   const std::string& name() const { return name_; }
   // The values the caller writes before each run (parameters and
   // optimizer state are the model's, not inputs).
   const std::vector<Slot>& inputs() const { return inputs_; }
-  const std::vector<ProgramOutput>& outputs() const { return executor_->program().outputs; }
+  const Program& program() const;
+  const std::vector<ProgramOutput>& outputs() const { return program().outputs; }
 
   bool has_input(const std::string& name) const;
   // Copies `bytes` bytes into input `name`; the size must be the input's.
   void set_input(const std::string& name, const void* data, size_t bytes);
   // Runs the program once (Model::step also carries the updates over).
-  void run() { executor_->run(); }
-  // An output of the last run, in its element type's memory layout.
+  void run();
+  // An output of the last run, in its element type's memory layout (on a
+  // GPU, copied to the host when first asked for after a run).
   std::span<const std::byte> output(const std::string& name) const;
   template <typename T>
   std::span<const T> output_as(const std::string& name) const {
@@ -63,14 +70,28 @@ class Entry {
     return {reinterpret_cast<const T*>(raw.data()), raw.size() / sizeof(T)};
   }
 
-  Executor& executor() { return *executor_; }
-  const Executor& executor() const { return *executor_; }
+  bool on_gpu() const { return gpu_ != nullptr; }
+  // Where it runs, in words: the CPU's GEMM, or the GPU.
+  std::string machine() const;
+  // With profiling on, run() adds each launch's time to seconds() (CUDA
+  // events on a GPU).
+  void set_profiling(bool on);
+  const std::vector<double>& seconds() const;
+  // The CPU's executor; an Error for an entry that runs on a GPU.
+  Executor& executor();
+  const Executor& executor() const;
 
  private:
   friend class Model;
+  Model* model_ = nullptr;
   std::string name_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<CudaExecutor> gpu_;
   std::vector<Slot> inputs_;
+  // On a GPU: outputs copied to the host since the last run, and the
+  // version of the model's host values its parameter slots hold.
+  mutable std::unordered_map<std::string, std::vector<std::byte>> copied_outputs_;
+  int64_t persistent_version_ = -1;
 };
 
 class Model {
@@ -83,7 +104,7 @@ class Model {
   // An artifact made in this process and the code for its kernels (the
   // JIT's): checked as a file's contents are (check_artifact), except for
   // the machine, which compiled the code for itself; `artifact.code` is
-  // not used.
+  // not used. A CUDA artifact carries its GPU code: `code` is null.
   static std::unique_ptr<Model> from_parts(Artifact artifact, std::unique_ptr<Code> code, const std::string& origin,
                                            const OpenOptions& options = {});
   ~Model();
@@ -98,7 +119,11 @@ class Model {
   // Null when the artifact has no such entry point ("forward").
   Entry* entry(const std::string& name);
 
-  // Parameters and optimizer state, shared by every entry point.
+  // Parameters and optimizer state, shared by every entry point. On a GPU
+  // they live in GPU memory, mirrored on the host: persistent_data() reads
+  // the GPU's newest values back, and the non-const one takes the host's
+  // as the newest (the caller may write them), copied to the GPU before
+  // the next run.
   const std::vector<PersistentInit>& persistent() const { return artifact_.persistent; }
   // Sets every persistent value to its initial value for `seed` (the same
   // numbers `reforge train --seed` starts from).
@@ -120,6 +145,12 @@ class Model {
  private:
   Model() = default;
   void build(const OpenOptions& options);
+  void build_gpu();
+  // The GPU's newest persistent values into the host mirror.
+  void copy_persistent_to_host();
+  // Before `entry` runs on the GPU: its parameter slots hold the newest values.
+  void prepare_gpu_run(Entry& entry);
+  friend class Entry;
 
   struct CarriedCopy {
     std::byte* slot;
@@ -134,6 +165,11 @@ class Model {
   std::vector<AlignedBuffer> persistent_;        // in artifact_.persistent's order
   std::vector<std::unique_ptr<Entry>> entries_;  // train_step first
   std::vector<CarriedCopy> carried_;
+  // GPU models: the host mirror's version (raised whenever the caller may
+  // have written it), and the entry whose GPU slots are newer than the
+  // mirror (the training step after a step), or null.
+  int64_t host_version_ = 0;
+  Entry* newer_on_gpu_ = nullptr;
 };
 
 }  // namespace reforge::runtime

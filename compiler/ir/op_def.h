@@ -11,6 +11,7 @@
 
 #include "compiler/ir/attributes.h"
 #include "compiler/ir/host_tensor.h"
+#include "base/library_device.h"
 #include "base/types.h"
 
 namespace reforge {
@@ -115,10 +116,10 @@ struct OpDef {
   // input's type (a reshape to the same shape, an identity transpose, a
   // cast to the same dtype): simplification drops it.
   std::function<bool(const Node&, const TensorType& input)> is_identity;
-  // Library ops that need scratch while they run: its size in bytes. The
-  // memory planner gives it a workspace buffer live for that step alone,
-  // and the call gets it after its result.
-  std::function<int64_t(const Node&, const std::vector<TensorType>& inputs)> workspace_bytes;
+  // Library ops that need scratch while they run: its size in bytes on the
+  // device that runs the library. The memory planner gives it a workspace
+  // buffer live for that step alone, and the call gets it after its result.
+  std::function<int64_t(const Node&, const std::vector<TensorType>& inputs, LibraryDevice)> workspace_bytes;
   // Structured ops: the same computation as plain nodes appended to
   // `graph` (regions inlined), given the node's operands there.
   std::function<Tensor(Graph& graph, const Node&, const std::vector<Tensor>& inputs)> expand;

@@ -44,7 +44,7 @@ int64_t workspace_bytes(const Graph& g, const Node& n, const PlanOptions& option
   if (n.regions.empty() && n.def && n.def->workspace_bytes) {
     std::vector<TensorType> inputs;
     for (int in : n.inputs) inputs.push_back(g.node(in).type);
-    bytes = n.def->workspace_bytes(n, inputs);
+    bytes = n.def->workspace_bytes(n, inputs, options.library_device);
   }
   return bytes;
 }

@@ -75,6 +75,9 @@ struct PlanOptions {
   bool buffer_reuse = true;  // false: every buffer gets its own space (hunting aliasing bugs)
   bool in_place = true;      // elementwise results may take over a dying input's buffer
   int64_t alignment = 64;
+  // Where the library calls run: their workspaces are sized for its
+  // kernels (plan_backend takes it from the Target).
+  LibraryDevice library_device = LibraryDevice::cpu;
 };
 
 struct MemoryPlan {

@@ -84,7 +84,8 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
                 .compile_options = compile_options_record(options.compile, options.build),
                 .opt_level = options.opt_level};
   if (cuda) {
-    a.cuda = codegen::compile_cuda_code(lowered.kernels, {.sm = options.sm});
+    a.cuda = options.cuda_code ? options.cuda_code(lowered.kernels)
+                               : codegen::compile_cuda_code(lowered.kernels, {.sm = options.sm});
     a.manifest.triple = "nvptx64-nvidia-cuda";
     a.manifest.cpu = fmt::format("sm_{}", options.sm);
     return std::move(a);

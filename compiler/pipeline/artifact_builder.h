@@ -8,6 +8,7 @@
 // (jit_model.h) compiles them with ORC and the same runtime runs them.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "compiler/autodiff/training_step.h"
@@ -40,6 +41,9 @@ struct ArtifactOptions {
   int opt_level = 3;
   CompileOptions compile;
   CpuBuildOptions build;  // planning and fusion (threads and codegen are ignored)
+  // "cuda": makes the GPU code instead of NVRTC (tests: the same source
+  // built for the host, which the stand-in driver runs).
+  std::function<runtime::CudaCode(const std::vector<kir::Kernel>&)> cuda_code;
 };
 
 // An artifact before code generation: `artifact` has everything but its

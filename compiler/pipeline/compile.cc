@@ -75,7 +75,9 @@ BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, 
   BackendPlan out;
   out.graph = backend_graph(graph, target, print);
   out.grouping = kernel_grouping(*out.graph, elementwise_fusion);
-  out.plan = plan_memory(*out.graph, provenance, options, out.grouping);
+  PlanOptions for_target = options;
+  for_target.library_device = target.library_device();
+  out.plan = plan_memory(*out.graph, provenance, for_target, out.grouping);
   return out;
 }
 

@@ -14,6 +14,7 @@ class CpuTarget : public Target {
   // while it is in cache), then column reductions split into row blocks
   // so the threads share them.
   std::vector<Pass> backend_passes() const override;
+  LibraryDevice library_device() const override { return LibraryDevice::cpu; }
 };
 
 // The one CPU target (stateless).

@@ -14,6 +14,7 @@ class CudaTarget : public Target {
   // and a column reduction split into row blocks gives a thread per block
   // instead of one thread per column walking the whole column.
   std::vector<Pass> backend_passes() const override;
+  LibraryDevice library_device() const override { return LibraryDevice::cuda; }
 };
 
 // The one CUDA target (stateless).

@@ -7,7 +7,8 @@
 //
 // Today a Target owns its back-end passes: the graph rewrites its kernels
 // and library calls want after structured ops are expanded (the CPU's GEMM
-// epilogues and split column reductions). What a new target needs, and
+// epilogues and split column reductions), and names the device whose
+// library kernels size the calls' workspaces. What a new target needs, and
 // what is still shared that a second target will move here, is in
 // docs/ARCHITECTURE.md ("Targets and devices").
 #pragma once
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/library_device.h"
 #include "compiler/passes/pass_manager.h"
 
 namespace reforge {
@@ -27,6 +29,9 @@ class Target {
   // Rewrites of the expanded graph, in order, run after the shared
   // back-end stages (compiler/pipeline/compile.h, backend_graph).
   virtual std::vector<Pass> backend_passes() const = 0;
+  // Which kernels run its library calls: the memory plan sizes their
+  // workspaces for them.
+  virtual LibraryDevice library_device() const = 0;
 };
 
 }  // namespace reforge

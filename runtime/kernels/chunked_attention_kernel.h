@@ -10,8 +10,12 @@
 // rescaled when the maximum grows), so full attention never holds L x L
 // values. A key tile a causal mask hides from every query of the tile is
 // skipped: its logits would be pushed down by 1e9 and contribute exactly
-// zero. The backward takes P = exp(S - lse) again from each query's kept
-// logsumexp, tile by tile, and accumulates dQ, dK and dV in place.
+// zero. The backward takes P = exp(S - max) / sum again from each query's
+// kept row maximum and sum, tile by tile, and accumulates dQ, dK and dV in
+// place. (Not exp(S - lse) from one kept logsumexp: when a query sees only
+// keys masked by the same amount, e.g. its own key twice in a single
+// look-back chunk, lse lies near -1e5, where a float keeps 3 fractional
+// bits, and the probabilities came out 0.4% off.)
 //
 // Written once over the element type: the interpreter runs it in double
 // (and tests hold it against the decomposition), the runtime in the
@@ -69,7 +73,8 @@ class ChunkedAttentionSlice {
                         bool backward)
       : s_(shape), q_(q), k_(k), v_(v) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv, TQ = kQueryTile, TK = kKeyTile;
-    lse_ = scratch.take<T>(L);
+    kept_max_ = scratch.take<T>(L);
+    kept_inverse_sum_ = scratch.take<T>(L);
     p_ = scratch.take<T>(TQ * TK);
     product_ = scratch.take<T>(std::max(TQ, TK) * std::max(dk, dv));
     row_max_ = scratch.take<T>(TQ);
@@ -81,14 +86,16 @@ class ChunkedAttentionSlice {
   }
 
   // The attention: position t's dv values at result + t * row (row = dv:
-  // a dense [L, dv]). Keeps each query's logsumexp for forward_backward().
+  // a dense [L, dv]). Keeps each query's row maximum and 1 / its sum for
+  // forward_backward().
   REFORGE_LSH_HOT void forward(T* result, int64_t row) {
     const int64_t dv = s_.dv;
     int64_t tile_start = -1;
     auto finish_tile = [&](int64_t q0, int64_t q1) {
       for (int64_t i = 0; i < q1 - q0; ++i) {
         const T inverse = T(1) / row_sum_[i];
-        lse_[q0 + i] = row_max_[i] + std::log(row_sum_[i]);
+        kept_max_[q0 + i] = row_max_[i];
+        kept_inverse_sum_[q0 + i] = inverse;
         T* __restrict to = result + (q0 + i) * row;
         const T* __restrict from = accumulated_.data() + i * dv;
         for (int64_t j = 0; j < dv; ++j) to[j] = from[j] * inverse;
@@ -202,7 +209,7 @@ class ChunkedAttentionSlice {
   }
 
   // One (query tile, key tile) pair of the backward:
-  //   P = exp(S - lse), dP = dO V^T, dS = P o (dP - rowsum(dO o O)),
+  //   P = exp(S - max) / sum, dP = dO V^T, dS = P o (dP - rowsum(dO o O)),
   //   dQ += dS K, dK += dS^T Q, dV += P^T dO.
   REFORGE_LSH_HOT void backward_tile(const T* g, T* result, int64_t row, int64_t q0, int64_t q1, int64_t k0,
                                      int64_t k1) {
@@ -210,8 +217,8 @@ class ChunkedAttentionSlice {
     masked_logits(q0, q1, k0, k1);
     for (int64_t i = 0; i < rows; ++i) {
       T* __restrict p = p_.data() + i * TK;
-      const T lse = lse_[q0 + i];
-      for (int64_t w = 0; w < width; ++w) p[w] = logit_exp(p[w] - lse);
+      const T m = kept_max_[q0 + i], inverse_sum = kept_inverse_sum_[q0 + i];
+      for (int64_t w = 0; w < width; ++w) p[w] = logit_exp(p[w] - m) * inverse_sum;
     }
     multiply_(g + q0 * dv, v_ + k0 * dv, d_s_.data(), rows, width, dv, {dv, 1, 1, dv, TK});  // dP = dO V^T
     for (int64_t i = 0; i < rows; ++i) {
@@ -240,7 +247,8 @@ class ChunkedAttentionSlice {
   ChunkedAttentionShape s_;
   runtime::ChunkGemm multiply_;  // the chunk products
   const T *q_, *k_, *v_;
-  std::span<T> lse_;          // [L]: each query's logsumexp
+  std::span<T> kept_max_;          // [L]: each query's row maximum
+  std::span<T> kept_inverse_sum_;  // [L]: 1 / each query's sum of exp(logit - maximum)
   std::span<T> p_;            // [kQueryTile, kKeyTile]: one tile's logits, then probabilities
   std::span<T> product_;      // one tile's GEMM result before it is added in
   std::span<T> row_max_;      // [kQueryTile]: the running maximum of each row

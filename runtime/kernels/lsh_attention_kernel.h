@@ -11,9 +11,9 @@
 // C x 2C logits one GEMM; fold each slot's output into its position's
 // result at once, as a running softmax over the rounds of their
 // logsumexps (the combination flash attention uses across key blocks).
-// Backward: takes P = exp(S - lse) again from the kept logsumexps, chunk
-// by chunk, with dO and the logsumexp cotangent of each slot made from
-// the round weight and g on the fly.
+// Backward: takes P again chunk by chunk, with dO and the logsumexp
+// cotangent of each slot made from the round weight (from the kept
+// logsumexps) and g on the fly.
 #pragma once
 
 #include <algorithm>
@@ -142,7 +142,7 @@ class LshSlice {
     std::span<T> d_o = d_o_, d_s = d_s_, d_q = d_q_, d_k = d_k_, d_vw = d_vw_, d_lse = d_lse_;
     for (int64_t c = 0; c < chunks(); ++c) {
       gather_chunk(c, ch);
-      probabilities_from_lse(c, ch, {c + 1, result, row, dk + dv, g});
+      probabilities(ch, {c + 1, result, row, dk + dv, g});
       for (int64_t i = 0; i < C; ++i) {
         const int64_t t = ch.query_position[i];
         const T weight = logit_exp(lse_[c * C + i] - best_lse_[t]) * inverse_total_[t];
@@ -282,29 +282,22 @@ class LshSlice {
     multiply_(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
   }
 
-  // Chunk c's probabilities again for the backward: S = Q K^T, masked as in
-  // softmax_row_lanes, then P = exp(S - lse) with each query slot's
-  // logsumexp from forward(). (The masks are written out here and there,
-  // not shared through a helper: one cost the backward 15% in
-  // kernel_bench, the loop no longer vectorising as well.)
-  REFORGE_LSH_HOT void probabilities_from_lse(int64_t c, Chunk& ch, const Lookahead& next) const {
+  // Chunk c's probabilities again for the backward: S = Q K^T, then each
+  // row's masked softmax as the forward took it (the same products, the
+  // same code: the same bits), normalised. Not exp(S - lse) from the kept
+  // logsumexp: when a query sees only keys masked by the same amount (its
+  // own position, -1e5, at position 0 of a causal sequence) lse lies near
+  // -1e5, where a float keeps 3 fractional bits, and the probabilities
+  // came out 0.4% off.
+  REFORGE_LSH_HOT void probabilities(Chunk& ch, const Lookahead& next) const {
     const int64_t C = s_.chunk, W = 2 * C;
     multiply_(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
-    const T masked = T(kAttentionMaskedOut), self = T(kAttentionSelfMask), valid = T(s_.valid);
-    const bool causal = s_.causal, padded = s_.valid < s_.length;
-    const T* __restrict key_at = ch.key_at.data();
     for (int64_t i = 0; i < C; ++i) {
       prefetch_slot(next, i);
-      T* __restrict logits = ch.p.data() + i * W;
-      const T qt = static_cast<T>(ch.query_position[i]), lse = lse_[c * C + i];
-      for (int64_t w = 0; w < W; ++w) {
-        const T kt = key_at[w];
-        T l = logits[w];
-        l -= (causal && kt > qt) ? masked : T(0);
-        l -= kt == qt ? self : T(0);
-        if (padded) l -= kt >= valid ? masked : T(0);
-        logits[w] = logit_exp(l - lse);
-      }
+      T* __restrict row = ch.p.data() + i * W;
+      T inverse_sum;
+      softmax_row_lanes(row, ch.key_at.data(), W, static_cast<T>(ch.query_position[i]), inverse_sum);
+      for (int64_t w = 0; w < W; ++w) row[w] *= inverse_sum;
     }
   }
 

@@ -45,7 +45,11 @@ expect_refusal "GPU older than the code" "compiled for sm_90, but GPU 0 (Fake GP
   env REFORGE_CUDA_DRIVER="$fake_driver" FAKE_CUDA_SM=80 "$reforge" run "$work/d.rfa" --steps=1
 expect_refusal "plan larger than free GPU memory" "MiB of GPU memory, more than the 0.00 MiB free on GPU 0" \
   env REFORGE_CUDA_DRIVER="$fake_driver" FAKE_CUDA_FREE_MIB=0 "$reforge" run "$work/d.rfa" --steps=1
-expect_refusal "a GPU that could hold it" "cannot train it on a GPU yet: Model drives the CPU alone, and the GPU library lacks lsh_attention, lsh_attention_grad" \
+# Where the GPU could hold it, the run gets as far as loading the code:
+# the stand-in runs only code built for the host (tests/runtime/
+# cuda_model_test trains a CUDA artifact on it), so it refuses the cubin
+# and the PTX as a GPU refuses a corrupt image.
+expect_refusal "a GPU that could hold it" "loading the GPU code (the sm_90 cubin failed with CUDA_ERROR_INVALID_IMAGE; its PTX)" \
   env REFORGE_CUDA_DRIVER="$fake_driver" "$reforge" run "$work/d.rfa" --steps=1
 EXPECTED_STATUS=2 expect_refusal "unknown target" "--target must be cpu or cuda" \
   "$reforge" compile duplication --target=tpu -o "$work/t.rfa"
@@ -65,12 +69,13 @@ reported=$(sed -n '/^== ptxas ==$/,$p' "$work/kernels.txt" | grep -c " registers
   pass "plan --device=cuda" || fail "plan --device=cuda: $(head -5 "$work/plan.txt")"
 
 # reforge train --device=cuda says which of the driver and the GPU is
-# missing; where both are, that training on a GPU is not built yet.
+# missing; where both are, it compiles for the GPU's architecture and
+# loads the code (which the stand-in refuses, as above).
 expect_refusal "train --device=cuda without a driver" "--device=cuda: no NVIDIA driver on this machine" \
   env REFORGE_CUDA_DRIVER="$work/no-such-libcuda.so.1" "$reforge" train duplication --device=cuda --steps=1
 expect_refusal "train --device=cuda without a GPU" "--device=cuda: the NVIDIA driver is installed but finds no GPU" \
   env REFORGE_CUDA_DRIVER="$fake_driver" FAKE_CUDA_DEVICES=0 "$reforge" train duplication --device=cuda --steps=1
-expect_refusal "train --device=cuda with a GPU" "GPU 0 (Fake GPU, sm_90) is here, but training on a GPU is not built yet" \
+expect_refusal "train --device=cuda with a GPU" "loading the GPU code (the sm_90 cubin failed with CUDA_ERROR_INVALID_IMAGE; its PTX)" \
   env REFORGE_CUDA_DRIVER="$fake_driver" "$reforge" train duplication --device=cuda --steps=1
 EXPECTED_STATUS=2 expect_refusal "train --device=tpu" "--device must be cpu or cuda, got 'tpu'" \
   "$reforge" train duplication --device=tpu --steps=1

@@ -82,7 +82,8 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, ChunkedAttentionKernel,
     ::testing::Values(Case{64, 8, 16, 16, 64, true, true, true}, Case{64, 16, 16, 8, 60, true, false, false},
                       Case{200, 200, 32, 24, 200, false, true, true}, Case{200, 200, 16, 16, 190, false, false, false},
-                      Case{256, 128, 64, 64, 256, true, true, false}, Case{12, 12, 5, 3, 12, false, true, true}));
+                      Case{256, 128, 64, 64, 256, true, true, false}, Case{12, 12, 5, 3, 12, false, true, true},
+                      Case{8, 8, 4, 4, 8, true, true, true}));
 
 }  // namespace
 }  // namespace reforge::kernels

@@ -128,6 +128,11 @@ CUresult copy_to_host(void* to, CUdeviceptr from, size_t bytes) {
   log("to host " + std::to_string(bytes));
   return CUDA_SUCCESS;
 }
+CUresult copy_on_device(CUdeviceptr to, CUdeviceptr from, size_t bytes, CUstream) {
+  std::memmove(reinterpret_cast<void*>(to), reinterpret_cast<const void*>(from), bytes);
+  log("on device " + std::to_string(bytes));
+  return CUDA_SUCCESS;
+}
 
 // ---- modules: host shared objects ----
 
@@ -249,6 +254,7 @@ const Entry kEntries[] = {
     {"cuMemsetD8", reinterpret_cast<void*>(&memset_d8)},
     {"cuMemcpyHtoD", reinterpret_cast<void*>(&copy_to_device)},
     {"cuMemcpyDtoH", reinterpret_cast<void*>(&copy_to_host)},
+    {"cuMemcpyDtoDAsync", reinterpret_cast<void*>(&copy_on_device)},
     {"cuLaunchKernel", reinterpret_cast<void*>(&launch)},
     {"cuStreamCreate", reinterpret_cast<void*>(&stream_create)},
     {"cuStreamSynchronize", reinterpret_cast<void*>(&stream_nothing)},

@@ -141,7 +141,7 @@ TEST_P(LshKernel, GradientWithOutputAlsoWritesTheForwardResult) {
 INSTANTIATE_TEST_SUITE_P(Shapes, LshKernel,
                          ::testing::Values(Case{64, 4, 8, 16, 16, 64, 8, true}, Case{64, 2, 8, 16, 16, 64, 8, false},
                                            Case{48, 1, 12, 8, 5, 41, 4, true}, Case{96, 3, 16, 32, 24, 90, 6, true},
-                                           Case{256, 4, 64, 64, 64, 256, 4, true}));
+                                           Case{256, 4, 64, 64, 64, 256, 4, true}, Case{8, 1, 8, 4, 4, 8, 2, true}));
 
 }  // namespace
 }  // namespace reforge::kernels

@@ -76,7 +76,13 @@ std::vector<std::pair<std::string, ReformerConfig>> gpu_training_step_configs() 
   ReformerConfig padded = local;
   padded.seq_len = 10;  // padded to 12 inside attention
   padded.ff_chunks = 1;
-  return {{"local, reversible", local}, {"full, bidirectional", full}, {"local, padded", padded}};
+  ReformerConfig lsh = tiny_reformer_config();  // LSH and local layers, causal, reversible
+  ReformerConfig lsh_padded = lsh;
+  lsh_padded.seq_len = 6;  // padded to 8 inside attention
+  lsh_padded.causal = false;
+  lsh_padded.ff_chunks = 1;
+  return {{"local, reversible", local}, {"full, bidirectional", full}, {"local, padded", padded},
+          {"lsh and local, reversible", lsh}, {"lsh, bidirectional, padded", lsh_padded}};
 }
 
 double worst_relative_difference(const HostTensor& got, const HostTensor& want) {

@@ -76,8 +76,7 @@ int run_on(const Flags& flags, runtime::Communicator& ranks) {
 
   runtime::Entry& train = model->train_step();
   fmt::print(options.messages, "artifact {}: model {} compiled by {} for {}; loaded in {:.3f}s, {} threads, {}\n", path,
-             m.model, m.compiler_version, m.cpu, load_seconds, model->threads(),
-             runtime::describe_gemm(train.executor().uses_generated_gemm()));
+             m.model, m.compiler_version, m.cpu, load_seconds, model->threads(), train.machine());
   fmt::print(options.messages, "data: {}\n", task->describe());
   if (eval) {
     if (options.resume) {
@@ -88,20 +87,23 @@ int run_on(const Flags& flags, runtime::Communicator& ranks) {
     }
     return evaluate(*session, *task, options.eval_batches);
   }
-  fmt::print(options.messages, "{}: {} launches, arena {}\n", train.name(), train.executor().program().launches.size(),
-             format_bytes(train.executor().program().arena_bytes));
+  fmt::print(options.messages, "{}: {} launches, arena {}\n", train.name(), train.program().launches.size(),
+             format_bytes(train.program().arena_bytes));
   // What the plan allocates, as `reforge train` counts it: the arena and
   // every slot of the step — the parameters, optimizer state and inputs it
   // is fed, and the gradients and next values it writes.
-  int64_t planned = train.executor().program().arena_bytes;
-  for (const runtime::Slot& slot : train.executor().program().slots) planned += slot.type.bytes();
+  int64_t planned = train.program().arena_bytes;
+  for (const runtime::Slot& slot : train.program().slots) planned += slot.type.bytes();
   options.planned_bytes = planned;
-  train.executor().set_profiling(profile);
-  train.executor().set_checking_numerics(flags.get_bool("check_numerics"));
+  train.set_profiling(profile);
+  if (flags.get_bool("check_numerics")) {
+    if (train.on_gpu()) throw UsageError("--check_numerics runs on the CPU: run a CPU artifact");
+    train.executor().set_checking_numerics(true);
+  }
   training::TrainingRun run = training::run_training(*session, *task, config, options, std::move(prepared));
   if (profile) {
     fmt::print(options.messages, "{}",
-               runtime::profile_report(train.executor().program(), train.executor().seconds(),
+               runtime::profile_report(train.program(), train.seconds(),
                                        static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
   }
   training::print_training_summary(run, *task, options,

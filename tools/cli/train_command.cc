@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 
+#include "compiler/codegen/cuda/cuda_module.h"
 #include "compiler/codegen/cuda/cuda_renderer.h"
 #include "compiler/codegen/cuda/nvrtc_compiler.h"
 #include "compiler/ir/printer.h"
@@ -80,19 +81,27 @@ void print_cuda_kernels(const CompiledStep& compiled) {
   }
 }
 
-// --device=cuda: which of the driver and the GPU is missing, or, where both
-// are, that training on a GPU is not built yet (the GPU executor and most
-// of its library are: docs/ARCHITECTURE.md, "The CUDA back end").
-[[noreturn]] void refuse_gpu_training() {
+// --device=cuda: one line saying which of the driver and the GPU is
+// missing, before anything compiles.
+void require_gpu() {
   if (std::string missing = runtime::cuda_unavailable_reason(); !missing.empty()) {
     throw Error("--device=cuda: " + missing);
   }
+}
+
+// The training step and forward pass for GPU 0: planned for the CUDA
+// target, compiled by NVRTC for the GPU's architecture, run by the
+// runtime's Model as a CUDA artifact file would be.
+std::unique_ptr<runtime::Model> open_gpu_model(const CompiledStep& compiled, BackendPlan planned, const Graph& forward,
+                                               const std::string& name, const ReformerConfig& config) {
   const runtime::CudaDeviceInfo gpu = runtime::CudaDriver::get().device(0);
-  throw Error(fmt::format(
-      "--device=cuda: GPU 0 ({}, sm_{}) is here, but training on a GPU is not built yet: the GPU library lacks the "
-      "LSH attention and the model runtime drives the CPU alone (train without --device, or compile with "
-      "--target=cuda to check the GPU code)",
-      gpu.name, gpu.sm));
+  LoweredArtifact lowered = lower_artifact(compiled, std::move(planned), &forward, {}, cuda_target());
+  runtime::Artifact& a = lowered.artifact;
+  a.manifest = {.compiler_version = kCompilerVersion, .model = name, .config = config_record(config)};
+  a.manifest.triple = "nvptx64-nvidia-cuda";
+  a.manifest.cpu = fmt::format("sm_{}", gpu.sm);
+  a.cuda = codegen::compile_cuda_code(lowered.kernels, {.sm = gpu.sm});
+  return runtime::Model::from_parts(std::move(a), nullptr, name + " (--device=cuda)");
 }
 
 void check_fits_in_memory(int64_t bytes) {
@@ -127,7 +136,10 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   }
   const std::string device = flags.get("device");
   if (device != "cpu" && device != "cuda") throw UsageError("--device must be cpu or cuda, got '" + device + "'");
-  if (device == "cuda") refuse_gpu_training();
+  if (device == "cuda") require_gpu();
+  if (device == "cuda" && (backend == "interpreter" || ranks.size() > 1)) {
+    throw UsageError("--device=cuda trains in one process with --backend=llvm");
+  }
   if (backend == "interpreter" && ranks.size() > 1) {
     throw UsageError("the interpreter trains in one process: run it without mpirun, or use --backend=llvm");
   }
@@ -149,7 +161,8 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   // is: a model too large is refused with what to change, not killed.
   // Planned once: the native back end lowers this plan, and the summary
   // and the run directory show it (for the interpreter, for comparison).
-  BackendPlan planned = plan_backend(*compiled.graph, compiled.provenance());
+  BackendPlan planned =
+      plan_backend(*compiled.graph, compiled.provenance(), {}, true, device == "cuda" ? cuda_target() : cpu_target());
   const MemoryPlan plan = planned.plan;
   int64_t persistent = 0;
   for (const PersistentValue& p : plan.persistent) persistent += p.type.bytes();
@@ -160,11 +173,17 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   // The step runs natively (llvm) or on the interpreter; the loop is the
   // same for both.
   JitModel jit;  // the native engine: an in-memory artifact run by the runtime
+  std::unique_ptr<runtime::Model> gpu_model;  // --device=cuda
   std::unique_ptr<training::ModelSession> session;
   runtime::Executor* train = nullptr;
   auto started = std::chrono::steady_clock::now();
   if (backend == "interpreter") {
     session = training::make_interpreter_session(compiled, *forward, options.seed);
+  } else if (device == "cuda") {
+    gpu_model = open_gpu_model(compiled, std::move(planned), *forward, entry.name, config);
+    gpu_model->train_step().set_profiling(flags.get_bool("profile"));
+    if (flags.get_bool("check_numerics")) throw UsageError("--check_numerics runs on the CPU: train without --device");
+    session = training::make_artifact_session(*gpu_model, options.seed);
   } else {
     jit = open_jit_model(lower_artifact(compiled, std::move(planned), forward.get()), entry.name,
                          {.threads = threads, .communicator = &ranks}, {.keep_llvm_ir = kernels == "llvm"});
@@ -192,12 +211,19 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
                runtime::describe_gemm(train->uses_generated_gemm()), compile_seconds);
     if (kernels == "true" || kernels == "llvm") print_kernels(jit, kernels);
   }
+  if (gpu_model) {
+    runtime::Entry& step = gpu_model->train_step();
+    fmt::print(options.messages, "device cuda: {} launches on {}, compiled by NVRTC in {:.2f}s\n",
+               step.program().launches.size(), step.machine(), compile_seconds);
+  }
   if (kernels == "cuda") print_cuda_kernels(compiled);
   training::TrainingRun run = training::run_training(*session, *task, config, options, std::move(prepared));
-  if (train && flags.get_bool("profile")) {
+  if (flags.get_bool("profile") && (train || gpu_model)) {
+    const runtime::Program& program = train ? train->program() : gpu_model->train_step().program();
+    const std::vector<double>& seconds = train ? train->seconds() : gpu_model->train_step().seconds();
     fmt::print(options.messages, "{}",
-               runtime::profile_report(train->program(), train->seconds(),
-                                       static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
+               runtime::profile_report(program, seconds, static_cast<int64_t>(run.step_seconds.size()),
+                                       profile_rows(flags)));
   }
   training::print_training_summary(run, *task, options,
                                    ranks.size() > 1 ? fmt::format("{}, {}", backend, ranks.describe()) : backend);

@@ -42,13 +42,16 @@ struct ScratchDirectory {
 };
 
 // Builds render_cuda's `source` for the host into the shared object `object`.
+// Unoptimised: the host build checks semantics on small programs, where
+// compiling takes longer than running (the GPU library alone builds in
+// 0.8 s at -O0, 1.9 s at -O1).
 void build_for_host(const std::string& source, const std::filesystem::path& directory,
                     const std::filesystem::path& object) {
   const std::filesystem::path file = directory / "kernels.cc";
   std::ofstream(file) << source;
   const char* compiler = std::getenv("REFORGE_HOST_CXX");
   std::string command =
-      fmt::format("{} -std=c++17 -O1 -ffp-contract=off -fPIC -shared -DREFORGE_CUDA_ON_HOST -o '{}' '{}'",
+      fmt::format("{} -std=c++17 -O0 -ffp-contract=off -fPIC -shared -DREFORGE_CUDA_ON_HOST -o '{}' '{}'",
                   compiler && *compiler ? compiler : "c++", object.string(), file.string());
   std::string output;
   if (run(command, output) != 0) {
