@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "base/error.h"
@@ -24,7 +25,8 @@ constexpr int kLibraryBlockThreads = 256;
 // of its block of arguments in GPU memory; then begin and end). A program
 // launch is one such step, or several for a library call.
 struct CudaExecutor::Resolved {
-  CUfunction function = nullptr;
+  CUfunction function = nullptr;  // null for a product on cuBLAS
+  int gemm = -1;                  // that product, in gemms_
   int64_t blocks = 0;
   int threads_per_block = 0;
   std::vector<CUdeviceptr> pointers;
@@ -33,9 +35,20 @@ struct CudaExecutor::Resolved {
   size_t launch = 0;  // the program launch it belongs to
 };
 
-CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
+// One product C[b] = A[b] B[b] (+ C[b] when the bias was put there first)
+// of row-major matrices, as cuBLAS's column-major GEMM sees them: a
+// row-major r x c matrix is a column-major c x r one, so C^T = B^T A^T,
+// with B first. An operand stored transposed is taken with op T.
+struct CudaExecutor::Gemm {
+  DType dtype;
+  int m, n, k, batch;
+  bool a_transposed, b_transposed, accumulate;
+  CUdeviceptr a, b, c;
+};
+
+CudaExecutor::CudaExecutor(Program program, const CudaCode& code, const CudaExecutorOptions& options)
     : driver_(CudaDriver::get()), program_(std::move(program)) {
-  device_ = driver_.device(device);  // makes its primary context current
+  device_ = driver_.device(options.device);  // makes its primary context current
 
   // Everything that cannot run is refused before anything is allocated.
   std::unordered_map<std::string, const CudaKernel*> kernels;
@@ -102,6 +115,20 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
     }
   }
   driver_.check(driver_.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  const Cublas* cublas = options.cublas ? Cublas::get() : nullptr;
+  bool has_product = false;
+  for (const auto& steps : library) {
+    for (const CudaLibraryStep& step : steps) has_product = has_product || step.product.has_value();
+  }
+  // A cuBLAS that cannot start here (no runtime for this driver) leaves
+  // the products to the library's kernel.
+  if (cublas && has_product && cublas->cublasCreate_v2(&cublas_handle_) != CUBLAS_STATUS_SUCCESS) {
+    cublas_handle_ = nullptr;
+  }
+  if (cublas_handle_) {
+    cublas->check(cublas->cublasSetStream_v2(cublas_handle_, reinterpret_cast<cudaStream_t>(stream_)),
+                  "cublasSetStream");
+  }
 
   if (program_.arena_bytes > 0) {
     driver_.check(driver_.cuMemAlloc(&arena_, program_.arena_bytes), "allocating the arena");
@@ -125,7 +152,7 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
   std::vector<size_t> block_of;
   for (size_t i = 0; i < program_.launches.size(); ++i) {
     for (const CudaLibraryStep& step : library[i]) {
-      if (step.generated_epilogue) continue;
+      if (step.generated_epilogue || (step.product && cublas_handle_)) continue;
       block_of.push_back(blocks.size());
       blocks.push_back(static_cast<int64_t>(i));
       blocks.push_back(0);  // the status word's address, once it has one
@@ -168,6 +195,29 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
     r.arguments.push_back(&r.begin);
     r.arguments.push_back(&r.end);
   };
+  auto steps_on_cublas = [&](size_t launch, const CudaLibraryStep& step) {
+    const CudaProduct& p = *step.product;
+    if (std::max({p.m, p.n, p.k, p.batch}) > std::numeric_limits<int>::max()) {
+      throw Error(fmt::format("{}: a product larger than cuBLAS's int sizes", describe(program_.launches[launch])));
+    }
+    const Launch& l = program_.launches[launch];
+    gemms_.push_back({.dtype = p.dtype,
+                      .m = static_cast<int>(p.m),
+                      .n = static_cast<int>(p.n),
+                      .k = static_cast<int>(p.k),
+                      .batch = static_cast<int>(p.batch),
+                      .a_transposed = p.a_transposed,
+                      .b_transposed = p.b_transposed,
+                      .accumulate = p.accumulate,
+                      .a = address(l.buffers.at(step.buffers.at(0))),
+                      .b = address(l.buffers.at(step.buffers.at(1))),
+                      .c = address(l.buffers.at(step.buffers.at(2)))});
+    auto r = std::make_unique<Resolved>();
+    r->gemm = static_cast<int>(gemms_.size()) - 1;
+    r->launch = launch;
+    r->blocks = p.batch * p.m * p.n > 0 ? 1 : 0;
+    resolved_.push_back(std::move(r));
+  };
   size_t next_block = 0;
   for (size_t i = 0; i < program_.launches.size(); ++i) {
     const Launch& l = program_.launches[i];
@@ -180,6 +230,10 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
       continue;
     }
     for (const CudaLibraryStep& step : library[i]) {
+      if (step.product && cublas_handle_) {
+        steps_on_cublas(i, step);
+        continue;
+      }
       if (step.generated_epilogue) {  // over the result's flat elements
         const CudaKernel& k = *kernels.at(step.kernel);
         Resolved* r = add(i, function(k.name), step.threads * k.threads_per_iteration, k.block_threads);
@@ -200,6 +254,7 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, int device)
 CudaExecutor::~CudaExecutor() {
   // Nothing can be reported from here; the context keeps working.
   if (stream_) driver_.cuStreamSynchronize(stream_);
+  if (cublas_handle_) Cublas::get()->cublasDestroy_v2(cublas_handle_);
   for (CUdeviceptr p : slots_) driver_.cuMemFree(p);
   if (arena_) driver_.cuMemFree(arena_);
   if (library_arguments_) driver_.cuMemFree(library_arguments_);
@@ -255,6 +310,31 @@ void CudaExecutor::copy_output_to_slot(const std::string& output, int slot) {
                 "copying an output into its slot on the GPU");
 }
 
+void CudaExecutor::run_gemm(const Gemm& g) const {
+  const Cublas& cublas = *Cublas::get();
+  // C^T (n x m) = op(B^T) (n x k) op(A^T) (k x m), column-major.
+  const cublasOperation_t op_b = g.b_transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = g.a_transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const int ldb = g.b_transposed ? g.k : g.n, lda = g.a_transposed ? g.m : g.k, ldc = g.n;
+  const long long stride_a = static_cast<long long>(g.m) * g.k, stride_b = static_cast<long long>(g.k) * g.n,
+                  stride_c = static_cast<long long>(g.m) * g.n;
+  cublasStatus_t status;
+  if (g.dtype == DType::f32) {
+    const float one = 1, beta = g.accumulate ? 1 : 0;
+    status = cublas.cublasSgemmStridedBatched(
+        cublas_handle_, op_b, op_a, g.n, g.m, g.k, &one, reinterpret_cast<const float*>(g.b), ldb, stride_b,
+        reinterpret_cast<const float*>(g.a), lda, stride_a, &beta, reinterpret_cast<float*>(g.c), ldc, stride_c,
+        g.batch);
+  } else {
+    const double one = 1, beta = g.accumulate ? 1 : 0;
+    status = cublas.cublasDgemmStridedBatched(
+        cublas_handle_, op_b, op_a, g.n, g.m, g.k, &one, reinterpret_cast<const double*>(g.b), ldb, stride_b,
+        reinterpret_cast<const double*>(g.a), lda, stride_a, &beta, reinterpret_cast<double*>(g.c), ldc, stride_c,
+        g.batch);
+  }
+  cublas.check(status, "cuBLAS's GEMM");
+}
+
 void CudaExecutor::run() {
   CUevent before = nullptr, after = nullptr;
   if (profiling_) {
@@ -265,9 +345,18 @@ void CudaExecutor::run() {
     Resolved& r = *resolved_[i];
     if (r.blocks == 0) continue;
     if (profiling_) driver_.cuEventRecord(before, stream_);
-    CUresult launched = driver_.cuLaunchKernel(r.function, static_cast<unsigned>(r.blocks), 1, 1,
-                                               static_cast<unsigned>(r.threads_per_block), 1, 1, 0, stream_,
-                                               r.arguments.data(), nullptr);
+    CUresult launched = CUDA_SUCCESS;
+    if (r.gemm >= 0) {
+      try {
+        run_gemm(gemms_[r.gemm]);
+      } catch (const Error& e) {
+        throw Error(fmt::format("{} for {}", e.what(), describe(program_.launches[r.launch])));
+      }
+    } else {
+      launched = driver_.cuLaunchKernel(r.function, static_cast<unsigned>(r.blocks), 1, 1,
+                                        static_cast<unsigned>(r.threads_per_block), 1, 1, 0, stream_,
+                                        r.arguments.data(), nullptr);
+    }
     if (launched == CUDA_SUCCESS && (synchronous_ || profiling_)) launched = driver_.cuStreamSynchronize(stream_);
     if (launched != CUDA_SUCCESS) {
       const char* name = "an unknown error";
@@ -303,7 +392,9 @@ void CudaExecutor::run() {
 
 std::vector<CudaExecutor::LaunchShape> CudaExecutor::launch_shapes() const {
   std::vector<LaunchShape> out;
-  for (const auto& r : resolved_) out.push_back({r->blocks, r->threads_per_block});
+  for (const auto& r : resolved_) {
+    if (r->gemm < 0) out.push_back({r->blocks, r->threads_per_block});
+  }
   return out;
 }
 

@@ -6,8 +6,9 @@
 // (inputs, parameters, state) and outputs, when the caller asks.
 //
 // A library call runs as launches of the GPU library's kernels
-// (cuda_library.h). One the GPU library lacks (the fused attention, the
-// collectives) is refused when the program is loaded, naming it.
+// (cuda_library.h), its matrix products on cuBLAS where it loads. One the
+// GPU library lacks (the collectives) is refused when the program is
+// loaded, naming it.
 #pragma once
 
 #include <cstdint>
@@ -17,22 +18,33 @@
 #include <vector>
 
 #include "runtime/artifact.h"
+#include "runtime/cublas.h"
 #include "runtime/cuda_driver.h"
 #include "runtime/program.h"
 
 namespace reforge::runtime {
 
+struct CudaExecutorOptions {
+  int device = 0;
+  // Matrix products on cuBLAS where it loads (cublas.h); false: on the GPU
+  // library's own product kernel.
+  bool cublas = true;
+};
+
 class CudaExecutor {
  public:
   // Throws Error naming what cannot run: no GPU code for a kernel, a library
   // call, too little free GPU memory, code the GPU cannot load.
-  CudaExecutor(Program program, const CudaCode& code, int device = 0);
+  CudaExecutor(Program program, const CudaCode& code, const CudaExecutorOptions& options = {});
   ~CudaExecutor();
   CudaExecutor(const CudaExecutor&) = delete;
   CudaExecutor& operator=(const CudaExecutor&) = delete;
 
   const Program& program() const { return program_; }
   const CudaDeviceInfo& device() const { return device_; }
+  // Whether the program's matrix products run on cuBLAS (it loads and
+  // starts here, and the program has products).
+  bool uses_cublas() const { return cublas_handle_ != nullptr; }
 
   // Persistent slots by name; -1 when there is none.
   int find_slot(const std::string& name) const;
@@ -59,7 +71,8 @@ class CudaExecutor {
   void set_synchronous(bool on) { synchronous_ = on; }
 
   // Grid blocks and threads a block of each kernel launch the program
-  // makes, in order (a library call may make several).
+  // makes, in order (a library call may make several; cuBLAS's are not
+  // listed).
   struct LaunchShape {
     int64_t blocks = 0;
     int threads_per_block = 0;
@@ -68,7 +81,9 @@ class CudaExecutor {
 
  private:
   struct Resolved;
+  struct Gemm;
   CUdeviceptr address(const BufferRef& ref) const;
+  void run_gemm(const Gemm& gemm) const;
   std::string describe(const Launch& launch) const;
 
   const CudaDriver& driver_;
@@ -79,8 +94,10 @@ class CudaExecutor {
   CUdeviceptr arena_ = 0;
   CUdeviceptr library_arguments_ = 0;  // the library kernels' argument blocks
   CUdeviceptr status_ = 0;             // set by a library kernel that met a bad index
+  cublasHandle_t cublas_handle_ = nullptr;  // bound to stream_
   std::vector<CUdeviceptr> slots_;
   std::vector<std::unique_ptr<Resolved>> resolved_;
+  std::vector<Gemm> gemms_;  // the products on cuBLAS
   std::unordered_map<std::string, int> slot_of_, output_of_;
   bool profiling_ = false;
   bool synchronous_ = false;

@@ -53,23 +53,40 @@ CudaLibraryStep random(const Launch& l, const char* name) {
           .constants = {c.stream, 0}};  // one process: this replica's draw starts at 0
 }
 
-CudaLibraryStep product(const MatmulCall& p, bool bias, std::vector<int> buffers) {
-  return {.kernel = "reforge_matmul_" + type_suffix(p.dtype),
-          .threads = p.batch * p.m * p.n,
-          .buffers = std::move(buffers),
-          .constants = {p.batch, p.m, p.n, p.k, p.a_transposed, p.b_transposed, bias}};
+// C = A B, or with a bias: C = bias rows, then C += A B (the bias is
+// added first, so that cuBLAS can take it as C with beta = 1).
+std::vector<CudaLibraryStep> product(const MatmulCall& p, std::optional<int> bias, int a, int b, int c) {
+  std::vector<CudaLibraryStep> steps;
+  if (bias) {
+    steps.push_back({.kernel = "reforge_bias_rows_" + type_suffix(p.dtype),
+                     .threads = p.batch * p.m * p.n,
+                     .buffers = {*bias, c},
+                     .constants = {p.n}});
+  }
+  const CudaProduct shape{.dtype = p.dtype,
+                          .batch = p.batch,
+                          .m = p.m,
+                          .n = p.n,
+                          .k = p.k,
+                          .a_transposed = p.a_transposed != 0,
+                          .b_transposed = p.b_transposed != 0,
+                          .accumulate = bias.has_value()};
+  steps.push_back({.kernel = "reforge_matmul_" + type_suffix(p.dtype),
+                   .threads = p.batch * p.m * p.n,
+                   .buffers = {a, b, c},
+                   .constants = {p.batch, p.m, p.n, p.k, p.a_transposed, p.b_transposed, bias.has_value()},
+                   .product = shape});
+  return steps;
 }
 
-// A + B (+ bias) in one kernel, then the activation (the generated
-// epilogue, in place), then + residual: the CPU GEMM's order.
+// The product with its bias, then the activation (the generated
+// epilogue, in place), then + residual.
 std::vector<CudaLibraryStep> matmul_epilogue(const Launch& l) {
   const auto c = decoded<MatmulEpilogueCall>(l);
   const MatmulCall& p = c.product;
   const int result = c.operands();
-  std::vector<int> buffers = {0, 1};
-  if (c.bias) buffers.push_back(c.bias_buffer());
-  buffers.push_back(result);
-  std::vector<CudaLibraryStep> steps = {product(p, c.bias, buffers)};
+  std::vector<CudaLibraryStep> steps =
+      product(p, c.bias ? std::optional<int>(c.bias_buffer()) : std::nullopt, 0, 1, result);
   const int64_t elements = p.m * p.n;
   if (!l.epilogue.empty()) {
     steps.push_back({.kernel = l.epilogue, .generated_epilogue = true, .threads = elements, .buffers = {result}});
@@ -164,7 +181,7 @@ bool has_cuda_implementation(const std::string& f) {
 
 std::vector<CudaLibraryStep> cuda_library_steps(const Launch& l) {
   const std::string& f = l.function;
-  if (f == "matmul") return {product(decoded<MatmulCall>(l), false, {0, 1, 2})};
+  if (f == "matmul") return product(decoded<MatmulCall>(l), std::nullopt, 0, 1, 2);
   if (f == "matmul_epilogue") return matmul_epilogue(l);
   if (f == "take") return {indexed<TakeCall>(l, "take", false)};
   if (f == "gather") return {indexed<GatherCall>(l, "gather", false)};

@@ -10,12 +10,21 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/program.h"
 
 namespace reforge::runtime {
+
+// A product C[b] = A[b] B[b] (+ C[b] with `accumulate`) of row-major
+// matrices, an operand possibly stored transposed: what cuBLAS can run.
+struct CudaProduct {
+  DType dtype = DType::f32;
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool a_transposed = false, b_transposed = false, accumulate = false;
+};
 
 struct CudaLibraryStep {
   // A GPU library kernel, or (generated_epilogue) the launch's epilogue
@@ -25,6 +34,9 @@ struct CudaLibraryStep {
   int64_t threads = 0;
   std::vector<int> buffers;        // which of the launch's buffers, in order
   std::vector<int64_t> constants;  // the library kernel's constants
+  // Set for a product (buffers A, B, C): the executor runs it on cuBLAS
+  // where it loads, else on `kernel`.
+  std::optional<CudaProduct> product;
 };
 
 // Throws Error naming the function when it has no GPU implementation.

@@ -161,20 +161,28 @@ __device__ void reforge_random_normal(const long long* args, long long t) {
   reforge_buffer<T>(args, 1)[t] = (T)(sqrt(-2.0 * log1p(-u1)) * cos(6.283185307179586 * u2));
 }
 
-// matmul: C[b] = A[b] B[b] (+ bias[j]), k summed in order. Buffers A, B,
-// [bias], C; constants batch, m, n, k, a_transposed, b_transposed, bias.
+// matmul: C[b] = A[b] B[b] (+ C[b] with accumulate), k summed in order.
+// Buffers A, B, C; constants batch, m, n, k, a_transposed, b_transposed,
+// accumulate. (The executor runs products on cuBLAS where it loads.)
 template <typename T>
 __device__ void reforge_matmul(const long long* args, long long t) {
   const long long* c = reforge_constants(args);
   const long long m = c[1], n = c[2], k = c[3];
-  const bool a_t = c[4] != 0, b_t = c[5] != 0, bias = c[6] != 0;
+  const bool a_t = c[4] != 0, b_t = c[5] != 0, accumulate = c[6] != 0;
   const long long j = t % n, i = t / n % m, b = t / n / m;
   const T* A = reforge_buffer<const T>(args, 0) + b * m * k;
   const T* B = reforge_buffer<const T>(args, 1) + b * k * n;
   T sum = 0;
   for (long long p = 0; p < k; ++p) sum += A[a_t ? p * m + i : i * k + p] * B[b_t ? j * k + p : p * n + j];
-  if (bias) sum += reforge_buffer<const T>(args, 2)[j];
-  reforge_buffer<T>(args, bias ? 3 : 2)[t] = sum;
+  T* C = reforge_buffer<T>(args, 2);
+  C[t] = accumulate ? C[t] + sum : sum;
+}
+
+// bias_rows: C[b, i, j] = bias[j], before a product adds onto it.
+// Buffers bias, C; constant n.
+template <typename T>
+__device__ void reforge_bias_rows(const long long* args, long long t) {
+  reforge_buffer<T>(args, 1)[t] = reforge_buffer<const T>(args, 0)[t % reforge_constants(args)[0]];
 }
 
 // add_in_place: C += R (a GEMM's residual, after its activation). Buffers R, C.
@@ -674,6 +682,8 @@ REFORGE_LIBRARY_KERNEL(reforge_random_normal_f64_i32, (reforge_random_normal<dou
 REFORGE_LIBRARY_KERNEL(reforge_random_normal_f64_i64, (reforge_random_normal<double, long long>))
 REFORGE_LIBRARY_KERNEL(reforge_matmul_f32, reforge_matmul<float>)
 REFORGE_LIBRARY_KERNEL(reforge_matmul_f64, reforge_matmul<double>)
+REFORGE_LIBRARY_KERNEL(reforge_bias_rows_f32, reforge_bias_rows<float>)
+REFORGE_LIBRARY_KERNEL(reforge_bias_rows_f64, reforge_bias_rows<double>)
 REFORGE_LIBRARY_KERNEL(reforge_add_in_place_f32, reforge_add_in_place<float>)
 REFORGE_LIBRARY_KERNEL(reforge_add_in_place_f64, reforge_add_in_place<double>)
 REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_f32, reforge_chunked_attention<float>)

@@ -106,7 +106,8 @@ std::span<const std::byte> Entry::output(const std::string& name) const {
 std::string Entry::machine() const {
   if (!gpu_) return describe_gemm(executor_->uses_generated_gemm());
   const CudaDeviceInfo& d = gpu_->device();
-  return fmt::format("GPU {} ({}, sm_{})", d.ordinal, d.name, d.sm);
+  return fmt::format("GPU {} ({}, sm_{}), products on {}", d.ordinal, d.name, d.sm,
+                     gpu_->uses_cublas() ? "cuBLAS" : "the GPU library's kernel");
 }
 
 void Entry::set_profiling(bool on) {

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/cublas.h"
 #include "runtime/cuda_driver.h"
 #include "tests/testing/gpu_run.h"
 #include "tests/testing/op_cases.h"
@@ -39,6 +40,9 @@ int run(bool host_code, int every) {
   const runtime::CudaDeviceInfo gpu = runtime::CudaDriver::get().device(0);
   fmt::print("GPU 0: {} (sm_{}), {:.1f} GiB free; kernels {}\n", gpu.name, gpu.sm, gpu.free_bytes / 1073741824.0,
              host_code ? "built for the host (stand-in driver)" : fmt::format("from NVRTC for sm_{}", gpu.sm));
+  fmt::print("matrix products on {}\n", runtime::Cublas::get()
+                                             ? std::string("cuBLAS")
+                                             : "the GPU library's kernel: " + runtime::Cublas::unavailable_reason());
   auto code_for = [&](const testing::GpuProgram& g) {
     return host_code ? testing::host_cuda_code(g.kernels) : testing::nvrtc_cuda_code(g.kernels, gpu.sm);
   };

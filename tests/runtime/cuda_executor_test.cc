@@ -131,6 +131,48 @@ TEST(CudaExecutor, TrainingStepsMatchTheInterpreter) {
   }
 }
 
+// Products run on cuBLAS where it loads (here the stand-in, which
+// computes column-major GEMMs as cuBLAS defines them) and on the GPU
+// library's own kernel otherwise: both against the interpreter, with
+// operands stored transposed, a batch, and a bias and activation (a GEMM
+// epilogue: the bias is put into C first, then the product added).
+TEST(CudaExecutor, ProductsRunOnCublasOrOnTheLibraryKernel) {
+  Graph g("products");
+  g.set_default_float(DType::f64);
+  Tensor a = g.input("a", {DType::f64, {3, 5, 4}});
+  Tensor b = g.input("b", {DType::f64, {3, 6, 4}});
+  Tensor x = g.input("x", {DType::f64, {5, 4}});
+  Tensor w = g.input("w", {DType::f64, {7, 4}});
+  Tensor bias = g.input("bias", {DType::f64, {7}});
+  g.output("a_bt", matmul(a, transpose(b, {0, 2, 1})));
+  g.output("at_a", matmul(transpose(a, {0, 2, 1}), a));
+  g.output("linear", gelu(matmul(x, transpose(w, {1, 0})) + bias));
+  ValueMap feeds;
+  int seed = 0;
+  for (const auto& [name, type] : std::vector<std::pair<std::string, TensorType>>{
+           {"a", {DType::f64, {3, 5, 4}}}, {"b", {DType::f64, {3, 6, 4}}}, {"x", {DType::f64, {5, 4}}},
+           {"w", {DType::f64, {7, 4}}}, {"bias", {DType::f64, {7}}}}) {
+    HostTensor t(type);
+    for (int64_t i = 0; i < t.size(); ++i) t[i] = std::sin(0.37 * (++seed));
+    feeds[name] = t;
+  }
+  const ValueMap want = run_graph(g, feeds);
+  GpuProgram p = lower_for_gpu(g);
+  const runtime::CudaCode code = host_code(p.kernels);
+  for (bool cublas : {true, false}) {
+    runtime::CudaExecutor gpu(p.program, code, {.cublas = cublas});
+    EXPECT_EQ(gpu.uses_cublas(), cublas);
+    feed(gpu, feeds);
+    gpu.run();
+    for (const auto& [name, expected] : want) {
+      const HostTensor got = output(gpu, name);
+      for (int64_t i = 0; i < expected.size(); ++i) {
+        ASSERT_NEAR(got[i], expected[i], 1e-12 * (1 + std::fabs(expected[i]))) << name << " " << i << " cublas " << cublas;
+      }
+    }
+  }
+}
+
 // One small program used by the checks below.
 GpuProgram small_program() {
   Graph g("small");
