@@ -5,24 +5,37 @@
 //     kernels and library kernels compiled by NVRTC for the GPU's
 //     architecture, against the interpreter with the op-equivalence
 //     table's tolerance; the exact cases bit for bit;
-//   - whole training steps with local and full attention (one Adam step),
+//   - whole training steps with LSH, local and full attention (one Adam step),
 //     loss, metrics and every updated parameter and moment to 1e-9 in f64.
+//   - with --artifacts=DIR (scripts/gpu_check.sh builds them): P1's CPU
+//     artifact (p1_cpu.rfa, L = 1K) and CUDA artifact (p1_cuda_1024.rfa)
+//     trained side by side through runtime::Model for three Adam steps:
+//     each loss to 1e-4, every parameter and moment to 1e-3; then each
+//     p1_cuda_<L>.rfa's median step time and the GPU memory its model
+//     took against its plan.
 // Ends with "N passed, M failed" and exits 1 on any failure.
 //
-//   gpu_check [--host_code] [--every=N]
+//   gpu_check [--host_code] [--every=N] [--artifacts=DIR]
 // --host_code builds the kernels for the host instead (a stand-in driver
 // runs them: how this program is tested without a GPU); --every=N checks
 // every N-th op case only.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/cublas.h"
 #include "runtime/cuda_driver.h"
+#include "runtime/reforge_runtime.h"
 #include "tests/testing/gpu_run.h"
+#include "tests/testing/model_pair.h"
 #include "tests/testing/op_cases.h"
 
 namespace reforge {
@@ -36,7 +49,65 @@ struct Tally {
   }
 };
 
-int run(bool host_code, int every) {
+// P1 through runtime::Model: the GPU against the CPU, then step times and
+// memory at each length there is an artifact for.
+void check_artifacts(const std::filesystem::path& dir, Tally& tally) {
+  constexpr int64_t kVocab = 256;
+  const std::filesystem::path cpu_path = dir / "p1_cpu.rfa", gpu_path = dir / "p1_cuda_1024.rfa";
+  try {
+    std::unique_ptr<runtime::Model> cpu = runtime::Model::open(cpu_path.string());
+    std::unique_ptr<runtime::Model> gpu = runtime::Model::open(gpu_path.string());
+    fmt::print("P1 at L = 1024 on {} against the CPU ({} threads)\n", gpu->train_step().machine(), cpu->threads());
+    const testing::PairDifference d = testing::train_side_by_side(*gpu, *cpu, 3, kVocab, 1);
+    tally.record(d.loss < 1e-4, "P1 losses, GPU against CPU", fmt::format("off by {:.3g}", d.loss));
+    tally.record(d.persistent < 1e-3, "P1 parameters after 3 Adam steps", fmt::format("off by {:.3g}", d.persistent));
+    fmt::print("  losses within {:.3g}, parameters within {:.3g}\n", d.loss, d.persistent);
+  } catch (const std::exception& e) {
+    tally.record(false, "P1 side by side", e.what());
+  }
+  std::vector<std::pair<int64_t, std::filesystem::path>> lengths;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    const std::string name = file.path().filename().string();
+    if (name.starts_with("p1_cuda_") && name.ends_with(".rfa")) {
+      lengths.emplace_back(std::atoll(name.c_str() + 8), file.path());
+    }
+  }
+  std::sort(lengths.begin(), lengths.end());
+  fmt::print("{:>8} {:>14} {:>12} {:>14} {:>14}\n", "L", "median step", "tokens/s", "GPU memory", "planned");
+  for (const auto& [length, path] : lengths) {
+    const std::string what = fmt::format("P1 step at L = {}", length);
+    try {
+      const int64_t free_before = runtime::CudaDriver::get().device(0).free_bytes;
+      std::unique_ptr<runtime::Model> gpu = runtime::Model::open(path.string());
+      const int64_t used = free_before - runtime::CudaDriver::get().device(0).free_bytes;
+      int64_t planned = 0;
+      for (const char* name : {"train_step", "forward"}) {
+        if (runtime::Entry* e = gpu->entry(name)) {
+          planned += e->program().arena_bytes;
+          for (const runtime::Slot& slot : e->program().slots) planned += slot.type.bytes();
+        }
+      }
+      gpu->initialise(1);
+      std::vector<double> seconds;
+      for (int step = 0; step < 6; ++step) {
+        testing::feed_synthetic(gpu->train_step(), step, kVocab);
+        const auto started = std::chrono::steady_clock::now();
+        gpu->step();
+        if (step > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      }
+      std::sort(seconds.begin(), seconds.end());
+      const double median = seconds[seconds.size() / 2];
+      const float loss = gpu->train_step().output_as<float>("loss")[0];
+      tally.record(std::isfinite(loss), what, fmt::format("loss {}", loss));
+      fmt::print("{:>8} {:>13.4f}s {:>12.0f} {:>11.1f} MiB {:>10.1f} MiB\n", length, median, length / median,
+                 used / 1048576.0, planned / 1048576.0);
+    } catch (const std::exception& e) {
+      tally.record(false, what, e.what());
+    }
+  }
+}
+
+int run(bool host_code, int every, const std::string& artifacts) {
   const runtime::CudaDeviceInfo gpu = runtime::CudaDriver::get().device(0);
   fmt::print("GPU 0: {} (sm_{}), {:.1f} GiB free; kernels {}\n", gpu.name, gpu.sm, gpu.free_bytes / 1073741824.0,
              host_code ? "built for the host (stand-in driver)" : fmt::format("from NVRTC for sm_{}", gpu.sm));
@@ -96,6 +167,7 @@ int run(bool host_code, int every) {
       tally.record(false, what, e.what());
     }
   }
+  if (!artifacts.empty()) check_artifacts(artifacts, tally);
   fmt::print("{} passed, {} failed\n", tally.passed, tally.failed);
   return tally.failed == 0 ? 0 : 1;
 }
@@ -106,18 +178,21 @@ int run(bool host_code, int every) {
 int main(int argc, char** argv) {
   bool host_code = false;
   int every = 1;
+  std::string artifacts;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--host_code") == 0) {
       host_code = true;
     } else if (std::strncmp(argv[i], "--every=", 8) == 0 && std::atoi(argv[i] + 8) > 0) {
       every = std::atoi(argv[i] + 8);
+    } else if (std::strncmp(argv[i], "--artifacts=", 12) == 0) {
+      artifacts = argv[i] + 12;
     } else {
-      fmt::print(stderr, "usage: gpu_check [--host_code] [--every=N]\n");
+      fmt::print(stderr, "usage: gpu_check [--host_code] [--every=N] [--artifacts=DIR]\n");
       return 2;
     }
   }
   try {
-    return reforge::run(host_code, every);
+    return reforge::run(host_code, every, artifacts);
   } catch (const std::exception& e) {
     fmt::print(stderr, "gpu_check: {}\n", e.what());
     return 1;

@@ -19,6 +19,7 @@
 #include "runtime/reforge_runtime.h"
 #include "tests/testing/gpu_run.h"
 #include "tests/testing/model_fixtures.h"
+#include "tests/testing/model_pair.h"
 #include "training/session.h"
 
 namespace reforge {
@@ -83,6 +84,18 @@ TEST(CudaModel, TrainsAsTheCpuArtifactDoes) {
   EXPECT_NEAR(loss_of(gpu_session->train_step(batch)), want, 1e-4 * std::fabs(want));
   EXPECT_NEAR(loss_of(gpu_session->forward(held_out, {"loss"})), loss_of(cpu_session->forward(held_out, {"loss"})),
               1e-4);
+}
+
+// The comparison the GPU check makes with P1 on a real GPU
+// (testing::train_side_by_side), on the stand-in with the tiny model.
+TEST(CudaModel, SideBySideWithTheCpuArtifact) {
+  const ReformerConfig config = testing::tiny_reformer_config();
+  std::unique_ptr<runtime::Model> cpu = open(compile_reformer_artifact(config, "tiny"), "tiny.rfa");
+  std::unique_ptr<runtime::Model> gpu = cuda_model(config);
+  const testing::PairDifference d = testing::train_side_by_side(*gpu, *cpu, 3, config.vocab_size, 5);
+  EXPECT_LT(d.loss, 1e-4);
+  EXPECT_LT(d.persistent, 1e-3);
+  EXPECT_GT(d.persistent, 0.0) << "float sums in another order differ somewhere";
 }
 
 // The training step's updates are carried over on the GPU: reading a
