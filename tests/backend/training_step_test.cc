@@ -132,14 +132,19 @@ TEST(CompiledTrainingStepF32, BufferReuseOnAndOffAreBitIdentical) {
 
 // f32 against the interpreter's f32 (which accumulates in double): the
 // first step's loss and gradients agree to single precision.
+// With the LSH layers decomposed (not fused), too.
 TEST(CompiledTrainingStepF32, FirstStepMatchesInterpreter) {
-  ReformerConfig config = testing::tiny_reformer_config();
-  CompiledStep step = compile_step(config, DType::f32, {});
-  InterpreterTrainer reference(*step.graph, step.step, 5);
-  std::unique_ptr<CpuTrainer> compiled = trainer(step);
-  ValueMap batch = batch_of(config, 1, DType::f32);
-  ValueMap want = reference.run_step(batch), got = compiled->run_step(batch);
-  for (const auto& [name, value] : want) EXPECT_LT(relative_difference(got.at(name), value), 1e-4) << name;
+  for (bool lsh_fusion : {true, false}) {
+    ReformerConfig config = testing::tiny_reformer_config();
+    CompiledStep step = compile_step(config, DType::f32, {.lsh_fusion = lsh_fusion});
+    InterpreterTrainer reference(*step.graph, step.step, 5);
+    std::unique_ptr<CpuTrainer> compiled = trainer(step);
+    ValueMap batch = batch_of(config, 1, DType::f32);
+    ValueMap want = reference.run_step(batch), got = compiled->run_step(batch);
+    for (const auto& [name, value] : want) {
+      EXPECT_LT(relative_difference(got.at(name), value), 1e-4) << name << (lsh_fusion ? "" : ", LSH decomposed");
+    }
+  }
 }
 
 }  // namespace
