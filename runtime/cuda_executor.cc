@@ -267,6 +267,11 @@ CUdeviceptr CudaExecutor::address(const BufferRef& ref) const {
   return (ref.slot < 0 ? arena_ : slots_.at(ref.slot)) + static_cast<CUdeviceptr>(ref.offset);
 }
 
+std::string CudaExecutor::machine() const {
+  return fmt::format("GPU {} ({}, sm_{}), products on {}", device_.ordinal, device_.name, device_.sm,
+                     uses_cublas() ? "cuBLAS" : "the GPU library's kernel");
+}
+
 std::string CudaExecutor::describe(const Launch& l) const {
   return fmt::format("{} ({}, {})", l.node, l.op, l.source);
 }

@@ -21,6 +21,7 @@
 #include "runtime/cublas.h"
 #include "runtime/cuda_driver.h"
 #include "runtime/program.h"
+#include "runtime/program_runner.h"
 
 namespace reforge::runtime {
 
@@ -31,7 +32,7 @@ struct CudaExecutorOptions {
   bool cublas = true;
 };
 
-class CudaExecutor {
+class CudaExecutor : public ProgramRunner {
  public:
   // Throws Error naming what cannot run: no GPU code for a kernel, a library
   // call, too little free GPU memory, code the GPU cannot load.
@@ -40,33 +41,37 @@ class CudaExecutor {
   CudaExecutor(const CudaExecutor&) = delete;
   CudaExecutor& operator=(const CudaExecutor&) = delete;
 
-  const Program& program() const { return program_; }
+  const Program& program() const override { return program_; }
   const CudaDeviceInfo& device() const { return device_; }
+  // The GPU, and what runs its products.
+  std::string machine() const override;
   // Whether the program's matrix products run on cuBLAS (it loads and
   // starts here, and the program has products).
   bool uses_cublas() const { return cublas_handle_ != nullptr; }
 
   // Persistent slots by name; -1 when there is none.
-  int find_slot(const std::string& name) const;
+  int find_slot(const std::string& name) const override;
   // Copies the slot's bytes from or to the host (its type's size).
-  void write_slot(int slot, const void* host);
-  void read_slot(int slot, void* host) const;
+  void write_slot(int slot, const void* host) override;
+  void read_slot(int slot, void* host) const override;
+  bool slots_are_host_memory() const override { return false; }
   // An output of the last run, copied to the host (its type's size).
-  const ProgramOutput& output_info(const std::string& name) const;
-  void read_output(const std::string& name, void* host) const;
+  const ProgramOutput& output_info(const std::string& name) const override;
+  const std::byte* output_in_place(const std::string&) const override { return nullptr; }
+  void read_output(const std::string& name, void* host) const override;
   // Copies an output of the last run into a slot on the GPU (a training
   // step's updated parameter into the parameter's slot).
-  void copy_output_to_slot(const std::string& output, int slot);
+  void copy_output_to_slot(const std::string& output, int slot) override;
 
   // Issues every launch once, in order, and waits for the GPU. An Error
   // names the launch (kernel, node, op and DSL line) that failed; a
   // failure the GPU reports only when the stream is waited on names the
   // step unless synchronous launches are on.
-  void run();
+  void run() override;
 
   // Per-launch times from CUDA events, summed over runs (seconds).
-  void set_profiling(bool on) { profiling_ = on; }
-  const std::vector<double>& seconds() const { return seconds_; }
+  void set_profiling(bool on) override { profiling_ = on; }
+  const std::vector<double>& seconds() const override { return seconds_; }
   // Waits for the GPU after each launch, so a failure names its launch.
   void set_synchronous(bool on) { synchronous_ = on; }
 

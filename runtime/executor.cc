@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "base/error.h"
+#include "runtime/gemm.h"
 #include "runtime/library_calls.h"
 #include "runtime/thread_scratch.h"
 
@@ -158,5 +159,29 @@ const ProgramOutput& Executor::output_info(const std::string& name) const {
 }
 
 const std::byte* Executor::output(const std::string& name) const { return address(output_info(name).where); }
+
+std::string Executor::machine() const { return describe_gemm(uses_generated_gemm()); }
+
+void Executor::write_slot(int slot, const void* host) {
+  std::memcpy(slot_data_.at(slot), host, static_cast<size_t>(program_.slots.at(slot).type.bytes()));
+}
+
+void Executor::read_slot(int slot, void* host) const {
+  std::memcpy(host, slot_data_.at(slot), static_cast<size_t>(program_.slots.at(slot).type.bytes()));
+}
+
+void Executor::read_output(const std::string& name, void* host) const {
+  std::memcpy(host, output(name), static_cast<size_t>(output_info(name).type.bytes()));
+}
+
+void Executor::copy_output_to_slot(const std::string& name, int slot) {
+  const ProgramOutput& o = output_info(name);
+  const Slot& s = program_.slots.at(slot);
+  if (o.type != s.type) {
+    throw Error(fmt::format("output '{}' ({}) cannot be carried into slot '{}' ({})", name, type_to_string(o.type),
+                            s.name, type_to_string(s.type)));
+  }
+  std::memcpy(slot_data_.at(slot), output(name), static_cast<size_t>(o.type.bytes()));
+}
 
 }  // namespace reforge::runtime

@@ -13,6 +13,7 @@
 
 #include "runtime/library.h"
 #include "runtime/program.h"
+#include "runtime/program_runner.h"
 #include "runtime/thread_pool.h"
 
 namespace reforge::runtime {
@@ -55,7 +56,7 @@ struct ExecutorOptions {
   Communicator* communicator = nullptr;
 };
 
-class Executor {
+class Executor : public ProgramRunner {
  public:
   // `resolve` finds code by symbol, null when missing: an Error for a
   // launch's kernel; the generated GEMM micro-kernel is optional (matmuls
@@ -63,7 +64,9 @@ class Executor {
   Executor(Program program, const KernelResolver& resolve, int threads = 0);
   Executor(Program program, const KernelResolver& resolve, const ExecutorOptions& options);
 
-  const Program& program() const { return program_; }
+  const Program& program() const override { return program_; }
+  // The GEMM it runs products on.
+  std::string machine() const override;
   int threads() const { return pool_->threads(); }
   std::byte* arena_data() const { return arena_data_; }
   ThreadPool& pool() { return *pool_; }
@@ -72,12 +75,15 @@ class Executor {
   bool uses_generated_gemm() const { return gemm_micro_kernel_ != nullptr; }
 
   // Persistent slots by name; -1 when there is none.
-  int find_slot(const std::string& name) const;
+  int find_slot(const std::string& name) const override;
   std::byte* slot_data(int slot) { return slot_data_.at(slot); }
   const std::byte* slot_data(int slot) const { return slot_data_.at(slot); }
+  void write_slot(int slot, const void* host) override;
+  void read_slot(int slot, void* host) const override;
+  bool slots_are_host_memory() const override { return true; }
 
   // Runs every launch once. An error names the launch's node.
-  void run();
+  void run() override;
 
   // With checking on, run() scans each launch's result for NaN and
   // infinity and throws an Error naming the first launch (node, op and
@@ -85,12 +91,15 @@ class Executor {
   void set_checking_numerics(bool on) { checking_numerics_ = on; }
 
   // With profiling on, run() adds each launch's wall time to seconds().
-  void set_profiling(bool on) { profiling_ = on; }
-  const std::vector<double>& seconds() const { return seconds_; }
+  void set_profiling(bool on) override { profiling_ = on; }
+  const std::vector<double>& seconds() const override { return seconds_; }
 
   // Where an output of the last run is.
   const std::byte* output(const std::string& name) const;
-  const ProgramOutput& output_info(const std::string& name) const;
+  const ProgramOutput& output_info(const std::string& name) const override;
+  const std::byte* output_in_place(const std::string& name) const override { return output(name); }
+  void read_output(const std::string& name, void* host) const override;
+  void copy_output_to_slot(const std::string& output, int slot) override;
 
  private:
   std::byte* address(const BufferRef& ref) const;

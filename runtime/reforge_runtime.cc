@@ -65,11 +65,7 @@ void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
       throw Error(fmt::format("input '{}' of '{}' is {} ({} bytes), given {} bytes", name, name_,
                               type_to_string(s.type), s.type.bytes(), bytes));
     }
-    if (gpu_) {
-      gpu_->write_slot(gpu_->find_slot(name), data);
-    } else {
-      std::memcpy(executor_->slot_data(executor_->find_slot(name)), data, bytes);
-    }
+    runner_->write_slot(runner_->find_slot(name), data);
     return;
   }
   std::string known;
@@ -77,52 +73,36 @@ void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
   throw Error(fmt::format("'{}' has no input '{}' (its inputs: {})", name_, name, known));
 }
 
-const Program& Entry::program() const { return gpu_ ? gpu_->program() : executor_->program(); }
+const Program& Entry::program() const { return runner_->program(); }
 
 void Entry::run() {
-  if (!gpu_) {
-    executor_->run();
-    return;
-  }
-  model_->prepare_gpu_run(*this);
+  model_->prepare_run(*this);
   copied_outputs_.clear();
-  gpu_->run();
+  runner_->run();
 }
 
 std::span<const std::byte> Entry::output(const std::string& name) const {
-  if (!gpu_) {
-    const ProgramOutput& o = executor_->output_info(name);
-    return {executor_->output(name), static_cast<size_t>(o.where.bytes)};
-  }
+  const ProgramOutput& o = runner_->output_info(name);
+  if (const std::byte* in_place = runner_->output_in_place(name)) return {in_place, static_cast<size_t>(o.where.bytes)};
   auto it = copied_outputs_.find(name);
   if (it == copied_outputs_.end()) {
-    std::vector<std::byte> bytes(gpu_->output_info(name).type.bytes());
-    gpu_->read_output(name, bytes.data());
+    std::vector<std::byte> bytes(o.type.bytes());
+    runner_->read_output(name, bytes.data());
     it = copied_outputs_.emplace(name, std::move(bytes)).first;
   }
   return it->second;
 }
 
-std::string Entry::machine() const {
-  if (!gpu_) return describe_gemm(executor_->uses_generated_gemm());
-  const CudaDeviceInfo& d = gpu_->device();
-  return fmt::format("GPU {} ({}, sm_{}), products on {}", d.ordinal, d.name, d.sm,
-                     gpu_->uses_cublas() ? "cuBLAS" : "the GPU library's kernel");
-}
+bool Entry::on_gpu() const { return dynamic_cast<const CudaExecutor*>(runner_.get()) != nullptr; }
 
-void Entry::set_profiling(bool on) {
-  if (gpu_) {
-    gpu_->set_profiling(on);
-  } else {
-    executor_->set_profiling(on);
-  }
-}
+void Entry::set_profiling(bool on) { runner_->set_profiling(on); }
 
-const std::vector<double>& Entry::seconds() const { return gpu_ ? gpu_->seconds() : executor_->seconds(); }
+const std::vector<double>& Entry::seconds() const { return runner_->seconds(); }
 
 Executor& Entry::executor() {
-  if (!executor_) throw Error(fmt::format("'{}' runs on a GPU: it has no CPU executor", name_));
-  return *executor_;
+  auto* cpu = dynamic_cast<Executor*>(runner_.get());
+  if (!cpu) throw Error(fmt::format("'{}' runs on a GPU: it has no CPU executor", name_));
+  return *cpu;
 }
 
 const Executor& Entry::executor() const { return const_cast<Entry*>(this)->executor(); }
@@ -175,29 +155,15 @@ Model::~Model() = default;
 void Model::build(const OpenOptions& options) {
   pool_ = std::make_unique<ThreadPool>(options.threads);
   for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
-  if (artifact_.for_cuda()) {
-    build_gpu();
-    return;
-  }
-
-  std::unordered_map<std::string, std::byte*> persistent_memory;
-  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
-    persistent_memory.emplace(artifact_.persistent[i].name, persistent_[i].data());
-  }
   // Entry points never run at the same time and nothing in an arena
-  // outlives its run: one arena, as large as the largest, serves them all.
+  // outlives its run: one arena, as large as the largest, serves them all
+  // on the CPU. (On a GPU each has its own, and its own parameter slots,
+  // kept in step through the host mirror.)
   int64_t arena_bytes = 0;
   for (const EntryPoint& e : artifact_.entries) arena_bytes = std::max(arena_bytes, e.program.arena_bytes);
-  arena_ = AlignedBuffer(arena_bytes);
-  ExecutorOptions executor_options{.pool = pool_.get(),
-                                   .slot_memory = [&](const Slot& s) -> std::byte* {
-                                     auto it = persistent_memory.find(s.name);
-                                     return it == persistent_memory.end() ? nullptr : it->second;
-                                   },
-                                   .arena_memory = [this](int64_t) { return arena_.data(); },
-                                   .communicator = options.communicator};
-  Code* code = code_.get();
-  auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
+  if (!artifact_.for_cuda()) arena_ = AlignedBuffer(arena_bytes);
+  std::set<std::string> persistent;
+  for (const PersistentInit& p : artifact_.persistent) persistent.insert(p.name);
   // train_step first, so train_step() is entries_[0].
   std::vector<const EntryPoint*> order = {artifact_.entry("train_step")};
   for (const EntryPoint& e : artifact_.entries) {
@@ -207,62 +173,57 @@ void Model::build(const OpenOptions& options) {
     auto entry = std::make_unique<Entry>();
     entry->model_ = this;
     entry->name_ = e->name;
-    entry->executor_ = std::make_unique<Executor>(e->program, resolve, executor_options);
-    for (const Slot& s : e->program.slots) {
-      if (s.role == SlotRole::fed && !persistent_memory.count(s.name)) entry->inputs_.push_back(s);
-    }
-    entries_.push_back(std::move(entry));
-  }
-  Executor& train = entries_[0]->executor();
-  for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
-    int slot = train.find_slot(c.slot);
-    carried_.push_back(
-        {train.slot_data(slot), train.output(c.next), static_cast<size_t>(train.output_info(c.next).where.bytes)});
-  }
-}
-
-// Each entry point on the GPU with its own slots and arena; the
-// parameters and optimizer state reach them from the host mirror, and
-// after a step the updates are carried over on the GPU (Model::step).
-void Model::build_gpu() {
-  std::vector<const EntryPoint*> order = {artifact_.entry("train_step")};
-  for (const EntryPoint& e : artifact_.entries) {
-    if (e.name != "train_step") order.push_back(&e);
-  }
-  std::set<std::string> persistent;
-  for (const PersistentInit& p : artifact_.persistent) persistent.insert(p.name);
-  for (const EntryPoint* e : order) {
-    auto entry = std::make_unique<Entry>();
-    entry->model_ = this;
-    entry->name_ = e->name;
-    entry->gpu_ = std::make_unique<CudaExecutor>(e->program, artifact_.cuda);
+    entry->runner_ = runner_for(*e, options);
     for (const Slot& s : e->program.slots) {
       if (s.role == SlotRole::fed && !persistent.count(s.name)) entry->inputs_.push_back(s);
     }
     entries_.push_back(std::move(entry));
   }
+  ProgramRunner& train = *entries_[0]->runner_;
+  for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
+    carried_.emplace_back(c.next, train.find_slot(c.slot));
+  }
+}
+
+std::unique_ptr<ProgramRunner> Model::runner_for(const EntryPoint& e, const OpenOptions& options) {
+  if (artifact_.for_cuda()) return std::make_unique<CudaExecutor>(e.program, artifact_.cuda);
+  std::unordered_map<std::string, std::byte*> persistent_memory;
+  for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
+    persistent_memory.emplace(artifact_.persistent[i].name, persistent_[i].data());
+  }
+  ExecutorOptions executor_options{.pool = pool_.get(),
+                                   .slot_memory = [&](const Slot& s) -> std::byte* {
+                                     auto it = persistent_memory.find(s.name);
+                                     return it == persistent_memory.end() ? nullptr : it->second;
+                                   },
+                                   .arena_memory = [this](int64_t) { return arena_.data(); },
+                                   .communicator = options.communicator};
+  Code* code = code_.get();
+  auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
+  return std::make_unique<Executor>(e.program, resolve, executor_options);
 }
 
 void Model::copy_persistent_to_host() {
-  if (!newer_on_gpu_) return;
-  CudaExecutor& gpu = *newer_on_gpu_->gpu_;
+  if (!newer_on_device_) return;
+  ProgramRunner& device = *newer_on_device_->runner_;
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
-    const int slot = gpu.find_slot(artifact_.persistent[i].name);
-    if (slot >= 0) gpu.read_slot(slot, persistent_[i].data());
+    const int slot = device.find_slot(artifact_.persistent[i].name);
+    if (slot >= 0) device.read_slot(slot, persistent_[i].data());
   }
   // The mirror is that entry's values now, a version the others lack.
   ++host_version_;
-  newer_on_gpu_->persistent_version_ = host_version_;
-  newer_on_gpu_ = nullptr;
+  newer_on_device_->persistent_version_ = host_version_;
+  newer_on_device_ = nullptr;
 }
 
-void Model::prepare_gpu_run(Entry& entry) {
-  if (newer_on_gpu_ && newer_on_gpu_ != &entry) copy_persistent_to_host();
-  if (newer_on_gpu_ == &entry || entry.persistent_version_ == host_version_) return;
-  CudaExecutor& gpu = *entry.gpu_;
+void Model::prepare_run(Entry& entry) {
+  ProgramRunner& runner = *entry.runner_;
+  if (runner.slots_are_host_memory()) return;  // its parameter slots are the mirror itself
+  if (newer_on_device_ && newer_on_device_ != &entry) copy_persistent_to_host();
+  if (newer_on_device_ == &entry || entry.persistent_version_ == host_version_) return;
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
-    const int slot = gpu.find_slot(artifact_.persistent[i].name);
-    if (slot >= 0) gpu.write_slot(slot, persistent_[i].data());
+    const int slot = runner.find_slot(artifact_.persistent[i].name);
+    if (slot >= 0) runner.write_slot(slot, persistent_[i].data());
   }
   entry.persistent_version_ = host_version_;
 }
@@ -282,7 +243,7 @@ Entry* Model::entry(const std::string& name) {
 }
 
 void Model::initialise(uint64_t seed) {
-  newer_on_gpu_ = nullptr;  // every value is the host's now
+  newer_on_device_ = nullptr;  // every value is the host's now
   ++host_version_;
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
     const PersistentInit& p = artifact_.persistent[i];
@@ -324,14 +285,8 @@ std::vector<ProgramOutput> Model::step_results() const {
 void Model::step() {
   Entry& train = *entries_[0];
   train.run();
-  if (!train.on_gpu()) {
-    for (const CarriedCopy& c : carried_) std::memcpy(c.slot, c.next, c.bytes);
-    return;
-  }
-  for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
-    train.gpu_->copy_output_to_slot(c.next, train.gpu_->find_slot(c.slot));
-  }
-  newer_on_gpu_ = &train;
+  for (const auto& [output, slot] : carried_) train.runner_->copy_output_to_slot(output, slot);
+  if (!train.runner_->slots_are_host_memory()) newer_on_device_ = &train;
 }
 
 }  // namespace reforge::runtime

@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -33,6 +34,7 @@
 #include "runtime/communicator.h"
 #include "runtime/cuda_executor.h"
 #include "runtime/executor.h"
+#include "runtime/program_runner.h"
 
 namespace reforge::runtime {
 
@@ -46,7 +48,8 @@ struct OpenOptions {
 class Model;
 
 // One entry point of an opened model: its inputs, outputs and program,
-// run by the CPU's executor or, for a CUDA artifact, the GPU's.
+// run by a ProgramRunner — the CPU's executor or, for a CUDA artifact,
+// the GPU's.
 class Entry {
  public:
   const std::string& name() const { return name_; }
@@ -70,9 +73,9 @@ class Entry {
     return {reinterpret_cast<const T*>(raw.data()), raw.size() / sizeof(T)};
   }
 
-  bool on_gpu() const { return gpu_ != nullptr; }
+  bool on_gpu() const;
   // Where it runs, in words: the CPU's GEMM, or the GPU.
-  std::string machine() const;
+  std::string machine() const { return runner_->machine(); }
   // With profiling on, run() adds each launch's time to seconds() (CUDA
   // events on a GPU).
   void set_profiling(bool on);
@@ -85,11 +88,10 @@ class Entry {
   friend class Model;
   Model* model_ = nullptr;
   std::string name_;
-  std::unique_ptr<Executor> executor_;
-  std::unique_ptr<CudaExecutor> gpu_;
+  std::unique_ptr<ProgramRunner> runner_;
   std::vector<Slot> inputs_;
-  // On a GPU: outputs copied to the host since the last run, and the
-  // version of the model's host values its parameter slots hold.
+  // Off the host (a GPU): outputs copied to the host since the last run,
+  // and the version of the model's host values its parameter slots hold.
   mutable std::unordered_map<std::string, std::vector<std::byte>> copied_outputs_;
   int64_t persistent_version_ = -1;
 };
@@ -145,18 +147,14 @@ class Model {
  private:
   Model() = default;
   void build(const OpenOptions& options);
-  void build_gpu();
-  // The GPU's newest persistent values into the host mirror.
+  // The entry point's program on the CPU (sharing the model's parameter
+  // buffers and arena) or, for a CUDA artifact, on GPU 0.
+  std::unique_ptr<ProgramRunner> runner_for(const EntryPoint& e, const OpenOptions& options);
+  // The device's newest persistent values into the host mirror.
   void copy_persistent_to_host();
-  // Before `entry` runs on the GPU: its parameter slots hold the newest values.
-  void prepare_gpu_run(Entry& entry);
+  // Before `entry` runs: its parameter slots hold the newest values.
+  void prepare_run(Entry& entry);
   friend class Entry;
-
-  struct CarriedCopy {
-    std::byte* slot;
-    const std::byte* next;
-    size_t bytes;
-  };
 
   Artifact artifact_;
   std::unique_ptr<Code> code_;
@@ -164,12 +162,13 @@ class Model {
   AlignedBuffer arena_;                          // shared by every entry point
   std::vector<AlignedBuffer> persistent_;        // in artifact_.persistent's order
   std::vector<std::unique_ptr<Entry>> entries_;  // train_step first
-  std::vector<CarriedCopy> carried_;
-  // GPU models: the host mirror's version (raised whenever the caller may
-  // have written it), and the entry whose GPU slots are newer than the
-  // mirror (the training step after a step), or null.
+  // The training step's carried updates: output, and the slot it goes to.
+  std::vector<std::pair<std::string, int>> carried_;
+  // Slots off the host (a GPU): the host mirror's version (raised whenever
+  // the caller may have written it), and the entry whose slots are newer
+  // than the mirror (the training step after a step), or null.
   int64_t host_version_ = 0;
-  Entry* newer_on_gpu_ = nullptr;
+  Entry* newer_on_device_ = nullptr;
 };
 
 }  // namespace reforge::runtime
