@@ -145,11 +145,11 @@ std::vector<CudaLibraryStep> lsh_attention(const Launch& l, bool backward) {
   const kernels::LshGpuWorkspace w = kernels::LshGpuWorkspace::of(s, dtype_bytes(f.dtype), backward);
   if (stride < w.bytes) throw Error("internal error: the LSH workspace has no room for the GPU kernels' values");
   const std::vector<int> buffers = all_buffers(l);
-  const std::vector<int64_t> constants = {f.slices,   s.length,   s.rounds,       s.chunk,  s.dk,
-                                          s.dv,       s.valid,    s.per_round,    s.causal, with_output,
-                                          stride,     w.sorted,   w.where,        w.counts, w.cursor,
-                                          w.inverse_norm, w.weight, w.row_max,  w.inverse_sum, w.g_dot,
-                                          backward};
+  // In the order the kernels' ReforgeLsh reads them (cuda_library_source.h).
+  const std::vector<int64_t> constants = {f.slices,      s.length,    s.rounds, s.chunk,        s.dk,     s.dv,
+                                          s.valid,       s.per_round, s.causal, with_output,    stride,   w.sorted,
+                                          w.where,       w.counts,    w.cursor, w.inverse_norm, w.weight, w.row_max,
+                                          w.inverse_sum, w.g_dot,     backward};
   const std::string types = type_suffix(f.dtype) + "_" + type_suffix(f.bucket_type);
   auto step = [&](const char* kernel, int64_t threads) {
     return CudaLibraryStep{.kernel = fmt::format("reforge_lsh_{}_{}", kernel, types),

@@ -385,14 +385,13 @@ __device__ void reforge_chunked_attention_grad_keys(const long long* args, long 
 // causal, with_output, the workspace's bytes per slice, then the offsets
 // of the slice's values in it (runtime/kernels/lsh_gpu_workspace.h):
 // sorted, where, counts, cursor, inverse_norm, weight, row_max,
-// inverse_sum, g_dot;
-// last, whether the launch is the gradient's. Buffers: q, v, buckets,
-// key (unread), [cotangent,] result, workspace.
+// inverse_sum, g_dot; last, whether the launch is the gradient's.
+// Buffers: q, v, buckets, key (unread), [cotangent,] result, workspace.
 
-struct ReforgeLsh {
-  long long slices, length, rounds, chunk, dk, dv, valid, per_round, stride;
+struct ReforgeLsh {  // the constants, in order
+  long long slices, length, rounds, chunk, dk, dv, valid, per_round;
   bool causal, with_output;
-  long long sorted, where, counts, cursor, inverse_norm, weight, row_max, inverse_sum, g_dot;
+  long long stride, sorted, where, counts, cursor, inverse_norm, weight, row_max, inverse_sum, g_dot;
   bool gradient;
   __device__ long long chunks() const { return rounds * length / chunk; }
   __device__ long long buckets() const { return rounds * per_round; }
@@ -413,8 +412,8 @@ __device__ ReforgeLshSlice<T, B> reforge_lsh_slice(const long long* args, long l
   const long long* c = reforge_constants(args);
   ReforgeLshSlice<T, B> x;
   ReforgeLsh& s = x.s;
-  s = {c[0],  c[1],  c[2],  c[3],  c[4],  c[5],  c[6],  c[7],  c[10], c[8] != 0,
-       c[9] != 0, c[11], c[12], c[13], c[14], c[15], c[16], c[17], c[18], c[19], c[20] != 0};
+  s = {c[0],  c[1],  c[2],  c[3],  c[4],  c[5],  c[6],  c[7],  c[8] != 0, c[9] != 0, c[10],
+       c[11], c[12], c[13], c[14], c[15], c[16], c[17], c[18], c[19], c[20] != 0};
   const bool gradient = s.gradient;
   const long long row = gradient ? s.dk + s.dv * (s.with_output ? 2 : 1) : s.dv;
   x.q = reforge_buffer<const T>(args, 0) + slice * s.length * s.dk;

@@ -10,8 +10,8 @@
 
 #include "runtime/cpu_features.h"
 #include "runtime/cuda_device.h"
+#include "runtime/cuda_executor.h"
 #include "runtime/cuda_library.h"
-#include "runtime/gemm.h"
 #include "runtime/process_memory.h"
 #include "runtime/shared_code.h"
 

@@ -32,7 +32,6 @@
 #include "runtime/artifact.h"
 #include "runtime/code.h"
 #include "runtime/communicator.h"
-#include "runtime/cuda_executor.h"
 #include "runtime/executor.h"
 #include "runtime/program_runner.h"
 

@@ -6,9 +6,8 @@
 // rounds, a single chunk (its window is itself twice), two slices, 32-
 // and 64-bit buckets; the gradient with and without the forward's result
 // beside it. In double the two differ only in the order of their sums.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,8 +15,8 @@
 #include <random>
 #include <string>
 
-#include "compiler/ir/graph.h"
 #include "compiler/interpreter/interpreter.h"
+#include "compiler/ir/graph.h"
 #include "tests/testing/gpu_run.h"
 
 namespace reforge {
@@ -91,8 +90,8 @@ void expect_near(const HostTensor& got, const HostTensor& want, double relative,
 
 void expect_gpu_matches_reference(const Case& k, DType dtype, double relative) {
   for (const auto& [gradient, with_output] : {std::pair{false, false}, {true, false}, {true, true}}) {
-    const std::string what = fmt::format("{} {}{}", dtype_name(dtype), gradient ? "gradient" : "forward",
-                                         with_output ? " with output" : "");
+    const std::string what =
+        fmt::format("{} {}{}", dtype_name(dtype), gradient ? "gradient" : "forward", with_output ? " with output" : "");
     Built b = fused_call(k, dtype, gradient, with_output);
     testing::GpuProgram p = testing::lower_for_gpu(*b.graph);
     ASSERT_TRUE(testing::runs_on_gpu(p.program)) << what;

@@ -43,8 +43,7 @@ void feed_synthetic(runtime::Entry& entry, int64_t step, int64_t vocab) {
   }
 }
 
-PairDifference train_side_by_side(runtime::Model& got, runtime::Model& want, int steps, int64_t vocab,
-                                  uint64_t seed) {
+PairDifference train_side_by_side(runtime::Model& got, runtime::Model& want, int steps, int64_t vocab, uint64_t seed) {
   PairDifference d;
   got.initialise(seed);
   want.initialise(seed);

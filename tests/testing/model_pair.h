@@ -22,7 +22,6 @@ struct PairDifference {
 
 // Initialises both from `seed`, runs `steps` training steps on each and
 // compares; `got` against `want`. Their parameters must be f32.
-PairDifference train_side_by_side(runtime::Model& got, runtime::Model& want, int steps, int64_t vocab,
-                                  uint64_t seed);
+PairDifference train_side_by_side(runtime::Model& got, runtime::Model& want, int steps, int64_t vocab, uint64_t seed);
 
 }  // namespace reforge::testing

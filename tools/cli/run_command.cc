@@ -12,7 +12,6 @@
 #include "models/model_registry.h"
 #include "models/reformer_artifact.h"
 #include "runtime/checkpoint.h"
-#include "runtime/gemm.h"
 #include "runtime/profile_report.h"
 #include "runtime/reforge_runtime.h"
 #include "tools/cli/command.h"
