@@ -489,6 +489,13 @@ void check_artifact(const Artifact& a, const std::string& origin) {
 int64_t bytes_to_run(const Artifact& a) {
   int64_t total = 0;
   auto add = [&](int64_t bytes) { total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes; };
+  if (a.for_cuda()) {
+    for (const EntryPoint& e : a.entries) {
+      add(e.program.arena_bytes);
+      for (const Slot& s : e.program.slots) add(s.type.bytes());
+    }
+    return total;
+  }
   for (const PersistentInit& p : a.persistent) add(p.type.bytes());
   int64_t arena = 0;  // one arena serves every entry point
   for (const EntryPoint& e : a.entries) {

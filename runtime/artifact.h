@@ -88,8 +88,10 @@ struct Artifact {
   const EntryPoint* entry(std::string_view name) const;
 };
 
-// The bytes running it allocates: the persistent values, every entry
-// point's slots and the one arena they share (saturating at INT64_MAX).
+// The bytes running it allocates on its machine (saturating at
+// INT64_MAX): on the CPU the persistent values, every entry point's slots
+// and the one arena they share; on a GPU every entry point's slots and
+// its own arena (the persistent values' host mirror is host memory).
 int64_t bytes_to_run(const Artifact& artifact);
 
 std::string encode_artifact(const Artifact& artifact);
