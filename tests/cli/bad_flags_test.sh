@@ -74,6 +74,7 @@ check "--eval_batches must be between 1 and 100000, got 0" train duplication --e
 check "--keep_checkpoints must be at least 1, got 0" train duplication --keep_checkpoints=0
 check "--checkpoint_every must be 0 or more" train duplication --checkpoint_every=-1
 check "--samples must be 0..1000" train duplication --samples=-1
+check "--samples generates text, byte by byte: duplication's vocabulary has 8 symbols, not 256" train duplication --steps=1 --samples=3
 check "--seed must be 0 or more, got -1" train duplication --seed=-1
 check "--threads must be between 0 (all cores) and 1024" train duplication --threads=5000
 check "--log_format must be text or jsonl, got 'xml'" train duplication --log_format=xml

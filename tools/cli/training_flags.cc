@@ -73,6 +73,12 @@ training::TrainingOptions training_options(const Flags& flags, const std::string
   if (o.sample_length < 1 || o.sample_length > 1000000) {
     throw UsageError(fmt::format("--sample_length must be 1..1000000, got {}", o.sample_length));
   }
+  // Samples continue text prompts ("The "), byte by byte.
+  if (o.samples > 0 && config.vocab_size < 256) {
+    throw UsageError(fmt::format("--samples generates text, byte by byte: {}'s vocabulary has {} symbols, not 256 "
+                                 "(sample a text model such as byte-lm)",
+                                 model, config.vocab_size));
+  }
   o.model = model;
   o.config = config_record(config);
   o.compiler_version = kCompilerVersion;
