@@ -1,8 +1,10 @@
 // The fused chunked-attention kernel in float (the runtime's) against the
 // same kernel in double (which tests/passes/chunked_attention_fusion_test
 // holds against the decomposed attention), on random slices: local and
-// full, causal and bidirectional, padded, shared-QK, and lengths that are
-// and are not multiples of its query and key tiles.
+// full, causal and bidirectional, padded, shared-QK, lengths that are and
+// are not multiples of its query and key tiles, and a single look-back
+// chunk (its window is itself twice: position 0 sees only its own key,
+// masked, twice).
 #include "runtime/kernels/chunked_attention_kernel.h"
 
 #include <gtest/gtest.h>

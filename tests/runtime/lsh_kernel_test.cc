@@ -1,11 +1,13 @@
 // The runtime's fused LSH-attention kernel (lsh_attention_kernel.h: it
 // streams, combining the rounds as it goes, and rebuilds the probabilities
-// from the kept logsumexps in the backward), in float and in double,
+// in the backward), in float and in double,
 // against the reference kernel the interpreter runs
 // (lsh_attention_reference.h, double), on random slices: causal and
 // bidirectional, padded, one to four rounds, chunks that are and are not
-// multiples of the vector width; the gradient with and without the
-// forward's result written beside it, in rows wider than the result.
+// multiples of the vector width, a single chunk whose window is itself
+// twice (position 0 then sees only its own key, masked: its logsumexp
+// lies near -1e5); the gradient with and without the forward's result
+// written beside it, in rows wider than the result.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -41,8 +41,8 @@ HostTensor output(const runtime::CudaExecutor& gpu, const std::string& name);
 ValueMap run_on_gpu(const Graph& graph, const ValueMap& feeds, const GpuProgram& program,
                     const runtime::CudaCode& code);
 
-// Training-step configurations whose every library call the GPU library
-// has (local and full attention; the GPU has no LSH kernel yet), by name.
+// Training-step configurations the GPU checks run, by name: local, full
+// and LSH attention, reversible or not, causal or not, padded.
 std::vector<std::pair<std::string, ReformerConfig>> gpu_training_step_configs();
 
 // One Adam step of `config`'s training step (in f64, from the interpreter's
