@@ -320,7 +320,10 @@ void CudaExecutor::run_gemm(const Gemm& g) const {
   // C^T (n x m) = op(B^T) (n x k) op(A^T) (k x m), column-major.
   const cublasOperation_t op_b = g.b_transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = g.a_transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const int ldb = g.b_transposed ? g.k : g.n, lda = g.a_transposed ? g.m : g.k, ldc = g.n;
+  // Leading dimensions of at least 1, as cuBLAS requires, also where a
+  // dimension is 0 (nothing is read then).
+  const int ldb = std::max(1, g.b_transposed ? g.k : g.n), lda = std::max(1, g.a_transposed ? g.m : g.k),
+            ldc = std::max(1, g.n);
   const long long stride_a = static_cast<long long>(g.m) * g.k, stride_b = static_cast<long long>(g.k) * g.n,
                   stride_c = static_cast<long long>(g.m) * g.n;
   cublasStatus_t status;

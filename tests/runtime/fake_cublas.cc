@@ -25,7 +25,8 @@ cublasStatus_t gemm(cublasOperation_t op_a, cublasOperation_t op_b, int m, int n
                     int lda, long long stride_a, const T* b, int ldb, long long stride_b, const T* beta, T* c, int ldc,
                     long long stride_c, int batch) {
   if (m < 0 || n < 0 || k < 0 || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
-  if (ldc < m || lda < (op_a == CUBLAS_OP_N ? m : k) || ldb < (op_b == CUBLAS_OP_N ? k : n)) {
+  auto at_least = [](int rows) { return rows > 1 ? rows : 1; };  // cuBLAS: ld >= max(1, rows)
+  if (ldc < at_least(m) || lda < at_least(op_a == CUBLAS_OP_N ? m : k) || ldb < at_least(op_b == CUBLAS_OP_N ? k : n)) {
     return CUBLAS_STATUS_INVALID_VALUE;
   }
   log_call();
