@@ -145,7 +145,7 @@ std::vector<CudaLibraryStep> lsh_attention(const Launch& l, bool backward) {
   const kernels::LshGpuWorkspace w = kernels::LshGpuWorkspace::of(s, dtype_bytes(f.dtype), backward);
   if (stride < w.bytes) throw Error("internal error: the LSH workspace has no room for the GPU kernels' values");
   const std::vector<int> buffers = all_buffers(l);
-  // In the order the kernels' ReforgeLsh reads them (cuda_library_source.h).
+  // In the order the kernels' ReforgeLsh reads them (cuda_attention_source.h).
   const std::vector<int64_t> constants = {f.slices,      s.length,    s.rounds, s.chunk,        s.dk,     s.dv,
                                           s.valid,       s.per_round, s.causal, with_output,    stride,   w.sorted,
                                           w.where,       w.counts,    w.cursor, w.inverse_norm, w.weight, w.row_max,

@@ -64,6 +64,13 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
   return out;
 }
 
+void attach_cuda_code(LoweredArtifact& lowered, int sm, const CudaCodeMaker& make) {
+  runtime::Artifact& a = lowered.artifact;
+  a.cuda = make ? make(lowered.kernels) : codegen::compile_cuda_code(lowered.kernels, {.sm = sm});
+  a.manifest.triple = "nvptx64-nvidia-cuda";
+  a.manifest.cpu = fmt::format("sm_{}", sm);
+}
+
 runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOptions& options) {
   if (!source.model) throw Error("build_artifact: no model graph");
   if (options.target != "cpu" && options.target != "cuda") {
@@ -84,10 +91,7 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
                 .compile_options = compile_options_record(options.compile, options.build),
                 .opt_level = options.opt_level};
   if (cuda) {
-    a.cuda = options.cuda_code ? options.cuda_code(lowered.kernels)
-                               : codegen::compile_cuda_code(lowered.kernels, {.sm = options.sm});
-    a.manifest.triple = "nvptx64-nvidia-cuda";
-    a.manifest.cpu = fmt::format("sm_{}", options.sm);
+    attach_cuda_code(lowered, options.sm, options.cuda_code);
     return std::move(a);
   }
   codegen::CpuTarget target = codegen::resolve_cpu_target(options.cpu);

@@ -31,6 +31,9 @@ struct ArtifactSource {
   const Graph* evaluation = nullptr;  // the forward entry point's graph (outputs as they are), or null
 };
 
+// Makes the GPU code for a list of kernels (instead of NVRTC).
+using CudaCodeMaker = std::function<runtime::CudaCode(const std::vector<kir::Kernel>&)>;
+
 struct ArtifactOptions {
   // "cpu": a shared object for one CPU (`cpu`, see
   // codegen::resolve_cpu_target, at `opt_level`); "cuda": GPU code for
@@ -43,7 +46,7 @@ struct ArtifactOptions {
   CpuBuildOptions build;  // planning and fusion (threads and codegen are ignored)
   // "cuda": makes the GPU code instead of NVRTC (tests: the same source
   // built for the host, which the stand-in driver runs).
-  std::function<runtime::CudaCode(const std::vector<kir::Kernel>&)> cuda_code;
+  CudaCodeMaker cuda_code;
 };
 
 // An artifact before code generation: `artifact` has everything but its
@@ -62,6 +65,10 @@ struct LoweredArtifact {
 // The manifest is left for the caller.
 LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
                                const CpuBuildOptions& build = {}, const Target& target = cpu_target());
+
+// A lowered artifact's GPU code for sm_<sm> — NVRTC's, or `make`'s when
+// given (tests: the host build) — and its manifest's machine fields.
+void attach_cuda_code(LoweredArtifact& lowered, int sm, const CudaCodeMaker& make = {});
 
 // What a manifest records of the compile options.
 runtime::KeyValues compile_options_record(const CompileOptions& compile, const CpuBuildOptions& build);

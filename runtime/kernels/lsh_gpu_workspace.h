@@ -1,4 +1,4 @@
-// Where the GPU's fused LSH-attention kernels (runtime/cuda_library_source.h)
+// Where the GPU's fused LSH-attention kernels (runtime/cuda_attention_source.h)
 // keep a slice's values in its workspace: byte offsets, handed to the
 // kernels as constants, and the bytes a slice needs. The CPU kernel
 // streams chunk by chunk through one thread's scratch; the GPU's run a

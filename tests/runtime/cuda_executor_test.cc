@@ -21,6 +21,7 @@
 #include "runtime/cuda_library.h"
 #include "runtime/library_calls.h"
 #include "tests/testing/gpu_run.h"
+#include "tests/testing/gradient_check.h"
 #include "tests/testing/op_cases.h"
 
 namespace reforge {
@@ -148,13 +149,9 @@ TEST(CudaExecutor, ProductsRunOnCublasOrOnTheLibraryKernel) {
   g.output("at_a", matmul(transpose(a, {0, 2, 1}), a));
   g.output("linear", gelu(matmul(x, transpose(w, {1, 0})) + bias));
   ValueMap feeds;
-  int seed = 0;
-  for (const auto& [name, type] : std::vector<std::pair<std::string, TensorType>>{
-           {"a", {DType::f64, {3, 5, 4}}}, {"b", {DType::f64, {3, 6, 4}}}, {"x", {DType::f64, {5, 4}}},
-           {"w", {DType::f64, {7, 4}}}, {"bias", {DType::f64, {7}}}}) {
-    HostTensor t(type);
-    for (int64_t i = 0; i < t.size(); ++i) t[i] = std::sin(0.37 * (++seed));
-    feeds[name] = t;
+  uint64_t seed = 0;
+  for (const char* name : {"a", "b", "x", "w", "bias"}) {
+    feeds[name] = testing::random_tensor({g.node(g.find_node(name)).type}, ++seed);
   }
   const ValueMap want = run_graph(g, feeds);
   GpuProgram p = lower_for_gpu(g);

@@ -1,4 +1,4 @@
-// The GPU library's fused LSH attention (runtime/cuda_library_source.h:
+// The GPU library's fused LSH attention (runtime/cuda_attention_source.h:
 // the counting sort in five kernels, then a thread per position) on the
 // stand-in driver, against the interpreter's reference kernel
 // (lsh_attention_reference.h), on random slices: causal and
@@ -12,12 +12,12 @@
 #include <algorithm>
 #include <cmath>
 #include <ostream>
-#include <random>
 #include <string>
 
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/graph.h"
 #include "tests/testing/gpu_run.h"
+#include "tests/testing/gradient_check.h"
 
 namespace reforge {
 namespace {
@@ -63,18 +63,11 @@ Built fused_call(const Case& k, DType dtype, bool gradient, bool with_output) {
   }
   g.output("out", g.add(gradient ? "lsh_attention_fused_grad" : "lsh_attention_fused", inputs, attrs, {}));
 
-  std::mt19937 rng(static_cast<uint32_t>(k.length * 31 + k.chunk + k.rounds));
-  std::normal_distribution<double> normal;
-  auto random = [&](const TensorType& t) {
-    HostTensor x(t);
-    for (int64_t i = 0; i < x.size(); ++i) x[i] = normal(rng);
-    return x;
-  };
-  b.feeds["q"] = random(q_type);
-  b.feeds["v"] = random(v_type);
-  if (gradient) b.feeds["g"] = random(v_type);
-  HostTensor buckets(bucket_type);
-  for (int64_t i = 0; i < buckets.size(); ++i) buckets[i] = static_cast<double>(rng() % k.per_round);
+  const uint64_t seed = static_cast<uint64_t>(k.length * 31 + k.chunk + k.rounds);
+  b.feeds["q"] = testing::random_tensor({q_type}, seed);
+  b.feeds["v"] = testing::random_tensor({v_type}, seed + 1);
+  if (gradient) b.feeds["g"] = testing::random_tensor({v_type}, seed + 2);
+  HostTensor buckets = testing::random_tensor({bucket_type, 0.0, static_cast<double>(k.per_round)}, seed + 3);
   b.feeds["buckets"] = buckets;
   b.feeds["key"] = HostTensor::scalar(DType::i64, 0);
   return b;

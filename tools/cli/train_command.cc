@@ -10,7 +10,6 @@
 #include <chrono>
 #include <map>
 
-#include "compiler/codegen/cuda/cuda_module.h"
 #include "compiler/codegen/cuda/cuda_renderer.h"
 #include "compiler/codegen/cuda/nvrtc_compiler.h"
 #include "compiler/ir/printer.h"
@@ -69,7 +68,7 @@ void print_cuda_kernels(const CompiledStep& compiled) {
   // The GPU library's kernels, the same in every artifact, are left out.
   const std::string source = codegen::render_cuda(kernels, /*with_library=*/false);
   codegen::CudaBinary binary = codegen::compile_cuda(source);
-  fmt::print("== {} CUDA kernels (NVRTC {}, sm_{}; the GPU library's are in runtime/cuda_library_source.h) ==\n{}\n"
+  fmt::print("== {} CUDA kernels (NVRTC {}, sm_{}; the GPU library's are in runtime/cuda_library_source.h and cuda_attention_source.h) ==\n{}\n"
              "== ptxas ==\n",
              kernels.size(), codegen::nvrtc_version(), binary.sm, source);
   std::map<std::string, codegen::KernelResources> report;
@@ -98,9 +97,7 @@ std::unique_ptr<runtime::Model> open_gpu_model(const CompiledStep& compiled, Bac
   LoweredArtifact lowered = lower_artifact(compiled, std::move(planned), &forward, {}, cuda_target());
   runtime::Artifact& a = lowered.artifact;
   a.manifest = {.compiler_version = kCompilerVersion, .model = name, .config = config_record(config)};
-  a.manifest.triple = "nvptx64-nvidia-cuda";
-  a.manifest.cpu = fmt::format("sm_{}", gpu.sm);
-  a.cuda = codegen::compile_cuda_code(lowered.kernels, {.sm = gpu.sm});
+  attach_cuda_code(lowered, gpu.sm);
   return runtime::Model::from_parts(std::move(a), nullptr, name + " (--device=cuda)");
 }
 

@@ -338,7 +338,7 @@ std::string cuda_prelude() { return kPrelude; }
 
 std::string render_cuda(const std::vector<kir::Kernel>& kernels, bool with_library) {
   std::string out = kPrelude;
-  if (with_library) out += runtime::kCudaLibrarySource;
+  if (with_library) out += runtime::cuda_library_source();
   for (const kir::Kernel& k : kernels) KernelRenderer(k, out).run();
   return out;
 }
