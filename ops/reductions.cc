@@ -99,23 +99,18 @@ ValueId combine(KernelBuilder& b, bool is_max, ValueId so_far, ValueId x) {
 }
 
 // The reduction of an input whose last axis is kept and whose next-to-last
-// is reduced (a bias gradient: the sum over the rows of [N, M]) walks the
-// input row by row, adding whole rows into the output row: every read
-// streams. (Column by column, the general form below strides by a row per
-// element: 0.35 GB/s on [32768, 1024] in kernel_bench, against 37 GB/s
-// this way. Splitting the row between threads instead halves the
-// streams the prefetcher sees and ran at 29 GB/s on two.) The parallel
-// loop is over the kept outer coordinates; each output element is still
-// the sum over the reduced coordinates in ascending order.
-constexpr int64_t kMaxRow = 4096;  // the output row stays in L1
-
+// is reduced (a bias gradient: the sum over the rows of [N, M]), when the
+// target asks (ReductionSchedule::rows_into_row_max): walks the input row
+// by row, adding whole rows into the output row, so every read streams.
+// The parallel loop is over the kept outer coordinates; each output
+// element is the sum over the reduced coordinates in ascending order.
 bool lower_reduce_by_rows(kir::KernelContext& c, bool is_max) {
   KernelBuilder& b = c.b;
   const Shape& in = c.inputs[0].shape;
   const auto& axes = c.node.attrs.get_ints("axes");
   const auto rank = static_cast<int64_t>(in.size());
   auto reduced = [&](int64_t d) { return std::find(axes.begin(), axes.end(), d) != axes.end(); };
-  if (rank < 2 || reduced(rank - 1) || !reduced(rank - 2) || in[rank - 1] > kMaxRow) return false;
+  if (rank < 2 || reduced(rank - 1) || !reduced(rank - 2) || in[rank - 1] > c.schedule.rows_into_row_max) return false;
   std::vector<int64_t> kept_dims, reduced_dims;
   int64_t kept_count = 1, reduced_count = 1;
   for (int64_t d = 0; d + 1 < rank; ++d) {
@@ -146,10 +141,8 @@ bool lower_reduce_by_rows(kir::KernelContext& c, bool is_max) {
   b.store(c.output, output_index(j), b.constant(dtype, is_max ? lowest(dtype) : 0.0));
   b.end_loop();
   // Several input rows per pass over the output row, added in order in one
-  // expression: the output is loaded and stored once per `unroll` rows (a
-  // store per row, 4 KiB from the next row's loads, stalls on false
-  // dependencies: 21 GB/s).
-  int64_t unroll = 8;
+  // expression: the output is loaded and stored once per `unroll` rows.
+  int64_t unroll = std::max<int64_t>(c.schedule.rows_per_pass, 1);
   while (reduced_count % unroll != 0) unroll /= 2;
   ValueId rows = b.begin_loop(reduced_count / unroll);
   j = b.begin_loop(in[rank - 1]);
@@ -280,32 +273,25 @@ void lower_softmax(kir::KernelContext& c) {
   b.end_loop_nest();
 }
 
-// First maximum wins, as in the reference.
-constexpr int64_t kUnrolledArgmax = 64;
-
-// A float line longer than kUnrolledArgmax, a multiple of kArgmaxLanes up
-// to kLaneArgmax (LSH hashing at 4K tokens: argmax over 2 x 64 rotations,
-// 3.3 -> 1.5 ms a layer, where the loop form read every element through
-// index arithmetic and a load from every part): kArgmaxLanes
-// running maxima, lane j over elements j, j + 16, ..., each keeping the
-// first of its maxima, then the lanes combined (greater value, else lower
-// index). The lanes' updates are one vector instruction each and the
-// loads contiguous; the loop over lines stays scalar, where vectorised
-// across lines every load was a gather. A NaN never wins a lane (lanes
-// start at -inf), and a NaN at element 0 wins the line: the reference's
-// chain keeps the first maximum and skips NaNs, except at element 0.
-constexpr int64_t kArgmaxLanes = 16, kLaneArgmax = 256;
-
-ValueId argmax_lanes(kir::KernelContext& c, const std::vector<ValueId>& line, int64_t axis, int64_t extent) {
+// argmax in `lanes` running maxima (ReductionSchedule::argmax_lanes), for
+// a float line a multiple of `lanes` long: lane j over elements j,
+// j + lanes, ..., each keeping the first of its maxima, then the lanes
+// combined (greater value, else lower index). The loop over lines stays
+// scalar. The first maximum wins, as in the reference: a NaN never wins a
+// lane (lanes start at -inf), and a NaN at element 0 wins the line — the
+// reference's chain keeps the first maximum and skips NaNs, except at
+// element 0.
+ValueId argmax_lanes(kir::KernelContext& c, const std::vector<ValueId>& line, int64_t axis, int64_t extent,
+                     int64_t lane_count) {
   KernelBuilder& b = c.b;
   const DType dtype = c.inputs[0].dtype;
   struct Candidate {
     ValueId value, index;
   };
   std::vector<Candidate> lanes;
-  for (int64_t j = 0; j < kArgmaxLanes; ++j) lanes.push_back({b.constant(dtype, lowest(dtype)), b.index_constant(j)});
-  for (int64_t a0 = 0; a0 < extent; a0 += kArgmaxLanes) {
-    for (int64_t j = 0; j < kArgmaxLanes; ++j) {
+  for (int64_t j = 0; j < lane_count; ++j) lanes.push_back({b.constant(dtype, lowest(dtype)), b.index_constant(j)});
+  for (int64_t a0 = 0; a0 < extent; a0 += lane_count) {
+    for (int64_t j = 0; j < lane_count; ++j) {
       ValueId index = b.index_constant(a0 + j);
       ValueId x = c.read(0, at(line, axis, index));
       ValueId better = b.binary(BinaryOp::gt, x, lanes[j].value);
@@ -339,9 +325,11 @@ void lower_argmax(kir::KernelContext& c) {
     return;
   }
   const int64_t extent = c.inputs[0].shape[axis];
-  if (is_float(c.inputs[0].dtype) && extent > kUnrolledArgmax && extent % kArgmaxLanes == 0 && extent <= kLaneArgmax) {
+  const kir::ReductionSchedule& schedule = c.schedule;
+  if (is_float(c.inputs[0].dtype) && schedule.argmax_lanes > 0 && extent > schedule.argmax_unrolled_max &&
+      extent % schedule.argmax_lanes == 0 && extent <= schedule.argmax_lanes_max) {
     b.keep_open_loops_scalar();
-    c.store(out, argmax_lanes(c, line, axis, extent));
+    c.store(out, argmax_lanes(c, line, axis, extent, schedule.argmax_lanes));
     b.end_loop_nest();
     return;
   }
@@ -354,12 +342,9 @@ void lower_argmax(kir::KernelContext& c) {
     b.assign(index, b.select(better, a, b.read(index)));
     b.assign(best, b.select(better, x, b.read(best)));
   };
-  // A short axis (LSH hashing: argmax over 2 x 16 rotations) is unrolled:
-  // each element's coordinates are then constants, its read through a
-  // concat of parts a plain load, and consecutive lines' compare chains
-  // overlap. As a loop, each element cost index arithmetic and a load
-  // from every part (10.8 GB/s at 64K tokens).
-  if (extent <= kUnrolledArgmax) {
+  // First maximum wins, as in the reference. A line the target wants
+  // unrolled gets constant coordinates for each element.
+  if (extent <= schedule.argmax_unrolled_max) {
     for (int64_t a = 1; a < extent; ++a) step(b.index_constant(a));
   } else {
     step(b.begin_loop(extent));

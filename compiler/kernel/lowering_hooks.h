@@ -16,6 +16,7 @@
 
 #include "compiler/ir/graph.h"
 #include "compiler/kernel/kernel_builder.h"
+#include "compiler/kernel/reduction_schedule.h"
 #include "runtime/library_calls.h"
 
 namespace reforge::kir {
@@ -37,6 +38,8 @@ struct KernelContext {
   const std::vector<TensorType>& inputs;
   const InputReader& read;
   int output;  // the result's buffer in `b`
+  // The shapes of nest the target wants (reduction_schedule.h).
+  const ReductionSchedule& schedule;
 
   void store(const std::vector<ValueId>& coords, ValueId value) {
     b.store(output, b.flat_index(coords, node.type.shape), value);

@@ -12,8 +12,9 @@ namespace {
 
 class Lowerer {
  public:
-  Lowerer(const Graph& g, const MemoryPlan& plan, const KernelGrouping& grouping)
-      : g_(g), plan_(plan), grouping_(grouping), where_(g.size()), bound_(g.size(), false), alias_(g.size(), false) {}
+  Lowerer(const Graph& g, const MemoryPlan& plan, const KernelGrouping& grouping,
+          const kir::ReductionSchedule& reductions)
+      : g_(g), plan_(plan), grouping_(grouping), reductions_(reductions), where_(g.size()), bound_(g.size(), false), alias_(g.size(), false) {}
 
   LoweredProgram run() {
     bind_buffers();
@@ -145,7 +146,7 @@ class Lowerer {
       return value_at(n.inputs.at(input), c);
     };
     if (n.def->kind == OpKind::reduction) {
-      kir::KernelContext context{b, n, types, read, output};
+      kir::KernelContext context{b, n, types, read, output, reductions_};
       n.def->kernel(context);
       launch.work = std::max(launch.work, types.at(0).elements());  // it reads all its input
     } else {
@@ -212,6 +213,7 @@ class Lowerer {
   const Graph& g_;
   const MemoryPlan& plan_;
   const KernelGrouping& grouping_;
+  const kir::ReductionSchedule& reductions_;
   std::vector<runtime::BufferRef> where_;
   std::vector<bool> bound_;
   std::vector<bool> alias_;                      // views that share their input's bytes
@@ -222,8 +224,9 @@ class Lowerer {
 
 }  // namespace
 
-LoweredProgram lower_program(const Graph& graph, const MemoryPlan& plan, const KernelGrouping& grouping) {
-  return Lowerer(graph, plan, grouping).run();
+LoweredProgram lower_program(const Graph& graph, const MemoryPlan& plan, const KernelGrouping& grouping,
+                             const kir::ReductionSchedule& reductions) {
+  return Lowerer(graph, plan, grouping, reductions).run();
 }
 
 }  // namespace reforge

@@ -14,6 +14,7 @@
 
 #include "compiler/ir/graph.h"
 #include "compiler/kernel/kernel_ir.h"
+#include "compiler/kernel/reduction_schedule.h"
 #include "compiler/memory/memory_plan.h"
 #include "runtime/program.h"
 
@@ -25,7 +26,9 @@ struct LoweredProgram {
 };
 
 // `graph` must hold no structured ops (expand them first); `plan` is its
-// memory plan made with `grouping`.
-LoweredProgram lower_program(const Graph& graph, const MemoryPlan& plan, const KernelGrouping& grouping);
+// memory plan made with `grouping`. Reductions take the shapes of loop
+// nest `reductions` asks for (the target's; the default is the plain nest).
+LoweredProgram lower_program(const Graph& graph, const MemoryPlan& plan, const KernelGrouping& grouping,
+                             const kir::ReductionSchedule& reductions = {});
 
 }  // namespace reforge

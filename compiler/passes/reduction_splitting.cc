@@ -9,8 +9,6 @@ namespace {
 
 // Below this many input elements one thread finishes before the pool wakes.
 constexpr int64_t kMinElements = int64_t{1} << 18;
-// The row form of a reduction keeps its output row in L1 (ops/reductions.cc).
-constexpr int64_t kMaxRow = 4096;
 
 // How many rows a column reduction of `n` sums (every axis but the last
 // reduced), or 0 when `n` is not one.
@@ -31,7 +29,7 @@ int64_t reduced_rows(const Graph& g, const Node& n) {
 
 }  // namespace
 
-std::unique_ptr<Graph> split_column_reductions(const Graph& graph) {
+std::unique_ptr<Graph> split_column_reductions(const Graph& graph, int64_t max_width) {
   const std::vector<int> readers = reader_counts(graph);
   auto stored_anyway = [&](int id) {
     const Node& producer = graph.node(id);
@@ -44,7 +42,7 @@ std::unique_ptr<Graph> split_column_reductions(const Graph& graph) {
     const int input = n.inputs[0];
     const Shape& in = graph.node(input).type.shape;
     const int64_t width = in.back();
-    if (width > kMaxRow || rows % kReductionParts != 0 || rows * width < kMinElements || !stored_anyway(input)) {
+    if (width > max_width || rows % kReductionParts != 0 || rows * width < kMinElements || !stored_anyway(input)) {
       return -1;
     }
     Graph& out = c.out;

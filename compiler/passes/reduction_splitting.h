@@ -26,6 +26,8 @@ namespace reforge {
 
 inline constexpr int64_t kReductionParts = 8;
 
-std::unique_ptr<Graph> split_column_reductions(const Graph& graph);
+// Splits reductions whose kept row has at most `max_width` elements (the
+// CPU's: where its row-by-row form runs, kir::ReductionSchedule).
+std::unique_ptr<Graph> split_column_reductions(const Graph& graph, int64_t max_width);
 
 }  // namespace reforge

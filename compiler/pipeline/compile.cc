@@ -78,6 +78,7 @@ BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, 
   PlanOptions for_target = options;
   for_target.library_device = target.library_device();
   out.plan = plan_memory(*out.graph, provenance, for_target, out.grouping);
+  out.reductions = target.reduction_schedule();
   return out;
 }
 

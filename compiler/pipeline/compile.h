@@ -10,6 +10,7 @@
 
 #include "compiler/autodiff/training_step.h"
 #include "compiler/ir/graph.h"
+#include "compiler/kernel/reduction_schedule.h"
 #include "compiler/memory/memory_plan.h"
 #include "compiler/passes/gradient_all_reduce.h"
 #include "compiler/passes/kernel_grouping.h"
@@ -67,12 +68,14 @@ std::unique_ptr<Graph> backend_graph(const Graph& graph, const Target& target = 
 std::vector<std::string> backend_pass_names(const Target& target = cpu_target());
 
 // What a back end runs: the backend_graph(), its kernel grouping and its
-// memory plan (values inside fused kernels get no buffer). The CPU back end
-// lowers exactly this, and `reforge plan` prints its plan.
+// memory plan (values inside fused kernels get no buffer), and the shapes
+// of reduction nest the target wants. The back ends lower exactly this,
+// and `reforge plan` prints its plan.
 struct BackendPlan {
   std::unique_ptr<Graph> graph;
   KernelGrouping grouping;
   MemoryPlan plan;
+  kir::ReductionSchedule reductions;
 };
 BackendPlan plan_backend(const Graph& graph, const ValueProvenance& provenance, const PlanOptions& options = {},
                          bool elementwise_fusion = true, const Target& target = cpu_target(),

@@ -9,7 +9,7 @@ LoweredPlan lower_planned(BackendPlan planned) {
     throw Error("internal error: memory plan conflict: " + *conflict);
   }
   LoweredPlan out{.graph = std::move(planned.graph), .plan = std::move(planned.plan)};
-  out.lowered = lower_program(*out.graph, out.plan, planned.grouping);
+  out.lowered = lower_program(*out.graph, out.plan, planned.grouping, planned.reductions);
   return out;
 }
 

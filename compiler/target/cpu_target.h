@@ -14,6 +14,8 @@ class CpuTarget : public Target {
   // while it is in cache), then column reductions split into row blocks
   // so the threads share them.
   std::vector<Pass> backend_passes() const override;
+  // Nests that stream and vectorise (cpu_target.cc says what each gains).
+  kir::ReductionSchedule reduction_schedule() const override;
   LibraryDevice library_device() const override { return LibraryDevice::cpu; }
 };
 

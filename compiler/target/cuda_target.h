@@ -14,6 +14,9 @@ class CudaTarget : public Target {
   // and a column reduction split into row blocks gives a thread per block
   // instead of one thread per column walking the whole column.
   std::vector<Pass> backend_passes() const override;
+  // The plain nests, a thread per output element or line, except short
+  // argmax lines unrolled (cuda_target.cc says why).
+  kir::ReductionSchedule reduction_schedule() const override;
   LibraryDevice library_device() const override { return LibraryDevice::cuda; }
 };
 

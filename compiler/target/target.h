@@ -5,10 +5,11 @@
 // take the Target; what is specific to one machine's kernels and library
 // lives behind it.
 //
-// Today a Target owns its back-end passes: the graph rewrites its kernels
-// and library calls want after structured ops are expanded (the CPU's GEMM
-// epilogues and split column reductions), and names the device whose
-// library kernels size the calls' workspaces. What a new target needs, and
+// A Target owns its back-end passes: the graph rewrites its kernels and
+// library calls want after structured ops are expanded (the CPU's GEMM
+// epilogues and split column reductions); the shapes of loop nest its
+// reductions take; and names the device whose library kernels size the
+// calls' workspaces. What a new target needs, and
 // what is still shared that a second target will move here, is in
 // docs/ARCHITECTURE.md ("Targets and devices").
 #pragma once
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "base/library_device.h"
+#include "compiler/kernel/reduction_schedule.h"
 #include "compiler/passes/pass_manager.h"
 
 namespace reforge {
@@ -29,6 +31,8 @@ class Target {
   // Rewrites of the expanded graph, in order, run after the shared
   // back-end stages (compiler/pipeline/compile.h, backend_graph).
   virtual std::vector<Pass> backend_passes() const = 0;
+  // Which of the shapes of nest the reduction ops offer it wants.
+  virtual kir::ReductionSchedule reduction_schedule() const = 0;
   // Which kernels run its library calls: the memory plan sizes their
   // workspaces for them.
   virtual LibraryDevice library_device() const = 0;

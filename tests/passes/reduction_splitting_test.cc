@@ -45,7 +45,7 @@ Built column_reductions(DType dtype) {
 
 TEST(ReductionSplitting, SplitsStoredColumnReductionsOnly) {
   Built b = column_reductions(DType::f64);
-  std::unique_ptr<Graph> split = split_column_reductions(*b.graph);
+  std::unique_ptr<Graph> split = split_column_reductions(*b.graph, kColumns);
   verify(*split);
   // sum and max: two reductions each; the fused product's sum: one.
   EXPECT_EQ(count_ops(*split, "reduce_sum"), 3);
@@ -72,8 +72,16 @@ TEST(ReductionSplitting, SmallOrIndivisibleReductionsStay) {
   g.output("a", sum(small, {0}));
   g.output("b", sum(odd, {0}));
   g.output("c", sum(rows, {1}));  // a row reduction: already parallel over rows
-  std::unique_ptr<Graph> split = split_column_reductions(g);
+  std::unique_ptr<Graph> split = split_column_reductions(g, kColumns);
   EXPECT_EQ(count_ops(*split, "reduce_sum"), 3);
+}
+
+// Rows wider than the target asks for stay whole.
+TEST(ReductionSplitting, RowsWiderThanTheTargetsStay) {
+  Built b = column_reductions(DType::f64);
+  std::unique_ptr<Graph> split = split_column_reductions(*b.graph, kColumns - 1);
+  EXPECT_EQ(count_ops(*split, "reduce_sum"), 2);
+  EXPECT_EQ(count_ops(*split, "reduce_max"), 1);
 }
 
 // Compiled in f32 on two threads, against the interpreter in double.
