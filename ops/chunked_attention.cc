@@ -128,7 +128,11 @@ REFORGE_REGISTER_OPS(chunked_attention) {
                .vjp = vjp_decomposed,
                .num_regions = 1,
                .kind = OpKind::structured,
-               .expand = expand_decomposed});
+               .expand = expand_decomposed,
+               // The fused kernels: attention without dropout.
+               .fused_form = [](const Node& n) -> std::string {
+                 return n.attrs.get_float("dropout") == 0.0 ? "chunked_attention_fused" : "";
+               }});
   register_op(
       {.name = "chunked_attention_fused",
        .arity = 4,

@@ -87,7 +87,8 @@ REFORGE_REGISTER_OPS(collectives) {
                      for (const TensorType& part : c.inputs) parts.push_back(part.elements());
                      call = kir::LibraryCall::of(runtime::AllReduceStartCall{
                          .dtype = c.node.type.dtype, .bucket = c.node.attrs.get_int("bucket"), .parts = parts});
-                   }});
+                   },
+               .starts_communication = true});
 
   register_op({.name = "all_reduce_wait",
                .arity = 1,

@@ -44,8 +44,8 @@ ValueId gelu_formula(KernelBuilder& b, ValueId x) {
   return b.mul(b.mul(b.like(x, 0.5), x), b.add(b.like(x, 1.0), t));
 }
 
-void register_unary(const std::string& name, Domain domain, UnaryFn fn, UnaryFormula formula, Vjp vjp) {
-  register_op({.name = name,
+OpDef unary_op(const std::string& name, Domain domain, UnaryFn fn, UnaryFormula formula, Vjp vjp) {
+  return OpDef{.name = name,
                .arity = 1,
                .infer =
                    [domain](const InferContext& c) {
@@ -63,12 +63,15 @@ void register_unary(const std::string& name, Domain domain, UnaryFn fn, UnaryFor
                .kind = OpKind::elementwise,
                .element = pointwise([formula](KernelBuilder& b, const Node&, const std::vector<ValueId>& in) {
                  return formula(b, in[0]);
-               })});
+               })};
+}
+void register_unary(const std::string& name, Domain domain, UnaryFn fn, UnaryFormula formula, Vjp vjp) {
+  register_op(unary_op(name, domain, std::move(fn), std::move(formula), std::move(vjp)));
 }
 
 // result_bool: comparisons produce bool; otherwise the operand type.
-void register_binary(const std::string& name, Domain domain, bool result_bool, BinaryFn fn, BinaryOp op, Vjp vjp) {
-  register_op({.name = name,
+OpDef binary_op(const std::string& name, Domain domain, bool result_bool, BinaryFn fn, BinaryOp op, Vjp vjp) {
+  return OpDef{.name = name,
                .arity = 2,
                .infer =
                    [domain, result_bool](const InferContext& c) {
@@ -88,7 +91,17 @@ void register_binary(const std::string& name, Domain domain, bool result_bool, B
                    },
                .vjp = std::move(vjp),
                .kind = OpKind::elementwise,
-               .element = pointwise(kir_binary(op))});
+               .element = pointwise(kir_binary(op))};
+}
+void register_binary(const std::string& name, Domain domain, bool result_bool, BinaryFn fn, BinaryOp op, Vjp vjp) {
+  register_op(binary_op(name, domain, result_bool, std::move(fn), op, std::move(vjp)));
+}
+
+// `def` with its identity elements (OpDef::left_identity, right_identity).
+OpDef with_identities(OpDef def, std::optional<double> left, std::optional<double> right) {
+  def.left_identity = left;
+  def.right_identity = right;
+  return def;
 }
 
 double checked_divisor(double b) {
@@ -100,9 +113,14 @@ double checked_divisor(double b) {
 
 REFORGE_REGISTER_OPS(elementwise) {
   // ---- unary ----
-  register_unary(
+  OpDef negation = unary_op(
       "neg", Domain::any, [](double x) { return -x; }, kir_unary(UnaryOp::neg),
       [](const VjpContext& c) { return std::vector<Tensor>{neg(c.grad)}; });
+  negation.fold = [](Graph& g, const Node& n, const std::vector<int>& in) {  // neg(neg(x)) = x
+    const Node& producer = g.node(in[0]);
+    return producer.def == n.def ? producer.inputs[0] : -1;
+  };
+  register_op(std::move(negation));
   register_unary(
       "exp", Domain::floats, [](double x) { return std::exp(x); }, kir_unary(UnaryOp::exp),
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * c.output}; });
@@ -120,14 +138,19 @@ REFORGE_REGISTER_OPS(elementwise) {
       "rsqrt", Domain::floats, [](double x) { return 1.0 / std::sqrt(x); },
       [](KernelBuilder& b, ValueId x) { return b.div(b.like(x, 1.0), b.unary(UnaryOp::sqrt, x)); },
       [](const VjpContext& c) { return std::vector<Tensor>{c.grad * (-0.5) * c.output / c.inputs[0]}; });
-  register_unary(
+  // The GEMM's epilogue applies relu and gelu to each finished row of C,
+  // with the kernel generated from their element rule
+  // (compiler/kernel/epilogue_activation.h).
+  OpDef relu = unary_op(
       "relu", Domain::floats, [](double x) { return x > 0.0 ? x : 0.0; },
       [](KernelBuilder& b, ValueId x) { return b.select(b.binary(BinaryOp::gt, x, b.like(x, 0)), x, b.like(x, 0)); },
       [](const VjpContext& c) {
         Tensor x = c.inputs[0];
         return std::vector<Tensor>{select(greater(x, zeros_like(x)), c.grad, zeros_like(x))};
       });
-  register_unary("gelu", Domain::floats, gelu_value, gelu_formula, [](const VjpContext& c) {
+  relu.epilogue_stage = EpilogueStage::activation;
+  register_op(std::move(relu));
+  OpDef gelu = unary_op("gelu", Domain::floats, gelu_value, gelu_formula, [](const VjpContext& c) {
     // gelu(x) = x * s(x), s = (1 + tanh(u))/2, u = k (x + a x^3):
     // gelu'(x) = s + x/2 * (1 - tanh(u)^2) * k (1 + 3 a x^2)
     Tensor x = c.inputs[0];
@@ -138,6 +161,8 @@ REFORGE_REGISTER_OPS(elementwise) {
     Tensor d = s + 0.5 * x * (1.0 - t * t) * du;
     return std::vector<Tensor>{c.grad * d};
   });
+  gelu.epilogue_stage = EpilogueStage::activation;
+  register_op(std::move(gelu));
   register_unary(
       "abs", Domain::any, [](double x) { return std::fabs(x); }, kir_unary(UnaryOp::abs),
       [](const VjpContext& c) {
@@ -174,27 +199,33 @@ REFORGE_REGISTER_OPS(elementwise) {
                .is_identity = [](const Node& n, const TensorType& input) { return n.type == input; }});
 
   // ---- binary arithmetic ----
-  register_binary(
-      "add", Domain::any, false, [](double a, double b) { return a + b; }, BinaryOp::add,
-      [](const VjpContext& c) {
-        return std::vector<Tensor>{c.grad, c.grad};
-      });
-  register_binary(
-      "sub", Domain::any, false, [](double a, double b) { return a - b; }, BinaryOp::sub,
-      [](const VjpContext& c) {
-        return std::vector<Tensor>{c.grad, neg(c.grad)};
-      });
-  register_binary(
-      "mul", Domain::any, false, [](double a, double b) { return a * b; }, BinaryOp::mul,
-      [](const VjpContext& c) {
-        return std::vector<Tensor>{c.grad * c.inputs[1], c.grad * c.inputs[0]};
-      });
-  register_binary(
-      "div", Domain::floats, false, [](double a, double b) { return a / b; }, BinaryOp::div,
-      [](const VjpContext& c) {
-        Tensor b = c.inputs[1];
-        return std::vector<Tensor>{c.grad / b, neg(c.grad * c.output / b)};
-      });
+  OpDef add = with_identities(binary_op(
+                                  "add", Domain::any, false, [](double a, double b) { return a + b; }, BinaryOp::add,
+                                  [](const VjpContext& c) {
+                                    return std::vector<Tensor>{c.grad, c.grad};
+                                  }),
+                              0.0, 0.0);
+  add.epilogue_stage = EpilogueStage::add;  // a bias or a residual
+  register_op(std::move(add));
+  register_op(with_identities(binary_op(
+                                  "sub", Domain::any, false, [](double a, double b) { return a - b; }, BinaryOp::sub,
+                                  [](const VjpContext& c) {
+                                    return std::vector<Tensor>{c.grad, neg(c.grad)};
+                                  }),
+                              std::nullopt, 0.0));
+  register_op(with_identities(binary_op(
+                                  "mul", Domain::any, false, [](double a, double b) { return a * b; }, BinaryOp::mul,
+                                  [](const VjpContext& c) {
+                                    return std::vector<Tensor>{c.grad * c.inputs[1], c.grad * c.inputs[0]};
+                                  }),
+                              1.0, 1.0));
+  register_op(with_identities(binary_op(
+                                  "div", Domain::floats, false, [](double a, double b) { return a / b; }, BinaryOp::div,
+                                  [](const VjpContext& c) {
+                                    Tensor b = c.inputs[1];
+                                    return std::vector<Tensor>{c.grad / b, neg(c.grad * c.output / b)};
+                                  }),
+                              std::nullopt, 1.0));
   // Ties send the gradient to the first operand.
   register_binary(
       "maximum", Domain::any, false, [](double a, double b) { return a >= b ? a : b; }, BinaryOp::max,

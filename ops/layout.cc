@@ -130,6 +130,40 @@ bool identity_permutation(const Node& n, const TensorType&) {
   return true;
 }
 
+// reshape(reshape(x)): x when that is back to x's shape, else one reshape
+// of x.
+int fold_reshape(Graph& g, const Node& n, const std::vector<int>& in) {
+  const Node& producer = g.node(in[0]);
+  if (producer.def != n.def) return -1;
+  const int x = producer.inputs[0];
+  if (g.node(x).type == n.type) return x;
+  return g.append(n.copy({x}));
+}
+
+// slice(concat(..., part, ...)) along the concat's axis, inside one part:
+// that part, or the same slice of it. Reversible blocks stack their two
+// streams (a concat) and the next block, or the backward, takes them
+// apart again (slices); folded, neither copy is made.
+int fold_slice_of_concat(Graph& g, const Node& n, const std::vector<int>& in) {
+  const Node& concat = g.node(in[0]);
+  if (concat.op != "concat") return -1;
+  const int64_t axis = n.attrs.get_int("axis"), start = n.attrs.get_int("start"), end = n.attrs.get_int("end");
+  if (concat.attrs.get_int("axis") != axis) return -1;
+  int64_t offset = 0;
+  for (int part : concat.inputs) {
+    const int64_t length = g.node(part).type.shape.at(axis);
+    if (start >= offset && end <= offset + length) {
+      if (start == offset && end == offset + length) return part;
+      std::unique_ptr<Node> inside = n.copy({part});
+      inside->attrs.set("start", start - offset);
+      inside->attrs.set("end", end - offset);
+      return g.append(std::move(inside));
+    }
+    offset += length;
+  }
+  return -1;  // spans parts
+}
+
 }  // namespace
 
 REFORGE_REGISTER_OPS(layout) {
@@ -152,7 +186,8 @@ REFORGE_REGISTER_OPS(layout) {
                .kind = OpKind::view,
                .reinterprets_input = true,
                .element = read_reshaped,
-               .is_identity = same_type});
+               .is_identity = same_type,
+               .fold = fold_reshape});
 
   register_op({.name = "transpose",
                .arity = 1,
@@ -215,7 +250,8 @@ REFORGE_REGISTER_OPS(layout) {
                .vjp = [](const VjpContext& c) { return std::vector<Tensor>{unbroadcast(c.grad, c.inputs[0].shape())}; },
                .kind = OpKind::view,
                .element = read_broadcast,
-               .is_identity = same_type});
+               .is_identity = same_type,
+               .repeats_input = true});
 
   register_op({.name = "slice",
                .arity = 1,
@@ -238,7 +274,8 @@ REFORGE_REGISTER_OPS(layout) {
                    },
                .kind = OpKind::view,
                .element = read_sliced,
-               .is_identity = same_type});
+               .is_identity = same_type,
+               .fold = fold_slice_of_concat});
 
   register_op({.name = "concat",
                .arity = -1,
@@ -266,7 +303,8 @@ REFORGE_REGISTER_OPS(layout) {
                    },
                .kind = OpKind::view,
                .element = read_concatenated,
-               .is_identity = same_type});
+               .is_identity = same_type,
+               .reads_every_input = true});
 
   register_op({.name = "pad",
                .arity = 1,

@@ -142,7 +142,12 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                .vjp = vjp_decomposed,
                .num_regions = 1,
                .kind = OpKind::structured,
-               .expand = expand_decomposed});
+               .expand = expand_decomposed,
+               // The fused kernels: the trax mode without attention dropout.
+               .fused_form = [](const Node& n) -> std::string {
+                 const bool fusable = n.attrs.get_int("paper_mode") == 0 && n.attrs.get_float("dropout") == 0.0;
+                 return fusable ? "lsh_attention_fused" : "";
+               }});
   register_op({.name = "lsh_attention_fused",
                .arity = 4,
                .attrs = kAttrs,
@@ -189,7 +194,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
              call = kir::LibraryCall::of(gradient, forward_flops(gradient.forward) * 7 / 2);
            },
        .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in,
-                             LibraryDevice device) { return gradient_call(n, in).workspace_bytes(device); }});
+                             LibraryDevice device) { return gradient_call(n, in).workspace_bytes(device); },
+       .shares_forward_of = "lsh_attention_fused"});
 }
 
 }  // namespace reforge::ops

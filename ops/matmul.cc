@@ -106,7 +106,8 @@ REFORGE_REGISTER_OPS(matmul) {
                      call = kir::LibraryCall::of(gemm_call(c.node.type.dtype, batch, m, n, k, c.absorbed),
                                                  2 * batch * m * n * k);
                    },
-               .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); }});
+               .absorbs_input = [](int, const Node& producer) { return swaps_last_axes(producer); },
+               .gemm = true});
 
   // A matmul with an epilogue the GEMM applies to each block of C right
   // after the block's last product, while it is in cache:
@@ -184,7 +185,8 @@ REFORGE_REGISTER_OPS(matmul) {
                call.flops += kir::count_flops(*call.epilogue);
              }
            },
-       .absorbs_input = [](int input, const Node& producer) { return input < 2 && swaps_last_axes(producer); }});
+       .absorbs_input = [](int input, const Node& producer) { return input < 2 && swaps_last_axes(producer); },
+       .gemm = true});
 }
 
 }  // namespace reforge::ops

@@ -367,7 +367,8 @@ REFORGE_REGISTER_OPS(reductions) {
        .vjp =
            [](const VjpContext& c) { return std::vector<Tensor>{expand_back(c.grad, c.node(), c.inputs[0].shape())}; },
        .kind = OpKind::reduction,
-       .kernel = [](kir::KernelContext& c) { lower_reduce(c, false); }});
+       .kernel = [](kir::KernelContext& c) { lower_reduce(c, false); },
+       .reduces_partials = true});
   // The gradient is shared equally among tied maxima.
   register_op({.name = "reduce_max",
                .arity = 1,
@@ -384,7 +385,8 @@ REFORGE_REGISTER_OPS(reductions) {
                      return std::vector<Tensor>{is_max * expand_back(c.grad / count, n, x.shape())};
                    },
                .kind = OpKind::reduction,
-               .kernel = [](kir::KernelContext& c) { lower_reduce(c, true); }});
+               .kernel = [](kir::KernelContext& c) { lower_reduce(c, true); },
+               .reduces_partials = true});
 
   register_op({.name = "argmax",
                .arity = 1,

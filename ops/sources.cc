@@ -14,19 +14,25 @@ HostTensor no_eval(const EvalContext& ctx) {
 }  // namespace
 
 REFORGE_REGISTER_OPS(sources) {
-  register_op({.name = "input", .arity = 0, .eval = no_eval, .kind = OpKind::source});
+  register_op({.name = "input", .arity = 0, .eval = no_eval, .kind = OpKind::source, .source = SourceKind::input});
   register_op({.name = "param",
                .arity = 0,
                .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
                .eval = no_eval,
-               .kind = OpKind::source});
+               .kind = OpKind::source,
+               .source = SourceKind::param});
   register_op({.name = "state",
                .arity = 0,
                .attrs = {{"init", AttrKind::string}, {"scale", AttrKind::real}},
                .eval = no_eval,
-               .kind = OpKind::source});
-  register_op(
-      {.name = "arg", .arity = 0, .attrs = {{"index", AttrKind::integer}}, .eval = no_eval, .kind = OpKind::source});
+               .kind = OpKind::source,
+               .source = SourceKind::state});
+  register_op({.name = "arg",
+               .arity = 0,
+               .attrs = {{"index", AttrKind::integer}},
+               .eval = no_eval,
+               .kind = OpKind::source,
+               .source = SourceKind::arg});
 
   register_op({.name = "constant",
                .arity = 0,
@@ -45,7 +51,8 @@ REFORGE_REGISTER_OPS(sources) {
                .element =
                    [](const kir::ElementContext& c) {
                      return c.b.constant(c.node.type.dtype, c.node.attrs.get_float("value"));
-                   }});
+                   },
+               .uniform_value = [](const Node& n) -> std::optional<double> { return n.attrs.get_float("value"); }});
 
   // iota: each element holds its coordinate along `axis`.
   register_op({.name = "iota",

@@ -36,8 +36,9 @@ class InterpreterSession : public ModelSession {
     ValueMap feeds;
     for (int id = 0; id < forward_.size(); ++id) {
       const Node& n = forward_.node(id);
-      if (n.op == "param" || n.op == "state") feeds[n.name] = trainer_.persistent().at(n.name);
-      if (n.op == "input") feeds[n.name] = batch.at(n.name);
+      const SourceKind source = source_kind(n);
+      if (source == SourceKind::param || source == SourceKind::state) feeds[n.name] = trainer_.persistent().at(n.name);
+      if (source == SourceKind::input) feeds[n.name] = batch.at(n.name);
     }
     ValueMap out = run_graph(forward_, feeds);
     std::erase_if(out, [&](const auto& entry) { return !is_wanted(wanted, entry.first); });

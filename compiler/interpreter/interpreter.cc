@@ -48,12 +48,12 @@ std::vector<HostTensor> execute(const Graph& g, const ValueMap* feeds, std::vect
   for (int id = 0; id < g.size(); ++id) {
     if (!needed[id]) continue;
     const Node& n = g.node(id);
-    if (is_fed_op(n.op)) {
+    if (is_fed(n)) {
       if (!feeds) throw Error(fmt::format("no value fed for {} '{}'", n.op, n.name));
       value[id] = &fed_value(n, *feeds);
       continue;
     }
-    if (n.op == "arg") {
+    if (source_kind(n) == SourceKind::arg) {
       int64_t index = n.attrs.get_int("index");
       if (!args || index < 0 || index >= static_cast<int64_t>(args->size())) {
         throw Error(fmt::format("region argument {} of '{}' was not supplied", index, g.name()));
@@ -115,13 +115,14 @@ std::vector<runtime::PersistentInit> persistent_values(const Graph& graph) {
   std::vector<runtime::PersistentInit> out;
   for (int id = 0; id < graph.size(); ++id) {
     const Node& n = graph.node(id);
-    if (n.op != "param" && n.op != "state") continue;
+    const SourceKind source = source_kind(n);
+    if (source != SourceKind::param && source != SourceKind::state) continue;
     const std::string& kind = n.attrs.get_string("init");
     std::optional<runtime::InitKind> init = runtime::parse_init_kind(kind);
     if (!init) throw Error(fmt::format("'{}': unknown initialiser '{}'", n.name, kind));
     out.push_back({.name = n.name,
                    .type = n.type,
-                   .parameter = n.op == "param",
+                   .parameter = source == SourceKind::param,
                    .init = *init,
                    .scale = n.attrs.get_float("scale")});
   }

@@ -19,7 +19,7 @@ ValueMap run_planned(const Graph& g, const MemoryPlan& plan, const ValueMap& fee
   };
   for (int id : plan.schedule) {
     const Node& n = g.node(id);
-    if (is_fed_op(n.op)) {
+    if (is_fed(n)) {
       persistent[id] = fed_value(n, feeds);
       continue;
     }

@@ -8,13 +8,14 @@ SourceLoc to_source_loc(const std::source_location& loc) {
   return SourceLoc{loc.file_name(), static_cast<int>(loc.line())};
 }
 
-bool is_source_op(const std::string& op) { return is_fed_op(op) || op == "arg"; }
-bool is_fed_op(const std::string& op) { return op == "input" || op == "param" || op == "state"; }
+SourceKind source_kind(const Node& node) { return node.def ? node.def->source : SourceKind::none; }
+bool is_source(const Node& node) { return source_kind(node) != SourceKind::none; }
+bool is_fed(const Node& node) { return is_source(node) && source_kind(node) != SourceKind::arg; }
 
 std::vector<Tensor> parameters(Graph& graph) {
   std::vector<Tensor> params;
   for (int id = 0; id < graph.size(); ++id) {
-    if (graph.node(id).op == "param") params.push_back(graph.value(id));
+    if (source_kind(graph.node(id)) == SourceKind::param) params.push_back(graph.value(id));
   }
   return params;
 }

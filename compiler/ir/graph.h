@@ -87,11 +87,13 @@ struct Init {
 
 SourceLoc to_source_loc(const std::source_location& loc);
 
-// Values that enter a graph instead of being computed in it: input, param,
-// state (fed by the caller) and arg (a region's argument).
-bool is_source_op(const std::string& op);
+// Which source a node's value is (its op's OpDef::source): input, param,
+// state (fed by the caller) or arg (a region's argument); none for a
+// computed value.
+SourceKind source_kind(const Node& node);
+bool is_source(const Node& node);
 // The sources a caller feeds: input, param, state.
-bool is_fed_op(const std::string& op);
+bool is_fed(const Node& node);
 // Every `param` node of `graph`, in order.
 std::vector<Tensor> parameters(Graph& graph);
 

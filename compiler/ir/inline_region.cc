@@ -8,7 +8,7 @@ std::vector<Tensor> inline_region(Graph& parent, const Graph& region, const std:
   std::vector<int> mapped(region.size(), -1);
   for (int id = 0; id < region.size(); ++id) {
     const Node& n = region.node(id);
-    if (n.op == "arg") {
+    if (source_kind(n) == SourceKind::arg) {
       int64_t index = n.attrs.get_int("index");
       if (index < 0 || index >= static_cast<int64_t>(args.size())) {
         throw Error(fmt::format("region '{}' reads argument {} of {}", region.name(), index, args.size()));
@@ -32,7 +32,7 @@ std::vector<TensorType> region_arg_types(const Graph& region) {
   std::vector<bool> seen;
   for (int id = 0; id < region.size(); ++id) {
     const Node& n = region.node(id);
-    if (n.op != "arg") continue;
+    if (source_kind(n) != SourceKind::arg) continue;
     int64_t index = n.attrs.get_int("index");
     if (index < 0 || index > 1000000) throw Error(fmt::format("bad argument index {}", index));
     if (index >= static_cast<int64_t>(types.size())) {

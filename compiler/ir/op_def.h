@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,23 @@ enum class OpKind {
   structured,   // owns regions; expanded into plain nodes before lowering
 };
 const char* op_kind_name(OpKind kind);
+
+// What a source op's value is.
+enum class SourceKind {
+  none,   // not a source
+  input,  // fed each run
+  param,  // trainable, initialised once
+  state,  // persistent, not trained (optimizer moments)
+  arg,    // a region's argument
+};
+
+// What a GEMM's epilogue (matmul_epilogue) can take over from an op that
+// reads the product.
+enum class EpilogueStage {
+  none,
+  add,         // adds its two operands: the bias (a repeated row) or the residual
+  activation,  // one operand, elementwise: applied to each finished row of C
+};
 
 struct AttrSpec {
   std::string name;
@@ -135,6 +153,43 @@ struct OpDef {
   std::function<std::vector<Tensor>(Graph& graph, const Node&, const std::vector<Tensor>& inputs, const Tensor& grad,
                                     const Differentiate& differentiate, Tensor& value)>
       value_and_vjp;
+
+  // ---- What the passes ask of an op, instead of its name ----
+  SourceKind source = SourceKind::none;
+  // Binary ops: e with op(e, x) == x for every x (left), and op(x, e) == x
+  // (right): simplification drops the operation with a constant e.
+  std::optional<double> left_identity, right_identity;
+  // The one value every element of the node holds, when the node says so
+  // by itself (a constant).
+  std::function<std::optional<double>(const Node&)> uniform_value;
+  // Simplification with the producers in view: the node over `inputs`
+  // (ids in `graph`, already simplified) as a value `graph` has, or a
+  // simpler node appended to it; -1 when there is none. For example a
+  // reshape of a reshape, a neg of a neg, a slice inside one part of a
+  // concat.
+  std::function<int(Graph& graph, const Node&, const std::vector<int>& inputs)> fold;
+  // The op a fusion pass replaces this node with (the fused kernel: LSH
+  // and chunked attention); "" when the node's attributes rule it out.
+  std::function<std::string(const Node&)> fused_form;
+  // A fused gradient that can also write its forward op's result
+  // (attribute with_output, compiler/passes/lsh_forward_sharing.h): that
+  // forward op's name.
+  std::string shares_forward_of;
+  // A 2-D GEMM a matmul epilogue may extend (matmul, matmul_epilogue).
+  bool gemm = false;
+  // What a GEMM's epilogue can take over from this op.
+  EpilogueStage epilogue_stage = EpilogueStage::none;
+  // A view that repeats its input's elements along new axes (broadcast).
+  bool repeats_input = false;
+  // A view each element of which reads every input and selects one
+  // (concat): kernel fusion keeps one of many inputs out.
+  bool reads_every_input = false;
+  // A reduction whose result is the same reduction of its partial results
+  // over blocks of the reduced axes (sum, max): it may run in blocks.
+  bool reduces_partials = false;
+  // A library op that starts communication the step waits for later
+  // (all_reduce_start): plans list these as the step's gradient buckets.
+  bool starts_communication = false;
 
   // Elementwise results may take over a dying input's buffer and fuse into
   // one loop with their consumers.

@@ -8,13 +8,11 @@
 
 namespace reforge::kir {
 
-bool is_epilogue_activation(std::string_view op) { return op == "gelu" || op == "relu"; }
-
 const OpDef* epilogue_activation(const AttrMap& attrs) {
   const std::string& name = attrs.get_string("activation");
   if (name.empty()) return nullptr;
-  const OpDef* def = is_epilogue_activation(name) ? find_op(name) : nullptr;
-  if (def == nullptr) throw Error(fmt::format("'{}' is not an activation a matmul epilogue applies", name));
+  const OpDef* def = find_op(name);
+  if (def == nullptr || def->epilogue_stage != EpilogueStage::activation) throw Error(fmt::format("'{}' is not an activation a matmul epilogue applies", name));
   return def;
 }
 

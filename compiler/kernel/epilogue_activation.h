@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string_view>
 
 #include "compiler/ir/attributes.h"
 #include "compiler/ir/op_def.h"
@@ -13,10 +12,8 @@
 
 namespace reforge::kir {
 
-bool is_epilogue_activation(std::string_view op);
-
 // The op `attrs` names as "activation"; nullptr when that is empty.
-// Throws when it names no epilogue activation.
+// Throws when it names no op whose OpDef::epilogue_stage is activation.
 const OpDef* epilogue_activation(const AttrMap& attrs);
 
 // x[i] = act(x[i]) for i in the launch's [begin, end), over the kernel's

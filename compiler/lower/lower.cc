@@ -53,7 +53,7 @@ class Lowerer {
     for (int id : plan_.schedule) {
       const Node& n = g_.node(id);
       if (bound_[id] || !persistent.count(n.name)) continue;
-      runtime::SlotRole role = is_fed_op(n.op) ? runtime::SlotRole::fed : runtime::SlotRole::computed;
+      runtime::SlotRole role = is_fed(n) ? runtime::SlotRole::fed : runtime::SlotRole::computed;
       out_.program.slots.push_back({n.name, n.type, role});
       where_[id] = {static_cast<int>(out_.program.slots.size()) - 1, 0, n.type.bytes()};
       bound_[id] = true;
@@ -62,7 +62,7 @@ class Lowerer {
 
   void lower_node(int id) {
     const Node& n = g_.node(id);
-    if (is_fed_op(n.op) || computed_elsewhere(id) || alias_[id]) return;  // aliases: the bytes are already there
+    if (is_fed(n) || computed_elsewhere(id) || alias_[id]) return;  // aliases: the bytes are already there
     if (!n.def) throw Error(fmt::format("%{}: unknown op '{}'", n.name, n.op));
     if (!bound_[id]) throw Error(fmt::format("%{} ({}) has no buffer in the plan", n.name, n.op));
     switch (n.def->kind) {

@@ -15,9 +15,17 @@ namespace {
 ValueKind classify(const Node& n, bool is_update) {
   if (is_update) return ValueKind::update;
   if (n.role == ValueRole::parameter_gradient) return ValueKind::parameter_gradient;
-  if (n.op == "param") return ValueKind::parameter;
-  if (n.op == "state") return ValueKind::optimizer_state;
-  if (n.op == "input" || n.op == "arg") return ValueKind::input;
+  switch (source_kind(n)) {
+    case SourceKind::param:
+      return ValueKind::parameter;
+    case SourceKind::state:
+      return ValueKind::optimizer_state;
+    case SourceKind::input:
+    case SourceKind::arg:
+      return ValueKind::input;
+    case SourceKind::none:
+      break;
+  }
   switch (n.role) {
     case ValueRole::gradient:
     case ValueRole::parameter_gradient:

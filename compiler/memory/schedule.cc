@@ -16,9 +16,9 @@ std::vector<int> schedule_nodes(const Graph& g) {
   std::multimap<int, int> sunk_before;  // consumer -> sinkable nodes, in id order
   for (int id = 0; id < n; ++id) {
     const Node& node = g.node(id);
-    if (is_source_op(node.op) || first_consumer[id] < 0) continue;
+    if (is_source(node) || first_consumer[id] < 0) continue;
     bool from_sources = true;
-    for (int in : node.inputs) from_sources = from_sources && is_source_op(g.node(in).op);
+    for (int in : node.inputs) from_sources = from_sources && is_source(g.node(in));
     if (!from_sources) continue;
     sinkable[id] = true;
     sunk_before.emplace(first_consumer[id], id);
@@ -26,10 +26,10 @@ std::vector<int> schedule_nodes(const Graph& g) {
   std::vector<int> order;
   order.reserve(n);
   for (int id = 0; id < n; ++id) {
-    if (is_source_op(g.node(id).op)) order.push_back(id);
+    if (is_source(g.node(id))) order.push_back(id);
   }
   for (int id = 0; id < n; ++id) {
-    if (sinkable[id] || is_source_op(g.node(id).op)) continue;
+    if (sinkable[id] || is_source(g.node(id))) continue;
     auto [begin, end] = sunk_before.equal_range(id);
     for (auto it = begin; it != end; ++it) order.push_back(it->second);
     order.push_back(id);

@@ -1,55 +1,33 @@
 #include "compiler/passes/algebraic_simplification.h"
 
+#include <optional>
+
 #include "compiler/passes/rewrite.h"
 
 namespace reforge {
 namespace {
 
-bool is_constant(const Graph& g, int id, double value) {
+// Whether node `id` says every element is `value` (a constant).
+bool is_uniform(const Graph& g, int id, std::optional<double> value) {
   const Node& n = g.node(id);
-  return n.op == "constant" && n.attrs.get_float("value") == value;
+  if (!value || !n.def || !n.def->uniform_value) return false;
+  const std::optional<double> uniform = n.def->uniform_value(n);
+  return uniform && *uniform == *value;
 }
 
-// slice(concat(..., part, ...)) along the concat's axis, inside one part:
-// that part, or the same slice of it. Reversible blocks stack their two
-// streams (a concat) and the next block, or the backward, takes them
-// apart again (slices); folded, neither copy is made.
-int slice_of_concat(const Node& n, RewriteContext& c) {
-  const Node& concat = c.out.node(c.inputs[0]);
-  const int64_t axis = n.attrs.get_int("axis"), start = n.attrs.get_int("start"), end = n.attrs.get_int("end");
-  if (concat.attrs.get_int("axis") != axis) return -1;
-  int64_t offset = 0;
-  for (int part : concat.inputs) {
-    const int64_t length = c.out.node(part).type.shape.at(axis);
-    if (start >= offset && end <= offset + length) {
-      if (start == offset && end == offset + length) return part;
-      int id = copy_node(c.out, n, {part});
-      c.out.mutable_node(id).attrs.set("start", start - offset);
-      c.out.mutable_node(id).attrs.set("end", end - offset);
-      return id;
-    }
-    offset += length;
-  }
-  return -1;  // spans parts
-}
-
+// Every rule is the op's own (OpDef): an identity, an identity element,
+// or a fold with its producer.
 int simplify(const Node& n, RewriteContext& c) {
-  const Graph& g = c.out;
+  Graph& g = c.out;
   const std::vector<int>& in = c.inputs;
-  if (in.size() == 1 && n.def && n.def->is_identity && n.def->is_identity(n, g.node(in[0]).type)) return in[0];
-  if (n.op == "reshape" && g.node(in[0]).op == "reshape") {
-    int x = g.node(in[0]).inputs[0];
-    if (g.node(x).type == n.type) return x;  // reshape(reshape(x)) back to x's shape -> x
-    return copy_node(c.out, n, {x});         // reshape(reshape(x)) -> reshape(x)
-  }
-  if (n.op == "neg" && g.node(in[0]).op == "neg") return g.node(in[0]).inputs[0];
-  if (n.op == "slice" && g.node(in[0]).op == "concat") return slice_of_concat(n, c);
+  if (!n.def) return -1;
+  const OpDef& def = *n.def;
+  if (in.size() == 1 && def.is_identity && def.is_identity(n, g.node(in[0]).type)) return in[0];
   if (in.size() == 2) {
-    if ((n.op == "add" || n.op == "sub") && is_constant(g, in[1], 0.0)) return in[0];
-    if (n.op == "add" && is_constant(g, in[0], 0.0)) return in[1];
-    if ((n.op == "mul" || n.op == "div") && is_constant(g, in[1], 1.0)) return in[0];
-    if (n.op == "mul" && is_constant(g, in[0], 1.0)) return in[1];
+    if (is_uniform(g, in[1], def.right_identity)) return in[0];
+    if (is_uniform(g, in[0], def.left_identity)) return in[1];
   }
+  if (def.fold && !in.empty()) return def.fold(g, n, in);
   return -1;
 }
 

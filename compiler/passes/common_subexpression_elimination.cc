@@ -21,13 +21,13 @@ std::string signature(const Node& n, const std::vector<int>& inputs) {
 std::unique_ptr<Graph> eliminate_common_subexpressions(const Graph& graph) {
   std::map<std::string, int> seen;  // signature -> new id
   std::unique_ptr<Graph> out = rewrite_graph(graph, [&seen](const Node& n, RewriteContext& c) {
-    if (!n.regions.empty() || is_source_op(n.op)) return -1;
+    if (!n.regions.empty() || is_source(n)) return -1;
     // Constants, iotas and views or casts of sources (broadcasts of
     // parameters) cost nothing to recompute; merging a forward copy with a
     // backward one would keep it alive across the whole program.
     bool cheap_copy = n.def && (n.def->kind == OpKind::view || n.def->is_identity);
     bool from_sources_only = true;
-    for (int in : c.inputs) from_sources_only = from_sources_only && is_source_op(c.out.node(in).op);
+    for (int in : c.inputs) from_sources_only = from_sources_only && is_source(c.out.node(in));
     if (from_sources_only && (c.inputs.empty() || cheap_copy)) return -1;
     std::string key = signature(n, c.inputs);
     auto it = seen.find(key);

@@ -9,7 +9,7 @@ std::unique_ptr<Graph> eliminate_dead_code(const Graph& graph) {
   for (const auto& [name, id] : graph.outputs()) live[id] = true;
   for (int id = graph.size() - 1; id >= 0; --id) {
     const Node& n = graph.node(id);
-    if (is_source_op(n.op)) live[id] = true;  // fed values, and a region's arguments (its signature)
+    if (is_source(n)) live[id] = true;  // fed values, and a region's arguments (its signature)
     if (!live[id]) continue;
     for (int in : n.inputs) live[in] = true;
   }

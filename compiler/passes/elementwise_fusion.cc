@@ -26,7 +26,7 @@ FusionGroups group_elementwise(const Graph& g) {
   constexpr size_t kMaxFusedConcatParts = 2;
   auto fusable_producer = [&](int id) {
     const Node& node = g.node(id);
-    if (node.op == "concat" && node.inputs.size() > kMaxFusedConcatParts) return false;
+    if (node.def && node.def->reads_every_input && node.inputs.size() > kMaxFusedConcatParts) return false;
     return elementwise(id) || (node.def && node.def->kind == OpKind::view);
   };
 

@@ -30,10 +30,10 @@ std::vector<bool> dependents(const Graph& graph, int from) {
 Pair find_pair(const Graph& graph, std::vector<bool>& cone) {
   for (int g = 0; g < graph.size(); ++g) {
     const Node& grad = graph.node(g);
-    if (grad.op != "lsh_attention_fused_grad" || grad.attrs.has("with_output")) continue;
+    if (!grad.def || grad.def->shares_forward_of.empty() || grad.attrs.has("with_output")) continue;
     for (int f = 0; f < graph.size(); ++f) {
       const Node& forward = graph.node(f);
-      if (forward.op != "lsh_attention_fused" || forward.attrs != grad.attrs ||
+      if (forward.op != grad.def->shares_forward_of || forward.attrs != grad.attrs ||
           !std::equal(forward.inputs.begin(), forward.inputs.end(), grad.inputs.begin())) {
         continue;
       }

@@ -7,14 +7,9 @@
 namespace reforge {
 namespace {
 
-// The fused op that replaces `n`, or "" when none does.
-std::string fused_op(const Node& n) {
-  if (n.op == "lsh_attention" && n.attrs.get_int("paper_mode") == 0 && n.attrs.get_float("dropout") == 0.0) {
-    return "lsh_attention_fused";
-  }
-  if (n.op == "chunked_attention" && n.attrs.get_float("dropout") == 0.0) return "chunked_attention_fused";
-  return "";
-}
+// The fused op that replaces `n` (its OpDef::fused_form), or "" when none
+// does.
+std::string fused_op(const Node& n) { return n.def && n.def->fused_form ? n.def->fused_form(n) : ""; }
 
 std::unique_ptr<Graph> fuse(const Graph& graph, int& count) {
   return rewrite_graph(graph, [&count](const Node& n, RewriteContext& c) {

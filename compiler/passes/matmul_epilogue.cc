@@ -1,6 +1,5 @@
 #include "compiler/passes/matmul_epilogue.h"
 
-#include "compiler/kernel/epilogue_activation.h"
 #include "compiler/passes/dead_code_elimination.h"
 #include "compiler/passes/rewrite.h"
 #include "runtime/library_calls.h"
@@ -18,21 +17,29 @@ struct Product {
   int product = -1, reshape = -1;
 };
 
-bool has_bias(const Node& p) { return p.op == "matmul_epilogue" && p.attrs.get_int("bias") != 0; }
-bool has_activation(const Node& p) { return p.op == "matmul_epilogue" && !p.attrs.get_string("activation").empty(); }
-bool has_residual(const Node& p) { return p.op == "matmul_epilogue" && p.attrs.get_int("residual") != 0; }
+// The stages a product already has (a plain matmul has none of these
+// attributes).
+bool has_bias(const Node& p) { return p.attrs.get_int_or("bias", 0) != 0; }
+std::string activation_of(const Node& p) { return p.attrs.has("activation") ? p.attrs.get_string("activation") : ""; }
+bool has_activation(const Node& p) { return !activation_of(p).empty(); }
+bool has_residual(const Node& p) { return p.attrs.get_int_or("residual", 0) != 0; }
+
+EpilogueStage stage_of(const Node& n) { return n.def ? n.def->epilogue_stage : EpilogueStage::none; }
+bool repeats_a_row(const Graph& graph, const Node& n) {
+  return n.def && n.def->repeats_input && graph.node(n.inputs[0]).type.rank() == 1;
+}
 
 // Node `id` as a product that `stage` may be added to.
 Product product_at(const Graph& graph, const std::vector<int>& readers, int id, Stage stage) {
   Product p;
   if (readers[id] != 1) return p;
-  if (graph.node(id).op == "reshape") {
+  if (graph.node(id).def && graph.node(id).def->reinterprets_input) {
     p.reshape = id;
     id = graph.node(id).inputs[0];
     if (readers[id] != 1) return {};
   }
   const Node& n = graph.node(id);
-  if (n.type.rank() != 2 || (n.op != "matmul" && n.op != "matmul_epilogue")) return {};
+  if (n.type.rank() != 2 || !n.def || !n.def->gemm) return {};
   // A later stage already there: this one would come after it.
   if (has_residual(n) || (stage <= Stage::activation && has_activation(n)) || (stage == Stage::bias && has_bias(n))) {
     return {};
@@ -50,10 +57,10 @@ struct Match {
 };
 
 Match match_bias(const Graph& graph, const std::vector<int>& readers, const Node& add) {
-  if (add.op != "add" || add.inputs.size() != 2) return {};
+  if (stage_of(add) != EpilogueStage::add || add.inputs.size() != 2) return {};
   for (int side = 0; side < 2; ++side) {
     const Node& row = graph.node(add.inputs[1 - side]);
-    if (row.op != "broadcast" || graph.node(row.inputs[0]).type.rank() != 1) continue;
+    if (!repeats_a_row(graph, row)) continue;
     Product p = product_at(graph, readers, add.inputs[side], Stage::bias);
     if (p.product < 0) continue;
     const TensorType& bias = graph.node(row.inputs[0]).type;
@@ -65,18 +72,18 @@ Match match_bias(const Graph& graph, const std::vector<int>& readers, const Node
 }
 
 Match match_activation(const Graph& graph, const std::vector<int>& readers, const Node& act) {
-  if (!kir::is_epilogue_activation(act.op) || act.inputs.size() != 1) return {};
+  if (stage_of(act) != EpilogueStage::activation || act.inputs.size() != 1) return {};
   Product p = product_at(graph, readers, act.inputs[0], Stage::activation);
   if (p.product < 0) return {};
   return {p, -1, act.op};
 }
 
 Match match_residual(const Graph& graph, const std::vector<int>& readers, const Node& add) {
-  if (add.op != "add" || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return {};
+  if (stage_of(add) != EpilogueStage::add || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return {};
   for (int side = 0; side < 2; ++side) {
     const Node& other = graph.node(add.inputs[1 - side]);
     // A broadcast would have to be written out as a full [m, n] buffer.
-    if (other.op == "broadcast" || other.type != add.type) continue;
+    if ((other.def && other.def->repeats_input) || other.type != add.type) continue;
     Product p = product_at(graph, readers, add.inputs[side], Stage::residual);
     if (p.product < 0) continue;
     return {p, add.inputs[1 - side], ""};
@@ -99,7 +106,7 @@ std::unique_ptr<Graph> fuse_stage(const Graph& graph, Stage stage) {
     // their operands as mapped, so the copies are left unread.
     AttrMap attrs;
     attrs.set("bias", has_bias(mm) ? int64_t{1} : int64_t{0});
-    attrs.set("activation", mm.op == "matmul_epilogue" ? mm.attrs.get_string("activation") : std::string());
+    attrs.set("activation", activation_of(mm));
     attrs.set("residual", int64_t{0});
     std::vector<Tensor> inputs;
     for (int in : mm.inputs) inputs.push_back(out.value(c.mapped[in]));

@@ -13,7 +13,7 @@ constexpr int64_t kMinElements = int64_t{1} << 18;
 // How many rows a column reduction of `n` sums (every axis but the last
 // reduced), or 0 when `n` is not one.
 int64_t reduced_rows(const Graph& g, const Node& n) {
-  if ((n.op != "reduce_sum" && n.op != "reduce_max") || n.inputs.size() != 1) return 0;
+  if (!n.def || !n.def->reduces_partials || !n.attrs.has("axes") || n.inputs.size() != 1) return 0;
   const Shape& in = g.node(n.inputs[0]).type.shape;
   const auto rank = static_cast<int64_t>(in.size());
   std::vector<int64_t> axes = n.attrs.get_ints("axes");

@@ -8,8 +8,9 @@ namespace reforge {
 namespace {
 
 // Views worth copying: read by more than one node (a node reading one
-// twice counts once), not outputs, and either broadcasts that at least
-// double their input or transposes every reader absorbs.
+// twice counts once), not outputs, and either repeating their input to at
+// least double its size (broadcasts) or absorbed by every reader
+// (transposes feeding GEMMs as operand flags).
 std::vector<bool> views_to_copy(const Graph& graph) {
   std::vector<int> readers(graph.size(), 0);
   // Whether every reader takes the node through an operand flag (a GEMM
@@ -31,9 +32,9 @@ std::vector<bool> views_to_copy(const Graph& graph) {
   for (const auto& [name, id] : graph.outputs()) readers[id] = -1;
   for (int id = 0; id < graph.size(); ++id) {
     const Node& n = graph.node(id);
-    if (readers[id] < 2 || n.inputs.size() != 1) continue;
-    if (n.op == "broadcast") copy[id] = 2 * graph.node(n.inputs[0]).type.elements() <= n.type.elements();
-    if (n.op == "transpose") copy[id] = absorbed_by_all[id];
+    if (readers[id] < 2 || n.inputs.size() != 1 || !n.def || n.def->kind != OpKind::view) continue;
+    const bool grows = n.def->repeats_input && 2 * graph.node(n.inputs[0]).type.elements() <= n.type.elements();
+    copy[id] = grows || absorbed_by_all[id];
   }
   return copy;
 }

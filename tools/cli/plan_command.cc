@@ -42,7 +42,7 @@ std::string describe_buckets(const Graph& g) {
   std::vector<std::string> sizes;
   int64_t total = 0;
   for (int id = 0; id < g.size(); ++id) {
-    if (g.node(id).op != "all_reduce_start") continue;
+    if (!g.node(id).def || !g.node(id).def->starts_communication) continue;
     sizes.push_back(fmt::format("{} ({} gradients)", format_bytes(g.node(id).type.bytes()), g.node(id).inputs.size()));
     total += g.node(id).type.bytes();
   }
