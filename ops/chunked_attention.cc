@@ -1,5 +1,6 @@
 // Attention over sequence chunks — local (each chunk with the previous
-// one) and full (one chunk) — as ops:
+// one) and full (one chunk) — as an attention family
+// (ops/attention_family.h):
 //   chunked_attention            — structured: its region is the decomposed
 //                                  reference written in models/attention.cc
 //                                  (attend_in_chunks);
@@ -14,17 +15,12 @@
 // shared QK), v [B,H,L,dv], key (i64 scalar: attention dropout's
 // randomness); result [B,H,L,dv]. The fused kernels support attention
 // without dropout; the fusion pass leaves other configurations decomposed.
+#include "ops/attention_family.h"
 #include "ops/op_helpers.h"
-#include "ops/structured.h"
 #include "runtime/kernels/chunked_attention_kernel.h"
 
 namespace reforge::ops {
 namespace {
-
-const std::vector<AttrSpec> kAttrs = {{"chunk_len", AttrKind::integer},    {"look_back", AttrKind::integer},
-                                      {"causal", AttrKind::integer},       {"mask_self", AttrKind::integer},
-                                      {"valid_length", AttrKind::integer}, {"dropout", AttrKind::real},
-                                      {"stream", AttrKind::integer}};
 
 TensorType infer_operands(const std::vector<TensorType>& in, const AttrMap& attrs) {
   if (in.size() < 4) shape_error("needs q, k, v and key");
@@ -38,10 +34,6 @@ TensorType infer_operands(const std::vector<TensorType>& in, const AttrMap& attr
     shape_error(fmt::format("chunk_len {} must divide the length {}", chunk, q.shape[2]));
   }
   return v;
-}
-
-void require_fusable(const AttrMap& attrs) {
-  if (attrs.get_float("dropout") != 0.0) shape_error("the fused kernel supports attention without dropout");
 }
 
 kernels::ChunkedAttentionShape slice_shape(const Node& n, const std::vector<TensorType>& in) {
@@ -59,33 +51,30 @@ kernels::ChunkedAttentionShape slice_shape(const Node& n, const std::vector<Tens
 
 using ReferenceSlice = kernels::ChunkedAttentionSlice<double>;
 
+// Slice bh's reference kernel over q, k and v.
+ReferenceSlice reference_slice(const EvalContext& c, const kernels::ChunkedAttentionShape& s, int64_t bh,
+                               kernels::Scratch& scratch, bool backward) {
+  return ReferenceSlice(s, slice_of(*c.inputs[0], bh), slice_of(*c.inputs[1], bh), slice_of(*c.inputs[2], bh),
+                        scratch, backward);
+}
+
 HostTensor eval_fused(const EvalContext& c) {
   HostTensor result(c.node.type);
-  kernels::ChunkedAttentionShape s = slice_shape(c.node, input_types(c));
-  const HostTensor &q = *c.inputs[0], &k = *c.inputs[1], &v = *c.inputs[2];
-  std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, false));
-  for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
-    kernels::Scratch scratch(memory.data());
-    ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, k.data.data() + bh * s.length * s.dk,
-                         v.data.data() + bh * s.length * s.dv, scratch, false);
-    slice.forward(result.data.data() + bh * s.length * s.dv);
-  }
+  const kernels::ChunkedAttentionShape s = slice_shape(c.node, input_types(c));
+  for_each_slice(*c.inputs[0], ReferenceSlice::scratch_bytes(s, false), [&](int64_t bh, kernels::Scratch& scratch) {
+    reference_slice(c, s, bh, scratch, false).forward(slice_of(result, bh));
+  });
   return result;
 }
 
 // Backward of eval_fused for grad g [B,H,L,dv]: [dq | dk | dv].
 HostTensor eval_fused_grad(const EvalContext& c) {
   HostTensor result(c.node.type);
-  kernels::ChunkedAttentionShape s = slice_shape(c.node, input_types(c));
+  const kernels::ChunkedAttentionShape s = slice_shape(c.node, input_types(c));
   const int64_t row = c.node.type.shape[3];
-  const HostTensor &q = *c.inputs[0], &k = *c.inputs[1], &v = *c.inputs[2], &grad = *c.inputs[4];
-  std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, true));
-  for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
-    kernels::Scratch scratch(memory.data());
-    ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, k.data.data() + bh * s.length * s.dk,
-                         v.data.data() + bh * s.length * s.dv, scratch, true);
-    slice.forward_backward(grad.data.data() + bh * s.length * s.dv, result.data.data() + bh * s.length * row, row);
-  }
+  for_each_slice(*c.inputs[0], ReferenceSlice::scratch_bytes(s, true), [&](int64_t bh, kernels::Scratch& scratch) {
+    reference_slice(c, s, bh, scratch, true).forward_backward(slice_of(*c.inputs[4], bh), slice_of(result, bh), row);
+  });
   return result;
 }
 
@@ -120,60 +109,40 @@ std::vector<Tensor> vjp_fused(const VjpContext& c) {
 }  // namespace
 
 REFORGE_REGISTER_OPS(chunked_attention) {
-  register_op({.name = "chunked_attention",
-               .arity = 4,
-               .attrs = kAttrs,
-               .infer = [](const InferContext& c) { return infer_decomposed(c, infer_operands(c.inputs, c.attrs)); },
-               .eval = eval_decomposed,
-               .vjp = vjp_decomposed,
-               .num_regions = 1,
-               .kind = OpKind::structured,
-               .expand = expand_decomposed,
-               // The fused kernels: attention without dropout.
-               .fused_form = [](const Node& n) -> std::string {
-                 return n.attrs.get_float("dropout") == 0.0 ? "chunked_attention_fused" : "";
-               }});
-  register_op(
-      {.name = "chunked_attention_fused",
-       .arity = 4,
-       .attrs = kAttrs,
-       .infer =
-           [](const InferContext& c) {
-             require_fusable(c.attrs);
-             return infer_operands(c.inputs, c.attrs);
+  register_attention_family(
+      {.name = "chunked_attention",
+       .attrs = {{"chunk_len", AttrKind::integer},
+                 {"look_back", AttrKind::integer},
+                 {"causal", AttrKind::integer},
+                 {"mask_self", AttrKind::integer},
+                 {"valid_length", AttrKind::integer},
+                 {"dropout", AttrKind::real},
+                 {"stream", AttrKind::integer}},
+       .infer_operands = infer_operands,
+       .unfusable = [](const AttrMap& a) -> std::string {
+         return a.get_float("dropout") == 0.0 ? "" : "attention without dropout";
+       },
+       .gradient_row =
+           [](const std::vector<TensorType>& in, const AttrMap&) {
+             return runtime::ChunkedAttentionGradCall{.forward = {.shape = {.dk = in[0].shape[3], .dv = in[2].shape[3]}}}
+                 .row();
            },
-       .eval = eval_fused,
-       .vjp = vjp_fused,
-       .kind = OpKind::library,
-       .library =
-           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-             const runtime::ChunkedAttentionCall forward = forward_call(c.node, c.inputs);
-             call = kir::LibraryCall::of(forward, forward_flops(forward));
+       .eval_fused = eval_fused,
+       .eval_fused_grad = eval_fused_grad,
+       .vjp_fused = vjp_fused,
+       .forward_call =
+           [](const Node& n, const std::vector<TensorType>& in) {
+             const runtime::ChunkedAttentionCall forward = forward_call(n, in);
+             return kir::LibraryCall::of(forward, forward_flops(forward));
            },
-       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in,
-                             LibraryDevice device) { return forward_call(n, in).workspace_bytes(device); }});
-  register_op(
-      {.name = "chunked_attention_fused_grad",
-       .arity = 5,
-       .attrs = kAttrs,
-       .infer =
-           [](const InferContext& c) {
-             require_fusable(c.attrs);
-             TensorType v = infer_operands(c.inputs, c.attrs);
-             if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
-             TensorType out = v;
-             out.shape[3] = runtime::ChunkedAttentionGradCall{
-                 .forward = {.shape = {.dk = c.inputs[0].shape[3], .dv = v.shape[3]}}}.row();
-             return out;
+       .gradient_call =
+           [](const Node& n, const std::vector<TensorType>& in) {
+             const runtime::ChunkedAttentionGradCall gradient{.forward = forward_call(n, in)};
+             return kir::LibraryCall::of(gradient, gradient_flops(gradient.forward));
            },
-       .eval = eval_fused_grad,
-       .kind = OpKind::library,
-       .library =
-           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-             const runtime::ChunkedAttentionGradCall gradient{.forward = forward_call(c.node, c.inputs)};
-             call = kir::LibraryCall::of(gradient, gradient_flops(gradient.forward));
-           },
-       .workspace_bytes =
+       .forward_workspace = [](const Node& n, const std::vector<TensorType>& in,
+                               LibraryDevice device) { return forward_call(n, in).workspace_bytes(device); },
+       .gradient_workspace =
            [](const Node& n, const std::vector<TensorType>& in, LibraryDevice device) {
              return runtime::ChunkedAttentionGradCall{.forward = forward_call(n, in)}.workspace_bytes(device);
            }});

@@ -1,4 +1,4 @@
-// LSH attention as ops:
+// LSH attention as an attention family (ops/attention_family.h):
 //   lsh_attention            — structured: its region is the decomposed
 //                              reference (sort, chunk, attend, unsort,
 //                              combine) written in models/attention.cc;
@@ -15,18 +15,13 @@
 // positions in bucket buckets_per_round-1), key (i64 scalar); result
 // [B,H,Lp,dv]. The fused kernels support the trax mode without attention
 // dropout; the fusion pass leaves other configurations decomposed.
+#include "ops/attention_family.h"
 #include "ops/op_helpers.h"
-#include "ops/structured.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
 #include "runtime/kernels/lsh_attention_reference.h"
 
 namespace reforge::ops {
 namespace {
-
-const std::vector<AttrSpec> kAttrs = {{"chunk_len", AttrKind::integer},    {"causal", AttrKind::integer},
-                                      {"valid_length", AttrKind::integer}, {"buckets_per_round", AttrKind::integer},
-                                      {"paper_mode", AttrKind::integer},   {"dropout", AttrKind::real},
-                                      {"stream", AttrKind::integer}};
 
 TensorType infer_operands(const std::vector<TensorType>& in, const AttrMap& attrs) {
   if (in.size() < 4) shape_error("needs q, v, buckets and key");
@@ -44,12 +39,6 @@ TensorType infer_operands(const std::vector<TensorType>& in, const AttrMap& attr
   return v;
 }
 
-void require_fusable(const AttrMap& attrs) {
-  if (attrs.get_int("paper_mode") != 0 || attrs.get_float("dropout") != 0.0) {
-    shape_error("the fused kernel supports trax mode without attention dropout");
-  }
-}
-
 kernels::LshShape slice_shape(const Node& n, const std::vector<TensorType>& in) {
   const auto& a = n.attrs;
   return {.length = in[0].shape[2],
@@ -64,40 +53,39 @@ kernels::LshShape slice_shape(const Node& n, const std::vector<TensorType>& in) 
 
 using ReferenceSlice = kernels::ReferenceLshSlice<double>;
 
-HostTensor eval_fused(const EvalContext& c) {
-  HostTensor result(c.node.type);
-  kernels::LshShape s = slice_shape(c.node, input_types(c));
-  const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2];
-  std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, false));
-  for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
-    kernels::Scratch scratch(memory.data());
-    ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
-                         buckets.data.data() + bh * s.rounds * s.length, scratch, false);
-    slice.forward();
-    slice.combine(result.data.data() + bh * s.length * s.dv);
-  }
-  return result;
+bool with_output(const AttrMap& attrs) { return attrs.get_int_or("with_output", 0) != 0; }
+
+// Slice bh's reference kernel over q, v and buckets.
+ReferenceSlice reference_slice(const EvalContext& c, const kernels::LshShape& s, int64_t bh, kernels::Scratch& scratch,
+                               bool backward) {
+  return ReferenceSlice(s, slice_of(*c.inputs[0], bh), slice_of(*c.inputs[1], bh), slice_of(*c.inputs[2], bh),
+                        scratch, backward);
 }
 
-bool with_output(const AttrMap& attrs) { return attrs.get_int_or("with_output", 0) != 0; }
+HostTensor eval_fused(const EvalContext& c) {
+  HostTensor result(c.node.type);
+  const kernels::LshShape s = slice_shape(c.node, input_types(c));
+  for_each_slice(*c.inputs[0], ReferenceSlice::scratch_bytes(s, false), [&](int64_t bh, kernels::Scratch& scratch) {
+    ReferenceSlice slice = reference_slice(c, s, bh, scratch, false);
+    slice.forward();
+    slice.combine(slice_of(result, bh));
+  });
+  return result;
+}
 
 // Backward of eval_fused for grad g [B,H,L,dv]; writes [dq | dv], or
 // [dq | dv | result] with_output.
 HostTensor eval_fused_grad(const EvalContext& c) {
   HostTensor result(c.node.type);
-  kernels::LshShape s = slice_shape(c.node, input_types(c));
+  const kernels::LshShape s = slice_shape(c.node, input_types(c));
   const int64_t row = c.node.type.shape[3];
-  const HostTensor &q = *c.inputs[0], &v = *c.inputs[1], &buckets = *c.inputs[2], &grad = *c.inputs[4];
-  std::vector<std::byte> memory(ReferenceSlice::scratch_bytes(s, true));
-  for (int64_t bh = 0; bh < q.shape()[0] * q.shape()[1]; ++bh) {
-    kernels::Scratch scratch(memory.data());
-    ReferenceSlice slice(s, q.data.data() + bh * s.length * s.dk, v.data.data() + bh * s.length * s.dv,
-                         buckets.data.data() + bh * s.rounds * s.length, scratch, true);
+  for_each_slice(*c.inputs[0], ReferenceSlice::scratch_bytes(s, true), [&](int64_t bh, kernels::Scratch& scratch) {
+    ReferenceSlice slice = reference_slice(c, s, bh, scratch, true);
     slice.forward();
-    double* rows = result.data.data() + bh * s.length * row;
-    slice.backward(grad.data.data() + bh * s.length * s.dv, rows, row);
+    double* rows = slice_of(result, bh);
+    slice.backward(slice_of(*c.inputs[4], bh), rows, row);
     if (with_output(c.node.attrs)) slice.combine(rows + s.dk + s.dv, row);
-  }
+  });
   return result;
 }
 
@@ -134,68 +122,47 @@ std::vector<Tensor> vjp_fused(const VjpContext& c) {
 }  // namespace
 
 REFORGE_REGISTER_OPS(lsh_attention) {
-  register_op({.name = "lsh_attention",
-               .arity = 4,
-               .attrs = kAttrs,
-               .infer = [](const InferContext& c) { return infer_decomposed(c, infer_operands(c.inputs, c.attrs)); },
-               .eval = eval_decomposed,
-               .vjp = vjp_decomposed,
-               .num_regions = 1,
-               .kind = OpKind::structured,
-               .expand = expand_decomposed,
-               // The fused kernels: the trax mode without attention dropout.
-               .fused_form = [](const Node& n) -> std::string {
-                 const bool fusable = n.attrs.get_int("paper_mode") == 0 && n.attrs.get_float("dropout") == 0.0;
-                 return fusable ? "lsh_attention_fused" : "";
-               }});
-  register_op({.name = "lsh_attention_fused",
-               .arity = 4,
-               .attrs = kAttrs,
-               .infer =
-                   [](const InferContext& c) {
-                     require_fusable(c.attrs);
-                     return infer_operands(c.inputs, c.attrs);
-                   },
-               .eval = eval_fused,
-               .vjp = vjp_fused,
-               .kind = OpKind::library,
-               .library =
-                   [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-                     const runtime::LshAttentionCall forward = forward_call(c.node, c.inputs);
-                     call = kir::LibraryCall::of(forward, forward_flops(forward));
-                   },
-               // Every slice's own scratch, so slices run in parallel
-               // whatever the thread count.
-               .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in, LibraryDevice device) {
-                 return forward_call(n, in).workspace_bytes(device);
-               }});
-  std::vector<AttrSpec> grad_attrs = kAttrs;
-  grad_attrs.push_back({"with_output", AttrKind::integer, /*required=*/false});
-  register_op(
-      {.name = "lsh_attention_fused_grad",
-       .arity = 5,
-       .attrs = grad_attrs,
-       .infer =
-           [](const InferContext& c) {
-             require_fusable(c.attrs);
-             TensorType v = infer_operands(c.inputs, c.attrs);
-             if (c.inputs[4] != v) shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
-             TensorType out = v;
-             out.shape[3] = runtime::LshAttentionGradCall{
-                 .forward = {.shape = {.dk = c.inputs[0].shape[3], .dv = v.shape[3]}},
-                 .with_output = with_output(c.attrs)}.row();
-             return out;
+  register_attention_family(
+      {.name = "lsh_attention",
+       .attrs = {{"chunk_len", AttrKind::integer},
+                 {"causal", AttrKind::integer},
+                 {"valid_length", AttrKind::integer},
+                 {"buckets_per_round", AttrKind::integer},
+                 {"paper_mode", AttrKind::integer},
+                 {"dropout", AttrKind::real},
+                 {"stream", AttrKind::integer}},
+       .gradient_attrs = {{"with_output", AttrKind::integer, /*required=*/false}},
+       .gradient_writes_result = true,
+       .infer_operands = infer_operands,
+       .unfusable = [](const AttrMap& a) -> std::string {
+         const bool fusable = a.get_int("paper_mode") == 0 && a.get_float("dropout") == 0.0;
+         return fusable ? "" : "trax mode without attention dropout";
+       },
+       .gradient_row =
+           [](const std::vector<TensorType>& in, const AttrMap& a) {
+             return runtime::LshAttentionGradCall{.forward = {.shape = {.dk = in[0].shape[3], .dv = in[1].shape[3]}},
+                                                  .with_output = with_output(a)}
+                 .row();
            },
-       .eval = eval_fused_grad,
-       .kind = OpKind::library,
-       .library =
-           [](const kir::LibraryContext& c, kir::LibraryCall& call) {
-             const runtime::LshAttentionGradCall gradient = gradient_call(c.node, c.inputs);
-             call = kir::LibraryCall::of(gradient, forward_flops(gradient.forward) * 7 / 2);
+       .eval_fused = eval_fused,
+       .eval_fused_grad = eval_fused_grad,
+       .vjp_fused = vjp_fused,
+       .forward_call =
+           [](const Node& n, const std::vector<TensorType>& in) {
+             const runtime::LshAttentionCall forward = forward_call(n, in);
+             return kir::LibraryCall::of(forward, forward_flops(forward));
            },
-       .workspace_bytes = [](const Node& n, const std::vector<TensorType>& in,
-                             LibraryDevice device) { return gradient_call(n, in).workspace_bytes(device); },
-       .shares_forward_of = "lsh_attention_fused"});
+       .gradient_call =
+           [](const Node& n, const std::vector<TensorType>& in) {
+             const runtime::LshAttentionGradCall gradient = gradient_call(n, in);
+             return kir::LibraryCall::of(gradient, forward_flops(gradient.forward) * 7 / 2);
+           },
+       // Every slice's own scratch, so slices run in parallel whatever the
+       // thread count.
+       .forward_workspace = [](const Node& n, const std::vector<TensorType>& in,
+                               LibraryDevice device) { return forward_call(n, in).workspace_bytes(device); },
+       .gradient_workspace = [](const Node& n, const std::vector<TensorType>& in,
+                                LibraryDevice device) { return gradient_call(n, in).workspace_bytes(device); }});
 }
 
 }  // namespace reforge::ops

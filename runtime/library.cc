@@ -233,7 +233,34 @@ const LshAttentionCall& forward_of(const LshAttentionGradCall& c) { return c.for
 const ChunkedAttentionCall& forward_of(const ChunkedAttentionCall& c) { return c; }
 const ChunkedAttentionCall& forward_of(const ChunkedAttentionGradCall& c) { return c.forward; }
 
-// Each slice's scratch is at slice * its scratch bytes in the workspace.
+// A fused attention call runs one kernel per (example, head) slice on the
+// pool. `make(bh, scratch)` builds slice bh's kernel over its operands,
+// with its own scratch at bh * scratch_bytes in the call's workspace (the
+// buffer after the result), so slices run in parallel whatever the thread
+// count. The forward writes the slice's [length, dv] result rows; the
+// backward reads its cotangent (buffer 4) and writes [length, row] rows,
+// passing `extra` on to forward_backward.
+template <bool kBackward, typename T, typename Make, typename... Extra>
+void run_attention_slices(const LibraryArgs& a, int64_t slices, int64_t length, int64_t dv, int64_t row,
+                          int64_t scratch_bytes, Make make, Extra... extra) {
+  constexpr int result = kBackward ? 5 : 4;
+  T* out = static_cast<T*>(a.buffers[result]);
+  auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
+  a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
+    for (int64_t bh = begin; bh < end; ++bh) {
+      kernels::Scratch scratch(workspace + bh * scratch_bytes);
+      auto slice = make(bh, scratch);
+      slice.use_micro_kernel(a.gemm_micro_kernel);
+      if constexpr (kBackward) {
+        const T* grad = static_cast<const T*>(a.buffers[4]);
+        slice.forward_backward(grad + bh * length * dv, out + bh * length * row, row, extra...);
+      } else {
+        slice.forward(out + bh * length * dv);
+      }
+    }
+  });
+}
+
 template <bool kBackward>
 void lsh_attention(const LibraryArgs& a) {
   using Call = std::conditional_t<kBackward, LshAttentionGradCall, LshAttentionCall>;
@@ -248,30 +275,21 @@ void lsh_attention(const LibraryArgs& a) {
       const T* q = static_cast<const T*>(a.buffers[0]);
       const T* v = static_cast<const T*>(a.buffers[1]);
       const B* buckets = static_cast<const B*>(a.buffers[2]);
-      constexpr int result = kBackward ? 5 : 4;
-      T* out = static_cast<T*>(a.buffers[result]);
-      auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
+      auto make = [&](int64_t bh, kernels::Scratch& scratch) {
+        return Slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
+                     scratch, kBackward);
+      };
       const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
-      a.pool.parallel_for(f.slices, [&](int64_t begin, int64_t end) {
-        for (int64_t bh = begin; bh < end; ++bh) {
-          kernels::Scratch scratch(workspace + bh * scratch_bytes);
-          Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
-                      scratch, kBackward);
-          slice.use_micro_kernel(a.gemm_micro_kernel);
-          if constexpr (kBackward) {
-            const T* grad = static_cast<const T*>(a.buffers[4]);
-            slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * call.row(), call.row(),
-                                   call.with_output);
-          } else {
-            slice.forward(out + bh * s.length * s.dv);
-          }
-        }
-      });
+      if constexpr (kBackward) {
+        run_attention_slices<true, T>(a, f.slices, s.length, s.dv, call.row(), scratch_bytes, make,
+                                      call.with_output);
+      } else {
+        run_attention_slices<false, T>(a, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
+      }
     });
   });
 }
 
-// Each slice's scratch is at slice * its scratch bytes in the workspace.
 template <bool kBackward>
 void chunked_attention(const LibraryArgs& a) {
   using Call = std::conditional_t<kBackward, ChunkedAttentionGradCall, ChunkedAttentionCall>;
@@ -284,24 +302,16 @@ void chunked_attention(const LibraryArgs& a) {
     const T* q = static_cast<const T*>(a.buffers[0]);
     const T* k = static_cast<const T*>(a.buffers[1]);
     const T* v = static_cast<const T*>(a.buffers[2]);
-    constexpr int result = kBackward ? 5 : 4;
-    T* out = static_cast<T*>(a.buffers[result]);
-    auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
+    auto make = [&](int64_t bh, kernels::Scratch& scratch) {
+      return Slice(s, q + bh * s.length * s.dk, k + bh * s.length * s.dk, v + bh * s.length * s.dv, scratch,
+                   kBackward);
+    };
     const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
-    a.pool.parallel_for(f.slices, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) {
-        kernels::Scratch scratch(workspace + bh * scratch_bytes);
-        Slice slice(s, q + bh * s.length * s.dk, k + bh * s.length * s.dk, v + bh * s.length * s.dv, scratch,
-                    kBackward);
-        slice.use_micro_kernel(a.gemm_micro_kernel);
-        if constexpr (kBackward) {
-          const T* grad = static_cast<const T*>(a.buffers[4]);
-          slice.forward_backward(grad + bh * s.length * s.dv, out + bh * s.length * call.row(), call.row());
-        } else {
-          slice.forward(out + bh * s.length * s.dv);
-        }
-      }
-    });
+    if constexpr (kBackward) {
+      run_attention_slices<true, T>(a, f.slices, s.length, s.dv, call.row(), scratch_bytes, make);
+    } else {
+      run_attention_slices<false, T>(a, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
+    }
   });
 }
 
