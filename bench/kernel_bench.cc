@@ -19,6 +19,7 @@
 #include "compiler/codegen/cpu/cpu_jit.h"
 #include "compiler/dsl/dsl.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "runtime/fma_peak.h"
 #include "runtime/kernels/lsh_attention_kernel.h"
 #include "runtime/library.h"
 #include "runtime/thread_pool.h"
@@ -140,59 +141,17 @@ BENCHMARK(BM_OpenblasSgemm)->Apply(gemm_args);
 
 // ---- the machine's FP32 FMA peak ----
 //
-// Twelve independent chains of vector FMAs per thread (enough to hide the
-// latency of two FMA pipes), in zmm where the CPU has AVX-512 (on a core
-// that executes it as two 256-bit halves this gives the same rate as ymm,
-// on a full-width one twice it), else in ymm: the ceiling every
-// share-of-peak figure in docs/BENCHMARKS.md is measured against.
-
-constexpr int kChains = 12;
-constexpr int64_t kFmaIterations = 20'000'000;
-
-// GCC vector types: with FMA enabled, `x * a + b` contracts to one FMA.
-typedef float Ymm __attribute__((vector_size(32)));
-typedef float Zmm __attribute__((vector_size(64)));
-
-template <typename V>
-__attribute__((always_inline)) inline float fma_chains(int64_t iterations) {
-  V acc[kChains];
-  for (int i = 0; i < kChains; ++i) acc[i] = V{} + 1e-3f * static_cast<float>(i);
-  const V a = V{} + 0.999999f, b = V{} + 1e-7f;
-  for (int64_t it = 0; it < iterations; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * a + b;
-  }
-  float out = 0;
-  for (int i = 0; i < kChains; ++i) out += acc[i][0];
-  return out;
-}
-
-__attribute__((target("avx2,fma"), optimize("O3", "fp-contract=fast"), noinline)) float fma_chains_ymm(
-    int64_t iterations) {
-  return fma_chains<Ymm>(iterations);
-}
-__attribute__((target("avx512f"), optimize("O3", "fp-contract=fast"), noinline)) float fma_chains_zmm(
-    int64_t iterations) {
-  return fma_chains<Zmm>(iterations);
-}
+// runtime/fma_peak.h's measurement (twelve chains of vector FMAs per
+// thread, the widest vectors the CPU has): the ceiling every share-of-peak
+// figure in docs/BENCHMARKS.md is measured against, and the one
+// `reforge train --profile` states.
 
 void BM_FmaPeak(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
-  const bool zmm = __builtin_cpu_supports("avx512f");
-  const int lanes = zmm ? 16 : 8;
-  for (auto _ : state) {
-    std::vector<std::thread> workers;
-    std::vector<float> sink(threads);
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&, t] { sink[t] = zmm ? fma_chains_zmm(kFmaIterations) : fma_chains_ymm(kFmaIterations); });
-    }
-    for (std::thread& w : workers) w.join();
-    benchmark::DoNotOptimize(sink.data());
-  }
-  state.SetLabel(zmm ? "zmm" : "ymm");
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * lanes * kChains * kFmaIterations * threads,
-                                                 benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  runtime::FmaPeak peak;
+  for (auto _ : state) peak = runtime::measure_fma_peak(threads, 20'000'000, 1);
+  state.SetLabel(peak.vector);
+  state.counters["GFLOP/s"] = peak.gflops;
 }
 BENCHMARK(BM_FmaPeak)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -35,13 +35,15 @@ std::string table(const std::string& title, const std::map<std::string, Totals>&
 
 }  // namespace
 
-std::string profile_report(const Program& program, const std::vector<double>& seconds, int64_t runs, int top_lines) {
+std::string profile_report(const Program& program, const std::vector<double>& seconds, int64_t runs, int top_lines,
+                           const std::optional<FmaPeak>& peak) {
   std::map<std::string, Totals> by_op, by_line, by_kernel;
   double total = 0;
   // Data parallelism: time blocked on the other ranks (a bucket's wait, a
   // sum done at once), and time packing buckets and starting their sums.
   double waiting = 0, starting = 0;
   int waits = 0;
+  int64_t flops = 0;
   for (size_t i = 0; i < program.launches.size() && i < seconds.size(); ++i) {
     const Launch& l = program.launches[i];
     int64_t bytes = 0;
@@ -57,6 +59,7 @@ std::string profile_report(const Program& program, const std::vector<double>& se
       t->bytes += bytes;
     }
     total += seconds[i];
+    flops += l.flops;
     if (l.function == AllReduceWaitCall::kFunction || l.function == AllReduceCall::kFunction) {
       waiting += seconds[i];
       ++waits;
@@ -66,6 +69,17 @@ std::string profile_report(const Program& program, const std::vector<double>& se
   runs = std::max<int64_t>(runs, 1);
   std::string out =
       fmt::format("profile: {:.1f} ms per step in {} launches\n", 1e3 * total / runs, program.launches.size());
+  const double step_seconds = total / runs;
+  if (flops > 0 && step_seconds > 0) {
+    const double rate = flops / step_seconds / 1e9;
+    out += fmt::format("work: {:.2f} GFLOP per step as the plan does it (recompute counted), {:.1f} GFLOP/s", flops / 1e9,
+                       rate);
+    if (peak && peak->gflops > 0) {
+      out += fmt::format(" = {:.1f}% of the FP32 FMA peak ({:.1f} GFLOP/s on {} threads, {})", 100 * rate / peak->gflops,
+                         peak->gflops, peak->threads, peak->vector);
+    }
+    out += "\n";
+  }
   if (waits > 0) {
     out += fmt::format(
         "communication: {:.2f} ms per step waiting on the other ranks ({:.1f}% of the step, {} waits), {:.2f} ms "

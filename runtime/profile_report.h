@@ -4,15 +4,19 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/fma_peak.h"
 #include "runtime/program.h"
 
 namespace reforge::runtime {
 
-// `seconds[i]`: launch i's time summed over `runs` runs.
+// `seconds[i]`: launch i's time summed over `runs` runs. With `peak`, the
+// step's FLOPs (as its launches do them: recompute counted) and their rate
+// are stated as a share of it.
 std::string profile_report(const Program& program, const std::vector<double>& seconds, int64_t runs,
-                           int top_lines = 20);
+                           int top_lines = 20, const std::optional<FmaPeak>& peak = std::nullopt);
 
 }  // namespace reforge::runtime

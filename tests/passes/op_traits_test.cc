@@ -84,7 +84,9 @@ TEST(OpTraits, AGemmEpilogueAppliesAnActivationDeclaredForIt) {
   EXPECT_EQ(testing::count_ops(*fused, "test_square"), 0);
   ASSERT_EQ(testing::count_ops(*fused, "matmul_epilogue"), 1);
   for (int id = 0; id < fused->size(); ++id) {
-    if (fused->node(id).op == "matmul_epilogue") EXPECT_EQ(fused->node(id).attrs.get_string("activation"), "test_square");
+    if (fused->node(id).op == "matmul_epilogue") {
+      EXPECT_EQ(fused->node(id).attrs.get_string("activation"), "test_square");
+    }
   }
 
   ValueMap feeds;

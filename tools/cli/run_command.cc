@@ -101,9 +101,10 @@ int run_on(const Flags& flags, runtime::Communicator& ranks) {
   }
   training::TrainingRun run = training::run_training(*session, *task, config, options, std::move(prepared));
   if (profile) {
+    const std::optional<runtime::FmaPeak> peak = train.on_gpu() ? std::nullopt : std::optional(profile_peak(flags));
     fmt::print(options.messages, "{}",
                runtime::profile_report(train.program(), train.seconds(),
-                                       static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags)));
+                                       static_cast<int64_t>(run.step_seconds.size()), profile_rows(flags), peak));
   }
   training::print_training_summary(run, *task, options,
                                    ranks.size() > 1 ? fmt::format("artifact, {}", ranks.describe()) : "artifact");

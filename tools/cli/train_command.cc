@@ -218,9 +218,11 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   if (flags.get_bool("profile") && (train || gpu_model)) {
     const runtime::Program& program = train ? train->program() : gpu_model->train_step().program();
     const std::vector<double>& seconds = train ? train->seconds() : gpu_model->train_step().seconds();
+    // The share of the peak is the CPU's: the GPU's peak is not measured.
+    const std::optional<runtime::FmaPeak> peak = train ? std::optional(profile_peak(flags)) : std::nullopt;
     fmt::print(options.messages, "{}",
                runtime::profile_report(program, seconds, static_cast<int64_t>(run.step_seconds.size()),
-                                       profile_rows(flags)));
+                                       profile_rows(flags), peak));
   }
   training::print_training_summary(run, *task, options,
                                    ranks.size() > 1 ? fmt::format("{}, {}", backend, ranks.describe()) : backend);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "compiler/pipeline/artifact_builder.h"
 #include "models/reformer_artifact.h"
 
@@ -24,6 +27,7 @@ const std::map<std::string, std::string>& training_flag_defaults() {
                                                               {"threads", "0"},
                                                               {"profile", "false"},
                                                               {"profile_top", "20"},
+                                                              {"fma_peak", "0"},
                                                               {"check_numerics", "false"},
                                                               {"deterministic_reduce", "false"}};
   return defaults;
@@ -90,6 +94,18 @@ int thread_count(const Flags& flags) {
   long long threads = flags.get_int("threads");
   if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 0 (all cores) and 1024");
   return static_cast<int>(threads);
+}
+
+runtime::FmaPeak profile_peak(const Flags& flags) {
+  const double given = flags.get_double("fma_peak");
+  if (!(given >= 0) || given > 1e9) {
+    throw UsageError(fmt::format("--fma_peak must be GFLOP/s (0: measure this machine's, once), got {}",
+                                 flags.get("fma_peak")));
+  }
+  int threads = thread_count(flags);
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (given > 0) return {.gflops = given, .threads = threads, .vector = "from --fma_peak", .cpu = ""};
+  return runtime::cached_fma_peak(threads);
 }
 
 int profile_rows(const Flags& flags) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "models/reformer_config.h"
+#include "runtime/fma_peak.h"
 #include "tools/cli/command.h"
 #include "training/loop.h"
 
@@ -20,6 +21,11 @@ training::TrainingOptions training_options(const Flags& flags, const std::string
 
 // --threads: 0 (every core) to 1024.
 int thread_count(const Flags& flags);
+
+// The CPU's FP32 FMA peak the profile states the step's share of, for the
+// run's threads: --fma_peak=GFLOPS, else measured once and cached
+// (runtime/fma_peak.h).
+runtime::FmaPeak profile_peak(const Flags& flags);
 
 // --profile_top: how many DSL lines and kernels the profile lists (1 or more).
 int profile_rows(const Flags& flags);
