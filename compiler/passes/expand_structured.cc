@@ -20,6 +20,15 @@ std::unique_ptr<Graph> expand_structured(const Graph& graph, const std::set<std:
   return current;
 }
 
+std::unique_ptr<Graph> expand_nodes(const Graph& graph, const std::set<int>& ids) {
+  return rewrite_graph(graph, [&](const Node& n, RewriteContext& c) {
+    if (!ids.count(c.id) || !n.def || !n.def->expand) return -1;
+    std::vector<Tensor> inputs;
+    for (int in : c.inputs) inputs.push_back(c.out.value(in));
+    return n.def->expand(c.out, n, inputs).id;
+  });
+}
+
 std::unique_ptr<Graph> expand_all_structured(const Graph& graph) {
   std::unique_ptr<Graph> expanded = graph.clone();
   while (true) {

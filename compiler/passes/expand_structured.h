@@ -18,6 +18,10 @@ namespace reforge {
 std::unique_ptr<Graph> expand_structured(const Graph& graph,
                                          const std::set<std::string>& ops = {"chunked_map", "reversible"});
 
+// Expands the nodes `ids` of `graph` (structured ops), once: structured
+// ops their regions hold stay structured.
+std::unique_ptr<Graph> expand_nodes(const Graph& graph, const std::set<int>& ids);
+
 // Expands every structured op, repeating while expansion brings out more
 // from their regions (a reversible block's chunked feed-forward): what
 // the back ends run.

@@ -20,4 +20,15 @@ namespace reforge {
 // `options` with every op's reconstructing rule in use.
 AutodiffOptions with_reversible_recompute(AutodiffOptions options);
 
+// How many nodes of `graph` have a reconstructing rule (reversible blocks).
+int64_t reconstructing_blocks(const Graph& graph);
+
+// `graph` with its last `count` reversible blocks (graph order: the last
+// of the forward pass) expanded, so that autodiff differentiates their
+// bodies and keeps their activations, as with reversible recompute off;
+// the others still rebuild their inputs. Where memory allows, storing is
+// cheaper than rebuilding (P1 at 1K: 46.5 against 52.1 GFLOP a step).
+// Throws when the graph has fewer blocks.
+std::unique_ptr<Graph> store_last_blocks(const Graph& graph, int64_t count);
+
 }  // namespace reforge

@@ -26,6 +26,7 @@ void prefix_symbols(LoweredProgram& lowered, const std::string& prefix) {
 runtime::KeyValues compile_options_record(const CompileOptions& compile, const CpuBuildOptions& build) {
   auto flag = [](bool b) { return std::string(b ? "true" : "false"); };
   return {{"reversible_recompute", flag(compile.reversible_recompute)},
+          {"stored_blocks", std::to_string(compile.stored_blocks)},
           {"lsh_fusion", flag(compile.lsh_fusion)},
           {"simplify", flag(compile.simplify)},
           {"cse", flag(compile.cse)},

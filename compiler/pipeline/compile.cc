@@ -100,7 +100,10 @@ CompiledStep compile_training_step(const Graph& model, const std::string& loss_o
   // Differentiate while the Reformer structure is still visible: reversible
   // blocks either keep their reconstruction rule or are expanded first.
   std::unique_ptr<Graph> graph = options.lsh_fusion ? fuse_lsh_attention(model) : model.clone();
-  if (!options.reversible_recompute) graph = expand_structured(*graph, {"reversible"});
+  // Blocks that store their activations (all, with recompute off) are
+  // expanded: ordinary autodiff then keeps what their backward reads.
+  const int64_t stored = options.reversible_recompute ? options.stored_blocks : reconstructing_blocks(*graph);
+  if (stored > 0) graph = store_last_blocks(*graph, stored);
   std::vector<std::pair<std::string, int>> metrics;
   for (const auto& [name, id] : graph->outputs()) {
     if (name != loss_output) metrics.emplace_back(name, id);

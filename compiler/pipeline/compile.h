@@ -22,7 +22,12 @@ namespace reforge {
 struct CompileOptions {
   // Reformer techniques.
   bool reversible_recompute = true;  // off: blocks are expanded, autodiff stores activations
-  bool lsh_fusion = true;            // off: LSH attention stays decomposed (materialises chunk logits)
+  // With reversible recompute: how many of the last reversible blocks
+  // store their activations for the backward pass instead of rebuilding
+  // their inputs (store_last_blocks; a memory budget that affords it saves
+  // their recompute).
+  int64_t stored_blocks = 0;
+  bool lsh_fusion = true;  // off: LSH attention stays decomposed (materialises chunk logits)
   // General passes.
   bool simplify = true;
   bool cse = true;

@@ -106,6 +106,8 @@ std::vector<Variant> variants() {
   out.push_back({"lsh_padded_unchunked", padded, {}});
   out.push_back({"lsh_decomposed", base, {.lsh_fusion = false}});
   out.push_back({"reversible_stored_activations", base, {.reversible_recompute = false}});
+  // The memory budget's mix: the last block stores, the first rebuilds.
+  out.push_back({"reversible_last_block_stored", base, {.stored_blocks = 1}});
   ReformerConfig plain = base;
   plain.reversible = false;
   out.push_back({"residual_not_reversible", plain, {}});

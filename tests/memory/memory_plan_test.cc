@@ -4,6 +4,8 @@
 // inside the planned arena gives the unplanned results.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "compiler/dsl/dsl.h"
@@ -11,7 +13,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "compiler/passes/elementwise_fusion.h"
 #include "compiler/pipeline/compile.h"
-#include "models/ff_chunk_budget.h"
+#include "models/memory_budget.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
@@ -246,20 +248,56 @@ TEST(MemoryPlan, DumpsDescribeEveryBuffer) {
   EXPECT_EQ(std::count(html.begin(), html.end(), '\n') > 100, true);
 }
 
-TEST(MemoryPlan, MemoryBudgetChoosesTheFewestFeedForwardChunksThatFit) {
-  ReformerConfig c = copy_task_config(2);
+int64_t planned_peak(ReformerConfig c, int64_t stored_blocks, int64_t ff_chunks) {
+  c.ff_chunks = ff_chunks;
+  return plan_step_memory(compile(c, {.stored_blocks = stored_blocks})).arena_bytes;
+}
+
+// Storing a block's activations costs memory; rebuilding them costs its
+// forward again. The budget keeps as many blocks stored as fit, then
+// takes the fewest feed-forward chunks; the plan never exceeds it.
+TEST(MemoryPlan, MemoryBudgetStoresAsManyBlocksAsFitThenTheFewestChunks) {
+  ReformerConfig c = copy_task_config(3);
   c.d_ff = 512;
-  c.ff_chunks = 1;
-  int64_t unchunked = plan_step_memory(compile(c)).arena_bytes;
-  c.ff_chunks = 4;
-  int64_t four = plan_step_memory(compile(c)).arena_bytes;
-  ASSERT_LT(four, unchunked);
-  ChunkChoice choice = choose_ff_chunks(c, four);
-  EXPECT_GT(choice.ff_chunks, 1);
-  EXPECT_LE(choice.ff_chunks, 4);
-  EXPECT_LE(choice.peak_bytes, four);
-  EXPECT_EQ(choose_ff_chunks(c, unchunked).ff_chunks, 1);
-  EXPECT_THROW(choose_ff_chunks(c, 1024), Error);
+  const int64_t all_stored = planned_peak(c, 3, 1), all_rebuilt = planned_peak(c, 0, c.seq_len);
+  ASSERT_LT(all_rebuilt, all_stored);
+  ASSERT_LT(planned_peak(c, 0, 1), all_stored) << "rebuilding does not save memory";
+
+  // Everything fits: nothing is rebuilt, nothing chunked.
+  BudgetChoice roomy = choose_for_budget(c, all_stored);
+  EXPECT_EQ(roomy.stored_blocks, 3);
+  EXPECT_EQ(roomy.blocks, 3);
+  EXPECT_EQ(roomy.ff_chunks, 1);
+  EXPECT_EQ(roomy.peak_bytes, all_stored);
+
+  // Budgets between: the choice fits, and one more stored block would not.
+  for (int64_t budget = all_rebuilt; budget < all_stored; budget += (all_stored - all_rebuilt) / 7 + 1) {
+    SCOPED_TRACE(budget);
+    const BudgetChoice choice = choose_for_budget(c, budget);
+    EXPECT_LE(choice.peak_bytes, budget);
+    EXPECT_EQ(choice.peak_bytes, planned_peak(c, choice.stored_blocks, choice.ff_chunks));
+    if (choice.stored_blocks < 3) EXPECT_GT(planned_peak(c, choice.stored_blocks + 1, c.seq_len), budget);
+    if (choice.ff_chunks > 1) EXPECT_GT(planned_peak(c, choice.stored_blocks, choice.ff_chunks / 2), budget);
+    EXPECT_NE(choice.describe().find(fmt::format("{} of 3 reversible blocks store", choice.stored_blocks)),
+              std::string::npos);
+  }
+
+  // Too small for any choice: refused, naming the smallest peak.
+  try {
+    choose_for_budget(c, all_rebuilt - 1);
+    FAIL() << "a budget below every plan was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fmt::format("the smallest peak is {} bytes", all_rebuilt)), std::string::npos)
+        << e.what();
+  }
+
+  // Without reversible recompute only the chunks are chosen.
+  ReformerConfig plain = c;
+  plain.reversible = false;
+  const BudgetChoice chunks_only = choose_for_budget(plain, all_stored * 4);
+  EXPECT_EQ(chunks_only.blocks, 0);
+  EXPECT_EQ(chunks_only.ff_chunks, 1);
+
   EXPECT_EQ(parse_byte_size("3MiB"), 3 << 20);
   EXPECT_EQ(parse_byte_size("1.5KiB"), 1536);
   EXPECT_EQ(parse_byte_size("4096"), 4096);

@@ -33,7 +33,7 @@ ValueMap parameter_gradients(Graph& g, Tensor loss, const AutodiffOptions& optio
   return run_graph(g, feeds);
 }
 
-void expect_same_gradients(DType dtype, double tolerance) {
+void expect_same_gradients(DType dtype, double tolerance, int64_t stored_blocks = 0) {
   ReformerConfig c = config();
   Graph recompute("recompute");
   recompute.set_default_float(dtype);
@@ -42,7 +42,9 @@ void expect_same_gradients(DType dtype, double tolerance) {
   Tensor plain_loss = plain->value(plain->find_node("head.loss"));
   ValueMap feeds = testing::model_feeds(recompute, c, 9);
 
-  ValueMap a = parameter_gradients(recompute, m.loss, with_reversible_recompute({}), feeds);
+  std::unique_ptr<Graph> mixed = store_last_blocks(recompute, stored_blocks);
+  Tensor mixed_loss = mixed->value(mixed->find_node("head.loss"));
+  ValueMap a = parameter_gradients(*mixed, mixed_loss, with_reversible_recompute({}), feeds);
   ValueMap b = parameter_gradients(*plain, plain_loss, {}, feeds);
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, value] : a) {
@@ -61,6 +63,38 @@ TEST(ReversibleRecompute, GradientsEqualOrdinaryAutodiffInF64) { expect_same_gra
 // Reconstruction in f32 differs from the stored activations by rounding;
 // over three layers that stays well inside 1e-4 relative.
 TEST(ReversibleRecompute, GradientsEqualOrdinaryAutodiffInF32) { expect_same_gradients(DType::f32, 1e-4); }
+
+// Some blocks storing their activations and the others rebuilding: the
+// same gradients.
+TEST(ReversibleRecompute, MixedStoredAndRebuiltBlocksGiveTheSameGradients) {
+  for (int64_t stored : {1, 2, 3}) {
+    SCOPED_TRACE(stored);
+    expect_same_gradients(DType::f64, 1e-10, stored);
+  }
+}
+
+// Storing the last blocks expands them (autodiff keeps their
+// activations); the others stay reversible and rebuild theirs.
+TEST(ReversibleRecompute, StoringTheLastBlocksExpandsThemOnly) {
+  Graph g;
+  build_reformer(g, config());
+  ASSERT_EQ(reconstructing_blocks(g), 3);
+  auto block_names = [](const Graph& graph) {
+    std::vector<std::string> names;
+    for (int id = 0; id < graph.size(); ++id) {
+      if (graph.node(id).def->reconstructing_vjp) names.push_back(graph.node(id).name);
+    }
+    return names;
+  };
+  const std::vector<std::string> all = block_names(g);
+  for (int64_t stored : {0, 1, 2, 3}) {
+    std::unique_ptr<Graph> mixed = store_last_blocks(g, stored);
+    verify(*mixed);
+    EXPECT_EQ(reconstructing_blocks(*mixed), 3 - stored);
+    EXPECT_EQ(block_names(*mixed), std::vector<std::string>(all.begin(), all.end() - stored));
+  }
+  EXPECT_THROW(store_last_blocks(g, 4), Error);
+}
 
 TEST(ReversibleRecompute, BackwardNeverReadsAnEarlierBlocksForwardOutput) {
   ReformerConfig c = config();

@@ -53,6 +53,7 @@ int run_compile(const std::vector<std::string>& args) {
   if (ranks < 1 || ranks > 65536) throw UsageError(fmt::format("--ranks must be 1..65536, got {}", ranks));
   config.replicas = ranks;
   config.validate();
+  apply_memory_budget(flags, config, options.compile, stdout);
   auto started = std::chrono::steady_clock::now();
   runtime::Artifact artifact = compile_reformer_artifact(config, selection.entry->name, options);
   double compile_seconds = seconds_since(started);

@@ -5,7 +5,8 @@
 #include <algorithm>
 
 #include "base/error.h"
-#include "models/ff_chunk_budget.h"
+#include "compiler/memory/plan_dump.h"
+#include "models/memory_budget.h"
 
 namespace reforge::cli {
 
@@ -61,7 +62,8 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
 
 const std::map<std::string, std::string>& compile_flag_defaults() {
   static const std::map<std::string, std::string> flags = {
-      {"reversible_recompute", "true"}, {"lsh_fusion", "true"}, {"bucket_size", "4MiB"}};
+      {"reversible_recompute", "true"}, {"stored_blocks", "0"}, {"memory_budget", ""},
+      {"lsh_fusion", "true"},           {"bucket_size", "4MiB"}};
   return flags;
 }
 
@@ -74,7 +76,38 @@ CompileOptions compile_options(const Flags& flags) {
     throw UsageError(std::string("--bucket_size: ") + e.what());
   }
   if (o.buckets.bucket_bytes < 1) throw UsageError("--bucket_size must be at least 1 byte");
+  o.stored_blocks = flags.get_int("stored_blocks");
+  if (o.stored_blocks < 0 || o.stored_blocks > 1000000) {
+    throw UsageError(fmt::format("--stored_blocks must be 0 or more, got {}", o.stored_blocks));
+  }
+  if (o.stored_blocks > 0 && !o.reversible_recompute) {
+    throw UsageError("--stored_blocks chooses among rebuilt blocks: it needs --reversible_recompute=true");
+  }
   return o;
+}
+
+std::optional<BudgetChoice> apply_memory_budget(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
+                                                std::FILE* out) {
+  const std::string text = flags.get("memory_budget");
+  if (text.empty()) return std::nullopt;
+  for (const char* chosen : {"stored_blocks", "ff_chunks"}) {
+    if (flags.given(chosen)) {
+      throw UsageError(fmt::format("--{} and --memory_budget: the budget chooses --{}; give one of them", chosen,
+                                   chosen));
+    }
+  }
+  int64_t budget = 0;
+  try {
+    budget = parse_byte_size(text);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--memory_budget: ") + e.what());
+  }
+  const BudgetChoice choice = choose_for_budget(config, budget, compile);
+  config.ff_chunks = choice.ff_chunks;
+  compile.stored_blocks = choice.stored_blocks;
+  fmt::print(out, "--memory_budget={}: {} (planned transient peak {}, {} plans tried)\n", text, choice.describe(),
+             format_bytes(choice.peak_bytes), choice.plans);
+  return choice;
 }
 
 }  // namespace reforge::cli

@@ -2,11 +2,14 @@
 // where every ReformerConfig field is a flag, plus the command's own flags.
 #pragma once
 
+#include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "compiler/pipeline/compile.h"
+#include "models/memory_budget.h"
 #include "models/model_registry.h"
 #include "tools/cli/command.h"
 
@@ -26,10 +29,19 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
                             const std::map<std::string, std::string>& command_flags);
 
 // The Reformer techniques every compiling command can switch off
-// (--reversible_recompute, --lsh_fusion), with their defaults, to merge
-// into a command's table; and the CompileOptions they set, read in one
-// place (train, plan and compile; the artifact records them).
+// (--reversible_recompute, --lsh_fusion) or tune (--stored_blocks,
+// --memory_budget), with their defaults, to merge into a command's table;
+// and the CompileOptions they set, read in one place (train, plan and
+// compile; the artifact records them).
 const std::map<std::string, std::string>& compile_flag_defaults();
 CompileOptions compile_options(const Flags& flags);
+
+// --memory_budget=SIZE: chooses which reversible blocks store their
+// activations and how many chunks the feed-forward runs in
+// (models/memory_budget.h), sets them in `config` and `compile`, and says
+// so on `out`. Returns the choice; nothing without the flag. Refuses
+// --stored_blocks or --ff_chunks given with it: the budget chooses them.
+std::optional<BudgetChoice> apply_memory_budget(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
+                                                std::FILE* out);
 
 }  // namespace reforge::cli

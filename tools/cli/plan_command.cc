@@ -11,7 +11,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/target/cuda_target.h"
-#include "models/ff_chunk_budget.h"
+#include "models/memory_budget.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "base/durable_file.h"
@@ -55,7 +55,6 @@ int run_plan(const std::vector<std::string>& args) {
   plan_flags.insert({{"format", "text"},
                      {"output", ""},
                      {"elementwise_fusion", "true"},
-                     {"memory_budget", ""},
                      {"buffer_reuse", "true"},
                      {"compare", "true"},
                      {"print_after", ""},
@@ -99,18 +98,7 @@ int run_plan(const std::vector<std::string>& args) {
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
   const bool fuse = s.flags.get_bool("elementwise_fusion");
 
-  if (!s.flags.get("memory_budget").empty()) {
-    int64_t budget = 0;
-    try {
-      budget = parse_byte_size(s.flags.get("memory_budget"));
-    } catch (const Error& e) {
-      throw UsageError(std::string("--memory_budget: ") + e.what());
-    }
-    ChunkChoice choice = choose_ff_chunks(s.config, budget, compile);
-    s.config.ff_chunks = choice.ff_chunks;
-    fmt::print("--memory_budget={}: chose --ff_chunks={} (planned peak {})\n", s.flags.get("memory_budget"),
-               choice.ff_chunks, format_bytes(choice.peak_bytes));
-  }
+  apply_memory_budget(s.flags, s.config, compile, stdout);
   auto start = std::chrono::steady_clock::now();
   PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, target, backend_print);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

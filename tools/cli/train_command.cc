@@ -119,7 +119,9 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   config.replicas = ranks.size();
   config.validate();
   runtime::require_same_on_every_rank(ranks, "the model and its configuration", entry.name + "\n" + describe_config(config));
+  CompileOptions chosen = compile_options(flags);
   training::TrainingOptions options = training_options(flags, entry.name, config);
+  if (apply_memory_budget(flags, config, chosen, options.messages)) options.config = config_record(config);
   options.communicator = &ranks;
   training::leave_outputs_to_rank0(options);
   training::PreparedRun prepared = training::prepare_run(options);
@@ -150,7 +152,7 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   if (flags.get_bool("print_ir")) {
     fmt::print(options.messages, "== forward graph ==\n{}\n", print_graph(*model_graph, {.locations = false}));
   }
-  const CompileOptions compile = reformer_compile_options(config, compile_options(flags));
+  const CompileOptions compile = reformer_compile_options(config, chosen);
   CompiledStep compiled = compile_training_step(*model_graph, "loss", reformer_optimizer(config), compile);
   std::unique_ptr<Graph> forward = compile_forward(*build_reformer_eval_graph(config, entry.name), compile);
 
