@@ -30,9 +30,11 @@ std::string BudgetChoice::describe() const {
   return fmt::format("{}; {} feed-forward chunk{}", recompute, ff_chunks, ff_chunks == 1 ? "" : "s");
 }
 
-BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options) {
+BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options,
+                               const BudgetFixed& fixed) {
   const int64_t blocks = config.reversible && options.reversible_recompute ? config.n_layers : 0;
-  const std::vector<int64_t> counts = chunk_counts(config.seq_len);
+  const std::vector<int64_t> counts =
+      fixed.ff_chunks ? std::vector<int64_t>{*fixed.ff_chunks} : chunk_counts(config.seq_len);
   std::map<std::pair<int64_t, int64_t>, int64_t> planned;  // (stored, chunks) -> peak
   BudgetChoice smallest;
   auto peak_of = [&](int64_t stored, int64_t chunks) {
@@ -48,24 +50,43 @@ BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_byte
     }
     return it->second;
   };
-  // The most stored blocks first: whether they fit with the most chunks
-  // (one plan), then the fewest chunks that do.
-  for (int64_t stored = blocks; stored >= 0; --stored) {
-    if (peak_of(stored, counts.back()) > budget_bytes) continue;
+  // With `stored` blocks storing: the fewest chunks that fit, or 0. More
+  // chunks are tried while they still lower the peak (by 1% or more):
+  // past that the feed-forward is no longer what sets it.
+  auto fewest_chunks = [&](int64_t stored) -> int64_t {
+    int64_t previous = -1;
     for (int64_t chunks : counts) {
       const int64_t peak = peak_of(stored, chunks);
-      if (peak <= budget_bytes) {
-        return {.stored_blocks = stored,
-                .blocks = blocks,
-                .ff_chunks = chunks,
-                .peak_bytes = peak,
-                .plans = static_cast<int>(planned.size())};
-      }
+      if (peak <= budget_bytes) return chunks;
+      if (previous >= 0 && peak > previous - previous / 100) return 0;
+      previous = peak;
+    }
+    return 0;
+  };
+  // The most stored blocks that fit: storing one more never lowers the
+  // peak, so a binary search over 0..blocks.
+  int64_t low = fixed.stored_blocks.value_or(0), high = fixed.stored_blocks.value_or(blocks);
+  int64_t best = -1, best_chunks = 0;
+  while (low <= high) {
+    const int64_t mid = (low + high) / 2;
+    if (const int64_t chunks = fewest_chunks(mid); chunks > 0) {
+      best = mid;
+      best_chunks = chunks;
+      low = mid + 1;
+    } else {
+      high = mid - 1;
     }
   }
-  throw Error(fmt::format("no plan fits --memory_budget={} bytes; the smallest peak is {} bytes ({}): raise the "
-                          "budget or shrink the model",
-                          budget_bytes, smallest.peak_bytes, smallest.describe()));
+  if (best < 0) {
+    throw Error(fmt::format("no plan fits --memory_budget={} bytes; the smallest peak is {} bytes ({}): raise the "
+                            "budget or shrink the model",
+                            budget_bytes, smallest.peak_bytes, smallest.describe()));
+  }
+  return {.stored_blocks = best,
+          .blocks = blocks,
+          .ff_chunks = best_chunks,
+          .peak_bytes = peak_of(best, best_chunks),
+          .plans = static_cast<int>(planned.size())};
 }
 
 int64_t parse_byte_size(const std::string& text) {

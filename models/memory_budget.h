@@ -4,10 +4,14 @@
 // the feed-forward runs in. The choice does the least work that fits: as
 // many blocks store as the budget allows (recompute costs a block's
 // forward FLOPs again; chunking costs next to nothing), then the fewest
-// chunks. Every candidate is planned, so "fits" is the planner's peak.
+// chunks. Every candidate is planned, so "fits" is the planner's peak: a
+// binary search over the stored count (storing more never lowers the
+// peak), and for each count the chunk counts 1, 2, 4, ... while they still
+// lower the peak.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "compiler/pipeline/compile.h"
@@ -27,11 +31,18 @@ struct BudgetChoice {
   std::string describe() const;
 };
 
+// What the budget may not change: a chunk count or a stored-block count
+// the user fixed.
+struct BudgetFixed {
+  std::optional<int64_t> ff_chunks, stored_blocks;
+};
+
 // The choice for `budget_bytes` of transient memory (the arena; parameters
 // and optimizer state come on top). Without reversible recompute in
 // `options` only the chunk count is chosen. Throws reforge::Error naming
 // the smallest peak any choice reaches when none fits.
-BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options = {});
+BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options = {},
+                               const BudgetFixed& fixed = {});
 
 // "4096", "512KiB", "256MiB", "2GiB" -> bytes; an Error names bad input.
 int64_t parse_byte_size(const std::string& text);

@@ -63,6 +63,11 @@ check "--attention" plan duplication --attention=sparse
 check "--memory_budget=1e30GiB is more than 1 PiB" plan duplication --memory_budget=1e30GiB
 check "is not a size" plan duplication --memory_budget=lots
 check "is not a size" plan duplication --memory_budget=nan
+check "--stored_blocks must be 0 or more, got -1" plan duplication --stored_blocks=-1
+check "--stored_blocks=2: the model has 1 reversible block" train duplication --stored_blocks=2
+check "--stored_blocks=1: the model has 0 reversible blocks" compile duplication --reversible=false --stored_blocks=1 -o "$work/x.rfa"
+check "--stored_blocks chooses among rebuilt blocks" plan duplication --stored_blocks=1 --reversible_recompute=false
+check "no plan fits --memory_budget=1024 bytes; the smallest peak is" plan duplication --memory_budget=1KiB
 
 # Command flags.
 check "--steps must be at least 1, got 0" train duplication --steps=0

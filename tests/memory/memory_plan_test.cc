@@ -276,20 +276,33 @@ TEST(MemoryPlan, MemoryBudgetStoresAsManyBlocksAsFitThenTheFewestChunks) {
     const BudgetChoice choice = choose_for_budget(c, budget);
     EXPECT_LE(choice.peak_bytes, budget);
     EXPECT_EQ(choice.peak_bytes, planned_peak(c, choice.stored_blocks, choice.ff_chunks));
-    if (choice.stored_blocks < 3) EXPECT_GT(planned_peak(c, choice.stored_blocks + 1, c.seq_len), budget);
+    if (choice.stored_blocks < 3) EXPECT_GT(planned_peak(c, choice.stored_blocks + 1, choice.ff_chunks), budget);
     if (choice.ff_chunks > 1) EXPECT_GT(planned_peak(c, choice.stored_blocks, choice.ff_chunks / 2), budget);
     EXPECT_NE(choice.describe().find(fmt::format("{} of 3 reversible blocks store", choice.stored_blocks)),
               std::string::npos);
   }
 
-  // Too small for any choice: refused, naming the smallest peak.
+  // Too small for any choice: refused, naming the smallest peak reached,
+  // which is a budget that fits.
   try {
-    choose_for_budget(c, all_rebuilt - 1);
+    choose_for_budget(c, all_rebuilt / 2);
     FAIL() << "a budget below every plan was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fmt::format("the smallest peak is {} bytes", all_rebuilt)), std::string::npos)
-        << e.what();
+    const std::string message = e.what();
+    const size_t at = message.find("the smallest peak is ");
+    ASSERT_NE(at, std::string::npos) << message;
+    const int64_t smallest = std::stoll(message.substr(at + 21));
+    EXPECT_LE(smallest, planned_peak(c, 0, 1));
+    EXPECT_EQ(choose_for_budget(c, smallest).peak_bytes, smallest);
   }
+
+  // What the user fixed stays; the budget chooses the rest.
+  const BudgetChoice fixed_chunks = choose_for_budget(c, all_stored * 4, {}, {.ff_chunks = 2});
+  EXPECT_EQ(fixed_chunks.ff_chunks, 2);
+  EXPECT_EQ(fixed_chunks.stored_blocks, 3);
+  const BudgetChoice fixed_stored = choose_for_budget(c, all_stored * 4, {}, {.stored_blocks = 1});
+  EXPECT_EQ(fixed_stored.stored_blocks, 1);
+  EXPECT_EQ(fixed_stored.ff_chunks, 1);
 
   // Without reversible recompute only the chunks are chosen.
   ReformerConfig plain = c;

@@ -53,7 +53,8 @@ int run_compile(const std::vector<std::string>& args) {
   if (ranks < 1 || ranks > 65536) throw UsageError(fmt::format("--ranks must be 1..65536, got {}", ranks));
   config.replicas = ranks;
   config.validate();
-  apply_memory_budget(flags, config, options.compile, stdout);
+  apply_memory_flags(flags, config, options.compile, stdout,
+                     {.host = target == "cpu", .processes = static_cast<int>(ranks)});
   auto started = std::chrono::steady_clock::now();
   runtime::Artifact artifact = compile_reformer_artifact(config, selection.entry->name, options);
   double compile_seconds = seconds_since(started);

@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "compiler/memory/plan_dump.h"
+#include "runtime/process_memory.h"
 #include "models/memory_budget.h"
 
 namespace reforge::cli {
@@ -62,7 +63,7 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
 
 const std::map<std::string, std::string>& compile_flag_defaults() {
   static const std::map<std::string, std::string> flags = {
-      {"reversible_recompute", "true"}, {"stored_blocks", "0"}, {"memory_budget", ""},
+      {"reversible_recompute", "true"}, {"stored_blocks", "0"}, {"memory_budget", "auto"},
       {"lsh_fusion", "true"},           {"bucket_size", "4MiB"}};
   return flags;
 }
@@ -86,26 +87,50 @@ CompileOptions compile_options(const Flags& flags) {
   return o;
 }
 
-std::optional<BudgetChoice> apply_memory_budget(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
-                                                std::FILE* out) {
+std::optional<BudgetChoice> apply_memory_flags(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
+                                               std::FILE* out, const MemoryBudgetDefault& machine) {
+  const int64_t blocks = config.reversible ? config.n_layers : 0;
+  if (compile.stored_blocks > blocks) {
+    throw UsageError(fmt::format("--stored_blocks={}: the model has {} reversible block{}", compile.stored_blocks,
+                                 blocks, blocks == 1 ? "" : "s"));
+  }
   const std::string text = flags.get("memory_budget");
-  if (text.empty()) return std::nullopt;
-  for (const char* chosen : {"stored_blocks", "ff_chunks"}) {
-    if (flags.given(chosen)) {
-      throw UsageError(fmt::format("--{} and --memory_budget: the budget chooses --{}; give one of them", chosen,
-                                   chosen));
+  const bool automatic = text == "auto";
+  if (text == "none" || (automatic && !machine.host)) return std::nullopt;
+  // What the user gave stands; the budget chooses the rest.
+  BudgetFixed fixed;
+  if (flags.given("ff_chunks")) fixed.ff_chunks = config.ff_chunks;
+  if (flags.given("stored_blocks")) fixed.stored_blocks = compile.stored_blocks;
+  if (fixed.ff_chunks && fixed.stored_blocks) return std::nullopt;
+  int64_t budget = 0;
+  std::string said = text;
+  if (automatic) {
+    // Half of the host's memory, shared by the ranks on it, for the step's
+    // transient values.
+    const int64_t memory = runtime::physical_memory_bytes();
+    budget = memory / 2 / std::max(machine.processes, 1);
+    said = fmt::format("{} (the default: half of this machine's {}{}; --memory_budget=SIZE or none to set)",
+                       format_bytes(budget), format_bytes(memory),
+                       machine.processes > 1 ? fmt::format(", shared by {} ranks", machine.processes) : "");
+  } else {
+    try {
+      budget = parse_byte_size(text);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--memory_budget: ") + e.what());
     }
   }
-  int64_t budget = 0;
+  BudgetChoice choice;
   try {
-    budget = parse_byte_size(text);
+    choice = choose_for_budget(config, budget, compile, fixed);
   } catch (const Error& e) {
-    throw UsageError(std::string("--memory_budget: ") + e.what());
+    // Nothing fits. Asked for, that is the user's to change; by default the
+    // step runs as configured, and the memory check before it weighs it.
+    if (automatic) return std::nullopt;
+    throw UsageError(e.what());
   }
-  const BudgetChoice choice = choose_for_budget(config, budget, compile);
   config.ff_chunks = choice.ff_chunks;
   compile.stored_blocks = choice.stored_blocks;
-  fmt::print(out, "--memory_budget={}: {} (planned transient peak {}, {} plans tried)\n", text, choice.describe(),
+  fmt::print(out, "memory budget {}: {} (planned transient peak {}, {} plans)\n", said, choice.describe(),
              format_bytes(choice.peak_bytes), choice.plans);
   return choice;
 }

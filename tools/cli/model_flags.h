@@ -36,12 +36,21 @@ ModelSelection select_model(const std::string& command, const std::vector<std::s
 const std::map<std::string, std::string>& compile_flag_defaults();
 CompileOptions compile_options(const Flags& flags);
 
-// --memory_budget=SIZE: chooses which reversible blocks store their
+// Where the step runs, for the default memory budget.
+struct MemoryBudgetDefault {
+  bool host = true;   // the step's memory is this machine's (not a GPU's)
+  int processes = 1;  // ranks sharing the machine
+};
+
+// The memory flags against the model: --stored_blocks at most its
+// reversible blocks; --memory_budget=SIZE chooses which blocks store their
 // activations and how many chunks the feed-forward runs in
 // (models/memory_budget.h), sets them in `config` and `compile`, and says
-// so on `out`. Returns the choice; nothing without the flag. Refuses
-// --stored_blocks or --ff_chunks given with it: the budget chooses them.
-std::optional<BudgetChoice> apply_memory_budget(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
-                                                std::FILE* out);
+// so on `out`; --stored_blocks or --ff_chunks given stay as given. The
+// default, auto, is half of the host's memory (per rank), and nothing when
+// the step runs on a GPU or no choice fits; none chooses nothing. Returns
+// the budget's choice, if one was made.
+std::optional<BudgetChoice> apply_memory_flags(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
+                                               std::FILE* out, const MemoryBudgetDefault& machine = {});
 
 }  // namespace reforge::cli

@@ -98,7 +98,9 @@ int run_plan(const std::vector<std::string>& args) {
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
   const bool fuse = s.flags.get_bool("elementwise_fusion");
 
-  apply_memory_budget(s.flags, s.config, compile, stdout);
+  // Said beside the plan; a JSON or HTML plan on standard output stays one document.
+  apply_memory_flags(s.flags, s.config, compile, format == "text" ? stdout : stderr,
+                     {.host = device == "cpu", .processes = static_cast<int>(ranks)});
   auto start = std::chrono::steady_clock::now();
   PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, target, backend_print);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -121,7 +121,10 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   runtime::require_same_on_every_rank(ranks, "the model and its configuration", entry.name + "\n" + describe_config(config));
   CompileOptions chosen = compile_options(flags);
   training::TrainingOptions options = training_options(flags, entry.name, config);
-  if (apply_memory_budget(flags, config, chosen, options.messages)) options.config = config_record(config);
+  if (apply_memory_flags(flags, config, chosen, options.messages,
+                         {.host = flags.get("device") == "cpu", .processes = ranks.size()})) {
+    options.config = config_record(config);
+  }
   options.communicator = &ranks;
   training::leave_outputs_to_rank0(options);
   training::PreparedRun prepared = training::prepare_run(options);
