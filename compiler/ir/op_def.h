@@ -182,7 +182,7 @@ struct OpDef {
   // A view that repeats its input's elements along new axes (broadcast).
   bool repeats_input = false;
   // A view each element of which reads every input and selects one
-  // (concat): kernel fusion keeps one of many inputs out.
+  // (concat): kernel fusion does not inline one with many inputs.
   bool reads_every_input = false;
   // A reduction whose result is the same reduction of its partial results
   // over blocks of the reduced axes (sum, max): it may run in blocks.

@@ -130,8 +130,10 @@ std::optional<BudgetChoice> apply_memory_flags(const Flags& flags, ReformerConfi
   }
   config.ff_chunks = choice.ff_chunks;
   compile.stored_blocks = choice.stored_blocks;
-  fmt::print(out, "memory budget {}: {} (planned transient peak {}, {} plans)\n", said, choice.describe(),
-             format_bytes(choice.peak_bytes), choice.plans);
+  if (out) {
+    fmt::print(out, "memory budget {}: {} (planned transient peak {}, {} plans)\n", said, choice.describe(),
+               format_bytes(choice.peak_bytes), choice.plans);
+  }
   return choice;
 }
 

@@ -46,7 +46,7 @@ struct MemoryBudgetDefault {
 // reversible blocks; --memory_budget=SIZE chooses which blocks store their
 // activations and how many chunks the feed-forward runs in
 // (models/memory_budget.h), sets them in `config` and `compile`, and says
-// so on `out`; --stored_blocks or --ff_chunks given stay as given. The
+// so on `out` (unless null); --stored_blocks or --ff_chunks given stay as given. The
 // default, auto, is half of the host's memory (per rank), and nothing when
 // the step runs on a GPU or no choice fits; none chooses nothing. Returns
 // the budget's choice, if one was made.

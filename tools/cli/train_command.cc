@@ -119,14 +119,19 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
   config.replicas = ranks.size();
   config.validate();
   runtime::require_same_on_every_rank(ranks, "the model and its configuration", entry.name + "\n" + describe_config(config));
-  CompileOptions chosen = compile_options(flags);
   training::TrainingOptions options = training_options(flags, entry.name, config);
-  if (apply_memory_flags(flags, config, chosen, options.messages,
+  options.communicator = &ranks;
+  training::leave_outputs_to_rank0(options);
+  // The memory budget's choice; every rank must make the same one (their
+  // steps' gradients are summed bucket by bucket).
+  CompileOptions chosen = compile_options(flags);
+  if (apply_memory_flags(flags, config, chosen, ranks.rank() == 0 ? options.messages : nullptr,
                          {.host = flags.get("device") == "cpu", .processes = ranks.size()})) {
     options.config = config_record(config);
   }
-  options.communicator = &ranks;
-  training::leave_outputs_to_rank0(options);
+  runtime::require_same_on_every_rank(
+      ranks, "the memory budget's choice",
+      fmt::format("stored blocks {}, feed-forward chunks {}", chosen.stored_blocks, config.ff_chunks));
   training::PreparedRun prepared = training::prepare_run(options);
 
   std::unique_ptr<Task> task = make_task(entry.task, entry.name, config, flags.get("data"), options.seed);
