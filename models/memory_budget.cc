@@ -2,14 +2,28 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "compiler/pipeline/lowering.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 
 namespace reforge {
+
+std::string BudgetChoice::describe() const {
+  const std::string recompute =
+      blocks == 0 ? "no reversible blocks"
+                  : fmt::format("{} of {} reversible blocks store their activations, {} rebuild them", stored_blocks,
+                                blocks, rebuilt_blocks());
+  return fmt::format("{}; {} feed-forward chunk{}", recompute, ff_chunks, ff_chunks == 1 ? "" : "s");
+}
+
 namespace {
 
 // 1, 2, 4, ... and finally seq_len chunks.
@@ -20,73 +34,118 @@ std::vector<int64_t> chunk_counts(int64_t seq_len) {
   return counts;
 }
 
-}  // namespace
+// The search the budget functions share: every (stored, chunks) candidate
+// planned at most once, and the smallest peak seen.
+class BudgetSearch {
+ public:
+  BudgetSearch(const ReformerConfig& config, const CompileOptions& options, const BudgetFixed& fixed)
+      : config_(config),
+        options_(options),
+        fixed_(fixed),
+        blocks_(config.reversible && options.reversible_recompute ? config.n_layers : 0),
+        counts_(fixed.ff_chunks ? std::vector<int64_t>{*fixed.ff_chunks} : chunk_counts(config.seq_len)) {}
 
-std::string BudgetChoice::describe() const {
-  const std::string recompute =
-      blocks == 0 ? "no reversible blocks"
-                  : fmt::format("{} of {} reversible blocks store their activations, {} rebuild them", stored_blocks,
-                                blocks, rebuilt_blocks());
-  return fmt::format("{}; {} feed-forward chunk{}", recompute, ff_chunks, ff_chunks == 1 ? "" : "s");
-}
+  // The most stored blocks that fit `budget`, then the fewest chunks.
+  // Storing one more never lowers the peak: a binary search.
+  std::optional<BudgetChoice> choose(int64_t budget) {
+    int64_t low = fixed_.stored_blocks.value_or(0), high = fixed_.stored_blocks.value_or(blocks_);
+    std::optional<BudgetChoice> best;
+    while (low <= high) {
+      const int64_t mid = (low + high) / 2;
+      if (const int64_t chunks = fewest_chunks(mid, budget); chunks > 0) {
+        best = choice(mid, chunks, budget);
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return best;
+  }
 
-BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options,
-                               const BudgetFixed& fixed) {
-  const int64_t blocks = config.reversible && options.reversible_recompute ? config.n_layers : 0;
-  const std::vector<int64_t> counts =
-      fixed.ff_chunks ? std::vector<int64_t>{*fixed.ff_chunks} : chunk_counts(config.seq_len);
-  std::map<std::pair<int64_t, int64_t>, int64_t> planned;  // (stored, chunks) -> peak
-  BudgetChoice smallest;
-  auto peak_of = [&](int64_t stored, int64_t chunks) {
-    auto [it, fresh] = planned.emplace(std::pair(stored, chunks), 0);
+  const BudgetChoice& smallest() const { return smallest_; }
+
+ private:
+  int64_t peak_of(int64_t stored, int64_t chunks) {
+    auto [it, fresh] = planned_.emplace(std::pair(stored, chunks), 0);
     if (!fresh) return it->second;
-    ReformerConfig c = config;
+    ReformerConfig c = config_;
     c.ff_chunks = chunks;
-    CompileOptions o = options;
+    CompileOptions o = options_;
     o.stored_blocks = stored;
     it->second = plan_step_memory(compile_reformer_step(c, o, "budget")).arena_bytes;
-    if (planned.size() == 1 || it->second < smallest.peak_bytes) {
-      smallest = {.stored_blocks = stored, .blocks = blocks, .ff_chunks = chunks, .peak_bytes = it->second};
-    }
+    if (planned_.size() == 1 || it->second < smallest_.peak_bytes) smallest_ = choice(stored, chunks, 0);
     return it->second;
-  };
+  }
+
   // With `stored` blocks storing: the fewest chunks that fit, or 0. More
   // chunks are tried while they still lower the peak (by 1% or more):
   // past that the feed-forward is no longer what sets it.
-  auto fewest_chunks = [&](int64_t stored) -> int64_t {
+  int64_t fewest_chunks(int64_t stored, int64_t budget) {
     int64_t previous = -1;
-    for (int64_t chunks : counts) {
+    for (int64_t chunks : counts_) {
       const int64_t peak = peak_of(stored, chunks);
-      if (peak <= budget_bytes) return chunks;
+      if (peak <= budget) return chunks;
       if (previous >= 0 && peak > previous - previous / 100) return 0;
       previous = peak;
     }
     return 0;
-  };
-  // The most stored blocks that fit: storing one more never lowers the
-  // peak, so a binary search over 0..blocks.
-  int64_t low = fixed.stored_blocks.value_or(0), high = fixed.stored_blocks.value_or(blocks);
-  int64_t best = -1, best_chunks = 0;
-  while (low <= high) {
-    const int64_t mid = (low + high) / 2;
-    if (const int64_t chunks = fewest_chunks(mid); chunks > 0) {
-      best = mid;
-      best_chunks = chunks;
-      low = mid + 1;
-    } else {
-      high = mid - 1;
-    }
   }
-  if (best < 0) {
-    throw Error(fmt::format("no plan fits --memory_budget={} bytes; the smallest peak is {} bytes ({}): raise the "
-                            "budget or shrink the model",
-                            budget_bytes, smallest.peak_bytes, smallest.describe()));
+
+  BudgetChoice choice(int64_t stored, int64_t chunks, int64_t budget) {
+    return {.budget_bytes = budget,
+            .stored_blocks = stored,
+            .blocks = blocks_,
+            .ff_chunks = chunks,
+            .peak_bytes = planned_.at({stored, chunks}),
+            .plans = static_cast<int>(planned_.size())};
   }
-  return {.stored_blocks = best,
-          .blocks = blocks,
-          .ff_chunks = best_chunks,
-          .peak_bytes = peak_of(best, best_chunks),
-          .plans = static_cast<int>(planned.size())};
+
+  const ReformerConfig& config_;
+  const CompileOptions& options_;
+  const BudgetFixed fixed_;
+  const int64_t blocks_;
+  const std::vector<int64_t> counts_;
+  std::map<std::pair<int64_t, int64_t>, int64_t> planned_;  // (stored, chunks) -> peak
+  BudgetChoice smallest_;
+};
+
+}  // namespace
+
+BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options,
+                               const BudgetFixed& fixed) {
+  BudgetSearch search(config, options, fixed);
+  if (std::optional<BudgetChoice> choice = search.choose(budget_bytes)) return *choice;
+  throw Error(fmt::format("no plan fits --memory_budget={} bytes; the smallest peak is {} bytes ({}): raise the "
+                          "budget or shrink the model",
+                          budget_bytes, search.smallest().peak_bytes, search.smallest().describe()));
+}
+
+std::vector<SweepRow> sweep_budgets(const ReformerConfig& config, const CompileOptions& options, int points) {
+  BudgetSearch search(config, options, {});
+  search.choose(-1);  // nothing fits: finds the smallest peak
+  const int64_t smallest = search.smallest().peak_bytes;
+  // The largest budget worth a row: every block stored, one chunk.
+  const int64_t largest = std::max(smallest, search.choose(std::numeric_limits<int64_t>::max())->peak_bytes);
+  std::vector<SweepRow> rows;
+  for (int i = 0; i < points; ++i) {
+    // The ends exactly; between them evenly in log.
+    const double t = points == 1 ? 1.0 : static_cast<double>(i) / (points - 1);
+    int64_t budget = static_cast<int64_t>(std::exp(std::log(static_cast<double>(smallest)) * (1 - t) +
+                                                   std::log(static_cast<double>(largest)) * t));
+    if (i == 0) budget = smallest;
+    if (i == points - 1) budget = largest;
+    budget = std::clamp(budget, smallest, largest);
+    SweepRow row{.choice = *search.choose(budget)};
+    ReformerConfig c = config;
+    c.ff_chunks = row.choice.ff_chunks;
+    CompileOptions o = options;
+    o.stored_blocks = row.choice.stored_blocks;
+    const CompiledStep step = compile_reformer_step(c, o, "budget");
+    const LoweredPlan lowered = lower_planned(plan_backend(*step.graph, step.provenance()));
+    for (const runtime::Launch& launch : lowered.lowered.program.launches) row.flops += launch.flops;
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 int64_t parse_byte_size(const std::string& text) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "compiler/pipeline/compile.h"
 #include "models/reformer_config.h"
@@ -20,6 +21,7 @@
 namespace reforge {
 
 struct BudgetChoice {
+  int64_t budget_bytes = 0;   // what it was chosen for
   int64_t stored_blocks = 0;  // the last blocks that store (CompileOptions::stored_blocks)
   int64_t blocks = 0;         // reversible blocks in the model (0: not reversible)
   int64_t ff_chunks = 1;
@@ -43,6 +45,19 @@ struct BudgetFixed {
 // the smallest peak any choice reaches when none fits.
 BudgetChoice choose_for_budget(const ReformerConfig& config, int64_t budget_bytes, const CompileOptions& options = {},
                                const BudgetFixed& fixed = {});
+
+// One row of a budget sweep: the choice for a budget and the work the
+// chosen step does (its launches' FLOPs, recompute counted).
+struct SweepRow {
+  BudgetChoice choice;
+  int64_t flops = 0;
+};
+
+// The choices for `points` budgets spaced evenly (in log) from the
+// smallest plan any choice reaches to the one where every block stores
+// and the feed-forward runs whole: what memory buys in work.
+std::vector<SweepRow> sweep_budgets(const ReformerConfig& config, const CompileOptions& options = {},
+                                    int points = 8);
 
 // "4096", "512KiB", "256MiB", "2GiB" -> bytes; an Error names bad input.
 int64_t parse_byte_size(const std::string& text);

@@ -137,7 +137,7 @@ std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSavi
   return out;
 }
 
-std::string plan_to_json(const MemoryPlan& plan) {
+std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>& budget) {
   std::string out = "{\n";
   out += "  \"schema\": \"reforge.memory_plan/1\",\n";
   out += fmt::format("  \"graph\": \"{}\",\n", json_escape(plan.graph_name));
@@ -146,6 +146,15 @@ std::string plan_to_json(const MemoryPlan& plan) {
   out += fmt::format("  \"lower_bound_bytes\": {},\n", plan.lower_bound_bytes);
   out += fmt::format("  \"peak_step\": {},\n", plan.peak_step);
   out += fmt::format("  \"buffer_reuse\": {},\n", plan.options.buffer_reuse ? "true" : "false");
+  if (budget) {
+    out += fmt::format(
+        "  \"memory_budget\": {{\"budget_bytes\": {}, \"default\": {}, \"stored_blocks\": {}, \"blocks\": {}, "
+        "\"ff_chunks\": {}}},\n",
+        budget->budget_bytes, budget->by_default ? "true" : "false", budget->stored_blocks, budget->blocks,
+        budget->ff_chunks);
+  } else {
+    out += "  \"memory_budget\": null,\n";
+  }
   out += "  \"persistent\": [\n";
   for (size_t i = 0; i < plan.persistent.size(); ++i) {
     const PersistentValue& v = plan.persistent[i];

@@ -2,6 +2,7 @@
 // schema in docs/PLAN_FORMAT.md) and a self-contained HTML picture.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,14 @@ struct TechniqueSaving {
 
 std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSaving>& savings = {},
                          int top_buffers = 12);
-std::string plan_to_json(const MemoryPlan& plan);
+// What a memory budget chose for the planned step (models/memory_budget.h;
+// `reforge plan` without --memory_budget=none), for the JSON to say.
+struct BudgetNote {
+  int64_t budget_bytes = 0;
+  bool by_default = false;  // the default budget, not --memory_budget=SIZE
+  int64_t stored_blocks = 0, blocks = 0, ff_chunks = 1;
+};
+std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>& budget = std::nullopt);
 // One HTML file, no network: an SVG per plan (x = step, y = arena offset,
 // one rectangle per buffer, coloured by kind, details on hover, the peak
 // marked). Several plans are drawn side by side with their titles.

@@ -235,6 +235,13 @@ TEST(MemoryPlan, DumpsDescribeEveryBuffer) {
   EXPECT_EQ(buffers, plan.buffers.size());
   EXPECT_NE(json.find("\"schema\": \"reforge.memory_plan/1\""), std::string::npos);
   EXPECT_EQ(plan_to_json(plan), json);  // stable
+  EXPECT_NE(json.find("\"memory_budget\": null"), std::string::npos);
+  const std::string chosen = plan_to_json(
+      plan, BudgetNote{.budget_bytes = 1 << 20, .by_default = true, .stored_blocks = 1, .blocks = 2, .ff_chunks = 4});
+  EXPECT_NE(chosen.find("\"memory_budget\": {\"budget_bytes\": 1048576, \"default\": true, \"stored_blocks\": 1, "
+                        "\"blocks\": 2, \"ff_chunks\": 4}"),
+            std::string::npos)
+      << chosen;
 
   std::string text = plan_to_text(plan);
   EXPECT_NE(text.find("no-fragmentation lower bound"), std::string::npos);
@@ -276,8 +283,12 @@ TEST(MemoryPlan, MemoryBudgetStoresAsManyBlocksAsFitThenTheFewestChunks) {
     const BudgetChoice choice = choose_for_budget(c, budget);
     EXPECT_LE(choice.peak_bytes, budget);
     EXPECT_EQ(choice.peak_bytes, planned_peak(c, choice.stored_blocks, choice.ff_chunks));
-    if (choice.stored_blocks < 3) EXPECT_GT(planned_peak(c, choice.stored_blocks + 1, choice.ff_chunks), budget);
-    if (choice.ff_chunks > 1) EXPECT_GT(planned_peak(c, choice.stored_blocks, choice.ff_chunks / 2), budget);
+    if (choice.stored_blocks < 3) {
+      EXPECT_GT(planned_peak(c, choice.stored_blocks + 1, choice.ff_chunks), budget);
+    }
+    if (choice.ff_chunks > 1) {
+      EXPECT_GT(planned_peak(c, choice.stored_blocks, choice.ff_chunks / 2), budget);
+    }
     EXPECT_NE(choice.describe().find(fmt::format("{} of 3 reversible blocks store", choice.stored_blocks)),
               std::string::npos);
   }
@@ -310,6 +321,23 @@ TEST(MemoryPlan, MemoryBudgetStoresAsManyBlocksAsFitThenTheFewestChunks) {
   const BudgetChoice chunks_only = choose_for_budget(plain, all_stored * 4);
   EXPECT_EQ(chunks_only.blocks, 0);
   EXPECT_EQ(chunks_only.ff_chunks, 1);
+
+  // The sweep: from the smallest plan to every block stored, unchunked;
+  // more memory, more stored blocks, less work.
+  const std::vector<SweepRow> rows = sweep_budgets(c, {}, 4);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows.back().choice.stored_blocks, 3);
+  EXPECT_EQ(rows.back().choice.ff_chunks, 1);
+  EXPECT_EQ(rows.back().choice.peak_bytes, all_stored);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_LE(rows[i].choice.peak_bytes, rows[i].choice.budget_bytes) << i;
+    EXPECT_GT(rows[i].flops, 0) << i;
+    if (i > 0) {
+      EXPECT_GT(rows[i].choice.budget_bytes, rows[i - 1].choice.budget_bytes) << i;
+      EXPECT_GE(rows[i].choice.stored_blocks, rows[i - 1].choice.stored_blocks) << i;
+    }
+  }
+  EXPECT_LT(rows.back().flops, rows.front().flops) << "storing every block saved no work";
 
   EXPECT_EQ(parse_byte_size("3MiB"), 3 << 20);
   EXPECT_EQ(parse_byte_size("1.5KiB"), 1536);

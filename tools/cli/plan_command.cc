@@ -12,6 +12,7 @@
 #include "compiler/pipeline/compile.h"
 #include "compiler/target/cuda_target.h"
 #include "models/memory_budget.h"
+#include "tools/cli/budget_sweep_report.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "base/durable_file.h"
@@ -55,6 +56,7 @@ int run_plan(const std::vector<std::string>& args) {
   plan_flags.insert({{"format", "text"},
                      {"output", ""},
                      {"elementwise_fusion", "true"},
+                     {"budget_sweep", "false"},
                      {"buffer_reuse", "true"},
                      {"compare", "true"},
                      {"print_after", ""},
@@ -98,9 +100,24 @@ int run_plan(const std::vector<std::string>& args) {
   PlanOptions plan_options{.buffer_reuse = s.flags.get_bool("buffer_reuse")};
   const bool fuse = s.flags.get_bool("elementwise_fusion");
 
+  if (s.flags.get_bool("budget_sweep")) {
+    if (device != "cpu") throw UsageError("--budget_sweep plans the CPU's memory: leave out --device");
+    const std::vector<SweepRow> rows = sweep_budgets(s.config, compile);
+    const std::string text = format == "json"   ? sweep_to_json(s.entry->name, rows)
+                             : format == "html" ? sweep_to_html(s.entry->name, rows)
+                                                : sweep_to_text(s.entry->name, rows);
+    if (s.flags.get("output").empty()) {
+      fmt::print("{}", text);
+    } else {
+      write_file_durably(s.flags.get("output"), text, "budget sweep");
+      fmt::print("wrote {} ({})\n", s.flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
+    }
+    return 0;
+  }
   // Said beside the plan; a JSON or HTML plan on standard output stays one document.
-  apply_memory_flags(s.flags, s.config, compile, format == "text" ? stdout : stderr,
-                     {.host = device == "cpu", .processes = static_cast<int>(ranks)});
+  const std::optional<BudgetChoice> chosen = apply_memory_flags(
+      s.flags, s.config, compile, format == "text" ? stdout : stderr,
+      {.host = device == "cpu", .processes = static_cast<int>(ranks)});
   auto start = std::chrono::steady_clock::now();
   PlannedStep main = plan_step(s.config, s.entry->name, compile, plan_options, fuse, target, backend_print);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -151,10 +168,21 @@ int run_plan(const std::vector<std::string>& args) {
 
   std::string text;
   if (format == "json") {
-    text = plan_to_json(main.plan);
+    std::optional<BudgetNote> note;
+    if (chosen) {
+      note = BudgetNote{.budget_bytes = chosen->budget_bytes,
+                        .by_default = s.flags.get("memory_budget") == "auto",
+                        .stored_blocks = chosen->stored_blocks,
+                        .blocks = chosen->blocks,
+                        .ff_chunks = chosen->ff_chunks};
+    }
+    text = plan_to_json(main.plan, note);
   } else if (format == "html") {
-    std::vector<std::pair<std::string, const MemoryPlan*>> plans{
-        {fmt::format("{} (as compiled)", s.entry->name), &main.plan}};
+    const std::string title =
+        chosen ? fmt::format("{} (as compiled; memory budget {}: {})", s.entry->name,
+                             format_bytes(chosen->budget_bytes), chosen->describe())
+               : fmt::format("{} (as compiled)", s.entry->name);
+    std::vector<std::pair<std::string, const MemoryPlan*>> plans{{title, &main.plan}};
     if (without_recompute) plans.push_back({"reversible recompute off", &without_recompute->plan});
     text = plans_to_html(plans);
   } else {
