@@ -2,6 +2,7 @@
 // each format, and bad input rejected with a message that says what to do.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -52,6 +53,33 @@ TEST(Cli, PlanWritesEachFormatToAFile) {
       EXPECT_NE(content.find("peak arena"), std::string::npos);
     }
   }
+}
+
+// The budget sweep in each format: the text table with a row per budget,
+// the JSON schema, the picture; and the plan's JSON says what the default
+// budget chose.
+TEST(Cli, BudgetSweepAndThePlansChoice) {
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(run("plan", {"duplication", "--budget_sweep"}), 0);
+  const std::string table = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(table.rfind("memory budget sweep of duplication", 0), 0u) << table;
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2 + 8) << table;  // title, header, 8 budgets
+  for (const std::string format : {"json", "html"}) {
+    auto path = temp_path("sweep." + format);
+    ASSERT_EQ(run("plan", {"duplication", "--budget_sweep", "--format=" + format, "-o", path.string()}), 0);
+    const std::string content = read(path);
+    EXPECT_NE(content.find(format == "json" ? "\"schema\": \"reforge.budget_sweep/1\"" : "<polyline"),
+              std::string::npos)
+        << content;
+  }
+  auto path = temp_path("plan_with_budget.json");
+  ASSERT_EQ(run("plan", {"duplication", "--memory_budget=1GiB", "--format=json", "-o", path.string(),
+                         "--compare=false"}),
+            0);
+  EXPECT_NE(read(path).find("\"memory_budget\": {\"budget_bytes\": 1073741824, \"default\": false, "
+                            "\"stored_blocks\": 1, \"blocks\": 1, \"ff_chunks\": 1}"),
+            std::string::npos)
+      << read(path);
 }
 
 // The graph the back end runs, with the GEMM epilogues the passes made.
@@ -112,6 +140,11 @@ TEST(Cli, ProfileGroupsTimeByOpAndSourceLine) {
   EXPECT_NE(out.find("== by DSL line (top 20) =="), std::string::npos) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n  matmul +[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9.]+ +[0-9.]+\n)"))) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(\n  models/reformer\.cc:[0-9]+ )"))) << out;
+  // The step's work and its share of this CPU's FMA peak.
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(\nwork: [0-9.]+ GFLOP per step as the plan does it \(recompute counted\), [0-9.]+ GFLOP/s = )"
+                      R"([0-9.]+% of the FP32 FMA peak \([0-9.]+ GFLOP/s on [0-9]+ threads, [xyz]mm\)\n)")))
+      << out;
 }
 
 TEST(Cli, BothBackendsGiveTheSameFirstSteps) {
