@@ -126,6 +126,20 @@ std::vector<SweepRow> sweep_budgets(const ReformerConfig& config, const CompileO
   const int64_t smallest = search.smallest().peak_bytes;
   // The largest budget worth a row: every block stored, one chunk.
   const int64_t largest = std::max(smallest, search.choose(std::numeric_limits<int64_t>::max())->peak_bytes);
+  // Neighbouring budgets often make the same choice: its work is counted once.
+  std::map<std::pair<int64_t, int64_t>, int64_t> flops_of;  // (stored, chunks) -> FLOPs
+  auto step_flops = [&](const BudgetChoice& choice) {
+    auto [it, fresh] = flops_of.emplace(std::pair(choice.stored_blocks, choice.ff_chunks), 0);
+    if (!fresh) return it->second;
+    ReformerConfig c = config;
+    c.ff_chunks = choice.ff_chunks;
+    CompileOptions o = options;
+    o.stored_blocks = choice.stored_blocks;
+    const CompiledStep step = compile_reformer_step(c, o, "budget");
+    const LoweredPlan lowered = lower_planned(plan_backend(*step.graph, step.provenance()));
+    for (const runtime::Launch& launch : lowered.lowered.program.launches) it->second += launch.flops;
+    return it->second;
+  };
   std::vector<SweepRow> rows;
   for (int i = 0; i < points; ++i) {
     // The ends exactly; between them evenly in log.
@@ -135,15 +149,8 @@ std::vector<SweepRow> sweep_budgets(const ReformerConfig& config, const CompileO
     if (i == 0) budget = smallest;
     if (i == points - 1) budget = largest;
     budget = std::clamp(budget, smallest, largest);
-    SweepRow row{.choice = *search.choose(budget)};
-    ReformerConfig c = config;
-    c.ff_chunks = row.choice.ff_chunks;
-    CompileOptions o = options;
-    o.stored_blocks = row.choice.stored_blocks;
-    const CompiledStep step = compile_reformer_step(c, o, "budget");
-    const LoweredPlan lowered = lower_planned(plan_backend(*step.graph, step.provenance()));
-    for (const runtime::Launch& launch : lowered.lowered.program.launches) row.flops += launch.flops;
-    rows.push_back(row);
+    const BudgetChoice choice = *search.choose(budget);
+    rows.push_back({.choice = choice, .flops = step_flops(choice)});
   }
   return rows;
 }

@@ -274,14 +274,27 @@ __device__ void reforge_lsh_clear(const long long* args, long long thread) {
   x.counts[thread % entries] = 0;
 }
 
+// A thread per (slice, slot): its slice, round r and position t.
+template <typename T, typename B>
+struct ReforgeLshSlot {
+  ReforgeLshSlice<T, B> x;
+  long long r, t;
+};
+template <typename T, typename B>
+__device__ ReforgeLshSlot<T, B> reforge_lsh_slot(const long long* args, long long thread) {
+  const long long* c = reforge_constants(args);
+  const long long slots = c[2] * c[1];
+  const ReforgeLshSlice<T, B> x = reforge_lsh_slice<T, B>(args, thread / slots);
+  return {x, thread % slots / x.s.length, thread % x.s.length};
+}
+
 // Thread per (slice, slot): counts[bucket + 1] += 1; the round-0 thread
 // of each position also takes its key's normaliser.
 template <typename T, typename B>
 __device__ void reforge_lsh_count(const long long* args, long long thread) {
-  const long long* c = reforge_constants(args);
-  const long long slots = c[2] * c[1];
-  const ReforgeLshSlice<T, B> x = reforge_lsh_slice<T, B>(args, thread / slots);
-  const long long r = thread % slots / x.s.length, t = thread % x.s.length;
+  const ReforgeLshSlot<T, B> slot = reforge_lsh_slot<T, B>(args, thread);
+  const ReforgeLshSlice<T, B>& x = slot.x;
+  const long long r = slot.r, t = slot.t;
   atomicAdd(&x.counts[reforge_lsh_bucket(args, x, r, t) + 1], 1);
   if (r == 0) {
     const T* q = x.q + t * x.s.dk;
@@ -302,11 +315,9 @@ __device__ void reforge_lsh_offsets(const long long* args, long long thread) {
 // Thread per (slice, slot): the slot's position at the next free place of its bucket.
 template <typename T, typename B>
 __device__ void reforge_lsh_place(const long long* args, long long thread) {
-  const long long* c = reforge_constants(args);
-  const long long slots = c[2] * c[1];
-  const ReforgeLshSlice<T, B> x = reforge_lsh_slice<T, B>(args, thread / slots);
-  const long long r = thread % slots / x.s.length, t = thread % x.s.length;
-  x.sorted[atomicAdd(&x.cursor[reforge_lsh_bucket(args, x, r, t)], 1)] = (int)t;
+  const ReforgeLshSlot<T, B> slot = reforge_lsh_slot<T, B>(args, thread);
+  const ReforgeLshSlice<T, B>& x = slot.x;
+  x.sorted[atomicAdd(&x.cursor[reforge_lsh_bucket(args, x, slot.r, slot.t)], 1)] = (int)slot.t;
 }
 
 // Thread per (slice, global bucket): its positions in ascending order (an
@@ -466,24 +477,16 @@ __device__ void reforge_lsh_gradient(const long long* args, long long thread) {
   for (long long d = 0; d < s.dk; ++d) dq[d] -= (q_t[d] * inverse_t) * along * inverse_t;
 }
 
-REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_f32, reforge_chunked_attention<float>)
-REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_f64, reforge_chunked_attention<double>)
-REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_rows_f32, reforge_chunked_attention_grad_rows<float>)
-REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_rows_f64, reforge_chunked_attention_grad_rows<double>)
-REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_keys_f32, reforge_chunked_attention_grad_keys<float>)
-REFORGE_LIBRARY_KERNEL(reforge_chunked_attention_grad_keys_f64, reforge_chunked_attention_grad_keys<double>)
-#define REFORGE_LSH_KERNELS(NAME, FN)                                    \
-  REFORGE_LIBRARY_KERNEL(NAME##_f32_i32, (FN<float, int>))               \
-  REFORGE_LIBRARY_KERNEL(NAME##_f32_i64, (FN<float, long long>))         \
-  REFORGE_LIBRARY_KERNEL(NAME##_f64_i32, (FN<double, int>))              \
-  REFORGE_LIBRARY_KERNEL(NAME##_f64_i64, (FN<double, long long>))
-REFORGE_LSH_KERNELS(reforge_lsh_clear, reforge_lsh_clear)
-REFORGE_LSH_KERNELS(reforge_lsh_count, reforge_lsh_count)
-REFORGE_LSH_KERNELS(reforge_lsh_offsets, reforge_lsh_offsets)
-REFORGE_LSH_KERNELS(reforge_lsh_place, reforge_lsh_place)
-REFORGE_LSH_KERNELS(reforge_lsh_order, reforge_lsh_order)
-REFORGE_LSH_KERNELS(reforge_lsh_rows, reforge_lsh_rows)
-REFORGE_LSH_KERNELS(reforge_lsh_gradient, reforge_lsh_gradient)
+REFORGE_FLOAT_KERNELS(reforge_chunked_attention)
+REFORGE_FLOAT_KERNELS(reforge_chunked_attention_grad_rows)
+REFORGE_FLOAT_KERNELS(reforge_chunked_attention_grad_keys)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_clear)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_count)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_offsets)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_place)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_order)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_rows)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_lsh_gradient)
 )";
 
 }  // namespace reforge::runtime

@@ -198,11 +198,19 @@ __device__ void reforge_add_in_place(const long long* args, long long t) {
   reforge_buffer<T>(args, 1)[t] += reforge_buffer<const T>(args, 0)[t];
 }
 
+// A kernel template's instances, named FN_<type>[_<index type>]: over
+// each float type; each float type by each index type; each value type by
+// each index type.
+#define REFORGE_FLOAT_KERNELS(FN)                \
+  REFORGE_LIBRARY_KERNEL(FN##_f32, FN<float>) \
+  REFORGE_LIBRARY_KERNEL(FN##_f64, FN<double>)
+#define REFORGE_FLOAT_INDEX_KERNELS(FN)                         \
+  REFORGE_LIBRARY_KERNEL(FN##_f32_i32, (FN<float, int>))        \
+  REFORGE_LIBRARY_KERNEL(FN##_f32_i64, (FN<float, long long>))  \
+  REFORGE_LIBRARY_KERNEL(FN##_f64_i32, (FN<double, int>))       \
+  REFORGE_LIBRARY_KERNEL(FN##_f64_i64, (FN<double, long long>))
 #define REFORGE_VALUE_INDEX_KERNELS(FN)                     \
-  REFORGE_LIBRARY_KERNEL(FN##_f32_i32, (FN<float, int>))     \
-  REFORGE_LIBRARY_KERNEL(FN##_f32_i64, (FN<float, long long>)) \
-  REFORGE_LIBRARY_KERNEL(FN##_f64_i32, (FN<double, int>))    \
-  REFORGE_LIBRARY_KERNEL(FN##_f64_i64, (FN<double, long long>)) \
+  REFORGE_FLOAT_INDEX_KERNELS(FN)                           \
   REFORGE_LIBRARY_KERNEL(FN##_i32_i32, (FN<int, int>))       \
   REFORGE_LIBRARY_KERNEL(FN##_i32_i64, (FN<int, long long>)) \
   REFORGE_LIBRARY_KERNEL(FN##_i64_i32, (FN<long long, int>)) \
@@ -216,20 +224,11 @@ REFORGE_LIBRARY_KERNEL(reforge_argsort_f32, reforge_argsort<float>)
 REFORGE_LIBRARY_KERNEL(reforge_argsort_f64, reforge_argsort<double>)
 REFORGE_LIBRARY_KERNEL(reforge_argsort_i32, reforge_argsort<int>)
 REFORGE_LIBRARY_KERNEL(reforge_argsort_i64, reforge_argsort<long long>)
-REFORGE_LIBRARY_KERNEL(reforge_random_uniform_f32_i32, (reforge_random_uniform<float, int>))
-REFORGE_LIBRARY_KERNEL(reforge_random_uniform_f32_i64, (reforge_random_uniform<float, long long>))
-REFORGE_LIBRARY_KERNEL(reforge_random_uniform_f64_i32, (reforge_random_uniform<double, int>))
-REFORGE_LIBRARY_KERNEL(reforge_random_uniform_f64_i64, (reforge_random_uniform<double, long long>))
-REFORGE_LIBRARY_KERNEL(reforge_random_normal_f32_i32, (reforge_random_normal<float, int>))
-REFORGE_LIBRARY_KERNEL(reforge_random_normal_f32_i64, (reforge_random_normal<float, long long>))
-REFORGE_LIBRARY_KERNEL(reforge_random_normal_f64_i32, (reforge_random_normal<double, int>))
-REFORGE_LIBRARY_KERNEL(reforge_random_normal_f64_i64, (reforge_random_normal<double, long long>))
-REFORGE_LIBRARY_KERNEL(reforge_matmul_f32, reforge_matmul<float>)
-REFORGE_LIBRARY_KERNEL(reforge_matmul_f64, reforge_matmul<double>)
-REFORGE_LIBRARY_KERNEL(reforge_bias_rows_f32, reforge_bias_rows<float>)
-REFORGE_LIBRARY_KERNEL(reforge_bias_rows_f64, reforge_bias_rows<double>)
-REFORGE_LIBRARY_KERNEL(reforge_add_in_place_f32, reforge_add_in_place<float>)
-REFORGE_LIBRARY_KERNEL(reforge_add_in_place_f64, reforge_add_in_place<double>)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_random_uniform)
+REFORGE_FLOAT_INDEX_KERNELS(reforge_random_normal)
+REFORGE_FLOAT_KERNELS(reforge_matmul)
+REFORGE_FLOAT_KERNELS(reforge_bias_rows)
+REFORGE_FLOAT_KERNELS(reforge_add_in_place)
 )";
 
 // The whole GPU library's text: the core, then the attention kernels.

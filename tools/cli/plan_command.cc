@@ -51,6 +51,16 @@ std::string describe_buckets(const Graph& g) {
                      sizes.size(), format_bytes(total), fmt::join(sizes, ", "));
 }
 
+// `text` on standard output, or written to --output (atomically).
+void emit(const Flags& flags, const std::string& text, const std::string& what) {
+  if (flags.get("output").empty()) {
+    fmt::print("{}", text);
+  } else {
+    write_file_durably(flags.get("output"), text, what);
+    fmt::print("wrote {} ({})\n", flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
+  }
+}
+
 int run_plan(const std::vector<std::string>& args) {
   std::map<std::string, std::string> plan_flags = compile_flag_defaults();
   plan_flags.insert({{"format", "text"},
@@ -103,15 +113,11 @@ int run_plan(const std::vector<std::string>& args) {
   if (s.flags.get_bool("budget_sweep")) {
     if (device != "cpu") throw UsageError("--budget_sweep plans the CPU's memory: leave out --device");
     const std::vector<SweepRow> rows = sweep_budgets(s.config, compile);
-    const std::string text = format == "json"   ? sweep_to_json(s.entry->name, rows)
-                             : format == "html" ? sweep_to_html(s.entry->name, rows)
-                                                : sweep_to_text(s.entry->name, rows);
-    if (s.flags.get("output").empty()) {
-      fmt::print("{}", text);
-    } else {
-      write_file_durably(s.flags.get("output"), text, "budget sweep");
-      fmt::print("wrote {} ({})\n", s.flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
-    }
+    emit(s.flags,
+         format == "json"   ? sweep_to_json(s.entry->name, rows)
+         : format == "html" ? sweep_to_html(s.entry->name, rows)
+                            : sweep_to_text(s.entry->name, rows),
+         "budget sweep");
     return 0;
   }
   // Said beside the plan; a JSON or HTML plan on standard output stays one document.
@@ -190,12 +196,7 @@ int run_plan(const std::vector<std::string>& args) {
     text += plan_to_text(main.plan, savings);
     text += fmt::format("compiled and planned in {:.2f}s ({} nodes)\n", seconds, main.compiled.graph->size());
   }
-  if (s.flags.get("output").empty()) {
-    fmt::print("{}", text);
-  } else {
-    write_file_durably(s.flags.get("output"), text, "memory plan");
-    fmt::print("wrote {} ({})\n", s.flags.get("output"), format_bytes(static_cast<int64_t>(text.size())));
-  }
+  emit(s.flags, text, "memory plan");
   return 0;
 }
 
