@@ -6,22 +6,23 @@
 #include "runtime/kernels/attention_constants.h"
 
 namespace reforge {
-namespace {
 
-constexpr double kMaskedOut = kernels::kAttentionMaskedOut;  // causal and padding masks
-constexpr double kSelfMask = kernels::kAttentionSelfMask;    // finite: a token with no other target attends to itself
-
-// [B, L, H*dh] -> [B, H, L, dh]
 Tensor split_heads(Tensor x, int64_t heads) {
   Tensor r = reshape(x, {x.dim(0), x.dim(1), heads, x.dim(2) / heads});
   return transpose(r, {0, 2, 1, 3});
 }
 
-// [B, H, L, dh] -> [B, L, H*dh]
 Tensor merge_heads(Tensor x) {
   Tensor t = transpose(x, {0, 2, 1, 3});
   return reshape(t, {x.dim(0), x.dim(2), x.dim(1) * x.dim(3)});
 }
+
+Tensor unit_length(Tensor x) { return x * rsqrt(sum(x * x, {-1}, true) + kernels::key_norm_epsilon(x.dim(-1))); }
+
+namespace {
+
+constexpr double kMaskedOut = kernels::kAttentionMaskedOut;  // causal and padding masks
+constexpr double kSelfMask = kernels::kAttentionSelfMask;    // finite: a token with no other target attends to itself
 
 // Pads the sequence axis (1) of x [B, L, d] up to the config's padded length.
 Tensor pad_sequence(Tensor x, const ReformerConfig& config) {
@@ -32,9 +33,6 @@ Tensor pad_sequence(Tensor x, const ReformerConfig& config) {
 Tensor unpad_sequence(Tensor x, const ReformerConfig& config) {
   return x.dim(1) == config.seq_len ? x : slice(x, 1, 0, config.seq_len);
 }
-
-// Shared-QK keys, normalised as trax does (attention_constants.h).
-Tensor unit_length(Tensor x) { return x * rsqrt(sum(x * x, {-1}, true) + kernels::key_norm_epsilon(x.dim(-1))); }
 
 // Appends to each chunk, along `within_axis`, the previous chunk; chunk 0's
 // previous chunk is the last one (wrap-around, as trax's look_adjacent).
@@ -116,31 +114,39 @@ Tensor positions(Graph& g, int64_t b, int64_t h, int64_t lp) { return iota(g, {b
 
 }  // namespace
 
-Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config) {
-  Graph& g = *x.graph;
-  Tensor q = split_heads(linear(pad_sequence(x, config), w_q), config.n_heads);  // [B, H, Lp, dk]
-  int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), rounds = config.n_hashes;
+Tensor hash_queries(Tensor q, const AttentionRandomness& rng, const ReformerConfig& config) {
+  Graph& g = *q.graph;
+  int64_t b = q.dim(0), h = q.dim(1), len = q.dim(2), dk = q.dim(3), rounds = config.n_hashes;
   std::vector<int64_t> factors = config.bucket_factors();
   int64_t columns = 0;
   for (int64_t f : factors) columns += f / 2;
   // One N(0,1) rotation per head, round and factor column, drawn from the key.
   Tensor rotations = random_normal(rng.key, {h, dk, rounds * columns}, rng.stream);
   Tensor rotated = matmul(q, reshape(rotations, {1, h, dk, rounds * columns}));
-  rotated = reshape(rotated, {b, h, lp, rounds, columns});
+  rotated = reshape(rotated, {b, h, len, rounds, columns});
   Tensor bucket;
   int64_t offset = 0, radix = 1;
   for (int64_t f : factors) {
     Tensor part = slice(rotated, 4, offset, offset + f / 2);
-    Tensor b_f = argmax(concat({part, -part}, 4), 4);  // [B, H, Lp, R] in [0, f)
+    Tensor b_f = argmax(concat({part, -part}, 4), 4);  // [B, H, T, R] in [0, f)
     Tensor scaled = radix == 1 ? b_f : b_f * constant(g, static_cast<double>(radix), b_f.type());
     bucket = bucket.valid() ? bucket + scaled : scaled;
     offset += f / 2;
     radix *= f;
   }
-  bucket = transpose(bucket, {0, 1, 3, 2});  // [B, H, R, Lp]
-  if (lp != config.seq_len) {
-    Tensor padded = greater_equal(iota(g, bucket.shape(), 3), constant(g, config.seq_len, bucket.type()));
-    bucket = select(padded, constant(g, config.buckets(), bucket.type()), bucket);
+  return transpose(bucket, {0, 1, 3, 2});  // [B, H, R, T]
+}
+
+Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config,
+                   Tensor valid_length) {
+  Graph& g = *x.graph;
+  Tensor q = split_heads(linear(pad_sequence(x, config), w_q), config.n_heads);  // [B, H, Lp, dk]
+  Tensor bucket = hash_queries(q, rng, config);                                 // [B, H, R, Lp]
+  if (q.dim(2) != config.seq_len || valid_length.valid()) {
+    Tensor limit = valid_length.valid() ? broadcast_to(valid_length, bucket.shape())
+                                        : constant(g, static_cast<double>(config.seq_len), bucket.type());
+    Tensor padded = greater_equal(iota(g, bucket.shape(), 3), limit);
+    bucket = select(padded, constant(g, static_cast<double>(config.buckets()), bucket.type()), bucket);
   }
   return bucket;
 }

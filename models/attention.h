@@ -28,11 +28,27 @@ struct AttentionRandomness {
   int64_t stream = 0;  // distinct per layer; attention uses stream .. stream+3
 };
 
+// Head layout: [B, L, H*dh] <-> [B, H, L, dh].
+Tensor split_heads(Tensor x, int64_t heads);
+Tensor merge_heads(Tensor x);
+
+// Shared-QK keys: x / |x| along the last axis, normalised as trax does
+// (attention_constants.h).
+Tensor unit_length(Tensor x);
+
+// The LSH buckets of queries q [B, H, T, dk]: [B, H, R, T] i64 in
+// [0, n_buckets), from the random rotations of `rng` (the same for any T,
+// so one position hashes as it would in the whole sequence).
+Tensor hash_queries(Tensor q, const AttentionRandomness& rng, const ReformerConfig& config);
+
 // LSH bucket decisions for x [B, L, d] (already layer-normalised):
 // [B, H, R, Lp] i64 in [0, n_buckets], where the extra bucket n_buckets
-// holds padded positions. Computed once in the forward pass and reused by
-// any recomputation (DESIGN.md §3 point 8).
-Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config);
+// holds padded positions: those past L, and with `valid_length` (an i64
+// scalar) those from it on, so a prefix of the window sorts as it would
+// alone. Computed once in the forward pass and reused by any
+// recomputation (DESIGN.md §3 point 8).
+Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config,
+                   Tensor valid_length = {});
 
 // Shared-QK LSH attention of x [B, L, d] with the given buckets -> [B, L, d].
 Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,

@@ -6,6 +6,7 @@
 
 #include "compiler/dsl/dsl.h"
 #include "models/attention.h"
+#include "models/reformer_layers.h"
 
 namespace reforge {
 namespace {
@@ -37,60 +38,6 @@ Captures unpack(Captures outer, const std::vector<Tensor>& args, size_t first) {
     if (t.valid()) t = args.at(next++);
   });
   return outer;
-}
-
-struct LayerNormParams {
-  Tensor gamma, beta;
-};
-
-LayerNormParams make_layer_norm(Graph& g, int64_t width) {
-  return {g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros())};
-}
-
-Tensor normalize(Tensor x, const LayerNormParams& p) { return layer_norm(x, p.gamma, p.beta); }
-
-AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, AttentionKind kind) {
-  double scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
-  AttentionWeights w;
-  w.w_q = g.param("w_q", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
-  if (kind != AttentionKind::lsh) w.w_k = g.param("w_k", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
-  w.w_v = g.param("w_v", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
-  w.w_o = g.param("w_o", {c.n_heads * c.d_head, c.d_model},
-                  Init::normal(1.0 / std::sqrt(static_cast<double>(c.n_heads * c.d_head))));
-  return w;
-}
-
-struct FeedForwardParams {
-  LayerNormParams norm;
-  Tensor w1, b1, w2, b2;
-
-  template <typename Visit>
-  void fields(Visit visit) {
-    visit(norm.gamma);
-    visit(norm.beta);
-    visit(w1);
-    visit(b1);
-    visit(w2);
-    visit(b2);
-  }
-};
-
-FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c) {
-  auto scope = g.scope("ff");
-  FeedForwardParams p;
-  p.norm = make_layer_norm(g, c.d_model);
-  p.w1 = g.param("w1", {c.d_model, c.d_ff}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_model))));
-  p.b1 = g.param("b1", {c.d_ff}, Init::zeros());
-  p.w2 = g.param("w2", {c.d_ff, c.d_model}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_ff))));
-  p.b2 = g.param("b2", {c.d_model}, Init::zeros());
-  return p;
-}
-
-// LayerNorm -> dense -> activation -> dense, position by position.
-Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const ReformerConfig& c) {
-  Tensor h = linear(normalize(x, p.norm), p.w1) + p.b1;
-  h = c.ff_activation == "relu" ? relu(h) : gelu(h);
-  return linear(h, p.w2) + p.b2;
 }
 
 // The feed-forward over c.ff_chunks sequence chunks: the d_ff-wide
@@ -171,27 +118,16 @@ Tensor feed_forward_branch(const FeedForwardCaptures& f, Tensor x, int64_t strea
   return dropout(chunked_feed_forward(x, f.params, c), c.dropout, f.rng, stream + 5);
 }
 
-Tensor axial_positions(Graph& g, const ReformerConfig& c) {
-  auto scope = g.scope("axial");
-  int64_t rows = c.axial_rows_resolved(), cols = c.axial_cols_resolved();
-  int64_t w1 = c.axial_row_width_resolved(), w2 = c.d_model - w1;
-  Tensor e1 = g.param("rows", {rows, 1, w1}, Init::normal(1.0));
-  Tensor e2 = g.param("cols", {1, cols, w2}, Init::normal(1.0));
-  Tensor grid = concat({broadcast_to(e1, {rows, cols, w1}), broadcast_to(e2, {rows, cols, w2})}, 2);
-  Tensor flat = reshape(grid, {rows * cols, c.d_model});
-  return rows * cols == c.seq_len ? flat : slice(flat, 0, 0, c.seq_len);
-}
-
 }  // namespace
 
 Embedding embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c) {
   auto scope = g.scope("embed");
   Tensor table = g.param("tokens", {c.vocab_size, c.d_model}, Init::normal(1.0));
   Tensor x = embedding(table, tokens);
-  return {table, x + axial_positions(g, c)};
+  return {table, x + axial_table(make_axial_positions(g, c), c)};
 }
 
-ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
+ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBuild& build) {
   c.validate();
   ReformerModel m;
   // With several replicas, each takes its own rows of the global batch.
@@ -200,6 +136,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
   m.targets = g.input("targets", {DType::i64, {rows, c.seq_len}});
   m.loss_weights = g.input("loss_weights", {g.default_float(), {rows, c.seq_len}});
   m.rng = g.input("rng", {DType::i64, {}});
+  if (build.valid_length_input) m.valid_length = g.input("valid_length", {DType::i64, {}});
 
   Embedding embedded = embed_tokens(g, m.tokens, c);
   Tensor x = embedded.x;
@@ -224,7 +161,8 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
       // the block sees the same buckets.
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
-        at.buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+        at.buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c,
+                                  m.valid_length);
       }
       streams = reversible(
           streams, pack(at), pack(ff),
@@ -237,7 +175,8 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
     } else {
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
-        at.buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c);
+        at.buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c,
+                                  m.valid_length);
       }
       x1 = x1 + attention_branch(at, attn.kind, x1, rng_stream, c);
       x1 = x1 + feed_forward_branch(ff, x1, rng_stream, c);
@@ -246,19 +185,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c) {
 
   auto scope = g.scope("head");
   Tensor h = c.reversible ? concat({stream(streams, 0), stream(streams, 1)}, 2) : x1;
-  int64_t width = h.dim(2);
-  h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));
-  if (c.tied_embedding) {
-    // Project to d_model, then score against the (shared) token embedding.
-    Tensor table = embedded.table;
-    if (width != c.d_model) {
-      h = linear(h, g.param("to_model", {width, c.d_model}, Init::normal(1.0 / std::sqrt(double(width)))));
-    }
-    m.logits = linear(h, swap_last_axes(table));
-  } else {
-    m.logits = linear(h, g.param("w", {width, c.vocab_size}, Init::normal(1.0 / std::sqrt(double(width))))) +
-               g.param("b", {c.vocab_size}, Init::zeros());
-  }
+  m.logits = lm_head(g, h, embedded.table, c);
   m.logits = m.logits.named("logits");
   // The loss is the weighted mean over the whole batch. With several
   // replicas, the weight sum and the replicas' shares of the loss are

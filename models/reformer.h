@@ -13,15 +13,24 @@ namespace reforge {
 
 struct ReformerModel {
   Tensor tokens, targets, loss_weights, rng;
+  Tensor valid_length;  // i64 scalar, with ReformerBuild::valid_length_input
   Tensor logits;    // [B, L, vocab]
   Tensor loss;      // weighted mean next-token cross-entropy (nats)
   Tensor accuracy;  // weighted fraction of argmax predictions equal to targets
 };
 
+// What the graph is built for. With valid_length_input the model takes an
+// input "valid_length" (i64 scalar): positions from it on are padding, put
+// in the padding bucket of every LSH round, so a prefix of the window
+// hashes and sorts as if it stood alone (what generation decodes).
+struct ReformerBuild {
+  bool valid_length_input = false;
+};
+
 // Validates the config (reforge::Error on a bad one) and builds the model
 // into `graph`, with parameters under the scopes "embed", "layer<i>.*" and
 // "head".
-ReformerModel build_reformer(Graph& graph, const ReformerConfig& config);
+ReformerModel build_reformer(Graph& graph, const ReformerConfig& config, const ReformerBuild& build = {});
 
 // The embedding layer alone: its token table [vocab, d] and the embedded
 // sequence, token embedding plus axial positions, [B, L, d].

@@ -16,13 +16,13 @@ std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const 
 }
 
 std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, const std::string& name,
-                                                 DType float_type) {
+                                                 DType float_type, const ReformerBuild& build) {
   ReformerConfig eval = config;
   eval.dropout = 0.0;
   eval.attention_dropout = 0.0;
   auto graph = std::make_unique<Graph>(name + ".forward");
   graph->set_default_float(float_type);
-  ReformerModel model = build_reformer(*graph, eval);
+  ReformerModel model = build_reformer(*graph, eval, build);
   graph->output("loss", model.loss);
   graph->output("accuracy", model.accuracy);
   graph->output("logits", model.logits);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "compiler/pipeline/compile.h"
+#include "models/reformer.h"
 #include "models/reformer_config.h"
 
 namespace reforge {
@@ -21,7 +22,7 @@ std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const 
 // "accuracy" and "logits" ([batch, seq_len, vocab]), dropout off. Its
 // parameters are the training graph's (same names and shapes).
 std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, const std::string& name = "reformer",
-                                                 DType float_type = DType::f32);
+                                                 DType float_type = DType::f32, const ReformerBuild& build = {});
 
 // Adam with the config's learning rate and weight decay.
 OptimizerConfig reformer_optimizer(const ReformerConfig& config);

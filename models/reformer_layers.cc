@@ -1,0 +1,80 @@
+#include "models/reformer_layers.h"
+
+#include <cmath>
+
+#include "compiler/dsl/dsl.h"
+
+namespace reforge {
+
+LayerNormParams make_layer_norm(Graph& g, int64_t width) {
+  return {g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros())};
+}
+
+Tensor normalize(Tensor x, const LayerNormParams& p) { return layer_norm(x, p.gamma, p.beta); }
+
+AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, AttentionKind kind) {
+  double scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
+  AttentionWeights w;
+  w.w_q = g.param("w_q", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
+  if (kind != AttentionKind::lsh) w.w_k = g.param("w_k", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
+  w.w_v = g.param("w_v", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
+  w.w_o = g.param("w_o", {c.n_heads * c.d_head, c.d_model},
+                  Init::normal(1.0 / std::sqrt(static_cast<double>(c.n_heads * c.d_head))));
+  return w;
+}
+
+FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c) {
+  auto scope = g.scope("ff");
+  FeedForwardParams p;
+  p.norm = make_layer_norm(g, c.d_model);
+  p.w1 = g.param("w1", {c.d_model, c.d_ff}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_model))));
+  p.b1 = g.param("b1", {c.d_ff}, Init::zeros());
+  p.w2 = g.param("w2", {c.d_ff, c.d_model}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_ff))));
+  p.b2 = g.param("b2", {c.d_model}, Init::zeros());
+  return p;
+}
+
+Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const ReformerConfig& c) {
+  Tensor h = linear(normalize(x, p.norm), p.w1) + p.b1;
+  h = c.ff_activation == "relu" ? relu(h) : gelu(h);
+  return linear(h, p.w2) + p.b2;
+}
+
+AxialPositions make_axial_positions(Graph& g, const ReformerConfig& c) {
+  auto scope = g.scope("axial");
+  int64_t rows = c.axial_rows_resolved(), cols = c.axial_cols_resolved();
+  int64_t w1 = c.axial_row_width_resolved(), w2 = c.d_model - w1;
+  return {g.param("rows", {rows, 1, w1}, Init::normal(1.0)), g.param("cols", {1, cols, w2}, Init::normal(1.0))};
+}
+
+Tensor axial_table(const AxialPositions& p, const ReformerConfig& c) {
+  int64_t rows = p.rows.dim(0), cols = p.cols.dim(1), w1 = p.rows.dim(2), w2 = p.cols.dim(2);
+  Tensor grid = concat({broadcast_to(p.rows, {rows, cols, w1}), broadcast_to(p.cols, {rows, cols, w2})}, 2);
+  Tensor flat = reshape(grid, {rows * cols, c.d_model});
+  return rows * cols == c.seq_len ? flat : slice(flat, 0, 0, c.seq_len);
+}
+
+Tensor axial_at(const AxialPositions& p, Tensor position, const ReformerConfig& c) {
+  Graph& g = *position.graph;
+  int64_t rows = p.rows.dim(0), cols = p.cols.dim(1);
+  Tensor column_count = constant(g, static_cast<double>(cols), position.type());
+  Tensor row_part = embedding(reshape(p.rows, {rows, p.rows.dim(2)}), floordiv(position, column_count));
+  Tensor col_part = embedding(reshape(p.cols, {cols, p.cols.dim(2)}), mod(position, column_count));
+  return concat({row_part, col_part}, static_cast<int64_t>(position.shape().size()));
+}
+
+Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c) {
+  int64_t width = h.dim(-1);
+  h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));
+  if (c.tied_embedding) {
+    // Project to d_model, then score against the (shared) token embedding.
+    if (width != c.d_model) {
+      h = linear(h, g.param("to_model", {width, c.d_model}, Init::normal(1.0 / std::sqrt(double(width)))));
+    }
+    return linear(h, swap_last_axes(token_table));
+  }
+  return linear(h, g.param("w", {width, c.vocab_size}, Init::normal(1.0 / std::sqrt(double(width))))) +
+         g.param("b", {c.vocab_size}, Init::zeros());
+}
+
+}  // namespace reforge

@@ -1,0 +1,64 @@
+// The parameters and position-wise pieces of a Reformer layer, shared by
+// the whole-sequence model (reformer.cc) and the one-token decode step
+// (decode_step.cc): both create their parameters here, so the two graphs
+// name and shape them alike and one checkpoint feeds either.
+#pragma once
+
+#include "compiler/ir/graph.h"
+#include "models/attention.h"
+#include "models/reformer_config.h"
+
+namespace reforge {
+
+struct LayerNormParams {
+  Tensor gamma, beta;
+};
+
+// "norm.gamma" and "norm.beta" in the graph's current scope.
+LayerNormParams make_layer_norm(Graph& g, int64_t width);
+Tensor normalize(Tensor x, const LayerNormParams& p);
+
+// w_q, w_k (local and full attention only), w_v and w_o in the current scope.
+AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, AttentionKind kind);
+
+struct FeedForwardParams {
+  LayerNormParams norm;
+  Tensor w1, b1, w2, b2;
+
+  // Its tensors in one fixed order (region captures walk this list).
+  template <typename Visit>
+  void fields(Visit visit) {
+    visit(norm.gamma);
+    visit(norm.beta);
+    visit(w1);
+    visit(b1);
+    visit(w2);
+    visit(b2);
+  }
+};
+
+// The feed-forward's parameters under the scope "ff".
+FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c);
+
+// LayerNorm -> dense -> activation -> dense, position by position.
+Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const ReformerConfig& c);
+
+// The axial position table's parameters (scope "axial": "rows" [R, 1, w1]
+// and "cols" [1, C, w2]).
+struct AxialPositions {
+  Tensor rows, cols;
+};
+AxialPositions make_axial_positions(Graph& g, const ReformerConfig& c);
+
+// Every position's embedding, [L, d]: position i*C + j gets rows[i] ++ cols[j].
+Tensor axial_table(const AxialPositions& p, const ReformerConfig& c);
+
+// The embedding of the positions `position` (i64, any shape S) -> [S..., d].
+Tensor axial_at(const AxialPositions& p, Tensor position, const ReformerConfig& c);
+
+// The language-model head under the current scope ("head"): layer norm of
+// h [..., w] (w = d, or 2d for the two reversible streams), then logits
+// [..., vocab] against the token table (tied) or its own projection.
+Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c);
+
+}  // namespace reforge
