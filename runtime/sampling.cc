@@ -18,6 +18,14 @@ int64_t sample_symbol(std::span<const double> logits, const SamplingOptions& opt
   std::vector<double> weights(k);
   for (int64_t i = 0; i < k; ++i) weights[i] = std::exp((logits[order[i]] - logits[order[0]]) / options.temperature);
   double total = std::accumulate(weights.begin(), weights.end(), 0.0);
+  if (options.top_p < 1.0) {
+    // The nucleus: the most likely symbols until their mass reaches top_p.
+    double mass = 0.0;
+    int64_t kept = 0;
+    while (kept < k && mass < options.top_p * total) mass += weights[kept++];
+    k = std::max<int64_t>(kept, 1);
+    total = std::accumulate(weights.begin(), weights.begin() + k, 0.0);
+  }
   double target = u * total;
   for (int64_t i = 0; i < k; ++i) {
     if (target < weights[i]) return order[i];

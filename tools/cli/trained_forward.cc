@@ -22,34 +22,30 @@ ValueMap TrainedForward::run(const ValueMap& batch, bool with_logits) {
   return out;
 }
 
-TrainedForward open_trained_forward(const std::string& run_dir, int threads,
-                                    const std::function<void(ReformerConfig&)>& change, const std::string& changed) {
-  TrainedForward t;
+namespace {
+
+// The run's newest checkpoint, read; an Error when it has none.
+std::string newest_checkpoint(const std::string& run_dir) {
   std::optional<std::string> latest = runtime::latest_checkpoint(run_dir);
   if (!latest) throw Error(fmt::format("{} holds no checkpoint (train with --run_dir={} first)", run_dir, run_dir));
-  t.checkpoint_path = *latest;
-  t.checkpoint = runtime::read_checkpoint(*latest);
-  t.trained = config_from_record(t.checkpoint.config);
-  t.config = t.trained;
-  if (change) change(t.config);
-  t.config.validate();
-  t.graph = compile_forward(*build_reformer_eval_graph(t.config, t.checkpoint.model), {});
+  return *latest;
+}
 
-  // Every parameter of this forward pass comes from the checkpoint, and
-  // every parameter the run trained is used (optimizer state is not
-  // needed): otherwise the change made another model.
-  auto refuse = [&](const std::string& what) {
-    throw Error(changed.empty() ? fmt::format("{}: {}", *latest, what)
-                                : fmt::format("{} changes the model's parameters: {} (the run's checkpoint: {})",
-                                              changed, what, *latest));
-  };
+// Writes the checkpoint's parameters into the executable's slots. Every
+// parameter of `graph` comes from the checkpoint, and every parameter the
+// run trained is used (optimizer state is not needed): otherwise the
+// graph is another model, and `refuse` says so. State nodes (a decode
+// step's caches) start at zero and are not read from the checkpoint.
+void load_parameters(const Graph& graph, CpuExecutable& executable, const runtime::Checkpoint& checkpoint,
+                     const std::function<void(const std::string&)>& refuse) {
   std::map<std::string, const runtime::NamedTensor*> saved;
-  for (const runtime::NamedTensor& v : t.checkpoint.values) {
+  for (const runtime::NamedTensor& v : checkpoint.values) {
     if (v.name.rfind("optimizer.", 0) != 0) saved.emplace(v.name, &v);
   }
-  t.executable = CpuExecutable::build(*t.graph, {}, {.threads = threads});
-  runtime::Executor& e = t.executable->executor();
-  for (const runtime::PersistentInit& p : persistent_values(*t.graph)) {
+  runtime::Executor& e = executable.executor();
+  for (const runtime::PersistentInit& p : persistent_values(graph)) {
+    int node = graph.find_node(p.name);
+    if (node >= 0 && source_kind(graph.node(node)) == SourceKind::state) continue;
     auto it = saved.find(p.name);
     if (it == saved.end()) refuse(fmt::format("it needs a parameter '{}' that the run does not have", p.name));
     if (it->second->type != p.type) {
@@ -62,6 +58,66 @@ TrainedForward open_trained_forward(const std::string& run_dir, int threads,
     saved.erase(it);
   }
   if (!saved.empty()) refuse(fmt::format("the run's parameter '{}' would not be used", saved.begin()->first));
+}
+
+}  // namespace
+
+TrainedForward open_trained_forward(const std::string& run_dir, int threads,
+                                    const std::function<void(ReformerConfig&)>& change, const std::string& changed,
+                                    const ReformerBuild& build) {
+  TrainedForward t;
+  t.checkpoint_path = newest_checkpoint(run_dir);
+  t.checkpoint = runtime::read_checkpoint(t.checkpoint_path);
+  t.trained = config_from_record(t.checkpoint.config);
+  t.config = t.trained;
+  if (change) change(t.config);
+  t.config.validate();
+  t.graph = compile_forward(*build_reformer_eval_graph(t.config, t.checkpoint.model, DType::f32, build), {});
+  t.executable = CpuExecutable::build(*t.graph, {}, {.threads = threads});
+  load_parameters(*t.graph, *t.executable, t.checkpoint, [&](const std::string& what) {
+    throw Error(changed.empty() ? fmt::format("{}: {}", t.checkpoint_path, what)
+                                : fmt::format("{} changes the model's parameters: {} (the run's checkpoint: {})",
+                                              changed, what, t.checkpoint_path));
+  });
+  return t;
+}
+
+std::vector<double> TrainedDecoder::run(int64_t symbol, int64_t position) {
+  HostTensor token({DType::i64, {1, 1}});
+  token[0] = static_cast<double>(symbol);
+  executable->feed("token", token);
+  executable->feed("position", HostTensor::scalar(DType::i64, static_cast<double>(position)));
+  executable->feed("rng", HostTensor::scalar(DType::i64, 0.0));
+  executable->run();
+  runtime::Executor& e = executable->executor();
+  for (const CarriedValue& c : step.caches) {
+    if (int slot = e.find_slot(c.source); slot >= 0) e.copy_output_to_slot(c.next, slot);
+  }
+  return executable->read_output("logits").data;
+}
+
+void TrainedDecoder::clear() {
+  runtime::Executor& e = executable->executor();
+  for (const CarriedValue& c : step.caches) {
+    if (int slot = e.find_slot(c.source); slot >= 0) {
+      std::memset(e.slot_data(slot), 0, static_cast<size_t>(e.program().slots.at(slot).type.bytes()));
+    }
+  }
+}
+
+TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads) {
+  TrainedDecoder t;
+  t.checkpoint_path = newest_checkpoint(run_dir);
+  t.checkpoint = runtime::read_checkpoint(t.checkpoint_path);
+  t.config = config_from_record(t.checkpoint.config);
+  t.step = build_reformer_decode_step(t.config, t.checkpoint.model);
+  ValueProvenance caches;
+  for (const CarriedValue& c : t.step.caches) caches.update_outputs.insert(c.next);
+  t.graph = compile_forward(*t.step.graph, {});
+  t.executable = CpuExecutable::build(*t.graph, caches, {.threads = threads});
+  load_parameters(*t.graph, *t.executable, t.checkpoint,
+                  [&](const std::string& what) { throw Error(fmt::format("{}: {}", t.checkpoint_path, what)); });
+  t.clear();
   return t;
 }
 

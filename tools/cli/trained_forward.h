@@ -11,8 +11,11 @@
 
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/pipeline/cpu_executable.h"
+#include "models/decode_step.h"
+#include "models/reformer.h"
 #include "models/reformer_config.h"
 #include "runtime/checkpoint.h"
+#include "training/generation.h"
 
 namespace reforge::cli {
 
@@ -30,8 +33,31 @@ struct TrainedForward {
 
 // `change(config)` edits the trained config (or leaves it); `changed` names
 // the flags it applied ("--attention=full"), for the refusal.
+// `build` as the forward graph is built (generation's takes valid_length).
 TrainedForward open_trained_forward(const std::string& run_dir, int threads,
                                     const std::function<void(ReformerConfig&)>& change = {},
-                                    const std::string& changed = "");
+                                    const std::string& changed = "", const ReformerBuild& build = {});
+
+// The one-token decode step of a trained run (models/decode_step.h),
+// compiled for this CPU with the newest checkpoint's parameters and its
+// caches in persistent slots.
+struct TrainedDecoder {
+  runtime::Checkpoint checkpoint;
+  std::string checkpoint_path;
+  ReformerConfig config;
+  DecodeStep step;
+  std::unique_ptr<Graph> graph;  // the step compiled
+  std::unique_ptr<CpuExecutable> executable;
+
+  // Runs one step: the logits after `symbol` at `position`.
+  std::vector<double> run(int64_t symbol, int64_t position);
+  // Empties every cache.
+  void clear();
+  training::DecodeFunctions functions() {
+    return {[this](int64_t s, int64_t p) { return run(s, p); }, [this] { clear(); }};
+  }
+};
+
+TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads);
 
 }  // namespace reforge::cli
