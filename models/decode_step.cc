@@ -20,106 +20,128 @@ struct StepBuilder {
   Graph& g;
   const ReformerConfig& c;
   Tensor position;  // i64 scalar
-  std::vector<CarriedValue>& caches;
+  std::vector<CacheUpdate>& caches;
 
-  // A cache of `type` named `name` in the current scope, zero at first,
-  // whose next value `next(cache)` is carried out of the step.
-  Tensor cache(const std::string& name, TensorType type, const std::function<Tensor(Tensor)>& next) {
-    Tensor c = g.state("cache." + name, std::move(type), Init::zeros());
-    Tensor n = next(c);
-    std::string output = c.node().name + ".next";
-    g.output(output, n);
-    caches.push_back({c.node().name, output});
-    return n;
+  // A cache [..., L, w] named `name` in the current scope (zero at first)
+  // whose row at this position becomes `row` [..., 1, w] after the step.
+  // Returns the cache as the step reads it: the rows before this position.
+  Tensor row_cache(const std::string& name, TensorType type, Tensor row) {
+    Tensor cache = g.state("cache." + name, std::move(type), Init::zeros());
+    std::string output = cache.node().name + ".row";
+    g.output(output, row);
+    caches.push_back({cache.node().name, output, /*row=*/true});
+    return cache;
+  }
+
+  // A cache read whole and replaced by next(cache) after the step.
+  Tensor whole_cache(const std::string& name, TensorType type, const std::function<Tensor(Tensor)>& next) {
+    Tensor cache = g.state("cache." + name, std::move(type), Init::zeros());
+    std::string output = cache.node().name + ".next";
+    g.output(output, next(cache));
+    caches.push_back({cache.node().name, output, /*row=*/false});
+    return cache;
   }
 
   // Positions 0..L-1 along `axis` of `shape`.
   Tensor positions(Shape shape, int64_t axis) { return iota(g, std::move(shape), axis); }
 
-  // `value` [.., 1, w] written at this position of cache [.., L, w].
-  Tensor write_row(Tensor cache, Tensor value) {
-    Shape s = cache.shape();
-    Shape row_shape = s;
-    row_shape.back() = 1;
-    Tensor here = equal(positions(row_shape, static_cast<int64_t>(s.size()) - 2), position);
-    return select(broadcast_to(here, s), broadcast_to(value, s), cache);
-  }
-
   Tensor scalar_i64(double v) { return constant(g, v, {DType::i64, {}}); }
 };
 
-// Softmax attention of one query q [1, H, Q, dk] (Q = rounds, or 1) over
-// the cached keys and values k [1, H, L, dk], v [1, H, L, dv], where
-// `copies` [1, H, Q, L] (i64) says how often each key stands in the
-// query's training-time window: 0 leaves it out, 2 counts it twice.
-// Returns the outputs [1, H, Q, dv] and their logsumexps [1, H, Q, 1].
+// 1 where a cached position comes before this one (its row is written).
+Tensor written(StepBuilder& s, Shape shape) {
+  int64_t axis = static_cast<int64_t>(shape.size()) - 1;
+  return cast(less(s.positions(std::move(shape), axis), s.position), DType::i64);
+}
+
+// Softmax attention of queries q [1, H, Q, dk] (Q = rounds, or 1) over
+// the cached keys and values k [1, H, L, dk], v [1, H, L, dv] (rows before
+// this position) and this position's own key and value [1, H, 1, *].
+// `copies` [1, H, Q, L] and `own_copies` [1, H, Q, 1] (i64) say how often
+// each key stands in the query's training-time window: 0 leaves it out, 2
+// counts it twice. Returns the outputs [1, H, Q, dv] and their
+// logsumexps [1, H, Q, 1].
 struct Attended {
   Tensor out, lse;
 };
-Attended attend_cached(StepBuilder& s, Tensor q, Tensor k, Tensor v, Tensor copies, bool mask_self) {
-  Tensor logits = matmul(q, swap_last_axes(k));  // [1, H, Q, L]
-  Tensor keys_at = s.positions(copies.shape(), 3);
-  auto penalty = [&](Tensor mask, double amount) { return cast(mask, logits.dtype()) * amount; };
-  if (mask_self) logits = logits - penalty(equal(keys_at, s.position), kernels::kAttentionSelfMask);
-  // log(copies) for the keys in the window (log 1 = 0 leaves a key as
+Attended attend_cached(StepBuilder& s, Tensor q, Tensor k, Tensor v, Tensor copies, Tensor own_k, Tensor own_v,
+                       Tensor own_copies, bool mask_self) {
+  Graph& g = s.g;
+  int64_t len = k.dim(2);
+  // log(copies) for the keys in the window (log 1 = 0 leaves a logit as
   // training has it); the others masked out as training masks them.
-  Tensor present = greater(copies, constant(s.g, 0.0, copies.type()));
-  Tensor count = cast(maximum(copies, constant(s.g, 1.0, copies.type())), logits.dtype());
-  logits = logits + log(count) - penalty(logical_not(present), kernels::kAttentionMaskedOut);
+  auto weigh = [&](Tensor logits, Tensor count) {
+    Tensor present = greater(count, constant(g, 0.0, count.type()));
+    Tensor times = cast(maximum(count, constant(g, 1.0, count.type())), logits.dtype());
+    return logits + log(times) - cast(logical_not(present), logits.dtype()) * kernels::kAttentionMaskedOut;
+  };
+  Tensor cached = weigh(matmul(q, swap_last_axes(k)), copies);       // [1, H, Q, L]
+  Tensor own = weigh(sum(q * own_k, {-1}, true), own_copies);        // [1, H, Q, 1]
+  if (mask_self) own = own - kernels::kAttentionSelfMask;
+  Tensor logits = concat({cached, own}, 3);
   Tensor lse = logsumexp(logits, -1, true);
-  return {matmul(exp(logits - lse), v), lse};
+  Tensor p = exp(logits - lse);
+  Tensor out = matmul(slice(p, 3, 0, len), v) + slice(p, 3, len, len + 1) * own_v;
+  return {out, lse};
 }
 
-// 1 where a cached position is in the prefix (at most this position).
-Tensor in_prefix(StepBuilder& s, Shape shape) {
-  return cast(less_equal(s.positions(std::move(shape), 3), s.position), DType::i64);
-}
-
-// The LSH layer's step: caches keys, values, buckets and sorted indices.
+// The LSH layer's step. Per round it caches each position's bucket, its
+// rank among the earlier positions of its bucket (fixed once written: a
+// later position never sorts before it in its bucket), and the count of
+// each bucket; a position's index in the round's sorted order is then the
+// count of the buckets below its own plus its rank, without sorting.
 Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, const AttentionRandomness& rng) {
   const ReformerConfig& c = s.c;
   Graph& g = s.g;
   int64_t h = q.dim(1), dk = q.dim(3), dv = v.dim(3), len = c.seq_len, rounds = c.n_hashes;
-  int64_t lp = c.padded_len(), chunk = c.chunk_len, flat_chunks = rounds * lp / chunk;
-  Tensor k_all = s.cache("k", {q.dtype(), {1, h, len, dk}}, [&](Tensor k) { return s.write_row(k, unit_length(q)); });
-  Tensor v_all = s.cache("v", {v.dtype(), {1, h, len, dv}}, [&](Tensor cached) { return s.write_row(cached, v); });
+  int64_t lp = c.padded_len(), chunk = c.chunk_len, flat_chunks = rounds * lp / chunk, buckets = c.buckets();
+  Tensor own_k = unit_length(q);
+  Tensor k_all = s.row_cache("k", {q.dtype(), {1, h, len, dk}}, own_k);
+  Tensor v_all = s.row_cache("v", {v.dtype(), {1, h, len, dv}}, v);
 
-  // This position's bucket in each round, and where it sorts: after every
-  // earlier position whose bucket is at most its own (it is the last of
-  // its bucket); the earlier positions of higher buckets move up by one.
-  TensorType per_round{DType::i64, {1, h, rounds, len}};
   Tensor bucket = hash_queries(q, rng, c);  // [1, H, R, 1]
-  Tensor earlier = less(s.positions(per_round.shape, 3), s.position);
-  Tensor buckets = s.cache("bucket", per_round, [&](Tensor cached) {
-    return select(equal(s.positions(per_round.shape, 3), s.position), broadcast_to(bucket, per_round.shape), cached);
-  });
-  // `buckets` now holds this position's too; compare the earlier ones.
-  Tensor at_most = logical_and(earlier, less_equal(buckets, bucket));
-  Tensor sorted_here = sum(cast(at_most, DType::i64), {3}, true);  // [1, H, R, 1]
-  Tensor sorted = s.cache("sorted", per_round, [&](Tensor cached) {
-    Tensor moved = cached + cast(logical_and(earlier, greater(buckets, bucket)), DType::i64);
-    return select(equal(s.positions(per_round.shape, 3), s.position), broadcast_to(sorted_here, per_round.shape),
-                  moved);
-  });
+  Tensor hit = one_hot(reshape(bucket, {1, h, rounds}), buckets, DType::i64);  // [1, H, R, nb]
+  Tensor counts = s.whole_cache("counts", {DType::i64, {1, h, rounds, buckets}},
+                                [&](Tensor cached) { return cached + hit; });
+  Tensor rank = sum(counts * hit, {3}, true);  // earlier positions in this bucket: [1, H, R, 1]
+  Tensor key_bucket = reshape(s.row_cache("bucket", {DType::i64, {1, h, rounds, len, 1}},
+                                          reshape(bucket, {1, h, rounds, 1, 1})),
+                              {1, h, rounds, len});
+  Tensor key_rank = reshape(
+      s.row_cache("rank", {DType::i64, {1, h, rounds, len, 1}}, reshape(rank, {1, h, rounds, 1, 1})),
+      {1, h, rounds, len});
+
+  // How many positions, this one included, sort before each bucket:
+  // the counts summed below it (a product with a strictly upper
+  // triangular matrix of ones; exact in floating point for any count).
+  TensorType square{g.default_float(), {buckets, buckets}};
+  Tensor below = cast(less(iota(g, square.shape, 0), iota(g, square.shape, 1)), square.dtype);
+  Tensor counts_now = cast(counts + hit, square.dtype);
+  Tensor before_bucket = cast(matmul(counts_now, below), DType::i64);  // [1, H, R, nb]
+  Tensor sorted = gather(before_bucket, key_bucket, 3) + key_rank;     // [1, H, R, L]
+  Tensor own_sorted = gather(before_bucket, bucket, 3) + rank;         // [1, H, R, 1]
 
   // Chunks of the flat sorted order over all rounds (round r's slots start
   // at r * Lp): the query's chunk in each round and the one before it
   // (chunk 0's is the last, as training wraps around).
   Tensor round_start = iota(g, {1, 1, rounds, 1}, 2) * s.scalar_i64(static_cast<double>(lp));
   Tensor chunk_len = s.scalar_i64(static_cast<double>(chunk));
-  Tensor key_chunk = floordiv(sorted + round_start, chunk_len);        // [1, H, R, L]
-  Tensor query_chunk = floordiv(sorted_here + round_start, chunk_len);  // [1, H, R, 1]
+  Tensor key_chunk = floordiv(sorted + round_start, chunk_len);          // [1, H, R, L]
+  Tensor query_chunk = floordiv(own_sorted + round_start, chunk_len);    // [1, H, R, 1]
   Tensor n = s.scalar_i64(static_cast<double>(flat_chunks));
   Tensor before = mod(query_chunk - s.scalar_i64(1.0) + n, n);
   // copies[q_round, j]: over the key rounds, how often position j's slot
   // lies in the query's chunk or in the one before it.
-  Tensor keys = reshape(key_chunk, {1, h, 1, rounds, len});
   Tensor own = reshape(query_chunk, {1, h, rounds, 1, 1}), previous = reshape(before, {1, h, rounds, 1, 1});
-  Tensor hits = cast(equal(keys, own), DType::i64) + cast(equal(keys, previous), DType::i64);
-  Tensor copies = sum(hits, {3}) * in_prefix(s, {1, h, rounds, len});  // [1, H, R, L]
+  auto copies_of = [&](Tensor chunks, int64_t width) {  // chunks [1, H, R, width] -> [1, H, R, width]
+    Tensor keys = reshape(chunks, {1, h, 1, rounds, width});
+    return sum(cast(equal(keys, own), DType::i64) + cast(equal(keys, previous), DType::i64), {3});
+  };
+  Tensor copies = copies_of(key_chunk, len) * written(s, {1, h, rounds, len});
+  Tensor own_copies = copies_of(query_chunk, 1);
 
-  Tensor queries = broadcast_to(q, {1, h, rounds, dk});
-  Attended a = attend_cached(s, queries, k_all, v_all, copies, /*mask_self=*/true);
+  Tensor queries = reshape(q, {1, h, 1, dk});
+  Attended a = attend_cached(s, queries, k_all, v_all, copies, own_k, v, own_copies, /*mask_self=*/true);
   // Rounds combined with weights softmax over rounds of their logsumexps.
   Tensor weights = softmax(reshape(a.lse, {1, h, rounds}), 2);
   Tensor out = sum(a.out * reshape(weights, {1, h, rounds, 1}), {2});  // [1, H, dv]
@@ -132,20 +154,20 @@ Tensor sequence_chunk_step(StepBuilder& s, Tensor q, Tensor k, Tensor v, bool sh
                            bool look_back) {
   const ReformerConfig& c = s.c;
   int64_t h = q.dim(1), dk = q.dim(3), dv = v.dim(3), len = c.seq_len;
-  Tensor k_all = s.cache("k", {q.dtype(), {1, h, len, dk}}, [&](Tensor cached) { return s.write_row(cached, k); });
-  Tensor v_all = s.cache("v", {v.dtype(), {1, h, len, dv}}, [&](Tensor cached) { return s.write_row(cached, v); });
+  Tensor k_all = s.row_cache("k", {q.dtype(), {1, h, len, dk}}, k);
+  Tensor v_all = s.row_cache("v", {v.dtype(), {1, h, len, dv}}, v);
   Shape per_key{1, h, 1, len};
-  Tensor copies = in_prefix(s, per_key);
   Tensor chunk_len = s.scalar_i64(static_cast<double>(chunk));
-  Tensor key_chunk = floordiv(s.positions(per_key, 3), chunk_len);
   Tensor query_chunk = floordiv(s.position, chunk_len);
-  Tensor hits = cast(equal(key_chunk, query_chunk), DType::i64);
-  if (look_back) {
+  auto copies_of = [&](Tensor key_chunk) {
+    Tensor hits = cast(equal(key_chunk, query_chunk), DType::i64);
+    if (!look_back) return hits;
     Tensor n = s.scalar_i64(static_cast<double>(c.padded_len() / chunk));
-    Tensor before = mod(query_chunk - s.scalar_i64(1.0) + n, n);
-    hits = hits + cast(equal(key_chunk, before), DType::i64);
-  }
-  return attend_cached(s, q, k_all, v_all, hits * copies, shared_qk).out;
+    return hits + cast(equal(key_chunk, mod(query_chunk - s.scalar_i64(1.0) + n, n)), DType::i64);
+  };
+  Tensor copies = copies_of(floordiv(s.positions(per_key, 3), chunk_len)) * written(s, per_key);
+  Tensor own_copies = broadcast_to(copies_of(query_chunk), {1, h, 1, 1});
+  return attend_cached(s, q, k_all, v_all, copies, k, v, own_copies, shared_qk).out;
 }
 
 // One attention sublayer on the normalised x [1, 1, d] -> [1, 1, d].
@@ -220,6 +242,22 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
   g.output("logits", reshape(lm_head(g, h, table, c), {1, c.vocab_size}));
   verify(g);
   return step;
+}
+
+void update_caches(const DecodeStep& step, const ValueMap& outputs, int64_t position, ValueMap& state) {
+  for (const CacheUpdate& u : step.caches) {
+    const HostTensor& from = outputs.at(u.output);
+    HostTensor& cache = state.at(u.cache);
+    if (!u.row) {
+      cache = from;
+      continue;
+    }
+    const Shape& shape = cache.shape();
+    int64_t rows = shape[shape.size() - 2], width = shape.back();
+    for (int64_t block = 0; block * width < static_cast<int64_t>(from.data.size()); ++block) {
+      std::copy_n(from.data.begin() + block * width, width, cache.data.begin() + (block * rows + position) * width);
+    }
+  }
 }
 
 }  // namespace reforge

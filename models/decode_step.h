@@ -6,14 +6,15 @@
 //
 // What a layer caches (window L = seq_len positions):
 //   LSH    its shared-QK keys (unit length) and values, and per round each
-//          position's bucket and its index in the round's sorted order;
+//          position's bucket, its rank in its bucket, and every bucket's
+//          count;
 //   local  its keys and values (the query's chunk and the one before it
 //          are read back);
 //   full   its keys and values.
-// The new position's LSH window is found from the cached sorted indices,
-// not by sorting again: it is the last of its bucket, so it goes in after
-// every earlier position of a bucket at most its own, and those of higher
-// buckets move up by one. It then attends over exactly the keys the
+// The new position's LSH window is found from the counts, not by sorting
+// again: a position's index in a round's sorted order is the count of the
+// buckets below its own plus its rank in its bucket (it is the last of its
+// bucket when it comes, and no later position sorts before it there). It then attends over exactly the keys the
 // training-time layer lets that position see in the window's prefix
 // (its chunk and the one before it in the flat sorted order, with the
 // same wrap-around, duplicates counted as often, self-mask and round
@@ -34,11 +35,21 @@
 #include <string>
 #include <vector>
 
-#include "compiler/autodiff/training_step.h"
+#include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/graph.h"
 #include "models/reformer_config.h"
 
 namespace reforge {
+
+// A cache and how the step updates it.
+struct CacheUpdate {
+  std::string cache;   // the state node
+  std::string output;  // the step's output that updates it
+  // The output is the cache's row at this position ([..., 1, w] into
+  // [..., L, w]: runtime::ProgramRunner::copy_output_to_slot_row), so a
+  // step writes O(w), not the whole cache; else the cache's next value.
+  bool row = false;
+};
 
 struct DecodeStep {
   // Inputs "token" [1, 1] i64, "position" (i64 scalar, 0 .. seq_len-1),
@@ -46,13 +57,16 @@ struct DecodeStep {
   // the model's parameters by the training graph's names; the caches as
   // state nodes "<layer>.attn.cache.*", zero before the first position.
   std::unique_ptr<Graph> graph;
-  // Each cache and the output that holds its next value.
-  std::vector<CarriedValue> caches;
+  std::vector<CacheUpdate> caches;
 };
 
 // An Error when the model cannot decode one token at a time (not causal,
 // or the paper's attention mode), naming the setting.
 DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::string& name = "reformer",
                                       DType float_type = DType::f32);
+
+// The reference path (the interpreter's values): the caches in `state`
+// updated from a step's `outputs` at `position`.
+void update_caches(const DecodeStep& step, const ValueMap& outputs, int64_t position, ValueMap& state);
 
 }  // namespace reforge

@@ -315,6 +315,16 @@ void CudaExecutor::copy_output_to_slot(const std::string& output, int slot) {
                 "copying an output into its slot on the GPU");
 }
 
+void CudaExecutor::copy_output_to_slot_row(const std::string& output, int slot, int64_t row) {
+  RowCopy c = row_copy(output, output_info(output).type, program_.slots.at(slot), row);
+  for (int64_t i = 0; i < c.blocks; ++i) {
+    driver_.check(driver_.cuMemcpyDtoDAsync(slots_.at(slot) + c.first_offset + i * c.stride,
+                                            address(output_info(output).where) + i * c.block_bytes, c.block_bytes,
+                                            stream_),
+                  "copying a cache row into its slot on the GPU");
+  }
+}
+
 void CudaExecutor::run_gemm(const Gemm& g) const {
   const Cublas& cublas = *Cublas::get();
   // C^T (n x m) = op(B^T) (n x k) op(A^T) (k x m), column-major.

@@ -62,6 +62,7 @@ class CudaExecutor : public ProgramRunner {
   // Copies an output of the last run into a slot on the GPU (a training
   // step's updated parameter into the parameter's slot).
   void copy_output_to_slot(const std::string& output, int slot) override;
+  void copy_output_to_slot_row(const std::string& output, int slot, int64_t row) override;
 
   // Issues every launch once, in order, and waits for the GPU. An Error
   // names the launch (kernel, node, op and DSL line) that failed; a

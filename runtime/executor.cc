@@ -184,4 +184,34 @@ void Executor::copy_output_to_slot(const std::string& name, int slot) {
   std::memcpy(slot_data_.at(slot), output(name), static_cast<size_t>(o.type.bytes()));
 }
 
+void Executor::copy_output_to_slot_row(const std::string& name, int slot, int64_t row) {
+  RowCopy c = row_copy(name, output_info(name).type, program_.slots.at(slot), row);
+  const std::byte* from = output(name);
+  std::byte* to = slot_data_.at(slot) + c.first_offset;
+  for (int64_t i = 0; i < c.blocks; ++i) {
+    std::memcpy(to + i * c.stride, from + i * c.block_bytes, static_cast<size_t>(c.block_bytes));
+  }
+}
+
+RowCopy row_copy(const std::string& output, const TensorType& row_type, const Slot& slot, int64_t row) {
+  const Shape& r = row_type.shape;
+  const Shape& s = slot.type.shape;
+  bool fits = row_type.dtype == slot.type.dtype && r.size() == s.size() && r.size() >= 2 && r[r.size() - 2] == 1;
+  for (size_t i = 0; fits && i < r.size(); ++i) fits = i == r.size() - 2 || r[i] == s[i];
+  if (!fits) {
+    throw Error(fmt::format("output '{}' ({}) is not a row of slot '{}' ({})", output, type_to_string(row_type),
+                            slot.name, type_to_string(slot.type)));
+  }
+  const int64_t rows = s[s.size() - 2];
+  if (row < 0 || row >= rows) {
+    throw Error(fmt::format("row {} of slot '{}' is outside its {} rows", row, slot.name, rows));
+  }
+  RowCopy c;
+  c.block_bytes = s.back() * dtype_bytes(row_type.dtype);
+  c.blocks = c.block_bytes == 0 ? 0 : row_type.bytes() / c.block_bytes;
+  c.stride = rows * c.block_bytes;
+  c.first_offset = row * c.block_bytes;
+  return c;
+}
+
 }  // namespace reforge::runtime

@@ -100,6 +100,7 @@ class Executor : public ProgramRunner {
   const std::byte* output_in_place(const std::string& name) const override { return output(name); }
   void read_output(const std::string& name, void* host) const override;
   void copy_output_to_slot(const std::string& output, int slot) override;
+  void copy_output_to_slot_row(const std::string& output, int slot, int64_t row) override;
 
  private:
   std::byte* address(const BufferRef& ref) const;

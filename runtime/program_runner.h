@@ -41,10 +41,22 @@ class ProgramRunner {
   // An output of the last run into a slot of the same type, on the machine
   // (a training step's updated parameter into the parameter's slot).
   virtual void copy_output_to_slot(const std::string& output, int slot) = 0;
+  // An output [..., 1, w] into row `row` of a slot [..., L, w] of the same
+  // element type, on the machine (a decode step's new cache row).
+  virtual void copy_output_to_slot_row(const std::string& output, int slot, int64_t row) = 0;
 
   // With profiling on, run() adds each launch's time to seconds().
   virtual void set_profiling(bool on) = 0;
   virtual const std::vector<double>& seconds() const = 0;
 };
+
+// Where a row [..., 1, w] goes in a slot [..., L, w]: `blocks` pieces of
+// `block_bytes`, the i-th from i * block_bytes of the row to
+// first_offset + i * stride of the slot. An Error, naming both, when the
+// shapes or types do not fit or the row is past L.
+struct RowCopy {
+  int64_t blocks = 0, block_bytes = 0, first_offset = 0, stride = 0;
+};
+RowCopy row_copy(const std::string& output, const TensorType& row_type, const Slot& slot, int64_t row);
 
 }  // namespace reforge::runtime

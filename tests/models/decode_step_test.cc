@@ -57,7 +57,7 @@ class InterpretedDecoder {
     feeds["position"] = HostTensor::scalar(DType::i64, static_cast<double>(position));
     feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
     ValueMap out = run_graph(*step_.graph, feeds);
-    for (const CarriedValue& c : step_.caches) state_[c.source] = out.at(c.next);
+    update_caches(step_, out, position, state_);
     return out.at("logits").data;
   }
   const DecodeStep& decode() const { return step_; }
@@ -153,12 +153,21 @@ TEST(DecodeStep, ALayerAfterAnLshLayerSeesTheStatesACacheKeeps) {
 
 TEST(DecodeStep, TheCachesAreWhatTheHeaderSays) {
   ReformerConfig c = small({AttentionKind::lsh, AttentionKind::local}, 2, 2, 4);
+  c.seq_len = 128;  // a window much wider than the model
   DecodeStep step = build_reformer_decode_step(c);
-  std::vector<std::string> names;
-  for (const CarriedValue& v : step.caches) names.push_back(v.source);
-  EXPECT_EQ(names, (std::vector<std::string>{"layer0.attn.cache.k", "layer0.attn.cache.v", "layer0.attn.cache.bucket",
-                                             "layer0.attn.cache.sorted", "layer1.attn.cache.k",
-                                             "layer1.attn.cache.v"}));
+  std::vector<std::string> rows, whole;
+  for (const CacheUpdate& u : step.caches) (u.row ? rows : whole).push_back(u.cache);
+  EXPECT_EQ(rows, (std::vector<std::string>{"layer0.attn.cache.k", "layer0.attn.cache.v", "layer0.attn.cache.bucket",
+                                            "layer0.attn.cache.rank", "layer1.attn.cache.k", "layer1.attn.cache.v"}));
+  EXPECT_EQ(whole, (std::vector<std::string>{"layer0.attn.cache.counts"}));
+  // Nothing in a step is as large as the window times a feed-forward or
+  // model width: the whole-window work is the caches' dot products.
+  const int64_t window_by_width = c.seq_len * std::max(c.d_ff, c.d_model);
+  for (int id = 0; id < step.graph->size(); ++id) {
+    const Node& node = step.graph->node(id);
+    if (is_source(node)) continue;  // parameters and the caches themselves
+    EXPECT_LT(node.type.elements(), window_by_width) << node.name << " " << node.op;
+  }
 }
 
 TEST(DecodeStep, ModelsThatCannotDecodeOneTokenAtATimeAreRefused) {

@@ -39,8 +39,8 @@ struct InterpretedStep {
   }
   void clear() {
     state = params;
-    for (const CarriedValue& v : step.caches) {
-      state[v.source] = HostTensor(step.graph->node(step.graph->find_node(v.source)).type);
+    for (const CacheUpdate& u : step.caches) {
+      state[u.cache] = HostTensor(step.graph->node(step.graph->find_node(u.cache)).type);
     }
   }
   std::vector<double> run(int64_t symbol, int64_t position) {
@@ -51,7 +51,7 @@ struct InterpretedStep {
     feeds["position"] = HostTensor::scalar(DType::i64, static_cast<double>(position));
     feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
     ValueMap out = run_graph(*step.graph, feeds);
-    for (const CarriedValue& v : step.caches) state[v.source] = out.at(v.next);
+    update_caches(step, out, position, state);
     return out.at("logits").data;
   }
   DecodeFunctions functions() {

@@ -90,16 +90,22 @@ std::vector<double> TrainedDecoder::run(int64_t symbol, int64_t position) {
   executable->feed("rng", HostTensor::scalar(DType::i64, 0.0));
   executable->run();
   runtime::Executor& e = executable->executor();
-  for (const CarriedValue& c : step.caches) {
-    if (int slot = e.find_slot(c.source); slot >= 0) e.copy_output_to_slot(c.next, slot);
+  for (const CacheUpdate& u : step.caches) {
+    int slot = e.find_slot(u.cache);
+    if (slot < 0) continue;  // a cache nothing reads
+    if (u.row) {
+      e.copy_output_to_slot_row(u.output, slot, position);
+    } else {
+      e.copy_output_to_slot(u.output, slot);
+    }
   }
   return executable->read_output("logits").data;
 }
 
 void TrainedDecoder::clear() {
   runtime::Executor& e = executable->executor();
-  for (const CarriedValue& c : step.caches) {
-    if (int slot = e.find_slot(c.source); slot >= 0) {
+  for (const CacheUpdate& u : step.caches) {
+    if (int slot = e.find_slot(u.cache); slot >= 0) {
       std::memset(e.slot_data(slot), 0, static_cast<size_t>(e.program().slots.at(slot).type.bytes()));
     }
   }
@@ -112,7 +118,7 @@ TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads) {
   t.config = config_from_record(t.checkpoint.config);
   t.step = build_reformer_decode_step(t.config, t.checkpoint.model);
   ValueProvenance caches;
-  for (const CarriedValue& c : t.step.caches) caches.update_outputs.insert(c.next);
+  for (const CacheUpdate& u : t.step.caches) caches.update_outputs.insert(u.output);
   t.graph = compile_forward(*t.step.graph, {});
   t.executable = CpuExecutable::build(*t.graph, caches, {.threads = threads});
   load_parameters(*t.graph, *t.executable, t.checkpoint,
