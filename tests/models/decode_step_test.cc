@@ -152,8 +152,8 @@ TEST(DecodeStep, ALayerAfterAnLshLayerSeesTheStatesACacheKeeps) {
 }
 
 TEST(DecodeStep, TheCachesAreWhatTheHeaderSays) {
-  ReformerConfig c = small({AttentionKind::lsh, AttentionKind::local}, 2, 2, 4);
-  c.seq_len = 128;  // a window much wider than the model
+  ReformerConfig c = small({AttentionKind::lsh, AttentionKind::local}, 2, 2, 8);
+  c.seq_len = 128;  // a window much wider than the model (and the buckets' count matrix, (2L/C)^2)
   DecodeStep step = build_reformer_decode_step(c);
   std::vector<std::string> rows, whole;
   for (const CacheUpdate& u : step.caches) (u.row ? rows : whole).push_back(u.cache);
