@@ -114,14 +114,27 @@ Tensor positions(Graph& g, int64_t b, int64_t h, int64_t lp) { return iota(g, {b
 
 }  // namespace
 
-Tensor hash_queries(Tensor q, const AttentionRandomness& rng, const ReformerConfig& config) {
+namespace {
+
+// The hash's random columns per round: f/2 for each bucket factor f.
+int64_t hash_columns(const ReformerConfig& config) {
+  int64_t columns = 0;
+  for (int64_t f : config.bucket_factors()) columns += f / 2;
+  return columns;
+}
+
+}  // namespace
+
+Tensor hash_rotations(const AttentionRandomness& rng, int64_t heads, int64_t dk, const ReformerConfig& config) {
+  // One N(0,1) rotation per head, round and factor column, drawn from the key.
+  return random_normal(rng.key, {heads, dk, config.n_hashes * hash_columns(config)}, rng.stream);
+}
+
+Tensor hash_queries(Tensor q, Tensor rotations, const ReformerConfig& config) {
   Graph& g = *q.graph;
   int64_t b = q.dim(0), h = q.dim(1), len = q.dim(2), dk = q.dim(3), rounds = config.n_hashes;
   std::vector<int64_t> factors = config.bucket_factors();
-  int64_t columns = 0;
-  for (int64_t f : factors) columns += f / 2;
-  // One N(0,1) rotation per head, round and factor column, drawn from the key.
-  Tensor rotations = random_normal(rng.key, {h, dk, rounds * columns}, rng.stream);
+  int64_t columns = hash_columns(config);
   Tensor rotated = matmul(q, reshape(rotations, {1, h, dk, rounds * columns}));
   rotated = reshape(rotated, {b, h, len, rounds, columns});
   Tensor bucket;
@@ -141,7 +154,8 @@ Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const R
                    Tensor valid_length) {
   Graph& g = *x.graph;
   Tensor q = split_heads(linear(pad_sequence(x, config), w_q), config.n_heads);  // [B, H, Lp, dk]
-  Tensor bucket = hash_queries(q, rng, config);                                 // [B, H, R, Lp]
+  Tensor rotations = hash_rotations(rng, q.dim(1), q.dim(3), config);
+  Tensor bucket = hash_queries(q, rotations, config);  // [B, H, R, Lp]
   if (q.dim(2) != config.seq_len || valid_length.valid()) {
     Tensor limit = valid_length.valid() ? broadcast_to(valid_length, bucket.shape())
                                         : constant(g, static_cast<double>(config.seq_len), bucket.type());

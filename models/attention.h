@@ -36,10 +36,14 @@ Tensor merge_heads(Tensor x);
 // (attention_constants.h).
 Tensor unit_length(Tensor x);
 
-// The LSH buckets of queries q [B, H, T, dk]: [B, H, R, T] i64 in
-// [0, n_buckets), from the random rotations of `rng` (the same for any T,
-// so one position hashes as it would in the whole sequence).
-Tensor hash_queries(Tensor q, const AttentionRandomness& rng, const ReformerConfig& config);
+// The random rotations LSH hashes with, [H, dk, R * columns], drawn
+// from `rng`'s key and stream (so the same in every graph that draws them).
+Tensor hash_rotations(const AttentionRandomness& rng, int64_t heads, int64_t dk, const ReformerConfig& config);
+
+// The LSH buckets of queries q [B, H, T, dk] under `rotations`:
+// [B, H, R, T] i64 in [0, n_buckets) (the same for any T, so one position
+// hashes as it would in the whole sequence).
+Tensor hash_queries(Tensor q, Tensor rotations, const ReformerConfig& config);
 
 // LSH bucket decisions for x [B, L, d] (already layer-normalised):
 // [B, H, R, Lp] i64 in [0, n_buckets], where the extra bucket n_buckets

@@ -21,6 +21,17 @@ struct StepBuilder {
   const ReformerConfig& c;
   Tensor position;  // i64 scalar
   std::vector<CacheUpdate>& caches;
+  Graph& setup;     // fills the step's fixed state once
+  Tensor setup_rng;  // its "rng" input
+
+  // A state `name` of the step (in the current scope) that never changes:
+  // the setup graph computes it once, as `value(setup_rng)`.
+  Tensor fixed_state(const std::string& name, const std::function<Tensor(Tensor)>& value) {
+    Tensor v = value(setup_rng);
+    Tensor state = g.state(name, v.type(), Init::zeros());
+    setup.output(state.node().name, v);
+    return state;
+  }
 
   // A cache [..., L, w] named `name` in the current scope (zero at first)
   // whose row at this position becomes `row` [..., 1, w] after the step.
@@ -90,7 +101,7 @@ Attended attend_cached(StepBuilder& s, Tensor q, Tensor k, Tensor v, Tensor copi
 // later position never sorts before it in its bucket), and the count of
 // each bucket; a position's index in the round's sorted order is then the
 // count of the buckets below its own plus its rank, without sorting.
-Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, const AttentionRandomness& rng) {
+Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
   const ReformerConfig& c = s.c;
   Graph& g = s.g;
   int64_t h = q.dim(1), dk = q.dim(3), dv = v.dim(3), len = c.seq_len, rounds = c.n_hashes;
@@ -99,7 +110,8 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, const AttentionRandomness& r
   Tensor k_all = s.row_cache("k", {q.dtype(), {1, h, len, dk}}, own_k);
   Tensor v_all = s.row_cache("v", {v.dtype(), {1, h, len, dv}}, v);
 
-  Tensor bucket = hash_queries(q, rng, c);  // [1, H, R, 1]
+  Tensor rotations = s.fixed_state("hash.rotations", [&](Tensor key) { return hash_rotations({key, stream}, h, dk, c); });
+  Tensor bucket = hash_queries(q, rotations, c);  // [1, H, R, 1]
   Tensor hit = one_hot(reshape(bucket, {1, h, rounds}), buckets, DType::i64);  // [1, H, R, nb]
   Tensor counts = s.whole_cache("counts", {DType::i64, {1, h, rounds, buckets}},
                                 [&](Tensor cached) { return cached + hit; });
@@ -172,13 +184,13 @@ Tensor sequence_chunk_step(StepBuilder& s, Tensor q, Tensor k, Tensor v, bool sh
 
 // One attention sublayer on the normalised x [1, 1, d] -> [1, 1, d].
 Tensor attention_step(StepBuilder& s, Tensor normed, const AttentionWeights& w, AttentionKind kind,
-                      const AttentionRandomness& rng) {
+                      int64_t stream) {
   const ReformerConfig& c = s.c;
   Tensor q = split_heads(linear(normed, w.w_q), c.n_heads);  // [1, H, 1, dk]
   Tensor v = split_heads(linear(normed, w.w_v), c.n_heads);
   Tensor out;
   if (kind == AttentionKind::lsh) {
-    out = lsh_step(s, q, v, rng);
+    out = lsh_step(s, q, v, stream);
   } else {
     double scale = 1.0 / std::sqrt(static_cast<double>(q.dim(3)));
     Tensor k = w.w_k.valid() ? split_heads(linear(normed, w.w_k), c.n_heads) * scale : unit_length(q);
@@ -203,10 +215,11 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
   step.graph = std::make_unique<Graph>(name + ".decode");
   Graph& g = *step.graph;
   g.set_default_float(float_type);
-  StepBuilder s{g, c, Tensor{}, step.caches};
+  step.setup = std::make_unique<Graph>(name + ".decode_setup");
+  step.setup->set_default_float(float_type);
+  StepBuilder s{g, c, Tensor{}, step.caches, *step.setup, step.setup->input("rng", {DType::i64, {}})};
   Tensor token = g.input("token", {DType::i64, {1, 1}});
   s.position = g.input("position", {DType::i64, {}});
-  Tensor rng = g.input("rng", {DType::i64, {}});
 
   Tensor table, x;
   {
@@ -225,8 +238,7 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
       auto attn_scope = g.scope("attn");
       norm = make_layer_norm(g, c.d_model);
       weights = make_attention_weights(g, c, kind);
-      AttentionRandomness randomness{rng, layer * kStreamsPerLayer};
-      attended = attention_step(s, normalize(c.reversible ? x2 : x1, norm), weights, kind, randomness);
+      attended = attention_step(s, normalize(c.reversible ? x2 : x1, norm), weights, kind, layer * kStreamsPerLayer);
     }
     FeedForwardParams ff = make_feed_forward(g, c);
     if (c.reversible) {
@@ -241,7 +253,12 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
   Tensor h = c.reversible ? concat({x1, x2}, 2) : x1;
   g.output("logits", reshape(lm_head(g, h, table, c), {1, c.vocab_size}));
   verify(g);
+  verify(*step.setup);
   return step;
+}
+
+ValueMap run_decode_setup(const DecodeStep& step, int64_t rng) {
+  return run_graph(*step.setup, {{"rng", HostTensor::scalar(DType::i64, static_cast<double>(rng))}});
 }
 
 void update_caches(const DecodeStep& step, const ValueMap& outputs, int64_t position, ValueMap& state) {

@@ -52,12 +52,17 @@ struct CacheUpdate {
 };
 
 struct DecodeStep {
-  // Inputs "token" [1, 1] i64, "position" (i64 scalar, 0 .. seq_len-1),
-  // "rng" (i64 scalar, as the forward pass's); output "logits" [1, vocab];
-  // the model's parameters by the training graph's names; the caches as
-  // state nodes "<layer>.attn.cache.*", zero before the first position.
+  // Inputs "token" [1, 1] i64 and "position" (i64 scalar, 0 .. seq_len-1);
+  // output "logits" [1, vocab]; the model's parameters by the training
+  // graph's names; the caches as state nodes "<layer>.attn.cache.*", zero
+  // before the first position.
   std::unique_ptr<Graph> graph;
   std::vector<CacheUpdate> caches;
+  // What the step reads but never changes, computed once: input "rng"
+  // (the forward pass's, 0 in generation), one output per fixed state of
+  // the step, named as it ("<layer>.attn.hash.rotations": the LSH hash's
+  // random rotations, which the forward pass draws on every run).
+  std::unique_ptr<Graph> setup;
 };
 
 // An Error when the model cannot decode one token at a time (not causal,
@@ -65,8 +70,10 @@ struct DecodeStep {
 DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::string& name = "reformer",
                                       DType float_type = DType::f32);
 
-// The reference path (the interpreter's values): the caches in `state`
-// updated from a step's `outputs` at `position`.
+// The reference path (the interpreter's values): the setup's outputs
+// (state values for the step), and the caches in `state` updated from a
+// step's `outputs` at `position`.
+ValueMap run_decode_setup(const DecodeStep& step, int64_t rng = 0);
 void update_caches(const DecodeStep& step, const ValueMap& outputs, int64_t position, ValueMap& state);
 
 }  // namespace reforge

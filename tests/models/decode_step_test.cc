@@ -47,6 +47,9 @@ class InterpretedDecoder {
       auto it = params.find(p.name);
       state_[p.name] = it != params.end() ? it->second : HostTensor(p.type);
     }
+    if (!step_.setup->outputs().empty()) {
+      for (auto& [name, value] : run_decode_setup(step_)) state_[name] = value;
+    }
   }
   // Logits [vocab] after `token` at `position`.
   std::vector<double> step(int64_t token, int64_t position) {
@@ -55,7 +58,6 @@ class InterpretedDecoder {
     t[0] = static_cast<double>(token);
     feeds["token"] = t;
     feeds["position"] = HostTensor::scalar(DType::i64, static_cast<double>(position));
-    feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
     ValueMap out = run_graph(*step_.graph, feeds);
     update_caches(step_, out, position, state_);
     return out.at("logits").data;

@@ -39,6 +39,7 @@ struct InterpretedStep {
   }
   void clear() {
     state = params;
+    for (auto& [name, value] : run_decode_setup(step)) state[name] = value;
     for (const CacheUpdate& u : step.caches) {
       state[u.cache] = HostTensor(step.graph->node(step.graph->find_node(u.cache)).type);
     }
@@ -49,7 +50,6 @@ struct InterpretedStep {
     token[0] = static_cast<double>(symbol);
     feeds["token"] = token;
     feeds["position"] = HostTensor::scalar(DType::i64, static_cast<double>(position));
-    feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
     ValueMap out = run_graph(*step.graph, feeds);
     update_caches(step, out, position, state);
     return out.at("logits").data;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 
+#include "runtime/profile_report.h"
 #include "tools/cli/command.h"
 #include "tools/cli/trained_forward.h"
 #include "tools/cli/training_flags.h"
@@ -21,11 +22,12 @@ namespace {
 
 const std::map<std::string, std::string> kGenerateFlags = {
     {"prompt", "\n"}, {"length", "200"}, {"temperature", "0.8"}, {"top_k", "0"},       {"top_p", "1"},
-    {"seed", "1"},    {"threads", "0"},  {"no_cache", "false"},  {"help", "false"}};
+    {"seed", "1"},    {"threads", "0"},  {"no_cache", "false"},  {"profile", "false"},
+    {"help", "false"}};
 
 constexpr const char* kUsage =
     "usage: reforge generate RUN_DIR [--prompt=TEXT] [--length=N] [--temperature=T] [--top_k=K] [--top_p=P]\n"
-    "                        [--seed=S] [--no_cache] [--threads=N]\n"
+    "                        [--seed=S] [--no_cache] [--profile] [--threads=N]\n"
     "\n"
     "Samples N bytes (default 200) after the prompt (default a newline) from the run's newest checkpoint,\n"
     "printing each byte as it comes and the rate at the end.\n"
@@ -34,6 +36,7 @@ constexpr const char* kUsage =
     "  --top_p        sample among the fewest most likely bytes whose probability reaches P (1: all)\n"
     "  --seed         the same seed gives the same text\n"
     "  --no_cache     run the whole window's forward pass for every byte (the slow path, for comparison)\n"
+    "  --profile      time per kernel of the one-token step (or of the forward pass), summed over the bytes\n"
     "\n"
     "The window: the model reads at most seq_len bytes. When the context fills it, generation keeps the\n"
     "context's last half and reads it again from empty caches (a re-prefill), with or without the cache,\n"
@@ -113,6 +116,8 @@ int run_generate(const std::vector<std::string>& args) {
              cached ? "one-token steps with caches" : "--no_cache: the whole window's forward pass per byte");
   fmt::print("{}", training::printable(prompt, true));
   std::fflush(stdout);
+  const bool profile = flags.get_bool("profile");
+  if (profile) (cached ? trained_step.executable : trained_forward.executable)->executor().set_profiling(true);
   auto started = std::chrono::steady_clock::now();
   std::string text = training::generate_text(*decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
                                              [](char c) {
@@ -121,6 +126,12 @@ int run_generate(const std::vector<std::string>& args) {
                                              });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("\n");
+  if (profile) {
+    runtime::Executor& e = cached ? trained_step.executable->executor() : trained_forward.executable->executor();
+    int64_t runs = cached ? dynamic_cast<training::StepDecoder&>(*decoder).steps()
+                          : dynamic_cast<training::ForwardDecoder&>(*decoder).passes();
+    fmt::print(stderr, "{}", runtime::profile_report(e.program(), e.seconds(), runs));
+  }
   fmt::print(stderr, "{} bytes in {:.2f} s: {:.1f} bytes/s (prompt of {} bytes included in the time)\n",
              text.size(), seconds, static_cast<double>(text.size()) / seconds, prompt.size());
   return 0;

@@ -87,7 +87,6 @@ std::vector<double> TrainedDecoder::run(int64_t symbol, int64_t position) {
   token[0] = static_cast<double>(symbol);
   executable->feed("token", token);
   executable->feed("position", HostTensor::scalar(DType::i64, static_cast<double>(position)));
-  executable->feed("rng", HostTensor::scalar(DType::i64, 0.0));
   executable->run();
   runtime::Executor& e = executable->executor();
   for (const CacheUpdate& u : step.caches) {
@@ -123,6 +122,16 @@ TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads) {
   t.executable = CpuExecutable::build(*t.graph, caches, {.threads = threads});
   load_parameters(*t.graph, *t.executable, t.checkpoint,
                   [&](const std::string& what) { throw Error(fmt::format("{}: {}", t.checkpoint_path, what)); });
+  // The fixed state (the LSH rotations), computed once, as the forward
+  // pass draws it with rng 0.
+  if (!t.step.setup->outputs().empty()) {
+    std::unique_ptr<CpuExecutable> setup = CpuExecutable::build(*t.step.setup, {}, {.threads = threads});
+    setup->feed("rng", HostTensor::scalar(DType::i64, 0.0));
+    setup->run();
+    for (const auto& [name, id] : t.step.setup->outputs()) {
+      if (t.executable->executor().find_slot(name) >= 0) t.executable->feed(name, setup->read_output(name));
+    }
+  }
   t.clear();
   return t;
 }
