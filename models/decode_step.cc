@@ -53,6 +53,14 @@ struct StepBuilder {
     return cache;
   }
 
+  // Keys k [1, H, 1, dk] cached transposed, [1, H, dk, L] (each position
+  // a column), so a query's dot products read the cache row by row.
+  Tensor key_cache(Tensor k) {
+    int64_t h = k.dim(1), dk = k.dim(3);
+    Tensor cache = row_cache("k", {k.dtype(), {1, h, dk, c.seq_len, 1}}, reshape(k, {1, h, dk, 1, 1}));
+    return reshape(cache, {1, h, dk, c.seq_len});
+  }
+
   // Positions 0..L-1 along `axis` of `shape`.
   Tensor positions(Shape shape, int64_t axis) { return iota(g, std::move(shape), axis); }
 
@@ -66,8 +74,8 @@ Tensor written(StepBuilder& s, Shape shape) {
 }
 
 // Softmax attention of queries q [1, H, Q, dk] (Q = rounds, or 1) over
-// the cached keys and values k [1, H, L, dk], v [1, H, L, dv] (rows before
-// this position) and this position's own key and value [1, H, 1, *].
+// the cached keys, transposed, k_t [1, H, dk, L], and values v [1, H, L,
+// dv] (positions before this one) and this position's own key and value [1, H, 1, *].
 // `copies` [1, H, Q, L] and `own_copies` [1, H, Q, 1] (i64) say how often
 // each key stands in the query's training-time window: 0 leaves it out, 2
 // counts it twice. Returns the outputs [1, H, Q, dv] and their
@@ -75,10 +83,10 @@ Tensor written(StepBuilder& s, Shape shape) {
 struct Attended {
   Tensor out, lse;
 };
-Attended attend_cached(StepBuilder& s, Tensor q, Tensor k, Tensor v, Tensor copies, Tensor own_k, Tensor own_v,
+Attended attend_cached(StepBuilder& s, Tensor q, Tensor k_t, Tensor v, Tensor copies, Tensor own_k, Tensor own_v,
                        Tensor own_copies, bool mask_self) {
   Graph& g = s.g;
-  int64_t len = k.dim(2);
+  int64_t len = k_t.dim(3);
   // log(copies) for the keys in the window (log 1 = 0 leaves a logit as
   // training has it); the others masked out as training masks them.
   auto weigh = [&](Tensor logits, Tensor count) {
@@ -86,7 +94,7 @@ Attended attend_cached(StepBuilder& s, Tensor q, Tensor k, Tensor v, Tensor copi
     Tensor times = cast(maximum(count, constant(g, 1.0, count.type())), logits.dtype());
     return logits + log(times) - cast(logical_not(present), logits.dtype()) * kernels::kAttentionMaskedOut;
   };
-  Tensor cached = weigh(matmul(q, swap_last_axes(k)), copies);       // [1, H, Q, L]
+  Tensor cached = weigh(matmul(q, k_t), copies);                     // [1, H, Q, L]
   Tensor own = weigh(sum(q * own_k, {-1}, true), own_copies);        // [1, H, Q, 1]
   if (mask_self) own = own - kernels::kAttentionSelfMask;
   Tensor logits = concat({cached, own}, 3);
@@ -107,7 +115,7 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
   int64_t h = q.dim(1), dk = q.dim(3), dv = v.dim(3), len = c.seq_len, rounds = c.n_hashes;
   int64_t lp = c.padded_len(), chunk = c.chunk_len, flat_chunks = rounds * lp / chunk, buckets = c.buckets();
   Tensor own_k = unit_length(q);
-  Tensor k_all = s.row_cache("k", {q.dtype(), {1, h, len, dk}}, own_k);
+  Tensor k_all = s.key_cache(own_k);
   Tensor v_all = s.row_cache("v", {v.dtype(), {1, h, len, dv}}, v);
 
   Tensor rotations = s.fixed_state("hash.rotations", [&](Tensor key) { return hash_rotations({key, stream}, h, dk, c); });
@@ -165,8 +173,8 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
 Tensor sequence_chunk_step(StepBuilder& s, Tensor q, Tensor k, Tensor v, bool shared_qk, int64_t chunk,
                            bool look_back) {
   const ReformerConfig& c = s.c;
-  int64_t h = q.dim(1), dk = q.dim(3), dv = v.dim(3), len = c.seq_len;
-  Tensor k_all = s.row_cache("k", {q.dtype(), {1, h, len, dk}}, k);
+  int64_t h = q.dim(1), dv = v.dim(3), len = c.seq_len;
+  Tensor k_all = s.key_cache(k);
   Tensor v_all = s.row_cache("v", {v.dtype(), {1, h, len, dv}}, v);
   Shape per_key{1, h, 1, len};
   Tensor chunk_len = s.scalar_i64(static_cast<double>(chunk));

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -95,6 +96,32 @@ TEST(Gemm, ThreadCountDoesNotChangeTheBits) {
       ThreadPool pool(threads);
       gemm(a.data(), b.data(), split.data(), m, n, k, layout, &pool);
       ASSERT_EQ(alone, split) << threads << " threads, transposes " << transposes;
+    }
+  }
+}
+
+// A product of one to four rows reads B in place (a GEMV) instead of
+// packing it; its rows are the bits the same rows get inside a larger
+// product, with an epilogue and split between threads.
+TEST(Gemm, FewRowsGiveTheBitsOfTheSameRowsInALargerProduct) {
+  const int64_t big = 64;
+  ThreadPool pool(2);
+  for (auto [n, k] : std::vector<std::array<int64_t, 2>>{{1024, 64}, {300, 600}, {17, 257}}) {
+    std::mt19937 rng(static_cast<uint32_t>(n + k));
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    std::vector<float> a(big * k), b(k * n), bias(n);
+    for (float& x : a) x = uniform(rng);
+    for (float& x : b) x = uniform(rng);
+    for (float& x : bias) x = uniform(rng);
+    const GemmEpilogue<float> epilogue{.bias = bias.data()};
+    std::vector<float> all(big * n);
+    gemm(a.data(), b.data(), all.data(), big, n, k, GemmLayout::dense(big, n, k), nullptr, nullptr, epilogue);
+    for (int64_t m : {1, 2, 4}) {
+      for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<float> few(m * n);
+        gemm(a.data(), b.data(), few.data(), m, n, k, GemmLayout::dense(m, n, k), threads, nullptr, epilogue);
+        ASSERT_TRUE(std::equal(few.begin(), few.end(), all.begin())) << m << "x" << n << "x" << k;
+      }
     }
   }
 }
