@@ -88,11 +88,13 @@ Attended attend_cached(StepBuilder& s, Tensor q, Tensor k_t, Tensor v, Tensor co
   Graph& g = s.g;
   int64_t len = k_t.dim(3);
   // log(copies) for the keys in the window (log 1 = 0 leaves a logit as
-  // training has it); the others masked out as training masks them.
+  // training has it); the others -inf. Training's masked keys weigh
+  // exp(x - 1e9 - lse) = 0 exactly, as exp(-inf) does, but an exp deep in
+  // underflow is the slow path of a math library.
   auto weigh = [&](Tensor logits, Tensor count) {
     Tensor present = greater(count, constant(g, 0.0, count.type()));
     Tensor times = cast(maximum(count, constant(g, 1.0, count.type())), logits.dtype());
-    return logits + log(times) - cast(logical_not(present), logits.dtype()) * kernels::kAttentionMaskedOut;
+    return select(present, logits + log(times), full_like(logits, -INFINITY));
   };
   Tensor cached = weigh(matmul(q, k_t), copies);                     // [1, H, Q, L]
   Tensor own = weigh(sum(q * own_k, {-1}, true), own_copies);        // [1, H, Q, 1]
@@ -150,15 +152,19 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
   Tensor query_chunk = floordiv(own_sorted + round_start, chunk_len);    // [1, H, R, 1]
   Tensor n = s.scalar_i64(static_cast<double>(flat_chunks));
   Tensor before = mod(query_chunk - s.scalar_i64(1.0) + n, n);
-  // copies[q_round, j]: over the key rounds, how often position j's slot
-  // lies in the query's chunk or in the one before it.
-  Tensor own = reshape(query_chunk, {1, h, rounds, 1, 1}), previous = reshape(before, {1, h, rounds, 1, 1});
-  auto copies_of = [&](Tensor chunks, int64_t width) {  // chunks [1, H, R, width] -> [1, H, R, width]
-    Tensor keys = reshape(chunks, {1, h, 1, rounds, width});
-    return sum(cast(equal(keys, own), DType::i64) + cast(equal(keys, previous), DType::i64), {3});
+  // copies[r, j]: how often position j's slots lie in round r's query
+  // chunk or the one before it. Its own chunk holds slots of round r
+  // only; the one before it, those of round r or (for a round's first
+  // chunk) of round r - 1, which wraps to the last.
+  auto copies_of = [&](Tensor chunks) {  // chunks [1, H, R, width] -> copies [1, H, R, width]
+    Tensor hits = cast(equal(chunks, query_chunk), DType::i64) + cast(equal(chunks, before), DType::i64);
+    if (rounds == 1) return hits;
+    Tensor round_before =
+        concat({slice(chunks, 2, rounds - 1, rounds), slice(chunks, 2, 0, rounds - 1)}, 2);  // round r-1 at r
+    return hits + cast(equal(round_before, before), DType::i64);
   };
-  Tensor copies = copies_of(key_chunk, len) * written(s, {1, h, rounds, len});
-  Tensor own_copies = copies_of(query_chunk, 1);
+  Tensor copies = copies_of(key_chunk) * written(s, {1, h, rounds, len});
+  Tensor own_copies = copies_of(query_chunk);
 
   Tensor queries = reshape(q, {1, h, 1, dk});
   Attended a = attend_cached(s, queries, k_all, v_all, copies, own_k, v, own_copies, /*mask_self=*/true);
