@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/durable_file.h"
+#include "runtime/program_runner.h"
 #include "base/fnv1a.h"
 #include "runtime/library.h"
 #include "runtime/library_calls.h"
@@ -281,7 +282,7 @@ void persistent_fields(Io& io, V& values) {
 }
 
 template <typename Io, typename E>
-void entry_fields(Io& io, E& e) {
+void entry_fields(Io& io, E& e, uint32_t version) {
   io.string("entry point name", e.name);
   auto& p = e.program;
   io.non_negative("arena size", p.arena_bytes);
@@ -318,6 +319,12 @@ void entry_fields(Io& io, E& e) {
     io.string("carried output", c.next);
     io.string("carried slot", c.slot);
   });
+  if (version >= 4) {
+    io.list("carried rows", 8, e.carried_rows, [&](auto& c) {
+      io.string("carried row output", c.next);
+      io.string("carried row slot", c.slot);
+    });
+  }
 }
 
 template <typename Io, typename C>
@@ -360,7 +367,7 @@ std::string encode_persistent(const std::vector<PersistentInit>& values) {
   return encode_section(values, [](auto& io, auto& v) { persistent_fields(io, v); });
 }
 std::string encode_entry(const EntryPoint& e) {
-  return encode_section(e, [](auto& io, auto& v) { entry_fields(io, v); });
+  return encode_section(e, [](auto& io, auto& v) { entry_fields(io, v, kArtifactFormatVersion); });
 }
 Manifest decode_manifest(ByteReader r) {
   return decode_section<Manifest>(std::move(r), [](auto& io, auto& v) { manifest_fields(io, v); });
@@ -375,8 +382,8 @@ std::string encode_cuda_code(const CudaCode& c) {
 CudaCode decode_cuda_code(ByteReader r) {
   return decode_section<CudaCode>(std::move(r), [](auto& io, auto& v) { cuda_code_fields(io, v); });
 }
-EntryPoint decode_entry(ByteReader r) {
-  return decode_section<EntryPoint>(std::move(r), [](auto& io, auto& v) { entry_fields(io, v); });
+EntryPoint decode_entry(ByteReader r, uint32_t version) {
+  return decode_section<EntryPoint>(std::move(r), [&](auto& io, auto& v) { entry_fields(io, v, version); });
 }
 
 // ---- consistency -----------------------------------------------------------
@@ -436,6 +443,25 @@ void check_entry(const EntryPoint& e, LibraryDevice device, const std::string& o
     if (out == outputs.end() || slot == slots.end() || out->second->type != slot->second->type) {
       throw Error(fmt::format("{}: carried value '{}' -> '{}' does not join an output to a slot of the same type",
                               context, c.next, c.slot));
+    }
+  }
+  if (!e.carried_rows.empty()) {
+    auto position = slots.find("position");
+    if (position == slots.end() || position->second->type != TensorType{DType::i64, {}}) {
+      throw Error(fmt::format("{}: carries rows but has no i64 scalar input 'position' to place them", context));
+    }
+  }
+  for (const CarriedSlot& c : e.carried_rows) {
+    auto out = outputs.find(c.next);
+    auto slot = slots.find(c.slot);
+    if (out == outputs.end() || slot == slots.end()) {
+      throw Error(fmt::format("{}: carried row '{}' -> '{}' does not join an output to a slot", context, c.next,
+                              c.slot));
+    }
+    try {
+      row_copy(c.next, out->second->type, *slot->second, 0);
+    } catch (const Error& error) {
+      throw Error(fmt::format("{}: {}", context, error.what()));
     }
   }
 }
@@ -566,7 +592,7 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) fail("wrong magic bytes (is it an .rfa file?)");
   ByteReader header(bytes.substr(8, kHeaderBytes - 8), origin + ": header");
   uint32_t version = header.scalar<uint32_t>("format version");
-  if (version != kArtifactFormatVersion && version != 2) {
+  if (version < 2 || version > kArtifactFormatVersion) {
     fail(fmt::format("format version {}, but this runtime reads version {} (recompile it with this Reforge)", version,
                      kArtifactFormatVersion));
   }
@@ -614,7 +640,7 @@ Artifact decode_artifact(std::string_view bytes, const std::string& origin) {
         a.persistent = decode_persistent(ByteReader(body, context));
         break;
       case SectionKind::entry_point:
-        a.entries.push_back(decode_entry(ByteReader(body, context)));
+        a.entries.push_back(decode_entry(ByteReader(body, context), version));
         break;
       case SectionKind::memory_plan:
         once(seen_plan);

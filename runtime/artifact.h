@@ -23,8 +23,9 @@
 namespace reforge::runtime {
 
 // 2: launches name their epilogue kernel; 3: CUDA artifacts (a GPU code
-// section instead of the shared object). Version 2 files are read too.
-inline constexpr uint32_t kArtifactFormatVersion = 3;
+// section instead of the shared object); 4: entry points carry rows (a
+// decode step's cache rows). Versions 2 and 3 are read too.
+inline constexpr uint32_t kArtifactFormatVersion = 4;
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
@@ -47,9 +48,12 @@ struct CarriedSlot {
 };
 
 struct EntryPoint {
-  std::string name;  // "train_step" or "forward"
+  std::string name;  // "train_step", "forward", "decode" or "decode_setup"
   Program program;
   std::vector<CarriedSlot> carried;
+  // After a run, output `next` ([..., 1, w]) becomes the row at the input
+  // "position" of slot `slot` ([..., L, w]): a decode step's cache rows.
+  std::vector<CarriedSlot> carried_rows;
 };
 
 // How the GPU runs one kernel (compiler/codegen/cuda/gpu_schedule.h): a

@@ -1,14 +1,8 @@
-// Sampling text from a trained causal model, symbol by symbol, through a
-// Decoder: the model seen as "give me the logits after this context".
-// Two decoders: ForwardDecoder runs the whole window's forward pass for
-// each symbol (what generation did before caches, kept for comparison),
-// StepDecoder runs a one-token step that reads and updates caches
-// (models/decode_step.h), so a symbol costs the same at any position.
-//
-// The window: a context holds at most window() symbols. When it is full
-// and one more symbol is needed, the context keeps its last half and the
-// decoder re-reads it from an empty cache; both decoders do so, so for
-// every model where the cached step is exact they generate the same text.
+// The whole-window forward pass as a runtime::Decoder: one pass over the
+// context for each symbol (what generation did before caches; `reforge
+// generate --no_cache`, and the training loop's samples). The generation
+// loop, the window's policy and the cached decoder are the runtime's
+// (runtime/generation.h).
 #pragma once
 
 #include <cstdint>
@@ -18,28 +12,15 @@
 
 #include "compiler/interpreter/interpreter.h"
 #include "models/reformer_config.h"
-#include "runtime/sampling.h"
+#include "runtime/generation.h"
 
 namespace reforge::training {
-
-class Decoder {
- public:
-  virtual ~Decoder() = default;
-  // The longest context it reads (the model's seq_len).
-  virtual int64_t window() const = 0;
-  // Forgets the context.
-  virtual void reset() = 0;
-  // The context grows by `symbol` (to at most window() symbols).
-  virtual void append(int64_t symbol) = 0;
-  // The logits of the symbol after the context (which is not empty).
-  virtual std::vector<double> next_logits() = 0;
-};
 
 // A forward pass: inputs (tokens, targets, loss_weights, rng and, where
 // the graph takes it, valid_length) -> outputs with "logits".
 using ForwardPass = std::function<ValueMap(const ValueMap&)>;
 
-class ForwardDecoder : public Decoder {
+class ForwardDecoder : public runtime::Decoder {
  public:
   // `feeds_valid_length`: the forward pass takes "valid_length", so the
   // window's padding neither hashes nor sorts among the context.
@@ -57,39 +38,5 @@ class ForwardDecoder : public Decoder {
   std::vector<int64_t> context_;
   int64_t passes_ = 0;
 };
-
-// One token's step: the logits after `symbol` at `position`, the caches
-// updated; and how the caches are emptied.
-struct DecodeFunctions {
-  std::function<std::vector<double>(int64_t symbol, int64_t position)> step;
-  std::function<void()> clear;
-};
-
-class StepDecoder : public Decoder {
- public:
-  StepDecoder(DecodeFunctions functions, int64_t window);
-  int64_t window() const override { return window_; }
-  void reset() override;
-  void append(int64_t symbol) override;
-  std::vector<double> next_logits() override;
-  int64_t steps() const { return steps_; }  // one-token steps run so far
-
- private:
-  DecodeFunctions functions_;
-  int64_t window_;
-  int64_t length_ = 0;
-  std::vector<double> logits_;
-  int64_t steps_ = 0;
-};
-
-// The `length` bytes that follow `prompt` (1 to window() bytes; an Error
-// otherwise), reproducible from `seed`; `on_byte` sees each as it comes.
-std::string generate_text(Decoder& decoder, const std::string& prompt, int64_t length,
-                          const runtime::SamplingOptions& sampling, uint64_t seed,
-                          const std::function<void(char)>& on_byte = {});
-
-// Bytes as they can be shown on one line of a terminal or a page:
-// printable ASCII kept, newlines as "⏎" where asked, others as "\xNN".
-std::string printable(const std::string& bytes, bool keep_newlines);
 
 }  // namespace reforge::training

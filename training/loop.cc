@@ -257,7 +257,7 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
       ForwardDecoder decoder([&](const ValueMap& b) { return session.forward(b); }, config,
                              /*feeds_valid_length=*/false);
       std::string text =
-          generate_text(decoder, prompt, o.sample_length, {.temperature = 0.8}, o.seed + static_cast<uint64_t>(i));
+          runtime::generate_text(decoder, prompt, o.sample_length, {.temperature = 0.8}, o.seed + static_cast<uint64_t>(i));
       run.samples.push_back(prompt + text);
       all += fmt::format("--- sample {} (prompt {}) ---\n{}{}\n", i + 1, json_quote(prompt), prompt, text);
     }
@@ -280,7 +280,7 @@ void print_training_summary(const TrainingRun& run, const Task& task, const Trai
   }
   if (run.validation_bits) fmt::print(o.messages, "validation: {}\n", validation_text(*run.validation_bits, task));
   for (size_t i = 0; i < run.samples.size(); ++i) {
-    fmt::print(o.messages, "sample {}:\n{}\n", i + 1, printable(run.samples[i], true));
+    fmt::print(o.messages, "sample {}:\n{}\n", i + 1, runtime::printable(run.samples[i], true));
   }
   if (!o.run_dir.empty())
     fmt::print(o.messages, "run directory: {} (reforge report {} -o report.html)\n", o.run_dir, o.run_dir);

@@ -77,7 +77,7 @@ int run_generate(const std::vector<std::string>& args) {
   if (prompt.empty()) throw UsageError("--prompt is empty: give at least one byte");
 
   const bool cached = !flags.get_bool("no_cache");
-  std::unique_ptr<training::Decoder> decoder;
+  std::unique_ptr<runtime::Decoder> decoder;
   TrainedDecoder trained_step;
   TrainedForward trained_forward;
   const ReformerConfig* config = nullptr;
@@ -106,7 +106,7 @@ int run_generate(const std::vector<std::string>& args) {
                                  prompt.size(), config->seq_len));
   }
   if (cached) {
-    decoder = std::make_unique<training::StepDecoder>(trained_step.functions(), config->seq_len);
+    decoder = std::make_unique<runtime::StepDecoder>(trained_step.functions(), config->seq_len);
   } else {
     decoder = std::make_unique<training::ForwardDecoder>(
         [&](const ValueMap& batch) { return trained_forward.run(batch); }, *config, /*feeds_valid_length=*/true);
@@ -114,21 +114,21 @@ int run_generate(const std::vector<std::string>& args) {
 
   fmt::print(stderr, "{} at step {}: generating {} bytes ({})\n", checkpoint->model, checkpoint->step, length,
              cached ? "one-token steps with caches" : "--no_cache: the whole window's forward pass per byte");
-  fmt::print("{}", training::printable(prompt, true));
+  fmt::print("{}", runtime::printable(prompt, true));
   std::fflush(stdout);
   const bool profile = flags.get_bool("profile");
   if (profile) (cached ? trained_step.executable : trained_forward.executable)->executor().set_profiling(true);
   auto started = std::chrono::steady_clock::now();
-  std::string text = training::generate_text(*decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
+  std::string text = runtime::generate_text(*decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
                                              [](char c) {
-                                               fmt::print("{}", training::printable(std::string(1, c), true));
+                                               fmt::print("{}", runtime::printable(std::string(1, c), true));
                                                std::fflush(stdout);
                                              });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("\n");
   if (profile) {
     runtime::Executor& e = cached ? trained_step.executable->executor() : trained_forward.executable->executor();
-    int64_t runs = cached ? dynamic_cast<training::StepDecoder&>(*decoder).steps()
+    int64_t runs = cached ? dynamic_cast<runtime::StepDecoder&>(*decoder).steps()
                           : dynamic_cast<training::ForwardDecoder&>(*decoder).passes();
     fmt::print(stderr, "{}", runtime::profile_report(e.program(), e.seconds(), runs));
   }

@@ -15,7 +15,7 @@
 #include "models/reformer.h"
 #include "models/reformer_config.h"
 #include "runtime/checkpoint.h"
-#include "training/generation.h"
+#include "runtime/generation.h"
 
 namespace reforge::cli {
 
@@ -53,7 +53,7 @@ struct TrainedDecoder {
   std::vector<double> run(int64_t symbol, int64_t position);
   // Empties every cache.
   void clear();
-  training::DecodeFunctions functions() {
+  runtime::DecodeFunctions functions() {
     return {[this](int64_t s, int64_t p) { return run(s, p); }, [this] { clear(); }};
   }
 };
