@@ -1,5 +1,8 @@
 #include "models/reformer_artifact.h"
 
+#include <optional>
+
+#include "models/decode_step.h"
 #include "models/reformer_step.h"
 
 namespace reforge {
@@ -31,6 +34,14 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
                                             const ArtifactOptions& options) {
   std::unique_ptr<Graph> model = build_reformer_graph(config, name);
   std::unique_ptr<Graph> evaluation = build_reformer_eval_graph(config, name);
+  // Generation's entry points, for a model that decodes one token at a time.
+  std::optional<DecodeStep> step;
+  DecodeSource decode;
+  if (config.causal && config.attention_mode != AttentionMode::paper) {
+    step = build_reformer_decode_step(config, name);
+    decode = {.step = step->graph.get(), .setup = step->setup.get()};
+    for (const CacheUpdate& u : step->caches) (u.row ? decode.carried_rows : decode.carried).push_back({u.output, u.cache});
+  }
   runtime::KeyValues record = config_record(config);
   if (config.replicas > 1) record.emplace_back(kReplicasRecord, std::to_string(config.replicas));
   ArtifactOptions compile = options;
@@ -40,7 +51,8 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
                          .model = model.get(),
                          .loss_output = "loss",
                          .optimizer = reformer_optimizer(config),
-                         .evaluation = evaluation.get()},
+                         .evaluation = evaluation.get(),
+                         .decode = step ? &decode : nullptr},
                         compile);
 }
 

@@ -161,16 +161,29 @@ void Model::build(const OpenOptions& options) {
   for (const EntryPoint& e : artifact_.entries) {
     if (e.name != "train_step") order.push_back(&e);
   }
+  // The decode step's caches and fixed state are the model's to keep,
+  // not inputs: the slots its updates go to and the setup's outputs.
+  std::set<std::string> kept = persistent;
+  if (const EntryPoint* decode = artifact_.entry("decode")) {
+    for (const auto* list : {&decode->carried, &decode->carried_rows}) {
+      for (const CarriedSlot& c : *list) kept.insert(c.slot);
+    }
+  }
+  if (const EntryPoint* setup = artifact_.entry("decode_setup")) {
+    for (const ProgramOutput& o : setup->program.outputs) kept.insert(o.name);
+  }
   for (const EntryPoint* e : order) {
     auto entry = std::make_unique<Entry>();
     entry->model_ = this;
     entry->name_ = e->name;
     entry->runner_ = runner_for(*e, options);
     for (const Slot& s : e->program.slots) {
-      if (s.role == SlotRole::fed && !persistent.count(s.name)) entry->inputs_.push_back(s);
+      if (s.role == SlotRole::fed && !kept.count(s.name)) entry->inputs_.push_back(s);
     }
     entries_.push_back(std::move(entry));
   }
+  decode_ = entry("decode");
+  decode_setup_ = entry("decode_setup");
   ProgramRunner& train = *entries_[0]->runner_;
   for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
     carried_.emplace_back(c.next, train.find_slot(c.slot));
@@ -272,6 +285,65 @@ std::vector<ProgramOutput> Model::step_results() const {
     if (!is_carried(o.name)) results.push_back(o);
   }
   return results;
+}
+
+int64_t Model::decode_window() const {
+  const std::string window = config("seq_len");
+  if (!decode_ || window.empty()) throw Error("the model has no decode step (compile a causal model to generate)");
+  return std::stoll(window);
+}
+
+void Model::decode_reset() {
+  if (!decode_) throw Error("the model has no decode step (compile a causal model to generate)");
+  ProgramRunner& step = *decode_->runner_;
+  const EntryPoint& e = *artifact_.entry("decode");
+  for (const auto* list : {&e.carried, &e.carried_rows}) {
+    for (const CarriedSlot& c : *list) {
+      const int slot = step.find_slot(c.slot);
+      std::vector<std::byte> zeros(step.program().slots.at(slot).type.bytes());
+      step.write_slot(slot, zeros.data());
+    }
+  }
+  if (decode_setup_) {
+    // The fixed state, drawn as the forward pass draws it (rng 0).
+    const int64_t rng = 0;
+    decode_setup_->set_input("rng", &rng, sizeof(rng));
+    decode_setup_->run();
+    for (const ProgramOutput& o : decode_setup_->outputs()) {
+      const int slot = step.find_slot(o.name);
+      if (slot >= 0) step.write_slot(slot, decode_setup_->output(o.name).data());
+    }
+  }
+  decode_ready_ = true;
+}
+
+std::span<const float> Model::decode(int64_t token, int64_t position) {
+  const int64_t window = decode_window();
+  if (!decode_ready_) decode_reset();
+  if (position < 0 || position >= window) {
+    throw Error(fmt::format("decode position {} is outside the model's window of {} positions", position, window));
+  }
+  const int64_t token_row[1] = {token};
+  decode_->set_input("token", token_row, sizeof(token_row));
+  decode_->set_input("position", &position, sizeof(position));
+  decode_->run();
+  ProgramRunner& step = *decode_->runner_;
+  const EntryPoint& e = *artifact_.entry("decode");
+  for (const CarriedSlot& c : e.carried) step.copy_output_to_slot(c.next, step.find_slot(c.slot));
+  for (const CarriedSlot& c : e.carried_rows) step.copy_output_to_slot_row(c.next, step.find_slot(c.slot), position);
+  return decode_->output_as<float>("logits");
+}
+
+std::string Model::generate(const std::string& prompt, int64_t length, const SamplingOptions& sampling, uint64_t seed,
+                            const std::function<void(char)>& on_byte) {
+  StepDecoder decoder({.step =
+                           [this](int64_t symbol, int64_t position) {
+                             std::span<const float> logits = decode(symbol, position);
+                             return std::vector<double>(logits.begin(), logits.end());
+                           },
+                       .clear = [this] { decode_reset(); }},
+                      decode_window());
+  return generate_text(decoder, prompt, length, sampling, seed, on_byte);
 }
 
 void Model::step() {

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -33,6 +34,7 @@
 #include "runtime/code.h"
 #include "runtime/communicator.h"
 #include "runtime/executor.h"
+#include "runtime/generation.h"
 #include "runtime/program_runner.h"
 
 namespace reforge::runtime {
@@ -79,6 +81,8 @@ class Entry {
   // events on a GPU).
   void set_profiling(bool on);
   const std::vector<double>& seconds() const;
+  // What runs its program: the CPU's executor or the GPU's.
+  ProgramRunner& runner() { return *runner_; }
   // The CPU's executor; an Error for an entry that runs on a GPU.
   Executor& executor();
   const Executor& executor() const;
@@ -143,6 +147,26 @@ class Model {
   // updated parameters and optimizer state become the current ones.
   void step();
 
+  // Generation with a cache, for an artifact with the entry points
+  // "decode" and "decode_setup" (`reforge compile` writes them for a
+  // causal model): one token at a time, each step reading and updating
+  // per-layer caches the model keeps (models/decode_step.h).
+  bool can_decode() const { return decode_ != nullptr; }
+  // The positions the caches hold: the model's window (seq_len).
+  int64_t decode_window() const;
+  // Empties the caches and computes the step's fixed state; call it before
+  // position 0 and to start again.
+  void decode_reset();
+  // The logits [vocab] of the symbol after `token` at `position` (0, 1, ...
+  // in order after decode_reset), the caches updated. An Error for a
+  // position outside the window or a model that cannot decode.
+  std::span<const float> decode(int64_t token, int64_t position);
+  // The `length` bytes after `prompt`, decoded step by step with the
+  // window's policy of runtime/generation.h; `on_byte` sees each as it
+  // comes. Reproducible from `seed`.
+  std::string generate(const std::string& prompt, int64_t length, const SamplingOptions& sampling, uint64_t seed,
+                       const std::function<void(char)>& on_byte = {});
+
  private:
   Model() = default;
   void build(const OpenOptions& options);
@@ -168,6 +192,11 @@ class Model {
   // than the mirror (the training step after a step), or null.
   int64_t host_version_ = 0;
   Entry* newer_on_device_ = nullptr;
+  // Generation's entry points (null without them), whether the caches
+  // are ready (decode_reset since the last open), and the next position.
+  Entry* decode_ = nullptr;
+  Entry* decode_setup_ = nullptr;
+  bool decode_ready_ = false;
 };
 
 }  // namespace reforge::runtime

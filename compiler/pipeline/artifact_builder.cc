@@ -36,7 +36,7 @@ runtime::KeyValues compile_options_record(const CompileOptions& compile, const C
 }
 
 LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
-                               const CpuBuildOptions& build, const Target& target) {
+                               const CpuBuildOptions& build, const Target& target, const DecodeSource* decode) {
   LoweredArtifact out;
   runtime::Artifact& a = out.artifact;
   LoweredPlan train = lower_planned(std::move(planned));
@@ -55,12 +55,38 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
   out.kernels = std::move(train.lowered.kernels);
   out.train_kernels = out.kernels.size();
 
-  if (forward) {
-    LoweredPlan lowered =
-        lower_planned(plan_backend(*forward, {}, build.plan, build.elementwise_fusion, target));
-    prefix_symbols(lowered.lowered, "forward_");
-    a.entries.push_back({.name = "forward", .program = std::move(lowered.lowered.program), .carried = {}});
+  // Another entry point: `graph` planned for the target, its kernels
+  // prefixed "<name>_", its carried values kept where it has the slot.
+  auto add_entry = [&](const std::string& name, const Graph& graph, const ValueProvenance& provenance,
+                       const std::vector<runtime::CarriedSlot>& carried,
+                       const std::vector<runtime::CarriedSlot>& carried_rows) {
+    LoweredPlan lowered = lower_planned(plan_backend(graph, provenance, build.plan, build.elementwise_fusion, target));
+    prefix_symbols(lowered.lowered, name + "_");
+    runtime::EntryPoint& entry = a.entries.emplace_back();
+    entry.name = name;
+    entry.program = std::move(lowered.lowered.program);
+    auto has_slot = [&](const std::string& slot) {
+      for (const runtime::Slot& s : entry.program.slots) {
+        if (s.name == slot) return true;
+      }
+      return false;
+    };
+    for (const runtime::CarriedSlot& c : carried) {
+      if (has_slot(c.slot)) entry.carried.push_back(c);
+    }
+    for (const runtime::CarriedSlot& c : carried_rows) {
+      if (has_slot(c.slot)) entry.carried_rows.push_back(c);
+    }
     out.kernels.insert(out.kernels.end(), lowered.lowered.kernels.begin(), lowered.lowered.kernels.end());
+  };
+  if (forward) add_entry("forward", *forward, {}, {}, {});
+  if (decode) {
+    ValueProvenance caches;
+    for (const auto* list : {&decode->carried, &decode->carried_rows}) {
+      for (const runtime::CarriedSlot& c : *list) caches.update_outputs.insert(c.next);
+    }
+    add_entry("decode", *decode->step, caches, decode->carried, decode->carried_rows);
+    if (!decode->setup->outputs().empty()) add_entry("decode_setup", *decode->setup, {}, {}, {});
   }
   return out;
 }
@@ -83,8 +109,15 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
                                      options.build.elementwise_fusion, cuda ? cuda_target() : cpu_target());
   std::unique_ptr<Graph> forward =
       source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
-  LoweredArtifact lowered =
-      lower_artifact(step, std::move(planned), forward.get(), options.build, cuda ? cuda_target() : cpu_target());
+  std::unique_ptr<Graph> decode_step, decode_setup;
+  DecodeSource decode;
+  if (source.decode) {
+    decode_step = compile_forward(*source.decode->step, options.compile);
+    decode_setup = compile_forward(*source.decode->setup, options.compile);
+    decode = {decode_step.get(), decode_setup.get(), source.decode->carried, source.decode->carried_rows};
+  }
+  LoweredArtifact lowered = lower_artifact(step, std::move(planned), forward.get(), options.build,
+                                           cuda ? cuda_target() : cpu_target(), source.decode ? &decode : nullptr);
   runtime::Artifact& a = lowered.artifact;
   a.manifest = {.compiler_version = kCompilerVersion,
                 .model = source.model_name,

@@ -22,6 +22,16 @@ namespace reforge {
 
 inline constexpr const char* kCompilerVersion = "reforge 0.4.0";
 
+// A one-token decode step for generation (models/decode_step.h): its
+// graph, the setup graph that computes its fixed state once, and which of
+// its outputs update which cache slot: whole, or one row at the step's
+// "position" input.
+struct DecodeSource {
+  const Graph* step = nullptr;
+  const Graph* setup = nullptr;
+  std::vector<runtime::CarriedSlot> carried, carried_rows;
+};
+
 struct ArtifactSource {
   std::string model_name;
   runtime::KeyValues config;     // recorded in the manifest
@@ -29,6 +39,7 @@ struct ArtifactSource {
   std::string loss_output = "loss";
   OptimizerConfig optimizer;
   const Graph* evaluation = nullptr;  // the forward entry point's graph (outputs as they are), or null
+  const DecodeSource* decode = nullptr;  // the "decode" and "decode_setup" entry points, or null
 };
 
 // Makes the GPU code for a list of kernels (instead of NVRTC).
@@ -61,10 +72,12 @@ struct LoweredArtifact {
 
 // From a compiled training step and its back-end plan (plan_backend for
 // `target`, with `build`'s planning options) and, if not null, a compiled
-// forward graph (the "forward" entry point, planned here for `target`).
-// The manifest is left for the caller.
+// forward graph (the "forward" entry point, planned here for `target`)
+// and a decode step whose graphs are compiled (compile_forward). The
+// manifest is left for the caller.
 LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, const Graph* forward,
-                               const CpuBuildOptions& build = {}, const Target& target = cpu_target());
+                               const CpuBuildOptions& build = {}, const Target& target = cpu_target(),
+                               const DecodeSource* decode = nullptr);
 
 // A lowered artifact's GPU code for sm_<sm> — NVRTC's, or `make`'s when
 // given (tests: the host build) — and its manifest's machine fields.

@@ -8,6 +8,7 @@
 
 #include "compiler/pipeline/cpu_executable.h"
 #include "compiler/pipeline/jit_model.h"
+#include "models/compiled_decode_step.h"
 #include "models/reformer_artifact.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
@@ -140,6 +141,43 @@ TEST_F(ArtifactRoundTrip, WrongInputsAreRefusedWithTheirNames) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("given 3 bytes"), std::string::npos) << e.what();
   }
+}
+
+// Generation's entry points: the artifact's decode step, run by the
+// runtime, against the same step compiled in this process, position by
+// position over the whole window, twice (the reset really empties).
+TEST_F(ArtifactRoundTrip, DecodeStepEqualsTheJitBitForBit) {
+  ReformerConfig config = small_config();
+  auto model = runtime::Model::load(*artifact_, "tiny.rfa", {.threads = 2});
+  ASSERT_TRUE(model->can_decode());
+  std::vector<std::string> inputs;
+  for (const runtime::Slot& s : model->entry("decode")->inputs()) inputs.push_back(s.name);
+  EXPECT_EQ(inputs, (std::vector<std::string>{"token", "position"}));  // the caches are the model's to keep
+  model->initialise(/*seed=*/5);
+  CompiledDecodeStep jit(config, "tiny", 2);
+  runtime::Executor& e = jit.executable().executor();
+  for (const runtime::PersistentInit& p : model->persistent()) {
+    if (int slot = e.find_slot(p.name); slot >= 0) {
+      std::span<const std::byte> bytes = model->persistent_data(p.name);
+      std::memcpy(e.slot_data(slot), bytes.data(), bytes.size());
+    }
+  }
+  EXPECT_EQ(model->decode_window(), config.seq_len);
+  for (int pass = 0; pass < 2; ++pass) {
+    model->decode_reset();
+    jit.clear();
+    for (int64_t t = 0; t < config.seq_len; ++t) {
+      const int64_t token = (t * 5 + 3) % config.vocab_size;
+      std::span<const float> logits = model->decode(token, t);
+      std::vector<float> artifact(logits.begin(), logits.end());
+      std::vector<double> compiled = jit.run(token, t);
+      ASSERT_EQ(artifact.size(), compiled.size());
+      for (size_t i = 0; i < artifact.size(); ++i) {
+        ASSERT_EQ(artifact[i], static_cast<float>(compiled[i])) << "pass " << pass << ", position " << t << ", logit " << i;
+      }
+    }
+  }
+  EXPECT_THROW(model->decode(1, config.seq_len), Error);
 }
 
 }  // namespace

@@ -9,9 +9,15 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "runtime/profile_report.h"
+#include "models/reformer_artifact.h"
+#include "runtime/checkpoint.h"
+#include "runtime/reforge_runtime.h"
+#include "training/session.h"
 #include "tools/cli/command.h"
 #include "tools/cli/trained_forward.h"
 #include "tools/cli/training_flags.h"
@@ -22,14 +28,16 @@ namespace {
 
 const std::map<std::string, std::string> kGenerateFlags = {
     {"prompt", "\n"}, {"length", "200"}, {"temperature", "0.8"}, {"top_k", "0"},       {"top_p", "1"},
-    {"seed", "1"},    {"threads", "0"},  {"no_cache", "false"},  {"profile", "false"},
+    {"seed", "1"},    {"threads", "0"},  {"no_cache", "false"},  {"profile", "false"}, {"checkpoint", ""},
     {"help", "false"}};
 
 constexpr const char* kUsage =
     "usage: reforge generate RUN_DIR [--prompt=TEXT] [--length=N] [--temperature=T] [--top_k=K] [--top_p=P]\n"
     "                        [--seed=S] [--no_cache] [--profile] [--threads=N]\n"
+    "       reforge generate MODEL.rfa [--checkpoint=RUN_DIR] [the same sampling flags]\n"
     "\n"
-    "Samples N bytes (default 200) after the prompt (default a newline) from the run's newest checkpoint,\n"
+    "Samples N bytes (default 200) after the prompt (default a newline) from the run's newest checkpoint\n"
+    "(compiled here), or from an artifact's decode step run by the runtime with a run's parameters,\n"
     "printing each byte as it comes and the rate at the end.\n"
     "  --temperature  above 0, at most 100 (default 0.8); --top_k=1 takes the most likely byte every time\n"
     "  --top_k        sample among the K most likely bytes (0: all)\n"
@@ -60,6 +68,78 @@ runtime::SamplingOptions sampling_flags(const Flags& flags) {
   return sampling;
 }
 
+// A model to generate from, however it was opened, and how to profile it.
+struct Generator {
+  std::string description;  // "byte-lm at step 200, ..." for the first line
+  ReformerConfig config;
+  std::unique_ptr<runtime::Decoder> decoder;
+  std::function<runtime::ProgramRunner&()> runner;  // the program each byte runs
+  // Owners of what `decoder` and `runner` use.
+  TrainedDecoder step;
+  TrainedForward forward;
+  std::unique_ptr<runtime::Model> model;
+};
+
+// A run directory's newest checkpoint, compiled here: the cached step, or
+// with --no_cache the forward pass over the prefix (valid_length).
+std::unique_ptr<Generator> open_run(const std::string& run_dir, bool cached, int threads) {
+  auto g = std::make_unique<Generator>();
+  if (cached) {
+    g->step = open_trained_decoder(run_dir, threads);
+    g->config = g->step.config;
+    g->description = fmt::format("{} at step {}", g->step.checkpoint.model, g->step.checkpoint.step);
+    g->decoder = std::make_unique<runtime::StepDecoder>(g->step.step->functions(), g->config.seq_len);
+    g->runner = [p = g.get()]() -> runtime::ProgramRunner& { return p->step.step->executable().executor(); };
+  } else {
+    g->forward = open_trained_forward(run_dir, threads, {}, "", {.valid_length_input = true});
+    g->config = g->forward.config;
+    g->description = fmt::format("{} at step {}", g->forward.checkpoint.model, g->forward.checkpoint.step);
+    g->decoder = std::make_unique<training::ForwardDecoder>(
+        [p = g.get()](const ValueMap& batch) { return p->forward.run(batch); }, g->config,
+        /*feeds_valid_length=*/true);
+    g->runner = [p = g.get()]() -> runtime::ProgramRunner& { return p->forward.executable->executor(); };
+  }
+  return g;
+}
+
+// An artifact's decode step, run by the runtime, with the parameters of
+// `checkpoint_dir`'s newest checkpoint (or the artifact's initial ones).
+std::unique_ptr<Generator> open_artifact(const std::string& path, const std::string& checkpoint_dir, int threads) {
+  auto g = std::make_unique<Generator>();
+  g->model = runtime::Model::open(path, {.threads = threads});
+  g->config = config_from_record(g->model->manifest().config);
+  if (!g->model->can_decode()) {
+    throw Error(fmt::format("{}: the artifact has no decode step (compile it again with this Reforge; a model that "
+                            "is not causal does not generate)",
+                            path));
+  }
+  if (checkpoint_dir.empty()) {
+    g->model->initialise(1);
+    g->description = fmt::format("{} ({}), untrained: its initial parameters (--checkpoint=RUN_DIR for a run's)",
+                                 g->model->manifest().model, path);
+  } else {
+    std::optional<std::string> latest = runtime::latest_checkpoint(checkpoint_dir);
+    if (!latest) {
+      throw Error(fmt::format("{} holds no checkpoint (train with --run_dir={} first)", checkpoint_dir, checkpoint_dir));
+    }
+    runtime::Checkpoint checkpoint = runtime::read_checkpoint(*latest);
+    training::make_artifact_session(*g->model, 1)->restore(checkpoint.values);
+    g->description = fmt::format("{} ({}) at step {} of {}", g->model->manifest().model, path, checkpoint.step,
+                                 checkpoint_dir);
+  }
+  runtime::Model* model = g->model.get();
+  g->decoder = std::make_unique<runtime::StepDecoder>(
+      runtime::DecodeFunctions{.step =
+                                   [model](int64_t symbol, int64_t position) {
+                                     std::span<const float> logits = model->decode(symbol, position);
+                                     return std::vector<double>(logits.begin(), logits.end());
+                                   },
+                               .clear = [model] { model->decode_reset(); }},
+      model->decode_window());
+  g->runner = [model]() -> runtime::ProgramRunner& { return model->entry("decode")->runner(); };
+  return g;
+}
+
 int run_generate(const std::vector<std::string>& args) {
   Flags flags(args, kGenerateFlags);
   if (flags.get_bool("help")) {
@@ -67,7 +147,7 @@ int run_generate(const std::vector<std::string>& args) {
     return 0;
   }
   if (flags.positional().size() != 1) throw UsageError(kUsage);
-  const std::string run_dir = flags.positional()[0];
+  const std::string source = flags.positional()[0];
   long long length = flags.get_int("length");
   if (length < 1 || length > 1000000) throw UsageError(fmt::format("--length must be 1..1000000, got {}", length));
   runtime::SamplingOptions sampling = sampling_flags(flags);
@@ -75,65 +155,50 @@ int run_generate(const std::vector<std::string>& args) {
   if (seed < 0) throw UsageError(fmt::format("--seed must be 0 or more, got {}", seed));
   const std::string prompt = flags.get("prompt");
   if (prompt.empty()) throw UsageError("--prompt is empty: give at least one byte");
-
   const bool cached = !flags.get_bool("no_cache");
-  std::unique_ptr<runtime::Decoder> decoder;
-  TrainedDecoder trained_step;
-  TrainedForward trained_forward;
-  const ReformerConfig* config = nullptr;
-  const runtime::Checkpoint* checkpoint = nullptr;
-  std::string checkpoint_path;
-  if (cached) {
-    trained_step = open_trained_decoder(run_dir, thread_count(flags));
-    config = &trained_step.config;
-    checkpoint = &trained_step.checkpoint;
-    checkpoint_path = trained_step.checkpoint_path;
-  } else {
-    trained_forward = open_trained_forward(run_dir, thread_count(flags), {}, "", {.valid_length_input = true});
-    config = &trained_forward.config;
-    checkpoint = &trained_forward.checkpoint;
-    checkpoint_path = trained_forward.checkpoint_path;
+  const bool artifact = source.size() > 4 && source.substr(source.size() - 4) == ".rfa";
+  if (artifact && !cached) {
+    throw UsageError("--no_cache runs the forward pass of a run directory, not of an artifact");
   }
-  if (config->vocab_size < 256) {
-    throw Error(fmt::format("{}: a model of {} symbols does not generate bytes", checkpoint_path, config->vocab_size));
+  if (!artifact && flags.given("checkpoint")) {
+    throw UsageError("--checkpoint goes with an artifact (reforge generate MODEL.rfa --checkpoint=RUN_DIR)");
   }
-  if (sampling.top_k > config->vocab_size) {
-    throw UsageError(fmt::format("--top_k must be at most {} (the vocabulary), got {}", config->vocab_size,
+
+  std::unique_ptr<Generator> g = artifact ? open_artifact(source, flags.get("checkpoint"), thread_count(flags))
+                                          : open_run(source, cached, thread_count(flags));
+  const ReformerConfig& config = g->config;
+  if (config.vocab_size < 256) {
+    throw Error(fmt::format("{}: a model of {} symbols does not generate bytes", source, config.vocab_size));
+  }
+  if (sampling.top_k > config.vocab_size) {
+    throw UsageError(fmt::format("--top_k must be at most {} (the vocabulary), got {}", config.vocab_size,
                                  sampling.top_k));
   }
-  if (static_cast<int64_t>(prompt.size()) > config->seq_len) {
+  if (static_cast<int64_t>(prompt.size()) > config.seq_len) {
     throw UsageError(fmt::format("--prompt is {} bytes, longer than the model's window of {} (--seq_len)",
-                                 prompt.size(), config->seq_len));
-  }
-  if (cached) {
-    decoder = std::make_unique<runtime::StepDecoder>(trained_step.functions(), config->seq_len);
-  } else {
-    decoder = std::make_unique<training::ForwardDecoder>(
-        [&](const ValueMap& batch) { return trained_forward.run(batch); }, *config, /*feeds_valid_length=*/true);
+                                 prompt.size(), config.seq_len));
   }
 
-  fmt::print(stderr, "{} at step {}: generating {} bytes ({})\n", checkpoint->model, checkpoint->step, length,
+  fmt::print(stderr, "{}: generating {} bytes ({})\n", g->description, length,
              cached ? "one-token steps with caches" : "--no_cache: the whole window's forward pass per byte");
   fmt::print("{}", runtime::printable(prompt, true));
   std::fflush(stdout);
   const bool profile = flags.get_bool("profile");
-  if (profile) (cached ? trained_step.executable : trained_forward.executable)->executor().set_profiling(true);
+  if (profile) g->runner().set_profiling(true);
+  int64_t runs = 0;
   auto started = std::chrono::steady_clock::now();
-  std::string text = runtime::generate_text(*decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
+  std::string text = runtime::generate_text(*g->decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
                                              [](char c) {
                                                fmt::print("{}", runtime::printable(std::string(1, c), true));
                                                std::fflush(stdout);
                                              });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("\n");
-  if (profile) {
-    runtime::Executor& e = cached ? trained_step.executable->executor() : trained_forward.executable->executor();
-    int64_t runs = cached ? dynamic_cast<runtime::StepDecoder&>(*decoder).steps()
-                          : dynamic_cast<training::ForwardDecoder&>(*decoder).passes();
-    fmt::print(stderr, "{}", runtime::profile_report(e.program(), e.seconds(), runs));
-  }
-  fmt::print(stderr, "{} bytes in {:.2f} s: {:.1f} bytes/s (prompt of {} bytes included in the time)\n",
-             text.size(), seconds, static_cast<double>(text.size()) / seconds, prompt.size());
+  if (auto* steps = dynamic_cast<runtime::StepDecoder*>(g->decoder.get())) runs = steps->steps();
+  if (auto* passes = dynamic_cast<training::ForwardDecoder*>(g->decoder.get())) runs = passes->passes();
+  if (profile) fmt::print(stderr, "{}", runtime::profile_report(g->runner().program(), g->runner().seconds(), runs));
+  fmt::print(stderr, "{} bytes in {:.2f} s: {:.1f} bytes/s, {} {} (the prompt's included)\n", text.size(),
+             seconds, static_cast<double>(text.size()) / seconds, runs, cached ? "one-token steps" : "forward passes");
   return 0;
 }
 

@@ -82,57 +82,14 @@ TrainedForward open_trained_forward(const std::string& run_dir, int threads,
   return t;
 }
 
-std::vector<double> TrainedDecoder::run(int64_t symbol, int64_t position) {
-  HostTensor token({DType::i64, {1, 1}});
-  token[0] = static_cast<double>(symbol);
-  executable->feed("token", token);
-  executable->feed("position", HostTensor::scalar(DType::i64, static_cast<double>(position)));
-  executable->run();
-  runtime::Executor& e = executable->executor();
-  for (const CacheUpdate& u : step.caches) {
-    int slot = e.find_slot(u.cache);
-    if (slot < 0) continue;  // a cache nothing reads
-    if (u.row) {
-      e.copy_output_to_slot_row(u.output, slot, position);
-    } else {
-      e.copy_output_to_slot(u.output, slot);
-    }
-  }
-  return executable->read_output("logits").data;
-}
-
-void TrainedDecoder::clear() {
-  runtime::Executor& e = executable->executor();
-  for (const CacheUpdate& u : step.caches) {
-    if (int slot = e.find_slot(u.cache); slot >= 0) {
-      std::memset(e.slot_data(slot), 0, static_cast<size_t>(e.program().slots.at(slot).type.bytes()));
-    }
-  }
-}
-
 TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads) {
   TrainedDecoder t;
   t.checkpoint_path = newest_checkpoint(run_dir);
   t.checkpoint = runtime::read_checkpoint(t.checkpoint_path);
   t.config = config_from_record(t.checkpoint.config);
-  t.step = build_reformer_decode_step(t.config, t.checkpoint.model);
-  ValueProvenance caches;
-  for (const CacheUpdate& u : t.step.caches) caches.update_outputs.insert(u.output);
-  t.graph = compile_forward(*t.step.graph, {});
-  t.executable = CpuExecutable::build(*t.graph, caches, {.threads = threads});
-  load_parameters(*t.graph, *t.executable, t.checkpoint,
+  t.step = std::make_unique<CompiledDecodeStep>(t.config, t.checkpoint.model, threads);
+  load_parameters(t.step->graph(), t.step->executable(), t.checkpoint,
                   [&](const std::string& what) { throw Error(fmt::format("{}: {}", t.checkpoint_path, what)); });
-  // The fixed state (the LSH rotations), computed once, as the forward
-  // pass draws it with rng 0.
-  if (!t.step.setup->outputs().empty()) {
-    std::unique_ptr<CpuExecutable> setup = CpuExecutable::build(*t.step.setup, {}, {.threads = threads});
-    setup->feed("rng", HostTensor::scalar(DType::i64, 0.0));
-    setup->run();
-    for (const auto& [name, id] : t.step.setup->outputs()) {
-      if (t.executable->executor().find_slot(name) >= 0) t.executable->feed(name, setup->read_output(name));
-    }
-  }
-  t.clear();
   return t;
 }
 

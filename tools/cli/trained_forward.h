@@ -11,11 +11,10 @@
 
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/pipeline/cpu_executable.h"
-#include "models/decode_step.h"
+#include "models/compiled_decode_step.h"
 #include "models/reformer.h"
 #include "models/reformer_config.h"
 #include "runtime/checkpoint.h"
-#include "runtime/generation.h"
 
 namespace reforge::cli {
 
@@ -39,23 +38,12 @@ TrainedForward open_trained_forward(const std::string& run_dir, int threads,
                                     const std::string& changed = "", const ReformerBuild& build = {});
 
 // The one-token decode step of a trained run (models/decode_step.h),
-// compiled for this CPU with the newest checkpoint's parameters and its
-// caches in persistent slots.
+// compiled for this CPU with the newest checkpoint's parameters.
 struct TrainedDecoder {
   runtime::Checkpoint checkpoint;
   std::string checkpoint_path;
   ReformerConfig config;
-  DecodeStep step;
-  std::unique_ptr<Graph> graph;  // the step compiled
-  std::unique_ptr<CpuExecutable> executable;
-
-  // Runs one step: the logits after `symbol` at `position`.
-  std::vector<double> run(int64_t symbol, int64_t position);
-  // Empties every cache.
-  void clear();
-  runtime::DecodeFunctions functions() {
-    return {[this](int64_t s, int64_t p) { return run(s, p); }, [this] { clear(); }};
-  }
+  std::unique_ptr<CompiledDecodeStep> step;
 };
 
 TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads);
