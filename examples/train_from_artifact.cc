@@ -1,5 +1,5 @@
 // Trains a compiled byte-level Reformer from its artifact with the runtime
-// alone (no compiler, no LLVM):
+// alone (no compiler, no LLVM), then generates from it:
 //
 //   reforge compile byte-lm -o byte_lm.rfa
 //   train_from_artifact byte_lm.rfa [TEXT_FILE or ""] [STEPS]
@@ -7,6 +7,10 @@
 // It makes its own batches — random windows of the text, each byte
 // predicting the next — so it shows everything a program embedding the
 // runtime has to do: open, initialise, set the inputs, step, read the loss.
+// Then it writes text twice, the same both ways: with Model::generate, and
+// step by step with Model::decode (one token in, the next token's logits
+// out, the caches kept by the model).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -67,6 +71,23 @@ int run(int argc, char** argv) {
     model->step();
     std::printf("step %d  loss %.4f nats/byte\n", step, train.output_as<float>("loss")[0]);
   }
+
+  // Generation: the most likely byte each time (top-k 1), 60 bytes.
+  const std::string prompt = "the ";
+  std::string generated = model->generate(prompt, 60, {.top_k = 1}, /*seed=*/1);
+  std::printf("generate: %s\n", reforge::runtime::printable(prompt + generated, false).c_str());
+
+  // The same, step by step: feed the prompt, then each chosen byte.
+  std::string by_steps;
+  model->decode_reset();
+  std::span<const float> logits;
+  for (size_t i = 0; i < prompt.size(); ++i) logits = model->decode(static_cast<unsigned char>(prompt[i]), i);
+  for (int64_t position = static_cast<int64_t>(prompt.size()); by_steps.size() < 60; ++position) {
+    const int64_t next = std::max_element(logits.begin(), logits.end()) - logits.begin();
+    by_steps += static_cast<char>(next);
+    if (by_steps.size() < 60) logits = model->decode(next, position);  // the window (64) is not reached here
+  }
+  std::printf("decode:   %s\n", reforge::runtime::printable(prompt + by_steps, false).c_str());
   return 0;
 }
 

@@ -98,7 +98,8 @@ check "usage: reforge run MODEL.rfa" run
 check "usage: reforge run MODEL.rfa" run a.rfa b.rfa
 check "--length must be 1..1000000, got 0" generate "$work" --length=0
 check "--temperature must be a finite number, got 'nan'" generate "$work" --temperature=nan
-check "--temperature must be between 0 (greedy) and 100, got -1" generate "$work" --temperature=-1
+check "--temperature must be above 0 and at most 100 (--top_k=1 takes the most likely byte), got -1" generate "$work" --temperature=-1
+check "--top_p must be above 0 and at most 1, got 2" generate "$work" --top_p=2
 check "--top_k must be 0 (all) or more" generate "$work" --top_k=-1
 check "usage: reforge report RUN_DIR" report
 check "needs the page's path" report "$work"

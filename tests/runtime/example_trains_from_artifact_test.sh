@@ -1,6 +1,7 @@
 #!/bin/bash
 # `reforge compile` writes an artifact; the example program (runtime only)
-# loads it and trains, and its loss falls.
+# loads it and trains, and its loss falls; then it generates, with
+# Model::generate and step by step with Model::decode, the same text.
 set -eu
 reforge="$1" example="$2"
 dir=$(mktemp -d)
@@ -14,3 +15,8 @@ first=$(grep "^step 1 " "$dir/out.txt" | awk '{print $4}')
 last=$(grep "^step 30 " "$dir/out.txt" | awk '{print $4}')
 echo "loss $first -> $last"
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }' || { echo "FAIL: the loss did not fall"; exit 1; }
+gen=$(grep "^generate: " "$dir/out.txt" | cut -c11-)
+dec=$(grep "^decode:   " "$dir/out.txt" | cut -c11-)
+[ ${#gen} -ge 64 ] || { echo "FAIL: generate wrote ${#gen} characters, fewer than 4 + 60"; exit 1; }
+[ "$gen" = "$dec" ] || { echo "FAIL: Model::generate and Model::decode step by step differ"; exit 1; }
+echo "generate and decode agree: $gen"

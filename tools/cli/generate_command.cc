@@ -16,6 +16,8 @@
 #include "runtime/profile_report.h"
 #include "models/reformer_artifact.h"
 #include "runtime/checkpoint.h"
+#include "compiler/memory/plan_dump.h"
+#include "runtime/process_memory.h"
 #include "runtime/reforge_runtime.h"
 #include "training/session.h"
 #include "tools/cli/command.h"
@@ -197,6 +199,15 @@ int run_generate(const std::vector<std::string>& args) {
   if (auto* steps = dynamic_cast<runtime::StepDecoder*>(g->decoder.get())) runs = steps->steps();
   if (auto* passes = dynamic_cast<training::ForwardDecoder*>(g->decoder.get())) runs = passes->passes();
   if (profile) fmt::print(stderr, "{}", runtime::profile_report(g->runner().program(), g->runner().seconds(), runs));
+  // What a byte's program holds: its caches (the decode step's state) and
+  // its arena, as planned, beside what the process holds.
+  int64_t caches = 0;
+  for (const runtime::Slot& slot : g->runner().program().slots) {
+    if (slot.name.find(".cache.") != std::string::npos) caches += slot.type.bytes();
+  }
+  fmt::print(stderr, "memory: caches {}, the {}'s arena {} (planned); resident {}\n", format_bytes(caches),
+             cached ? "step" : "forward pass", format_bytes(g->runner().program().arena_bytes),
+             format_bytes(runtime::resident_bytes()));
   fmt::print(stderr, "{} bytes in {:.2f} s: {:.1f} bytes/s, {} {} (the prompt's included)\n", text.size(),
              seconds, static_cast<double>(text.size()) / seconds, runs, cached ? "one-token steps" : "forward passes");
   return 0;
