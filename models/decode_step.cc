@@ -7,6 +7,7 @@
 #include "compiler/dsl/dsl.h"
 #include "compiler/ir/verifier.h"
 #include "models/attention.h"
+#include "models/reformer.h"
 #include "models/reformer_layers.h"
 #include "runtime/kernels/attention_constants.h"
 
@@ -268,6 +269,16 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
   g.output("logits", reshape(lm_head(g, h, table, c), {1, c.vocab_size}));
   verify(g);
   verify(*step.setup);
+
+  ReformerConfig one_sequence = c;
+  one_sequence.batch = 1;
+  one_sequence.replicas = 1;
+  step.prefill = std::make_unique<Graph>(name + ".prefill");
+  step.prefill->set_default_float(float_type);
+  ReformerModel whole =
+      build_reformer(*step.prefill, one_sequence, {.valid_length_input = true, .decode_caches = true});
+  step.prefill->output("logits", whole.logits);
+  verify(*step.prefill);
   return step;
 }
 

@@ -63,6 +63,13 @@ struct DecodeStep {
   // the step, named as it ("<layer>.attn.hash.rotations": the LSH hash's
   // random rotations, which the forward pass draws on every run).
   std::unique_ptr<Graph> setup;
+  // The whole-window forward pass over a prefix that outputs every cache
+  // (models/decode_caches.h) and "logits" [1, L, vocab]: a prompt, or the
+  // context kept at the window's edge, read in one pass instead of one
+  // step per token. Inputs as the forward pass's for one sequence
+  // ("tokens" [1, L], "targets", "loss_weights", "rng") and
+  // "valid_length", the prefix's length.
+  std::unique_ptr<Graph> prefill;
 };
 
 // An Error when the model cannot decode one token at a time (not causal,

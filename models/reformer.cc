@@ -6,6 +6,7 @@
 
 #include "compiler/dsl/dsl.h"
 #include "models/attention.h"
+#include "models/decode_caches.h"
 #include "models/reformer_layers.h"
 
 namespace reforge {
@@ -137,6 +138,9 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
   m.loss_weights = g.input("loss_weights", {g.default_float(), {rows, c.seq_len}});
   m.rng = g.input("rng", {DType::i64, {}});
   if (build.valid_length_input) m.valid_length = g.input("valid_length", {DType::i64, {}});
+  if (build.decode_caches && (!build.valid_length_input || rows != 1)) {
+    throw Error("build_reformer: decode caches come from one sequence with a valid_length input");
+  }
 
   Embedding embedded = embed_tokens(g, m.tokens, c);
   Tensor x = embedded.x;
@@ -155,6 +159,13 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
     FeedForwardCaptures ff{make_feed_forward(g, c), m.rng};
     AttentionCaptures at{attn.norm, attn.weights, m.rng, Tensor{}};
 
+    // A prefill's outputs: the caches of this layer's attention, from its
+    // normalised input.
+    auto output_caches = [&](Tensor attention_input) {
+      if (!build.decode_caches) return;
+      output_prefill_caches(g, fmt::format("layer{}.attn.", layer), normalize(attention_input, attn.norm),
+                            attn.weights, attn.kind, at.buckets, m.valid_length, c);
+    };
     if (c.reversible) {
       // Bucket decisions are made here, outside the block, from the
       // forward input; the block only reads them, so any recomputation of
@@ -164,6 +175,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
         at.buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c,
                                   m.valid_length);
       }
+      output_caches(stream(streams, 1));
       streams = reversible(
           streams, pack(at), pack(ff),
           [&](Graph&, const std::vector<Tensor>& a) {
@@ -178,6 +190,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
         at.buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c,
                                   m.valid_length);
       }
+      output_caches(x1);
       x1 = x1 + attention_branch(at, attn.kind, x1, rng_stream, c);
       x1 = x1 + feed_forward_branch(ff, x1, rng_stream, c);
     }

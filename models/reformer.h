@@ -25,6 +25,10 @@ struct ReformerModel {
 // hashes and sorts as if it stood alone (what generation decodes).
 struct ReformerBuild {
   bool valid_length_input = false;
+  // Also output each attention layer's decode caches over the valid
+  // prefix (models/decode_caches.h: a prefill; one sequence, with
+  // valid_length_input).
+  bool decode_caches = false;
 };
 
 // Validates the config (reforge::Error on a bad one) and builds the model

@@ -62,6 +62,26 @@ class InterpretedDecoder {
     update_caches(step_, out, position, state_);
     return out.at("logits").data;
   }
+  // Reads tokens[0..n) in one whole-window pass: the caches from the
+  // prefill's outputs; returns the logits after the last.
+  std::vector<double> prefill(const ReformerConfig& c, const std::vector<int64_t>& tokens, int64_t n) {
+    ValueMap feeds = state_;
+    HostTensor tok({DType::i64, {1, c.seq_len}}), targets({DType::i64, {1, c.seq_len}});
+    HostTensor weights({DType::f64, {1, c.seq_len}});
+    for (int64_t i = 0; i < n; ++i) tok[i] = static_cast<double>(tokens[i]);
+    weights[0] = 1.0;
+    feeds["tokens"] = tok;
+    feeds["targets"] = targets;
+    feeds["loss_weights"] = weights;
+    feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
+    feeds["valid_length"] = HostTensor::scalar(DType::i64, static_cast<double>(n));
+    ValueMap out = run_graph(*step_.prefill, feeds);
+    for (auto& [name, value] : out) {
+      if (name != "logits") state_.at(name) = value;  // a cache the step has
+    }
+    const HostTensor& logits = out.at("logits");
+    return {logits.data.begin() + (n - 1) * c.vocab_size, logits.data.begin() + n * c.vocab_size};
+  }
   const DecodeStep& decode() const { return step_; }
 
  private:
@@ -151,6 +171,53 @@ TEST(DecodeStep, ALayerAfterAnLshLayerSeesTheStatesACacheKeeps) {
   double difference = cached_against_forward(c, c.seq_len, 9);
   EXPECT_GT(difference, kF64);
   EXPECT_LT(difference, 1.0);
+}
+
+// A prefill of the first n tokens, then steps, against steps from the
+// start: the largest difference of the logits from position n-1 on.
+double prefilled_against_stepped(const ReformerConfig& c, int64_t n, uint32_t seed) {
+  std::unique_ptr<Graph> forward = build_reformer_eval_graph(c, "t", DType::f64, {.valid_length_input = true});
+  ValueMap params = initial_values(*forward, seed);
+  InterpretedDecoder stepped(c, params), prefilled(c, params);
+  std::vector<int64_t> tokens = random_tokens(c.seq_len, c.vocab_size, seed);
+  std::vector<double> reference;
+  for (int64_t t = 0; t < n; ++t) reference = stepped.step(tokens[t], t);
+  std::vector<double> logits = prefilled.prefill(c, tokens, n);
+  double worst = 0.0;
+  for (int64_t t = n;; ++t) {
+    for (size_t i = 0; i < logits.size(); ++i) worst = std::max(worst, std::abs(logits[i] - reference[i]));
+    if (t == c.seq_len) return worst;
+    reference = stepped.step(tokens[t], t);
+    logits = prefilled.step(tokens[t], t);
+  }
+}
+
+TEST(DecodeStep, APrefillFillsTheCachesAsTheStepsWould) {
+  for (int64_t n : {1, 5, 15}) {
+    for (int64_t hashes : {1, 3}) {
+      ReformerConfig lsh = small({AttentionKind::lsh}, 1, hashes, 4);
+      EXPECT_LT(prefilled_against_stepped(lsh, n, 21), kF64) << "LSH, " << hashes << " hashes, prefix " << n;
+    }
+    ReformerConfig mixed = small({AttentionKind::local, AttentionKind::full, AttentionKind::lsh}, 3, 2, 4);
+    mixed.reversible = n != 5;
+    EXPECT_LT(prefilled_against_stepped(mixed, n, 22), kF64) << "local, full, LSH, prefix " << n;
+  }
+  ReformerConfig padded = small({AttentionKind::lsh}, 1, 2, 4);
+  padded.seq_len = 14;
+  EXPECT_LT(prefilled_against_stepped(padded, 9, 23), kF64);
+}
+
+TEST(DecodeStep, APrefillsLogitsAreTheForwardPasss) {
+  // Any model, LSH after LSH included: the prefill is the forward pass.
+  ReformerConfig c = small({AttentionKind::lsh}, 2, 2, 4);
+  std::unique_ptr<Graph> forward = build_reformer_eval_graph(c, "t", DType::f64, {.valid_length_input = true});
+  ValueMap params = initial_values(*forward, 24);
+  InterpretedDecoder decoder(c, params);
+  std::vector<int64_t> tokens = random_tokens(c.seq_len, c.vocab_size, 24);
+  for (int64_t n : {1, 7, 16}) {
+    std::vector<double> prefill = decoder.prefill(c, tokens, n), whole = forward_logits(*forward, params, c, tokens, n - 1);
+    for (size_t i = 0; i < prefill.size(); ++i) ASSERT_EQ(prefill[i], whole[i]) << "prefix " << n;
+  }
 }
 
 TEST(DecodeStep, TheCachesAreWhatTheHeaderSays) {
