@@ -12,10 +12,19 @@ namespace reforge::runtime {
 StepDecoder::StepDecoder(DecodeFunctions functions, int64_t window)
     : functions_(std::move(functions)), window_(window) {}
 
-void StepDecoder::reset() {
+void StepDecoder::start(const std::vector<int64_t>& context) {
+  if (context.empty() || static_cast<int64_t>(context.size()) > window_) {
+    throw Error(fmt::format("StepDecoder: a context of {} symbols for a window of {}", context.size(), window_));
+  }
+  if (functions_.prefill) {
+    logits_ = functions_.prefill(context);
+    length_ = static_cast<int64_t>(context.size());
+    ++prefills_;
+    return;
+  }
   functions_.clear();
   length_ = 0;
-  logits_.clear();
+  for (int64_t symbol : context) append(symbol);
 }
 
 void StepDecoder::append(int64_t symbol) {
@@ -38,8 +47,12 @@ std::string generate_text(Decoder& decoder, const std::string& prompt, int64_t l
     throw Error(fmt::format("the prompt is {} bytes, longer than the model's window of {}", prompt.size(), window));
   }
   std::string context = prompt, generated;
-  decoder.reset();
-  for (unsigned char c : context) decoder.append(c);
+  auto symbols = [](const std::string& text) {
+    std::vector<int64_t> out;
+    for (unsigned char c : text) out.push_back(c);
+    return out;
+  };
+  decoder.start(symbols(context));
   for (int64_t i = 0; i < length; ++i) {
     std::vector<double> logits = decoder.next_logits();
     double u = kernels::counter_uniform(seed, 0x6e6e, static_cast<uint64_t>(i));
@@ -48,13 +61,14 @@ std::string generate_text(Decoder& decoder, const std::string& prompt, int64_t l
     if (on_byte) on_byte(next);
     if (i + 1 == length) break;
     if (static_cast<int64_t>(context.size()) == window) {
-      // Full: keep the last half and read it again from an empty cache.
+      // Full: keep the last half, and start again from it and the new byte.
       context.erase(0, context.size() - static_cast<size_t>(window / 2));
-      decoder.reset();
-      for (unsigned char c : context) decoder.append(c);
+      context += next;
+      decoder.start(symbols(context));
+    } else {
+      context += next;
+      decoder.append(static_cast<unsigned char>(next));
     }
-    context += next;
-    decoder.append(static_cast<unsigned char>(next));
   }
   return generated;
 }

@@ -26,7 +26,7 @@ class ForwardDecoder : public runtime::Decoder {
   // window's padding neither hashes nor sorts among the context.
   ForwardDecoder(ForwardPass forward, const ReformerConfig& config, bool feeds_valid_length);
   int64_t window() const override { return config_.seq_len; }
-  void reset() override { context_.clear(); }
+  void start(const std::vector<int64_t>& context) override { context_ = context; }
   void append(int64_t symbol) override;
   std::vector<double> next_logits() override;
   int64_t passes() const { return passes_; }  // forward passes run so far

@@ -11,6 +11,7 @@
 
 #include "compiler/interpreter/interpreter.h"
 #include "models/reformer_step.h"
+#include "tests/testing/interpreted_decoder.h"
 
 namespace reforge {
 namespace {
@@ -39,56 +40,6 @@ std::vector<int64_t> random_tokens(int64_t n, int64_t vocab, uint32_t seed) {
   return t;
 }
 
-// The decode step run position by position under the interpreter.
-class InterpretedDecoder {
- public:
-  InterpretedDecoder(const ReformerConfig& c, const ValueMap& params) : step_(build_reformer_decode_step(c, "t", DType::f64)) {
-    for (const runtime::PersistentInit& p : persistent_values(*step_.graph)) {
-      auto it = params.find(p.name);
-      state_[p.name] = it != params.end() ? it->second : HostTensor(p.type);
-    }
-    if (!step_.setup->outputs().empty()) {
-      for (auto& [name, value] : run_decode_setup(step_)) state_[name] = value;
-    }
-  }
-  // Logits [vocab] after `token` at `position`.
-  std::vector<double> step(int64_t token, int64_t position) {
-    ValueMap feeds = state_;
-    HostTensor t({DType::i64, {1, 1}});
-    t[0] = static_cast<double>(token);
-    feeds["token"] = t;
-    feeds["position"] = HostTensor::scalar(DType::i64, static_cast<double>(position));
-    ValueMap out = run_graph(*step_.graph, feeds);
-    update_caches(step_, out, position, state_);
-    return out.at("logits").data;
-  }
-  // Reads tokens[0..n) in one whole-window pass: the caches from the
-  // prefill's outputs; returns the logits after the last.
-  std::vector<double> prefill(const ReformerConfig& c, const std::vector<int64_t>& tokens, int64_t n) {
-    ValueMap feeds = state_;
-    HostTensor tok({DType::i64, {1, c.seq_len}}), targets({DType::i64, {1, c.seq_len}});
-    HostTensor weights({DType::f64, {1, c.seq_len}});
-    for (int64_t i = 0; i < n; ++i) tok[i] = static_cast<double>(tokens[i]);
-    weights[0] = 1.0;
-    feeds["tokens"] = tok;
-    feeds["targets"] = targets;
-    feeds["loss_weights"] = weights;
-    feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
-    feeds["valid_length"] = HostTensor::scalar(DType::i64, static_cast<double>(n));
-    ValueMap out = run_graph(*step_.prefill, feeds);
-    for (auto& [name, value] : out) {
-      if (name != "logits") state_.at(name) = value;  // a cache the step has
-    }
-    const HostTensor& logits = out.at("logits");
-    return {logits.data.begin() + (n - 1) * c.vocab_size, logits.data.begin() + n * c.vocab_size};
-  }
-  const DecodeStep& decode() const { return step_; }
-
- private:
-  DecodeStep step_;
-  ValueMap state_;
-};
-
 // The forward pass's logits at position t over tokens[0..t] (the rest of
 // the window padding, past valid_length).
 std::vector<double> forward_logits(const Graph& forward, const ValueMap& params, const ReformerConfig& c,
@@ -112,7 +63,7 @@ std::vector<double> forward_logits(const Graph& forward, const ValueMap& params,
 double cached_against_forward(const ReformerConfig& c, int64_t n, uint32_t seed) {
   std::unique_ptr<Graph> forward = build_reformer_eval_graph(c, "t", DType::f64, {.valid_length_input = true});
   ValueMap params = initial_values(*forward, seed);
-  InterpretedDecoder decoder(c, params);
+  testing::InterpretedDecoder decoder(c, params);
   std::vector<int64_t> tokens = random_tokens(n, c.vocab_size, seed);
   double worst = 0.0;
   for (int64_t t = 0; t < n; ++t) {
@@ -178,11 +129,11 @@ TEST(DecodeStep, ALayerAfterAnLshLayerSeesTheStatesACacheKeeps) {
 double prefilled_against_stepped(const ReformerConfig& c, int64_t n, uint32_t seed) {
   std::unique_ptr<Graph> forward = build_reformer_eval_graph(c, "t", DType::f64, {.valid_length_input = true});
   ValueMap params = initial_values(*forward, seed);
-  InterpretedDecoder stepped(c, params), prefilled(c, params);
+  testing::InterpretedDecoder stepped(c, params), prefilled(c, params);
   std::vector<int64_t> tokens = random_tokens(c.seq_len, c.vocab_size, seed);
   std::vector<double> reference;
   for (int64_t t = 0; t < n; ++t) reference = stepped.step(tokens[t], t);
-  std::vector<double> logits = prefilled.prefill(c, tokens, n);
+  std::vector<double> logits = prefilled.prefill(tokens, n);
   double worst = 0.0;
   for (int64_t t = n;; ++t) {
     for (size_t i = 0; i < logits.size(); ++i) worst = std::max(worst, std::abs(logits[i] - reference[i]));
@@ -212,10 +163,10 @@ TEST(DecodeStep, APrefillsLogitsAreTheForwardPasss) {
   ReformerConfig c = small({AttentionKind::lsh}, 2, 2, 4);
   std::unique_ptr<Graph> forward = build_reformer_eval_graph(c, "t", DType::f64, {.valid_length_input = true});
   ValueMap params = initial_values(*forward, 24);
-  InterpretedDecoder decoder(c, params);
+  testing::InterpretedDecoder decoder(c, params);
   std::vector<int64_t> tokens = random_tokens(c.seq_len, c.vocab_size, 24);
   for (int64_t n : {1, 7, 16}) {
-    std::vector<double> prefill = decoder.prefill(c, tokens, n), whole = forward_logits(*forward, params, c, tokens, n - 1);
+    std::vector<double> prefill = decoder.prefill(tokens, n), whole = forward_logits(*forward, params, c, tokens, n - 1);
     for (size_t i = 0; i < prefill.size(); ++i) ASSERT_EQ(prefill[i], whole[i]) << "prefix " << n;
   }
 }
