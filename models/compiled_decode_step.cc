@@ -7,11 +7,13 @@
 namespace reforge {
 
 CompiledDecodeStep::CompiledDecodeStep(const ReformerConfig& config, const std::string& name, int threads)
-    : step_(build_reformer_decode_step(config, name)) {
+    : step_(build_reformer_decode_step(config, name)), window_(config.seq_len), vocab_(config.vocab_size) {
   ValueProvenance caches;
   for (const CacheUpdate& u : step_.caches) caches.update_outputs.insert(u.output);
   graph_ = compile_forward(*step_.graph, {});
   executable_ = CpuExecutable::build(*graph_, caches, {.threads = threads});
+  prefill_graph_ = compile_forward(*step_.prefill, {});
+  prefill_ = CpuExecutable::build(*prefill_graph_, {}, {.threads = threads});
   // The fixed state, drawn once as the forward pass draws it (rng 0).
   if (!step_.setup->outputs().empty()) {
     std::unique_ptr<CpuExecutable> setup = CpuExecutable::build(*compile_forward(*step_.setup, {}), {}, {.threads = threads});
@@ -39,6 +41,23 @@ std::vector<double> CompiledDecodeStep::run(int64_t symbol, int64_t position) {
     }
   }
   return executable_->read_output("logits").data;
+}
+
+std::vector<double> CompiledDecodeStep::prefill(const std::vector<int64_t>& context) {
+  const int64_t n = static_cast<int64_t>(context.size());
+  HostTensor tokens({DType::i64, {1, window_}});
+  for (int64_t i = 0; i < n; ++i) tokens[i] = static_cast<double>(context[i]);
+  prefill_->feed("tokens", tokens);
+  prefill_->feed("valid_length", HostTensor::scalar(DType::i64, static_cast<double>(n)));
+  if (prefill_->executor().find_slot("rng") >= 0) prefill_->feed("rng", HostTensor::scalar(DType::i64, 0.0));
+  prefill_->run();
+  clear();
+  runtime::Executor& e = executable_->executor();
+  for (const auto& [name, id] : prefill_graph_->outputs()) {
+    if (name != "logits" && e.find_slot(name) >= 0) executable_->feed(name, prefill_->read_output(name));
+  }
+  HostTensor logits = prefill_->read_output("logits");
+  return {logits.data.begin() + (n - 1) * vocab_, logits.data.begin() + n * vocab_};
 }
 
 void CompiledDecodeStep::clear() {

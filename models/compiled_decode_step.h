@@ -21,24 +21,33 @@ class CompiledDecodeStep {
  public:
   CompiledDecodeStep(const ReformerConfig& config, const std::string& name, int threads = 0);
 
-  // The compiled step graph and its executable (parameters go in its slots).
+  // The compiled step and prefill graphs and their executables (the
+  // caller writes the parameters into both).
   const Graph& graph() const { return *graph_; }
   CpuExecutable& executable() { return *executable_; }
+  const Graph& prefill_graph() const { return *prefill_graph_; }
+  CpuExecutable& prefill_executable() { return *prefill_; }
 
   // The logits [vocab] after `symbol` at `position`, the caches updated.
   std::vector<double> run(int64_t symbol, int64_t position);
+  // Reads `context` in one pass (caches from the prefill); the logits after it.
+  std::vector<double> prefill(const std::vector<int64_t>& context);
   // Empties every cache and writes the fixed state again.
   void clear();
-  // run and clear, for a runtime::StepDecoder (this object must outlive it).
+  // For a runtime::StepDecoder (this object must outlive it).
   runtime::DecodeFunctions functions() {
-    return {[this](int64_t s, int64_t p) { return run(s, p); }, [this] { clear(); }};
+    return {[this](int64_t s, int64_t p) { return run(s, p); }, [this] { clear(); },
+            [this](const std::vector<int64_t>& context) { return prefill(context); }};
   }
 
  private:
   DecodeStep step_;
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<CpuExecutable> executable_;
+  std::unique_ptr<Graph> prefill_graph_;
+  std::unique_ptr<CpuExecutable> prefill_;
   ValueMap fixed_;  // the setup graph's outputs
+  int64_t window_, vocab_;
 };
 
 }  // namespace reforge

@@ -39,7 +39,7 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
   DecodeSource decode;
   if (config.causal && config.attention_mode != AttentionMode::paper) {
     step = build_reformer_decode_step(config, name);
-    decode = {.step = step->graph.get(), .setup = step->setup.get()};
+    decode = {.step = step->graph.get(), .setup = step->setup.get(), .prefill = step->prefill.get()};
     for (const CacheUpdate& u : step->caches) (u.row ? decode.carried_rows : decode.carried).push_back({u.output, u.cache});
   }
   runtime::KeyValues record = config_record(config);

@@ -184,6 +184,7 @@ void Model::build(const OpenOptions& options) {
   }
   decode_ = entry("decode");
   decode_setup_ = entry("decode_setup");
+  decode_prefill_ = entry("decode_prefill");
   ProgramRunner& train = *entries_[0]->runner_;
   for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
     carried_.emplace_back(c.next, train.find_slot(c.slot));
@@ -334,6 +335,39 @@ std::span<const float> Model::decode(int64_t token, int64_t position) {
   return decode_->output_as<float>("logits");
 }
 
+std::span<const float> Model::decode_prefill(std::span<const int64_t> context) {
+  const int64_t window = decode_window(), n = static_cast<int64_t>(context.size());
+  if (!decode_prefill_) throw Error("the model has no decode_prefill entry point (compile it again to prefill)");
+  if (n < 1 || n > window) {
+    throw Error(fmt::format("a prefill of {} tokens for a window of {} positions", n, window));
+  }
+  decode_reset();
+  Entry& prefill = *decode_prefill_;
+  // The context, then the window's padding (its tokens are never read).
+  std::vector<int64_t> tokens(window, 0);
+  std::copy(context.begin(), context.end(), tokens.begin());
+  prefill.set_input("tokens", tokens.data(), tokens.size() * sizeof(int64_t));
+  prefill.set_input("valid_length", &n, sizeof(n));
+  const int64_t rng = 0;
+  if (prefill.has_input("rng")) prefill.set_input("rng", &rng, sizeof(rng));
+  for (const Slot& input : prefill.inputs()) {  // targets and loss weights, where kept: unused
+    if (input.name == "targets" || input.name == "loss_weights") {
+      std::vector<std::byte> zeros(input.type.bytes());
+      prefill.set_input(input.name, zeros.data(), zeros.size());
+    }
+  }
+  prefill.run();
+  ProgramRunner& step = *decode_->runner_;
+  for (const ProgramOutput& o : prefill.outputs()) {
+    const int slot = o.name == "logits" ? -1 : step.find_slot(o.name);
+    if (slot >= 0) step.write_slot(slot, prefill.output(o.name).data());
+  }
+  std::span<const float> logits = prefill.output_as<float>("logits");
+  const size_t vocab = logits.size() / static_cast<size_t>(window);
+  prefill_logits_.assign(logits.begin() + (n - 1) * vocab, logits.begin() + n * vocab);
+  return prefill_logits_;
+}
+
 std::string Model::generate(const std::string& prompt, int64_t length, const SamplingOptions& sampling, uint64_t seed,
                             const std::function<void(char)>& on_byte) {
   StepDecoder decoder({.step =
@@ -341,7 +375,12 @@ std::string Model::generate(const std::string& prompt, int64_t length, const Sam
                              std::span<const float> logits = decode(symbol, position);
                              return std::vector<double>(logits.begin(), logits.end());
                            },
-                       .clear = [this] { decode_reset(); }},
+                       .clear = [this] { decode_reset(); },
+                       .prefill =
+                           [this](const std::vector<int64_t>& context) {
+                             std::span<const float> logits = decode_prefill(context);
+                             return std::vector<double>(logits.begin(), logits.end());
+                           }},
                       decode_window());
   return generate_text(decoder, prompt, length, sampling, seed, on_byte);
 }

@@ -148,8 +148,8 @@ class Model {
   void step();
 
   // Generation with a cache, for an artifact with the entry points
-  // "decode" and "decode_setup" (`reforge compile` writes them for a
-  // causal model): one token at a time, each step reading and updating
+  // "decode", "decode_setup" and "decode_prefill" (`reforge compile`
+  // writes them for a causal model): one token at a time, each step reading and updating
   // per-layer caches the model keeps (models/decode_step.h).
   bool can_decode() const { return decode_ != nullptr; }
   // The positions the caches hold: the model's window (seq_len).
@@ -161,6 +161,10 @@ class Model {
   // in order after decode_reset), the caches updated. An Error for a
   // position outside the window or a model that cannot decode.
   std::span<const float> decode(int64_t token, int64_t position);
+  // Empties the caches and reads `context` (1 to decode_window() tokens)
+  // in one whole-window pass that fills them (the "decode_prefill" entry);
+  // the logits after it. decode() goes on from position context.size().
+  std::span<const float> decode_prefill(std::span<const int64_t> context);
   // The `length` bytes after `prompt`, decoded step by step with the
   // window's policy of runtime/generation.h; `on_byte` sees each as it
   // comes. Reproducible from `seed`.
@@ -196,6 +200,8 @@ class Model {
   // are ready (decode_reset since the last open), and the next position.
   Entry* decode_ = nullptr;
   Entry* decode_setup_ = nullptr;
+  Entry* decode_prefill_ = nullptr;
+  std::vector<float> prefill_logits_;  // the row decode_prefill returns
   bool decode_ready_ = false;
 };
 

@@ -87,6 +87,7 @@ LoweredArtifact lower_artifact(const CompiledStep& step, BackendPlan planned, co
     }
     add_entry("decode", *decode->step, caches, decode->carried, decode->carried_rows);
     if (!decode->setup->outputs().empty()) add_entry("decode_setup", *decode->setup, {}, {}, {});
+    add_entry("decode_prefill", *decode->prefill, {}, {}, {});
   }
   return out;
 }
@@ -109,12 +110,14 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
                                      options.build.elementwise_fusion, cuda ? cuda_target() : cpu_target());
   std::unique_ptr<Graph> forward =
       source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
-  std::unique_ptr<Graph> decode_step, decode_setup;
+  std::unique_ptr<Graph> decode_step, decode_setup, decode_prefill;
   DecodeSource decode;
   if (source.decode) {
     decode_step = compile_forward(*source.decode->step, options.compile);
     decode_setup = compile_forward(*source.decode->setup, options.compile);
-    decode = {decode_step.get(), decode_setup.get(), source.decode->carried, source.decode->carried_rows};
+    decode_prefill = compile_forward(*source.decode->prefill, options.compile);
+    decode = {decode_step.get(), decode_setup.get(), decode_prefill.get(), source.decode->carried,
+              source.decode->carried_rows};
   }
   LoweredArtifact lowered = lower_artifact(step, std::move(planned), forward.get(), options.build,
                                            cuda ? cuda_target() : cpu_target(), source.decode ? &decode : nullptr);

@@ -23,12 +23,14 @@ namespace reforge {
 inline constexpr const char* kCompilerVersion = "reforge 0.4.0";
 
 // A one-token decode step for generation (models/decode_step.h): its
-// graph, the setup graph that computes its fixed state once, and which of
+// graph, the setup graph that computes its fixed state once, the prefill
+// graph whose outputs fill its caches from a whole context, and which of
 // its outputs update which cache slot: whole, or one row at the step's
 // "position" input.
 struct DecodeSource {
   const Graph* step = nullptr;
   const Graph* setup = nullptr;
+  const Graph* prefill = nullptr;
   std::vector<runtime::CarriedSlot> carried, carried_rows;
 };
 
@@ -39,7 +41,7 @@ struct ArtifactSource {
   std::string loss_output = "loss";
   OptimizerConfig optimizer;
   const Graph* evaluation = nullptr;  // the forward entry point's graph (outputs as they are), or null
-  const DecodeSource* decode = nullptr;  // the "decode" and "decode_setup" entry points, or null
+  const DecodeSource* decode = nullptr;  // the "decode", "decode_setup" and "decode_prefill" entry points, or null
 };
 
 // Makes the GPU code for a list of kernels (instead of NVRTC).

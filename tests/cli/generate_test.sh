@@ -1,7 +1,7 @@
 #!/bin/bash
 # reforge generate: the cached one-token step writes the text the
-# whole-window forward pass writes (--no_cache), across several window
-# edges; an artifact's decode step, run by the runtime with the run's
+# whole-window forward pass writes (--no_cache), 500 bytes greedy from a
+# trained model, across many window edges; an artifact's decode step, run by the runtime with the run's
 # checkpoint, writes it too; bad input is a one-line error.
 set -u
 reforge="$1"
@@ -19,17 +19,18 @@ small=(byte-lm --seq_len=64 --d_model=32 --d_ff=64 --n_layers=2 --n_heads=2 --d_
 "$reforge" train "${small[@]}" --show_config=false --steps=40 --run_dir="$work/run" > "$work/train.txt" 2>&1 ||
   { cat "$work/train.txt"; exit 1; }
 
-"$reforge" generate "$work/run" --prompt="the " --length=150 --top_k=1 > "$work/cached.txt" 2> "$work/cached.err" ||
+"$reforge" generate "$work/run" --prompt="the " --length=500 --top_k=1 > "$work/cached.txt" 2> "$work/cached.err" ||
   fail "generate: $(cat "$work/cached.err")"
-"$reforge" generate "$work/run" --prompt="the " --length=150 --top_k=1 --no_cache > "$work/uncached.txt" \
+"$reforge" generate "$work/run" --prompt="the " --length=500 --top_k=1 --no_cache > "$work/uncached.txt" \
   2> "$work/uncached.err" || fail "generate --no_cache: $(cat "$work/uncached.err")"
 cmp -s "$work/cached.txt" "$work/uncached.txt" || fail "cached and --no_cache differ:
 $(cat "$work/cached.txt")
 $(cat "$work/uncached.txt")"
 grep -q "one-token steps with caches" "$work/cached.err" || fail "the cached run does not say it is cached"
-grep -qE "^150 bytes in .* bytes/s, [0-9]+ one-token steps" "$work/cached.err" || fail "no rate: $(cat "$work/cached.err")"
-grep -qE "^150 bytes in .* bytes/s, 150 forward passes" "$work/uncached.err" || fail "no rate: $(cat "$work/uncached.err")"
-echo "cached = --no_cache over 150 bytes (window 64): $(head -c 60 "$work/cached.txt")"
+grep -qE "^500 bytes in .* bytes/s, [0-9]+ one-token steps after [0-9]+ prefills" "$work/cached.err" ||
+  fail "no rate: $(cat "$work/cached.err")"
+grep -qE "^500 bytes in .* bytes/s, 500 forward passes" "$work/uncached.err" || fail "no rate: $(cat "$work/uncached.err")"
+echo "cached = --no_cache over 500 bytes (window 64): $(head -c 60 "$work/cached.txt")"
 
 # Sampling is reproducible from the seed, and the seed matters.
 a=$("$reforge" generate "$work/run" --length=80 --seed=4 --top_p=0.9 2> /dev/null)
@@ -40,7 +41,7 @@ c=$("$reforge" generate "$work/run" --length=80 --seed=5 --top_p=0.9 2> /dev/nul
 
 # The artifact's decode step, with the run's parameters.
 "$reforge" compile "${small[@]}" -o "$work/small.rfa" > "$work/compile.txt" 2>&1 || fail "compile: $(tail -2 "$work/compile.txt")"
-"$reforge" generate "$work/small.rfa" --checkpoint="$work/run" --prompt="the " --length=150 --top_k=1 \
+"$reforge" generate "$work/small.rfa" --checkpoint="$work/run" --prompt="the " --length=500 --top_k=1 \
   > "$work/artifact.txt" 2> "$work/artifact.err" || fail "generate from the artifact: $(cat "$work/artifact.err")"
 cmp -s "$work/cached.txt" "$work/artifact.txt" || fail "the artifact's text differs from the JIT's:
 $(cat "$work/artifact.txt")"

@@ -145,7 +145,8 @@ TEST_F(ArtifactRoundTrip, WrongInputsAreRefusedWithTheirNames) {
 
 // Generation's entry points: the artifact's decode step, run by the
 // runtime, against the same step compiled in this process, position by
-// position over the whole window, twice (the reset really empties).
+// position over the whole window, twice (the reset really empties), and
+// after a prefill.
 TEST_F(ArtifactRoundTrip, DecodeStepEqualsTheJitBitForBit) {
   ReformerConfig config = small_config();
   auto model = runtime::Model::load(*artifact_, "tiny.rfa", {.threads = 2});
@@ -155,11 +156,12 @@ TEST_F(ArtifactRoundTrip, DecodeStepEqualsTheJitBitForBit) {
   EXPECT_EQ(inputs, (std::vector<std::string>{"token", "position"}));  // the caches are the model's to keep
   model->initialise(/*seed=*/5);
   CompiledDecodeStep jit(config, "tiny", 2);
-  runtime::Executor& e = jit.executable().executor();
-  for (const runtime::PersistentInit& p : model->persistent()) {
-    if (int slot = e.find_slot(p.name); slot >= 0) {
-      std::span<const std::byte> bytes = model->persistent_data(p.name);
-      std::memcpy(e.slot_data(slot), bytes.data(), bytes.size());
+  for (runtime::Executor* e : {&jit.executable().executor(), &jit.prefill_executable().executor()}) {
+    for (const runtime::PersistentInit& p : model->persistent()) {
+      if (int slot = e->find_slot(p.name); slot >= 0) {
+        std::span<const std::byte> bytes = model->persistent_data(p.name);
+        std::memcpy(e->slot_data(slot), bytes.data(), bytes.size());
+      }
     }
   }
   EXPECT_EQ(model->decode_window(), config.seq_len);
@@ -178,6 +180,22 @@ TEST_F(ArtifactRoundTrip, DecodeStepEqualsTheJitBitForBit) {
     }
   }
   EXPECT_THROW(model->decode(1, config.seq_len), Error);
+
+  // A prefill of the first three tokens, then steps.
+  const std::vector<int64_t> context = {3, 1, 4};
+  std::span<const float> prefilled = model->decode_prefill(context);
+  std::vector<float> artifact(prefilled.begin(), prefilled.end());
+  std::vector<double> compiled = jit.prefill(context);
+  for (int64_t t = 3;; ++t) {
+    ASSERT_EQ(artifact.size(), compiled.size());
+    for (size_t i = 0; i < artifact.size(); ++i) {
+      ASSERT_EQ(artifact[i], static_cast<float>(compiled[i])) << "after a prefill, position " << t - 1 << ", logit " << i;
+    }
+    if (t == config.seq_len) break;
+    std::span<const float> logits = model->decode(t % config.vocab_size, t);
+    artifact.assign(logits.begin(), logits.end());
+    compiled = jit.run(t % config.vocab_size, t);
+  }
 }
 
 }  // namespace

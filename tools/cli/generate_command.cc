@@ -136,7 +136,12 @@ std::unique_ptr<Generator> open_artifact(const std::string& path, const std::str
                                      std::span<const float> logits = model->decode(symbol, position);
                                      return std::vector<double>(logits.begin(), logits.end());
                                    },
-                               .clear = [model] { model->decode_reset(); }},
+                               .clear = [model] { model->decode_reset(); },
+                               .prefill =
+                                   [model](const std::vector<int64_t>& context) {
+                                     std::span<const float> logits = model->decode_prefill(context);
+                                     return std::vector<double>(logits.begin(), logits.end());
+                                   }},
       model->decode_window());
   g->runner = [model]() -> runtime::ProgramRunner& { return model->entry("decode")->runner(); };
   return g;
@@ -187,7 +192,7 @@ int run_generate(const std::vector<std::string>& args) {
   std::fflush(stdout);
   const bool profile = flags.get_bool("profile");
   if (profile) g->runner().set_profiling(true);
-  int64_t runs = 0;
+  int64_t runs = 0;  // of the profiled program
   auto started = std::chrono::steady_clock::now();
   std::string text = runtime::generate_text(*g->decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
                                              [](char c) {
@@ -196,8 +201,15 @@ int run_generate(const std::vector<std::string>& args) {
                                              });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("\n");
-  if (auto* steps = dynamic_cast<runtime::StepDecoder*>(g->decoder.get())) runs = steps->steps();
-  if (auto* passes = dynamic_cast<training::ForwardDecoder*>(g->decoder.get())) runs = passes->passes();
+  std::string work;  // what ran, for the last line
+  if (auto* steps = dynamic_cast<runtime::StepDecoder*>(g->decoder.get())) {
+    runs = steps->steps();
+    work = fmt::format("{} one-token steps after {} prefills", runs, steps->prefills());
+  }
+  if (auto* passes = dynamic_cast<training::ForwardDecoder*>(g->decoder.get())) {
+    runs = passes->passes();
+    work = fmt::format("{} forward passes", runs);
+  }
   if (profile) fmt::print(stderr, "{}", runtime::profile_report(g->runner().program(), g->runner().seconds(), runs));
   // What a byte's program holds: its caches (the decode step's state) and
   // its arena, as planned, beside what the process holds.
@@ -208,8 +220,8 @@ int run_generate(const std::vector<std::string>& args) {
   fmt::print(stderr, "memory: caches {}, the {}'s arena {} (planned); resident {}\n", format_bytes(caches),
              cached ? "step" : "forward pass", format_bytes(g->runner().program().arena_bytes),
              format_bytes(runtime::resident_bytes()));
-  fmt::print(stderr, "{} bytes in {:.2f} s: {:.1f} bytes/s, {} {} (the prompt's included)\n", text.size(),
-             seconds, static_cast<double>(text.size()) / seconds, runs, cached ? "one-token steps" : "forward passes");
+  fmt::print(stderr, "{} bytes in {:.2f} s: {:.1f} bytes/s, {} (reading the prompt included)\n", text.size(), seconds,
+             static_cast<double>(text.size()) / seconds, work);
   return 0;
 }
 

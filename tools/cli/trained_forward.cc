@@ -88,8 +88,9 @@ TrainedDecoder open_trained_decoder(const std::string& run_dir, int threads) {
   t.checkpoint = runtime::read_checkpoint(t.checkpoint_path);
   t.config = config_from_record(t.checkpoint.config);
   t.step = std::make_unique<CompiledDecodeStep>(t.config, t.checkpoint.model, threads);
-  load_parameters(t.step->graph(), t.step->executable(), t.checkpoint,
-                  [&](const std::string& what) { throw Error(fmt::format("{}: {}", t.checkpoint_path, what)); });
+  auto refuse = [&](const std::string& what) { throw Error(fmt::format("{}: {}", t.checkpoint_path, what)); };
+  load_parameters(t.step->graph(), t.step->executable(), t.checkpoint, refuse);
+  load_parameters(t.step->prefill_graph(), t.step->prefill_executable(), t.checkpoint, refuse);
   return t;
 }
 
