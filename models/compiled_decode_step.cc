@@ -16,7 +16,8 @@ CompiledDecodeStep::CompiledDecodeStep(const ReformerConfig& config, const std::
   prefill_ = CpuExecutable::build(*prefill_graph_, {}, {.threads = threads});
   // The fixed state, drawn once as the forward pass draws it (rng 0).
   if (!step_.setup->outputs().empty()) {
-    std::unique_ptr<CpuExecutable> setup = CpuExecutable::build(*compile_forward(*step_.setup, {}), {}, {.threads = threads});
+    std::unique_ptr<CpuExecutable> setup =
+        CpuExecutable::build(*compile_forward(*step_.setup, {}), {}, {.threads = threads});
     setup->feed("rng", HostTensor::scalar(DType::i64, 0.0));
     setup->run();
     for (const auto& [output, id] : step_.setup->outputs()) fixed_[output] = setup->read_output(output);

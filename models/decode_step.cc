@@ -22,7 +22,7 @@ struct StepBuilder {
   const ReformerConfig& c;
   Tensor position;  // i64 scalar
   std::vector<CacheUpdate>& caches;
-  Graph& setup;     // fills the step's fixed state once
+  Graph& setup;      // fills the step's fixed state once
   Tensor setup_rng;  // its "rng" input
 
   // A state `name` of the step (in the current scope) that never changes:
@@ -97,8 +97,8 @@ Attended attend_cached(StepBuilder& s, Tensor q, Tensor k_t, Tensor v, Tensor co
     Tensor times = cast(maximum(count, constant(g, 1.0, count.type())), logits.dtype());
     return select(present, logits + log(times), full_like(logits, -INFINITY));
   };
-  Tensor cached = weigh(matmul(q, k_t), copies);                     // [1, H, Q, L]
-  Tensor own = weigh(sum(q * own_k, {-1}, true), own_copies);        // [1, H, Q, 1]
+  Tensor cached = weigh(matmul(q, k_t), copies);               // [1, H, Q, L]
+  Tensor own = weigh(sum(q * own_k, {-1}, true), own_copies);  // [1, H, Q, 1]
   if (mask_self) own = own - kernels::kAttentionSelfMask;
   Tensor logits = concat({cached, own}, 3);
   Tensor lse = logsumexp(logits, -1, true);
@@ -121,18 +121,20 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
   Tensor k_all = s.key_cache(own_k);
   Tensor v_all = s.row_cache("v", {v.dtype(), {1, h, len, dv}}, v);
 
-  Tensor rotations = s.fixed_state("hash.rotations", [&](Tensor key) { return hash_rotations({key, stream}, h, dk, c); });
-  Tensor bucket = hash_queries(q, rotations, c);  // [1, H, R, 1]
+  Tensor rotations = s.fixed_state("hash.rotations", [&](Tensor key) {
+    return hash_rotations({key, stream}, h, dk, c);
+  });
+  Tensor bucket = hash_queries(q, rotations, c);                               // [1, H, R, 1]
   Tensor hit = one_hot(reshape(bucket, {1, h, rounds}), buckets, DType::i64);  // [1, H, R, nb]
-  Tensor counts = s.whole_cache("counts", {DType::i64, {1, h, rounds, buckets}},
-                                [&](Tensor cached) { return cached + hit; });
+  Tensor counts =
+      s.whole_cache("counts", {DType::i64, {1, h, rounds, buckets}}, [&](Tensor cached) { return cached + hit; });
   Tensor rank = sum(counts * hit, {3}, true);  // earlier positions in this bucket: [1, H, R, 1]
-  Tensor key_bucket = reshape(s.row_cache("bucket", {DType::i64, {1, h, rounds, len, 1}},
-                                          reshape(bucket, {1, h, rounds, 1, 1})),
-                              {1, h, rounds, len});
-  Tensor key_rank = reshape(
-      s.row_cache("rank", {DType::i64, {1, h, rounds, len, 1}}, reshape(rank, {1, h, rounds, 1, 1})),
-      {1, h, rounds, len});
+  Tensor key_bucket =
+      reshape(s.row_cache("bucket", {DType::i64, {1, h, rounds, len, 1}}, reshape(bucket, {1, h, rounds, 1, 1})),
+              {1, h, rounds, len});
+  Tensor key_rank =
+      reshape(s.row_cache("rank", {DType::i64, {1, h, rounds, len, 1}}, reshape(rank, {1, h, rounds, 1, 1})),
+              {1, h, rounds, len});
 
   // How many positions, this one included, sort before each bucket:
   // the counts summed below it (a product with a strictly upper
@@ -149,8 +151,8 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
   // (chunk 0's is the last, as training wraps around).
   Tensor round_start = iota(g, {1, 1, rounds, 1}, 2) * s.scalar_i64(static_cast<double>(lp));
   Tensor chunk_len = s.scalar_i64(static_cast<double>(chunk));
-  Tensor key_chunk = floordiv(sorted + round_start, chunk_len);          // [1, H, R, L]
-  Tensor query_chunk = floordiv(own_sorted + round_start, chunk_len);    // [1, H, R, 1]
+  Tensor key_chunk = floordiv(sorted + round_start, chunk_len);        // [1, H, R, L]
+  Tensor query_chunk = floordiv(own_sorted + round_start, chunk_len);  // [1, H, R, 1]
   Tensor n = s.scalar_i64(static_cast<double>(flat_chunks));
   Tensor before = mod(query_chunk - s.scalar_i64(1.0) + n, n);
   // copies[r, j]: how often position j's slots lie in round r's query
@@ -198,8 +200,7 @@ Tensor sequence_chunk_step(StepBuilder& s, Tensor q, Tensor k, Tensor v, bool sh
 }
 
 // One attention sublayer on the normalised x [1, 1, d] -> [1, 1, d].
-Tensor attention_step(StepBuilder& s, Tensor normed, const AttentionWeights& w, AttentionKind kind,
-                      int64_t stream) {
+Tensor attention_step(StepBuilder& s, Tensor normed, const AttentionWeights& w, AttentionKind kind, int64_t stream) {
   const ReformerConfig& c = s.c;
   Tensor q = split_heads(linear(normed, w.w_q), c.n_heads);  // [1, H, 1, dk]
   Tensor v = split_heads(linear(normed, w.w_v), c.n_heads);

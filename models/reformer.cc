@@ -163,8 +163,8 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
     // normalised input.
     auto output_caches = [&](Tensor attention_input) {
       if (!build.decode_caches) return;
-      output_prefill_caches(g, fmt::format("layer{}.attn.", layer), normalize(attention_input, attn.norm),
-                            attn.weights, attn.kind, at.buckets, m.valid_length, c);
+      output_prefill_caches(g, fmt::format("layer{}.attn.", layer), normalize(attention_input, attn.norm), attn.weights,
+                            attn.kind, at.buckets, m.valid_length, c);
     };
     if (c.reversible) {
       // Bucket decisions are made here, outside the block, from the
@@ -173,7 +173,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
         at.buckets = lsh_buckets(normalize(stream(streams, 1), attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c,
-                                  m.valid_length);
+                                 m.valid_length);
       }
       output_caches(stream(streams, 1));
       streams = reversible(
@@ -187,8 +187,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
     } else {
       if (attn.kind == AttentionKind::lsh) {
         auto hash_scope = g.scope("attn.hash");
-        at.buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c,
-                                  m.valid_length);
+        at.buckets = lsh_buckets(normalize(x1, attn.norm), attn.weights.w_q, {m.rng, rng_stream}, c, m.valid_length);
       }
       output_caches(x1);
       x1 = x1 + attention_branch(at, attn.kind, x1, rng_stream, c);

@@ -14,9 +14,9 @@ namespace reforge {
 struct ReformerModel {
   Tensor tokens, targets, loss_weights, rng;
   Tensor valid_length;  // i64 scalar, with ReformerBuild::valid_length_input
-  Tensor logits;    // [B, L, vocab]
-  Tensor loss;      // weighted mean next-token cross-entropy (nats)
-  Tensor accuracy;  // weighted fraction of argmax predictions equal to targets
+  Tensor logits;        // [B, L, vocab]
+  Tensor loss;          // weighted mean next-token cross-entropy (nats)
+  Tensor accuracy;      // weighted fraction of argmax predictions equal to targets
 };
 
 // What the graph is built for. With valid_length_input the model takes an

@@ -40,7 +40,8 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
   if (config.causal && config.attention_mode != AttentionMode::paper) {
     step = build_reformer_decode_step(config, name);
     decode = {.step = step->graph.get(), .setup = step->setup.get(), .prefill = step->prefill.get()};
-    for (const CacheUpdate& u : step->caches) (u.row ? decode.carried_rows : decode.carried).push_back({u.output, u.cache});
+    for (const CacheUpdate& u : step->caches)
+      (u.row ? decode.carried_rows : decode.carried).push_back({u.output, u.cache});
   }
   runtime::KeyValues record = config_record(config);
   if (config.replicas > 1) record.emplace_back(kReplicasRecord, std::to_string(config.replicas));

@@ -9,12 +9,12 @@
 #include <map>
 #include <set>
 
-#include "base/error.h"
 #include "base/durable_file.h"
-#include "runtime/program_runner.h"
+#include "base/error.h"
 #include "base/fnv1a.h"
 #include "runtime/library.h"
 #include "runtime/library_calls.h"
+#include "runtime/program_runner.h"
 
 namespace reforge::runtime {
 
@@ -373,8 +373,7 @@ Manifest decode_manifest(ByteReader r) {
   return decode_section<Manifest>(std::move(r), [](auto& io, auto& v) { manifest_fields(io, v); });
 }
 std::vector<PersistentInit> decode_persistent(ByteReader r) {
-  return decode_section<std::vector<PersistentInit>>(std::move(r),
-                                                     [](auto& io, auto& v) { persistent_fields(io, v); });
+  return decode_section<std::vector<PersistentInit>>(std::move(r), [](auto& io, auto& v) { persistent_fields(io, v); });
 }
 std::string encode_cuda_code(const CudaCode& c) {
   return encode_section(c, [](auto& io, auto& v) { cuda_code_fields(io, v); });
@@ -455,8 +454,8 @@ void check_entry(const EntryPoint& e, LibraryDevice device, const std::string& o
     auto out = outputs.find(c.next);
     auto slot = slots.find(c.slot);
     if (out == outputs.end() || slot == slots.end()) {
-      throw Error(fmt::format("{}: carried row '{}' -> '{}' does not join an output to a slot", context, c.next,
-                              c.slot));
+      throw Error(
+          fmt::format("{}: carried row '{}' -> '{}' does not join an output to a slot", context, c.next, c.slot));
     }
     try {
       row_copy(c.next, out->second->type, *slot->second, 0);
@@ -465,7 +464,6 @@ void check_entry(const EntryPoint& e, LibraryDevice device, const std::string& o
     }
   }
 }
-
 
 }  // namespace
 

@@ -54,9 +54,9 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, const CudaExec
   std::unordered_map<std::string, const CudaKernel*> kernels;
   for (const CudaKernel& k : code.kernels) kernels[k.name] = &k;
   auto inside = [&](const BufferRef& b) {
-    const int64_t size = b.slot < 0                                          ? program_.arena_bytes
+    const int64_t size = b.slot < 0                                         ? program_.arena_bytes
                          : b.slot < static_cast<int>(program_.slots.size()) ? slot_bytes(program_.slots[b.slot])
-                                                                             : -1;
+                                                                            : -1;
     return b.offset >= 0 && b.bytes >= 0 && size >= 0 && b.offset <= size - b.bytes;
   };
   for (const ProgramOutput& o : program_.outputs) {
@@ -109,9 +109,9 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, const CudaExec
     if (from_ptx != CUDA_SUCCESS) {
       const char* cubin_error = "?";
       driver_.cuGetErrorName(loaded, &cubin_error);
-      driver_.check(from_ptx, fmt::format("loading the GPU code (the sm_{} cubin failed with {}; its PTX)", code.sm,
-                                          cubin_error)
-                                  .c_str());
+      driver_.check(
+          from_ptx,
+          fmt::format("loading the GPU code (the sm_{} cubin failed with {}; its PTX)", code.sm, cubin_error).c_str());
     }
   }
   driver_.check(driver_.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
@@ -183,8 +183,8 @@ CudaExecutor::CudaExecutor(Program program, const CudaCode& code, const CudaExec
     r->threads_per_block = block_threads;
     r->blocks = (threads + block_threads - 1) / block_threads;
     if (r->blocks > std::numeric_limits<int32_t>::max()) {
-      throw Error(fmt::format("{} needs {} blocks, more than a grid holds", describe(program_.launches[launch]),
-                              r->blocks));
+      throw Error(
+          fmt::format("{} needs {} blocks, more than a grid holds", describe(program_.launches[launch]), r->blocks));
     }
     resolved_.push_back(std::move(r));
     return resolved_.back().get();
@@ -272,9 +272,7 @@ std::string CudaExecutor::machine() const {
                      uses_cublas() ? "cuBLAS" : "the GPU library's kernel");
 }
 
-std::string CudaExecutor::describe(const Launch& l) const {
-  return fmt::format("{} ({}, {})", l.node, l.op, l.source);
-}
+std::string CudaExecutor::describe(const Launch& l) const { return fmt::format("{} ({}, {})", l.node, l.op, l.source); }
 
 int CudaExecutor::find_slot(const std::string& name) const {
   auto it = slot_of_.find(name);
@@ -318,10 +316,10 @@ void CudaExecutor::copy_output_to_slot(const std::string& output, int slot) {
 void CudaExecutor::copy_output_to_slot_row(const std::string& output, int slot, int64_t row) {
   RowCopy c = row_copy(output, output_info(output).type, program_.slots.at(slot), row);
   for (int64_t i = 0; i < c.blocks; ++i) {
-    driver_.check(driver_.cuMemcpyDtoDAsync(slots_.at(slot) + c.first_offset + i * c.stride,
-                                            address(output_info(output).where) + i * c.block_bytes, c.block_bytes,
-                                            stream_),
-                  "copying a cache row into its slot on the GPU");
+    driver_.check(
+        driver_.cuMemcpyDtoDAsync(slots_.at(slot) + c.first_offset + i * c.stride,
+                                  address(output_info(output).where) + i * c.block_bytes, c.block_bytes, stream_),
+        "copying a cache row into its slot on the GPU");
   }
 }
 
@@ -339,16 +337,16 @@ void CudaExecutor::run_gemm(const Gemm& g) const {
   cublasStatus_t status;
   if (g.dtype == DType::f32) {
     const float one = 1, beta = g.accumulate ? 1 : 0;
-    status = cublas.cublasSgemmStridedBatched(
-        cublas_handle_, op_b, op_a, g.n, g.m, g.k, &one, reinterpret_cast<const float*>(g.b), ldb, stride_b,
-        reinterpret_cast<const float*>(g.a), lda, stride_a, &beta, reinterpret_cast<float*>(g.c), ldc, stride_c,
-        g.batch);
+    status = cublas.cublasSgemmStridedBatched(cublas_handle_, op_b, op_a, g.n, g.m, g.k, &one,
+                                              reinterpret_cast<const float*>(g.b), ldb, stride_b,
+                                              reinterpret_cast<const float*>(g.a), lda, stride_a, &beta,
+                                              reinterpret_cast<float*>(g.c), ldc, stride_c, g.batch);
   } else {
     const double one = 1, beta = g.accumulate ? 1 : 0;
-    status = cublas.cublasDgemmStridedBatched(
-        cublas_handle_, op_b, op_a, g.n, g.m, g.k, &one, reinterpret_cast<const double*>(g.b), ldb, stride_b,
-        reinterpret_cast<const double*>(g.a), lda, stride_a, &beta, reinterpret_cast<double*>(g.c), ldc, stride_c,
-        g.batch);
+    status = cublas.cublasDgemmStridedBatched(cublas_handle_, op_b, op_a, g.n, g.m, g.k, &one,
+                                              reinterpret_cast<const double*>(g.b), ldb, stride_b,
+                                              reinterpret_cast<const double*>(g.a), lda, stride_a, &beta,
+                                              reinterpret_cast<double*>(g.c), ldc, stride_c, g.batch);
   }
   cublas.check(status, "cuBLAS's GEMM");
 }

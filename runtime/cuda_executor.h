@@ -98,8 +98,8 @@ class CudaExecutor : public ProgramRunner {
   CUmodule module_ = nullptr;
   CUstream stream_ = nullptr;
   CUdeviceptr arena_ = 0;
-  CUdeviceptr library_arguments_ = 0;  // the library kernels' argument blocks
-  CUdeviceptr status_ = 0;             // set by a library kernel that met a bad index
+  CUdeviceptr library_arguments_ = 0;       // the library kernels' argument blocks
+  CUdeviceptr status_ = 0;                  // set by a library kernel that met a bad index
   cublasHandle_t cublas_handle_ = nullptr;  // bound to stream_
   std::vector<CUdeviceptr> slots_;
   std::vector<std::unique_ptr<Resolved>> resolved_;

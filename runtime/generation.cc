@@ -38,9 +38,8 @@ std::vector<double> StepDecoder::next_logits() {
   return logits_;
 }
 
-std::string generate_text(Decoder& decoder, const std::string& prompt, int64_t length,
-                          const SamplingOptions& sampling, uint64_t seed,
-                          const std::function<void(char)>& on_byte) {
+std::string generate_text(Decoder& decoder, const std::string& prompt, int64_t length, const SamplingOptions& sampling,
+                          uint64_t seed, const std::function<void(char)>& on_byte) {
   const int64_t window = decoder.window();
   if (prompt.empty()) throw Error("the prompt is empty (give at least one byte)");
   if (static_cast<int64_t>(prompt.size()) > window) {

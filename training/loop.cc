@@ -256,8 +256,8 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
       std::string prompt(prompts[i % 3]);
       ForwardDecoder decoder([&](const ValueMap& b) { return session.forward(b); }, config,
                              /*feeds_valid_length=*/false);
-      std::string text =
-          runtime::generate_text(decoder, prompt, o.sample_length, {.temperature = 0.8}, o.seed + static_cast<uint64_t>(i));
+      std::string text = runtime::generate_text(decoder, prompt, o.sample_length, {.temperature = 0.8},
+                                                o.seed + static_cast<uint64_t>(i));
       run.samples.push_back(prompt + text);
       all += fmt::format("--- sample {} (prompt {}) ---\n{}{}\n", i + 1, json_quote(prompt), prompt, text);
     }

@@ -4,9 +4,9 @@
 
 #include "compiler/codegen/cpu/cpu_object.h"
 #include "compiler/codegen/cuda/cuda_module.h"
-#include "compiler/target/cuda_target.h"
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/memory/plan_dump.h"
+#include "compiler/target/cuda_target.h"
 
 namespace reforge {
 namespace {
@@ -108,8 +108,7 @@ runtime::Artifact build_artifact(const ArtifactSource& source, const ArtifactOpt
   CompiledStep step = compile_training_step(*source.model, source.loss_output, source.optimizer, options.compile);
   BackendPlan planned = plan_backend(*step.graph, step.provenance(), options.build.plan,
                                      options.build.elementwise_fusion, cuda ? cuda_target() : cpu_target());
-  std::unique_ptr<Graph> forward =
-      source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
+  std::unique_ptr<Graph> forward = source.evaluation ? compile_forward(*source.evaluation, options.compile) : nullptr;
   std::unique_ptr<Graph> decode_step, decode_setup, decode_prefill;
   DecodeSource decode;
   if (source.decode) {

@@ -40,7 +40,7 @@ struct ArtifactSource {
   const Graph* model = nullptr;  // the forward graph with a loss output
   std::string loss_output = "loss";
   OptimizerConfig optimizer;
-  const Graph* evaluation = nullptr;  // the forward entry point's graph (outputs as they are), or null
+  const Graph* evaluation = nullptr;     // the forward entry point's graph (outputs as they are), or null
   const DecodeSource* decode = nullptr;  // the "decode", "decode_setup" and "decode_prefill" entry points, or null
 };
 

@@ -166,7 +166,8 @@ TEST(DecodeStep, APrefillsLogitsAreTheForwardPasss) {
   testing::InterpretedDecoder decoder(c, params);
   std::vector<int64_t> tokens = random_tokens(c.seq_len, c.vocab_size, 24);
   for (int64_t n : {1, 7, 16}) {
-    std::vector<double> prefill = decoder.prefill(tokens, n), whole = forward_logits(*forward, params, c, tokens, n - 1);
+    std::vector<double> prefill = decoder.prefill(tokens, n),
+                        whole = forward_logits(*forward, params, c, tokens, n - 1);
     for (size_t i = 0; i < prefill.size(); ++i) ASSERT_EQ(prefill[i], whole[i]) << "prefix " << n;
   }
 }

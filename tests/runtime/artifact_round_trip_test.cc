@@ -175,7 +175,8 @@ TEST_F(ArtifactRoundTrip, DecodeStepEqualsTheJitBitForBit) {
       std::vector<double> compiled = jit.run(token, t);
       ASSERT_EQ(artifact.size(), compiled.size());
       for (size_t i = 0; i < artifact.size(); ++i) {
-        ASSERT_EQ(artifact[i], static_cast<float>(compiled[i])) << "pass " << pass << ", position " << t << ", logit " << i;
+        ASSERT_EQ(artifact[i], static_cast<float>(compiled[i]))
+            << "pass " << pass << ", position " << t << ", logit " << i;
       }
     }
   }
@@ -189,7 +190,8 @@ TEST_F(ArtifactRoundTrip, DecodeStepEqualsTheJitBitForBit) {
   for (int64_t t = 3;; ++t) {
     ASSERT_EQ(artifact.size(), compiled.size());
     for (size_t i = 0; i < artifact.size(); ++i) {
-      ASSERT_EQ(artifact[i], static_cast<float>(compiled[i])) << "after a prefill, position " << t - 1 << ", logit " << i;
+      ASSERT_EQ(artifact[i], static_cast<float>(compiled[i]))
+          << "after a prefill, position " << t - 1 << ", logit " << i;
     }
     if (t == config.seq_len) break;
     std::span<const float> logits = model->decode(t % config.vocab_size, t);

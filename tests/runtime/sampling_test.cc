@@ -38,7 +38,8 @@ TEST(Sampling, TopPKeepsTheFewestWhoseMassReachesP) {
   EXPECT_EQ(drawn(logits, {.temperature = 1.0, .top_p = 1.0}), (std::set<int64_t>{0, 1, 2}));
   // Within the nucleus the draws keep their relative weights: 0.7 : 0.2.
   int ones = 0;
-  for (int i = 0; i < 900; ++i) ones += sample_symbol(logits, {.temperature = 1.0, .top_p = 0.85}, (i + 0.5) / 900) == 1;
+  for (int i = 0; i < 900; ++i)
+    ones += sample_symbol(logits, {.temperature = 1.0, .top_p = 0.85}, (i + 0.5) / 900) == 1;
   EXPECT_EQ(ones, 700);
 }
 

@@ -32,8 +32,7 @@ ReformerConfig byte_model() {
 
 struct Decoders {
   ReformerConfig config = byte_model();
-  std::unique_ptr<Graph> forward =
-      build_reformer_eval_graph(config, "g", DType::f64, {.valid_length_input = true});
+  std::unique_ptr<Graph> forward = build_reformer_eval_graph(config, "g", DType::f64, {.valid_length_input = true});
   ValueMap params = initial_values(*forward, 11);
   testing::InterpretedDecoder step{config, params}, prefilled_step{config, params};
   runtime::StepDecoder cached{step.functions(/*with_prefill=*/false), config.seq_len};
@@ -66,8 +65,8 @@ TEST(Generation, TheCachedStepWritesTheForwardPassesTextAcrossTheWindowsEdge) {
 TEST(Generation, TheCachedPathRunsOneStepPerByteAndNoForwardPass) {
   Decoders d;
   std::vector<char> streamed;
-  std::string text = runtime::generate_text(d.prefilled, "abcde", 30, {.temperature = 0.0}, 1,
-                                            [&](char c) { streamed.push_back(c); });
+  std::string text =
+      runtime::generate_text(d.prefilled, "abcde", 30, {.temperature = 0.0}, 1, [&](char c) { streamed.push_back(c); });
   EXPECT_EQ(std::string(streamed.begin(), streamed.end()), text);
   // The prompt is one prefill; of the 29 bytes appended, those that find
   // the 16-byte window full start again (a prefill of its last 8 and the

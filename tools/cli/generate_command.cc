@@ -8,30 +8,30 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 
-#include "runtime/profile_report.h"
+#include "compiler/memory/plan_dump.h"
 #include "models/reformer_artifact.h"
 #include "runtime/checkpoint.h"
-#include "compiler/memory/plan_dump.h"
 #include "runtime/process_memory.h"
+#include "runtime/profile_report.h"
 #include "runtime/reforge_runtime.h"
-#include "training/session.h"
 #include "tools/cli/command.h"
 #include "tools/cli/trained_forward.h"
 #include "tools/cli/training_flags.h"
 #include "training/generation.h"
+#include "training/session.h"
 
 namespace reforge::cli {
 namespace {
 
 const std::map<std::string, std::string> kGenerateFlags = {
-    {"prompt", "\n"}, {"length", "200"}, {"temperature", "0.8"}, {"top_k", "0"},       {"top_p", "1"},
-    {"seed", "1"},    {"threads", "0"},  {"no_cache", "false"},  {"profile", "false"}, {"checkpoint", ""},
-    {"help", "false"}};
+    {"prompt", "\n"},     {"length", "200"},  {"temperature", "0.8"}, {"top_k", "0"},
+    {"top_p", "1"},       {"seed", "1"},      {"threads", "0"},       {"no_cache", "false"},
+    {"profile", "false"}, {"checkpoint", ""}, {"help", "false"}};
 
 constexpr const char* kUsage =
     "usage: reforge generate RUN_DIR [--prompt=TEXT] [--length=N] [--temperature=T] [--top_k=K] [--top_p=P]\n"
@@ -56,12 +56,13 @@ constexpr const char* kUsage =
 
 // The sampling flags, checked; top-k against the model's vocabulary.
 runtime::SamplingOptions sampling_flags(const Flags& flags) {
-  runtime::SamplingOptions sampling{
-      .temperature = flags.get_double("temperature"), .top_k = flags.get_int("top_k"), .top_p = flags.get_double("top_p")};
+  runtime::SamplingOptions sampling{.temperature = flags.get_double("temperature"),
+                                    .top_k = flags.get_int("top_k"),
+                                    .top_p = flags.get_double("top_p")};
   if (!(sampling.temperature > 0 && sampling.temperature <= 100)) {
-    throw UsageError(fmt::format(
-        "--temperature must be above 0 and at most 100 (--top_k=1 takes the most likely byte), got {}",
-        flags.get("temperature")));
+    throw UsageError(
+        fmt::format("--temperature must be above 0 and at most 100 (--top_k=1 takes the most likely byte), got {}",
+                    flags.get("temperature")));
   }
   if (sampling.top_k < 0) throw UsageError(fmt::format("--top_k must be 0 (all) or more, got {}", sampling.top_k));
   if (!(sampling.top_p > 0 && sampling.top_p <= 1)) {
@@ -111,9 +112,10 @@ std::unique_ptr<Generator> open_artifact(const std::string& path, const std::str
   g->model = runtime::Model::open(path, {.threads = threads});
   g->config = config_from_record(g->model->manifest().config);
   if (!g->model->can_decode()) {
-    throw Error(fmt::format("{}: the artifact has no decode step (compile it again with this Reforge; a model that "
-                            "is not causal does not generate)",
-                            path));
+    throw Error(
+        fmt::format("{}: the artifact has no decode step (compile it again with this Reforge; a model that "
+                    "is not causal does not generate)",
+                    path));
   }
   if (checkpoint_dir.empty()) {
     g->model->initialise(1);
@@ -122,12 +124,13 @@ std::unique_ptr<Generator> open_artifact(const std::string& path, const std::str
   } else {
     std::optional<std::string> latest = runtime::latest_checkpoint(checkpoint_dir);
     if (!latest) {
-      throw Error(fmt::format("{} holds no checkpoint (train with --run_dir={} first)", checkpoint_dir, checkpoint_dir));
+      throw Error(
+          fmt::format("{} holds no checkpoint (train with --run_dir={} first)", checkpoint_dir, checkpoint_dir));
     }
     runtime::Checkpoint checkpoint = runtime::read_checkpoint(*latest);
     training::make_artifact_session(*g->model, 1)->restore(checkpoint.values);
-    g->description = fmt::format("{} ({}) at step {} of {}", g->model->manifest().model, path, checkpoint.step,
-                                 checkpoint_dir);
+    g->description =
+        fmt::format("{} ({}) at step {} of {}", g->model->manifest().model, path, checkpoint.step, checkpoint_dir);
   }
   runtime::Model* model = g->model.get();
   g->decoder = std::make_unique<runtime::StepDecoder>(
@@ -178,8 +181,8 @@ int run_generate(const std::vector<std::string>& args) {
     throw Error(fmt::format("{}: a model of {} symbols does not generate bytes", source, config.vocab_size));
   }
   if (sampling.top_k > config.vocab_size) {
-    throw UsageError(fmt::format("--top_k must be at most {} (the vocabulary), got {}", config.vocab_size,
-                                 sampling.top_k));
+    throw UsageError(
+        fmt::format("--top_k must be at most {} (the vocabulary), got {}", config.vocab_size, sampling.top_k));
   }
   if (static_cast<int64_t>(prompt.size()) > config.seq_len) {
     throw UsageError(fmt::format("--prompt is {} bytes, longer than the model's window of {} (--seq_len)",
@@ -194,11 +197,11 @@ int run_generate(const std::vector<std::string>& args) {
   if (profile) g->runner().set_profiling(true);
   int64_t runs = 0;  // of the profiled program
   auto started = std::chrono::steady_clock::now();
-  std::string text = runtime::generate_text(*g->decoder, prompt, length, sampling, static_cast<uint64_t>(seed),
-                                             [](char c) {
-                                               fmt::print("{}", runtime::printable(std::string(1, c), true));
-                                               std::fflush(stdout);
-                                             });
+  std::string text =
+      runtime::generate_text(*g->decoder, prompt, length, sampling, static_cast<uint64_t>(seed), [](char c) {
+        fmt::print("{}", runtime::printable(std::string(1, c), true));
+        std::fflush(stdout);
+      });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   fmt::print("\n");
   std::string work;  // what ran, for the last line
