@@ -118,5 +118,39 @@ TEST(CudaModel, ParametersStayOnTheGpuBetweenSteps) {
   EXPECT_THROW(gpu->train_step().executor(), Error);
 }
 
+// Generation on the GPU: the CUDA artifact's prefill and one-token steps
+// (cache rows written on the device) give the CPU artifact's logits.
+TEST(CudaModel, DecodesAsTheCpuArtifactDoes) {
+  const ReformerConfig config = testing::tiny_reformer_config();
+  std::unique_ptr<runtime::Model> cpu = open(compile_reformer_artifact(config, "tiny"), "tiny.rfa");
+  std::unique_ptr<runtime::Model> gpu = cuda_model(config);
+  ASSERT_TRUE(gpu->can_decode());
+  cpu->initialise(3);
+  gpu->initialise(3);
+  double worst = 0;
+  auto compare = [&](std::span<const float> got, std::span<const float> want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i]) / (1 + std::fabs(want[i]))));
+    }
+  };
+  const std::vector<int64_t> context = {1, 2, 3};
+  std::span<const float> prefilled = cpu->decode_prefill(context);
+  std::vector<float> want(prefilled.begin(), prefilled.end());
+  compare(gpu->decode_prefill(context), want);
+  for (int64_t t = 3; t < config.seq_len; ++t) {
+    std::span<const float> logits = cpu->decode(t % config.vocab_size, t);
+    want.assign(logits.begin(), logits.end());
+    compare(gpu->decode(t % config.vocab_size, t), want);
+  }
+  EXPECT_LT(worst, 1e-4);
+  gpu->decode_reset();
+  cpu->decode_reset();
+  std::span<const float> first = cpu->decode(4, 0);
+  want.assign(first.begin(), first.end());
+  compare(gpu->decode(4, 0), want);  // the reset emptied the GPU's caches
+  EXPECT_LT(worst, 1e-4);
+}
+
 }  // namespace
 }  // namespace reforge

@@ -1,8 +1,10 @@
-// `reforge generate RUN_DIR --prompt "..." --length N`: samples bytes from
-// a trained run's newest checkpoint, one byte at a time, streaming each to
-// the terminal as it comes. By default a one-token step with per-layer
-// caches (models/decode_step.h) makes each byte cost the same at any
-// position; --no_cache runs the whole window's forward pass per byte.
+// `reforge generate RUN_DIR|MODEL.rfa --prompt "..." --length N`: samples
+// bytes from a trained run's newest checkpoint (compiled here) or from an
+// artifact's decode step (run by the runtime), one byte at a time,
+// streaming each to the terminal as it comes. By default a one-token step
+// with per-layer caches (models/decode_step.h) makes each byte cost the
+// same at any position, and a prefill reads the prompt in one pass;
+// --no_cache runs the whole window's forward pass per byte.
 #include <fmt/format.h>
 
 #include <chrono>
@@ -48,11 +50,13 @@ constexpr const char* kUsage =
     "  --no_cache     run the whole window's forward pass for every byte (the slow path, for comparison)\n"
     "  --profile      time per kernel of the one-token step (or of the forward pass), summed over the bytes\n"
     "\n"
+    "The prompt is read in one pass (a prefill that fills the caches), then each byte is one step.\n"
     "The window: the model reads at most seq_len bytes. When the context fills it, generation keeps the\n"
-    "context's last half and reads it again from empty caches (a re-prefill), with or without the cache,\n"
-    "so both paths see the same context. The cached step decodes exactly what the forward pass computes\n"
-    "for local and full attention and for a last LSH layer; after an LSH layer the cache keeps each\n"
-    "position's states from when it was the newest (docs/ARCHITECTURE.md, \"Generation with a cache\").\n";
+    "context's last half and starts again from it and the new byte (a re-prefill), with or without the\n"
+    "cache, so both paths see the same context. The cached step decodes exactly what the forward pass\n"
+    "computes for local and full attention and for a last LSH layer; after an LSH layer the cache keeps\n"
+    "each position's states from when it was the newest (docs/ARCHITECTURE.md, \"Generation with a\n"
+    "cache\").\n";
 
 // The sampling flags, checked; top-k against the model's vocabulary.
 runtime::SamplingOptions sampling_flags(const Flags& flags) {
@@ -73,7 +77,7 @@ runtime::SamplingOptions sampling_flags(const Flags& flags) {
 
 // A model to generate from, however it was opened, and how to profile it.
 struct Generator {
-  std::string description;  // "byte-lm at step 200, ..." for the first line
+  std::string description;  // "byte-lm at step 200" for the first line
   ReformerConfig config;
   std::unique_ptr<runtime::Decoder> decoder;
   std::function<runtime::ProgramRunner&()> runner;  // the program each byte runs
