@@ -137,7 +137,7 @@ std::string plan_to_text(const MemoryPlan& plan, const std::vector<TechniqueSavi
   return out;
 }
 
-std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>& budget) {
+std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>& budget, int64_t step_flops) {
   std::string out = "{\n";
   out += "  \"schema\": \"reforge.memory_plan/1\",\n";
   out += fmt::format("  \"graph\": \"{}\",\n", json_escape(plan.graph_name));
@@ -155,6 +155,7 @@ std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>
   } else {
     out += "  \"memory_budget\": null,\n";
   }
+  if (step_flops > 0) out += fmt::format("  \"step_flops\": {},\n", step_flops);
   out += "  \"persistent\": [\n";
   for (size_t i = 0; i < plan.persistent.size(); ++i) {
     const PersistentValue& v = plan.persistent[i];

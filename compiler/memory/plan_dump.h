@@ -30,7 +30,9 @@ struct BudgetNote {
   bool by_default = false;  // the default budget, not --memory_budget=SIZE
   int64_t stored_blocks = 0, blocks = 0, ff_chunks = 1;
 };
-std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>& budget = std::nullopt);
+// `step_flops` (when above 0): the work of the step as planned, "step_flops".
+std::string plan_to_json(const MemoryPlan& plan, const std::optional<BudgetNote>& budget = std::nullopt,
+                         int64_t step_flops = 0);
 // One HTML file, no network: an SVG per plan (x = step, y = arena offset,
 // one rectangle per buffer, coloured by kind, details on hover, the peak
 // marked). Several plans are drawn side by side with their titles.

@@ -80,6 +80,15 @@ TEST(Cli, BudgetSweepAndThePlansChoice) {
                             "\"stored_blocks\": 1, \"blocks\": 1, \"ff_chunks\": 1}"),
             std::string::npos)
       << read(path);
+  // The plan states the step's work; the sweep's largest budget made the
+  // same choice (every block stored, one chunk) and counts the same.
+  std::smatch plan_flops, sweep_flops;
+  const std::string plan = read(path), sweep = read(temp_path("sweep.json"));
+  ASSERT_TRUE(std::regex_search(plan, plan_flops, std::regex(R"("step_flops": ([0-9]+))"))) << plan;
+  std::string last_row = sweep.substr(sweep.rfind("\"budget_bytes\""));
+  ASSERT_TRUE(std::regex_search(last_row, sweep_flops, std::regex(R"("flops": ([0-9]+))"))) << sweep;
+  EXPECT_EQ(plan_flops[1], sweep_flops[1]);
+  EXPECT_GT(std::stoll(plan_flops[1]), 0);
 }
 
 // The graph the back end runs, with the GEMM epilogues the passes made.

@@ -11,6 +11,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "compiler/pipeline/compile.h"
 #include "compiler/target/cuda_target.h"
+#include "compiler/pipeline/lowering.h"
 #include "models/memory_budget.h"
 #include "tools/cli/budget_sweep_report.h"
 #include "models/reformer.h"
@@ -25,16 +26,18 @@ struct PlannedStep {
   CompiledStep compiled;
   std::unique_ptr<Graph> backend_graph;  // what the plan is of (--print_backend_graph)
   MemoryPlan plan;
+  int64_t flops = 0;  // the step's work as its launches do it (recompute counted)
 };
 
 PlannedStep plan_step(const ReformerConfig& config, const std::string& name, const CompileOptions& compile,
                       const PlanOptions& plan_options, bool elementwise_fusion, const Target& target,
                       const PassManagerOptions& backend_print = {}) {
   PlannedStep out{compile_reformer_step(config, compile, name), nullptr, {}};
-  BackendPlan backend = plan_backend(*out.compiled.graph, out.compiled.provenance(), plan_options, elementwise_fusion,
-                                     target, backend_print);
-  out.backend_graph = std::move(backend.graph);
-  out.plan = std::move(backend.plan);
+  LoweredPlan lowered = lower_planned(plan_backend(*out.compiled.graph, out.compiled.provenance(), plan_options,
+                                                   elementwise_fusion, target, backend_print));
+  out.backend_graph = std::move(lowered.graph);
+  out.plan = std::move(lowered.plan);
+  for (const runtime::Launch& launch : lowered.lowered.program.launches) out.flops += launch.flops;
   return out;
 }
 
@@ -182,18 +185,19 @@ int run_plan(const std::vector<std::string>& args) {
                         .blocks = chosen->blocks,
                         .ff_chunks = chosen->ff_chunks};
     }
-    text = plan_to_json(main.plan, note);
+    text = plan_to_json(main.plan, note, main.flops);
   } else if (format == "html") {
     const std::string title =
-        chosen ? fmt::format("{} (as compiled; memory budget {}: {})", s.entry->name,
-                             format_bytes(chosen->budget_bytes), chosen->describe())
-               : fmt::format("{} (as compiled)", s.entry->name);
+        chosen ? fmt::format("{} (as compiled; memory budget {}: {}; {:.2f} GFLOP a step)", s.entry->name,
+                             format_bytes(chosen->budget_bytes), chosen->describe(), main.flops / 1e9)
+               : fmt::format("{} (as compiled; {:.2f} GFLOP a step)", s.entry->name, main.flops / 1e9);
     std::vector<std::pair<std::string, const MemoryPlan*>> plans{{title, &main.plan}};
     if (without_recompute) plans.push_back({"reversible recompute off", &without_recompute->plan});
     text = plans_to_html(plans);
   } else {
     text = device == "cuda" ? "the plan of the GPU's memory (the CUDA target's back-end graph)\n" : "";
     text += plan_to_text(main.plan, savings);
+    text += fmt::format("work: {:.2f} GFLOP a step as planned (recomputed blocks counted)\n", main.flops / 1e9);
     text += fmt::format("compiled and planned in {:.2f}s ({} nodes)\n", seconds, main.compiled.graph->size());
   }
   emit(s.flags, text, "memory plan");
