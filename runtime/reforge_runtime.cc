@@ -64,7 +64,7 @@ void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
       throw Error(fmt::format("input '{}' of '{}' is {} ({} bytes), given {} bytes", name, name_,
                               type_to_string(s.type), s.type.bytes(), bytes));
     }
-    runner_->write_slot(runner_->find_slot(name), data);
+    runner_ref().write_slot(runner_ref().find_slot(name), data);
     return;
   }
   std::string known;
@@ -72,34 +72,41 @@ void Entry::set_input(const std::string& name, const void* data, size_t bytes) {
   throw Error(fmt::format("'{}' has no input '{}' (its inputs: {})", name_, name, known));
 }
 
-const Program& Entry::program() const { return runner_->program(); }
+ProgramRunner& Entry::runner_ref() const {
+  if (!runner_) runner_ = make_runner_();
+  return *runner_;
+}
+
+const Program& Entry::program() const { return runner_ref().program(); }
 
 void Entry::run() {
   model_->prepare_run(*this);
   copied_outputs_.clear();
-  runner_->run();
+  runner_ref().run();
 }
 
 std::span<const std::byte> Entry::output(const std::string& name) const {
-  const ProgramOutput& o = runner_->output_info(name);
-  if (const std::byte* in_place = runner_->output_in_place(name)) return {in_place, static_cast<size_t>(o.where.bytes)};
+  const ProgramOutput& o = runner_ref().output_info(name);
+  if (const std::byte* in_place = runner_ref().output_in_place(name)) {
+    return {in_place, static_cast<size_t>(o.where.bytes)};
+  }
   auto it = copied_outputs_.find(name);
   if (it == copied_outputs_.end()) {
     std::vector<std::byte> bytes(o.type.bytes());
-    runner_->read_output(name, bytes.data());
+    runner_ref().read_output(name, bytes.data());
     it = copied_outputs_.emplace(name, std::move(bytes)).first;
   }
   return it->second;
 }
 
-bool Entry::on_gpu() const { return dynamic_cast<const CudaExecutor*>(runner_.get()) != nullptr; }
+bool Entry::on_gpu() const { return model_->artifact_.for_cuda(); }
 
-void Entry::set_profiling(bool on) { runner_->set_profiling(on); }
+void Entry::set_profiling(bool on) { runner_ref().set_profiling(on); }
 
-const std::vector<double>& Entry::seconds() const { return runner_->seconds(); }
+const std::vector<double>& Entry::seconds() const { return runner_ref().seconds(); }
 
 Executor& Entry::executor() {
-  auto* cpu = dynamic_cast<Executor*>(runner_.get());
+  auto* cpu = dynamic_cast<Executor*>(&runner_ref());
   if (!cpu) throw Error(fmt::format("'{}' runs on a GPU: it has no CPU executor", name_));
   return *cpu;
 }
@@ -145,6 +152,7 @@ std::unique_ptr<Model> Model::from_parts(Artifact artifact, std::unique_ptr<Code
 Model::~Model() = default;
 
 void Model::build(const OpenOptions& options) {
+  options_ = options;
   pool_ = std::make_unique<ThreadPool>(options.threads);
   for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
   // Entry points never run at the same time and nothing in an arena
@@ -176,7 +184,10 @@ void Model::build(const OpenOptions& options) {
     auto entry = std::make_unique<Entry>();
     entry->model_ = this;
     entry->name_ = e->name;
-    entry->runner_ = runner_for(*e, options);
+    entry->make_runner_ = [this, e] { return runner_for(*e, options_); };
+    // The training step and the forward pass at once; generation's entry
+    // points (and their caches) when first used.
+    if (e->name.rfind("decode", 0) != 0) entry->runner_ = entry->make_runner_();
     for (const Slot& s : e->program.slots) {
       if (s.role == SlotRole::fed && !kept.count(s.name)) entry->inputs_.push_back(s);
     }
@@ -185,7 +196,7 @@ void Model::build(const OpenOptions& options) {
   decode_ = entry("decode");
   decode_setup_ = entry("decode_setup");
   decode_prefill_ = entry("decode_prefill");
-  ProgramRunner& train = *entries_[0]->runner_;
+  ProgramRunner& train = entries_[0]->runner_ref();
   for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
     carried_.emplace_back(c.next, train.find_slot(c.slot));
   }
@@ -211,7 +222,7 @@ std::unique_ptr<ProgramRunner> Model::runner_for(const EntryPoint& e, const Open
 
 void Model::copy_persistent_to_host() {
   if (!newer_on_device_) return;
-  ProgramRunner& device = *newer_on_device_->runner_;
+  ProgramRunner& device = newer_on_device_->runner_ref();
   for (size_t i = 0; i < artifact_.persistent.size(); ++i) {
     const int slot = device.find_slot(artifact_.persistent[i].name);
     if (slot >= 0) device.read_slot(slot, persistent_[i].data());
@@ -223,7 +234,7 @@ void Model::copy_persistent_to_host() {
 }
 
 void Model::prepare_run(Entry& entry) {
-  ProgramRunner& runner = *entry.runner_;
+  ProgramRunner& runner = entry.runner_ref();
   if (runner.slots_are_host_memory()) return;  // its parameter slots are the mirror itself
   if (newer_on_device_ && newer_on_device_ != &entry) copy_persistent_to_host();
   if (newer_on_device_ == &entry || entry.persistent_version_ == host_version_) return;
@@ -296,7 +307,7 @@ int64_t Model::decode_window() const {
 
 void Model::decode_reset() {
   if (!decode_) throw Error("the model has no decode step (compile a causal model to generate)");
-  ProgramRunner& step = *decode_->runner_;
+  ProgramRunner& step = decode_->runner_ref();
   const EntryPoint& e = *artifact_.entry("decode");
   for (const auto* list : {&e.carried, &e.carried_rows}) {
     for (const CarriedSlot& c : *list) {
@@ -328,7 +339,7 @@ std::span<const float> Model::decode(int64_t token, int64_t position) {
   decode_->set_input("token", token_row, sizeof(token_row));
   decode_->set_input("position", &position, sizeof(position));
   decode_->run();
-  ProgramRunner& step = *decode_->runner_;
+  ProgramRunner& step = decode_->runner_ref();
   const EntryPoint& e = *artifact_.entry("decode");
   for (const CarriedSlot& c : e.carried) step.copy_output_to_slot(c.next, step.find_slot(c.slot));
   for (const CarriedSlot& c : e.carried_rows) step.copy_output_to_slot_row(c.next, step.find_slot(c.slot), position);
@@ -357,7 +368,7 @@ std::span<const float> Model::decode_prefill(std::span<const int64_t> context) {
     }
   }
   prefill.run();
-  ProgramRunner& step = *decode_->runner_;
+  ProgramRunner& step = decode_->runner_ref();
   for (const ProgramOutput& o : prefill.outputs()) {
     const int slot = o.name == "logits" ? -1 : step.find_slot(o.name);
     if (slot >= 0) step.write_slot(slot, prefill.output(o.name).data());
@@ -388,8 +399,8 @@ std::string Model::generate(const std::string& prompt, int64_t length, const Sam
 void Model::step() {
   Entry& train = *entries_[0];
   train.run();
-  for (const auto& [output, slot] : carried_) train.runner_->copy_output_to_slot(output, slot);
-  if (!train.runner_->slots_are_host_memory()) newer_on_device_ = &train;
+  for (const auto& [output, slot] : carried_) train.runner_ref().copy_output_to_slot(output, slot);
+  if (!train.runner_ref().slots_are_host_memory()) newer_on_device_ = &train;
 }
 
 }  // namespace reforge::runtime

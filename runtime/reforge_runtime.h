@@ -76,22 +76,27 @@ class Entry {
 
   bool on_gpu() const;
   // Where it runs, in words: the CPU's GEMM, or the GPU.
-  std::string machine() const { return runner_->machine(); }
+  std::string machine() const { return runner_ref().machine(); }
   // With profiling on, run() adds each launch's time to seconds() (CUDA
   // events on a GPU).
   void set_profiling(bool on);
   const std::vector<double>& seconds() const;
   // What runs its program: the CPU's executor or the GPU's.
-  ProgramRunner& runner() { return *runner_; }
+  ProgramRunner& runner() { return runner_ref(); }
   // The CPU's executor; an Error for an entry that runs on a GPU.
   Executor& executor();
   const Executor& executor() const;
 
  private:
   friend class Model;
+  // Its runner, made when first needed: generation's entry points keep
+  // caches as large as the window, which a training run never touches.
+  ProgramRunner& runner_ref() const;
+
   Model* model_ = nullptr;
   std::string name_;
-  std::unique_ptr<ProgramRunner> runner_;
+  std::function<std::unique_ptr<ProgramRunner>()> make_runner_;
+  mutable std::unique_ptr<ProgramRunner> runner_;
   std::vector<Slot> inputs_;
   // Off the host (a GPU): outputs copied to the host since the last run,
   // and the version of the model's host values its parameter slots hold.
@@ -184,6 +189,7 @@ class Model {
   friend class Entry;
 
   Artifact artifact_;
+  OpenOptions options_;
   std::unique_ptr<Code> code_;
   std::unique_ptr<ThreadPool> pool_;
   AlignedBuffer arena_;                          // shared by every entry point
