@@ -510,6 +510,8 @@ void check_artifact(const Artifact& a, const std::string& origin) {
   if (a.for_cuda()) check_cuda_kernels(a, origin);
 }
 
+bool is_generation_entry(const EntryPoint& e) { return e.name.rfind("decode", 0) == 0; }
+
 int64_t bytes_to_run(const Artifact& a) {
   int64_t total = 0;
   auto add = [&](int64_t bytes) { total = bytes > INT64_MAX - total ? INT64_MAX : total + bytes; };
@@ -521,12 +523,17 @@ int64_t bytes_to_run(const Artifact& a) {
     return total;
   }
   for (const PersistentInit& p : a.persistent) add(p.type.bytes());
-  int64_t arena = 0;  // one arena serves every entry point
+  // One arena serves the training step and the forward pass; generation's
+  // entry points share it where they fit and take their own where not.
+  int64_t arena = 0;
   for (const EntryPoint& e : a.entries) {
-    arena = std::max(arena, e.program.arena_bytes);
+    if (!is_generation_entry(e)) arena = std::max(arena, e.program.arena_bytes);
     for (const Slot& s : e.program.slots) add(s.type.bytes());
   }
   add(arena);
+  for (const EntryPoint& e : a.entries) {
+    if (is_generation_entry(e) && e.program.arena_bytes > arena) add(e.program.arena_bytes);
+  }
   return total;
 }
 

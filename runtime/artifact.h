@@ -92,10 +92,16 @@ struct Artifact {
   const EntryPoint* entry(std::string_view name) const;
 };
 
+// Generation's entry points ("decode", "decode_setup", "decode_prefill"):
+// the runtime makes their executors when first used, and they share the
+// training step's arena only where they fit in it.
+bool is_generation_entry(const EntryPoint& e);
+
 // The bytes running it allocates on its machine (saturating at
-// INT64_MAX): on the CPU the persistent values, every entry point's slots
-// and the one arena they share; on a GPU every entry point's slots and
-// its own arena (the persistent values' host mirror is host memory).
+// INT64_MAX): on the CPU the persistent values, every entry point's slots,
+// the one arena they share and the own arena of a generation entry point
+// too large for it; on a GPU every entry point's slots and its own arena
+// (the persistent values' host mirror is host memory).
 int64_t bytes_to_run(const Artifact& artifact);
 
 std::string encode_artifact(const Artifact& artifact);

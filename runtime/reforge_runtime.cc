@@ -157,10 +157,15 @@ void Model::build(const OpenOptions& options) {
   for (const PersistentInit& p : artifact_.persistent) persistent_.emplace_back(p.type.bytes());
   // Entry points never run at the same time and nothing in an arena
   // outlives its run: one arena, as large as the largest, serves them all
-  // on the CPU. (On a GPU each has its own, and its own parameter slots,
-  // kept in step through the host mirror.)
+  // on the CPU. Generation's entry points use it where they fit and take
+  // their own where not (a prefill's can be larger than a training
+  // step's), so a training run holds no more than its plan. (On a GPU
+  // each has its own, and its own parameter slots, kept in step through
+  // the host mirror.)
   int64_t arena_bytes = 0;
-  for (const EntryPoint& e : artifact_.entries) arena_bytes = std::max(arena_bytes, e.program.arena_bytes);
+  for (const EntryPoint& e : artifact_.entries) {
+    if (!is_generation_entry(e)) arena_bytes = std::max(arena_bytes, e.program.arena_bytes);
+  }
   if (!artifact_.for_cuda()) arena_ = AlignedBuffer(arena_bytes);
   std::set<std::string> persistent;
   for (const PersistentInit& p : artifact_.persistent) persistent.insert(p.name);
@@ -187,7 +192,7 @@ void Model::build(const OpenOptions& options) {
     entry->make_runner_ = [this, e] { return runner_for(*e, options_); };
     // The training step and the forward pass at once; generation's entry
     // points (and their caches) when first used.
-    if (e->name.rfind("decode", 0) != 0) entry->runner_ = entry->make_runner_();
+    if (!is_generation_entry(*e)) entry->runner_ = entry->make_runner_();
     for (const Slot& s : e->program.slots) {
       if (s.role == SlotRole::fed && !kept.count(s.name)) entry->inputs_.push_back(s);
     }
@@ -213,7 +218,9 @@ std::unique_ptr<ProgramRunner> Model::runner_for(const EntryPoint& e, const Open
                                      auto it = persistent_memory.find(s.name);
                                      return it == persistent_memory.end() ? nullptr : it->second;
                                    },
-                                   .arena_memory = [this](int64_t) { return arena_.data(); },
+                                   .arena_memory = [this](int64_t bytes) -> std::byte* {
+                                     return bytes <= arena_.size() ? arena_.data() : nullptr;  // else its own
+                                   },
                                    .communicator = options.communicator};
   Code* code = code_.get();
   auto resolve = [code](const std::string& symbol) { return code->find(symbol); };
