@@ -10,9 +10,10 @@
 //   - with --artifacts=DIR (scripts/gpu_check.sh builds them): P1's CPU
 //     artifact (p1_cpu.rfa, L = 1K) and CUDA artifact (p1_cuda_1024.rfa)
 //     trained side by side through runtime::Model for three Adam steps:
-//     each loss to 1e-4, every parameter and moment to 1e-3; then each
-//     p1_cuda_<L>.rfa's median step time and the GPU memory its model
-//     took against its plan.
+//     each loss to 1e-4, every parameter and moment to 1e-3; their decode
+//     steps (a prefill and 32 one-token steps) to 1e-3 and the GPU's
+//     cached bytes/s; then each p1_cuda_<L>.rfa's median step time and
+//     the GPU memory its model took against its plan.
 // Ends with "N passed, M failed" and exits 1 on any failure.
 //
 //   gpu_check [--host_code] [--every=N] [--artifacts=DIR]
@@ -49,6 +50,37 @@ struct Tally {
   }
 };
 
+// Generation on the GPU: a prefill and one-token steps against the CPU's
+// logits (with the parameters both models hold now), then the GPU's
+// bytes/s for 200 cached bytes.
+void check_generation(runtime::Model& gpu, runtime::Model& cpu, Tally& tally) {
+  if (!gpu.can_decode() || !cpu.can_decode()) {
+    tally.record(false, "P1 decode step", "an artifact has no decode entry points (compile them again)");
+    return;
+  }
+  double worst = 0;
+  auto compare = [&](std::span<const float> got, std::span<const float> want) {
+    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+      worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i]) / (1 + std::fabs(want[i]))));
+    }
+  };
+  const std::vector<int64_t> context = {'T', 'h', 'e', ' '};
+  std::span<const float> prefilled = cpu.decode_prefill(context);
+  std::vector<float> want(prefilled.begin(), prefilled.end());
+  compare(gpu.decode_prefill(context), want);
+  for (int64_t t = 4; t < 36; ++t) {
+    std::span<const float> logits = cpu.decode('a' + t % 26, t);
+    want.assign(logits.begin(), logits.end());
+    compare(gpu.decode('a' + t % 26, t), want);
+  }
+  tally.record(worst < 1e-3, "P1 decode: prefill and 32 steps, GPU against CPU", fmt::format("off by {:.3g}", worst));
+  const auto started = std::chrono::steady_clock::now();
+  const std::string text = gpu.generate("The ", 200, {.top_k = 1}, 1);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  fmt::print("  decode: logits within {:.3g} of the CPU's; 200 cached bytes in {:.3f} s ({:.0f} bytes/s)\n", worst,
+             seconds, 200 / seconds);
+}
+
 // P1 through runtime::Model: the GPU against the CPU, then step times and
 // memory at each length there is an artifact for.
 void check_artifacts(const std::filesystem::path& dir, Tally& tally) {
@@ -62,6 +94,7 @@ void check_artifacts(const std::filesystem::path& dir, Tally& tally) {
     tally.record(d.loss < 1e-4, "P1 losses, GPU against CPU", fmt::format("off by {:.3g}", d.loss));
     tally.record(d.persistent < 1e-3, "P1 parameters after 3 Adam steps", fmt::format("off by {:.3g}", d.persistent));
     fmt::print("  losses within {:.3g}, parameters within {:.3g}\n", d.loss, d.persistent);
+    check_generation(*gpu, *cpu, tally);
   } catch (const std::exception& e) {
     tally.record(false, "P1 side by side", e.what());
   }
@@ -93,7 +126,8 @@ void check_artifacts(const std::filesystem::path& dir, Tally& tally) {
         testing::feed_synthetic(gpu->train_step(), step, kVocab);
         const auto started = std::chrono::steady_clock::now();
         gpu->step();
-        if (step > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        if (step > 0)
+          seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       }
       std::sort(seconds.begin(), seconds.end());
       const double median = seconds[seconds.size() / 2];
@@ -112,8 +146,8 @@ int run(bool host_code, int every, const std::string& artifacts) {
   fmt::print("GPU 0: {} (sm_{}), {:.1f} GiB free; kernels {}\n", gpu.name, gpu.sm, gpu.free_bytes / 1073741824.0,
              host_code ? "built for the host (stand-in driver)" : fmt::format("from NVRTC for sm_{}", gpu.sm));
   fmt::print("matrix products on {}\n", runtime::Cublas::get()
-                                             ? std::string("cuBLAS")
-                                             : "the GPU library's kernel: " + runtime::Cublas::unavailable_reason());
+                                            ? std::string("cuBLAS")
+                                            : "the GPU library's kernel: " + runtime::Cublas::unavailable_reason());
   auto code_for = [&](const testing::GpuProgram& g) {
     return host_code ? testing::host_cuda_code(g.kernels) : testing::nvrtc_cuda_code(g.kernels, gpu.sm);
   };
