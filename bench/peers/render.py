@@ -13,23 +13,25 @@ for r in rows:
 reforge = by.get("Reforge", {})
 lengths = sorted({r["length"] for r in rows})
 
-print("| L | system | median s/step | min–max | tokens/s | peak RSS | Reforge (LSH) is faster by |")
-print("|---|---|---|---|---|---|---|")
+print("| L | system | median s/step | min–max | tokens/s | peak RSS | CPU use | Reforge (LSH) is faster by |")
+print("|---|---|---|---|---|---|---|---|")
 for length in lengths:
     for system in sorted(by, key=lambda s: s != "Reforge"):
         r = by[system].get(length)
         if r is None:
             continue
         if "skipped" in r:
-            print(f"| {length:,} | {system} | skipped: {r['skipped']} | | | | |")
+            print(f"| {length:,} | {system} | skipped: {r['skipped']} | | | | | |")
             continue
         ratio = ""
         if system != "Reforge" and length in reforge:
             ratio = f"{r['median_s'] / reforge[length]['median_s']:.1f}×"
             memory = r["peak_bytes"] / reforge[length]["peak_bytes"]
             ratio += f", memory {1 / memory:.2f}× theirs" if system != "Reforge (full attention)" else ""
+        # Cores busy on average over the whole process (user + system over wall time).
+        cpu = f"{r['cpu_use']:.2f}" if r.get("cpu_use") is not None else "not recorded"
         print(f"| {length:,} | {system} | {r['median_s']:.3f} | {r['min_s']:.3f}–{r['max_s']:.3f} | "
-              f"{length / r['median_s']:,.0f} | {r['peak_bytes'] / 2**30:.2f} GiB | {ratio} |")
+              f"{length / r['median_s']:,.0f} | {r['peak_bytes'] / 2**30:.2f} GiB | {cpu} | {ratio} |")
 
 # The smallest speed-up over each peer, and where LSH overtakes full attention.
 print()

@@ -23,6 +23,25 @@ p1=(--vocab_size=256 --d_model=256 --d_ff=1024 --n_layers=6 --n_heads=4 --d_head
 results=bench/peers/results.jsonl
 : > "$results"
 
+# Runs a command under /usr/bin/time and prints the last JSON line it
+# wrote with "cpu_use" added: user + system time over wall time for the
+# whole process (2.0: both cores busy throughout; 1.0: one core), so a
+# system that runs on one core is visible beside its time. Fails when the
+# command fails.
+with_cpu_use() {  # command...
+  local timing out
+  timing=$(mktemp)
+  out=$(/usr/bin/time -f "%e %U %S" -o "$timing" "$@" 2> /dev/null | grep '^{' | tail -1) || { rm -f "$timing"; return 1; }
+  python3 - "$out" "$timing" << 'PY'
+import json, sys
+row = json.loads(sys.argv[1])
+wall, user, system = (float(x) for x in open(sys.argv[2]).read().split()[-3:])
+row["cpu_use"] = round((user + system) / wall, 2) if wall > 0 else None
+print(json.dumps(row))
+PY
+  rm -f "$timing"
+}
+
 # A peer that does not finish (a step over 5 minutes, or out of memory)
 # is recorded as skipped.
 skipped() {
@@ -37,16 +56,18 @@ run_reforge() {  # attention length steps
   local out
   out=$(mktemp)
   "$reforge" compile byte-lm "${p1[@]}" --attention="$1" --seq_len="$2" -o "$out.rfa" > /dev/null
-  /usr/bin/time -f "%M" -o "$out.rss" "$reforge" run "$out.rfa" --steps="$3" --log_format=jsonl --eval_batches=1 \
-    > "$out"
+  /usr/bin/time -f "%M %e %U %S" -o "$out.rss" "$reforge" run "$out.rfa" --steps="$3" --log_format=jsonl \
+    --eval_batches=1 > "$out"
   python3 - "$out" "$out.rss" "$1" "$2" >> "$results" << 'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and '"loss"' in l]
 times = [b["elapsed_seconds"] - a["elapsed_seconds"] for a, b in zip(rows, rows[1:])]
-peak = int(open(sys.argv[2]).read().split()[-1]) * 1024
+rss, wall, user, kernel = open(sys.argv[2]).read().split()[-4:]
+peak = int(rss) * 1024
 system = "Reforge" if sys.argv[3] == "lsh" else "Reforge (full attention)"
 print(json.dumps({"system": system, "attention": sys.argv[3], "length": int(sys.argv[4]),
-                  "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_bytes": peak}))
+                  "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_bytes": peak,
+                  "cpu_use": round((float(user) + float(kernel)) / float(wall), 2)}))
 PY
   rm -f "$out" "$out.rss" "$out.rfa"
   tail -1 "$results"
@@ -62,15 +83,15 @@ for length in "${lengths[@]}"; do
   ((length > 4096)) || reforge_steps=20
   ((length != 8192 && length != 16384)) || reforge_steps=6
   run_reforge lsh "$length" $((reforge_steps + 1))
-  timeout 1800 "$torch_python" bench/peers/reformer_pytorch_p1.py --length="$length" --steps=$steps >> "$results" ||
-    skipped "reformer-pytorch 1.4.4" lsh "$length" "did not finish in 30 minutes or ran out of memory"
+  with_cpu_use timeout 1800 "$torch_python" bench/peers/reformer_pytorch_p1.py --length="$length" --steps=$steps \
+    >> "$results" || skipped "reformer-pytorch 1.4.4" lsh "$length" "did not finish in 30 minutes or ran out of memory"
   tail -1 "$results"
   for trainer in memory_efficient default; do
     name="trax 1.4.1 (reversible trainer)"
     [ "$trainer" = default ] && name="trax 1.4.1 (default trainer)"
     # (trax prints notes on stdout too: keep the JSON line.)
-    if line=$(timeout 1800 "$trax_python" bench/peers/trax_p1.py --length="$length" --steps=$steps \
-      --trainer=$trainer 2> /dev/null | grep '^{'); then
+    if line=$(with_cpu_use timeout 1800 "$trax_python" bench/peers/trax_p1.py --length="$length" --steps=$steps \
+      --trainer=$trainer); then
       echo "$line" >> "$results"
     else
       skipped "$name" lsh "$length" "did not finish in 30 minutes or ran out of memory"
