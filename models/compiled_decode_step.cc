@@ -9,7 +9,9 @@ namespace reforge {
 CompiledDecodeStep::CompiledDecodeStep(const ReformerConfig& config, const std::string& name, int threads)
     : step_(build_reformer_decode_step(config, name)), window_(config.seq_len), vocab_(config.vocab_size) {
   ValueProvenance caches;
-  for (const CacheUpdate& u : step_.caches) caches.update_outputs.insert(u.output);
+  for (const auto* list : {&step_.carried, &step_.carried_rows}) {
+    for (const runtime::CarriedSlot& c : *list) caches.update_outputs.insert(c.next);
+  }
   graph_ = compile_forward(*step_.graph, {});
   executable_ = CpuExecutable::build(*graph_, caches, {.threads = threads});
   prefill_graph_ = compile_forward(*step_.prefill, {});
@@ -20,7 +22,10 @@ CompiledDecodeStep::CompiledDecodeStep(const ReformerConfig& config, const std::
         CpuExecutable::build(*compile_forward(*step_.setup, {}), {}, {.threads = threads});
     setup->feed("rng", HostTensor::scalar(DType::i64, 0.0));
     setup->run();
-    for (const auto& [output, id] : step_.setup->outputs()) fixed_[output] = setup->read_output(output);
+    // Into the step's slots, where no clear or step touches it again.
+    for (const auto& [output, id] : step_.setup->outputs()) {
+      if (executable_->executor().find_slot(output) >= 0) executable_->feed(output, setup->read_output(output));
+    }
   }
   clear();
 }
@@ -31,16 +36,7 @@ std::vector<double> CompiledDecodeStep::run(int64_t symbol, int64_t position) {
   executable_->feed("token", token);
   executable_->feed("position", HostTensor::scalar(DType::i64, static_cast<double>(position)));
   executable_->run();
-  runtime::Executor& e = executable_->executor();
-  for (const CacheUpdate& u : step_.caches) {
-    int slot = e.find_slot(u.cache);
-    if (slot < 0) continue;  // a cache nothing reads
-    if (u.row) {
-      e.copy_output_to_slot_row(u.output, slot, position);
-    } else {
-      e.copy_output_to_slot(u.output, slot);
-    }
-  }
+  runtime::carry_decode_updates(executable_->executor(), step_.carried, step_.carried_rows, position);
   return executable_->read_output("logits").data;
 }
 
@@ -52,24 +48,24 @@ std::vector<double> CompiledDecodeStep::prefill(const std::vector<int64_t>& cont
   prefill_->feed("valid_length", HostTensor::scalar(DType::i64, static_cast<double>(n)));
   if (prefill_->executor().find_slot("rng") >= 0) prefill_->feed("rng", HostTensor::scalar(DType::i64, 0.0));
   prefill_->run();
-  clear();
-  runtime::Executor& e = executable_->executor();
+  // Every cache, byte for byte from the prefill's outputs (host memory).
+  runtime::Executor& step = executable_->executor();
+  const runtime::Executor& whole = prefill_->executor();
   for (const auto& [name, id] : prefill_graph_->outputs()) {
-    if (name != "logits" && e.find_slot(name) >= 0) executable_->feed(name, prefill_->read_output(name));
+    if (int slot = name == "logits" ? -1 : step.find_slot(name); slot >= 0) step.write_slot(slot, whole.output(name));
   }
-  HostTensor logits = prefill_->read_output("logits");
-  return {logits.data.begin() + (n - 1) * vocab_, logits.data.begin() + n * vocab_};
+  const auto* logits = reinterpret_cast<const float*>(whole.output("logits"));  // [1, L, vocab], f32
+  return {logits + (n - 1) * vocab_, logits + n * vocab_};
 }
 
 void CompiledDecodeStep::clear() {
   runtime::Executor& e = executable_->executor();
-  for (const CacheUpdate& u : step_.caches) {
-    if (int slot = e.find_slot(u.cache); slot >= 0) {
-      std::memset(e.slot_data(slot), 0, static_cast<size_t>(e.program().slots.at(slot).type.bytes()));
+  for (const auto* list : {&step_.carried, &step_.carried_rows}) {
+    for (const runtime::CarriedSlot& c : *list) {
+      if (int slot = e.find_slot(c.slot); slot >= 0) {
+        std::memset(e.slot_data(slot), 0, static_cast<size_t>(e.program().slots.at(slot).type.bytes()));
+      }
     }
-  }
-  for (const auto& [name, value] : fixed_) {
-    if (e.find_slot(name) >= 0) executable_->feed(name, value);
   }
 }
 

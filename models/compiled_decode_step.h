@@ -30,9 +30,9 @@ class CompiledDecodeStep {
 
   // The logits [vocab] after `symbol` at `position`, the caches updated.
   std::vector<double> run(int64_t symbol, int64_t position);
-  // Reads `context` in one pass (caches from the prefill); the logits after it.
+  // Reads `context` in one pass (every cache from the prefill); the logits after it.
   std::vector<double> prefill(const std::vector<int64_t>& context);
-  // Empties every cache and writes the fixed state again.
+  // Empties every cache (the fixed state stays).
   void clear();
   // For a runtime::StepDecoder (this object must outlive it).
   runtime::DecodeFunctions functions() {
@@ -46,7 +46,6 @@ class CompiledDecodeStep {
   std::unique_ptr<CpuExecutable> executable_;
   std::unique_ptr<Graph> prefill_graph_;
   std::unique_ptr<CpuExecutable> prefill_;
-  ValueMap fixed_;  // the setup graph's outputs
   int64_t window_, vocab_;
 };
 

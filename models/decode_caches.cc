@@ -6,6 +6,14 @@
 
 namespace reforge {
 
+Tensor positions_before_buckets(Tensor counts) {
+  Graph& g = *counts.graph;
+  const int64_t nb = counts.dim(-1);
+  TensorType square{g.default_float(), {nb, nb}};
+  Tensor below = cast(less(iota(g, square.shape, 0), iota(g, square.shape, 1)), square.dtype);
+  return cast(matmul(cast(counts, square.dtype), below), DType::i64);
+}
+
 void output_prefill_caches(Graph& g, const std::string& prefix, Tensor normed, const AttentionWeights& w,
                            AttentionKind kind, Tensor buckets, Tensor valid_length, const ReformerConfig& c) {
   const int64_t len = c.seq_len, h = c.n_heads;
@@ -29,9 +37,7 @@ void output_prefill_caches(Graph& g, const std::string& prefix, Tensor normed, c
   Tensor valid = less(position, broadcast_to(valid_length, b.shape()));
   TensorType per_bucket{DType::i64, {1, h, rounds, nb + 1}};
   Tensor counts = slice(scatter_add(constant(g, 0.0, per_bucket), b, full_like(b, 1.0), 3), 3, 0, nb);  // no padding
-  TensorType square{g.default_float(), {nb, nb}};
-  Tensor below = cast(less(iota(g, square.shape, 0), iota(g, square.shape, 1)), square.dtype);
-  Tensor before_bucket = cast(matmul(cast(counts, square.dtype), below), DType::i64);  // [1, H, R, nb]
+  Tensor before_bucket = positions_before_buckets(counts);                                              // [1, H, R, nb]
   Tensor real_bucket = minimum(b, constant(g, static_cast<double>(nb - 1), b.type()));
   Tensor rank = select(valid, sorted - gather(before_bucket, real_bucket, 3), full_like(sorted, 0.0));
   // Past the prefix, buckets and ranks are 0, as in caches decoded step

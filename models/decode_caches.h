@@ -24,6 +24,13 @@
 
 namespace reforge {
 
+// How many positions sort before each bucket of a round: bucket counts
+// [..., nb] (i64) summed over the buckets below each, [..., nb] i64. A
+// product with a strictly upper triangular matrix of ones, exact in
+// floating point for any count a window holds. The prefill and the decode
+// step both find sorted indices from it.
+Tensor positions_before_buckets(Tensor counts);
+
 // Outputs `prefix` + "cache.k", ... for one attention layer of a
 // one-sequence graph: `normed` [1, L, d] its normalised input, `buckets`
 // [1, H, R, Lp] its LSH buckets (LSH only; the padding bucket from

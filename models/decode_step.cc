@@ -7,6 +7,7 @@
 #include "compiler/dsl/dsl.h"
 #include "compiler/ir/verifier.h"
 #include "models/attention.h"
+#include "models/decode_caches.h"
 #include "models/reformer.h"
 #include "models/reformer_layers.h"
 #include "runtime/kernels/attention_constants.h"
@@ -14,14 +15,12 @@
 namespace reforge {
 namespace {
 
-constexpr int64_t kStreamsPerLayer = 8;  // as the whole-sequence model (reformer.cc)
-
 // The step being built: its graph, the position, and the caches so far.
 struct StepBuilder {
   Graph& g;
   const ReformerConfig& c;
-  Tensor position;  // i64 scalar
-  std::vector<CacheUpdate>& caches;
+  Tensor position;   // i64 scalar
+  DecodeStep& step;  // the cache updates go in its lists
   Graph& setup;      // fills the step's fixed state once
   Tensor setup_rng;  // its "rng" input
 
@@ -41,7 +40,7 @@ struct StepBuilder {
     Tensor cache = g.state("cache." + name, std::move(type), Init::zeros());
     std::string output = cache.node().name + ".row";
     g.output(output, row);
-    caches.push_back({cache.node().name, output, /*row=*/true});
+    step.carried_rows.push_back({output, cache.node().name});
     return cache;
   }
 
@@ -50,7 +49,7 @@ struct StepBuilder {
     Tensor cache = g.state("cache." + name, std::move(type), Init::zeros());
     std::string output = cache.node().name + ".next";
     g.output(output, next(cache));
-    caches.push_back({cache.node().name, output, /*row=*/false});
+    step.carried.push_back({output, cache.node().name});
     return cache;
   }
 
@@ -136,15 +135,10 @@ Tensor lsh_step(StepBuilder& s, Tensor q, Tensor v, int64_t stream) {
       reshape(s.row_cache("rank", {DType::i64, {1, h, rounds, len, 1}}, reshape(rank, {1, h, rounds, 1, 1})),
               {1, h, rounds, len});
 
-  // How many positions, this one included, sort before each bucket:
-  // the counts summed below it (a product with a strictly upper
-  // triangular matrix of ones; exact in floating point for any count).
-  TensorType square{g.default_float(), {buckets, buckets}};
-  Tensor below = cast(less(iota(g, square.shape, 0), iota(g, square.shape, 1)), square.dtype);
-  Tensor counts_now = cast(counts + hit, square.dtype);
-  Tensor before_bucket = cast(matmul(counts_now, below), DType::i64);  // [1, H, R, nb]
-  Tensor sorted = gather(before_bucket, key_bucket, 3) + key_rank;     // [1, H, R, L]
-  Tensor own_sorted = gather(before_bucket, bucket, 3) + rank;         // [1, H, R, 1]
+  // How many positions, this one included, sort before each bucket.
+  Tensor before_bucket = positions_before_buckets(counts + hit);    // [1, H, R, nb]
+  Tensor sorted = gather(before_bucket, key_bucket, 3) + key_rank;  // [1, H, R, L]
+  Tensor own_sorted = gather(before_bucket, bucket, 3) + rank;      // [1, H, R, 1]
 
   // Chunks of the flat sorted order over all rounds (round r's slots start
   // at r * Lp): the query's chunk in each round and the one before it
@@ -233,7 +227,7 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
   g.set_default_float(float_type);
   step.setup = std::make_unique<Graph>(name + ".decode_setup");
   step.setup->set_default_float(float_type);
-  StepBuilder s{g, c, Tensor{}, step.caches, *step.setup, step.setup->input("rng", {DType::i64, {}})};
+  StepBuilder s{g, c, Tensor{}, step, *step.setup, step.setup->input("rng", {DType::i64, {}})};
   Tensor token = g.input("token", {DType::i64, {1, 1}});
   s.position = g.input("position", {DType::i64, {}});
 
@@ -254,7 +248,8 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
       auto attn_scope = g.scope("attn");
       norm = make_layer_norm(g, c.d_model);
       weights = make_attention_weights(g, c, kind);
-      attended = attention_step(s, normalize(c.reversible ? x2 : x1, norm), weights, kind, layer * kStreamsPerLayer);
+      attended =
+          attention_step(s, normalize(c.reversible ? x2 : x1, norm), weights, kind, layer * kRandomStreamsPerLayer);
     }
     FeedForwardParams ff = make_feed_forward(g, c);
     if (c.reversible) {
@@ -277,7 +272,7 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
   step.prefill = std::make_unique<Graph>(name + ".prefill");
   step.prefill->set_default_float(float_type);
   ReformerModel whole =
-      build_reformer(*step.prefill, one_sequence, {.valid_length_input = true, .decode_caches = true});
+      build_reformer(*step.prefill, one_sequence, {.valid_length_input = true, .decode_caches = true, .loss = false});
   step.prefill->output("logits", whole.logits);
   verify(*step.prefill);
   return step;
@@ -288,17 +283,14 @@ ValueMap run_decode_setup(const DecodeStep& step, int64_t rng) {
 }
 
 void update_caches(const DecodeStep& step, const ValueMap& outputs, int64_t position, ValueMap& state) {
-  for (const CacheUpdate& u : step.caches) {
-    const HostTensor& from = outputs.at(u.output);
-    HostTensor& cache = state.at(u.cache);
-    if (!u.row) {
-      cache = from;
-      continue;
-    }
+  for (const runtime::CarriedSlot& c : step.carried) state.at(c.slot) = outputs.at(c.next);
+  for (const runtime::CarriedSlot& c : step.carried_rows) {
+    const HostTensor& row = outputs.at(c.next);
+    HostTensor& cache = state.at(c.slot);
     const Shape& shape = cache.shape();
     int64_t rows = shape[shape.size() - 2], width = shape.back();
-    for (int64_t block = 0; block * width < static_cast<int64_t>(from.data.size()); ++block) {
-      std::copy_n(from.data.begin() + block * width, width, cache.data.begin() + (block * rows + position) * width);
+    for (int64_t block = 0; block * width < static_cast<int64_t>(row.data.size()); ++block) {
+      std::copy_n(row.data.begin() + block * width, width, cache.data.begin() + (block * rows + position) * width);
     }
   }
 }

@@ -38,18 +38,9 @@
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/graph.h"
 #include "models/reformer_config.h"
+#include "runtime/artifact.h"
 
 namespace reforge {
-
-// A cache and how the step updates it.
-struct CacheUpdate {
-  std::string cache;   // the state node
-  std::string output;  // the step's output that updates it
-  // The output is the cache's row at this position ([..., 1, w] into
-  // [..., L, w]: runtime::ProgramRunner::copy_output_to_slot_row), so a
-  // step writes O(w), not the whole cache; else the cache's next value.
-  bool row = false;
-};
 
 struct DecodeStep {
   // Inputs "token" [1, 1] i64 and "position" (i64 scalar, 0 .. seq_len-1);
@@ -57,7 +48,12 @@ struct DecodeStep {
   // graph's names; the caches as state nodes "<layer>.attn.cache.*", zero
   // before the first position.
   std::unique_ptr<Graph> graph;
-  std::vector<CacheUpdate> caches;
+  // How a step's outputs update the caches, as an artifact's entry point
+  // says it: `carried` outputs are a cache's next value (an LSH layer's
+  // bucket counts); `carried_rows` outputs [..., 1, w] are the cache's row
+  // at this position (runtime::carry_decode_updates), so a step writes
+  // O(w), not the whole cache. `next` is the output, `slot` the cache.
+  std::vector<runtime::CarriedSlot> carried, carried_rows;
   // What the step reads but never changes, computed once: input "rng"
   // (the forward pass's, 0 in generation), one output per fixed state of
   // the step, named as it ("<layer>.attn.hash.rotations": the LSH hash's
@@ -66,9 +62,8 @@ struct DecodeStep {
   // The whole-window forward pass over a prefix that outputs every cache
   // (models/decode_caches.h) and "logits" [1, L, vocab]: a prompt, or the
   // context kept at the window's edge, read in one pass instead of one
-  // step per token. Inputs as the forward pass's for one sequence
-  // ("tokens" [1, L], "targets", "loss_weights", "rng") and
-  // "valid_length", the prefix's length.
+  // step per token. Inputs "tokens" [1, L], "rng" and "valid_length",
+  // the prefix's length.
   std::unique_ptr<Graph> prefill;
 };
 

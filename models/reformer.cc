@@ -12,10 +12,6 @@
 namespace reforge {
 namespace {
 
-// Streams of the counter-based generator, per layer: attention uses
-// base .. base+3, residual dropouts base+4 and base+5.
-constexpr int64_t kStreamsPerLayer = 8;
-
 // Region captures by name. A captures struct lists its tensors once, in
 // operand order, through `fields`; pack() (building a region's operands)
 // and unpack() (reading them inside the region) both walk that one list,
@@ -134,8 +130,10 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
   // With several replicas, each takes its own rows of the global batch.
   const int64_t rows = c.local_batch();
   m.tokens = g.input("tokens", {DType::i64, {rows, c.seq_len}});
-  m.targets = g.input("targets", {DType::i64, {rows, c.seq_len}});
-  m.loss_weights = g.input("loss_weights", {g.default_float(), {rows, c.seq_len}});
+  if (build.loss) {
+    m.targets = g.input("targets", {DType::i64, {rows, c.seq_len}});
+    m.loss_weights = g.input("loss_weights", {g.default_float(), {rows, c.seq_len}});
+  }
   m.rng = g.input("rng", {DType::i64, {}});
   if (build.valid_length_input) m.valid_length = g.input("valid_length", {DType::i64, {}});
   if (build.decode_caches && (!build.valid_length_input || rows != 1)) {
@@ -148,7 +146,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
   Tensor streams = stack_streams(x, x);  // the reversible streams start as duplicates
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
     auto scope = g.scope(fmt::format("layer{}", layer));
-    int64_t rng_stream = layer * kStreamsPerLayer;
+    int64_t rng_stream = layer * kRandomStreamsPerLayer;
     AttentionSublayer attn;
     attn.kind = c.attention_of_layer(layer);
     {
@@ -199,6 +197,7 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
   Tensor h = c.reversible ? concat({stream(streams, 0), stream(streams, 1)}, 2) : x1;
   m.logits = lm_head(g, h, embedded.table, c);
   m.logits = m.logits.named("logits");
+  if (!build.loss) return m;
   // The loss is the weighted mean over the whole batch. With several
   // replicas, the weight sum and the replicas' shares of the loss are
   // summed over them (replica_sum); one replica is written without it.

@@ -29,6 +29,9 @@ struct ReformerBuild {
   // prefix (models/decode_caches.h: a prefill; one sequence, with
   // valid_length_input).
   bool decode_caches = false;
+  // false: logits only, without the inputs "targets" and "loss_weights"
+  // and the loss and accuracy they feed (a prefill's graph).
+  bool loss = true;
 };
 
 // Validates the config (reforge::Error on a bad one) and builds the model

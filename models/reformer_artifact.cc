@@ -39,9 +39,11 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
   DecodeSource decode;
   if (config.causal && config.attention_mode != AttentionMode::paper) {
     step = build_reformer_decode_step(config, name);
-    decode = {.step = step->graph.get(), .setup = step->setup.get(), .prefill = step->prefill.get()};
-    for (const CacheUpdate& u : step->caches)
-      (u.row ? decode.carried_rows : decode.carried).push_back({u.output, u.cache});
+    decode = {.step = step->graph.get(),
+              .setup = step->setup.get(),
+              .prefill = step->prefill.get(),
+              .carried = step->carried,
+              .carried_rows = step->carried_rows};
   }
   runtime::KeyValues record = config_record(config);
   if (config.replicas > 1) record.emplace_back(kReplicasRecord, std::to_string(config.replicas));

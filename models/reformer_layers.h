@@ -10,6 +10,11 @@
 
 namespace reforge {
 
+// Streams of the counter-based generator, per layer: layer i's base is
+// i * kRandomStreamsPerLayer; attention uses base .. base+3 (the hash
+// rotations at base), residual dropouts base+4 and base+5.
+inline constexpr int64_t kRandomStreamsPerLayer = 8;
+
 struct LayerNormParams {
   Tensor gamma, beta;
 };

@@ -14,7 +14,6 @@
 #include "base/fnv1a.h"
 #include "runtime/library.h"
 #include "runtime/library_calls.h"
-#include "runtime/program_runner.h"
 
 namespace reforge::runtime {
 
@@ -508,6 +507,16 @@ void check_artifact(const Artifact& a, const std::string& origin) {
     }
   }
   if (a.for_cuda()) check_cuda_kernels(a, origin);
+}
+
+void carry_decode_updates(ProgramRunner& runner, const std::vector<CarriedSlot>& carried,
+                          const std::vector<CarriedSlot>& carried_rows, int64_t position) {
+  for (const CarriedSlot& c : carried) {
+    if (int slot = runner.find_slot(c.slot); slot >= 0) runner.copy_output_to_slot(c.next, slot);
+  }
+  for (const CarriedSlot& c : carried_rows) {
+    if (int slot = runner.find_slot(c.slot); slot >= 0) runner.copy_output_to_slot_row(c.next, slot, position);
+  }
 }
 
 bool is_generation_entry(const EntryPoint& e) { return e.name.rfind("decode", 0) == 0; }

@@ -19,6 +19,7 @@
 
 #include "runtime/initializer.h"
 #include "runtime/program.h"
+#include "runtime/program_runner.h"
 
 namespace reforge::runtime {
 
@@ -46,6 +47,13 @@ struct CarriedSlot {
   std::string next;
   std::string slot;
 };
+
+// After a run of a decode step at `position`, on the runner that ran it:
+// each carried output into its slot, each carried row into its slot's row
+// `position`. Slots the program does not have (a cache nothing reads) are
+// passed over.
+void carry_decode_updates(ProgramRunner& runner, const std::vector<CarriedSlot>& carried,
+                          const std::vector<CarriedSlot>& carried_rows, int64_t position);
 
 struct EntryPoint {
   std::string name;  // "train_step", "forward", "decode" or "decode_setup"

@@ -201,6 +201,15 @@ void Model::build(const OpenOptions& options) {
   decode_ = entry("decode");
   decode_setup_ = entry("decode_setup");
   decode_prefill_ = entry("decode_prefill");
+  decode_entry_ = artifact_.entry("decode");
+  if (decode_entry_) {
+    // The window: the rows of a cache the step writes row by row.
+    for (const CarriedSlot& c : decode_entry_->carried_rows) {
+      for (const Slot& s : decode_entry_->program.slots) {
+        if (s.name == c.slot) decode_window_ = s.type.shape[s.type.shape.size() - 2];
+      }
+    }
+  }
   ProgramRunner& train = entries_[0]->runner_ref();
   for (const CarriedSlot& c : artifact_.entry("train_step")->carried) {
     carried_.emplace_back(c.next, train.find_slot(c.slot));
@@ -307,24 +316,23 @@ std::vector<ProgramOutput> Model::step_results() const {
 }
 
 int64_t Model::decode_window() const {
-  const std::string window = config("seq_len");
-  if (!decode_ || window.empty()) throw Error("the model has no decode step (compile a causal model to generate)");
-  return std::stoll(window);
+  if (!decode_) throw Error("the model has no decode step (compile a causal model to generate)");
+  return decode_window_;
 }
 
 void Model::decode_reset() {
   if (!decode_) throw Error("the model has no decode step (compile a causal model to generate)");
   ProgramRunner& step = decode_->runner_ref();
-  const EntryPoint& e = *artifact_.entry("decode");
-  for (const auto* list : {&e.carried, &e.carried_rows}) {
+  for (const auto* list : {&decode_entry_->carried, &decode_entry_->carried_rows}) {
     for (const CarriedSlot& c : *list) {
       const int slot = step.find_slot(c.slot);
       std::vector<std::byte> zeros(step.program().slots.at(slot).type.bytes());
       step.write_slot(slot, zeros.data());
     }
   }
-  if (decode_setup_) {
-    // The fixed state, drawn as the forward pass draws it (rng 0).
+  if (decode_setup_ && !decode_ready_) {
+    // The fixed state, drawn as the forward pass draws it (rng 0), once:
+    // clearing the caches leaves it.
     const int64_t rng = 0;
     decode_setup_->set_input("rng", &rng, sizeof(rng));
     decode_setup_->run();
@@ -346,10 +354,7 @@ std::span<const float> Model::decode(int64_t token, int64_t position) {
   decode_->set_input("token", token_row, sizeof(token_row));
   decode_->set_input("position", &position, sizeof(position));
   decode_->run();
-  ProgramRunner& step = decode_->runner_ref();
-  const EntryPoint& e = *artifact_.entry("decode");
-  for (const CarriedSlot& c : e.carried) step.copy_output_to_slot(c.next, step.find_slot(c.slot));
-  for (const CarriedSlot& c : e.carried_rows) step.copy_output_to_slot_row(c.next, step.find_slot(c.slot), position);
+  carry_decode_updates(decode_->runner_ref(), decode_entry_->carried, decode_entry_->carried_rows, position);
   return decode_->output_as<float>("logits");
 }
 
@@ -359,7 +364,7 @@ std::span<const float> Model::decode_prefill(std::span<const int64_t> context) {
   if (n < 1 || n > window) {
     throw Error(fmt::format("a prefill of {} tokens for a window of {} positions", n, window));
   }
-  decode_reset();
+  if (!decode_ready_) decode_reset();  // the fixed state; the prefill writes every cache
   Entry& prefill = *decode_prefill_;
   // The context, then the window's padding (its tokens are never read).
   std::vector<int64_t> tokens(window, 0);
@@ -368,12 +373,6 @@ std::span<const float> Model::decode_prefill(std::span<const int64_t> context) {
   prefill.set_input("valid_length", &n, sizeof(n));
   const int64_t rng = 0;
   if (prefill.has_input("rng")) prefill.set_input("rng", &rng, sizeof(rng));
-  for (const Slot& input : prefill.inputs()) {  // targets and loss weights, where kept: unused
-    if (input.name == "targets" || input.name == "loss_weights") {
-      std::vector<std::byte> zeros(input.type.bytes());
-      prefill.set_input(input.name, zeros.data(), zeros.size());
-    }
-  }
   prefill.run();
   ProgramRunner& step = decode_->runner_ref();
   for (const ProgramOutput& o : prefill.outputs()) {

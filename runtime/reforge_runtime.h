@@ -159,8 +159,8 @@ class Model {
   bool can_decode() const { return decode_ != nullptr; }
   // The positions the caches hold: the model's window (seq_len).
   int64_t decode_window() const;
-  // Empties the caches and computes the step's fixed state; call it before
-  // position 0 and to start again.
+  // Empties the caches (and, the first time, computes the step's fixed
+  // state); call it before position 0 and to start again.
   void decode_reset();
   // The logits [vocab] of the symbol after `token` at `position` (0, 1, ...
   // in order after decode_reset), the caches updated. An Error for a
@@ -202,11 +202,13 @@ class Model {
   // than the mirror (the training step after a step), or null.
   int64_t host_version_ = 0;
   Entry* newer_on_device_ = nullptr;
-  // Generation's entry points (null without them), whether the caches
-  // are ready (decode_reset since the last open), and the next position.
+  // Generation's entry points (null without them), and whether the step
+  // is ready (decode_reset since the open: its fixed state computed).
   Entry* decode_ = nullptr;
   Entry* decode_setup_ = nullptr;
   Entry* decode_prefill_ = nullptr;
+  const EntryPoint* decode_entry_ = nullptr;  // the artifact's "decode": what its runs carry
+  int64_t decode_window_ = 0;
   std::vector<float> prefill_logits_;  // the row decode_prefill returns
   bool decode_ready_ = false;
 };

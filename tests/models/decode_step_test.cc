@@ -12,26 +12,12 @@
 #include "compiler/interpreter/interpreter.h"
 #include "models/reformer_step.h"
 #include "tests/testing/interpreted_decoder.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge {
 namespace {
 
-ReformerConfig small(std::vector<AttentionKind> attention, int64_t layers, int64_t hashes, int64_t chunk) {
-  ReformerConfig c;
-  c.vocab_size = 11;
-  c.seq_len = 16;
-  c.batch = 1;
-  c.d_model = 16;
-  c.n_heads = 2;
-  c.d_head = 8;
-  c.d_ff = 24;
-  c.n_layers = layers;
-  c.attention = std::move(attention);
-  c.n_hashes = hashes;
-  c.chunk_len = chunk;
-  c.ff_chunks = 2;
-  return c;
-}
+using testing::tiny_decode_config;
 
 std::vector<int64_t> random_tokens(int64_t n, int64_t vocab, uint32_t seed) {
   std::mt19937 gen(seed);
@@ -81,7 +67,7 @@ constexpr double kF64 = 1e-11;
 TEST(DecodeStep, LshLayerEqualsTheForwardPassOverEachPrefix) {
   for (int64_t hashes : {1, 2, 4}) {
     for (int64_t chunk : {4, 8}) {
-      ReformerConfig c = small({AttentionKind::lsh}, 1, hashes, chunk);
+      ReformerConfig c = tiny_decode_config({AttentionKind::lsh}, 1, hashes, chunk);
       EXPECT_LT(cached_against_forward(c, c.seq_len, 7 + static_cast<uint32_t>(hashes)), kF64)
           << hashes << " hashes, chunks of " << chunk;
     }
@@ -89,19 +75,19 @@ TEST(DecodeStep, LshLayerEqualsTheForwardPassOverEachPrefix) {
 }
 
 TEST(DecodeStep, LshLayerWithUnevenWindowAndOneChunkEqualsTheForwardPass) {
-  ReformerConfig c = small({AttentionKind::lsh}, 1, 2, 4);
+  ReformerConfig c = tiny_decode_config({AttentionKind::lsh}, 1, 2, 4);
   c.seq_len = 14;  // padded to 16: the padding bucket sorts last
   EXPECT_LT(cached_against_forward(c, c.seq_len, 3), kF64);
-  c = small({AttentionKind::lsh}, 1, 3, 16);  // one chunk a round: the window wraps to the previous round
+  c = tiny_decode_config({AttentionKind::lsh}, 1, 3, 16);  // one chunk a round: the window wraps to the previous round
   EXPECT_LT(cached_against_forward(c, c.seq_len, 4), kF64);
 }
 
 TEST(DecodeStep, LocalAndFullLayersEqualTheForwardPassAtAnyDepth) {
   for (bool reversible : {true, false}) {
-    ReformerConfig local = small({AttentionKind::local}, 3, 1, 4);
+    ReformerConfig local = tiny_decode_config({AttentionKind::local}, 3, 1, 4);
     local.reversible = reversible;
     EXPECT_LT(cached_against_forward(local, local.seq_len, 5), kF64) << "local, reversible " << reversible;
-    ReformerConfig full = small({AttentionKind::full, AttentionKind::local}, 2, 1, 4);
+    ReformerConfig full = tiny_decode_config({AttentionKind::full, AttentionKind::local}, 2, 1, 4);
     full.reversible = reversible;
     full.tied_embedding = true;
     EXPECT_LT(cached_against_forward(full, full.seq_len, 6), kF64) << "full, reversible " << reversible;
@@ -109,7 +95,7 @@ TEST(DecodeStep, LocalAndFullLayersEqualTheForwardPassAtAnyDepth) {
 }
 
 TEST(DecodeStep, AnLshLayerAfterOthersIsExactWhenItIsTheLast) {
-  ReformerConfig c = small({AttentionKind::local, AttentionKind::lsh}, 2, 2, 4);
+  ReformerConfig c = tiny_decode_config({AttentionKind::local, AttentionKind::lsh}, 2, 2, 4);
   EXPECT_LT(cached_against_forward(c, c.seq_len, 8), kF64);
 }
 
@@ -118,7 +104,7 @@ TEST(DecodeStep, ALayerAfterAnLshLayerSeesTheStatesACacheKeeps) {
   // cache keeps them as they were, so the two part (decode_step.h). This
   // pins down that the difference exists and stays a small change of the
   // logits, not a broken cache.
-  ReformerConfig c = small({AttentionKind::lsh}, 2, 2, 4);
+  ReformerConfig c = tiny_decode_config({AttentionKind::lsh}, 2, 2, 4);
   double difference = cached_against_forward(c, c.seq_len, 9);
   EXPECT_GT(difference, kF64);
   EXPECT_LT(difference, 1.0);
@@ -133,6 +119,8 @@ double prefilled_against_stepped(const ReformerConfig& c, int64_t n, uint32_t se
   std::vector<int64_t> tokens = random_tokens(c.seq_len, c.vocab_size, seed);
   std::vector<double> reference;
   for (int64_t t = 0; t < n; ++t) reference = stepped.step(tokens[t], t);
+  // Caches holding another context first: the prefill must replace them all.
+  for (int64_t t = 0; t < c.seq_len; ++t) prefilled.step((tokens[t] + 1) % c.vocab_size, t);
   std::vector<double> logits = prefilled.prefill(tokens, n);
   double worst = 0.0;
   for (int64_t t = n;; ++t) {
@@ -146,21 +134,21 @@ double prefilled_against_stepped(const ReformerConfig& c, int64_t n, uint32_t se
 TEST(DecodeStep, APrefillFillsTheCachesAsTheStepsWould) {
   for (int64_t n : {1, 5, 15}) {
     for (int64_t hashes : {1, 3}) {
-      ReformerConfig lsh = small({AttentionKind::lsh}, 1, hashes, 4);
+      ReformerConfig lsh = tiny_decode_config({AttentionKind::lsh}, 1, hashes, 4);
       EXPECT_LT(prefilled_against_stepped(lsh, n, 21), kF64) << "LSH, " << hashes << " hashes, prefix " << n;
     }
-    ReformerConfig mixed = small({AttentionKind::local, AttentionKind::full, AttentionKind::lsh}, 3, 2, 4);
+    ReformerConfig mixed = tiny_decode_config({AttentionKind::local, AttentionKind::full, AttentionKind::lsh}, 3, 2, 4);
     mixed.reversible = n != 5;
     EXPECT_LT(prefilled_against_stepped(mixed, n, 22), kF64) << "local, full, LSH, prefix " << n;
   }
-  ReformerConfig padded = small({AttentionKind::lsh}, 1, 2, 4);
+  ReformerConfig padded = tiny_decode_config({AttentionKind::lsh}, 1, 2, 4);
   padded.seq_len = 14;
   EXPECT_LT(prefilled_against_stepped(padded, 9, 23), kF64);
 }
 
 TEST(DecodeStep, APrefillsLogitsAreTheForwardPasss) {
   // Any model, LSH after LSH included: the prefill is the forward pass.
-  ReformerConfig c = small({AttentionKind::lsh}, 2, 2, 4);
+  ReformerConfig c = tiny_decode_config({AttentionKind::lsh}, 2, 2, 4);
   std::unique_ptr<Graph> forward = build_reformer_eval_graph(c, "t", DType::f64, {.valid_length_input = true});
   ValueMap params = initial_values(*forward, 24);
   testing::InterpretedDecoder decoder(c, params);
@@ -173,11 +161,12 @@ TEST(DecodeStep, APrefillsLogitsAreTheForwardPasss) {
 }
 
 TEST(DecodeStep, TheCachesAreWhatTheHeaderSays) {
-  ReformerConfig c = small({AttentionKind::lsh, AttentionKind::local}, 2, 2, 8);
+  ReformerConfig c = tiny_decode_config({AttentionKind::lsh, AttentionKind::local}, 2, 2, 8);
   c.seq_len = 128;  // a window much wider than the model (and the buckets' count matrix, (2L/C)^2)
   DecodeStep step = build_reformer_decode_step(c);
   std::vector<std::string> rows, whole;
-  for (const CacheUpdate& u : step.caches) (u.row ? rows : whole).push_back(u.cache);
+  for (const runtime::CarriedSlot& c : step.carried_rows) rows.push_back(c.slot);
+  for (const runtime::CarriedSlot& c : step.carried) whole.push_back(c.slot);
   EXPECT_EQ(rows, (std::vector<std::string>{"layer0.attn.cache.k", "layer0.attn.cache.v", "layer0.attn.cache.bucket",
                                             "layer0.attn.cache.rank", "layer1.attn.cache.k", "layer1.attn.cache.v"}));
   EXPECT_EQ(whole, (std::vector<std::string>{"layer0.attn.cache.counts"}));
@@ -192,7 +181,7 @@ TEST(DecodeStep, TheCachesAreWhatTheHeaderSays) {
 }
 
 TEST(DecodeStep, ModelsThatCannotDecodeOneTokenAtATimeAreRefused) {
-  ReformerConfig c = small({AttentionKind::lsh}, 1, 2, 4);
+  ReformerConfig c = tiny_decode_config({AttentionKind::lsh}, 1, 2, 4);
   c.causal = false;
   EXPECT_THROW(build_reformer_decode_step(c), Error);
   c.causal = true;

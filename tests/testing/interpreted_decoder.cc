@@ -34,19 +34,19 @@ std::vector<double> InterpretedDecoder::step(int64_t token, int64_t position) {
 std::vector<double> InterpretedDecoder::prefill(const std::vector<int64_t>& tokens, int64_t n) {
   const int64_t len = config_.seq_len, vocab = config_.vocab_size;
   ValueMap feeds = params_;
-  HostTensor tok({DType::i64, {1, len}}), targets({DType::i64, {1, len}});
-  HostTensor weights({DType::f64, {1, len}});
+  HostTensor tok({DType::i64, {1, len}});
   for (int64_t i = 0; i < n; ++i) tok[i] = static_cast<double>(tokens[i]);
-  weights[0] = 1.0;
   feeds["tokens"] = tok;
-  feeds["targets"] = targets;
-  feeds["loss_weights"] = weights;
   feeds["rng"] = HostTensor::scalar(DType::i64, 0.0);
   feeds["valid_length"] = HostTensor::scalar(DType::i64, static_cast<double>(n));
   ValueMap out = run_graph(*step_.prefill, feeds);
-  clear();
-  for (auto& [name, value] : out) {
-    if (name != "logits") state_.at(name) = value;  // a cache of the step
+  // Every cache comes from the prefill, whatever the caches held before
+  // (the compiled paths do not clear them first).
+  for (const auto* list : {&step_.carried, &step_.carried_rows}) {
+    for (const runtime::CarriedSlot& c : *list) {
+      if (!out.count(c.slot)) throw Error("the prefill does not write the cache '" + c.slot + "'");
+      state_.at(c.slot) = out.at(c.slot);
+    }
   }
   const HostTensor& logits = out.at("logits");
   return {logits.data.begin() + (n - 1) * vocab, logits.data.begin() + n * vocab};

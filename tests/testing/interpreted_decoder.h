@@ -20,8 +20,9 @@ class InterpretedDecoder {
 
   // The logits [vocab] after `token` at `position`; the caches updated.
   std::vector<double> step(int64_t token, int64_t position);
-  // Reads tokens[0..n) in one whole-window pass (the caches from the
-  // prefill's outputs); the logits after the last.
+  // Reads tokens[0..n) in one whole-window pass: every cache from the
+  // prefill's outputs (an Error if it lacks one), whatever they held
+  // before; the logits after the last.
   std::vector<double> prefill(const std::vector<int64_t>& tokens, int64_t n);
   // Empty caches, fixed state from the setup.
   void clear();

@@ -25,6 +25,24 @@ ReformerConfig tiny_reformer_config() {
   return c;
 }
 
+ReformerConfig tiny_decode_config(std::vector<AttentionKind> attention, int64_t layers, int64_t hashes,
+                                  int64_t chunk_len) {
+  ReformerConfig c;
+  c.vocab_size = 11;
+  c.seq_len = 16;
+  c.batch = 1;
+  c.d_model = 16;
+  c.n_heads = 2;
+  c.d_head = 8;
+  c.d_ff = 24;
+  c.n_layers = layers;
+  c.attention = std::move(attention);
+  c.n_hashes = hashes;
+  c.chunk_len = chunk_len;
+  c.ff_chunks = 2;
+  return c;
+}
+
 ValueMap model_feeds(const Graph& g, const ReformerConfig& c, uint64_t seed) {
   ValueMap feeds = initial_values(g, seed);
   for (auto& [name, value] : make_duplication_task(c, seed)->batch(1)) {

@@ -10,23 +10,15 @@
 #include "models/decode_step.h"
 #include "models/reformer_step.h"
 #include "tests/testing/interpreted_decoder.h"
+#include "tests/testing/model_fixtures.h"
 
 namespace reforge::training {
 namespace {
 
+// Bytes, and the LSH layer last: the cache is exact.
 ReformerConfig byte_model() {
-  ReformerConfig c;
+  ReformerConfig c = testing::tiny_decode_config({AttentionKind::local, AttentionKind::lsh}, 2, 2, 4);
   c.vocab_size = 256;
-  c.seq_len = 16;
-  c.batch = 1;
-  c.d_model = 16;
-  c.n_heads = 2;
-  c.d_head = 8;
-  c.d_ff = 24;
-  c.n_layers = 2;
-  c.attention = {AttentionKind::local, AttentionKind::lsh};  // the LSH layer last: the cache is exact
-  c.n_hashes = 2;
-  c.chunk_len = 4;
   return c;
 }
 
