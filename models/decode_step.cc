@@ -6,7 +6,9 @@
 
 #include "compiler/dsl/dsl.h"
 #include "compiler/ir/verifier.h"
+#include "models/architecture.h"
 #include "models/attention.h"
+#include "models/blocks/feed_forward.h"
 #include "models/decode_caches.h"
 #include "models/reformer.h"
 #include "models/reformer_layers.h"
@@ -214,6 +216,10 @@ Tensor attention_step(StepBuilder& s, Tensor normed, const AttentionWeights& w, 
 
 DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::string& name, DType float_type) {
   config.validate();
+  if (config.architecture != kReformerLm) {
+    throw Error(fmt::format("generation one token at a time is built for the {} architecture, not '{}'", kReformerLm,
+                            config.architecture));
+  }
   if (!config.causal) throw Error("generation one token at a time needs a causal model (--causal=true)");
   if (config.attention_mode == AttentionMode::paper) {
     throw Error("generation with a cache does not take --attention_mode=paper (generate with --no_cache)");
@@ -251,13 +257,14 @@ DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::s
       attended =
           attention_step(s, normalize(c.reversible ? x2 : x1, norm), weights, kind, layer * kRandomStreamsPerLayer);
     }
-    FeedForwardParams ff = make_feed_forward(g, c);
+    FeedForwardConfig ff_config = feed_forward_config(c);
+    FeedForwardParams ff = make_feed_forward(g, ff_config);
     if (c.reversible) {
       x1 = x1 + attended;  // y1 = x1 + F(x2); y2 = x2 + G(y1)
-      x2 = x2 + feed_forward_body(x1, ff, c);
+      x2 = x2 + feed_forward_body(x1, ff, ff_config);
     } else {
       x1 = x1 + attended;
-      x1 = x1 + feed_forward_body(x1, ff, c);
+      x1 = x1 + feed_forward_body(x1, ff, ff_config);
     }
   }
   auto scope = g.scope("head");

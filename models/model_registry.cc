@@ -35,20 +35,16 @@ std::vector<const ModelEntry*> registered_models() {
   return out;
 }
 
-TaskKind task_of(const std::string& model) {
-  for (const ModelEntry* m : registered_models()) {
-    if (m->name == model) return m->task;
-  }
-  return TaskKind::byte_lm;
+std::unique_ptr<Task> make_task(const ModelEntry& entry, const ReformerConfig& config, const std::string& data,
+                                uint64_t seed) {
+  return entry.task(TaskSource{entry.name, config, data, seed});
 }
 
-std::unique_ptr<Task> make_task(TaskKind kind, const std::string& model, const ReformerConfig& config,
-                                const std::string& data, uint64_t seed) {
-  if (kind == TaskKind::byte_lm) return make_byte_lm_task(config, data, seed);
-  if (!data.empty()) {
-    throw UsageError(fmt::format("--data: model '{}' trains on generated copies, not on a text", model));
-  }
-  return make_duplication_task(config, seed);
+std::unique_ptr<Task> make_task_for(const std::string& model, const ReformerConfig& config, const std::string& data,
+                                    uint64_t seed) {
+  auto it = table().find(model);
+  if (it != table().end()) return make_task(it->second, config, data, seed);
+  return byte_lm_task(TaskSource{model, config, data, seed});
 }
 
 }  // namespace reforge

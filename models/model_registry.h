@@ -1,9 +1,10 @@
-// Named model variants the command line accepts. A variant is one file in
-// models/ (or in the user's own program) that registers a ReformerConfig
-// preset and the task it trains on:
+// Named models the command line accepts. A variant is one file in
+// models/variants/ (or in the user's own program) that registers a config
+// (whose `architecture` names the structure, models/architecture.h) and
+// the task it trains on:
 //
 //   REFORGE_REGISTER_MODEL(my_variant) {
-//     ModelEntry m{"my-variant", "what it is", ReformerConfig{}, TaskKind::byte_lm};
+//     ModelEntry m{"my-variant", "what it is", ReformerConfig{}, byte_lm_task};
 //     m.config.n_layers = 6;
 //     return m;
 //   }
@@ -18,13 +19,11 @@
 
 namespace reforge {
 
-enum class TaskKind { duplication, byte_lm };
-
 struct ModelEntry {
   std::string name;
   std::string summary;
   ReformerConfig config;
-  TaskKind task = TaskKind::byte_lm;
+  TaskFactory task = byte_lm_task;
 };
 
 void register_model(ModelEntry entry);
@@ -32,14 +31,15 @@ void register_model(ModelEntry entry);
 const ModelEntry& find_model(const std::string& name);
 std::vector<const ModelEntry*> registered_models();
 
-// The task a registered model trains on; byte-level text for a name this
-// build does not know (an artifact compiled elsewhere).
-TaskKind task_of(const std::string& model);
-
-// The task of `kind` for `model`: `data` names the text of a byte-level
+// The entry's task for `config`: `data` names the text of a byte-level
 // task; a generated task takes none (a UsageError naming --data).
-std::unique_ptr<Task> make_task(TaskKind kind, const std::string& model, const ReformerConfig& config,
-                                const std::string& data, uint64_t seed);
+std::unique_ptr<Task> make_task(const ModelEntry& entry, const ReformerConfig& config, const std::string& data,
+                                uint64_t seed);
+
+// The task of the model registered as `model`; byte-level text for a name
+// this build does not know (an artifact compiled elsewhere).
+std::unique_ptr<Task> make_task_for(const std::string& model, const ReformerConfig& config, const std::string& data,
+                                    uint64_t seed);
 
 #define REFORGE_REGISTER_MODEL(id)                 \
   static ::reforge::ModelEntry make_model_##id();  \

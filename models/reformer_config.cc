@@ -155,6 +155,7 @@ void ReformerConfig::validate() const {
   in_range("chunk_len", chunk_len, 1, seq_len);
   in_range("ff_chunks", ff_chunks, 1, seq_len);
   in_range("n_buckets", n_buckets, 0, kMaxTokens);
+  in_range("n_classes", n_classes, 0, int64_t{1} << 24);
   in_range("axial_rows", axial_rows, 0, kMaxTokens);
   in_range("axial_cols", axial_cols, 0, kMaxTokens);
   in_range("axial_row_width", axial_row_width, 0, d_model);
@@ -218,6 +219,9 @@ void ReformerConfig::validate() const {
 
 const std::vector<ConfigField>& config_fields() {
   static const std::vector<ConfigField> fields = {
+      ConfigField{"architecture", "the registered builder that gives the model its structure (reforge models)",
+                  [](const ReformerConfig& c) { return c.architecture; },
+                  [](ReformerConfig& c, const std::string& v) { c.architecture = v; }},
       INT_FIELD(vocab_size, "number of token ids"),
       INT_FIELD(seq_len, "tokens per sequence (padded internally to a multiple of chunk_len)"),
       INT_FIELD(batch, "sequences per step"),
@@ -253,12 +257,14 @@ const std::vector<ConfigField>& config_fields() {
       INT_FIELD(ff_chunks, "feed-forward sequence chunks"),
       ConfigField{"ff_activation", "gelu | relu", [](const ReformerConfig& c) { return c.ff_activation; },
                   [](ReformerConfig& c, const std::string& v) { c.ff_activation = v; }},
+      BOOL_FIELD(ff_gated, "gated feed-forward (GEGLU with gelu, ReGLU with relu)"),
       INT_FIELD(axial_rows, "axial position grid rows (0 = choose)"),
       INT_FIELD(axial_cols, "axial position grid columns (0 = choose)"),
       INT_FIELD(axial_row_width, "width of the row embedding (0 = d_model/2)"),
       DOUBLE_FIELD(dropout, "residual-branch dropout rate"),
       DOUBLE_FIELD(attention_dropout, "attention-probability dropout rate"),
       BOOL_FIELD(tied_embedding, "share the input embedding with the output layer"),
+      INT_FIELD(n_classes, "classes of a classification head (0 for a language model)"),
       DOUBLE_FIELD(learning_rate, "Adam learning rate"),
       DOUBLE_FIELD(weight_decay, "decoupled weight decay"),
   };

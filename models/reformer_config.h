@@ -16,6 +16,10 @@ enum class AttentionMode { trax, paper };
 const char* attention_kind_name(AttentionKind kind);
 
 struct ReformerConfig {
+  // The structure: a builder registered under this name
+  // (models/architecture.h) turns the config into a graph.
+  std::string architecture = "reformer-lm";
+
   // Shapes.
   int64_t vocab_size = 256;
   int64_t seq_len = 64;
@@ -39,6 +43,7 @@ struct ReformerConfig {
   bool reversible = true;              // two-stream reversible residual; false: standard pre-norm residual
   int64_t ff_chunks = 1;               // feed-forward evaluated in this many sequence chunks
   std::string ff_activation = "gelu";  // gelu | relu
+  bool ff_gated = false;               // gated (GLU family): act(x W1 + b1) * (x Wg + bg), then W2
 
   // Axial positional embedding: seq positions (i, j) of an L1 x L2 grid get
   // concat(E1[i], E2[j]). Zeros mean "choose": L2 = ceil(sqrt(L)), widths d/2.
@@ -50,6 +55,7 @@ struct ReformerConfig {
   double dropout = 0.0;            // residual-branch dropout
   double attention_dropout = 0.0;  // on attention probabilities
   bool tied_embedding = false;
+  int64_t n_classes = 0;  // classes of a classification head (0: the model has none)
 
   // Training.
   double learning_rate = 1e-3;

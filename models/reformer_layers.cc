@@ -23,23 +23,6 @@ AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, Atten
   return w;
 }
 
-FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c) {
-  auto scope = g.scope("ff");
-  FeedForwardParams p;
-  p.norm = make_layer_norm(g, c.d_model);
-  p.w1 = g.param("w1", {c.d_model, c.d_ff}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_model))));
-  p.b1 = g.param("b1", {c.d_ff}, Init::zeros());
-  p.w2 = g.param("w2", {c.d_ff, c.d_model}, Init::normal(1.0 / std::sqrt(static_cast<double>(c.d_ff))));
-  p.b2 = g.param("b2", {c.d_model}, Init::zeros());
-  return p;
-}
-
-Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const ReformerConfig& c) {
-  Tensor h = linear(normalize(x, p.norm), p.w1) + p.b1;
-  h = c.ff_activation == "relu" ? relu(h) : gelu(h);
-  return linear(h, p.w2) + p.b2;
-}
-
 AxialPositions make_axial_positions(Graph& g, const ReformerConfig& c) {
   auto scope = g.scope("axial");
   int64_t rows = c.axial_rows_resolved(), cols = c.axial_cols_resolved();

@@ -26,28 +26,6 @@ Tensor normalize(Tensor x, const LayerNormParams& p);
 // w_q, w_k (local and full attention only), w_v and w_o in the current scope.
 AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, AttentionKind kind);
 
-struct FeedForwardParams {
-  LayerNormParams norm;
-  Tensor w1, b1, w2, b2;
-
-  // Its tensors in one fixed order (region captures walk this list).
-  template <typename Visit>
-  void fields(Visit visit) {
-    visit(norm.gamma);
-    visit(norm.beta);
-    visit(w1);
-    visit(b1);
-    visit(w2);
-    visit(b2);
-  }
-};
-
-// The feed-forward's parameters under the scope "ff".
-FeedForwardParams make_feed_forward(Graph& g, const ReformerConfig& c);
-
-// LayerNorm -> dense -> activation -> dense, position by position.
-Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const ReformerConfig& c);
-
 // The axial position table's parameters (scope "axial": "rows" [R, 1, w1]
 // and "cols" [1, C, w2]).
 struct AxialPositions {

@@ -1,14 +1,14 @@
 #include "models/reformer_step.h"
 
 #include "compiler/ir/verifier.h"
-#include "models/reformer.h"
+#include "models/architecture.h"
 
 namespace reforge {
 
 std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const std::string& name, DType float_type) {
   auto graph = std::make_unique<Graph>(name);
   graph->set_default_float(float_type);
-  ReformerModel model = build_reformer(*graph, config);
+  ModelOutputs model = build_model(*graph, config);
   graph->output("loss", model.loss);
   graph->output("accuracy", model.accuracy);
   verify(*graph);
@@ -22,7 +22,7 @@ std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, c
   eval.attention_dropout = 0.0;
   auto graph = std::make_unique<Graph>(name + ".forward");
   graph->set_default_float(float_type);
-  ReformerModel model = build_reformer(*graph, eval, build);
+  ModelOutputs model = build_model(*graph, eval, build);
   graph->output("loss", model.loss);
   graph->output("accuracy", model.accuracy);
   graph->output("logits", model.logits);

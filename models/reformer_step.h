@@ -1,5 +1,6 @@
-// The one path from a Reformer config to its training step: build the
-// model in the DSL with its loss (and accuracy) as outputs, then
+// The one path from a config to its training step: build the model its
+// architecture names (models/architecture.h) with its loss (and accuracy)
+// as outputs, then
 // differentiate, add the optimizer and run the passes. Commands, the
 // chunk-budget search, benchmarks and tests all come through here.
 #pragma once
@@ -19,7 +20,8 @@ std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const 
                                             DType float_type = DType::f32);
 
 // The forward pass for evaluation and generation: outputs "loss",
-// "accuracy" and "logits" ([batch, seq_len, vocab]), dropout off. Its
+// "accuracy" and "logits" (a language model's [batch, seq_len, vocab]),
+// dropout off. Its
 // parameters are the training graph's (same names and shapes).
 std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, const std::string& name = "reformer",
                                                  DType float_type = DType::f32, const ReformerBuild& build = {});

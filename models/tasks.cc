@@ -119,6 +119,21 @@ std::unique_ptr<Task> make_duplication_task(const ReformerConfig& config, uint64
   return std::make_unique<DuplicationTask>(config, seed);
 }
 
+void refuse_data(const TaskSource& source, const std::string& what) {
+  if (!source.data.empty()) {
+    throw UsageError(fmt::format("--data: model '{}' trains on {}, not on a text", source.model, what));
+  }
+}
+
+std::unique_ptr<Task> duplication_task(const TaskSource& source) {
+  refuse_data(source, "generated copies");
+  return make_duplication_task(source.config, source.seed);
+}
+
+std::unique_ptr<Task> byte_lm_task(const TaskSource& source) {
+  return make_byte_lm_task(source.config, source.data, source.seed);
+}
+
 std::unique_ptr<Task> make_byte_lm_task(const ReformerConfig& config, const std::string& data, uint64_t seed) {
   return std::make_unique<ByteLmTask>(config, TextCorpus::open(data), seed);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,13 +34,31 @@ class Task {
   virtual std::string describe() const = 0;
 };
 
+// What a task is made from: the model's name and config, the --data flag
+// ("" when not given) and the seed.
+struct TaskSource {
+  std::string model;
+  ReformerConfig config;
+  std::string data;
+  uint64_t seed = 1;
+};
+
+// How a registered model makes its task (models/model_registry.h).
+using TaskFactory = std::function<std::unique_ptr<Task>(const TaskSource&)>;
+
+// For a task that generates its data: a UsageError naming --data when a
+// text was given ("--data: model 'm' trains on <what>, not on a text").
+void refuse_data(const TaskSource& source, const std::string& what);
+
 // The duplication task of the paper (§5): sequences 0 w 0 w, w random
 // symbols 1..vocab-1; only predictions of the second w count.
 std::unique_ptr<Task> make_duplication_task(const ReformerConfig& config, uint64_t seed);
+std::unique_ptr<Task> duplication_task(const TaskSource& source);  // refuses --data
 
 // Byte-level language modelling over a text (see TextCorpus::open for
 // `data`: a file, a directory, "builtin", or "" for the default corpus):
 // random windows of the training split, every next-byte prediction counts.
 std::unique_ptr<Task> make_byte_lm_task(const ReformerConfig& config, const std::string& data, uint64_t seed);
+std::unique_ptr<Task> byte_lm_task(const TaskSource& source);
 
 }  // namespace reforge

@@ -4,7 +4,7 @@
 
 REFORGE_REGISTER_MODEL(byte_lm) {
   reforge::ModelEntry m{
-      "byte-lm", "2-layer Reformer (local + LSH) byte-level language model", {}, reforge::TaskKind::byte_lm};
+      "byte-lm", "2-layer Reformer (local + LSH) byte-level language model", {}, reforge::byte_lm_task};
   m.config.seq_len = 64;
   m.config.batch = 2;
   m.config.d_model = 64;

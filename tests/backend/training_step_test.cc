@@ -15,6 +15,7 @@
 #include "compiler/pipeline/compile.h"
 #include "compiler/pipeline/cpu_executable.h"
 #include "compiler/pipeline/jit_model.h"
+#include "models/model_registry.h"
 #include "models/reformer.h"
 #include "models/reformer_step.h"
 #include "models/tasks.h"
@@ -28,6 +29,7 @@ struct Variant {
   std::string name;
   ReformerConfig config;
   CompileOptions options;
+  std::string task_of = "";  // the registered model whose task feeds it; "": duplication
 };
 
 // A learning rate that moves the parameters visibly in three steps.
@@ -46,8 +48,9 @@ std::unique_ptr<CpuTrainer> trainer(const CompiledStep& step, const CpuBuildOpti
   return std::make_unique<CpuTrainer>(step, std::move(planned), /*seed=*/5, options);
 }
 
-ValueMap batch_of(const ReformerConfig& config, int64_t step, DType float_type) {
-  ValueMap batch = make_duplication_task(config, 11)->batch(step);
+ValueMap batch_of(const ReformerConfig& config, int64_t step, DType float_type, const std::string& task_of = "") {
+  ValueMap batch = (task_of.empty() ? make_duplication_task(config, 11) : make_task(find_model(task_of), config, "", 11))
+                       ->batch(step);
   for (auto& [name, value] : batch) {
     if (is_float(value.dtype())) value.type.dtype = float_type;
   }
@@ -70,7 +73,7 @@ TEST_P(CompiledTrainingStep, MatchesInterpreterForThreeAdamSteps) {
   std::unique_ptr<CpuTrainer> compiled = trainer(step);
   int checked = 0;
   for (int64_t s = 1; s <= 3; ++s) {
-    ValueMap batch = batch_of(v.config, s, DType::f64);
+    ValueMap batch = batch_of(v.config, s, DType::f64, v.task_of);
     ValueMap want = reference.run_step(batch);
     ValueMap got = compiled->run_step(batch);
     ASSERT_EQ(got.size(), want.size());
@@ -111,6 +114,18 @@ std::vector<Variant> variants() {
   ReformerConfig plain = base;
   plain.reversible = false;
   out.push_back({"residual_not_reversible", plain, {}});
+  // Variants built from blocks (models/variants/): the gated feed-forward,
+  // and the bidirectional LSH classifier on its own task.
+  ReformerConfig gated = base;
+  gated.ff_gated = true;
+  out.push_back({"gated_feed_forward", gated, {}});
+  ReformerConfig classifier = base;
+  classifier.architecture = "lsh-classifier";
+  classifier.attention = {AttentionKind::lsh};
+  classifier.causal = false;
+  classifier.n_classes = 2;
+  classifier.seq_len = 16;
+  out.push_back({"lsh_classifier", classifier, {}, "classifier-lsh"});
   return out;
 }
 

@@ -47,7 +47,7 @@ Fingerprint train_three_steps(const std::string& model, const std::string& data)
   Tensor loss = graph->value(graph->find_output("loss"));
   graph->mutable_outputs().clear();  // the training step outputs the loss itself
   TrainingStep step = build_training_step(*graph, loss, reformer_optimizer(entry.config));
-  std::unique_ptr<Task> task = make_task(entry.task, model, entry.config, data, 5);
+  std::unique_ptr<Task> task = make_task(entry, entry.config, data, 5);
   InterpreterTrainer trainer(*graph, step, 5);
   Fingerprint f;
   char text[64];

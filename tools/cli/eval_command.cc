@@ -68,7 +68,7 @@ int run_eval(const std::vector<std::string>& args) {
 
   const std::string& model = trained.checkpoint.model;
   std::unique_ptr<Task> task =
-      make_task(task_of(model), model, trained.config, flags.get("data"), trained.checkpoint.seed);
+      make_task_for(model, trained.config, flags.get("data"), trained.checkpoint.seed);
   const training::HeldOutScore score = training::held_out_score(
       [&](const ValueMap& batch) { return trained.run(batch, /*with_logits=*/false); }, *task, batches);
   const std::string attention = describe_attention(trained.config);

@@ -67,7 +67,7 @@ int run_on(const Flags& flags, runtime::Communicator& ranks) {
   training::leave_outputs_to_rank0(options);
   training::PreparedRun prepared;
   if (!eval) prepared = training::prepare_run(options);
-  std::unique_ptr<Task> task = make_task(task_of(m.model), m.model, config, flags.get("data"), options.seed);
+  std::unique_ptr<Task> task = make_task_for(m.model, config, flags.get("data"), options.seed);
   runtime::require_same_on_every_rank(ranks, "the data", task->describe());
   std::unique_ptr<training::ModelSession> session = training::make_artifact_session(*model, options.seed);
   if (eval && ranks.size() > 1) throw UsageError("--eval runs in one process: run it without mpirun");

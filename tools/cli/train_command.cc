@@ -134,7 +134,7 @@ int train(const ModelSelection& selection, runtime::Communicator& ranks) {
       fmt::format("stored blocks {}, feed-forward chunks {}", chosen.stored_blocks, config.ff_chunks));
   training::PreparedRun prepared = training::prepare_run(options);
 
-  std::unique_ptr<Task> task = make_task(entry.task, entry.name, config, flags.get("data"), options.seed);
+  std::unique_ptr<Task> task = make_task(entry, config, flags.get("data"), options.seed);
   runtime::require_same_on_every_rank(ranks, "the data", task->describe());
   // Backend flags first: a bad value is refused before anything compiles.
   const std::string backend = flags.get("backend");

@@ -1,0 +1,128 @@
+// A bidirectional LSH Reformer encoder with a pooled classification head,
+// on a long-range task: is the key symbol near the start of a 4K-token
+// sequence the same as the one near its end? The two keys are thousands of
+// positions apart in noise, so the label is out of reach of any local
+// window; LSH attention can bring them together, because shared-QK hashing
+// puts alike tokens in alike buckets.
+//
+// The structure is this file's: an architecture (embedding, the Reformer
+// stack, attention pooling, softmax classes) built from the blocks of
+// models/blocks/, and a task (its data, loss and accuracy).
+#include <fmt/format.h>
+
+#include "compiler/dsl/dsl.h"
+#include "models/architecture.h"
+#include "models/blocks/heads.h"
+#include "models/blocks/reformer_stack.h"
+#include "models/model_registry.h"
+#include "runtime/kernels/counter_rng.h"
+
+namespace reforge {
+namespace {
+
+// Inputs: tokens [B, L] i64, targets [B] i64 (the class), rng i64 scalar.
+ModelOutputs build_lsh_classifier(Graph& g, const ReformerConfig& c, const ReformerBuild& build) {
+  c.validate();
+  if (c.n_classes < 2) throw Error(fmt::format("a classifier needs --n_classes >= 2, got {}", c.n_classes));
+  if (build.valid_length_input || build.decode_caches) throw Error("a classifier does not decode");
+  const int64_t rows = c.local_batch();
+  Tensor tokens = g.input("tokens", {DType::i64, {rows, c.seq_len}});
+  Tensor targets = build.loss ? g.input("targets", {DType::i64, {rows}}) : Tensor{};
+  Tensor rng = g.input("rng", {DType::i64, {}});
+
+  Tensor h = reformer_stack(g, embed_tokens(g, tokens, c).x, c, {.rng = rng});
+  auto scope = g.scope("head");
+  ModelOutputs out;
+  out.logits = pooled_classifier(g, h, c.n_classes).named("logits");
+  if (!build.loss) return out;
+  LossAndAccuracy scored =
+      weighted_cross_entropy(out.logits, targets, full_like(cast(targets, g.default_float()), 1.0), c.replicas);
+  out.loss = scored.loss;
+  out.accuracy = scored.accuracy;
+  return out;
+}
+
+// Sequences of noise symbols 3..vocab-1 with two keys (symbols 1 or 2):
+// one in the first quarter, one in the last; the class is 1 when the keys
+// are equal (half of the sequences), else 0.
+class KeysMatchTask : public Task {
+ public:
+  KeysMatchTask(const ReformerConfig& c, uint64_t seed) : config_(c), seed_(seed) {
+    if (c.vocab_size < 4) throw Error("keys-match needs --vocab_size >= 4 (keys 1 and 2, noise from 3)");
+    if (c.seq_len < 8) throw Error(fmt::format("keys-match needs --seq_len >= 8, got {}", c.seq_len));
+    if (c.n_classes != 2) throw Error(fmt::format("keys-match has 2 classes, not --n_classes={}", c.n_classes));
+  }
+
+  Batch batch(int64_t step) const override { return draw(seed_, step); }
+  Batch validation_batch(int64_t index) const override { return draw(kValidationKey, index); }
+  std::string loss_unit() const override { return "nats per sequence"; }
+  std::string bits_unit() const override { return "sequence"; }
+  std::optional<double> baseline_bits() const override { return 1.0; }  // a fair coin
+  std::string describe() const override {
+    return fmt::format("do two keys {} to {} positions apart match", config_.seq_len / 2, config_.seq_len - 1);
+  }
+
+ private:
+  static constexpr uint64_t kValidationKey = 0x6b65797321;
+
+  Batch draw(uint64_t key, int64_t step) const {
+    const int64_t len = config_.seq_len, quarter = len / 4;
+    Batch b;
+    b["tokens"] = HostTensor({DType::i64, {config_.batch, len}});
+    b["targets"] = HostTensor({DType::i64, {config_.batch}});
+    b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(key * 1000003 + step) >> 12));
+    auto bits = [&](int64_t row, int64_t i) {
+      return kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * (len + 4) + i));
+    };
+    const uint64_t noise = static_cast<uint64_t>(config_.vocab_size - 3);
+    for (int64_t row = 0; row < config_.batch; ++row) {
+      for (int64_t t = 0; t < len; ++t) b["tokens"][row * len + t] = static_cast<double>(3 + bits(row, t) % noise);
+      const int64_t first = static_cast<int64_t>(bits(row, len) % static_cast<uint64_t>(quarter));
+      const int64_t last = len - 1 - static_cast<int64_t>(bits(row, len + 1) % static_cast<uint64_t>(quarter));
+      const int64_t a = 1 + static_cast<int64_t>(bits(row, len + 2) % 2);
+      const bool match = bits(row, len + 3) % 2 == 0;
+      b["tokens"][row * len + first] = static_cast<double>(a);
+      b["tokens"][row * len + last] = static_cast<double>(match ? a : 3 - a);
+      b["targets"][row] = match ? 1.0 : 0.0;
+    }
+    return b;
+  }
+
+  ReformerConfig config_;
+  uint64_t seed_;
+};
+
+std::unique_ptr<Task> keys_match_task(const TaskSource& source) {
+  refuse_data(source, "generated key pairs");
+  return std::make_unique<KeysMatchTask>(source.config, source.seed);
+}
+
+}  // namespace
+}  // namespace reforge
+
+REFORGE_REGISTER_ARCHITECTURE(lsh_classifier) {
+  return {"lsh-classifier", "a bidirectional Reformer encoder with an attention-pooled classification head",
+          reforge::build_lsh_classifier};
+}
+
+REFORGE_REGISTER_MODEL(classifier_lsh) {
+  reforge::ModelEntry m{"classifier-lsh", "bidirectional LSH Reformer classifying whether two far-apart keys match",
+                        {}, reforge::keys_match_task};
+  m.config.architecture = "lsh-classifier";
+  m.config.vocab_size = 16;
+  m.config.seq_len = 4096;
+  m.config.batch = 4;
+  m.config.d_model = 64;
+  m.config.n_heads = 2;
+  m.config.d_head = 32;
+  m.config.d_ff = 128;
+  m.config.n_layers = 2;
+  m.config.attention = {reforge::AttentionKind::lsh};
+  m.config.causal = false;
+  m.config.n_hashes = 2;
+  m.config.chunk_len = 64;
+  m.config.ff_chunks = 4;
+  m.config.n_classes = 2;
+  m.config.learning_rate = 2e-3;
+  return m;
+}
