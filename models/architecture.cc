@@ -13,12 +13,11 @@ namespace {
 // there (it is this library's own, not a variant file's).
 std::map<std::string, Architecture>& table() {
   static auto* architectures = new std::map<std::string, Architecture>{
-      {kReformerLm,
-       Architecture{kReformerLm, "the Reformer language model (and its Transformer baseline)",
-                    [](Graph& g, const ReformerConfig& c, const ReformerBuild& b) {
-                      ReformerModel m = build_reformer(g, c, b);
-                      return ModelOutputs{m.logits, m.loss, m.accuracy};
-                    }}}};
+      {kReformerLm, Architecture{kReformerLm, "the Reformer language model (and its Transformer baseline)",
+                                 [](Graph& g, const ReformerConfig& c, const ReformerBuild& b) {
+                                   ReformerModel m = build_reformer(g, c, b);
+                                   return ModelOutputs{m.logits, m.loss, m.accuracy};
+                                 }}}};
   return *architectures;
 }
 

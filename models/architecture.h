@@ -50,12 +50,12 @@ std::vector<const Architecture*> registered_architectures();
 // The graph `config.architecture` builds, in `graph`.
 ModelOutputs build_model(Graph& graph, const ReformerConfig& config, const ReformerBuild& build = {});
 
-#define REFORGE_REGISTER_ARCHITECTURE(id)                 \
-  static ::reforge::Architecture make_architecture_##id();  \
-  static const bool architecture_##id##_registered = [] { \
+#define REFORGE_REGISTER_ARCHITECTURE(id)                       \
+  static ::reforge::Architecture make_architecture_##id();      \
+  static const bool architecture_##id##_registered = [] {       \
     ::reforge::register_architecture(make_architecture_##id()); \
-    return true;                                          \
-  }();                                                    \
+    return true;                                                \
+  }();                                                          \
   static ::reforge::Architecture make_architecture_##id()
 
 }  // namespace reforge

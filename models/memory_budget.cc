@@ -42,7 +42,7 @@ class BudgetSearch {
       : config_(config),
         options_(options),
         fixed_(fixed),
-        blocks_(config.reversible && options.reversible_recompute ? config.n_layers : 0),
+        blocks_(config.reversible && options.reversible_recompute ? reversible_blocks(config) : 0),
         counts_(fixed.ff_chunks ? std::vector<int64_t>{*fixed.ff_chunks} : chunk_counts(config.seq_len)) {}
 
   // The most stored blocks that fit `budget`, then the fewest chunks.

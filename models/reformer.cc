@@ -7,7 +7,8 @@
 
 namespace reforge {
 
-Embedding embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c) {
+Embedding embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c, std::source_location loc) {
+  auto call = called_from(loc);
   auto scope = g.scope("embed");
   Tensor table = g.param("tokens", {c.vocab_size, c.d_model}, Init::normal(1.0));
   Tensor x = embedding(table, tokens);
@@ -39,8 +40,8 @@ ReformerModel build_reformer(Graph& g, const ReformerConfig& c, const ReformerBu
   m.logits = m.logits.named("logits");
   if (!build.loss) return m;
   LossAndAccuracy scored = weighted_cross_entropy(m.logits, m.targets, m.loss_weights, c.replicas);
-  m.loss = scored.loss;
-  m.accuracy = scored.accuracy;
+  m.loss = scored.loss.named("loss");
+  m.accuracy = scored.accuracy.named("accuracy");
   return m;
 }
 

@@ -6,6 +6,8 @@
 // fresh per training step, fixed in evaluation).
 #pragma once
 
+#include <source_location>
+
 #include "compiler/ir/graph.h"
 #include "models/reformer_config.h"
 
@@ -44,6 +46,7 @@ ReformerModel build_reformer(Graph& graph, const ReformerConfig& config, const R
 struct Embedding {
   Tensor table, x;
 };
-Embedding embed_tokens(Graph& graph, Tensor tokens, const ReformerConfig& config);
+Embedding embed_tokens(Graph& graph, Tensor tokens, const ReformerConfig& config,
+                       std::source_location loc = std::source_location::current());
 
 }  // namespace reforge

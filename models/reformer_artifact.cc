@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "models/architecture.h"
 #include "models/decode_step.h"
 #include "models/reformer_step.h"
 
@@ -37,7 +38,7 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
   // Generation's entry points, for a model that decodes one token at a time.
   std::optional<DecodeStep> step;
   DecodeSource decode;
-  if (config.causal && config.attention_mode != AttentionMode::paper) {
+  if (config.architecture == kReformerLm && config.causal && config.attention_mode != AttentionMode::paper) {
     step = build_reformer_decode_step(config, name);
     decode = {.step = step->graph.get(),
               .setup = step->setup.get(),

@@ -46,7 +46,8 @@ Tensor axial_at(const AxialPositions& p, Tensor position, const ReformerConfig& 
   return concat({row_part, col_part}, static_cast<int64_t>(position.shape().size()));
 }
 
-Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c) {
+Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c, std::source_location loc) {
+  auto call = called_from(loc);
   int64_t width = h.dim(-1);
   h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));
   if (c.tied_embedding) {

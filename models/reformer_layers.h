@@ -4,6 +4,8 @@
 // name and shape them alike and one checkpoint feeds either.
 #pragma once
 
+#include <source_location>
+
 #include "compiler/ir/graph.h"
 #include "models/attention.h"
 #include "models/reformer_config.h"
@@ -42,6 +44,7 @@ Tensor axial_at(const AxialPositions& p, Tensor position, const ReformerConfig& 
 // The language-model head under the current scope ("head"): layer norm of
 // h [..., w] (w = d, or 2d for the two reversible streams), then logits
 // [..., vocab] against the token table (tied) or its own projection.
-Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c);
+Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c,
+               std::source_location loc = std::source_location::current());
 
 }  // namespace reforge

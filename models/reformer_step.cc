@@ -1,6 +1,7 @@
 #include "models/reformer_step.h"
 
 #include "compiler/ir/verifier.h"
+#include "compiler/passes/reversible_recompute.h"
 #include "models/architecture.h"
 
 namespace reforge {
@@ -28,6 +29,30 @@ std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, c
   graph->output("logits", model.logits);
   verify(*graph);
   return graph;
+}
+
+int64_t reversible_blocks(const ReformerConfig& config) {
+  return reconstructing_blocks(*build_reformer_graph(config, "count"));
+}
+
+namespace {
+
+// Whether `graph` or a region nested in it holds an `op` node.
+bool holds_op(const Graph& graph, const std::string& op) {
+  for (int id = 0; id < graph.size(); ++id) {
+    const Node& node = graph.node(id);
+    if (node.op == op) return true;
+    for (const auto& region : node.regions) {
+      if (holds_op(*region, op)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool has_lsh_attention(const ReformerConfig& config) {
+  return holds_op(*build_reformer_graph(config, "count"), "lsh_attention");
 }
 
 OptimizerConfig reformer_optimizer(const ReformerConfig& config) {

@@ -26,6 +26,13 @@ std::unique_ptr<Graph> build_reformer_graph(const ReformerConfig& config, const 
 std::unique_ptr<Graph> build_reformer_eval_graph(const ReformerConfig& config, const std::string& name = "reformer",
                                                  DType float_type = DType::f32, const ReformerBuild& build = {});
 
+// What the model holds, counted in its graph rather than from the
+// config's layers (an architecture may build several stacks, or override
+// their attention): its reversible blocks, and whether any layer runs
+// LSH attention.
+int64_t reversible_blocks(const ReformerConfig& config);
+bool has_lsh_attention(const ReformerConfig& config);
+
 // Adam with the config's learning rate and weight decay.
 OptimizerConfig reformer_optimizer(const ReformerConfig& config);
 

@@ -3,6 +3,8 @@ the closing line "N passed, M failed". Reads target labels (//pkg:name) on
 standard input and each target's bazel-testlogs/pkg/name/test.xml (or its
 shards'). A target
 without results (it failed to build or crashed) counts as one failure.
+An optional second argument names a file of tests run outside Bazel, one
+line each: "PASS name" or "FAIL name".
 Exit status 1 on any failure."""
 
 import pathlib
@@ -25,8 +27,16 @@ def results_of(testlogs: pathlib.Path, label: str):
     return cases
 
 
-def main(testlogs: str) -> int:
+def main(testlogs: str, extra: str = "") -> int:
     passed = failed = 0
+    if extra:
+        for line in pathlib.Path(extra).read_text().splitlines():
+            verdict, _, name = line.partition(" ")
+            if verdict == "PASS":
+                passed += 1
+            else:
+                print(f"failed outside Bazel: {name or line}")
+                failed += 1
     for label in sorted(line.strip() for line in sys.stdin if line.strip()):
         cases = results_of(pathlib.Path(testlogs), label)
         if not cases:
@@ -43,4 +53,4 @@ def main(testlogs: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bazel-testlogs"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bazel-testlogs", sys.argv[2] if len(sys.argv) > 2 else ""))

@@ -13,7 +13,17 @@ scripts/bazel.sh test //... --test_output=errors \
   --test_env=REFORGE_INTEROP_PYTHON="$HOME/.cache/reforge/venv-interop/bin/python" "$@"
 status=$?
 
-bazel query 'tests(//...)' 2>/dev/null | python3 scripts/count_tests.py bazel-testlogs
+# Tests outside Bazel's //...: one line each, "PASS name" or "FAIL name".
+extra=$(mktemp)
+trap 'rm -f "$extra"' EXIT
+if [ $# -eq 0 ]; then  # the plain suite (not under --config=asan)
+  # A variant defined outside the repository, in a workspace that uses
+  # Reforge as an external repository (docs/AUTHORING.md).
+  echo "== examples/out_of_tree (its own Bazel workspace) =="
+  if examples/out_of_tree/test.sh; then echo "PASS out_of_tree" >> "$extra"; else echo "FAIL out_of_tree" >> "$extra"; fi
+fi
+
+bazel query 'tests(//...)' 2>/dev/null | python3 scripts/count_tests.py bazel-testlogs "$extra"
 count_status=$?
 if [ $status -ne 0 ] || [ $count_status -ne 0 ]; then
   exit 1

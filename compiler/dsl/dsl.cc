@@ -12,7 +12,7 @@ namespace {
 SourceLoc here(const std::source_location& loc) { return to_source_loc(loc); }
 
 [[noreturn]] void fail(const SourceLoc& loc, const std::string& op, const std::string& what) {
-  throw Error(fmt::format("{}: {}: {}", loc.to_string(), op, what));
+  throw Error(fmt::format("{}{}: {}", error_location(loc), op, what));
 }
 
 Graph& graph_of(const Tensor& t, const SourceLoc& loc, const std::string& op) {

@@ -8,6 +8,25 @@ SourceLoc to_source_loc(const std::source_location& loc) {
   return SourceLoc{loc.file_name(), static_cast<int>(loc.line())};
 }
 
+namespace {
+thread_local std::optional<SourceLoc> block_caller;
+}  // namespace
+
+BlockCall::BlockCall(const std::source_location& caller) : outermost_(!block_caller) {
+  if (outermost_) block_caller = to_source_loc(caller);
+}
+BlockCall::~BlockCall() {
+  if (outermost_) block_caller.reset();
+}
+
+std::string error_location(const SourceLoc& loc) {
+  std::string where = loc.known() ? loc.to_string() + ": " : "";
+  if (block_caller && block_caller->known() && block_caller->to_string() != loc.to_string()) {
+    where = block_caller->to_string() + ": in the block at " + where;
+  }
+  return where;
+}
+
 SourceKind source_kind(const Node& node) { return node.def ? node.def->source : SourceKind::none; }
 bool is_source(const Node& node) { return source_kind(node) != SourceKind::none; }
 bool is_fed(const Node& node) { return is_source(node) && source_kind(node) != SourceKind::arg; }
@@ -112,7 +131,7 @@ void Graph::output(const std::string& name, Tensor value) {
 Tensor Graph::add(const std::string& op, const std::vector<Tensor>& inputs, AttrMap attrs, const SourceLoc& loc,
                   std::vector<std::unique_ptr<Graph>> regions) {
   const OpDef* def = find_op(op);
-  std::string where = loc.known() ? loc.to_string() + ": " : "";
+  const std::string where = error_location(loc);
   if (def == nullptr) throw Error(where + "unknown op '" + op + "'");
   std::vector<TensorType> input_types;
   std::vector<int> ids;

@@ -87,6 +87,27 @@ struct Init {
 
 SourceLoc to_source_loc(const std::source_location& loc);
 
+// A building block (models/blocks/) holds one of these while it builds:
+// until it ends, an error at `loc` names `caller` first — the model
+// author's line that called the block — and the line inside the block
+// after it. The outermost call wins (a block calling a block still names
+// the author); it covers the regions built meanwhile, in this thread.
+class BlockCall {
+ public:
+  explicit BlockCall(const std::source_location& caller);
+  ~BlockCall();
+  BlockCall(const BlockCall&) = delete;
+  BlockCall& operator=(const BlockCall&) = delete;
+
+ private:
+  bool outermost_;
+};
+[[nodiscard]] inline BlockCall called_from(const std::source_location& caller) { return BlockCall(caller); }
+
+// How an error at `loc` begins: "file:line: ", with an enclosing block's
+// caller first ("caller: in the block at file:line: "); "" when unknown.
+std::string error_location(const SourceLoc& loc);
+
 // Which source a node's value is (its op's OpDef::source): input, param,
 // state (fed by the caller) or arg (a region's argument); none for a
 // computed value.
@@ -146,6 +167,7 @@ class Graph {
     std::optional<SourceLoc> saved_;
   };
   [[nodiscard]] LocationOverride attribute_to(const SourceLoc& loc) { return LocationOverride(this, loc); }
+
 
   // ---- naming ----
   class Scope {

@@ -8,14 +8,12 @@
 namespace reforge {
 
 FeedForwardConfig feed_forward_config(const ReformerConfig& c) {
-  return {.d_model = c.d_model,
-          .d_ff = c.d_ff,
-          .activation = c.ff_activation,
-          .gated = c.ff_gated,
-          .chunks = c.ff_chunks};
+  return {
+      .d_model = c.d_model, .d_ff = c.d_ff, .activation = c.ff_activation, .gated = c.ff_gated, .chunks = c.ff_chunks};
 }
 
-FeedForwardParams make_feed_forward(Graph& g, const FeedForwardConfig& c) {
+FeedForwardParams make_feed_forward(Graph& g, const FeedForwardConfig& c, std::source_location loc) {
+  auto call = called_from(loc);
   auto scope = g.scope("ff");
   const double in_scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
   FeedForwardParams p;
@@ -31,7 +29,8 @@ FeedForwardParams make_feed_forward(Graph& g, const FeedForwardConfig& c) {
   return p;
 }
 
-Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& c) {
+Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& c, std::source_location loc) {
+  auto call = called_from(loc);
   Tensor normed = normalize(x, p.norm);
   Tensor h = linear(normed, p.w1) + p.b1;
   h = c.activation == "relu" ? relu(h) : gelu(h);
@@ -39,7 +38,9 @@ Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForward
   return linear(h, p.w2) + p.b2;
 }
 
-Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& c) {
+Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& c,
+                            std::source_location loc) {
+  auto call = called_from(loc);
   int64_t len = x.dim(1), chunks = c.chunks;
   int64_t padded = (len + chunks - 1) / chunks * chunks;
   Tensor xp = padded == len ? x : pad(x, 1, 0, padded - len, 0.0);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <source_location>
 #include <string>
 
 #include "compiler/ir/graph.h"
@@ -50,14 +51,17 @@ struct FeedForwardParams {
 
 // The parameters under the scope "ff": norm.gamma, norm.beta, w1 [d, d_ff],
 // b1, w2 [d_ff, d], b2, and gated w_gate [d, d_ff], b_gate.
-FeedForwardParams make_feed_forward(Graph& g, const FeedForwardConfig& config);
+FeedForwardParams make_feed_forward(Graph& g, const FeedForwardConfig& config,
+                                    std::source_location loc = std::source_location::current());
 
 // The block on x [..., d], position by position, in one piece.
-Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& config);
+Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& config,
+                         std::source_location loc = std::source_location::current());
 
 // The block on x [B, L, d] in config.chunks sequence chunks. A chunk count
 // that does not divide L pads the sequence (position-wise, so padding
 // changes nothing) and slices the result back.
-Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& config);
+Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& config,
+                            std::source_location loc = std::source_location::current());
 
 }  // namespace reforge

@@ -5,6 +5,7 @@
 #include "compiler/dsl/dsl.h"
 #include "models/attention.h"
 #include "models/blocks/captures.h"
+#include "models/blocks/cross_attention.h"
 #include "models/blocks/feed_forward.h"
 #include "models/decode_caches.h"
 #include "models/reformer_layers.h"
@@ -26,11 +27,14 @@ Tensor attend(Tensor normed, const AttentionWeights& w, Tensor buckets, const At
 }
 
 // What the attention branch (F) captures: its parameters, the random key
-// and, for LSH, the bucket decisions made outside the block.
+// and, for LSH, the bucket decisions made outside the block; in a
+// decoder, the memory and the cross-attention's parameters.
 struct AttentionCaptures {
   LayerNormParams norm;
   AttentionWeights weights;
   Tensor rng, buckets;  // buckets: LSH only
+  Tensor memory;
+  CrossAttentionParams cross;
 
   template <typename Visit>
   void fields(Visit visit) {
@@ -42,13 +46,21 @@ struct AttentionCaptures {
     visit(rng);
     visit(weights.w_k);  // local and full attention only
     visit(buckets);
+    visit(memory);  // cross-attention only, with the parameters below
+    cross.fields(visit);
   }
 };
 
-// The attention branch on x: LayerNorm, attention, residual dropout.
+CrossAttentionConfig cross_attention_config(const ReformerConfig& c, Tensor memory) {
+  return {.d_model = c.d_model, .memory_width = memory.dim(-1), .heads = c.n_heads, .d_head = c.d_head};
+}
+
+// The attention branch on x: LayerNorm, attention, (cross-attention to the
+// memory), residual dropout.
 Tensor attention_branch(const AttentionCaptures& a, AttentionKind kind, Tensor x, int64_t stream,
                         const ReformerConfig& c) {
   Tensor out = attend(normalize(x, a.norm), a.weights, a.buckets, {a.rng, stream}, kind, c);
+  if (a.memory.valid()) out = out + cross_attention(x + out, a.memory, a.cross, cross_attention_config(c, a.memory));
   return dropout(out, c.dropout, a.rng, stream + 4);
 }
 
@@ -71,7 +83,8 @@ Tensor feed_forward_branch(const FeedForwardCaptures& f, Tensor x, int64_t strea
 
 }  // namespace
 
-Tensor reformer_stack(Graph& g, Tensor x, const ReformerConfig& c, const StackInputs& in) {
+Tensor reformer_stack(Graph& g, Tensor x, const ReformerConfig& c, const StackInputs& in, std::source_location loc) {
+  auto call = called_from(loc);
   Tensor x1 = x;                         // the residual stream (reversible = false)
   Tensor streams = stack_streams(x, x);  // the reversible streams start as duplicates
   for (int64_t layer = 0; layer < c.n_layers; ++layer) {
@@ -86,8 +99,9 @@ Tensor reformer_stack(Graph& g, Tensor x, const ReformerConfig& c, const StackIn
       norm = make_layer_norm(g, c.d_model);
       weights = make_attention_weights(g, c, kind);
     }
+    AttentionCaptures at{norm, weights, in.rng, Tensor{}, in.memory, {}};
+    if (in.memory.valid()) at.cross = make_cross_attention(g, cross_attention_config(c, in.memory));
     FeedForwardCaptures ff{make_feed_forward(g, feed_forward_config(c)), in.rng};
-    AttentionCaptures at{norm, weights, in.rng, Tensor{}};
 
     // A prefill's outputs: the caches of this layer's attention, from its
     // normalised input.
@@ -102,8 +116,7 @@ Tensor reformer_stack(Graph& g, Tensor x, const ReformerConfig& c, const StackIn
     auto hash = [&](Tensor attention_input) {
       if (kind != AttentionKind::lsh) return;
       auto hash_scope = g.scope("attn.hash");
-      at.buckets =
-          lsh_buckets(normalize(attention_input, norm), weights.w_q, {in.rng, rng_stream}, c, in.valid_length);
+      at.buckets = lsh_buckets(normalize(attention_input, norm), weights.w_q, {in.rng, rng_stream}, c, in.valid_length);
     };
     if (c.reversible) {
       hash(stream(streams, 1));

@@ -4,9 +4,10 @@
 // reversible two-stream blocks (the `reversible` op, which the reversible
 // recompute pass rebuilds in the backward) or as standard pre-norm
 // residual layers. Language models, classifiers and encoder-decoders
-// stack it alike.
+// (with cross-attention to a memory) stack it alike.
 #pragma once
 
+#include <source_location>
 #include <string>
 
 #include "compiler/ir/graph.h"
@@ -26,10 +27,15 @@ struct StackInputs {
   // The first layer's random streams start at first_layer *
   // kRandomStreamsPerLayer (a second stack in one graph draws its own).
   int64_t first_layer = 0;
+  // Optional [B, Lm, w]: an encoder's output that every layer also
+  // attends to (a decoder's stack). The attention branch is then
+  // a + cross_attention(x + a, memory), a the self-attention of x.
+  Tensor memory;
 };
 
 // The stack on x [B, L, d] -> its output [B, L, 2d] (both reversible
 // streams, side by side) or [B, L, d] (the residual stream).
-Tensor reformer_stack(Graph& g, Tensor x, const ReformerConfig& config, const StackInputs& inputs);
+Tensor reformer_stack(Graph& g, Tensor x, const ReformerConfig& config, const StackInputs& inputs,
+                      std::source_location loc = std::source_location::current());
 
 }  // namespace reforge

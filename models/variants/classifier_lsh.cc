@@ -1,12 +1,16 @@
 // A bidirectional LSH Reformer encoder with a pooled classification head,
-// on a long-range task: is the key symbol near the start of a 4K-token
-// sequence the same as the one near its end? The two keys are thousands of
-// positions apart in noise, so the label is out of reach of any local
-// window; LSH attention can bring them together, because shared-QK hashing
-// puts alike tokens in alike buckets.
+// on a long-range task: do the keys scattered over the second eighth of a
+// 4K-token sequence (all 1s, or all 2s) pair with those over its seventh
+// eighth (all 3s, or all 4s) — 1 with 3, 2 with 4? The two groups are at
+// least L/2 apart along the sequence and L/4 across local attention's
+// wrap-around, out of reach of any local window; and the head pools by a
+// mean, so the logits are a sum of what each position knows: without
+// attention between the groups they add a term for a and one for b, and
+// no such sum is the XNOR the label is. LSH attention can bring the groups
+// together once the model hashes 1 with 3 and 2 with 4.
 //
 // The structure is this file's: an architecture (embedding, the Reformer
-// stack, attention pooling, softmax classes) built from the blocks of
+// stack, max pooling, softmax classes) built from the blocks of
 // models/blocks/, and a task (its data, loss and accuracy).
 #include <fmt/format.h>
 
@@ -37,19 +41,20 @@ ModelOutputs build_lsh_classifier(Graph& g, const ReformerConfig& c, const Refor
   if (!build.loss) return out;
   LossAndAccuracy scored =
       weighted_cross_entropy(out.logits, targets, full_like(cast(targets, g.default_float()), 1.0), c.replicas);
-  out.loss = scored.loss;
-  out.accuracy = scored.accuracy;
+  out.loss = scored.loss.named("loss");
+  out.accuracy = scored.accuracy.named("accuracy");
   return out;
 }
 
-// Sequences of noise symbols 3..vocab-1 with two keys (symbols 1 or 2):
-// one in the first quarter, one in the last; the class is 1 when the keys
-// are equal (half of the sequences), else 0.
+// Sequences of filler symbols 5..vocab-1 in which about one position in
+// kEvery of the second eighth holds key a (1 or 2) and one in kEvery of
+// the seventh holds key b (3 or 4); the class is 1 when b = a + 2 (half
+// of the sequences), else 0.
 class KeysMatchTask : public Task {
  public:
   KeysMatchTask(const ReformerConfig& c, uint64_t seed) : config_(c), seed_(seed) {
-    if (c.vocab_size < 4) throw Error("keys-match needs --vocab_size >= 4 (keys 1 and 2, noise from 3)");
-    if (c.seq_len < 8) throw Error(fmt::format("keys-match needs --seq_len >= 8, got {}", c.seq_len));
+    if (c.vocab_size < 6) throw Error("keys-match needs --vocab_size >= 6 (keys 1 to 4, filler from 5)");
+    if (c.seq_len < 64) throw Error(fmt::format("keys-match needs --seq_len >= 64, got {}", c.seq_len));
     if (c.n_classes != 2) throw Error(fmt::format("keys-match has 2 classes, not --n_classes={}", c.n_classes));
   }
 
@@ -59,30 +64,35 @@ class KeysMatchTask : public Task {
   std::string bits_unit() const override { return "sequence"; }
   std::optional<double> baseline_bits() const override { return 1.0; }  // a fair coin
   std::string describe() const override {
-    return fmt::format("do two keys {} to {} positions apart match", config_.seq_len / 2, config_.seq_len - 1);
+    return fmt::format("do two groups of keys at least {} tokens apart match, in sequences of {}", config_.seq_len / 2,
+                       config_.seq_len);
   }
 
  private:
   static constexpr uint64_t kValidationKey = 0x6b65797321;
+  static constexpr uint64_t kEvery = 8;  // about one position in kEvery holds a key or a decoy
 
   Batch draw(uint64_t key, int64_t step) const {
-    const int64_t len = config_.seq_len, quarter = len / 4;
+    const int64_t len = config_.seq_len;
     Batch b;
     b["tokens"] = HostTensor({DType::i64, {config_.batch, len}});
     b["targets"] = HostTensor({DType::i64, {config_.batch}});
     b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(key * 1000003 + step) >> 12));
     auto bits = [&](int64_t row, int64_t i) {
-      return kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * (len + 4) + i));
+      return kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * (len + 2) + i));
     };
-    const uint64_t noise = static_cast<uint64_t>(config_.vocab_size - 3);
+    const uint64_t filler = static_cast<uint64_t>(config_.vocab_size - 5);
     for (int64_t row = 0; row < config_.batch; ++row) {
-      for (int64_t t = 0; t < len; ++t) b["tokens"][row * len + t] = static_cast<double>(3 + bits(row, t) % noise);
-      const int64_t first = static_cast<int64_t>(bits(row, len) % static_cast<uint64_t>(quarter));
-      const int64_t last = len - 1 - static_cast<int64_t>(bits(row, len + 1) % static_cast<uint64_t>(quarter));
-      const int64_t a = 1 + static_cast<int64_t>(bits(row, len + 2) % 2);
-      const bool match = bits(row, len + 3) % 2 == 0;
-      b["tokens"][row * len + first] = static_cast<double>(a);
-      b["tokens"][row * len + last] = static_cast<double>(match ? a : 3 - a);
+      const int64_t a = 1 + static_cast<int64_t>(bits(row, len) % 2);
+      const bool match = bits(row, len + 1) % 2 == 0;
+      const int64_t b_key = match ? a + 2 : 5 - a;  // 1 pairs with 3, 2 with 4
+      for (int64_t t = 0; t < len; ++t) {
+        const uint64_t r = bits(row, t);
+        const int64_t eighth = t * 8 / len;
+        int64_t symbol = 5 + static_cast<int64_t>(r % filler);
+        if ((eighth == 1 || eighth == 6) && r / filler % kEvery == 0) symbol = eighth == 1 ? a : b_key;
+        b["tokens"][row * len + t] = static_cast<double>(symbol);
+      }
       b["targets"][row] = match ? 1.0 : 0.0;
     }
     return b;
@@ -93,7 +103,7 @@ class KeysMatchTask : public Task {
 };
 
 std::unique_ptr<Task> keys_match_task(const TaskSource& source) {
-  refuse_data(source, "generated key pairs");
+  refuse_data(source, "generated key groups");
   return std::make_unique<KeysMatchTask>(source.config, source.seed);
 }
 
@@ -106,10 +116,12 @@ REFORGE_REGISTER_ARCHITECTURE(lsh_classifier) {
 }
 
 REFORGE_REGISTER_MODEL(classifier_lsh) {
-  reforge::ModelEntry m{"classifier-lsh", "bidirectional LSH Reformer classifying whether two far-apart keys match",
-                        {}, reforge::keys_match_task};
+  reforge::ModelEntry m{"classifier-lsh",
+                        "bidirectional LSH Reformer classifying whether two far-apart keys match",
+                        {},
+                        reforge::keys_match_task};
   m.config.architecture = "lsh-classifier";
-  m.config.vocab_size = 16;
+  m.config.vocab_size = 6;  // keys 1 to 4, filler 5
   m.config.seq_len = 4096;
   m.config.batch = 4;
   m.config.d_model = 64;

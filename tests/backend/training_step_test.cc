@@ -115,7 +115,8 @@ std::vector<Variant> variants() {
   plain.reversible = false;
   out.push_back({"residual_not_reversible", plain, {}});
   // Variants built from blocks (models/variants/): the gated feed-forward,
-  // and the bidirectional LSH classifier on its own task.
+  // the bidirectional LSH classifier and the encoder-decoder, each on its
+  // own task.
   ReformerConfig gated = base;
   gated.ff_gated = true;
   out.push_back({"gated_feed_forward", gated, {}});
@@ -124,8 +125,12 @@ std::vector<Variant> variants() {
   classifier.attention = {AttentionKind::lsh};
   classifier.causal = false;
   classifier.n_classes = 2;
-  classifier.seq_len = 16;
+  classifier.seq_len = 64;
   out.push_back({"lsh_classifier", classifier, {}, "classifier-lsh"});
+  ReformerConfig seq2seq = base;
+  seq2seq.architecture = "reformer-seq2seq";
+  seq2seq.attention = {AttentionKind::lsh};
+  out.push_back({"reformer_seq2seq", seq2seq, {}, "seq2seq-reverse"});
   return out;
 }
 

@@ -32,8 +32,8 @@ ReformerConfig tiny(const std::string& name) {
   c.ff_activation = registered.ff_activation;
   c.n_classes = registered.n_classes;
   if (c.n_classes > 0) {
-    c.vocab_size = 5;
-    c.seq_len = 16;
+    c.vocab_size = 6;
+    c.seq_len = 64;  // the keys-match task's shortest
   }
   return c;
 }
@@ -42,8 +42,8 @@ ReformerConfig tiny(const std::string& name) {
 // vocabulary is too small there for bytes: it copies, as duplication),
 // floats in `float_type`.
 ValueMap batch_of(const std::string& name, const ReformerConfig& c, int64_t step, DType float_type) {
-  ValueMap batch =
-      (c.n_classes > 0 ? make_task(find_model(name), c, "", 7) : make_duplication_task(c, 7))->batch(step);
+  const bool language_model = c.architecture == kReformerLm;
+  ValueMap batch = (language_model ? make_duplication_task(c, 7) : make_task(find_model(name), c, "", 7))->batch(step);
   for (auto& [n, value] : batch) {
     if (is_float(value.dtype())) value.type.dtype = float_type;
   }
@@ -74,8 +74,8 @@ TEST_P(Variant, GradientsMatchFiniteDifferences) {
     for (int64_t e = 0; e < size; e += std::max<int64_t>(1, size / 6)) {
       double numeric = testing::central_difference(*loss_only, feeds, param, e, 1e-6);
       double autodiff = analytic.at("d." + param)[e];
-      EXPECT_NEAR(autodiff, numeric, 1e-6 * std::max(1.0, std::fabs(numeric))) << name << ": " << param << "[" << e
-                                                                                << "]";
+      EXPECT_NEAR(autodiff, numeric, 1e-6 * std::max(1.0, std::fabs(numeric)))
+          << name << ": " << param << "[" << e << "]";
       ++checked;
     }
   }
@@ -87,17 +87,16 @@ TEST_P(Variant, GradientsMatchFiniteDifferences) {
 TEST_P(Variant, ShortTrainingRunLowersTheLoss) {
   const std::string name = GetParam();
   ReformerConfig c = find_model(name).config;
-  c.seq_len = 32;
+  c.seq_len = c.n_classes > 0 ? 64 : 32;
   c.chunk_len = 8;
   c.batch = 4;
   c.ff_chunks = 2;
-  if (c.n_classes > 0) c.vocab_size = 4;
   c.learning_rate = 5e-3;
   std::unique_ptr<Graph> graph = build_reformer_graph(c, name);
   Tensor loss = graph->value(graph->find_output("loss"));
   graph->mutable_outputs().clear();
   TrainingStep step = build_training_step(*graph, loss, reformer_optimizer(c));
-  std::unique_ptr<Task> task = make_task(find_model(name), c, name == "classifier-lsh" ? "" : "builtin", 7);
+  std::unique_ptr<Task> task = make_task(find_model(name), c, c.architecture == kReformerLm ? "builtin" : "", 7);
   InterpreterTrainer trainer(*graph, step, 7);
   std::vector<double> losses;
   for (int64_t s = 1; s <= 120; ++s) losses.push_back(trainer.step(task->batch(s)));
@@ -106,8 +105,8 @@ TEST_P(Variant, ShortTrainingRunLowersTheLoss) {
   EXPECT_LT(last, 0.7 * first) << name << ": first 10 steps " << first << ", last 10 " << last;
 }
 
-INSTANTIATE_TEST_SUITE_P(BuiltFromBlocks, Variant, ::testing::Values("byte-lm-glu", "classifier-lsh"),
-                         [](const auto& info) {
+INSTANTIATE_TEST_SUITE_P(BuiltFromBlocks, Variant,
+                         ::testing::Values("byte-lm-glu", "classifier-lsh", "seq2seq-reverse"), [](const auto& info) {
                            std::string id = info.param;
                            for (char& ch : id) ch = ch == '-' ? '_' : ch;
                            return id;
@@ -120,7 +119,8 @@ TEST(Architecture, AnUnknownNameListsTheRegisteredOnes) {
     build_reformer_graph(c);
     FAIL() << "built a graph for an unknown architecture";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "unknown --architecture 'no-such-net' (registered: lsh-classifier, reformer-lm)");
+    EXPECT_EQ(std::string(e.what()),
+              "unknown --architecture 'no-such-net' (registered: lsh-classifier, reformer-lm, reformer-seq2seq)");
   }
 }
 

@@ -8,6 +8,7 @@
 #include "compiler/memory/plan_dump.h"
 #include "runtime/process_memory.h"
 #include "models/memory_budget.h"
+#include "models/reformer_step.h"
 
 namespace reforge::cli {
 
@@ -89,7 +90,7 @@ CompileOptions compile_options(const Flags& flags) {
 
 std::optional<BudgetChoice> apply_memory_flags(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
                                                std::FILE* out, const MemoryBudgetDefault& machine) {
-  const int64_t blocks = config.reversible ? config.n_layers : 0;
+  const int64_t blocks = config.reversible ? reversible_blocks(config) : 0;
   if (compile.stored_blocks > blocks) {
     throw UsageError(fmt::format("--stored_blocks={}: the model has {} reversible block{}", compile.stored_blocks,
                                  blocks, blocks == 1 ? "" : "s"));

@@ -159,10 +159,7 @@ int run_plan(const std::vector<std::string>& args) {
       savings.push_back(
           {fmt::format("ffn chunking ({} chunks)", s.config.ff_chunks), p.plan.arena_bytes, main.plan.arena_bytes});
     }
-    bool has_lsh = false;
-    for (int64_t layer = 0; layer < s.config.n_layers; ++layer) {
-      has_lsh = has_lsh || s.config.attention_of_layer(layer) == AttentionKind::lsh;
-    }
+    const bool has_lsh = has_lsh_attention(s.config);
     if (fuse) {
       PlannedStep p = plan_step(s.config, s.entry->name, quiet, plan_options, false, target);
       savings.push_back({"elementwise fusion", p.plan.arena_bytes, main.plan.arena_bytes});

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "compiler/pipeline/artifact_builder.h"
+#include "models/architecture.h"
 #include "models/reformer_artifact.h"
 
 namespace reforge::cli {
@@ -78,6 +79,10 @@ training::TrainingOptions training_options(const Flags& flags, const std::string
     throw UsageError(fmt::format("--sample_length must be 1..1000000, got {}", o.sample_length));
   }
   // Samples continue text prompts ("The "), byte by byte.
+  if (o.samples > 0 && config.architecture != kReformerLm) {
+    throw UsageError(fmt::format("--samples generates text: {} is a {} model, not a {} language model", model,
+                                 config.architecture, kReformerLm));
+  }
   if (o.samples > 0 && config.vocab_size < 256) {
     throw UsageError(fmt::format("--samples generates text, byte by byte: {}'s vocabulary has {} symbols, not 256 "
                                  "(sample a text model such as byte-lm)",
