@@ -7,6 +7,37 @@
 
 namespace reforge {
 
+AttentionConfig::AttentionConfig(const ReformerConfig& c)
+    : seq_len(c.seq_len),
+      d_model(c.d_model),
+      n_heads(c.n_heads),
+      d_head(c.d_head),
+      n_hashes(c.n_hashes),
+      chunk_len(c.chunk_len),
+      n_buckets(c.n_buckets),
+      causal(c.causal),
+      attention_mode(c.attention_mode),
+      attention_dropout(c.attention_dropout) {}
+
+int64_t AttentionConfig::padded_len() const { return (seq_len + chunk_len - 1) / chunk_len * chunk_len; }
+
+int64_t AttentionConfig::buckets() const {
+  return n_buckets > 0 ? n_buckets : std::max<int64_t>(2, 2 * padded_len() / chunk_len);
+}
+
+// Large bucket counts are hashed as a product of two even factors (each with
+// its own f/2 rotation columns), so hashing costs O(L (f1 + f2)), not O(L nb).
+std::vector<int64_t> AttentionConfig::bucket_factors() const {
+  int64_t nb = buckets();
+  if (nb <= 128) return {nb};
+  int64_t best = 0;
+  for (int64_t f = 2; f * f <= nb; f += 2) {
+    if (nb % f == 0 && (nb / f) % 2 == 0) best = f;
+  }
+  if (best == 0) return {nb};
+  return {best, nb / best};
+}
+
 Tensor split_heads(Tensor x, int64_t heads) {
   Tensor r = reshape(x, {x.dim(0), x.dim(1), heads, x.dim(2) / heads});
   return transpose(r, {0, 2, 1, 3});
@@ -25,12 +56,12 @@ constexpr double kMaskedOut = kernels::kAttentionMaskedOut;  // causal and paddi
 constexpr double kSelfMask = kernels::kAttentionSelfMask;    // finite: a token with no other target attends to itself
 
 // Pads the sequence axis (1) of x [B, L, d] up to the config's padded length.
-Tensor pad_sequence(Tensor x, const ReformerConfig& config) {
+Tensor pad_sequence(Tensor x, const AttentionConfig& config) {
   int64_t extra = config.padded_len() - x.dim(1);
   return extra == 0 ? x : pad(x, 1, 0, extra, 0.0);
 }
 
-Tensor unpad_sequence(Tensor x, const ReformerConfig& config) {
+Tensor unpad_sequence(Tensor x, const AttentionConfig& config) {
   return x.dim(1) == config.seq_len ? x : slice(x, 1, 0, config.seq_len);
 }
 
@@ -104,7 +135,7 @@ ChunkResult attend_in_chunks(const Chunks& c, const ChunkOptions& o) {
   return {out, reshape(lse, s)};
 }
 
-Tensor output_projection(Tensor heads_out, const AttentionWeights& w, const ReformerConfig& config) {
+Tensor output_projection(Tensor heads_out, const AttentionWeights& w, const AttentionConfig& config) {
   // Summing each head through its slice of W_o == merged heads times W_o.
   return unpad_sequence(linear(merge_heads(heads_out), w.w_o), config);
 }
@@ -117,7 +148,7 @@ Tensor positions(Graph& g, int64_t b, int64_t h, int64_t lp) { return iota(g, {b
 namespace {
 
 // The hash's random columns per round: f/2 for each bucket factor f.
-int64_t hash_columns(const ReformerConfig& config) {
+int64_t hash_columns(const AttentionConfig& config) {
   int64_t columns = 0;
   for (int64_t f : config.bucket_factors()) columns += f / 2;
   return columns;
@@ -125,12 +156,12 @@ int64_t hash_columns(const ReformerConfig& config) {
 
 }  // namespace
 
-Tensor hash_rotations(const AttentionRandomness& rng, int64_t heads, int64_t dk, const ReformerConfig& config) {
+Tensor hash_rotations(const AttentionRandomness& rng, int64_t heads, int64_t dk, const AttentionConfig& config) {
   // One N(0,1) rotation per head, round and factor column, drawn from the key.
   return random_normal(rng.key, {heads, dk, config.n_hashes * hash_columns(config)}, rng.stream);
 }
 
-Tensor hash_queries(Tensor q, Tensor rotations, const ReformerConfig& config) {
+Tensor hash_queries(Tensor q, Tensor rotations, const AttentionConfig& config) {
   Graph& g = *q.graph;
   int64_t b = q.dim(0), h = q.dim(1), len = q.dim(2), dk = q.dim(3), rounds = config.n_hashes;
   std::vector<int64_t> factors = config.bucket_factors();
@@ -150,7 +181,7 @@ Tensor hash_queries(Tensor q, Tensor rotations, const ReformerConfig& config) {
   return transpose(bucket, {0, 1, 3, 2});  // [B, H, R, T]
 }
 
-Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const ReformerConfig& config,
+Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const AttentionConfig& config,
                    Tensor valid_length) {
   Graph& g = *x.graph;
   Tensor q = split_heads(linear(pad_sequence(x, config), w_q), config.n_heads);  // [B, H, Lp, dk]
@@ -171,7 +202,7 @@ namespace {
 // with the given buckets: sort, chunk, attend, unsort, combine rounds.
 // Returns [B, H, Lp, dv]. This is the body of the `lsh_attention` op.
 Tensor lsh_attention_core(Tensor q, Tensor v, Tensor buckets, const AttentionRandomness& rng,
-                          const ReformerConfig& config) {
+                          const AttentionConfig& config) {
   Graph& g = *q.graph;
   int64_t b = q.dim(0), h = q.dim(1), lp = q.dim(2), dk = q.dim(3), dv = v.dim(3);
   int64_t rounds = config.n_hashes, c = config.chunk_len, slots = rounds * lp, n = slots / c;
@@ -228,7 +259,7 @@ Tensor lsh_attention_core(Tensor q, Tensor v, Tensor buckets, const AttentionRan
 }  // namespace
 
 Tensor lsh_attention(Tensor x, const AttentionWeights& w, Tensor buckets, const AttentionRandomness& rng,
-                     const ReformerConfig& config) {
+                     const AttentionConfig& config) {
   Tensor xp = pad_sequence(x, config);
   Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);  // [B, H, Lp, dk]
   Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);  // [B, H, Lp, dv]
@@ -269,7 +300,7 @@ Tensor attention_core(Graph& g, Tensor q, Tensor k, Tensor v, int64_t chunk, con
 // the previous chunk's. Keys are k·1/sqrt(dk) with a key projection, or
 // q/|q| (shared QK, with the self-mask) without one.
 Tensor attention_in_sequence_chunks(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
-                                    const ReformerConfig& config, int64_t chunk, bool look_back) {
+                                    const AttentionConfig& config, int64_t chunk, bool look_back) {
   Tensor xp = pad_sequence(x, config);
   Tensor q = split_heads(linear(xp, w.w_q), config.n_heads);  // [B, H, Lp, dk]
   Tensor v = split_heads(linear(xp, w.w_v), config.n_heads);  // [B, H, Lp, dv]
@@ -303,12 +334,12 @@ Tensor attention_in_sequence_chunks(Tensor x, const AttentionWeights& w, const A
 }  // namespace
 
 Tensor local_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
-                       const ReformerConfig& config) {
+                       const AttentionConfig& config) {
   return attention_in_sequence_chunks(x, w, rng, config, config.chunk_len, /*look_back=*/true);
 }
 
 Tensor full_attention(Tensor x, const AttentionWeights& w, const AttentionRandomness& rng,
-                      const ReformerConfig& config) {
+                      const AttentionConfig& config) {
   return attention_in_sequence_chunks(x, w, rng, config, config.padded_len(), /*look_back=*/false);
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "base/error.h"
+#include "models/architecture.h"
 
 namespace reforge {
 namespace {
@@ -44,6 +45,11 @@ std::unique_ptr<Task> make_task_for(const std::string& model, const ReformerConf
                                     uint64_t seed) {
   auto it = table().find(model);
   if (it != table().end()) return make_task(it->second, config, data, seed);
+  if (config.architecture != kReformerLm) {
+    throw Error(fmt::format("model '{}' ({}) is not registered in this program, so its task is unknown: run it from "
+                            "a program that links its variant",
+                            model, config.architecture));
+  }
   return byte_lm_task(TaskSource{model, config, data, seed});
 }
 

@@ -36,8 +36,9 @@ std::vector<const ModelEntry*> registered_models();
 std::unique_ptr<Task> make_task(const ModelEntry& entry, const ReformerConfig& config, const std::string& data,
                                 uint64_t seed);
 
-// The task of the model registered as `model`; byte-level text for a name
-// this build does not know (an artifact compiled elsewhere).
+// The task of the model registered as `model`; byte-level text for a
+// language model this build does not know (an artifact compiled
+// elsewhere), an Error for any other unknown model.
 std::unique_ptr<Task> make_task_for(const std::string& model, const ReformerConfig& config, const std::string& data,
                                     uint64_t seed);
 

@@ -7,7 +7,7 @@
 
 namespace reforge {
 
-Embedding embed_tokens(Graph& g, Tensor tokens, const ReformerConfig& c, std::source_location loc) {
+Embedding embed_tokens(Graph& g, Tensor tokens, const EmbeddingConfig& c, std::source_location loc) {
   auto call = called_from(loc);
   auto scope = g.scope("embed");
   Tensor table = g.param("tokens", {c.vocab_size, c.d_model}, Init::normal(1.0));

@@ -10,6 +10,7 @@
 
 #include "compiler/ir/graph.h"
 #include "models/reformer_config.h"
+#include "models/reformer_layers.h"
 
 namespace reforge {
 
@@ -46,7 +47,7 @@ ReformerModel build_reformer(Graph& graph, const ReformerConfig& config, const R
 struct Embedding {
   Tensor table, x;
 };
-Embedding embed_tokens(Graph& graph, Tensor tokens, const ReformerConfig& config,
+Embedding embed_tokens(Graph& graph, Tensor tokens, const EmbeddingConfig& config,
                        std::source_location loc = std::source_location::current());
 
 }  // namespace reforge

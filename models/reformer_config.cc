@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "models/attention.h"
+#include "models/reformer_layers.h"
 
 namespace reforge {
 namespace {
@@ -59,8 +61,6 @@ std::vector<AttentionKind> parse_kinds(const std::string& v) {
   return kinds;
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 #define INT_FIELD(field, help)                                                                                         \
   ConfigField {                                                                                                        \
 #field, help,                                                                                                      \
@@ -99,36 +99,19 @@ const char* attention_kind_name(AttentionKind kind) {
   return "?";
 }
 
-int64_t ReformerConfig::padded_len() const { return ceil_div(seq_len, chunk_len) * chunk_len; }
-
-int64_t ReformerConfig::buckets() const {
-  return n_buckets > 0 ? n_buckets : std::max<int64_t>(2, 2 * padded_len() / chunk_len);
-}
-
-// Large bucket counts are hashed as a product of two even factors (each with
-// its own f/2 rotation columns), so hashing costs O(L (f1 + f2)), not O(L nb).
-std::vector<int64_t> ReformerConfig::bucket_factors() const {
-  int64_t nb = buckets();
-  if (nb <= 128) return {nb};
-  int64_t best = 0;
-  for (int64_t f = 2; f * f <= nb; f += 2) {
-    if (nb % f == 0 && (nb / f) % 2 == 0) best = f;
-  }
-  if (best == 0) return {nb};
-  return {best, nb / best};
-}
+// The attention layers own these (models/attention.h).
+int64_t ReformerConfig::padded_len() const { return AttentionConfig(*this).padded_len(); }
+int64_t ReformerConfig::buckets() const { return AttentionConfig(*this).buckets(); }
+std::vector<int64_t> ReformerConfig::bucket_factors() const { return AttentionConfig(*this).bucket_factors(); }
 
 AttentionKind ReformerConfig::attention_of_layer(int64_t layer) const {
   return attention[static_cast<size_t>(layer) % attention.size()];
 }
 
-int64_t ReformerConfig::axial_cols_resolved() const {
-  return axial_cols > 0 ? axial_cols : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(seq_len))));
-}
-int64_t ReformerConfig::axial_rows_resolved() const {
-  return axial_rows > 0 ? axial_rows : ceil_div(seq_len, axial_cols_resolved());
-}
-int64_t ReformerConfig::axial_row_width_resolved() const { return axial_row_width > 0 ? axial_row_width : d_model / 2; }
+// The embedding owns these (models/reformer_layers.h).
+int64_t ReformerConfig::axial_cols_resolved() const { return EmbeddingConfig(*this).axial_cols_resolved(); }
+int64_t ReformerConfig::axial_rows_resolved() const { return EmbeddingConfig(*this).axial_rows_resolved(); }
+int64_t ReformerConfig::axial_row_width_resolved() const { return EmbeddingConfig(*this).axial_row_width_resolved(); }
 
 void ReformerConfig::validate() const {
   // Each size has a range a machine can run; products of sizes are then

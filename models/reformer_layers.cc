@@ -6,13 +6,35 @@
 
 namespace reforge {
 
+EmbeddingConfig::EmbeddingConfig(const ReformerConfig& c)
+    : vocab_size(c.vocab_size),
+      d_model(c.d_model),
+      seq_len(c.seq_len),
+      axial_rows(c.axial_rows),
+      axial_cols(c.axial_cols),
+      axial_row_width(c.axial_row_width) {}
+
+int64_t EmbeddingConfig::axial_cols_resolved() const {
+  return axial_cols > 0 ? axial_cols : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(seq_len))));
+}
+int64_t EmbeddingConfig::axial_rows_resolved() const {
+  const int64_t cols = axial_cols_resolved();
+  return axial_rows > 0 ? axial_rows : (seq_len + cols - 1) / cols;
+}
+int64_t EmbeddingConfig::axial_row_width_resolved() const {
+  return axial_row_width > 0 ? axial_row_width : d_model / 2;
+}
+
+LmHeadConfig::LmHeadConfig(const ReformerConfig& c)
+    : vocab_size(c.vocab_size), d_model(c.d_model), tied_embedding(c.tied_embedding) {}
+
 LayerNormParams make_layer_norm(Graph& g, int64_t width) {
   return {g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros())};
 }
 
 Tensor normalize(Tensor x, const LayerNormParams& p) { return layer_norm(x, p.gamma, p.beta); }
 
-AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, AttentionKind kind) {
+AttentionWeights make_attention_weights(Graph& g, const AttentionConfig& c, AttentionKind kind) {
   double scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
   AttentionWeights w;
   w.w_q = g.param("w_q", {c.d_model, c.n_heads * c.d_head}, Init::normal(scale));
@@ -23,21 +45,21 @@ AttentionWeights make_attention_weights(Graph& g, const ReformerConfig& c, Atten
   return w;
 }
 
-AxialPositions make_axial_positions(Graph& g, const ReformerConfig& c) {
+AxialPositions make_axial_positions(Graph& g, const EmbeddingConfig& c) {
   auto scope = g.scope("axial");
   int64_t rows = c.axial_rows_resolved(), cols = c.axial_cols_resolved();
   int64_t w1 = c.axial_row_width_resolved(), w2 = c.d_model - w1;
   return {g.param("rows", {rows, 1, w1}, Init::normal(1.0)), g.param("cols", {1, cols, w2}, Init::normal(1.0))};
 }
 
-Tensor axial_table(const AxialPositions& p, const ReformerConfig& c) {
+Tensor axial_table(const AxialPositions& p, const EmbeddingConfig& c) {
   int64_t rows = p.rows.dim(0), cols = p.cols.dim(1), w1 = p.rows.dim(2), w2 = p.cols.dim(2);
   Tensor grid = concat({broadcast_to(p.rows, {rows, cols, w1}), broadcast_to(p.cols, {rows, cols, w2})}, 2);
   Tensor flat = reshape(grid, {rows * cols, c.d_model});
   return rows * cols == c.seq_len ? flat : slice(flat, 0, 0, c.seq_len);
 }
 
-Tensor axial_at(const AxialPositions& p, Tensor position, const ReformerConfig& c) {
+Tensor axial_at(const AxialPositions& p, Tensor position, const EmbeddingConfig& c) {
   Graph& g = *position.graph;
   int64_t rows = p.rows.dim(0), cols = p.cols.dim(1);
   Tensor column_count = constant(g, static_cast<double>(cols), position.type());
@@ -46,7 +68,7 @@ Tensor axial_at(const AxialPositions& p, Tensor position, const ReformerConfig& 
   return concat({row_part, col_part}, static_cast<int64_t>(position.shape().size()));
 }
 
-Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const ReformerConfig& c, std::source_location loc) {
+Tensor lm_head(Graph& g, Tensor h, Tensor token_table, const LmHeadConfig& c, std::source_location loc) {
   auto call = called_from(loc);
   int64_t width = h.dim(-1);
   h = layer_norm(h, g.param("norm.gamma", {width}, Init::ones()), g.param("norm.beta", {width}, Init::zeros()));

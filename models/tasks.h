@@ -1,5 +1,6 @@
-// Data for the models: each task yields batches of the inputs a
-// ReformerModel reads (tokens, targets, loss_weights, rng).
+// Data for the models: each task yields batches of the inputs its model's
+// graph reads, by name (a language model's tokens, targets, loss_weights
+// and rng; a variant's task, those its architecture declares).
 #pragma once
 
 #include <cstdint>
