@@ -31,6 +31,8 @@ class Task {
   // The held-out score of a model that knows only symbol frequencies, in
   // bits per symbol, where the task has one.
   virtual std::optional<double> baseline_bits() const { return std::nullopt; }
+  // What that baseline is, in words ("unigram baseline", "chance").
+  virtual std::string baseline_name() const { return "unigram baseline"; }
   // "the King James Bible (4.2 MB training, 220 KB held out)".
   virtual std::string describe() const = 0;
 };

@@ -159,7 +159,7 @@ runtime::Checkpoint compatible_checkpoint(const TrainingOptions& o) {
 std::string validation_text(double bits, const Task& task) {
   std::optional<double> baseline = task.baseline_bits();
   return fmt::format("{:.3f} bits per {}{}", bits, task.bits_unit(),
-                     baseline ? fmt::format(" (unigram baseline {:.3f})", *baseline) : "");
+                     baseline ? fmt::format(" ({} {:.3f})", task.baseline_name(), *baseline) : "");
 }
 
 HeldOutScore held_out_score(const std::function<ValueMap(const ValueMap&)>& forward, const Task& task,
@@ -174,11 +174,14 @@ HeldOutScore held_out_score(const std::function<ValueMap(const ValueMap&)>& forw
   return {.bits = loss / n / kLn2, .accuracy = accuracy / n};
 }
 
-double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
+HeldOutScore validation_score(ModelSession& session, const Task& task, int64_t batches) {
   // The logits are not asked for: at 64K they are 128 MiB as doubles.
   return held_out_score([&](const ValueMap& batch) { return session.forward(batch, {"loss", "accuracy"}); }, task,
-                        batches)
-      .bits;
+                        batches);
+}
+
+double validation_bits(ModelSession& session, const Task& task, int64_t batches) {
+  return validation_score(session, task, batches).bits;
 }
 
 void leave_outputs_to_rank0(TrainingOptions& o) {
@@ -215,10 +218,14 @@ TrainingRun run_training(ModelSession& session, const Task& task, const Reformer
 
   ProgressReporter progress(run.first_step, o.steps, o.tokens_per_step, "tokens", o.log_every, o.log_format);
   auto evaluate = [&](int64_t step) {
-    double bits = validation_bits(session, task, o.eval_batches);
-    run.validation_bits = bits;
-    std::string json = fmt::format("{{\"step\": {}, \"validation_bits\": {:.9g}}}", step, bits);
-    progress.note(fmt::format("validation at step {}: {}", step, validation_text(bits, task)), json);
+    const HeldOutScore score = validation_score(session, task, o.eval_batches);
+    run.validation_bits = score.bits;
+    run.validation_accuracy = score.accuracy;
+    std::string json = fmt::format("{{\"step\": {}, \"validation_bits\": {:.9g}, \"validation_accuracy\": {:.9g}}}",
+                                   step, score.bits, score.accuracy);
+    progress.note(fmt::format("validation at step {}: {}, accuracy {:.1f}%", step, validation_text(score.bits, task),
+                              100 * score.accuracy),
+                  json);
     metrics.write(json);
   };
   for (int64_t s = run.first_step; s <= o.steps; ++s) {
@@ -278,7 +285,10 @@ void print_training_summary(const TrainingRun& run, const Task& task, const Trai
     fmt::print(o.messages, "memory: planned {} (arena + persistent values), measured peak resident {}\n",
                format_bytes(o.planned_bytes), format_bytes(runtime::peak_resident_bytes()));
   }
-  if (run.validation_bits) fmt::print(o.messages, "validation: {}\n", validation_text(*run.validation_bits, task));
+  if (run.validation_bits) {
+    fmt::print(o.messages, "validation: {}, accuracy {:.1f}%\n", validation_text(*run.validation_bits, task),
+               100 * run.validation_accuracy.value_or(0));
+  }
   for (size_t i = 0; i < run.samples.size(); ++i) {
     fmt::print(o.messages, "sample {}:\n{}\n", i + 1, runtime::printable(run.samples[i], true));
   }

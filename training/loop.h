@@ -62,6 +62,7 @@ struct TrainingRun {
   std::vector<double> step_seconds;
   int64_t first_step = 1;  // > 1 after a resume
   std::optional<double> validation_bits;
+  std::optional<double> validation_accuracy;  // the task's accuracy on the same held-out batches
   std::vector<std::string> samples;
 };
 
@@ -74,7 +75,8 @@ struct HeldOutScore {
 };
 HeldOutScore held_out_score(const std::function<ValueMap(const ValueMap&)>& forward, const Task& task,
                             int64_t batches);
-// Its bits, from the session's forward pass.
+// The score from the session's forward pass, and its bits alone.
+HeldOutScore validation_score(ModelSession& session, const Task& task, int64_t batches);
 double validation_bits(ModelSession& session, const Task& task, int64_t batches);
 // "2.291 bits per byte (unigram baseline 4.518)".
 std::string validation_text(double bits, const Task& task);

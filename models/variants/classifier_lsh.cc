@@ -63,6 +63,7 @@ class KeysMatchTask : public Task {
   std::string loss_unit() const override { return "nats per sequence"; }
   std::string bits_unit() const override { return "sequence"; }
   std::optional<double> baseline_bits() const override { return 1.0; }  // a fair coin
+  std::string baseline_name() const override { return "chance"; }
   std::string describe() const override {
     return fmt::format("do two groups of keys at least {} tokens apart match, in sequences of {}", config_.seq_len / 2,
                        config_.seq_len);
