@@ -10,7 +10,7 @@
 // together once the model hashes 1 with 3 and 2 with 4.
 //
 // The structure is this file's: an architecture (embedding, the Reformer
-// stack, max pooling, softmax classes) built from the blocks of
+// stack, mean pooling, softmax classes) built from the blocks of
 // models/blocks/, and a task (its data, loss and accuracy).
 #include <fmt/format.h>
 
@@ -118,7 +118,7 @@ REFORGE_REGISTER_ARCHITECTURE(lsh_classifier) {
 
 REFORGE_REGISTER_MODEL(classifier_lsh) {
   reforge::ModelEntry m{"classifier-lsh",
-                        "bidirectional LSH Reformer classifying whether two far-apart keys match",
+                        "bidirectional LSH Reformer classifying whether two far-apart key groups pair",
                         {},
                         reforge::keys_match_task};
   m.config.architecture = "lsh-classifier";
