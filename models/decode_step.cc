@@ -214,16 +214,21 @@ Tensor attention_step(StepBuilder& s, Tensor normed, const AttentionWeights& w, 
 
 }  // namespace
 
+std::string why_no_decode_step(const ReformerConfig& config) {
+  if (config.architecture != kReformerLm) {
+    return fmt::format("generation one token at a time is built for the {} architecture, not '{}'", kReformerLm,
+                       config.architecture);
+  }
+  if (!config.causal) return "generation one token at a time needs a causal model (--causal=true)";
+  if (config.attention_mode == AttentionMode::paper) {
+    return "generation with a cache does not take --attention_mode=paper (generate with --no_cache)";
+  }
+  return "";
+}
+
 DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::string& name, DType float_type) {
   config.validate();
-  if (config.architecture != kReformerLm) {
-    throw Error(fmt::format("generation one token at a time is built for the {} architecture, not '{}'", kReformerLm,
-                            config.architecture));
-  }
-  if (!config.causal) throw Error("generation one token at a time needs a causal model (--causal=true)");
-  if (config.attention_mode == AttentionMode::paper) {
-    throw Error("generation with a cache does not take --attention_mode=paper (generate with --no_cache)");
-  }
+  if (std::string why = why_no_decode_step(config); !why.empty()) throw Error(why);
   ReformerConfig c = config;
   c.dropout = 0.0;
   c.attention_dropout = 0.0;

@@ -67,8 +67,12 @@ struct DecodeStep {
   std::unique_ptr<Graph> prefill;
 };
 
-// An Error when the model cannot decode one token at a time (not causal,
-// or the paper's attention mode), naming the setting.
+// Why `config` cannot decode one token at a time with caches (not the
+// reformer-lm architecture, not causal, or the paper's attention mode),
+// naming the setting; "" when it can.
+std::string why_no_decode_step(const ReformerConfig& config);
+
+// An Error with why_no_decode_step's reason when the model cannot decode.
 DecodeStep build_reformer_decode_step(const ReformerConfig& config, const std::string& name = "reformer",
                                       DType float_type = DType::f32);
 

@@ -2,7 +2,6 @@
 
 #include <optional>
 
-#include "models/architecture.h"
 #include "models/decode_step.h"
 #include "models/reformer_step.h"
 
@@ -38,7 +37,7 @@ runtime::Artifact compile_reformer_artifact(const ReformerConfig& config, const 
   // Generation's entry points, for a model that decodes one token at a time.
   std::optional<DecodeStep> step;
   DecodeSource decode;
-  if (config.architecture == kReformerLm && config.causal && config.attention_mode != AttentionMode::paper) {
+  if (why_no_decode_step(config).empty()) {
     step = build_reformer_decode_step(config, name);
     decode = {.step = step->graph.get(),
               .setup = step->setup.get(),

@@ -17,35 +17,34 @@ Batch empty_batch(const ReformerConfig& c, int64_t step, uint64_t seed) {
   b["tokens"] = HostTensor({DType::i64, {c.batch, c.seq_len}});
   b["targets"] = HostTensor({DType::i64, {c.batch, c.seq_len}});
   b["loss_weights"] = HostTensor({DType::f32, {c.batch, c.seq_len}});
-  b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(seed * 1000003 + step) >> 12));
+  b["rng"] = batch_random_key(seed, step);
   return b;
 }
 
-class DuplicationTask : public Task {
+class DuplicationTask : public GeneratedTask {
  public:
-  DuplicationTask(const ReformerConfig& c, uint64_t seed) : config_(c), seed_(seed) {
+  DuplicationTask(const ReformerConfig& c, uint64_t seed) : GeneratedTask(c, seed, kValidationKey) {
     if (c.seq_len < 4 || c.seq_len % 2 != 0) {
       throw Error(fmt::format("duplication needs an even --seq_len >= 4 (0 w 0 w), got {}", c.seq_len));
     }
     if (c.vocab_size < 3) throw Error("duplication needs --vocab_size >= 3 (symbol 0 separates)");
   }
 
-  Batch batch(int64_t step) const override { return copies(seed_, step); }
-  Batch validation_batch(int64_t index) const override { return copies(kValidationKey, index); }
-
   std::string loss_unit() const override { return "nats per copied symbol"; }
   std::string bits_unit() const override { return "copied symbol"; }
-  std::string describe() const override { return fmt::format("random copies of {} symbols", config_.seq_len / 2 - 1); }
+  std::string describe() const override { return fmt::format("random copies of {} symbols", config().seq_len / 2 - 1); }
 
  private:
-  Batch copies(uint64_t key, int64_t step) const {
-    const int64_t len = config_.seq_len, half = len / 2;
-    Batch b = empty_batch(config_, step, seed_);
-    for (int64_t row = 0; row < config_.batch; ++row) {
+  // The batch's random key is the seed's, for held-out batches too.
+  Batch draw(uint64_t key, int64_t step) const override {
+    const ReformerConfig& c = config();
+    const int64_t len = c.seq_len, half = len / 2;
+    Batch b = empty_batch(c, step, seed());
+    for (int64_t row = 0; row < c.batch; ++row) {
       std::vector<int64_t> seq(len, 0);
       for (int64_t i = 1; i < half; ++i) {
         uint64_t r = kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * len + i));
-        seq[i] = 1 + static_cast<int64_t>(r % static_cast<uint64_t>(config_.vocab_size - 1));
+        seq[i] = 1 + static_cast<int64_t>(r % static_cast<uint64_t>(c.vocab_size - 1));
         seq[half + i] = seq[i];
       }
       for (int64_t t = 0; t < len; ++t) {
@@ -58,9 +57,6 @@ class DuplicationTask : public Task {
     }
     return b;
   }
-
-  ReformerConfig config_;
-  uint64_t seed_;
 };
 
 class ByteLmTask : public Task {
@@ -119,6 +115,10 @@ std::unique_ptr<Task> make_duplication_task(const ReformerConfig& config, uint64
   return std::make_unique<DuplicationTask>(config, seed);
 }
 
+HostTensor batch_random_key(uint64_t key, int64_t step) {
+  return HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(key * 1000003 + step) >> 12));
+}
+
 void refuse_data(const TaskSource& source, const std::string& what) {
   if (!source.data.empty()) {
     throw UsageError(fmt::format("--data: model '{}' trains on {}, not on a text", source.model, what));
@@ -126,8 +126,7 @@ void refuse_data(const TaskSource& source, const std::string& what) {
 }
 
 std::unique_ptr<Task> duplication_task(const TaskSource& source) {
-  refuse_data(source, "generated copies");
-  return make_duplication_task(source.config, source.seed);
+  return generated_task<DuplicationTask>("generated copies")(source);
 }
 
 std::unique_ptr<Task> byte_lm_task(const TaskSource& source) {

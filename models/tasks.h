@@ -53,6 +53,42 @@ using TaskFactory = std::function<std::unique_ptr<Task>(const TaskSource&)>;
 // text was given ("--data: model 'm' trains on <what>, not on a text").
 void refuse_data(const TaskSource& source, const std::string& what);
 
+// A batch's `rng` input for drawing `key` at `step`: one random key per
+// step, the same on every run.
+HostTensor batch_random_key(uint64_t key, int64_t step);
+
+// A task whose data a counter-based generator draws: training batch
+// `step` from the seed, held-out batch `index` from the task's own
+// validation key (the same whatever the seed, so never trained on).
+class GeneratedTask : public Task {
+ public:
+  GeneratedTask(const ReformerConfig& config, uint64_t seed, uint64_t validation_key)
+      : config_(config), seed_(seed), validation_key_(validation_key) {}
+  Batch batch(int64_t step) const final { return draw(seed_, step); }
+  Batch validation_batch(int64_t index) const final { return draw(validation_key_, index); }
+
+ protected:
+  // The batch drawn from `key` for `step`.
+  virtual Batch draw(uint64_t key, int64_t step) const = 0;
+  const ReformerConfig& config() const { return config_; }
+  uint64_t seed() const { return seed_; }
+
+ private:
+  ReformerConfig config_;
+  uint64_t seed_;
+  uint64_t validation_key_;
+};
+
+// The factory of generated task T (constructed from a config and a seed);
+// it refuses --data, saying that the model trains on `what`.
+template <typename T>
+TaskFactory generated_task(std::string what) {
+  return [what](const TaskSource& source) -> std::unique_ptr<Task> {
+    refuse_data(source, what);
+    return std::make_unique<T>(source.config, source.seed);
+  };
+}
+
 // The duplication task of the paper (§5): sequences 0 w 0 w, w random
 // symbols 1..vocab-1; only predictions of the second w count.
 std::unique_ptr<Task> make_duplication_task(const ReformerConfig& config, uint64_t seed);

@@ -1,10 +1,9 @@
 // Byte-level language models: a small Reformer mixing local and LSH layers
 // (as trax's enwik8 configuration does), and its full-attention baseline.
-#include "models/model_registry.h"
+#include "models/variants/byte_lm.h"
 
-REFORGE_REGISTER_MODEL(byte_lm) {
-  reforge::ModelEntry m{
-      "byte-lm", "2-layer Reformer (local + LSH) byte-level language model", {}, reforge::byte_lm_task};
+reforge::ModelEntry reforge::byte_lm_preset() {
+  ModelEntry m{"byte-lm", "2-layer Reformer (local + LSH) byte-level language model", {}, byte_lm_task};
   m.config.seq_len = 64;
   m.config.batch = 2;
   m.config.d_model = 64;
@@ -12,13 +11,15 @@ REFORGE_REGISTER_MODEL(byte_lm) {
   m.config.d_head = 32;
   m.config.d_ff = 128;
   m.config.n_layers = 2;
-  m.config.attention = {reforge::AttentionKind::local, reforge::AttentionKind::lsh};
+  m.config.attention = {AttentionKind::local, AttentionKind::lsh};
   m.config.n_hashes = 2;
   m.config.chunk_len = 16;
   m.config.ff_chunks = 2;
   m.config.learning_rate = 3e-3;
   return m;
 }
+
+REFORGE_REGISTER_MODEL(byte_lm) { return reforge::byte_lm_preset(); }
 
 REFORGE_REGISTER_MODEL(byte_lm_full) {
   reforge::ModelEntry m = make_model_byte_lm();

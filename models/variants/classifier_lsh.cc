@@ -50,40 +50,39 @@ ModelOutputs build_lsh_classifier(Graph& g, const ReformerConfig& c, const Refor
 // kEvery of the second eighth holds key a (1 or 2) and one in kEvery of
 // the seventh holds key b (3 or 4); the class is 1 when b = a + 2 (half
 // of the sequences), else 0.
-class KeysMatchTask : public Task {
+class KeysMatchTask : public GeneratedTask {
  public:
-  KeysMatchTask(const ReformerConfig& c, uint64_t seed) : config_(c), seed_(seed) {
+  KeysMatchTask(const ReformerConfig& c, uint64_t seed) : GeneratedTask(c, seed, kValidationKey) {
     if (c.vocab_size < 6) throw Error("keys-match needs --vocab_size >= 6 (keys 1 to 4, filler from 5)");
     if (c.seq_len < 64) throw Error(fmt::format("keys-match needs --seq_len >= 64, got {}", c.seq_len));
     if (c.n_classes != 2) throw Error(fmt::format("keys-match has 2 classes, not --n_classes={}", c.n_classes));
   }
 
-  Batch batch(int64_t step) const override { return draw(seed_, step); }
-  Batch validation_batch(int64_t index) const override { return draw(kValidationKey, index); }
   std::string loss_unit() const override { return "nats per sequence"; }
   std::string bits_unit() const override { return "sequence"; }
   std::optional<double> baseline_bits() const override { return 1.0; }  // a fair coin
   std::string baseline_name() const override { return "chance"; }
   std::string describe() const override {
-    return fmt::format("do two groups of keys at least {} tokens apart match, in sequences of {}", config_.seq_len / 2,
-                       config_.seq_len);
+    return fmt::format("do two groups of keys at least {} tokens apart match, in sequences of {}", config().seq_len / 2,
+                       config().seq_len);
   }
 
  private:
   static constexpr uint64_t kValidationKey = 0x6b65797321;
   static constexpr uint64_t kEvery = 8;  // about one position in kEvery holds a key or a decoy
 
-  Batch draw(uint64_t key, int64_t step) const {
-    const int64_t len = config_.seq_len;
+  Batch draw(uint64_t key, int64_t step) const override {
+    const ReformerConfig& c = config();
+    const int64_t len = c.seq_len;
     Batch b;
-    b["tokens"] = HostTensor({DType::i64, {config_.batch, len}});
-    b["targets"] = HostTensor({DType::i64, {config_.batch}});
-    b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(key * 1000003 + step) >> 12));
+    b["tokens"] = HostTensor({DType::i64, {c.batch, len}});
+    b["targets"] = HostTensor({DType::i64, {c.batch}});
+    b["rng"] = batch_random_key(key, step);
     auto bits = [&](int64_t row, int64_t i) {
       return kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * (len + 2) + i));
     };
-    const uint64_t filler = static_cast<uint64_t>(config_.vocab_size - 5);
-    for (int64_t row = 0; row < config_.batch; ++row) {
+    const uint64_t filler = static_cast<uint64_t>(c.vocab_size - 5);
+    for (int64_t row = 0; row < c.batch; ++row) {
       const int64_t a = 1 + static_cast<int64_t>(bits(row, len) % 2);
       const bool match = bits(row, len + 1) % 2 == 0;
       const int64_t b_key = match ? a + 2 : 5 - a;  // 1 pairs with 3, 2 with 4
@@ -98,21 +97,13 @@ class KeysMatchTask : public Task {
     }
     return b;
   }
-
-  ReformerConfig config_;
-  uint64_t seed_;
 };
-
-std::unique_ptr<Task> keys_match_task(const TaskSource& source) {
-  refuse_data(source, "generated key groups");
-  return std::make_unique<KeysMatchTask>(source.config, source.seed);
-}
 
 }  // namespace
 }  // namespace reforge
 
 REFORGE_REGISTER_ARCHITECTURE(lsh_classifier) {
-  return {"lsh-classifier", "a bidirectional Reformer encoder with an attention-pooled classification head",
+  return {"lsh-classifier", "a bidirectional Reformer encoder with a mean-pooled classification head",
           reforge::build_lsh_classifier};
 }
 
@@ -120,7 +111,7 @@ REFORGE_REGISTER_MODEL(classifier_lsh) {
   reforge::ModelEntry m{"classifier-lsh",
                         "bidirectional LSH Reformer classifying whether two far-apart key groups pair",
                         {},
-                        reforge::keys_match_task};
+                        reforge::generated_task<reforge::KeysMatchTask>("generated key groups")};
   m.config.architecture = "lsh-classifier";
   m.config.vocab_size = 6;  // keys 1 to 4, filler 5
   m.config.seq_len = 4096;

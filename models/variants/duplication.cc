@@ -3,8 +3,7 @@
 #include "models/model_registry.h"
 
 REFORGE_REGISTER_MODEL(duplication) {
-  reforge::ModelEntry m{
-      "duplication", "1-layer LSH Reformer on the 0w0w copy task", {}, reforge::duplication_task};
+  reforge::ModelEntry m{"duplication", "1-layer LSH Reformer on the 0w0w copy task", {}, reforge::duplication_task};
   m.config.vocab_size = 8;
   m.config.seq_len = 16;
   m.config.batch = 8;

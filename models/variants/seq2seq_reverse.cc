@@ -67,33 +67,31 @@ ModelOutputs build_reformer_seq2seq(Graph& g, const ReformerConfig& c, const Ref
 }
 
 // Random words of symbols 1..vocab-1, to be written backwards.
-class ReverseTask : public Task {
+class ReverseTask : public GeneratedTask {
  public:
-  ReverseTask(const ReformerConfig& c, uint64_t seed) : config_(c), seed_(seed) {
+  ReverseTask(const ReformerConfig& c, uint64_t seed) : GeneratedTask(c, seed, kValidationKey) {
     if (c.vocab_size < 3) throw Error("reverse needs --vocab_size >= 3 (0 starts the decoder)");
   }
 
-  Batch batch(int64_t step) const override { return draw(seed_, step); }
-  Batch validation_batch(int64_t index) const override { return draw(kValidationKey, index); }
   std::string loss_unit() const override { return "nats per target symbol"; }
   std::string bits_unit() const override { return "target symbol"; }
   std::string describe() const override {
-    return fmt::format("reverse words of {} symbols from {}", config_.seq_len, config_.vocab_size - 1);
+    return fmt::format("reverse words of {} symbols from {}", config().seq_len, config().vocab_size - 1);
   }
 
  private:
   static constexpr uint64_t kValidationKey = 0x7265766572;
 
-  Batch draw(uint64_t key, int64_t step) const {
-    const int64_t len = config_.seq_len;
+  Batch draw(uint64_t key, int64_t step) const override {
+    const ReformerConfig& c = config();
+    const int64_t len = c.seq_len;
     Batch b;
-    for (const char* name : {"tokens", "decoder_tokens", "targets"})
-      b[name] = HostTensor({DType::i64, {config_.batch, len}});
-    b["rng"] = HostTensor::scalar(DType::i64, static_cast<double>(kernels::mix64(key * 1000003 + step) >> 12));
-    for (int64_t row = 0; row < config_.batch; ++row) {
+    for (const char* name : {"tokens", "decoder_tokens", "targets"}) b[name] = HostTensor({DType::i64, {c.batch, len}});
+    b["rng"] = batch_random_key(key, step);
+    for (int64_t row = 0; row < c.batch; ++row) {
       for (int64_t t = 0; t < len; ++t) {
         uint64_t r = kernels::counter_bits(key, static_cast<uint64_t>(step), static_cast<uint64_t>(row * len + t));
-        b["tokens"][row * len + t] = static_cast<double>(1 + r % static_cast<uint64_t>(config_.vocab_size - 1));
+        b["tokens"][row * len + t] = static_cast<double>(1 + r % static_cast<uint64_t>(c.vocab_size - 1));
       }
       for (int64_t t = 0; t < len; ++t) {
         const double target = b["tokens"][row * len + (len - 1 - t)];
@@ -103,15 +101,7 @@ class ReverseTask : public Task {
     }
     return b;
   }
-
-  ReformerConfig config_;
-  uint64_t seed_;
 };
-
-std::unique_ptr<Task> reverse_task(const TaskSource& source) {
-  refuse_data(source, "generated words");
-  return std::make_unique<ReverseTask>(source.config, source.seed);
-}
 
 }  // namespace
 }  // namespace reforge
@@ -123,8 +113,10 @@ REFORGE_REGISTER_ARCHITECTURE(reformer_seq2seq) {
 }
 
 REFORGE_REGISTER_MODEL(seq2seq_reverse) {
-  reforge::ModelEntry m{
-      "seq2seq-reverse", "encoder-decoder Reformer writing random words backwards", {}, reforge::reverse_task};
+  reforge::ModelEntry m{"seq2seq-reverse",
+                        "encoder-decoder Reformer writing random words backwards",
+                        {},
+                        reforge::generated_task<reforge::ReverseTask>("generated words")};
   m.config.architecture = "reformer-seq2seq";
   m.config.vocab_size = 12;
   m.config.seq_len = 32;

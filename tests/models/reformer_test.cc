@@ -164,27 +164,9 @@ TEST(Reformer, WholeLayerGradientsMatchFiniteDifferences) {
   Graph g;
   g.set_default_float(DType::f64);
   ReformerModel m = build_reformer(g, c);
-  std::vector<Tensor> params = parameters(g);
-  std::unique_ptr<Graph> loss_only = g.clone();
-  loss_only->output("loss", loss_only->value(m.loss.id));
-  std::vector<Tensor> grads = gradients(m.loss, params);
-  for (size_t i = 0; i < params.size(); ++i) g.output("d." + params[i].node().name, grads[i]);
-  ValueMap feeds = model_feeds(g, c);
-  ValueMap analytic = run_graph(g, feeds);
-  const double h = 1e-6;
-  int checked = 0;
-  for (const Tensor& p : params) {
-    const std::string& name = p.node().name;
-    const int64_t size = feeds.at(name).size();
-    // A spread of elements of every parameter (all of the small ones).
-    for (int64_t e = 0; e < size; e += std::max<int64_t>(1, size / 6)) {
-      double numeric = testing::central_difference(*loss_only, feeds, name, e, h);
-      double autodiff = analytic.at("d." + name)[e];
-      EXPECT_NEAR(autodiff, numeric, 1e-6 * std::max(1.0, std::fabs(numeric))) << name << "[" << e << "]";
-      ++checked;
-    }
-  }
-  EXPECT_GT(checked, 60);
+  testing::GradientCheckResult r = testing::check_parameter_gradients(g, m.loss, model_feeds(g, c), 1e-6);
+  EXPECT_LE(r.max_rel_error, 1e-6) << r.worst;
+  EXPECT_GT(r.checked, 60);
 }
 
 double train_duplication(const std::string& model, int64_t steps) {

@@ -46,4 +46,12 @@ double central_difference(const Graph& loss_graph, ValueMap& feeds, const std::s
 GradientCheckResult check_gradients(const GraphBody& body, const std::vector<InputSpec>& specs, uint64_t seed,
                                     double h = 1e-5);
 
+// For a whole model in f64: autodiff's gradient of `loss` (a value of
+// `model`) with respect to each parameter, against central differences
+// of step `h`, over a spread of each parameter's elements (every element
+// of a small one, about six of a larger one). `feeds` hold the
+// parameters' values and the model's inputs. Errors as check_gradients;
+// `worst` names the parameter and element.
+GradientCheckResult check_parameter_gradients(const Graph& model, Tensor loss, const ValueMap& feeds, double h);
+
 }  // namespace reforge::testing

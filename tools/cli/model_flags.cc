@@ -90,7 +90,8 @@ CompileOptions compile_options(const Flags& flags) {
 
 std::optional<BudgetChoice> apply_memory_flags(const Flags& flags, ReformerConfig& config, CompileOptions& compile,
                                                std::FILE* out, const MemoryBudgetDefault& machine) {
-  const int64_t blocks = config.reversible ? reversible_blocks(config) : 0;
+  // Counting the blocks builds the graph: only when there is a count to check.
+  const int64_t blocks = compile.stored_blocks > 0 && config.reversible ? reversible_blocks(config) : 0;
   if (compile.stored_blocks > blocks) {
     throw UsageError(fmt::format("--stored_blocks={}: the model has {} reversible block{}", compile.stored_blocks,
                                  blocks, blocks == 1 ? "" : "s"));
