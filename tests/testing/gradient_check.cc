@@ -38,6 +38,23 @@ double central_difference(const Graph& loss_graph, ValueMap& feeds, const std::s
   return (plus - minus) / (2 * h);
 }
 
+namespace {
+
+// Adds one compared element to `result`; `where` names it if it is the
+// worst so far.
+void record(GradientCheckResult& result, double autodiff, double numeric, const std::function<std::string()>& where) {
+  double abs_error = std::fabs(autodiff - numeric);
+  double rel_error = abs_error / std::max(1.0, std::fabs(numeric));
+  ++result.checked;
+  result.max_abs_error = std::max(result.max_abs_error, abs_error);
+  if (rel_error >= result.max_rel_error) {
+    result.max_rel_error = rel_error;
+    result.worst = fmt::format("{}: autodiff {} vs numeric {}", where(), autodiff, numeric);
+  }
+}
+
+}  // namespace
+
 GradientCheckResult check_gradients(const GraphBody& body, const std::vector<InputSpec>& specs, uint64_t seed,
                                     double h) {
   Graph graph("gradient_check");
@@ -74,14 +91,7 @@ GradientCheckResult check_gradients(const GraphBody& body, const std::vector<Inp
     const HostTensor& g = analytic.at(fmt::format("grad{}", k));
     for (int64_t e = 0; e < feeds.at(name).size(); ++e) {
       double numeric = central_difference(*loss_only, feeds, name, e, h);
-      double abs_error = std::fabs(g[e] - numeric);
-      double rel_error = abs_error / std::max(1.0, std::fabs(numeric));
-      ++result.checked;
-      result.max_abs_error = std::max(result.max_abs_error, abs_error);
-      if (rel_error >= result.max_rel_error) {
-        result.max_rel_error = rel_error;
-        result.worst = fmt::format("input {} element {}: autodiff {} vs numeric {}", wrt_index[k], e, g[e], numeric);
-      }
+      record(result, g[e], numeric, [&] { return fmt::format("input {} element {}", wrt_index[k], e); });
     }
   }
   return result;
@@ -103,14 +113,7 @@ GradientCheckResult check_parameter_gradients(const Graph& model, Tensor loss, c
     const int64_t size = perturbed.at(name).size();
     for (int64_t e = 0; e < size; e += std::max<int64_t>(1, size / 6)) {
       double numeric = central_difference(*loss_only, perturbed, name, e, h);
-      double abs_error = std::fabs(g[e] - numeric);
-      double rel_error = abs_error / std::max(1.0, std::fabs(numeric));
-      ++result.checked;
-      result.max_abs_error = std::max(result.max_abs_error, abs_error);
-      if (rel_error >= result.max_rel_error) {
-        result.max_rel_error = rel_error;
-        result.worst = fmt::format("{}[{}]: autodiff {} vs numeric {}", name, e, g[e], numeric);
-      }
+      record(result, g[e], numeric, [&] { return fmt::format("{}[{}]", name, e); });
     }
   }
   return result;
