@@ -142,14 +142,18 @@ class LshSlice {
     std::span<T> d_o = d_o_, d_s = d_s_, d_q = d_q_, d_k = d_k_, d_vw = d_vw_, d_lse = d_lse_;
     for (int64_t c = 0; c < chunks(); ++c) {
       gather_chunk(c, ch);
-      probabilities(ch, {c + 1, result, row, dk + dv, g});
+      softmax_logits(ch, {c + 1, result, row, dk + dv, g});
+      // ch.p holds exp(S - max), P times its row's sum. That sum's inverse
+      // scales row i of dO and dlse instead of P: dP = dO V^T and dS come
+      // out scaled by it, and dS, P^T dO are then exactly what P gives.
       for (int64_t i = 0; i < C; ++i) {
         const int64_t t = ch.query_position[i];
         const T weight = logit_exp(lse_[c * C + i] - best_lse_[t]) * inverse_total_[t];
-        d_lse[i] = -weight * g_dot_[t];
+        const T scale = weight * ch.inverse_sum[i];
+        d_lse[i] = -scale * g_dot_[t];
         const T* __restrict from = g + t * dv;
         T* __restrict to = d_o.data() + i * dv;
-        for (int64_t j = 0; j < dv; ++j) to[j] = weight * from[j];
+        for (int64_t j = 0; j < dv; ++j) to[j] = scale * from[j];
       }
       multiply_(d_o.data(), ch.v.data(), d_s.data(), C, W, dv, {dv, 1, 1, dv, W});  // dP = dO V^T
       for (int64_t i = 0; i < C; ++i) {
@@ -178,9 +182,9 @@ class LshSlice {
     }
   }
 
-  // One chunk's queries and its window (its own slots, then the previous
-  // chunk's, wrapping), gathered into contiguous matrices; keys normalised
-  // as they are gathered.
+  // One chunk's queries and its window (its own slots and the previous
+  // chunk's, wrapping, in the halves gather_chunk() says), gathered into
+  // contiguous matrices; keys normalised as they are gathered.
   struct Chunk {
     std::span<int64_t> query_position, key_position;  // [C], [2C]
     std::span<T> key_at;                              // [2C]: key_position as T
@@ -237,27 +241,18 @@ class LshSlice {
 #endif
   }
 
-  // Chunks are gathered in order, and chunk c's previous chunk is c - 1:
-  // from c = 1 on, the window's second half is the first half of the
-  // window before it, moved (a contiguous copy) instead of gathered again
-  // (rows in random order).
+  // Chunks are gathered in order, and chunk c's previous chunk is c - 1,
+  // whose rows the window already holds: the window is a ring of two
+  // halves, chunk c's own keys in half c % 2 and its previous chunk's in
+  // the other, left there from chunk c - 1. Only chunk 0 gathers its
+  // previous chunk (the last, wrapping). Which half comes first changes
+  // only the order of the window's columns, the same for the forward and
+  // the backward pass; every product and softmax reads key_position and
+  // key_at for them.
   REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch) const {
     const int64_t C = s_.chunk, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
-    const int64_t previous = (c + chunks() - 1) % chunks();
-    for (int64_t i = 0; i < C; ++i) {
-      const int64_t t = sorted_[c * C + i];
-      ch.query_position[i] = t;
-      copy_row(q_ + t * dk, ch.q.data() + i * dk, dk);
-    }
-    const bool moved = c > 0;
-    if (moved) {
-      copy_row(ch.key_position.data(), ch.key_position.data() + C, C);
-      copy_row(ch.key_at.data(), ch.key_at.data() + C, C);
-      copy_row(ch.k.data(), ch.k.data() + C * dk, C * dk);
-      copy_row(ch.v.data(), ch.v.data() + C * dv, C * dv);
-    }
-    for (int64_t w = 0; w < (moved ? C : 2 * C); ++w) {
-      const int64_t t = w < C ? ch.query_position[w] : sorted_[previous * C + (w - C)];
+    const int64_t own = (c % 2) * C, other = C - own;
+    auto gather_key = [&](int64_t w, int64_t t) {
       ch.key_position[w] = t;
       ch.key_at[w] = static_cast<T>(t);
       const T inverse = inverse_norm_[t];
@@ -265,13 +260,29 @@ class LshSlice {
       T* __restrict to = ch.k.data() + w * dk;
       for (int64_t j = 0; j < dk; ++j) to[j] = from[j] * inverse;
       copy_row(v_ + t * dv, ch.v.data() + w * dv, dv);
+    };
+    for (int64_t i = 0; i < C; ++i) {
+      const int64_t t = sorted_[c * C + i];
+      ch.query_position[i] = t;
+      copy_row(q_ + t * dk, ch.q.data() + i * dk, dk);
+      gather_key(own + i, t);
+    }
+    if (c == 0) {
+      const int64_t previous = chunks() - 1;
+      for (int64_t i = 0; i < C; ++i) gather_key(other + i, sorted_[previous * C + i]);
     }
   }
 
-  // Masked logits S = Q K^T, each row's logsumexp, P = exp(S - max) left
-  // unnormalised (1 / its sum in inverse_sum) and out = P V: the C x dv
-  // output is scaled later instead of the C x 2C probabilities.
-  REFORGE_LSH_HOT void attend(Chunk& ch, const Lookahead& next) const {
+  // Masked logits S = Q K^T, each row's logsumexp, and P = exp(S - max)
+  // left unnormalised (1 / its sum in inverse_sum): the forward scales the
+  // C x dv output instead of the C x 2C probabilities, the backward dO's
+  // rows. The backward takes its probabilities here again, not as
+  // exp(S - lse) from the kept logsumexp: the same products and the same
+  // code give the same bits, while when a query sees only keys masked by
+  // the same amount (its own position, -1e5, at position 0 of a causal
+  // sequence) lse lies near -1e5, where a float keeps 3 fractional bits,
+  // and those probabilities came out 0.4% off.
+  REFORGE_LSH_HOT void softmax_logits(Chunk& ch, const Lookahead& next) const {
     const int64_t C = s_.chunk, W = 2 * C;
     multiply_(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
     for (int64_t i = 0; i < C; ++i) {
@@ -279,26 +290,13 @@ class LshSlice {
       ch.lse[i] = softmax_row_lanes(ch.p.data() + i * W, ch.key_at.data(), W, static_cast<T>(ch.query_position[i]),
                                     ch.inverse_sum[i]);
     }
-    multiply_(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
   }
 
-  // Chunk c's probabilities again for the backward: S = Q K^T, then each
-  // row's masked softmax as the forward took it (the same products, the
-  // same code: the same bits), normalised. Not exp(S - lse) from the kept
-  // logsumexp: when a query sees only keys masked by the same amount (its
-  // own position, -1e5, at position 0 of a causal sequence) lse lies near
-  // -1e5, where a float keeps 3 fractional bits, and the probabilities
-  // came out 0.4% off.
-  REFORGE_LSH_HOT void probabilities(Chunk& ch, const Lookahead& next) const {
+  // The chunk's softmax and its unnormalised output out = P V.
+  REFORGE_LSH_HOT void attend(Chunk& ch, const Lookahead& next) const {
     const int64_t C = s_.chunk, W = 2 * C;
-    multiply_(ch.q.data(), ch.k.data(), ch.p.data(), C, W, s_.dk, {s_.dk, 1, 1, s_.dk, W});  // Q K^T
-    for (int64_t i = 0; i < C; ++i) {
-      prefetch_slot(next, i);
-      T* __restrict row = ch.p.data() + i * W;
-      T inverse_sum;
-      softmax_row_lanes(row, ch.key_at.data(), W, static_cast<T>(ch.query_position[i]), inverse_sum);
-      for (int64_t w = 0; w < W; ++w) row[w] *= inverse_sum;
-    }
+    softmax_logits(ch, next);
+    multiply_(ch.p.data(), ch.v.data(), ch.out.data(), C, s_.dv, W, {W, 1, s_.dv, 1, s_.dv});
   }
 
   // One row's masked softmax, left unnormalised: the row becomes
@@ -326,16 +324,14 @@ class LshSlice {
     for (int64_t w0 = 0; w0 < whole; w0 += kLanes) {
       for (int64_t j = 0; j < kLanes; ++j) lane_max[j] = std::max(lane_max[j], mask(w0 + j));
     }
-    T m = -std::numeric_limits<T>::infinity();
+    T m = fold_lanes(lane_max, [](T a, T b) { return std::max(a, b); });
     for (int64_t w = whole; w < W; ++w) m = std::max(m, mask(w));
-    for (int64_t j = 0; j < kLanes; ++j) m = std::max(m, lane_max[j]);
     T lane_sum[kLanes] = {};
     for (int64_t w0 = 0; w0 < whole; w0 += kLanes) {
       for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += logits[w0 + j] = logit_exp(logits[w0 + j] - m);
     }
-    T sum = 0;
+    T sum = fold_lanes(lane_sum, [](T a, T b) { return a + b; });
     for (int64_t w = whole; w < W; ++w) sum += logits[w] = logit_exp(logits[w] - m);
-    for (int64_t j = 0; j < kLanes; ++j) sum += lane_sum[j];
     inverse_sum = T(1) / sum;
     return m + std::log(sum);
   }
@@ -371,10 +367,20 @@ class LshSlice {
     for (int64_t j0 = 0; j0 < whole; j0 += kLanes) {
       for (int64_t j = 0; j < kLanes; ++j) lanes[j] += a[j0 + j] * b[j0 + j];
     }
-    T sum = 0;
+    T sum = fold_lanes(lanes, [](T x, T y) { return x + y; });
     for (int64_t j = whole; j < n; ++j) sum += a[j] * b[j];
-    for (int64_t j = 0; j < kLanes; ++j) sum += lanes[j];
     return sum;
+  }
+
+  // The lanes combined pairwise, halving the width each time: four vector
+  // operations where a sweep through the lanes was a chain of sixteen
+  // scalar ones, as long as the rest of a 128-wide softmax row.
+  template <typename Combine>
+  static T fold_lanes(T* lanes, const Combine& combine) {
+    for (int64_t width = kLanes / 2; width > 0; width /= 2) {
+      for (int64_t j = 0; j < width; ++j) lanes[j] = combine(lanes[j], lanes[j + width]);
+    }
+    return lanes[0];
   }
 
   LshShape s_;
