@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # P1 side by side, one length at a time, the systems alternating: Reforge
 # (this checkout, compiled to an artifact and trained from it), reformer-pytorch 1.4.4, and trax 1.4.1 with its
-# reversible (memory-efficient) trainer and its default one; then Reforge
+# reversible (memory-efficient) trainer and its default one, on the newest
+# JAX (and with TRAX_JAX="newest oldest" also on the oldest that runs it:
+# bench/peers/install_trax.sh); then Reforge
 # with full attention at the short lengths, for the crossover. Writes
 # bench/peers/results.jsonl and prints the table (render.py also draws
 # docs/peers.svg).
@@ -14,12 +16,20 @@ lengths=("$@")
 ((${#lengths[@]})) || lengths=(1024 2048 4096 8192 16384 32768 65536)
 read -r -a full_lengths <<< "${FULL_LENGTHS:-512 1024 2048 4096}"
 torch_python=$(bench/peers/install.sh | tail -1)
-trax_python=$(bench/peers/install_trax.sh | tail -1)
+read -r -a trax_jax <<< "${TRAX_JAX:-newest}"
+declare -A trax_python
+for jax in "${trax_jax[@]}"; do trax_python[$jax]=$(bench/peers/install_trax.sh "$jax" | tail -1); done
 scripts/install_deps.sh
 scripts/bazel.sh build -c opt //tools/cli:reforge
 reforge="$(pwd)/$(ls -d bazel-out/k8-opt/bin/tools/cli/reforge)"
+# P1 as Reforge is used: the feed-forward chunk count (8 in the peers'
+# P1) and which reversible blocks store their activations are left to the
+# memory budget at its default (what the compiler chooses for this
+# machine; the plan line in docs/BENCHMARKS.md says what it chose). The
+# arithmetic is the same either way: chunking and storing only trade
+# memory for time.
 p1=(--vocab_size=256 --d_model=256 --d_ff=1024 --n_layers=6 --n_heads=4 --d_head=64 --chunk_len=64 --n_hashes=4
-  --causal=true --reversible=true --ff_chunks=8 --batch=1)
+  --causal=true --reversible=true --batch=1)
 results=bench/peers/results.jsonl
 : > "$results"
 
@@ -55,10 +65,11 @@ skipped() {
 run_reforge() {  # attention length steps
   local out
   out=$(mktemp)
-  "$reforge" compile byte-lm "${p1[@]}" --attention="$1" --seq_len="$2" -o "$out.rfa" > /dev/null
+  "$reforge" compile byte-lm "${p1[@]}" --attention="$1" --seq_len="$2" -o "$out.rfa" | grep '^memory budget' \
+    > "$out.plan" || true
   /usr/bin/time -f "%M %e %U %S" -o "$out.rss" "$reforge" run "$out.rfa" --steps="$3" --log_format=jsonl \
     --eval_batches=1 > "$out"
-  python3 - "$out" "$out.rss" "$1" "$2" >> "$results" << 'PY'
+  python3 - "$out" "$out.rss" "$1" "$2" "$out.plan" >> "$results" << 'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and '"loss"' in l]
 times = [b["elapsed_seconds"] - a["elapsed_seconds"] for a, b in zip(rows, rows[1:])]
@@ -67,9 +78,11 @@ peak = int(rss) * 1024
 system = "Reforge" if sys.argv[3] == "lsh" else "Reforge (full attention)"
 print(json.dumps({"system": system, "attention": sys.argv[3], "length": int(sys.argv[4]),
                   "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "peak_bytes": peak,
-                  "cpu_use": round((float(user) + float(kernel)) / float(wall), 2)}))
+                  "cpu_use": round((float(user) + float(kernel)) / float(wall), 2),
+                  # what the memory budget chose: "6 of 6 reversible blocks store ...; 1 feed-forward chunk (...)"
+                  "plan": open(sys.argv[5]).read().strip().split("): ", 1)[-1]}))
 PY
-  rm -f "$out" "$out.rss" "$out.rfa"
+  rm -f "$out" "$out.rss" "$out.rfa" "$out.plan"
   tail -1 "$results"
 }
 
@@ -86,17 +99,19 @@ for length in "${lengths[@]}"; do
   with_cpu_use timeout 1800 "$torch_python" bench/peers/reformer_pytorch_p1.py --length="$length" --steps=$steps \
     >> "$results" || skipped "reformer-pytorch 1.4.4" lsh "$length" "did not finish in 30 minutes or ran out of memory"
   tail -1 "$results"
-  for trainer in memory_efficient default; do
-    name="trax 1.4.1 (reversible trainer)"
-    [ "$trainer" = default ] && name="trax 1.4.1 (default trainer)"
-    # (trax prints notes on stdout too: keep the JSON line.)
-    if line=$(with_cpu_use timeout 1800 "$trax_python" bench/peers/trax_p1.py --length="$length" --steps=$steps \
-      --trainer=$trainer); then
-      echo "$line" >> "$results"
-    else
-      skipped "$name" lsh "$length" "did not finish in 30 minutes or ran out of memory"
-    fi
-    tail -1 "$results"
+  for jax in "${trax_jax[@]}"; do
+    for trainer in memory_efficient default; do
+      name="trax 1.4.1 on JAX $jax (reversible trainer)"
+      [ "$trainer" = default ] && name="trax 1.4.1 on JAX $jax (default trainer)"
+      # (trax prints notes on stdout too: keep the JSON line.)
+      if line=$(with_cpu_use timeout 1800 "${trax_python[$jax]}" bench/peers/trax_p1.py --length="$length" \
+        --steps=$steps --trainer=$trainer); then
+        echo "$line" >> "$results"
+      else
+        skipped "$name" lsh "$length" "did not finish in 30 minutes or ran out of memory"
+      fi
+      tail -1 "$results"
+    done
   done
 done
 for length in "${full_lengths[@]}"; do

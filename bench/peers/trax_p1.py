@@ -76,6 +76,6 @@ for _ in range(args.steps):
     times.append(time.perf_counter() - start)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 name = "reversible trainer" if memory_efficient else "default trainer"
-print(json.dumps({"system": f"trax 1.4.1 ({name})", "attention": args.attention, "length": args.length,
+print(json.dumps({"system": f"trax 1.4.1 on JAX {jax.__version__} ({name})", "attention": args.attention, "length": args.length,
                   "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
                   "peak_bytes": peak, "jax": jax.__version__}))
