@@ -10,8 +10,12 @@
 
 namespace reforge::runtime {
 
-// The GEMM's panels: kDepth (256) x kBlockColumns (512) doubles.
-constexpr size_t kThreadScratchBytes = size_t{256} * 512 * sizeof(double);
+// The GEMM's panels, kDepth (256) x kBlockColumns (512) doubles, which
+// the calling thread packs and every thread reads; then the rows of a
+// transposed A that this thread packs for itself, kBlockRows (128) x
+// kDepth doubles.
+constexpr size_t kThreadPanelBytes = size_t{256} * 512 * sizeof(double);
+constexpr size_t kThreadScratchBytes = kThreadPanelBytes + size_t{128} * 256 * sizeof(double);
 
 // This thread's scratch: kThreadScratchBytes, 64-byte aligned.
 std::byte* thread_scratch();

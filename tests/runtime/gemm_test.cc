@@ -100,6 +100,28 @@ TEST(Gemm, ThreadCountDoesNotChangeTheBits) {
   }
 }
 
+// A transposed A is packed (when it meets several panels of B) and a
+// row-major one read in place; both sum every element in the same order,
+// so the same matrix gives the same bits stored either way.
+TEST(Gemm, TransposedAGivesTheBitsOfTheSameRowMajorA) {
+  const int64_t m = 301, n = 600, k = 600;
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> a(m * k), a_transposed(k * m), b(k * n);
+  for (float& x : a) x = uniform(rng);
+  for (float& x : b) x = uniform(rng);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t p = 0; p < k; ++p) a_transposed[p * m + i] = a[i * k + p];
+  }
+  ThreadPool pool(2);
+  for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
+    std::vector<float> in_place(m * n), packed(m * n, 7.0f);
+    gemm(a.data(), b.data(), in_place.data(), m, n, k, GemmLayout::dense(m, n, k), threads);
+    gemm(a_transposed.data(), b.data(), packed.data(), m, n, k, GemmLayout::dense(m, n, k, true), threads);
+    ASSERT_EQ(in_place, packed) << (threads ? "2 threads" : "1 thread");
+  }
+}
+
 // A product of one to four rows reads B in place (a GEMV) instead of
 // packing it; its rows are the bits the same rows get inside a larger
 // product, with an epilogue and split between threads.
