@@ -10,6 +10,7 @@ feed-forward in 8 chunks, batch 1, float32, dropout off.
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -53,4 +54,6 @@ for _ in range(args.steps):
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"system": "reformer-pytorch 1.4.4", "attention": args.attention, "length": args.length,
                   "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-                  "peak_bytes": peak, "torch": torch.__version__}))
+                  "peak_bytes": peak, "torch": torch.__version__,
+                  # Debian's torch calls the system's libblas.so.3: which one it is (install.sh)
+                  "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}))
