@@ -17,8 +17,11 @@ lengths=("$@")
 read -r -a full_lengths <<< "${FULL_LENGTHS:-512 1024 2048 4096}"
 torch_python=$(bench/peers/install.sh | tail -1)
 read -r -a trax_jax <<< "${TRAX_JAX:-newest}"
-declare -A trax_python
-for jax in "${trax_jax[@]}"; do trax_python[$jax]=$(bench/peers/install_trax.sh "$jax" | tail -1); done
+declare -A trax_python trax_jax_version  # by install_trax.sh's choice
+for jax in "${trax_jax[@]}"; do
+  trax_python[$jax]=$(bench/peers/install_trax.sh "$jax" | tail -1)
+  trax_jax_version[$jax]=$("${trax_python[$jax]}" -c "import jax; print(jax.__version__)")
+done
 scripts/install_deps.sh
 scripts/bazel.sh build -c opt //tools/cli:reforge
 reforge="$(pwd)/$(ls -d bazel-out/k8-opt/bin/tools/cli/reforge)"
@@ -101,8 +104,9 @@ for length in "${lengths[@]}"; do
   tail -1 "$results"
   for jax in "${trax_jax[@]}"; do
     for trainer in memory_efficient default; do
-      name="trax 1.4.1 on JAX $jax (reversible trainer)"
-      [ "$trainer" = default ] && name="trax 1.4.1 on JAX $jax (default trainer)"
+      # (the name trax_p1.py gives its rows, so a skipped length joins them)
+      name="trax 1.4.1 on JAX ${trax_jax_version[$jax]} (reversible trainer)"
+      [ "$trainer" = default ] && name="trax 1.4.1 on JAX ${trax_jax_version[$jax]} (default trainer)"
       # (trax prints notes on stdout too: keep the JSON line.)
       if line=$(with_cpu_use timeout 1800 "${trax_python[$jax]}" bench/peers/trax_p1.py --length="$length" \
         --steps=$steps --trainer=$trainer); then
