@@ -39,15 +39,31 @@ void register_attention_family(const AttentionFamily& f) {
 
   std::vector<AttrSpec> gradient_attrs = f.attrs;
   gradient_attrs.insert(gradient_attrs.end(), f.gradient_attrs.begin(), f.gradient_attrs.end());
+  // Operands, cotangent and — where the family's kernel can read it
+  // instead of running the forward — the forward's result.
   register_op({.name = gradient,
-               .arity = 5,
+               .arity = -1,
                .attrs = gradient_attrs,
                .infer =
                    [f, require_fusable](const InferContext& c) {
                      require_fusable(c.attrs);
+                     const size_t most = f.gradient_reads_result ? 6 : 5;
+                     if (c.inputs.size() < 5 || c.inputs.size() > most) {
+                       shape_error(fmt::format("expects the operands, the cotangent{}: {}",
+                                               f.gradient_reads_result ? " and optionally the forward's result" : "",
+                                               types_string(c.inputs)));
+                     }
                      TensorType out = f.infer_operands(c.inputs, c.attrs);
                      if (c.inputs[4] != out) {
                        shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
+                     }
+                     if (c.inputs.size() == 6) {
+                       if (c.inputs[5] != out) {
+                         shape_error("the forward's result must have the result's type: " + types_string(c.inputs));
+                       }
+                       if (c.attrs.get_int_or("with_output", 0) != 0) {
+                         shape_error("a gradient given the forward's result does not write it (with_output)");
+                       }
                      }
                      out.shape[3] = f.gradient_row(c.inputs, c.attrs);
                      return out;
@@ -57,7 +73,8 @@ void register_attention_family(const AttentionFamily& f) {
                .library = [f](const kir::LibraryContext& c,
                               kir::LibraryCall& call) { call = f.gradient_call(c.node, c.inputs); },
                .workspace_bytes = f.gradient_workspace,
-               .shares_forward_of = f.gradient_writes_result ? fused : ""});
+               .shares_forward_of = f.gradient_writes_result ? fused : "",
+               .reads_forward_result = f.gradient_reads_result});
 }
 
 void for_each_slice(const HostTensor& q, int64_t scratch_bytes,

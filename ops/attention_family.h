@@ -4,7 +4,8 @@
 //   NAME_fused      — the same computation as one library kernel, run over
 //                     every (example, head) slice;
 //   NAME_fused_grad — its backward: the inputs' cotangents side by side
-//                     along the last axis.
+//                     along the last axis; inputs: the forward's, its
+//                     result's cotangent and (optionally) its result.
 // LSH and chunked attention differ in their operands, attributes, kernels
 // and library calls, which each family states (ops/lsh_attention.cc,
 // ops/chunked_attention.cc); the registration of the three ops, the
@@ -30,6 +31,9 @@ struct AttentionFamily {
   // The gradient can also write the forward's result (attribute
   // with_output; compiler/passes/lsh_forward_sharing.h).
   bool gradient_writes_result = false;
+  // Or reads it: a sixth input, the forward's result, which the kernel
+  // then does not compute (compiler/passes/lsh_forward_sharing.h).
+  bool gradient_reads_result = false;
   // The result's type from the operands (checking them; shape_error names
   // what is wrong).
   std::function<TensorType(const std::vector<TensorType>& inputs, const AttrMap&)> infer_operands;

@@ -10,7 +10,9 @@
 //                              style) and returns [dq | dv] along the last
 //                              axis; with attribute with_output = 1,
 //                              [dq | dv | result] (it runs the forward
-//                              anyway; see compiler/passes/lsh_forward_sharing.h).
+//                              anyway); given the forward's result as a
+//                              sixth input, it runs only the forward's
+//                              logits (see compiler/passes/lsh_forward_sharing.h).
 // Inputs: q [B,H,Lp,dk], v [B,H,Lp,dv], buckets [B,H,R,Lp] (i64, padded
 // positions in bucket buckets_per_round-1), key (i64 scalar); result
 // [B,H,Lp,dv]. The fused kernels support the trax mode without attention
@@ -74,7 +76,8 @@ HostTensor eval_fused(const EvalContext& c) {
 }
 
 // Backward of eval_fused for grad g [B,H,L,dv]; writes [dq | dv], or
-// [dq | dv | result] with_output.
+// [dq | dv | result] with_output. A forward result given as a sixth input
+// is not read: the reference computes it, from the definition.
 HostTensor eval_fused_grad(const EvalContext& c) {
   HostTensor result(c.node.type);
   const kernels::LshShape s = slice_shape(c.node, input_types(c));
@@ -98,15 +101,21 @@ runtime::LshAttentionCall forward_call(const Node& n, const std::vector<TensorTy
 }
 
 runtime::LshAttentionGradCall gradient_call(const Node& n, const std::vector<TensorType>& in) {
-  return {.forward = forward_call(n, in), .with_output = with_output(n.attrs)};
+  return {.forward = forward_call(n, in), .with_output = with_output(n.attrs), .given_result = in.size() == 6};
 }
 
 // Per query slot: logits against 2C keys and the weighted sum of 2C
-// values (two products); the gradient runs the forward, then recomputes
-// the logits and does four more products (dP, dQ, dK, dV): seven.
+// values (two products); the gradient runs the forward (or, given its
+// result, the logits alone), then recomputes the logits and does four
+// more products (dP, dQ, dK, dV): seven (six).
 int64_t forward_flops(const runtime::LshAttentionCall& c) {
   const kernels::LshShape& s = c.shape;
   return 2 * c.slices * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
+}
+int64_t gradient_flops(const runtime::LshAttentionGradCall& c) {
+  const kernels::LshShape& s = c.forward.shape;
+  const int64_t logits = 2 * c.forward.slices * s.rounds * s.length * 2 * s.chunk * s.dk;
+  return forward_flops(c.forward) * 5 / 2 + (c.given_result ? logits : forward_flops(c.forward));
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -133,6 +142,7 @@ REFORGE_REGISTER_OPS(lsh_attention) {
                  {"stream", AttrKind::integer}},
        .gradient_attrs = {{"with_output", AttrKind::integer, /*required=*/false}},
        .gradient_writes_result = true,
+       .gradient_reads_result = true,
        .infer_operands = infer_operands,
        .unfusable = [](const AttrMap& a) -> std::string {
          const bool fusable = a.get_int("paper_mode") == 0 && a.get_float("dropout") == 0.0;
@@ -155,7 +165,7 @@ REFORGE_REGISTER_OPS(lsh_attention) {
        .gradient_call =
            [](const Node& n, const std::vector<TensorType>& in) {
              const runtime::LshAttentionGradCall gradient = gradient_call(n, in);
-             return kir::LibraryCall::of(gradient, forward_flops(gradient.forward) * 7 / 2);
+             return kir::LibraryCall::of(gradient, gradient_flops(gradient));
            },
        // Every slice's own scratch, so slices run in parallel whatever the
        // thread count.

@@ -133,6 +133,11 @@ std::vector<CudaLibraryStep> lsh_attention(const Launch& l, bool backward) {
   int64_t workspace = 0;
   if (backward) {
     const auto g = decoded<LshAttentionGradCall>(l);
+    if (g.given_result) {
+      throw Error(
+          "lsh_attention_grad: the CUDA kernels run the forward themselves; a call given its result "
+          "(given_result) is the CPU target's");
+    }
     f = g.forward;
     with_output = g.with_output;
     workspace = g.workspace_bytes(LibraryDevice::cuda);

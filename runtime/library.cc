@@ -239,11 +239,11 @@ const ChunkedAttentionCall& forward_of(const ChunkedAttentionGradCall& c) { retu
 // buffer after the result), so slices run in parallel whatever the thread
 // count. The forward writes the slice's [length, dv] result rows; the
 // backward reads its cotangent (buffer 4) and writes [length, row] rows,
-// passing `extra` on to forward_backward.
+// passing `extra` on to forward_backward. The result is buffer `result`
+// (the one after the operands), the workspace the one after it.
 template <bool kBackward, typename T, typename Make, typename... Extra>
-void run_attention_slices(const LibraryArgs& a, int64_t slices, int64_t length, int64_t dv, int64_t row,
+void run_attention_slices(const LibraryArgs& a, int result, int64_t slices, int64_t length, int64_t dv, int64_t row,
                           int64_t scratch_bytes, Make make, Extra... extra) {
-  constexpr int result = kBackward ? 5 : 4;
   T* out = static_cast<T*>(a.buffers[result]);
   auto* workspace = static_cast<std::byte*>(a.buffers[result + 1]);
   a.pool.parallel_for(slices, [&](int64_t begin, int64_t end) {
@@ -275,16 +275,23 @@ void lsh_attention(const LibraryArgs& a) {
       const T* q = static_cast<const T*>(a.buffers[0]);
       const T* v = static_cast<const T*>(a.buffers[1]);
       const B* buckets = static_cast<const B*>(a.buffers[2]);
+      // The gradient's forward result, when given, follows its cotangent.
+      const T* given = nullptr;
+      if constexpr (kBackward) {
+        if (call.given_result) given = static_cast<const T*>(a.buffers[5]);
+      }
       auto make = [&](int64_t bh, kernels::Scratch& scratch) {
-        return Slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length,
-                     scratch, kBackward);
+        Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length, scratch,
+                    kBackward);
+        if (given != nullptr) slice.read_forward_result(given + bh * s.length * s.dv);
+        return slice;
       };
       const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
       if constexpr (kBackward) {
-        run_attention_slices<true, T>(a, f.slices, s.length, s.dv, call.row(), scratch_bytes, make,
-                                      call.with_output);
+        run_attention_slices<true, T>(a, given != nullptr ? 6 : 5, f.slices, s.length, s.dv, call.row(), scratch_bytes,
+                                      make, call.with_output);
       } else {
-        run_attention_slices<false, T>(a, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
+        run_attention_slices<false, T>(a, 4, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
       }
     });
   });
@@ -308,9 +315,9 @@ void chunked_attention(const LibraryArgs& a) {
     };
     const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
     if constexpr (kBackward) {
-      run_attention_slices<true, T>(a, f.slices, s.length, s.dv, call.row(), scratch_bytes, make);
+      run_attention_slices<true, T>(a, 5, f.slices, s.length, s.dv, call.row(), scratch_bytes, make);
     } else {
-      run_attention_slices<false, T>(a, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
+      run_attention_slices<false, T>(a, 4, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
     }
   });
 }

@@ -223,10 +223,16 @@ int64_t LshAttentionCall::workspace_bytes(LibraryDevice device) const {
   return lsh_workspace_bytes(*this, false, device);
 }
 
+void LshAttentionGradCall::check() const {
+  forward.check();
+  if (with_output && given_result) field_error("given_result", 1, "with with_output: it writes the result or reads it");
+}
+
 void LshAttentionGradCall::buffers(BufferNeeds& need) const {
   const LshAttentionCall& f = forward;
   f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
+  if (given_result) need.tensor("forward result", f.dtype, {f.slices, f.shape.length, f.shape.dv});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
   need.bytes("workspace", workspace_bytes(need.device()));
 }

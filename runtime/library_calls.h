@@ -356,19 +356,23 @@ struct LshAttentionCall {
 
 // Its gradient, recomputing each chunk's logits. Each result row is
 // [dq | dv], or [dq | dv | result] with `with_output` (it runs the forward
-// anyway; compiler/passes/lsh_forward_sharing.h). Buffers: q, v, buckets,
-// key, cotangent, result, workspace.
+// anyway; compiler/passes/lsh_forward_sharing.h). With `given_result` it
+// reads the forward's result instead of running the forward (the CPU
+// kernel only). Buffers: q, v, buckets, key, cotangent, [forward result,]
+// result, workspace.
 struct LshAttentionGradCall {
   static constexpr std::string_view kFunction = "lsh_attention_grad";
   LshAttentionCall forward;
   bool with_output = false;
+  bool given_result = false;
 
   template <typename F>
   void fields(F& f) {
     forward.fields(f);
     f.optional_flag("with_output", with_output);
+    f.optional_flag("given_result", given_result);
   }
-  void check() const { forward.check(); }
+  void check() const;
   void buffers(BufferNeeds& need) const;
   int64_t workspace_bytes(LibraryDevice device) const;
   // The columns of a result row.

@@ -175,6 +175,8 @@ struct OpDef {
   // (attribute with_output, compiler/passes/lsh_forward_sharing.h): that
   // forward op's name.
   std::string shares_forward_of;
+  // ... or read it as one more input, instead of running that forward.
+  bool reads_forward_result = false;
   // A 2-D GEMM a matmul epilogue may extend (matmul, matmul_epilogue).
   bool gemm = false;
   // What a GEMM's epilogue can take over from this op.

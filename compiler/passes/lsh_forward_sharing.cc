@@ -25,6 +25,13 @@ std::vector<bool> dependents(const Graph& graph, int from) {
   return cone;
 }
 
+// Forward computes what gradient's forward would: the same op, operands
+// and attributes.
+bool twins(const Node& forward, const Node& gradient) {
+  return forward.op == gradient.def->shares_forward_of && forward.attrs == gradient.attrs &&
+         std::equal(forward.inputs.begin(), forward.inputs.end(), gradient.inputs.begin());
+}
+
 // The first forward whose operands and attributes a later-shareable
 // gradient has; {-1, -1} when none.
 Pair find_pair(const Graph& graph, std::vector<bool>& cone) {
@@ -32,11 +39,7 @@ Pair find_pair(const Graph& graph, std::vector<bool>& cone) {
     const Node& grad = graph.node(g);
     if (!grad.def || grad.def->shares_forward_of.empty() || grad.attrs.has("with_output")) continue;
     for (int f = 0; f < graph.size(); ++f) {
-      const Node& forward = graph.node(f);
-      if (forward.op != grad.def->shares_forward_of || forward.attrs != grad.attrs ||
-          !std::equal(forward.inputs.begin(), forward.inputs.end(), grad.inputs.begin())) {
-        continue;
-      }
+      if (!twins(graph.node(f), grad)) continue;
       cone = dependents(graph, f);
       if (!cone[g]) return {f, g};
     }
@@ -103,6 +106,29 @@ std::unique_ptr<Graph> share_lsh_forward(const Graph& graph, int* shared) {
   }
   if (shared) *shared = count;
   return current;
+}
+
+std::unique_ptr<Graph> give_lsh_gradients_their_forward(const Graph& graph, int* given) {
+  int count = 0;
+  std::unique_ptr<Graph> out = graph.clone();
+  for (int g = 0; g < out->size(); ++g) {
+    const Node& grad = out->node(g);
+    const size_t operands_and_cotangent = 5;
+    if (!grad.def || !grad.def->reads_forward_result || grad.attrs.has("with_output") ||
+        grad.inputs.size() != operands_and_cotangent) {
+      continue;
+    }
+    // An earlier twin: its result is computed before the gradient runs.
+    for (int f = 0; f < g; ++f) {
+      if (twins(out->node(f), grad)) {
+        out->mutable_node(g).inputs.push_back(f);
+        ++count;
+        break;
+      }
+    }
+  }
+  if (given) *given = count;
+  return out;
 }
 
 }  // namespace reforge

@@ -1,4 +1,4 @@
-// Pass: an LSH-attention gradient shares its forward.
+// Passes: an LSH-attention gradient shares its forward.
 //
 // In a reversible block's backward, attention runs twice on the same
 // operands: lsh_attention_fused rebuilds the block's input
@@ -24,5 +24,16 @@ namespace reforge {
 
 // `shared` (optional) receives the number of forward ops replaced.
 std::unique_ptr<Graph> share_lsh_forward(const Graph& graph, int* shared = nullptr);
+
+// The other half: a gradient whose forward twin ran in the forward pass
+// (a block that stores its activations, whose cotangent depends on that
+// forward) reads the twin's result as one more input, where its op can
+// (OpDef::reads_forward_result), instead of running the forward again.
+// The LSH gradient then runs only the forward's logits, for the
+// logsumexps: one of its seven chunk products less. A target whose kernel
+// reads the result runs it (the CPU's; the CUDA kernels run the forward
+// themselves). Run after share_lsh_forward; only inputs change. `given`
+// (optional) receives the number of gradients given their result.
+std::unique_ptr<Graph> give_lsh_gradients_their_forward(const Graph& graph, int* given = nullptr);
 
 }  // namespace reforge

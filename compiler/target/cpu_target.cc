@@ -1,12 +1,14 @@
 #include "compiler/target/cpu_target.h"
 
+#include "compiler/passes/lsh_forward_sharing.h"
 #include "compiler/passes/matmul_epilogue.h"
 #include "compiler/passes/reduction_splitting.h"
 
 namespace reforge {
 
 std::vector<Pass> CpuTarget::backend_passes() const {
-  return {{"matmul-epilogue", fuse_matmul_epilogues},
+  return {{"lsh-gradient-reads-forward", [](const Graph& graph) { return give_lsh_gradients_their_forward(graph); }},
+          {"matmul-epilogue", fuse_matmul_epilogues},
           {"split-column-reductions", [this](const Graph& graph) {
              return split_column_reductions(graph, reduction_schedule().rows_into_row_max);
            }}};

@@ -13,7 +13,9 @@
 // logsumexps (the combination flash attention uses across key blocks).
 // Backward: takes P again chunk by chunk, with dO and the logsumexp
 // cotangent of each slot made from the round weight (from the kept
-// logsumexps) and g on the fly.
+// logsumexps) and g on the fly. It runs the forward first, for those
+// logsumexps and the result, or — given the forward's result
+// (read_forward_result) — only the logits, for the logsumexps.
 #pragma once
 
 #include <algorithm>
@@ -37,6 +39,13 @@ class LshSlice {
   // Its chunk products run on the program's generated GEMM micro-kernel
   // (float only; without one, on the runtime's copy: the same bits).
   void use_micro_kernel(runtime::GemmMicroKernel generated) { multiply_.generated = generated; }
+
+  // forward_backward() takes the result from here (a dense [L, dv], what
+  // forward() wrote for these operands) instead of computing it: of the
+  // forward's two chunk products it then runs only the logits, for each
+  // slot's logsumexp. Every number it uses comes out with the bits the
+  // forward gives it (the same products, softmax and round combination).
+  void read_forward_result(const T* result) { given_result_ = result; }
 
   // Scratch bytes one slice needs, for the forward pass alone or for the
   // backward pass (which runs the forward first).
@@ -84,33 +93,26 @@ class LshSlice {
     // position seen so far, inverse_total_ (until the end: the total) the
     // sum of exp(lse - best) over its slots so far, and the result row the
     // sum of exp(lse - best) * output.
-    std::fill(best_lse_.begin(), best_lse_.end(), -std::numeric_limits<T>::infinity());
-    std::fill(inverse_total_.begin(), inverse_total_.end(), T(0));
+    start_rounds();
     for (int64_t t = 0; t < L; ++t) std::fill(result + t * row, result + t * row + dv, T(0));
     Chunk& ch = chunk_;
     for (int64_t c = 0; c < chunks(); ++c) {
-      gather_chunk(c, ch);
-      attend(ch, {c + 1, result, row, dv, nullptr});
+      gather_chunk(c, ch, true);
+      attend(ch, {c + 1, result, row, dv, nullptr, true});
       for (int64_t i = 0; i < C; ++i) {
         const int64_t t = ch.query_position[i];
-        const T lse = ch.lse[i];
-        lse_[c * C + i] = lse;
+        const RoundWeight round = add_round(t, lse_[c * C + i] = ch.lse[i]);
         T* __restrict to = result + t * row;
-        if (lse > best_lse_[t]) {  // a new maximum: rescale what is there (at most R times a position)
-          const T rescale = logit_exp(best_lse_[t] - lse);
-          for (int64_t j = 0; j < dv; ++j) to[j] *= rescale;
-          inverse_total_[t] *= rescale;
-          best_lse_[t] = lse;
+        if (round.rescale != T(1)) {  // a new maximum (at most R times a position)
+          for (int64_t j = 0; j < dv; ++j) to[j] *= round.rescale;
         }
-        const T weight = logit_exp(lse - best_lse_[t]);
-        inverse_total_[t] += weight;
-        const T scale = weight * ch.inverse_sum[i];  // attend() left the row unnormalised
+        const T scale = round.weight * ch.inverse_sum[i];  // attend() left the row unnormalised
         const T* __restrict from = ch.out.data() + i * dv;
         for (int64_t j = 0; j < dv; ++j) to[j] += scale * from[j];
       }
     }
+    finish_rounds();
     for (int64_t t = 0; t < L; ++t) {
-      inverse_total_[t] = T(1) / inverse_total_[t];
       T* __restrict to = result + t * row;
       for (int64_t j = 0; j < dv; ++j) to[j] *= inverse_total_[t];
     }
@@ -122,16 +124,33 @@ class LshSlice {
   // `with_output` also the forward's result after them ([dq | dv | out]);
   // row = dk + dv (or dk + 2 dv) when dense. Without it the forward's
   // result is kept in the dv columns until g . out is taken.
-  REFORGE_LSH_HOT void forward_backward(const T* g, T* result, int64_t row, bool with_output) {
+  void forward_backward(const T* g, T* result, int64_t row, bool with_output) {
+    if (with_output && given_result_ != nullptr) {  // thrown here: exceptions do not cross the clones
+      throw Error("LSH attention gradient: it writes the result or reads it, not both");
+    }
+    backward(g, result, row, with_output);
+  }
+  void forward_backward(const T* g, T* result) { forward_backward(g, result, s_.dk + s_.dv, false); }
+
+ private:
+  REFORGE_LSH_HOT void backward(const T* g, T* result, int64_t row, bool with_output) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv;
-    T* out = result + dk + (with_output ? dv : 0);
-    forward(out, row);
+    const T* out = given_result_;
+    int64_t out_row = dv;
+    if (out == nullptr) {
+      T* written = result + dk + (with_output ? dv : 0);
+      forward(written, row);
+      out = written;
+      out_row = row;
+    } else {
+      logsumexps();
+    }
     // Through the round combination: with O = sum_r w_r O_r and
     // w = softmax(lse), dO_r = w_r g and dlse_r = w_r (g.O_r - g.O). The
     // attention backward below needs dlse - rowsum(dO_r o O_r), in which
     // the g.O_r terms cancel: -w_r g.O, from g.O per position alone.
     for (int64_t t = 0; t < L; ++t) {
-      g_dot_[t] = dot(g + t * dv, out + t * row, dv);
+      g_dot_[t] = dot(g + t * dv, out + t * out_row, dv);
       std::fill(result + t * row, result + t * row + dk + dv, T(0));
     }
     // Through each chunk's attention, recomputing its probabilities:
@@ -141,8 +160,8 @@ class LshSlice {
     Chunk& ch = chunk_;
     std::span<T> d_o = d_o_, d_s = d_s_, d_q = d_q_, d_k = d_k_, d_vw = d_vw_, d_lse = d_lse_;
     for (int64_t c = 0; c < chunks(); ++c) {
-      gather_chunk(c, ch);
-      softmax_logits(ch, {c + 1, result, row, dk + dv, g});
+      gather_chunk(c, ch, true);
+      softmax_logits(ch, {c + 1, result, row, dk + dv, g, true});
       // ch.p holds exp(S - max), P times its row's sum. That sum's inverse
       // scales row i of dO and dlse instead of P: dP = dO V^T and dS come
       // out scaled by it, and dS, P^T dO are then exactly what P gives.
@@ -168,10 +187,52 @@ class LshSlice {
       scatter_gradients(ch, result, row);
     }
   }
-  void forward_backward(const T* g, T* result) { forward_backward(g, result, s_.dk + s_.dv, false); }
 
- private:
   int64_t chunks() const { return s_.rounds * s_.length / s_.chunk; }
+
+  // What forward() keeps for the backward without its outputs: each
+  // slot's logsumexp and each position's round normaliser, from the
+  // logits alone (no values gathered, no result rows touched).
+  REFORGE_LSH_HOT void logsumexps() {
+    sort_slots();
+    start_rounds();
+    const int64_t C = s_.chunk;
+    Chunk& ch = chunk_;
+    for (int64_t c = 0; c < chunks(); ++c) {
+      gather_chunk(c, ch, false);
+      softmax_logits(ch, {c + 1, nullptr, 0, 0, nullptr, false});
+      for (int64_t i = 0; i < C; ++i) add_round(ch.query_position[i], lse_[c * C + i] = ch.lse[i]);
+    }
+    finish_rounds();
+  }
+
+  // The combination of a position's rounds, as a running softmax over
+  // their logsumexps: best_lse_ is the largest seen so far, and
+  // inverse_total_ (until finish_rounds(): the total) the sum of
+  // exp(lse - best) over the slots so far. add_round() takes one more
+  // slot: what was summed for t so far must be scaled by `rescale` (1 when
+  // the maximum stays), and the slot weighs `weight`.
+  struct RoundWeight {
+    T rescale, weight;
+  };
+  void start_rounds() {
+    std::fill(best_lse_.begin(), best_lse_.end(), -std::numeric_limits<T>::infinity());
+    std::fill(inverse_total_.begin(), inverse_total_.end(), T(0));
+  }
+  RoundWeight add_round(int64_t t, T lse) {
+    T rescale = T(1);
+    if (lse > best_lse_[t]) {
+      rescale = logit_exp(best_lse_[t] - lse);
+      inverse_total_[t] *= rescale;
+      best_lse_[t] = lse;
+    }
+    const T weight = logit_exp(lse - best_lse_[t]);
+    inverse_total_[t] += weight;
+    return {rescale, weight};
+  }
+  void finish_rounds() {
+    for (T& total : inverse_total_) total = T(1) / total;
+  }
 
   // The slots in bucket order, and 1 / |key| for the keys q / sqrt(|q|^2 + eps).
   REFORGE_LSH_HOT void sort_slots() {
@@ -219,13 +280,16 @@ class LshSlice {
     const T* result;
     int64_t row, width;  // the result values the chunk touches per position
     const T* g;          // the backward's cotangent, or null
+    bool values;         // the chunk gathers values (not for logsumexps())
   };
   void prefetch_slot(const Lookahead& next, int64_t i) const {
     if (next.chunk >= chunks()) return;
     const int64_t t = sorted_[next.chunk * s_.chunk + i], dk = s_.dk, dv = s_.dv;
     constexpr int64_t line = 64 / sizeof(T);
     for (int64_t j = 0; j < dk; j += line) prefetch(q_ + t * dk + j);
-    for (int64_t j = 0; j < dv; j += line) prefetch(v_ + t * dv + j);
+    if (next.values) {
+      for (int64_t j = 0; j < dv; j += line) prefetch(v_ + t * dv + j);
+    }
     for (int64_t j = 0; j < next.width; j += line) prefetch(next.result + t * next.row + j);
     if (next.g != nullptr) {
       for (int64_t j = 0; j < dv; j += line) prefetch(next.g + t * dv + j);
@@ -248,8 +312,8 @@ class LshSlice {
   // previous chunk (the last, wrapping). Which half comes first changes
   // only the order of the window's columns, the same for the forward and
   // the backward pass; every product and softmax reads key_position and
-  // key_at for them.
-  REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch) const {
+  // key_at for them. Without `values`, only queries and keys.
+  REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch, bool values) const {
     const int64_t C = s_.chunk, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
     const int64_t own = (c % 2) * C, other = C - own;
     auto gather_key = [&](int64_t w, int64_t t) {
@@ -259,7 +323,7 @@ class LshSlice {
       const T* __restrict from = q_ + t * dk;
       T* __restrict to = ch.k.data() + w * dk;
       for (int64_t j = 0; j < dk; ++j) to[j] = from[j] * inverse;
-      copy_row(v_ + t * dv, ch.v.data() + w * dv, dv);
+      if (values) copy_row(v_ + t * dv, ch.v.data() + w * dv, dv);
     };
     for (int64_t i = 0; i < C; ++i) {
       const int64_t t = sorted_[c * C + i];
@@ -394,6 +458,7 @@ class LshSlice {
   std::span<T> best_lse_;       // [L]: the largest over a position's rounds
   std::span<T> inverse_total_;  // [L]: 1 / sum over rounds of exp(lse - best)
   Chunk chunk_;                 // the chunk being attended
+  const T* given_result_ = nullptr;  // read_forward_result()
   // Backward only: g . out per position, and one chunk's cotangents.
   std::span<T> g_dot_, d_lse_, d_o_, d_s_, d_q_, d_k_, d_vw_;
 };

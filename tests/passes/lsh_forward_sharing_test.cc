@@ -1,7 +1,8 @@
 // LSH forward sharing: the gradient that also writes the result gives the
 // forward's values bit for bit, the pass replaces the reversible
 // recompute's forward in a training step (one forward per layer is left),
-// and it refuses a pair whose cotangent depends on the forward.
+// and it refuses a pair whose cotangent depends on the forward — where
+// the gradient reads the forward's result instead.
 #include "compiler/passes/lsh_forward_sharing.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 #include "compiler/interpreter/interpreter.h"
 #include "compiler/ir/verifier.h"
 #include "compiler/pipeline/compile.h"
+#include "compiler/target/cpu_target.h"
+#include "compiler/target/cuda_target.h"
 #include "models/reformer_step.h"
 #include "tests/testing/built_graph.h"
 #include "tests/testing/gradient_check.h"
@@ -101,6 +104,51 @@ TEST(LshForwardSharing, ReversibleStepRunsEachLayersForwardOnceInTheBackward) {
     if (n.op == "lsh_attention_fused_grad") with_output += n.attrs.get_int_or("with_output", 0) != 0;
   }
   EXPECT_EQ(with_output, c.n_layers);
+}
+
+// A gradient whose cotangent needs the forward (a stored block's) reads
+// that forward's result instead: one more input, the values unchanged.
+TEST(LshGradientReadsForward, GivesAStoredPairsGradientTheForwardsResult) {
+  Built b = attention_and_gradient(true, /*dependent=*/true);
+  int given = 0;
+  std::unique_ptr<Graph> after = give_lsh_gradients_their_forward(*b.graph, &given);
+  verify(*after);
+  EXPECT_EQ(given, 1);
+  const int forward = testing::find_op(*after, "lsh_attention_fused");
+  const Node& gradient = after->node(testing::find_op(*after, "lsh_attention_fused_grad"));
+  ASSERT_EQ(gradient.inputs.size(), 6u);
+  EXPECT_EQ(gradient.inputs[5], forward);
+  ValueMap expected = run_graph(*b.graph, b.feeds), got = run_graph(*after, b.feeds);
+  for (const char* name : {"y", "dq", "dv"}) ASSERT_EQ(got.at(name).data, expected.at(name).data) << name;
+}
+
+TEST(LshGradientReadsForward, LeavesAGradientThatWritesTheResult) {
+  Built b = attention_and_gradient(true, /*dependent=*/false);
+  std::unique_ptr<Graph> shared = share_lsh_forward(*b.graph);
+  int given = -1;
+  std::unique_ptr<Graph> after = give_lsh_gradients_their_forward(*shared, &given);
+  EXPECT_EQ(given, 0);
+}
+
+// Stored blocks run their attention's forward in the forward pass: on the
+// CPU each gradient reads it; the CUDA kernels run it themselves.
+TEST(LshGradientReadsForward, StoredBlocksGradientsReadTheirForwardOnTheCpu) {
+  ReformerConfig c = testing::tiny_reformer_config();
+  c.attention = {AttentionKind::lsh};
+  c.n_layers = 3;
+  CompileOptions options;
+  options.stored_blocks = c.n_layers;
+  CompiledStep step = compile_reformer_step(c, options);
+  auto reading = [](const Graph& g) {
+    int count = 0;
+    for (int id = 0; id < g.size(); ++id) {
+      const Node& n = g.node(id);
+      count += n.op == "lsh_attention_fused_grad" && n.inputs.size() == 6;
+    }
+    return count;
+  };
+  EXPECT_EQ(reading(*backend_graph(*step.graph, cpu_target())), c.n_layers);
+  EXPECT_EQ(reading(*backend_graph(*step.graph, cuda_target())), 0);
 }
 
 }  // namespace

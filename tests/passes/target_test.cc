@@ -44,7 +44,7 @@ TEST(Target, TheCpuPassesRunAfterTheSharedStages) {
   const std::vector<std::string> shared = {"expand-structured", "share-lsh-forward", "simplify-expanded",
                                            "dce-expanded", "rematerialise-views"};
   std::vector<std::string> cpu = shared;
-  cpu.insert(cpu.end(), {"matmul-epilogue", "split-column-reductions"});
+  cpu.insert(cpu.end(), {"lsh-gradient-reads-forward", "matmul-epilogue", "split-column-reductions"});
   EXPECT_EQ(backend_pass_names(cpu_target()), cpu);
   EXPECT_EQ(backend_pass_names(BareTarget()), shared);
   EXPECT_EQ(cpu_target().name(), "cpu");

@@ -140,6 +140,57 @@ TEST_P(LshKernel, GradientWithOutputAlsoWritesTheForwardResult) {
   expect_near(result, reference(k, x, false), 1e-12, "result");
 }
 
+// Given the forward's result, the gradient runs only the forward's
+// logits: every number it then uses is the one the forward computed, so
+// its gradients are the bits of the one that runs the whole forward.
+template <typename T>
+void expect_given_result_gives_the_same_bits(const Case& k, const Slice& x) {
+  LshShape s = shape_of(k);
+  std::vector<T> q(x.q.begin(), x.q.end()), v(x.v.begin(), x.v.end()), g(x.g.begin(), x.g.end());
+  std::vector<std::byte> memory(LshSlice<T, int64_t>::scratch_bytes(s, true) + 64);
+  const int64_t row = k.dk + k.dv;
+  auto gradients = [&](const T* given) {
+    Scratch scratch(memory.data());
+    LshSlice<T, int64_t> slice(s, q.data(), v.data(), x.buckets.data(), scratch, true);
+    if (given) slice.read_forward_result(given);
+    std::vector<T> rows(k.length * row, T(-7));
+    slice.forward_backward(g.data(), rows.data(), row, false);
+    return rows;
+  };
+  std::vector<T> result(k.length * k.dv);
+  {
+    Scratch scratch(memory.data());
+    LshSlice<T, int64_t>(s, q.data(), v.data(), x.buckets.data(), scratch, false).forward(result.data());
+  }
+  const std::vector<T> computed = gradients(nullptr), read = gradients(result.data());
+  ASSERT_EQ(computed.size(), read.size());
+  for (size_t i = 0; i < computed.size(); ++i) {
+    ASSERT_EQ(computed[i], read[i]) << "position " << i / row << " column " << i % row;
+  }
+  // And it does read it: another result gives another gradient.
+  for (T& r : result) r += T(0.5);
+  EXPECT_NE(gradients(result.data()), computed);
+}
+
+TEST_P(LshKernel, GradientGivenTheForwardResultGivesTheSameBits) {
+  const Case k = GetParam();
+  const Slice x = random_slice(k);
+  expect_given_result_gives_the_same_bits<float>(k, x);
+  expect_given_result_gives_the_same_bits<double>(k, x);
+}
+
+TEST(LshKernelGiven, RefusesToBothReadAndWriteTheResult) {
+  const Case k{8, 1, 8, 4, 4, 8, 2, true};
+  const Slice x = random_slice(k);
+  LshShape s = shape_of(k);
+  std::vector<std::byte> memory(LshSlice<double, int64_t>::scratch_bytes(s, true) + 64);
+  Scratch scratch(memory.data());
+  LshSlice<double, int64_t> slice(s, x.q.data(), x.v.data(), x.buckets.data(), scratch, true);
+  std::vector<double> given(k.length * k.dv), rows(k.length * (k.dk + 2 * k.dv));
+  slice.read_forward_result(given.data());
+  EXPECT_THROW(slice.forward_backward(x.g.data(), rows.data(), k.dk + 2 * k.dv, true), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, LshKernel,
                          ::testing::Values(Case{64, 4, 8, 16, 16, 64, 8, true}, Case{64, 2, 8, 16, 16, 64, 8, false},
                                            Case{48, 1, 12, 8, 5, 41, 4, true}, Case{96, 3, 16, 32, 24, 90, 6, true},

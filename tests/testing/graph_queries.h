@@ -17,6 +17,14 @@ inline int count_ops(const Graph& graph, const std::string& op) {
   return n;
 }
 
+// The first node of `graph` that is `op`; -1 when none.
+inline int find_op(const Graph& graph, const std::string& op) {
+  for (int id = 0; id < graph.size(); ++id) {
+    if (graph.node(id).op == op) return id;
+  }
+  return -1;
+}
+
 // The most elements any planned value holds (kernels' workspaces aside).
 inline int64_t largest_value_elements(const MemoryPlan& plan) {
   int64_t largest = 0;
