@@ -125,7 +125,8 @@ class LshSlice {
   // row = dk + dv (or dk + 2 dv) when dense. Without it the forward's
   // result is kept in the dv columns until g . out is taken.
   void forward_backward(const T* g, T* result, int64_t row, bool with_output) {
-    if (with_output && given_result_ != nullptr) {  // thrown here: exceptions do not cross the clones
+    // Checked outside the hot clones: a throw from inside one terminated.
+    if (with_output && given_result_ != nullptr) {
       throw Error("LSH attention gradient: it writes the result or reads it, not both");
     }
     backward(g, result, row, with_output);
