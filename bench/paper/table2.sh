@@ -17,9 +17,9 @@
 # attends to every earlier one, with queries as keys, as in the paper).
 #
 # The rows train side by side, --jobs at a time (default: one a core),
-# each on one thread: a model this small keeps one core busy, and two
-# threads on it gained less than a second run does. Each row's output is
-# in DIR/ROW/train.log.
+# each on one thread: they are independent, so side by side they keep
+# the cores busy without splitting a small model's work between threads.
+# Each row's output is in DIR/ROW/train.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 length=256 steps=10000 learning_rate=5e-4 jobs=$(nproc) out=runs/table2
@@ -54,7 +54,8 @@ declare -A row_flags=([full]="--n_hashes=1 --chunk_len=$length" [lsh4]="--n_hash
 declare -A column_flags=([full]="--n_hashes=1 --chunk_len=$length" [lsh8]="--n_hashes=8 --chunk_len=$chunk"
   [lsh4]="--n_hashes=4 --chunk_len=$chunk" [lsh2]="--n_hashes=2 --chunk_len=$chunk" [lsh1]="--n_hashes=1 --chunk_len=$chunk")
 
-# Trains one row (or continues it) and evaluates it with every column.
+# Trains one row (or continues it) and evaluates it with every column;
+# returns 1 on a failure (set -e does not act inside a tested call).
 run_row() {
   local row=$1 dir="$out/$1"
   mkdir -p "$dir"
@@ -77,7 +78,8 @@ run_row() {
     local result="$dir/eval-$column.json"
     [ -s "$result" ] && continue
     # shellcheck disable=SC2086
-    "$reforge" eval "$dir" ${column_flags[$column]} --eval_batches=32 --threads=1 --log_format=json > "$result.tmp"
+    "$reforge" eval "$dir" ${column_flags[$column]} --eval_batches=32 --threads=1 --log_format=json \
+      > "$result.tmp" || { echo "== $row: evaluation with $column failed" >&2; return 1; }
     mv "$result.tmp" "$result"
     echo "   $row evaluated with $column: $(cat "$result")"
   done
