@@ -108,14 +108,20 @@ runtime::LshAttentionGradCall gradient_call(const Node& n, const std::vector<Ten
 // values (two products); the gradient runs the forward (or, given its
 // result, the logits alone), then recomputes the logits and does four
 // more products (dP, dQ, dK, dV): seven (six).
-int64_t forward_flops(const runtime::LshAttentionCall& c) {
+// One chunk product over every slot: each query slot against its 2C
+// keys, `width` deep (dk for the logits, dv for the values' products).
+int64_t chunk_product_flops(const runtime::LshAttentionCall& c, int64_t width) {
   const kernels::LshShape& s = c.shape;
-  return 2 * c.slices * s.rounds * s.length * 2 * s.chunk * (s.dk + s.dv);
+  return 2 * c.slices * s.rounds * s.length * 2 * s.chunk * width;
+}
+int64_t forward_flops(const runtime::LshAttentionCall& c) {
+  return chunk_product_flops(c, c.shape.dk) + chunk_product_flops(c, c.shape.dv);
 }
 int64_t gradient_flops(const runtime::LshAttentionGradCall& c) {
-  const kernels::LshShape& s = c.forward.shape;
-  const int64_t logits = 2 * c.forward.slices * s.rounds * s.length * 2 * s.chunk * s.dk;
-  return forward_flops(c.forward) * 5 / 2 + (c.given_result ? logits : forward_flops(c.forward));
+  const runtime::LshAttentionCall& f = c.forward;
+  const int64_t logits = chunk_product_flops(f, f.shape.dk), values = chunk_product_flops(f, f.shape.dv);
+  // S = QK^T, dS K, dS^T Q are dk deep; dP = dO V^T, P^T dO dv deep.
+  return (c.given_result ? logits : forward_flops(f)) + 3 * logits + 2 * values;
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {

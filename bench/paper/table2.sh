@@ -48,10 +48,9 @@ model=(duplication --seq_len=$length --vocab_size=128 --n_layers=1 --d_model=256
 mkdir -p "$out"
 started=$(date +%s)
 
-# Rows: the attention a model trains with. Columns: the attention it is evaluated with.
-declare -A row_flags=([full]="--n_hashes=1 --chunk_len=$length" [lsh4]="--n_hashes=4 --chunk_len=$chunk"
-  [lsh2]="--n_hashes=2 --chunk_len=$chunk" [lsh1]="--n_hashes=1 --chunk_len=$chunk")
-declare -A column_flags=([full]="--n_hashes=1 --chunk_len=$length" [lsh8]="--n_hashes=8 --chunk_len=$chunk"
+# The attentions, by name: rows train with full, lsh4, lsh2 and lsh1;
+# columns evaluate with all five.
+declare -A attention_flags=([full]="--n_hashes=1 --chunk_len=$length" [lsh8]="--n_hashes=8 --chunk_len=$chunk"
   [lsh4]="--n_hashes=4 --chunk_len=$chunk" [lsh2]="--n_hashes=2 --chunk_len=$chunk" [lsh1]="--n_hashes=1 --chunk_len=$chunk")
 
 # Trains one row (or continues it) and evaluates it with every column;
@@ -69,7 +68,7 @@ run_row() {
     local resume=(--run_dir="$dir")
     [ -z "$newest" ] || resume=(--resume="$dir")
     # shellcheck disable=SC2086
-    "$reforge" train "${model[@]}" ${row_flags[$row]} --steps=$steps "${resume[@]}" --checkpoint_every=500 \
+    "$reforge" train "${model[@]}" ${attention_flags[$row]} --steps=$steps "${resume[@]}" --checkpoint_every=500 \
       --eval_every=500 --log_every=500 --show_config=false >> "$dir/train.log" 2>&1 ||
       { echo "== $row: training failed; the end of $dir/train.log:" >&2; tail -n 5 "$dir/train.log" >&2; return 1; }
     echo "== $row: $(grep '^validation:' "$dir/train.log" | tail -1)"
@@ -78,7 +77,7 @@ run_row() {
     local result="$dir/eval-$column.json"
     [ -s "$result" ] && continue
     # shellcheck disable=SC2086
-    "$reforge" eval "$dir" ${column_flags[$column]} --eval_batches=32 --threads=1 --log_format=json \
+    "$reforge" eval "$dir" ${attention_flags[$column]} --eval_batches=32 --threads=1 --log_format=json \
       > "$result.tmp" || { echo "== $row: evaluation with $column failed" >&2; return 1; }
     mv "$result.tmp" "$result"
     echo "   $row evaluated with $column: $(cat "$result")"

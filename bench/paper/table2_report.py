@@ -89,8 +89,8 @@ def main():
     for row, row_name in ROWS:
         cells = []
         for (column, _), paper in zip(COLUMNS, PAPER[row]):
-            path = out / row / f"eval-{column}.json"
-            measured = f"{100 * json.loads(path.read_text())['accuracy']:.1f}%" if path.exists() else "–"
+            value = accuracy(out, row, column)
+            measured = "–" if value is None else f"{100 * value:.1f}%"
             cells.append(f"{measured} ({paper})")
         lines.append(f"| {row_name} | " + " | ".join(cells) + " |")
     lines += ["", "Each cell: measured here (the paper's).", "", "## What it shows", ""]
