@@ -78,15 +78,21 @@ class BudgetSearch {
   }
 
   // With `stored` blocks storing: the fewest chunks that fit, or 0. More
-  // chunks are tried while they still lower the peak (by 1% or more):
-  // past that the feed-forward is no longer what sets it.
+  // chunks are tried until two counts in a row lower the smallest peak so
+  // far by less than 1%: past that the feed-forward is no longer what sets
+  // it. (One is not enough: splitting a small feed-forward in two can cost
+  // more than it saves, and four chunks then save again.)
   int64_t fewest_chunks(int64_t stored, int64_t budget) {
-    int64_t previous = -1;
+    int64_t lowest = -1, flat = 0;
     for (int64_t chunks : counts_) {
       const int64_t peak = peak_of(stored, chunks);
       if (peak <= budget) return chunks;
-      if (previous >= 0 && peak > previous - previous / 100) return 0;
-      previous = peak;
+      if (lowest >= 0 && peak > lowest - lowest / 100) {
+        if (++flat == 2) return 0;
+      } else {
+        flat = 0;
+      }
+      lowest = lowest < 0 ? peak : std::min(lowest, peak);
     }
     return 0;
   }

@@ -114,8 +114,18 @@ class Lowerer {
       }
       return it->second;
     };
-    std::function<kir::ValueId(int, const std::vector<kir::ValueId>&)> value_at;
+    std::function<kir::ValueId(int, const std::vector<kir::ValueId>&)> value_at, compute_at;
+    // The builder shares equal expressions; this spares re-walking a value
+    // read by several members (each walk would repeat its whole subtree).
+    std::map<std::pair<int, std::vector<kir::ValueId>>, kir::ValueId> known;
     value_at = [&](int id, const std::vector<kir::ValueId>& coords) -> kir::ValueId {
+      auto seen = known.find({id, coords});
+      if (seen != known.end()) return seen->second;
+      kir::ValueId value = compute_at(id, coords);
+      known.emplace(std::make_pair(id, coords), value);
+      return value;
+    };
+    compute_at = [&](int id, const std::vector<kir::ValueId>& coords) -> kir::ValueId {
       const Node& node = g_.node(id);
       if (id != root && bound_[id] && !stored_by(id, root)) {
         return b.load(param_for(id), b.flat_index(coords, node.type.shape));

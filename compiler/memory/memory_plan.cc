@@ -57,6 +57,23 @@ int64_t workspace_bytes(const Graph& g, const Node& n, const PlanOptions& option
   return bytes;
 }
 
+// Whether the kernel rooted at `root` reads `value` only at the element it
+// writes: through elementwise members and reshapes, whose reads are all
+// that way too. A fused view (a transpose, a slice) reads another element,
+// so the kernel's result must not take the value's memory: writing one
+// element would overwrite one still to be read.
+bool read_at_written_element(const Graph& g, const std::vector<std::vector<int>>& readers,
+                             const KernelGrouping& kernels, int value, int root) {
+  if (kernels.kernel_root.empty()) return true;  // no fusion: the root reads it directly
+  for (int reader : readers[value]) {
+    if (reader == root || kernels.kernel_root[reader] != root) continue;
+    const OpDef* def = g.node(reader).def;
+    if (def == nullptr || !(def->elementwise() || def->reinterprets_input)) return false;
+    if (!read_at_written_element(g, readers, kernels, reader, root)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* value_kind_name(ValueKind kind) {
@@ -134,6 +151,10 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
   // for each structured op and each library op that asks for scratch; in-place reuse puts a result into the
   // allocation of an elementwise input that dies at the same step, and a
   // reshape shares its input's allocation.
+  std::vector<std::vector<int>> readers(g.size());
+  for (int id = 0; id < g.size(); ++id) {
+    for (int in : g.node(id).inputs) readers[in].push_back(id);
+  }
   std::vector<int> allocation_of_value(g.size(), -1);
   std::vector<AllocationRequest> allocations;
   for (int step = 0; step < static_cast<int>(plan.schedule.size()); ++step) {
@@ -164,7 +185,8 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
       for (size_t i = 0; i < candidates; ++i) {
         int in = n.inputs[i];
         int a = allocation_of_value[in];
-        if (a < 0 || outputs.count(in) || allocations[a].last != b.first_step || g.node(in).type.bytes() != b.bytes) {
+        if (a < 0 || outputs.count(in) || allocations[a].last != b.first_step || g.node(in).type.bytes() != b.bytes ||
+            !read_at_written_element(g, readers, kernels, in, id)) {
           continue;
         }
         b.allocation = a;

@@ -5,38 +5,78 @@
 namespace reforge {
 namespace {
 
-// Multi-output kernels: an elementwise kernel whose value is read by just
-// one other elementwise kernel of the same shape (and perhaps by the
-// caller, as a graph output) is computed inside that kernel, which stores
-// it too — when nothing else runs between the two, so no lifetime
-// stretches. Adam's m and v next values join their parameter's update.
-void merge_multi_output_kernels(const Graph& graph, KernelGrouping& kernels) {
+// A kernel whose value is read by just one other kernel joins that kernel
+// (the reader's own inputs are the last thing it needs):
+//   - computed there and not stored at all, when no graph output is its
+//     value and the reader reads it element for element at its own shape
+//     (the GELU and layer-norm gradients' x*x and tanh, each read by two
+//     members of one kernel, stored and read back from memory before);
+//   - computed there and stored from there too (a multi-output kernel),
+//     when the caller reads it as a graph output: Adam's m and v next
+//     values join their parameter's update.
+// Its own inputs are then read at the reader's step. It joins only when
+// that stretches no lifetime: nothing but kernels runs between the two,
+// or each input is read at or after the reader anyway (or is fed, and
+// lives throughout).
+void merge_into_reading_kernels(const Graph& graph, KernelGrouping& kernels) {
   const int n = graph.size();
+  auto has_kind = [&](int id, OpKind kind) { return graph.node(id).def && graph.node(id).def->kind == kind; };
   auto elementwise = [&](int id) { return graph.node(id).def && graph.node(id).def->elementwise(); };
   auto runs_in_kernel = [&](int id) {
-    const Node& node = graph.node(id);
-    return node.def && (node.def->elementwise() || node.def->kind == OpKind::view || node.def->kind == OpKind::source);
+    return elementwise(id) || has_kind(id, OpKind::view) || has_kind(id, OpKind::source);
   };
-  // The kernel (root) that reads each value: -1 none yet, -2 several.
-  std::vector<int> reading_kernel(n, -1);
+  std::vector<std::vector<int>> readers(n);
   for (int id = 0; id < n; ++id) {
-    for (int in : graph.node(id).inputs) {
-      int root = kernels.kernel_root[id];
-      reading_kernel[in] = reading_kernel[in] == -1 || reading_kernel[in] == root ? root : -2;
-    }
+    for (int in : graph.node(id).inputs) readers[in].push_back(id);
   }
+  std::vector<bool> escapes(n, false);
+  for (const auto& [name, id] : graph.outputs()) escapes[id] = true;
+  // The step (a kernel root's node id) at which a value is last read.
+  auto last_read = [&](int id) {
+    int last = -1;
+    for (int reader : readers[id]) last = std::max(last, kernels.kernel_root[reader]);
+    return last;
+  };
+  // The shape at which kernel `root` reads its members: its output's, or
+  // a reduction's input's.
+  auto read_shape = [&](int root) -> const Shape& {
+    const Node& node = graph.node(root);
+    return has_kind(root, OpKind::reduction) ? graph.node(node.inputs.at(0)).type.shape : node.type.shape;
+  };
+
   kernels.stored.assign(n, false);
-  for (int id = 0; id < n; ++id) {
-    int r = reading_kernel[id];
-    if (r < 0 || r == id || kernels.kernel_root[id] != id || kernels.kernel_root[r] != r) continue;
-    if (!elementwise(id) || !elementwise(r) || graph.node(id).type.shape != graph.node(r).type.shape) continue;
+  // From the last node back: a value's readers have joined their kernels
+  // by the time it is considered.
+  for (int id = n - 1; id >= 0; --id) {
+    if (kernels.kernel_root[id] != id || readers[id].empty() || !elementwise(id)) continue;
+    const int r = kernels.kernel_root[readers[id].front()];
+    bool one_reader = r != id && kernels.kernel_root[r] == r;
+    for (int reader : readers[id]) one_reader = one_reader && kernels.kernel_root[reader] == r;
+    if (!one_reader) continue;
+    const Shape& shape = graph.node(id).type.shape;
+    std::vector<int> members;  // id's kernel: itself and what it absorbed
+    for (int member = 0; member <= id; ++member) {
+      if (kernels.kernel_root[member] == id) members.push_back(member);
+    }
+    bool fuse = !escapes[id] && (elementwise(r) || has_kind(r, OpKind::reduction)) && read_shape(r) == shape;
+    for (int reader : readers[id]) {  // each reads it at the kernel's element
+      fuse = fuse && ((elementwise(reader) && graph.node(reader).type.shape == shape) ||
+                      (reader == r && has_kind(r, OpKind::reduction)));
+    }
+    const bool store = escapes[id] && elementwise(r) && graph.node(r).type.shape == shape;
+    if (!fuse && !store) continue;
     bool adjacent = true;
     for (int between = id + 1; between < r && adjacent; ++between) adjacent = runs_in_kernel(between);
-    if (!adjacent) continue;
-    kernels.stored[id] = true;
-    for (int member = 0; member <= id; ++member) {  // its group, itself included
-      if (kernels.kernel_root[member] == id) kernels.kernel_root[member] = r;
+    bool no_stretch = true;
+    for (int member : members) {
+      for (int in : graph.node(member).inputs) {
+        if (kernels.kernel_root[in] == id) continue;  // computed inside
+        no_stretch = no_stretch && (last_read(in) >= r || escapes[in] || has_kind(in, OpKind::source));
+      }
     }
+    if (!adjacent && !no_stretch) continue;
+    kernels.stored[id] = store;
+    for (int member : members) kernels.kernel_root[member] = r;
   }
 }
 
@@ -67,7 +107,7 @@ KernelGrouping kernel_grouping(const Graph& graph, bool elementwise_fusion) {
   for (int id = 0; id < graph.size(); ++id) {
     kernels.kernel_root[id] = groups.group_of[id] >= 0 ? groups.groups[groups.group_of[id]].back() : id;
   }
-  merge_multi_output_kernels(graph, kernels);
+  merge_into_reading_kernels(graph, kernels);
   absorb_operands(graph, kernels);
   return kernels;
 }

@@ -3,9 +3,11 @@
 // decisions, in order:
 //   1. elementwise fusion groups (elementwise_fusion.h), rooted at an
 //      elementwise op or a reduction;
-//   2. multi-output kernels: a kernel read only by one other same-shape
-//      elementwise kernel is computed there and stored from there (Adam's
-//      moments with their parameter's update);
+//   2. a kernel read only by one other kernel, element for element, is
+//      computed there: not stored at all when it is no graph output (a
+//      value read by two members of one kernel), stored from there when
+//      it is (multi-output kernels: Adam's moments with their
+//      parameter's update);
 //   3. operand absorption: a library op takes a producer it reads through
 //      an operand flag (the transpose feeding a GEMM).
 #pragma once
