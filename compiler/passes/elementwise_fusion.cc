@@ -44,16 +44,43 @@ FusionGroups group_elementwise(const Graph& g) {
   // A kernel is rooted at an elementwise op or a reduction; it reads its
   // producers at the shape of its own output or, for a reduction, input.
   auto reduction = [&](int id) { return g.node(id).def && g.node(id).def->kind == OpKind::reduction; };
+  auto read_shape = [&](int id) -> const Shape& {
+    return reduction(id) ? g.node(g.node(id).inputs.at(0)).type.shape : g.node(id).type.shape;
+  };
+  auto joins = [&](int in, int consumer) {
+    return fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == read_shape(consumer) &&
+           last_unfusable_before[consumer] < in;
+  };
+  // A view inside such a kernel that reads its input's elements at most
+  // once each (a slice, a transpose, a pad; a concat of two parts once per
+  // part) computes its elementwise producer there too, at the elements it
+  // reads: hashing's -x inside argmax(concat(x, -x)) was stored and read
+  // back. A broadcast would compute it again for every copy; a reshape is
+  // free already (its input's buffer), and computing through it costs a
+  // division per element.
+  std::vector<int> consumer_of(n, -1);
   for (int id = 0; id < n; ++id) {
-    if (!elementwise(id) && !reduction(id)) continue;
-    const Node& consumer = g.node(id);
-    const Shape& read_shape = reduction(id) ? g.node(consumer.inputs.at(0)).type.shape : consumer.type.shape;
-    for (int in : consumer.inputs) {
+    for (int in : g.node(id).inputs) consumer_of[in] = id;
+  }
+  auto computes_producer = [&](int id) {
+    const Node& node = g.node(id);
+    if (!node.def || node.def->kind != OpKind::view || node.def->repeats_input || node.def->reinterprets_input) {
+      return false;
+    }
+    const int consumer = consumer_of[id];
+    return consumer >= 0 && (elementwise(consumer) || reduction(consumer)) && joins(id, consumer);
+  };
+  for (int id = 0; id < n; ++id) {
+    const bool view = computes_producer(id);
+    if (!elementwise(id) && !reduction(id) && !view) continue;
+    for (int in : g.node(id).inputs) {
       // An input joins its only consumer's kernel when it is computable in
-      // the kernel, has the shape the kernel reads, and nothing unfusable
-      // runs between.
-      if (fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == read_shape &&
-          last_unfusable_before[id] < in) {
+      // the kernel, is read there once per element (at the shape the
+      // kernel reads, or through such a view), and nothing unfusable runs
+      // between.
+      const bool read_once =
+          view ? elementwise(in) && consumers[in] == 1 && last_unfusable_before[id] < in : joins(in, id);
+      if (read_once) {
         parent[find_root(parent, in)] = find_root(parent, id);
       }
     }

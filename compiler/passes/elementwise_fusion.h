@@ -2,8 +2,11 @@
 // the code generators. A group is a tree rooted at an elementwise op or a
 // reduction; its other members — elementwise ops (constants and iotas
 // among them) and views (reshape, transpose, broadcast, slice, pad,
-// concat of at most two parts) — have the shape the root reads (its output's, or a reduction's
-// input's) and exactly one consumer, inside the group. Only the root's
+// concat of at most two parts) — have the shape the root reads (its
+// output's, or a reduction's input's) and exactly one consumer, inside the
+// group; or they are the elementwise producer of such a view that reads
+// each element of its input at most once (a slice, a transpose, a pad, a
+// two-part concat), computed at the elements the view reads. Only the root's
 // value leaves the kernel, so the other members never need memory of
 // their own (a reduction recomputes them on each pass over its input). A producer
 // joins only if no unfusable node is built between it and its consumer,

@@ -105,5 +105,23 @@ TEST(KernelGrouping, ResultDoesNotOverwriteAValueReadThroughAFusedView) {
   expect_same_values(run_graph(g, feeds), run_compiled(g, feeds).outputs);
 }
 
+// LSH hashing's argmax(concat(x, -x)): the negation is computed inside
+// the argmax's kernel, at the elements the concat reads, not stored.
+TEST(KernelGrouping, ProducerOfAConcatPartIsComputedInTheReadingKernel) {
+  Graph g("hash");
+  Tensor x = g.input("x", {DType::f64, {3, 5, 8}});
+  Tensor rotated = exp(x) - 1.0;  // computed, so the slice reads a buffer
+  Tensor part = slice(rotated, 2, 2, 6);
+  Tensor negated = (-part).named("negated");
+  g.output("bucket", argmax(concat({part, negated}, 2), 2).named("bucket"));
+  ValueMap feeds = {{"x", random_tensor({DType::f64, {3, 5, 8}}, 6)}};
+  Compiled c = run_compiled(g, feeds);
+  EXPECT_FALSE(has_buffer(c.backend, "negated"));
+  const Graph& bg = *c.backend.graph;
+  EXPECT_EQ(c.backend.grouping.kernel_root[bg.find_node("negated")], bg.find_node("bucket"));
+  const ValueMap expected = run_graph(g, feeds);
+  EXPECT_EQ(c.outputs.at("bucket").data, expected.at("bucket").data);
+}
+
 }  // namespace
 }  // namespace reforge
