@@ -6,6 +6,9 @@
 namespace reforge::ops {
 
 void register_attention_family(const AttentionFamily& f) {
+  if (f.gradient_reads_result && (f.forward_extra_attr.empty() || !f.forward_row_for_gradient)) {
+    throw Error(f.name + ": a gradient that reads its forward needs the forward's extra attribute and row");
+  }
   const std::string fused = f.name + "_fused", gradient = f.name + "_fused_grad";
   auto require_fusable = [f](const AttrMap& attrs) {
     if (std::string why = f.unfusable(attrs); !why.empty()) shape_error("the fused kernel supports " + why);
@@ -22,13 +25,20 @@ void register_attention_family(const AttentionFamily& f) {
                .expand = expand_decomposed,
                .fused_form = [f, fused](const Node& n) { return f.unfusable(n.attrs).empty() ? fused : ""; }});
 
+  std::vector<AttrSpec> fused_attrs = f.attrs;
+  if (!f.forward_extra_attr.empty()) fused_attrs.push_back({f.forward_extra_attr, AttrKind::integer, false});
+  auto writes_extra = [f](const AttrMap& attrs) {
+    return !f.forward_extra_attr.empty() && attrs.get_int_or(f.forward_extra_attr, 0) != 0;
+  };
   register_op({.name = fused,
                .arity = 4,
-               .attrs = f.attrs,
+               .attrs = fused_attrs,
                .infer =
-                   [f, require_fusable](const InferContext& c) {
+                   [f, require_fusable, writes_extra](const InferContext& c) {
                      require_fusable(c.attrs);
-                     return f.infer_operands(c.inputs, c.attrs);
+                     TensorType out = f.infer_operands(c.inputs, c.attrs);
+                     if (writes_extra(c.attrs)) out.shape[3] = f.forward_row_for_gradient(c.inputs);
+                     return out;
                    },
                .eval = f.eval_fused,
                .vjp = f.vjp_fused,
@@ -58,8 +68,12 @@ void register_attention_family(const AttentionFamily& f) {
                        shape_error("the cotangent must have the result's type: " + types_string(c.inputs));
                      }
                      if (c.inputs.size() == 6) {
-                       if (c.inputs[5] != out) {
-                         shape_error("the forward's result must have the result's type: " + types_string(c.inputs));
+                       TensorType forward = out;
+                       forward.shape[3] = f.forward_row_for_gradient(c.inputs);
+                       if (c.inputs[5] != forward) {
+                         shape_error(fmt::format("the forward's result must be {} (with {} set): {}",
+                                                 type_to_string(forward), f.forward_extra_attr,
+                                                 types_string(c.inputs)));
                        }
                        if (c.attrs.get_int_or("with_output", 0) != 0) {
                          shape_error("a gradient given the forward's result does not write it (with_output)");
@@ -74,7 +88,8 @@ void register_attention_family(const AttentionFamily& f) {
                               kir::LibraryCall& call) { call = f.gradient_call(c.node, c.inputs); },
                .workspace_bytes = f.gradient_workspace,
                .shares_forward_of = f.gradient_writes_result ? fused : "",
-               .reads_forward_result = f.gradient_reads_result});
+               .reads_forward_result = f.gradient_reads_result,
+               .forward_extra_attr = f.forward_extra_attr});
 }
 
 void for_each_slice(const HostTensor& q, int64_t scratch_bytes,

@@ -32,8 +32,13 @@ struct AttentionFamily {
   // with_output; compiler/passes/lsh_forward_sharing.h).
   bool gradient_writes_result = false;
   // Or reads it: a sixth input, the forward's result, which the kernel
-  // then does not compute (compiler/passes/lsh_forward_sharing.h).
+  // then does not compute (compiler/passes/lsh_forward_sharing.h). The
+  // forward writes what the gradient needs of it when the fused forward
+  // has the optional integer attribute `forward_extra_attr` set: rows of
+  // forward_row_for_gradient(operands) columns, the result first.
   bool gradient_reads_result = false;
+  std::string forward_extra_attr;
+  std::function<int64_t(const std::vector<TensorType>& inputs)> forward_row_for_gradient;
   // The result's type from the operands (checking them; shape_error names
   // what is wrong).
   std::function<TensorType(const std::vector<TensorType>& inputs, const AttrMap&)> infer_operands;

@@ -10,9 +10,12 @@
 //                              style) and returns [dq | dv] along the last
 //                              axis; with attribute with_output = 1,
 //                              [dq | dv | result] (it runs the forward
-//                              anyway); given the forward's result as a
-//                              sixth input, it runs only the forward's
-//                              logits (see compiler/passes/lsh_forward_sharing.h).
+//                              anyway); given the forward's rows with
+//                              their logsumexps as a sixth input (a
+//                              forward with with_logsumexps = 1: rows of
+//                              [result | each round's logsumexp]), it
+//                              runs no forward at all (see
+//                              compiler/passes/lsh_forward_sharing.h).
 // Inputs: q [B,H,Lp,dk], v [B,H,Lp,dv], buckets [B,H,R,Lp] (i64, padded
 // positions in bucket buckets_per_round-1), key (i64 scalar); result
 // [B,H,Lp,dv]. The fused kernels support the trax mode without attention
@@ -56,6 +59,7 @@ kernels::LshShape slice_shape(const Node& n, const std::vector<TensorType>& in) 
 using ReferenceSlice = kernels::ReferenceLshSlice<double>;
 
 bool with_output(const AttrMap& attrs) { return attrs.get_int_or("with_output", 0) != 0; }
+bool with_logsumexps(const AttrMap& attrs) { return attrs.get_int_or("with_logsumexps", 0) != 0; }
 
 // Slice bh's reference kernel over q, v and buckets.
 ReferenceSlice reference_slice(const EvalContext& c, const kernels::LshShape& s, int64_t bh, kernels::Scratch& scratch,
@@ -67,10 +71,12 @@ ReferenceSlice reference_slice(const EvalContext& c, const kernels::LshShape& s,
 HostTensor eval_fused(const EvalContext& c) {
   HostTensor result(c.node.type);
   const kernels::LshShape s = slice_shape(c.node, input_types(c));
+  const int64_t row = c.node.type.shape[3];
   for_each_slice(*c.inputs[0], ReferenceSlice::scratch_bytes(s, false), [&](int64_t bh, kernels::Scratch& scratch) {
     ReferenceSlice slice = reference_slice(c, s, bh, scratch, false);
     slice.forward();
-    slice.combine(slice_of(result, bh));
+    slice.combine(slice_of(result, bh), row);
+    if (with_logsumexps(c.node.attrs)) slice.write_logsumexps(slice_of(result, bh), row);
   });
   return result;
 }
@@ -97,7 +103,8 @@ runtime::LshAttentionCall forward_call(const Node& n, const std::vector<TensorTy
   return {.dtype = in[0].dtype,
           .bucket_type = in[2].dtype,
           .slices = in[0].shape[0] * in[0].shape[1],
-          .shape = slice_shape(n, in)};
+          .shape = slice_shape(n, in),
+          .with_logsumexps = with_logsumexps(n.attrs)};
 }
 
 runtime::LshAttentionGradCall gradient_call(const Node& n, const std::vector<TensorType>& in) {
@@ -105,9 +112,9 @@ runtime::LshAttentionGradCall gradient_call(const Node& n, const std::vector<Ten
 }
 
 // Per query slot: logits against 2C keys and the weighted sum of 2C
-// values (two products); the gradient runs the forward (or, given its
-// result, the logits alone), then recomputes the logits and does four
-// more products (dP, dQ, dK, dV): seven (six).
+// values (two products); the gradient runs the forward (unless given
+// it), then recomputes the logits and does four more products (dP, dQ,
+// dK, dV): seven (five).
 // One chunk product over every slot: each query slot against its 2C
 // keys, `width` deep (dk for the logits, dv for the values' products).
 int64_t chunk_product_flops(const runtime::LshAttentionCall& c, int64_t width) {
@@ -121,7 +128,7 @@ int64_t gradient_flops(const runtime::LshAttentionGradCall& c) {
   const runtime::LshAttentionCall& f = c.forward;
   const int64_t logits = chunk_product_flops(f, f.shape.dk), values = chunk_product_flops(f, f.shape.dv);
   // S = QK^T, dS K, dS^T Q are dk deep; dP = dO V^T, P^T dO dv deep.
-  return (c.given_result ? logits : forward_flops(f)) + 3 * logits + 2 * values;
+  return (c.given_result ? 0 : forward_flops(f)) + 3 * logits + 2 * values;
 }
 
 std::vector<Tensor> vjp_fused(const VjpContext& c) {
@@ -149,6 +156,8 @@ REFORGE_REGISTER_OPS(lsh_attention) {
        .gradient_attrs = {{"with_output", AttrKind::integer, /*required=*/false}},
        .gradient_writes_result = true,
        .gradient_reads_result = true,
+       .forward_extra_attr = "with_logsumexps",
+       .forward_row_for_gradient = [](const std::vector<TensorType>& in) { return in[1].shape[3] + in[2].shape[2]; },
        .infer_operands = infer_operands,
        .unfusable = [](const AttrMap& a) -> std::string {
          const bool fusable = a.get_int("paper_mode") == 0 && a.get_float("dropout") == 0.0;

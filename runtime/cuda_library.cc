@@ -143,6 +143,11 @@ std::vector<CudaLibraryStep> lsh_attention(const Launch& l, bool backward) {
     workspace = g.workspace_bytes(LibraryDevice::cuda);
   } else {
     f = decoded<LshAttentionCall>(l);
+    if (f.with_logsumexps) {
+      throw Error(
+          "lsh_attention: the CUDA kernels do not write the logsumexps after the result (with_logsumexps): "
+          "that is the CPU target's");
+    }
     workspace = f.workspace_bytes(LibraryDevice::cuda);
   }
   const kernels::LshShape& s = f.shape;

@@ -237,7 +237,7 @@ const ChunkedAttentionCall& forward_of(const ChunkedAttentionGradCall& c) { retu
 // pool. `make(bh, scratch)` builds slice bh's kernel over its operands,
 // with its own scratch at bh * scratch_bytes in the call's workspace (the
 // buffer after the result), so slices run in parallel whatever the thread
-// count. The forward writes the slice's [length, dv] result rows; the
+// count. The forward writes the slice's [length, row] result rows; the
 // backward reads its cotangent (buffer 4) and writes [length, row] rows,
 // passing `extra` on to forward_backward. The result is buffer `result`
 // (the one after the operands), the workspace the one after it.
@@ -255,7 +255,7 @@ void run_attention_slices(const LibraryArgs& a, int result, int64_t slices, int6
         const T* grad = static_cast<const T*>(a.buffers[4]);
         slice.forward_backward(grad + bh * length * dv, out + bh * length * row, row, extra...);
       } else {
-        slice.forward(out + bh * length * dv);
+        slice.forward(out + bh * length * row);
       }
     }
   });
@@ -283,7 +283,10 @@ void lsh_attention(const LibraryArgs& a) {
       auto make = [&](int64_t bh, kernels::Scratch& scratch) {
         Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length, scratch,
                     kBackward);
-        if (given != nullptr) slice.read_forward_result(given + bh * s.length * s.dv);
+        if (given != nullptr) slice.read_forward_result(given + bh * s.length * (s.dv + s.rounds));
+        if constexpr (!kBackward) {
+          if (call.with_logsumexps) slice.write_logsumexps();
+        }
         return slice;
       };
       const int64_t scratch_bytes = Slice::scratch_bytes(s, kBackward);
@@ -291,7 +294,7 @@ void lsh_attention(const LibraryArgs& a) {
         run_attention_slices<true, T>(a, given != nullptr ? 6 : 5, f.slices, s.length, s.dv, call.row(), scratch_bytes,
                                       make, call.with_output);
       } else {
-        run_attention_slices<false, T>(a, 4, f.slices, s.length, s.dv, s.dv, scratch_bytes, make);
+        run_attention_slices<false, T>(a, 4, f.slices, s.length, s.dv, call.row(), scratch_bytes, make);
       }
     });
   });

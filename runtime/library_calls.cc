@@ -188,7 +188,7 @@ void LshAttentionCall::operands(BufferNeeds& need) const {
 
 void LshAttentionCall::buffers(BufferNeeds& need) const {
   operands(need);
-  need.tensor("result", dtype, {slices, shape.length, shape.dv});
+  need.tensor("result", dtype, {slices, shape.length, row()});
   need.bytes("workspace", workspace_bytes(need.device()));
 }
 
@@ -226,13 +226,14 @@ int64_t LshAttentionCall::workspace_bytes(LibraryDevice device) const {
 void LshAttentionGradCall::check() const {
   forward.check();
   if (with_output && given_result) field_error("given_result", 1, "with with_output: it writes the result or reads it");
+  if (forward.with_logsumexps) field_error("with_logsumexps", 1, "is the forward's: the gradient's rows are its own");
 }
 
 void LshAttentionGradCall::buffers(BufferNeeds& need) const {
   const LshAttentionCall& f = forward;
   f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
-  if (given_result) need.tensor("forward result", f.dtype, {f.slices, f.shape.length, f.shape.dv});
+  if (given_result) need.tensor("forward result", f.dtype, {f.slices, f.shape.length, f.shape.dv + f.shape.rounds});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
   need.bytes("workspace", workspace_bytes(need.device()));
 }

@@ -325,11 +325,15 @@ struct AllReduceWaitCall {
 
 // Fused LSH attention over `slices` (example, head) slices of the shape.
 // Buffers: q, v, buckets, key, result, workspace (each slice's scratch).
+// With `with_logsumexps` (the CPU kernel only) each result row is
+// [result | each round's logsumexp at that position], for a gradient
+// given the forward (compiler/passes/lsh_forward_sharing.h).
 struct LshAttentionCall {
   static constexpr std::string_view kFunction = "lsh_attention";
   DType dtype = DType::f32, bucket_type = DType::i64;
   int64_t slices = 0;
   kernels::LshShape shape;
+  bool with_logsumexps = false;
 
   template <typename F>
   void fields(F& f) {
@@ -344,9 +348,12 @@ struct LshAttentionCall {
     f.size("valid", shape.valid);
     f.positive("per_round", shape.per_round);
     f.flag("causal", shape.causal);
+    f.optional_flag("with_logsumexps", with_logsumexps);
   }
   void check() const;
   void buffers(BufferNeeds& need) const;
+  // The columns of a result row.
+  int64_t row() const { return shape.dv + (with_logsumexps ? shape.rounds : 0); }
   // q, v, buckets, key: the buffers the gradient's call starts with too.
   void operands(BufferNeeds& need) const;
   // Each slice's scratch on `device`, times the slices (64-byte aligned
@@ -357,9 +364,10 @@ struct LshAttentionCall {
 // Its gradient, recomputing each chunk's logits. Each result row is
 // [dq | dv], or [dq | dv | result] with `with_output` (it runs the forward
 // anyway; compiler/passes/lsh_forward_sharing.h). With `given_result` it
-// reads the forward's result instead of running the forward (the CPU
-// kernel only). Buffers: q, v, buckets, key, cotangent, [forward result,]
-// result, workspace.
+// reads the forward's rows with their logsumexps (a forward call's result
+// with_logsumexps) instead of running the forward (the CPU kernel only).
+// Buffers: q, v, buckets, key, cotangent, [forward result,] result,
+// workspace.
 struct LshAttentionGradCall {
   static constexpr std::string_view kFunction = "lsh_attention_grad";
   LshAttentionCall forward;

@@ -175,8 +175,11 @@ struct OpDef {
   // (attribute with_output, compiler/passes/lsh_forward_sharing.h): that
   // forward op's name.
   std::string shares_forward_of;
-  // ... or read it as one more input, instead of running that forward.
+  // ... or read it as one more input, instead of running that forward:
+  // the forward's output with the integer attribute `forward_extra_attr`
+  // set to 1 (its result and what the gradient needs besides).
   bool reads_forward_result = false;
+  std::string forward_extra_attr;
   // A 2-D GEMM a matmul epilogue may extend (matmul, matmul_epilogue).
   bool gemm = false;
   // What a GEMM's epilogue can take over from this op.

@@ -51,38 +51,42 @@ FusionGroups group_elementwise(const Graph& g) {
     return fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == read_shape(consumer) &&
            last_unfusable_before[consumer] < in;
   };
-  // A view inside such a kernel that reads its input's elements at most
-  // once each (a slice, a transpose, a pad; a concat of two parts once per
-  // part) computes its elementwise producer there too, at the elements it
-  // reads: hashing's -x inside argmax(concat(x, -x)) was stored and read
-  // back. A broadcast would compute it again for every copy; a reshape is
-  // free already (its input's buffer), and computing through it costs a
+  // A view that reads each element of its input at most once (a slice, a
+  // transpose, a pad; a concat of two parts once per part) reads its
+  // producer through its own index map, in its own kernel:
+  //   - a view producer of the same kind always: the LSH forward's result
+  //     columns, sliced out of its rows, are transposed in one pass;
+  //   - an elementwise producer when the view is itself inside an
+  //     elementwise or reduction kernel: hashing's -x inside
+  //     argmax(concat(x, -x)) was stored and read back.
+  // A broadcast would compute its producer again for every copy; a reshape
+  // is free already (its input's buffer), and computing through it costs a
   // division per element.
+  auto reads_once = [&](int id) {
+    const Node& node = g.node(id);
+    return node.def && node.def->kind == OpKind::view && !node.def->repeats_input && !node.def->reinterprets_input &&
+           fusable_producer(id);
+  };
   std::vector<int> consumer_of(n, -1);
   for (int id = 0; id < n; ++id) {
     for (int in : g.node(id).inputs) consumer_of[in] = id;
   }
-  auto computes_producer = [&](int id) {
-    const Node& node = g.node(id);
-    if (!node.def || node.def->kind != OpKind::view || node.def->repeats_input || node.def->reinterprets_input) {
-      return false;
-    }
-    const int consumer = consumer_of[id];
-    return consumer >= 0 && (elementwise(consumer) || reduction(consumer)) && joins(id, consumer);
+  auto in_computing_kernel = [&](int view) {
+    const int consumer = consumer_of[view];
+    return consumer >= 0 && (elementwise(consumer) || reduction(consumer)) && joins(view, consumer);
   };
   for (int id = 0; id < n; ++id) {
-    const bool view = computes_producer(id);
+    const bool view = reads_once(id);
     if (!elementwise(id) && !reduction(id) && !view) continue;
     for (int in : g.node(id).inputs) {
       // An input joins its only consumer's kernel when it is computable in
       // the kernel, is read there once per element (at the shape the
       // kernel reads, or through such a view), and nothing unfusable runs
       // between.
-      const bool read_once =
-          view ? elementwise(in) && consumers[in] == 1 && last_unfusable_before[id] < in : joins(in, id);
-      if (read_once) {
-        parent[find_root(parent, in)] = find_root(parent, id);
-      }
+      const bool absorbed = view ? consumers[in] == 1 && last_unfusable_before[id] < in &&
+                                       (reads_once(in) || (elementwise(in) && in_computing_kernel(id)))
+                                 : joins(in, id);
+      if (absorbed) parent[find_root(parent, in)] = find_root(parent, id);
     }
   }
   FusionGroups out;

@@ -4,9 +4,12 @@
 // among them) and views (reshape, transpose, broadcast, slice, pad,
 // concat of at most two parts) — have the shape the root reads (its
 // output's, or a reduction's input's) and exactly one consumer, inside the
-// group; or they are the elementwise producer of such a view that reads
-// each element of its input at most once (a slice, a transpose, a pad, a
-// two-part concat), computed at the elements the view reads. Only the root's
+// group; or they are the producer of a view that reads each element of
+// its input at most once (a slice, a transpose, a pad, a two-part
+// concat), computed at the elements the view reads: a view of that kind,
+// or an elementwise op when the view is inside an elementwise or
+// reduction kernel. So a group may also be rooted at such a view, whose
+// members are views (a slice transposed in one pass). Only the root's
 // value leaves the kernel, so the other members never need memory of
 // their own (a reduction recomputes them on each pass over its input). A producer
 // joins only if no unfusable node is built between it and its consumer,

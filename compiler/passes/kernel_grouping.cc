@@ -82,14 +82,20 @@ void merge_into_reading_kernels(const Graph& graph, KernelGrouping& kernels) {
 
 // Library ops that read a producer through an operand flag (a GEMM and
 // the transpose feeding it) absorb it when they are its only reader.
+// Not a view that reads another view in its kernel: the call reads the
+// view's input from memory.
 void absorb_operands(const Graph& graph, KernelGrouping& kernels) {
   const std::vector<int> readers = reader_counts(graph);
+  std::vector<bool> has_members(graph.size(), false);
+  for (int id = 0; id < graph.size(); ++id) {
+    if (kernels.kernel_root[id] != id) has_members[kernels.kernel_root[id]] = true;
+  }
   for (int id = 0; id < graph.size(); ++id) {
     const Node& n = graph.node(id);
     if (!n.def || !n.def->absorbs_input) continue;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       int producer = n.inputs[i];
-      if (readers[producer] == 1 && kernels.kernel_root[producer] == producer &&
+      if (readers[producer] == 1 && kernels.kernel_root[producer] == producer && !has_members[producer] &&
           n.def->absorbs_input(static_cast<int>(i), graph.node(producer))) {
         kernels.kernel_root[producer] = id;
       }

@@ -9,7 +9,8 @@
 //      it is (multi-output kernels: Adam's moments with their
 //      parameter's update);
 //   3. operand absorption: a library op takes a producer it reads through
-//      an operand flag (the transpose feeding a GEMM).
+//      an operand flag (the transpose feeding a GEMM), unless that
+//      producer's kernel reads another view (a slice) in it.
 #pragma once
 
 #include "compiler/ir/graph.h"

@@ -109,25 +109,56 @@ std::unique_ptr<Graph> share_lsh_forward(const Graph& graph, int* shared) {
 }
 
 std::unique_ptr<Graph> give_lsh_gradients_their_forward(const Graph& graph, int* given) {
+  // Each gradient that can read its forward, and its earlier twin: its
+  // result is computed before the gradient runs.
+  std::vector<int> twin_of(graph.size(), -1);
+  std::vector<std::string> extra_attr(graph.size());  // a twin's: what makes it write the gradient's rows
   int count = 0;
-  std::unique_ptr<Graph> out = graph.clone();
-  for (int g = 0; g < out->size(); ++g) {
-    const Node& grad = out->node(g);
+  for (int g = 0; g < graph.size(); ++g) {
+    const Node& grad = graph.node(g);
     const size_t operands_and_cotangent = 5;
-    if (!grad.def || !grad.def->reads_forward_result || grad.attrs.has("with_output") ||
-        grad.inputs.size() != operands_and_cotangent) {
+    if (!grad.def || !grad.def->reads_forward_result || grad.def->forward_extra_attr.empty() ||
+        grad.attrs.has("with_output") || grad.inputs.size() != operands_and_cotangent) {
       continue;
     }
-    // An earlier twin: its result is computed before the gradient runs.
     for (int f = 0; f < g; ++f) {
-      if (twins(out->node(f), grad)) {
-        out->mutable_node(g).inputs.push_back(f);
+      if (twins(graph.node(f), grad)) {
+        twin_of[g] = f;
+        extra_attr[f] = grad.def->forward_extra_attr;
         ++count;
         break;
       }
     }
   }
   if (given) *given = count;
+  if (count == 0) return graph.clone();
+
+  // The twins write their extra columns; their other readers take the
+  // result's columns, a slice; each gradient reads the whole rows.
+  auto out = std::make_unique<Graph>(graph.name());
+  out->set_default_float(graph.default_float());
+  for (int id = 0; id < graph.size(); ++id) out->reserve_name(graph.node(id).name);
+  std::vector<int> mapped(graph.size(), -1), rows_of(graph.size(), -1);
+  for (int id = 0; id < graph.size(); ++id) {
+    const Node& n = graph.node(id);
+    std::vector<int> inputs;
+    for (int in : n.inputs) inputs.push_back(mapped.at(in));
+    if (twin_of[id] >= 0) inputs.push_back(rows_of.at(twin_of[id]));
+    mapped[id] = copy_node(*out, n, inputs);
+    if (extra_attr[id].empty()) continue;
+    Node& forward = out->mutable_node(mapped[id]);
+    forward.attrs.set(extra_attr[id], int64_t{1});
+    std::vector<TensorType> types;
+    for (int in : forward.inputs) types.push_back(out->node(in).type);
+    const int64_t result_columns = forward.type.shape.back();
+    forward.type = forward.def->infer(InferContext{types, forward.attrs, forward.regions});
+    rows_of[id] = mapped[id];
+    auto attribution = out->attribute_to(n.loc);
+    Tensor result = slice(out->value(rows_of[id]), forward.type.rank() - 1, 0, result_columns);
+    out->mutable_node(result.id).role = n.role;
+    mapped[id] = result.id;
+  }
+  for (const auto& [name, id] : graph.outputs()) out->output(name, out->value(mapped[id]));
   return out;
 }
 

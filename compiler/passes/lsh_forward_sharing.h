@@ -27,13 +27,16 @@ std::unique_ptr<Graph> share_lsh_forward(const Graph& graph, int* shared = nullp
 
 // The other half: a gradient whose forward twin ran in the forward pass
 // (a block that stores its activations, whose cotangent depends on that
-// forward) reads the twin's result as one more input, where its op can
+// forward) reads the twin's output as one more input, where its op can
 // (OpDef::reads_forward_result), instead of running the forward again.
-// The LSH gradient then runs only the forward's logits, for the
-// logsumexps: one of its seven chunk products less. A target whose kernel
-// reads the result runs it (the CPU's; the CUDA kernels run the forward
-// themselves). Run after share_lsh_forward; only inputs change. `given`
-// (optional) receives the number of gradients given their result.
+// The twin then writes what the gradient needs besides the result
+// (OpDef::forward_extra_attr: the LSH forward's rows become [result |
+// each round's logsumexp]), and its other readers take the result's
+// columns through a slice. The LSH gradient then runs no forward at all:
+// two of its seven chunk products less. A target whose kernels do this
+// runs the pass (the CPU's; the CUDA kernels run the forward themselves).
+// Run after share_lsh_forward. `given` (optional) receives the number of
+// gradients given their forward.
 std::unique_ptr<Graph> give_lsh_gradients_their_forward(const Graph& graph, int* given = nullptr);
 
 }  // namespace reforge

@@ -14,8 +14,8 @@
 // Backward: takes P again chunk by chunk, with dO and the logsumexp
 // cotangent of each slot made from the round weight (from the kept
 // logsumexps) and g on the fly. It runs the forward first, for those
-// logsumexps and the result, or — given the forward's result
-// (read_forward_result) — only the logits, for the logsumexps.
+// logsumexps and the result, or — given the forward's result rows with
+// each slot's logsumexp after them (read_forward_result) — neither.
 #pragma once
 
 #include <algorithm>
@@ -40,12 +40,16 @@ class LshSlice {
   // (float only; without one, on the runtime's copy: the same bits).
   void use_micro_kernel(runtime::GemmMicroKernel generated) { multiply_.generated = generated; }
 
-  // forward_backward() takes the result from here (a dense [L, dv], what
-  // forward() wrote for these operands) instead of computing it: of the
-  // forward's two chunk products it then runs only the logits, for each
-  // slot's logsumexp. Every number it uses comes out with the bits the
-  // forward gives it (the same products, softmax and round combination).
-  void read_forward_result(const T* result) { given_result_ = result; }
+  // forward() also writes each slot's logsumexp: position t's row becomes
+  // [result | lse of round 0 .. R-1], dv + R columns.
+  void write_logsumexps() { write_logsumexps_ = true; }
+
+  // forward_backward() takes the forward from here (rows of dv + R, what
+  // forward() wrote after write_logsumexps() for these operands) instead
+  // of computing it: the result, and each slot's logsumexp, from which it
+  // combines the rounds again in the forward's order. Every number it uses
+  // has the bits the forward gives it.
+  void read_forward_result(const T* result_and_logsumexps) { given_result_ = result_and_logsumexps; }
 
   // Scratch bytes one slice needs, for the forward pass alone or for the
   // backward pass (which runs the forward first).
@@ -97,8 +101,8 @@ class LshSlice {
     for (int64_t t = 0; t < L; ++t) std::fill(result + t * row, result + t * row + dv, T(0));
     Chunk& ch = chunk_;
     for (int64_t c = 0; c < chunks(); ++c) {
-      gather_chunk(c, ch, true);
-      attend(ch, {c + 1, result, row, dv, nullptr, true});
+      gather_chunk(c, ch);
+      attend(ch, {c + 1, result, row, dv, nullptr});
       for (int64_t i = 0; i < C; ++i) {
         const int64_t t = ch.query_position[i];
         const RoundWeight round = add_round(t, lse_[c * C + i] = ch.lse[i]);
@@ -117,7 +121,13 @@ class LshSlice {
       for (int64_t j = 0; j < dv; ++j) to[j] *= inverse_total_[t];
     }
   }
-  void forward(T* result) { forward(result, s_.dv); }
+  void forward(T* result) {
+    if (!write_logsumexps_) return forward(result, s_.dv);
+    const int64_t L = s_.length, dv = s_.dv, row = dv + s_.rounds;
+    forward(result, row);
+    // The slots are sorted by round first: round r's are [r L, (r + 1) L).
+    for (int64_t slot = 0; slot < s_.rounds * L; ++slot) result[sorted_[slot] * row + dv + slot / L] = lse_[slot];
+  }
 
   // Forward and backward for the combined result's cotangent g [L, dv]:
   // writes position t's [dq | dv] at result + t * row, and with
@@ -137,14 +147,14 @@ class LshSlice {
   REFORGE_LSH_HOT void backward(const T* g, T* result, int64_t row, bool with_output) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv;
     const T* out = given_result_;
-    int64_t out_row = dv;
+    int64_t out_row = dv + s_.rounds;
     if (out == nullptr) {
       T* written = result + dk + (with_output ? dv : 0);
       forward(written, row);
       out = written;
       out_row = row;
     } else {
-      logsumexps();
+      read_logsumexps(out, out_row);
     }
     // Through the round combination: with O = sum_r w_r O_r and
     // w = softmax(lse), dO_r = w_r g and dlse_r = w_r (g.O_r - g.O). The
@@ -161,8 +171,8 @@ class LshSlice {
     Chunk& ch = chunk_;
     std::span<T> d_o = d_o_, d_s = d_s_, d_q = d_q_, d_k = d_k_, d_vw = d_vw_, d_lse = d_lse_;
     for (int64_t c = 0; c < chunks(); ++c) {
-      gather_chunk(c, ch, true);
-      softmax_logits(ch, {c + 1, result, row, dk + dv, g, true});
+      gather_chunk(c, ch);
+      softmax_logits(ch, {c + 1, result, row, dk + dv, g});
       // ch.p holds exp(S - max), P times its row's sum. That sum's inverse
       // scales row i of dO and dlse instead of P: dP = dO V^T and dS come
       // out scaled by it, and dS, P^T dO are then exactly what P gives.
@@ -191,18 +201,16 @@ class LshSlice {
 
   int64_t chunks() const { return s_.rounds * s_.length / s_.chunk; }
 
-  // What forward() keeps for the backward without its outputs: each
-  // slot's logsumexp and each position's round normaliser, from the
-  // logits alone (no values gathered, no result rows touched).
-  REFORGE_LSH_HOT void logsumexps() {
+  // What forward() keeps for the backward, from the rows it wrote with
+  // their logsumexps: each slot's, and each position's round normaliser,
+  // the rounds taken in the forward's order (so with its bits).
+  void read_logsumexps(const T* rows, int64_t row) {
     sort_slots();
     start_rounds();
-    const int64_t C = s_.chunk;
-    Chunk& ch = chunk_;
-    for (int64_t c = 0; c < chunks(); ++c) {
-      gather_chunk(c, ch, false);
-      softmax_logits(ch, {c + 1, nullptr, 0, 0, nullptr, false});
-      for (int64_t i = 0; i < C; ++i) add_round(ch.query_position[i], lse_[c * C + i] = ch.lse[i]);
+    const int64_t L = s_.length, dv = s_.dv;
+    for (int64_t slot = 0; slot < s_.rounds * L; ++slot) {
+      const int64_t t = sorted_[slot];
+      add_round(t, lse_[slot] = rows[t * row + dv + slot / L]);
     }
     finish_rounds();
   }
@@ -281,16 +289,13 @@ class LshSlice {
     const T* result;
     int64_t row, width;  // the result values the chunk touches per position
     const T* g;          // the backward's cotangent, or null
-    bool values;         // the chunk gathers values (not for logsumexps())
   };
   void prefetch_slot(const Lookahead& next, int64_t i) const {
     if (next.chunk >= chunks()) return;
     const int64_t t = sorted_[next.chunk * s_.chunk + i], dk = s_.dk, dv = s_.dv;
     constexpr int64_t line = 64 / sizeof(T);
     for (int64_t j = 0; j < dk; j += line) prefetch(q_ + t * dk + j);
-    if (next.values) {
-      for (int64_t j = 0; j < dv; j += line) prefetch(v_ + t * dv + j);
-    }
+    for (int64_t j = 0; j < dv; j += line) prefetch(v_ + t * dv + j);
     for (int64_t j = 0; j < next.width; j += line) prefetch(next.result + t * next.row + j);
     if (next.g != nullptr) {
       for (int64_t j = 0; j < dv; j += line) prefetch(next.g + t * dv + j);
@@ -313,8 +318,8 @@ class LshSlice {
   // previous chunk (the last, wrapping). Which half comes first changes
   // only the order of the window's columns, the same for the forward and
   // the backward pass; every product and softmax reads key_position and
-  // key_at for them. Without `values`, only queries and keys.
-  REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch, bool values) const {
+  // key_at for them.
+  REFORGE_LSH_HOT void gather_chunk(int64_t c, Chunk& ch) const {
     const int64_t C = s_.chunk, dk = s_.dk, dv = s_.dv;  // the window holds 2C keys
     const int64_t own = (c % 2) * C, other = C - own;
     auto gather_key = [&](int64_t w, int64_t t) {
@@ -324,7 +329,7 @@ class LshSlice {
       const T* __restrict from = q_ + t * dk;
       T* __restrict to = ch.k.data() + w * dk;
       for (int64_t j = 0; j < dk; ++j) to[j] = from[j] * inverse;
-      if (values) copy_row(v_ + t * dv, ch.v.data() + w * dv, dv);
+      copy_row(v_ + t * dv, ch.v.data() + w * dv, dv);
     };
     for (int64_t i = 0; i < C; ++i) {
       const int64_t t = sorted_[c * C + i];
@@ -460,6 +465,7 @@ class LshSlice {
   std::span<T> inverse_total_;  // [L]: 1 / sum over rounds of exp(lse - best)
   Chunk chunk_;                 // the chunk being attended
   const T* given_result_ = nullptr;  // read_forward_result()
+  bool write_logsumexps_ = false;    // write_logsumexps()
   // Backward only: g . out per position, and one chunk's cotangents.
   std::span<T> g_dot_, d_lse_, d_o_, d_s_, d_q_, d_k_, d_vw_;
 };

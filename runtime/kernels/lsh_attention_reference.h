@@ -99,6 +99,15 @@ class ReferenceLshSlice {
   }
   void combine(T* result) { combine(result, s_.dv); }
 
+  // Each round's logsumexp at position t, after its dv values:
+  // result[t * row + dv + r] (the fused forward's with_logsumexps rows).
+  void write_logsumexps(T* result, int64_t row) const {
+    const int64_t L = s_.length;
+    for (int64_t t = 0; t < L; ++t) {
+      for (int64_t r = 0; r < s_.rounds; ++r) result[t * row + s_.dv + r] = lse_[r * L + t];
+    }
+  }
+
   // Backward for the combined result's cotangent g [L, dv]; writes
   // position t's [dq | dv] at result + t * row (row = dk + dv: dense).
   // Call after forward().

@@ -187,6 +187,10 @@ TEST(MemoryPlan, ElementwiseFusionGroupsNeedNoBuffersForInnerValues) {
   for (int id = 0; id < graph->size(); ++id) {
     for (int in : graph->node(id).inputs) ++consumers[in];
   }
+  // A view that reads each element of its input at most once.
+  auto reads_once = [](const OpDef& def) {
+    return def.kind == OpKind::view && !def.repeats_input && !def.reinterprets_input;
+  };
   for (const auto& group : groups.groups) {
     ASSERT_GE(group.size(), 2u);
     for (int id : group) {
@@ -195,20 +199,22 @@ TEST(MemoryPlan, ElementwiseFusionGroupsNeedNoBuffersForInnerValues) {
       bool is_root = id == group.back();
       bool view_producer = n.def->kind == OpKind::view && !is_root;
       bool reduction_root = n.def->kind == OpKind::reduction && is_root;
-      EXPECT_TRUE(n.def->elementwise() || view_producer || reduction_root) << n.name;
+      bool view_root = is_root && reads_once(*n.def);  // reading other views only
+      EXPECT_TRUE(n.def->elementwise() || view_producer || reduction_root || view_root) << n.name;
       const Shape& read_shape =
           root.def->kind == OpKind::reduction ? graph->node(root.inputs[0]).type.shape : root.type.shape;
-      if (!is_root && n.type.shape != read_shape) {
-        // Else an elementwise producer of a member view that reads each
-        // element at most once, computed where the view reads it.
-        EXPECT_TRUE(n.def->elementwise()) << n.name << " is not at the kernel's shape";
+      if (!is_root && (n.type.shape != read_shape || reads_once(*root.def))) {
+        // Else the producer of a member view (or root view) that reads each
+        // element at most once, computed where the view reads it: a view,
+        // or an elementwise op inside an elementwise or reduction kernel.
         int reader = -1;
         for (int other : group) {
           for (int in : graph->node(other).inputs) reader = in == id ? other : reader;
         }
         ASSERT_GE(reader, 0) << n.name;
-        const OpDef& view = *graph->node(reader).def;
-        EXPECT_TRUE(view.kind == OpKind::view && !view.repeats_input && !view.reinterprets_input) << n.name;
+        EXPECT_TRUE(reads_once(*graph->node(reader).def)) << n.name << " is not at the kernel's shape";
+        EXPECT_TRUE(n.def->kind == OpKind::view || !reads_once(*root.def))
+            << n.name << ": a view's kernel computes nothing";
       }
       if (id != group.back()) {
         EXPECT_EQ(consumers[id], 1) << n.name << " escapes its kernel";

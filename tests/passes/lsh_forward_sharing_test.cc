@@ -107,7 +107,9 @@ TEST(LshForwardSharing, ReversibleStepRunsEachLayersForwardOnceInTheBackward) {
 }
 
 // A gradient whose cotangent needs the forward (a stored block's) reads
-// that forward's result instead: one more input, the values unchanged.
+// that forward's rows instead: one more input. The forward writes each
+// round's logsumexp after the result; its other reader takes the result's
+// columns. The values are unchanged.
 TEST(LshGradientReadsForward, GivesAStoredPairsGradientTheForwardsResult) {
   Built b = attention_and_gradient(true, /*dependent=*/true);
   int given = 0;
@@ -118,6 +120,20 @@ TEST(LshGradientReadsForward, GivesAStoredPairsGradientTheForwardsResult) {
   const Node& gradient = after->node(testing::find_op(*after, "lsh_attention_fused_grad"));
   ASSERT_EQ(gradient.inputs.size(), 6u);
   EXPECT_EQ(gradient.inputs[5], forward);
+  EXPECT_EQ(after->node(forward).attrs.get_int_or("with_logsumexps", 0), 1);
+  EXPECT_EQ(after->node(forward).type.shape, (Shape{1, 2, 16, 3 + 2}));  // dv + R columns
+  int result_readers = 0;
+  for (int id = 0; id < after->size(); ++id) {
+    const Node& n = after->node(id);
+    if (id == testing::find_op(*after, "lsh_attention_fused_grad")) continue;
+    for (int in : n.inputs) {
+      if (in != forward) continue;
+      ++result_readers;
+      EXPECT_EQ(n.op, "slice");
+      EXPECT_EQ(n.type.shape, (Shape{1, 2, 16, 3}));
+    }
+  }
+  EXPECT_EQ(result_readers, 1);
   ValueMap expected = run_graph(*b.graph, b.feeds), got = run_graph(*after, b.feeds);
   for (const char* name : {"y", "dq", "dv"}) ASSERT_EQ(got.at(name).data, expected.at(name).data) << name;
 }

@@ -41,7 +41,7 @@ struct Built {
   ValueMap feeds;
 };
 
-Built fused_call(const Case& k, DType dtype, bool gradient, bool with_output) {
+Built fused_call(const Case& k, DType dtype, bool gradient, bool with_output, bool with_logsumexps = false) {
   Built b{std::make_unique<Graph>("lsh"), {}};
   Graph& g = *b.graph;
   g.set_default_float(dtype);
@@ -61,6 +61,7 @@ Built fused_call(const Case& k, DType dtype, bool gradient, bool with_output) {
     inputs.push_back(g.input("g", v_type));
     attrs.set("with_output", int64_t{with_output});
   }
+  if (with_logsumexps) attrs.set("with_logsumexps", int64_t{1});
   g.output("out", g.add(gradient ? "lsh_attention_fused_grad" : "lsh_attention_fused", inputs, attrs, {}));
 
   const uint64_t seed = static_cast<uint64_t>(k.length * 31 + k.chunk + k.rounds);
@@ -122,6 +123,22 @@ TEST(CudaLshAttentionErrors, ABucketOutOfRangeNamesItsLaunch) {
   }
   EXPECT_NE(message.find("lsh_attention"), std::string::npos) << message;
   EXPECT_NE(message.find("out of range"), std::string::npos) << message;
+}
+
+// The forward's rows with each round's logsumexp after the result are
+// the CPU kernel's (for a gradient that reads them): refused here, by
+// name, rather than written in another layout.
+TEST(CudaLshAttentionErrors, AForwardWithLogsumexpsIsTheCpuKernels) {
+  const Case k{1, 16, 2, 4, 4, 4, 16, 4, true};
+  Built b = fused_call(k, DType::f64, false, false, /*with_logsumexps=*/true);
+  testing::GpuProgram p = testing::lower_for_gpu(*b.graph);
+  std::string message;
+  try {
+    testing::run_on_gpu(*b.graph, b.feeds, p, testing::host_cuda_code(p.kernels));
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("with_logsumexps"), std::string::npos) << message;
 }
 
 }  // namespace

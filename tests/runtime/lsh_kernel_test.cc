@@ -140,11 +140,47 @@ TEST_P(LshKernel, GradientWithOutputAlsoWritesTheForwardResult) {
   expect_near(result, reference(k, x, false), 1e-12, "result");
 }
 
-// Given the forward's result, the gradient runs only the forward's
-// logits: every number it then uses is the one the forward computed, so
+// The forward's rows with each round's logsumexp after the result
+// (write_logsumexps): the result columns have the plain forward's bits.
+template <typename T>
+std::vector<T> forward_rows(const Case& k, const std::vector<T>& q, const std::vector<T>& v, const Slice& x,
+                            bool with_logsumexps) {
+  LshShape s = shape_of(k);
+  std::vector<std::byte> memory(LshSlice<T, int64_t>::scratch_bytes(s, false) + 64);
+  Scratch scratch(memory.data());
+  LshSlice<T, int64_t> slice(s, q.data(), v.data(), x.buckets.data(), scratch, false);
+  if (with_logsumexps) slice.write_logsumexps();
+  std::vector<T> rows(k.length * (k.dv + (with_logsumexps ? k.rounds : 0)), T(-7));
+  slice.forward(rows.data());
+  return rows;
+}
+
+TEST_P(LshKernel, ForwardWritesEachRoundsLogsumexpAfterTheResult) {
+  const Case k = GetParam();
+  const Slice x = random_slice(k);
+  const std::vector<double> plain = forward_rows(k, x.q, x.v, x, false), rows = forward_rows(k, x.q, x.v, x, true);
+  LshShape s = shape_of(k);
+  std::vector<std::byte> memory(ReferenceLshSlice<int64_t>::scratch_bytes(s, false) + 64);
+  Scratch scratch(memory.data());
+  ReferenceLshSlice<int64_t> reference_slice(s, x.q.data(), x.v.data(), x.buckets.data(), scratch, false);
+  reference_slice.forward();
+  const int64_t row = k.dv + k.rounds;
+  std::vector<double> want(k.length * row);
+  reference_slice.write_logsumexps(want.data(), row);
+  for (int64_t t = 0; t < k.length; ++t) {
+    for (int64_t j = 0; j < k.dv; ++j) ASSERT_EQ(rows[t * row + j], plain[t * k.dv + j]) << t << " " << j;
+    for (int64_t r = 0; r < k.rounds; ++r) {
+      const double got = rows[t * row + k.dv + r], expected = want[t * row + k.dv + r];
+      ASSERT_NEAR(got, expected, 1e-12 * (1 + std::fabs(expected))) << "position " << t << " round " << r;
+    }
+  }
+}
+
+// Given the forward's rows with their logsumexps, the gradient runs no
+// forward: every number it then uses is the one the forward computed, so
 // its gradients are the bits of the one that runs the whole forward.
 template <typename T>
-void expect_given_result_gives_the_same_bits(const Case& k, const Slice& x) {
+void expect_given_forward_gives_the_same_bits(const Case& k, const Slice& x) {
   LshShape s = shape_of(k);
   std::vector<T> q(x.q.begin(), x.q.end()), v(x.v.begin(), x.v.end()), g(x.g.begin(), x.g.end());
   std::vector<std::byte> memory(LshSlice<T, int64_t>::scratch_bytes(s, true) + 64);
@@ -157,26 +193,29 @@ void expect_given_result_gives_the_same_bits(const Case& k, const Slice& x) {
     slice.forward_backward(g.data(), rows.data(), row, false);
     return rows;
   };
-  std::vector<T> result(k.length * k.dv);
-  {
-    Scratch scratch(memory.data());
-    LshSlice<T, int64_t>(s, q.data(), v.data(), x.buckets.data(), scratch, false).forward(result.data());
-  }
-  const std::vector<T> computed = gradients(nullptr), read = gradients(result.data());
+  std::vector<T> forward = forward_rows(k, q, v, x, true);
+  const std::vector<T> computed = gradients(nullptr), read = gradients(forward.data());
   ASSERT_EQ(computed.size(), read.size());
   for (size_t i = 0; i < computed.size(); ++i) {
     ASSERT_EQ(computed[i], read[i]) << "position " << i / row << " column " << i % row;
   }
-  // And it does read it: another result gives another gradient.
-  for (T& r : result) r += T(0.5);
-  EXPECT_NE(gradients(result.data()), computed);
+  // And it reads both: another result, or another round 0 logsumexp,
+  // give another gradient. (They weigh the rounds against each other: one
+  // round weighs 1 whatever its logsumexp.)
+  const int64_t forward_row = k.dv + k.rounds;
+  for (int64_t column : {int64_t{0}, k.dv}) {
+    if (column == k.dv && k.rounds == 1) continue;
+    std::vector<T> changed = forward;
+    for (int64_t t = 0; t < k.length; ++t) changed[t * forward_row + column] += T(0.5);
+    EXPECT_NE(gradients(changed.data()), computed) << "column " << column;
+  }
 }
 
-TEST_P(LshKernel, GradientGivenTheForwardResultGivesTheSameBits) {
+TEST_P(LshKernel, GradientGivenTheForwardGivesTheSameBits) {
   const Case k = GetParam();
   const Slice x = random_slice(k);
-  expect_given_result_gives_the_same_bits<float>(k, x);
-  expect_given_result_gives_the_same_bits<double>(k, x);
+  expect_given_forward_gives_the_same_bits<float>(k, x);
+  expect_given_forward_gives_the_same_bits<double>(k, x);
 }
 
 TEST(LshKernelGiven, RefusesToBothReadAndWriteTheResult) {
@@ -186,7 +225,7 @@ TEST(LshKernelGiven, RefusesToBothReadAndWriteTheResult) {
   std::vector<std::byte> memory(LshSlice<double, int64_t>::scratch_bytes(s, true) + 64);
   Scratch scratch(memory.data());
   LshSlice<double, int64_t> slice(s, x.q.data(), x.v.data(), x.buckets.data(), scratch, true);
-  std::vector<double> given(k.length * k.dv), rows(k.length * (k.dk + 2 * k.dv));
+  std::vector<double> given(k.length * (k.dv + k.rounds)), rows(k.length * (k.dk + 2 * k.dv));
   slice.read_forward_result(given.data());
   EXPECT_THROW(slice.forward_backward(x.g.data(), rows.data(), k.dk + 2 * k.dv, true), Error);
 }
