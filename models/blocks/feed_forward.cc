@@ -41,6 +41,12 @@ Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForward
 Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& c,
                             std::source_location loc) {
   auto call = called_from(loc);
+  // One chunk is the body itself: a block that stores its activations
+  // then keeps the feed-forward's too (its gradient reads them), where
+  // a one-chunk map recomputed the first product and the activation in
+  // the backward. More chunks recompute each chunk's inside its gradient:
+  // the intermediate [L, d_ff] never lives across the step.
+  if (c.chunks == 1) return feed_forward_body(x, p, c);
   int64_t len = x.dim(1), chunks = c.chunks;
   int64_t padded = (len + chunks - 1) / chunks * chunks;
   Tensor xp = padded == len ? x : pad(x, 1, 0, padded - len, 0.0);

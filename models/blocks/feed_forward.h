@@ -58,9 +58,11 @@ FeedForwardParams make_feed_forward(Graph& g, const FeedForwardConfig& config,
 Tensor feed_forward_body(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& config,
                          std::source_location loc = std::source_location::current());
 
-// The block on x [B, L, d] in config.chunks sequence chunks. A chunk count
-// that does not divide L pads the sequence (position-wise, so padding
-// changes nothing) and slices the result back.
+// The block on x [B, L, d] in config.chunks sequence chunks (a chunked
+// map: each chunk's inside is recomputed in its gradient; one chunk is
+// the body, whose activations the gradient keeps). A chunk count that
+// does not divide L pads the sequence (position-wise, so padding changes
+// nothing) and slices the result back.
 Tensor chunked_feed_forward(Tensor x, const FeedForwardParams& p, const FeedForwardConfig& config,
                             std::source_location loc = std::source_location::current());
 

@@ -66,11 +66,17 @@ TEST(RebuiltModels, ByteLanguageModelTrainsBitForBitAsBefore) {
   EXPECT_EQ(f.persistent_hash, 0x28e77ba016a6cdceull);
 }
 
+// Re-pinned once, on purpose: its feed-forward runs in one chunk, which
+// is now the body itself rather than a one-chunk map (its gradient keeps
+// the activations instead of recomputing them), and ordinary autodiff
+// adds a few gradients in another order. The losses of the three steps
+// are the same bits; the parameters and moments after them differ in
+// last bits (0x187111c8016b518e before).
 TEST(RebuiltModels, DuplicationModelTrainsBitForBitAsBefore) {
   Fingerprint f = train_three_steps("duplication", "");
   std::printf("duplication: %s %#llx\n", f.losses.c_str(), static_cast<unsigned long long>(f.persistent_hash));
   EXPECT_EQ(f.losses, "0x1.2b7274p+1 0x1.325f92p+1 0x1.1da8ecp+1 ");
-  EXPECT_EQ(f.persistent_hash, 0x187111c8016b518eull);
+  EXPECT_EQ(f.persistent_hash, 0x34d8266ffe169679ull);
 }
 
 }  // namespace
