@@ -108,19 +108,24 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaLshAttention,
                                            Case{1, 8, 1, 8, 4, 4, 8, 2, true},                // one chunk
                                            Case{1, 96, 3, 16, 32, 24, 90, 6, true, DType::i32}));
 
+// The message the call is refused with on the GPU ("" when it runs).
+std::string gpu_refusal(const Built& b) {
+  testing::GpuProgram p = testing::lower_for_gpu(*b.graph);
+  try {
+    testing::run_on_gpu(*b.graph, b.feeds, p, testing::host_cuda_code(p.kernels));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // A bucket outside [0, buckets_per_round) is refused, naming the call,
 // as the CPU kernel refuses it; the sort stays inside its arrays.
 TEST(CudaLshAttentionErrors, ABucketOutOfRangeNamesItsLaunch) {
   const Case k{1, 16, 2, 4, 4, 4, 16, 4, true};
   Built b = fused_call(k, DType::f64, false, false);
   b.feeds["buckets"][5] = 4;
-  testing::GpuProgram p = testing::lower_for_gpu(*b.graph);
-  std::string message;
-  try {
-    testing::run_on_gpu(*b.graph, b.feeds, p, testing::host_cuda_code(p.kernels));
-  } catch (const Error& e) {
-    message = e.what();
-  }
+  const std::string message = gpu_refusal(b);
   EXPECT_NE(message.find("lsh_attention"), std::string::npos) << message;
   EXPECT_NE(message.find("out of range"), std::string::npos) << message;
 }
@@ -130,14 +135,7 @@ TEST(CudaLshAttentionErrors, ABucketOutOfRangeNamesItsLaunch) {
 // name, rather than written in another layout.
 TEST(CudaLshAttentionErrors, AForwardWithLogsumexpsIsTheCpuKernels) {
   const Case k{1, 16, 2, 4, 4, 4, 16, 4, true};
-  Built b = fused_call(k, DType::f64, false, false, /*with_logsumexps=*/true);
-  testing::GpuProgram p = testing::lower_for_gpu(*b.graph);
-  std::string message;
-  try {
-    testing::run_on_gpu(*b.graph, b.feeds, p, testing::host_cuda_code(p.kernels));
-  } catch (const Error& e) {
-    message = e.what();
-  }
+  const std::string message = gpu_refusal(fused_call(k, DType::f64, false, false, /*with_logsumexps=*/true));
   EXPECT_NE(message.find("with_logsumexps"), std::string::npos) << message;
 }
 
