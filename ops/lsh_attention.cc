@@ -157,7 +157,12 @@ REFORGE_REGISTER_OPS(lsh_attention) {
        .gradient_writes_result = true,
        .gradient_reads_result = true,
        .forward_extra_attr = "with_logsumexps",
-       .forward_row_for_gradient = [](const std::vector<TensorType>& in) { return in[1].shape[3] + in[2].shape[2]; },
+       .forward_row_for_gradient =
+           [](const std::vector<TensorType>& in) {
+             return runtime::LshAttentionGradCall{
+                 .forward = {.shape = {.rounds = in[2].shape[2], .dv = in[1].shape[3]}}}
+                 .given_row();
+           },
        .infer_operands = infer_operands,
        .unfusable = [](const AttrMap& a) -> std::string {
          const bool fusable = a.get_int("paper_mode") == 0 && a.get_float("dropout") == 0.0;

@@ -283,8 +283,9 @@ void lsh_attention(const LibraryArgs& a) {
       auto make = [&](int64_t bh, kernels::Scratch& scratch) {
         Slice slice(s, q + bh * s.length * s.dk, v + bh * s.length * s.dv, buckets + bh * s.rounds * s.length, scratch,
                     kBackward);
-        if (given != nullptr) slice.read_forward_result(given + bh * s.length * (s.dv + s.rounds));
-        if constexpr (!kBackward) {
+        if constexpr (kBackward) {
+          if (given != nullptr) slice.read_forward_result(given + bh * s.length * call.given_row());
+        } else {
           if (call.with_logsumexps) slice.write_logsumexps();
         }
         return slice;

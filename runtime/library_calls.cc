@@ -233,7 +233,7 @@ void LshAttentionGradCall::buffers(BufferNeeds& need) const {
   const LshAttentionCall& f = forward;
   f.operands(need);
   need.tensor("cotangent", f.dtype, {f.slices, f.shape.length, f.shape.dv});
-  if (given_result) need.tensor("forward result", f.dtype, {f.slices, f.shape.length, f.shape.dv + f.shape.rounds});
+  if (given_result) need.tensor("forward result", f.dtype, {f.slices, f.shape.length, given_row()});
   need.tensor("result", f.dtype, {f.slices, f.shape.length, row()});
   need.bytes("workspace", workspace_bytes(need.device()));
 }

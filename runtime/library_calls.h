@@ -386,6 +386,9 @@ struct LshAttentionGradCall {
   // The columns of a result row.
   int64_t row() const { return forward.shape.dk + forward.shape.dv * (with_output ? 2 : 1); }
   int64_t dv_column() const { return forward.shape.dk; }
+  // The columns of a given forward's row: its result, then each round's
+  // logsumexp (a forward call's row() with_logsumexps).
+  int64_t given_row() const { return forward.shape.dv + forward.shape.rounds; }
   int64_t result_column() const { return forward.shape.dk + forward.shape.dv; }
 };
 

@@ -244,4 +244,12 @@ std::vector<int> reader_counts(const Graph& graph) {
   return readers;
 }
 
+std::vector<std::vector<int>> readers_of(const Graph& graph) {
+  std::vector<std::vector<int>> readers(graph.size());
+  for (int id = 0; id < graph.size(); ++id) {
+    for (int in : graph.node(id).inputs) readers[in].push_back(id);
+  }
+  return readers;
+}
+
 }  // namespace reforge

@@ -239,4 +239,8 @@ class Graph {
 // more, so "read once" never holds for a value that leaves the graph.
 std::vector<int> reader_counts(const Graph& graph);
 
+// The nodes that read each value (by id), in node order; a node that reads
+// a value twice is listed twice. Graph outputs are not listed.
+std::vector<std::vector<int>> readers_of(const Graph& graph);
+
 }  // namespace reforge

@@ -151,10 +151,7 @@ MemoryPlan plan_memory(const Graph& g, const ValueProvenance& provenance, const 
   // for each structured op and each library op that asks for scratch; in-place reuse puts a result into the
   // allocation of an elementwise input that dies at the same step, and a
   // reshape shares its input's allocation.
-  std::vector<std::vector<int>> readers(g.size());
-  for (int id = 0; id < g.size(); ++id) {
-    for (int in : g.node(id).inputs) readers[in].push_back(id);
-  }
+  const std::vector<std::vector<int>> readers = readers_of(g);
   std::vector<int> allocation_of_value(g.size(), -1);
   std::vector<AllocationRequest> allocations;
   for (int step = 0; step < static_cast<int>(plan.schedule.size()); ++step) {

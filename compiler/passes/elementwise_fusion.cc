@@ -10,7 +10,13 @@ int find_root(std::vector<int>& parent, int x) {
   return x;
 }
 
+bool is_reduction(const Graph& g, int id) { return g.node(id).def && g.node(id).def->kind == OpKind::reduction; }
+
 }  // namespace
+
+const Shape& kernel_read_shape(const Graph& g, int root) {
+  return is_reduction(g, root) ? g.node(g.node(root).inputs.at(0)).type.shape : g.node(root).type.shape;
+}
 
 FusionGroups group_elementwise(const Graph& g) {
   const int n = g.size();
@@ -43,12 +49,9 @@ FusionGroups group_elementwise(const Graph& g) {
   std::iota(parent.begin(), parent.end(), 0);
   // A kernel is rooted at an elementwise op or a reduction; it reads its
   // producers at the shape of its own output or, for a reduction, input.
-  auto reduction = [&](int id) { return g.node(id).def && g.node(id).def->kind == OpKind::reduction; };
-  auto read_shape = [&](int id) -> const Shape& {
-    return reduction(id) ? g.node(g.node(id).inputs.at(0)).type.shape : g.node(id).type.shape;
-  };
+  auto reduction = [&](int id) { return is_reduction(g, id); };
   auto joins = [&](int in, int consumer) {
-    return fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == read_shape(consumer) &&
+    return fusable_producer(in) && consumers[in] == 1 && g.node(in).type.shape == kernel_read_shape(g, consumer) &&
            last_unfusable_before[consumer] < in;
   };
   // A view that reads each element of its input at most once (a slice, a
@@ -67,13 +70,11 @@ FusionGroups group_elementwise(const Graph& g) {
     return node.def && node.def->kind == OpKind::view && !node.def->repeats_input && !node.def->reinterprets_input &&
            fusable_producer(id);
   };
-  std::vector<int> consumer_of(n, -1);
-  for (int id = 0; id < n; ++id) {
-    for (int in : g.node(id).inputs) consumer_of[in] = id;
-  }
+  const std::vector<std::vector<int>> readers = readers_of(g);
   auto in_computing_kernel = [&](int view) {
-    const int consumer = consumer_of[view];
-    return consumer >= 0 && (elementwise(consumer) || reduction(consumer)) && joins(view, consumer);
+    if (readers[view].size() != 1) return false;
+    const int consumer = readers[view][0];
+    return (elementwise(consumer) || reduction(consumer)) && joins(view, consumer);
   };
   for (int id = 0; id < n; ++id) {
     const bool view = reads_once(id);

@@ -33,4 +33,8 @@ struct FusionGroups {
 
 FusionGroups group_elementwise(const Graph& graph);
 
+// The shape at which a kernel rooted at `root` reads its members: its
+// output's, or a reduction's input's.
+const Shape& kernel_read_shape(const Graph& graph, int root);
+
 }  // namespace reforge

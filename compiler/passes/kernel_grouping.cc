@@ -25,10 +25,7 @@ void merge_into_reading_kernels(const Graph& graph, KernelGrouping& kernels) {
   auto runs_in_kernel = [&](int id) {
     return elementwise(id) || has_kind(id, OpKind::view) || has_kind(id, OpKind::source);
   };
-  std::vector<std::vector<int>> readers(n);
-  for (int id = 0; id < n; ++id) {
-    for (int in : graph.node(id).inputs) readers[in].push_back(id);
-  }
+  const std::vector<std::vector<int>> readers = readers_of(graph);
   std::vector<bool> escapes(n, false);
   for (const auto& [name, id] : graph.outputs()) escapes[id] = true;
   // The step (a kernel root's node id) at which a value is last read.
@@ -37,13 +34,6 @@ void merge_into_reading_kernels(const Graph& graph, KernelGrouping& kernels) {
     for (int reader : readers[id]) last = std::max(last, kernels.kernel_root[reader]);
     return last;
   };
-  // The shape at which kernel `root` reads its members: its output's, or
-  // a reduction's input's.
-  auto read_shape = [&](int root) -> const Shape& {
-    const Node& node = graph.node(root);
-    return has_kind(root, OpKind::reduction) ? graph.node(node.inputs.at(0)).type.shape : node.type.shape;
-  };
-
   kernels.stored.assign(n, false);
   // From the last node back: a value's readers have joined their kernels
   // by the time it is considered.
@@ -58,7 +48,8 @@ void merge_into_reading_kernels(const Graph& graph, KernelGrouping& kernels) {
     for (int member = 0; member <= id; ++member) {
       if (kernels.kernel_root[member] == id) members.push_back(member);
     }
-    bool fuse = !escapes[id] && (elementwise(r) || has_kind(r, OpKind::reduction)) && read_shape(r) == shape;
+    bool fuse =
+        !escapes[id] && (elementwise(r) || has_kind(r, OpKind::reduction)) && kernel_read_shape(graph, r) == shape;
     for (int reader : readers[id]) {  // each reads it at the kernel's element
       fuse = fuse && ((elementwise(reader) && graph.node(reader).type.shape == shape) ||
                       (reader == r && has_kind(r, OpKind::reduction)));

@@ -88,9 +88,10 @@ class LshSlice {
   }
 
   // The attention with its rounds combined: position t's dv values at
-  // result + t * row (row = dv: a dense [L, dv]). Keeps each slot's
-  // logsumexp and each position's round normaliser for forward_backward().
-  REFORGE_LSH_HOT void forward(T* result, int64_t row) {
+  // result + t * row (row = dv: a dense [L, dv]), and with `logsumexps`
+  // each round's logsumexp after them. Keeps each slot's logsumexp and
+  // each position's round normaliser for forward_backward().
+  REFORGE_LSH_HOT void forward(T* result, int64_t row, bool logsumexps = false) {
     sort_slots();
     const int64_t L = s_.length, C = s_.chunk, dv = s_.dv;
     // The running combination: best_lse_ is the largest logsumexp of a
@@ -107,6 +108,8 @@ class LshSlice {
         const int64_t t = ch.query_position[i];
         const RoundWeight round = add_round(t, lse_[c * C + i] = ch.lse[i]);
         T* __restrict to = result + t * row;
+        // The slots are sorted by round first: round r's are [r L, (r + 1) L).
+        if (logsumexps) to[dv + (c * C + i) / L] = ch.lse[i];
         if (round.rescale != T(1)) {  // a new maximum (at most R times a position)
           for (int64_t j = 0; j < dv; ++j) to[j] *= round.rescale;
         }
@@ -121,13 +124,7 @@ class LshSlice {
       for (int64_t j = 0; j < dv; ++j) to[j] *= inverse_total_[t];
     }
   }
-  void forward(T* result) {
-    if (!write_logsumexps_) return forward(result, s_.dv);
-    const int64_t L = s_.length, dv = s_.dv, row = dv + s_.rounds;
-    forward(result, row);
-    // The slots are sorted by round first: round r's are [r L, (r + 1) L).
-    for (int64_t slot = 0; slot < s_.rounds * L; ++slot) result[sorted_[slot] * row + dv + slot / L] = lse_[slot];
-  }
+  void forward(T* result) { forward(result, s_.dv + (write_logsumexps_ ? s_.rounds : 0), write_logsumexps_); }
 
   // Forward and backward for the combined result's cotangent g [L, dv]:
   // writes position t's [dq | dv] at result + t * row, and with
