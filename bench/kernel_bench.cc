@@ -55,7 +55,8 @@ void gemm_args(benchmark::internal::Benchmark* b) {
   // The P1 training step at L = 4K as it runs at the default budget (one
   // feed-forward chunk): the feed-forward's products forward, their input
   // gradients (A B^T) and weight gradients (A^T B), the attention's
-  // projections and their weight gradient; then the feed-forward's at
+  // projections and their weight gradient, the hashing's rotations of one
+  // head (q R, and R^T q^T with positions innermost); then the feed-forward's at
   // L = 64K (chunks of 8192 rows), forward and backward.
   for (auto [m, n, k, a_t, b_t] : std::vector<std::array<int64_t, 5>>{{4096, 1024, 256, 0, 0},
                                                                       {4096, 256, 1024, 0, 0},
