@@ -166,19 +166,25 @@ Tensor hash_queries(Tensor q, Tensor rotations, const AttentionConfig& config) {
   int64_t b = q.dim(0), h = q.dim(1), len = q.dim(2), dk = q.dim(3), rounds = config.n_hashes;
   std::vector<int64_t> factors = config.bucket_factors();
   int64_t columns = hash_columns(config);
-  Tensor rotated = matmul(q, reshape(rotations, {1, h, dk, rounds * columns}));
-  rotated = reshape(rotated, {b, h, len, rounds, columns});
+  // The rotations as R^T q^T, positions innermost ([B, H, R * columns, T];
+  // the GEMM reads both transposes in place, and each element is the same
+  // sum as in q R): the argmax over a round's columns then compares
+  // contiguous rows of positions, in vector lanes, and its result is
+  // already [B, H, R, T].
+  Tensor rotated =
+      matmul(transpose(reshape(rotations, {1, h, dk, rounds * columns}), {0, 1, 3, 2}), transpose(q, {0, 1, 3, 2}));
+  rotated = reshape(rotated, {b, h, rounds, columns, len});
   Tensor bucket;
   int64_t offset = 0, radix = 1;
   for (int64_t f : factors) {
-    Tensor part = slice(rotated, 4, offset, offset + f / 2);
-    Tensor b_f = argmax(concat({part, -part}, 4), 4);  // [B, H, T, R] in [0, f)
+    Tensor part = slice(rotated, 3, offset, offset + f / 2);
+    Tensor b_f = argmax(concat({part, -part}, 3), 3);  // [B, H, R, T] in [0, f)
     Tensor scaled = radix == 1 ? b_f : b_f * constant(g, static_cast<double>(radix), b_f.type());
     bucket = bucket.valid() ? bucket + scaled : scaled;
     offset += f / 2;
     radix *= f;
   }
-  return transpose(bucket, {0, 1, 3, 2});  // [B, H, R, T]
+  return bucket;
 }
 
 Tensor lsh_buckets(Tensor x, Tensor w_q, const AttentionRandomness& rng, const AttentionConfig& config,

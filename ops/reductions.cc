@@ -276,8 +276,11 @@ void lower_softmax(kir::KernelContext& c) {
 // argmax in `lanes` running maxima (ReductionSchedule::argmax_lanes), for
 // a float line a multiple of `lanes` long: lane j over elements j,
 // j + lanes, ..., each keeping the first of its maxima, then the lanes
-// combined (greater value, else lower index). The loop over lines stays
-// scalar. The first maximum wins, as in the reference: a NaN never wins a
+// combined (greater value, else lower index). Along the innermost axis the
+// loop over lines stays scalar and the lanes are vector lanes; along an
+// outer axis (ReductionSchedule::argmax_outer_chains) they are independent
+// chains and the lines run side by side in vector lanes. The first
+// maximum wins, as in the reference: a NaN never wins a
 // lane (lanes start at -inf), and a NaN at element 0 wins the line — the
 // reference's chain keeps the first maximum and skips NaNs, except at
 // element 0.
@@ -326,7 +329,14 @@ void lower_argmax(kir::KernelContext& c) {
   }
   const int64_t extent = c.inputs[0].shape[axis];
   const kir::ReductionSchedule& schedule = c.schedule;
-  if (is_float(c.inputs[0].dtype) && schedule.argmax_lanes > 0 && extent > schedule.argmax_unrolled_max &&
+  const bool outer = axis + 1 < c.inputs[0].rank();
+  if (outer && is_float(c.inputs[0].dtype) && schedule.argmax_outer_chains > 0 &&
+      extent % schedule.argmax_outer_chains == 0 && extent <= schedule.argmax_outer_max) {
+    c.store(out, argmax_lanes(c, line, axis, extent, schedule.argmax_outer_chains));
+    b.end_loop_nest();
+    return;
+  }
+  if (!outer && is_float(c.inputs[0].dtype) && schedule.argmax_lanes > 0 && extent > schedule.argmax_unrolled_max &&
       extent % schedule.argmax_lanes == 0 && extent <= schedule.argmax_lanes_max) {
     b.keep_open_loops_scalar();
     c.store(out, argmax_lanes(c, line, axis, extent, schedule.argmax_lanes));

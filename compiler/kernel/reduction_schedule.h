@@ -30,6 +30,15 @@ struct ReductionSchedule {
   // argmax over a line of at most this many elements is unrolled: each
   // element's coordinates are constants (0: always a loop).
   int64_t argmax_unrolled_max = 0;
+  // argmax along an outer axis (the line's elements a row apart), at most
+  // argmax_outer_max long and a multiple of argmax_outer_chains: unrolled
+  // into that many running maxima over strided elements, then combined, as
+  // argmax_lanes below. The innermost kept axis, contiguous, is the loop
+  // the target vectorises (lines side by side in vector lanes); the chains
+  // are independent, so their compares overlap instead of waiting on each
+  // other (0: a plain loop or, up to argmax_unrolled_max, one chain).
+  int64_t argmax_outer_chains = 0;
+  int64_t argmax_outer_max = 0;
   // argmax over a longer float line, a multiple of argmax_lanes up to
   // argmax_lanes_max elements: argmax_lanes running maxima over strided
   // elements, then combined (0: never).

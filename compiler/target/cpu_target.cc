@@ -34,10 +34,16 @@ kir::ReductionSchedule CpuTarget::reduction_schedule() const {
       // cost index arithmetic and a load from every part (10.8 GB/s at 64K
       // tokens).
       .argmax_unrolled_max = 64,
-      // Longer ones (2 x 64 rotations at 4K tokens) in 16 lanes: each lane's
-      // update one vector instruction over contiguous loads, the loop over
-      // lines scalar (vectorised across lines every load was a gather);
-      // 3.3 -> 1.5 ms a layer.
+      // Along an outer axis (LSH hashing: the rotations computed positions
+      // innermost), up to 2 x 128 rotations: each element one vector
+      // compare over several positions, in 8 independent chains.
+      .argmax_outer_chains = 8,
+      .argmax_outer_max = 256,
+      // Longer ones along the innermost axis in 16 lanes: each lane's update
+      // one vector instruction over contiguous loads, the loop over lines
+      // scalar (vectorised across lines every load was a gather); the
+      // hashing's 2 x 64 rotations at 4K tokens, while they were computed
+      // positions outermost: 3.3 -> 1.5 ms a layer.
       .argmax_lanes = 16,
       .argmax_lanes_max = 256,
   };

@@ -223,6 +223,21 @@ std::vector<OpCase> exact_cases() {
       {"argmax_lanes_minus_inf",
        [](Graph&, V x) { return argmax(log(cast(x[0], DType::f32)), 1); },
        {I({40, 80}, 0, 1)}},
+      // Along an outer axis, a multiple of 8 long up to 256: eight chains,
+      // the lines side by side (the LSH hashing's rotations, positions
+      // innermost). NaNs, ties and -inf in every line.
+      {"argmax_outer_chains_nan",
+       [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); },
+       {I({3, 128, 40}, -3, 3)}},
+      {"argmax_outer_chains_ties", [](Graph&, V x) { return argmax(cast(x[0], DType::f32), 0); }, {I({96, 33}, 0, 3)}},
+      {"argmax_outer_chains_minus_inf",
+       [](Graph&, V x) { return argmax(log(cast(x[0], DType::f32)), 1); },
+       {I({3, 64, 20}, 0, 1)}},
+      {"argmax_outer_lsh_hash",
+       [](Graph&, V x) {
+         return argmax(concat({x[0], -x[0]}, 1), 1);
+       },
+       {F({2, 32, 37})}},
       {"argmax_odd_width_nan",
        [](Graph&, V x) { return argmax(sqrt(cast(x[0], DType::f32)), 1); },
        {I({40, 23}, -3, 3)}},
