@@ -9,16 +9,23 @@ namespace {
 
 // Views worth copying: read by more than one node (a node reading one
 // twice counts once), not outputs, and either repeating their input to at
-// least double its size (broadcasts) or absorbed by every reader
-// (transposes feeding GEMMs as operand flags).
+// least double its size (broadcasts), absorbed by every reader
+// (transposes feeding GEMMs as operand flags), or slices that only
+// elementwise ops, reductions and concats read.
 std::vector<bool> views_to_copy(const Graph& graph) {
   std::vector<int> readers(graph.size(), 0);
   // Whether every reader takes the node through an operand flag (a GEMM
   // reading a transposed operand in place).
   std::vector<bool> absorbed_by_all(graph.size(), true);
+  // Whether every reader computes a view it reads in its own loop: an
+  // elementwise op, a reduction or a concat (not every view: a reshape
+  // that a GEMM reads needs its input stored).
+  std::vector<bool> fused_by_all(graph.size(), true);
   for (int id = 0; id < graph.size(); ++id) {
     const Node& reader = graph.node(id);
     const std::vector<int>& inputs = reader.inputs;
+    const bool fuses = reader.def && (reader.def->kind == OpKind::elementwise ||
+                                      reader.def->kind == OpKind::reduction || reader.op == "concat");
     for (size_t i = 0; i < inputs.size(); ++i) {
       bool seen = false;
       for (size_t j = 0; j < i; ++j) seen = seen || inputs[j] == inputs[i];
@@ -26,6 +33,7 @@ std::vector<bool> views_to_copy(const Graph& graph) {
       const bool absorbs = reader.def && reader.def->absorbs_input &&
                            reader.def->absorbs_input(static_cast<int>(i), graph.node(inputs[i]));
       if (!absorbs) absorbed_by_all[inputs[i]] = false;
+      if (!fuses) fused_by_all[inputs[i]] = false;
     }
   }
   std::vector<bool> copy(graph.size(), false);
@@ -34,7 +42,7 @@ std::vector<bool> views_to_copy(const Graph& graph) {
     const Node& n = graph.node(id);
     if (readers[id] < 2 || n.inputs.size() != 1 || !n.def || n.def->kind != OpKind::view) continue;
     const bool grows = n.def->repeats_input && 2 * graph.node(n.inputs[0]).type.elements() <= n.type.elements();
-    copy[id] = grows || absorbed_by_all[id];
+    copy[id] = grows || absorbed_by_all[id] || (n.op == "slice" && fused_by_all[id]);
   }
   return copy;
 }

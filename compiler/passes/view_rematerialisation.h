@@ -16,12 +16,17 @@
 //   is the operand's one reader — so it was written out by an element-by-
 //   element transpose kernel (8 GB/s). Copied per matmul, each reads it
 //   in place.
+// - a slice read by several elementwise ops, reductions or concats (LSH hashing with
+//   two bucket factors: argmax(concat(part, -part)) reads each factor's
+//   part twice) was stored; copied, the kernel that reads both computes
+//   it where it reads it (P1 at 64K: 94 ms a step of slice kernels).
 // Copies for readers that cannot use them so are stored, but just before
 // they are read.
 //
 // Broadcasts are copied when they at least double their input; transposes
-// when every reader is a matmul that reads them in place; neither when
-// the graph outputs them. Runs on a graph without structured ops (after
+// when every reader is a matmul that reads them in place; slices when
+// every reader is elementwise, a reduction or a concat; none when the
+// graph outputs them. Runs on a graph without structured ops (after
 // expansion); the values are unchanged.
 #pragma once
 

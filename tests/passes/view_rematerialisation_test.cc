@@ -1,6 +1,7 @@
-// View rematerialisation: every reader of a shared broadcast, or of a
-// transpose that matmuls read in place, gets its own copy just before it;
-// the values stay bit for bit the same. Broadcast copies fuse into their
+// View rematerialisation: every reader of a shared broadcast, of a
+// transpose that matmuls read in place, or of a slice that only fusing
+// readers read, gets its own copy just before it; the values stay bit for
+// bit the same. Broadcast copies fuse into their
 // readers, so a layer norm's statistics are no longer stored at full size
 // between its forward and its gradient (the planned peak of such a graph
 // and of a Reformer training step goes down); transpose copies are read in
@@ -137,6 +138,46 @@ TEST(ViewRematerialisation, LeavesOutputsSingleReadersAndNonExpandingBroadcasts)
   std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
   EXPECT_EQ(copied, 0);
   EXPECT_EQ(testing::count_ops(*after, "broadcast"), testing::count_ops(g, "broadcast"));
+}
+
+// LSH hashing with two bucket factors: argmax(concat(part, -part)) reads
+// each factor's slice twice. Copied per reader, the slices are computed
+// inside the argmax's kernel; a slice a GEMM reads (through a reshape)
+// stays as it was.
+TEST(ViewRematerialisation, SlicesThatOnlyFusingReadersReadAreComputedWhereRead) {
+  Graph g("hash");
+  g.set_default_float(DType::f64);
+  Tensor rotated = g.input("rotated", {DType::f64, {2, 12, 40}});
+  Tensor w = g.input("w", {DType::f64, {40, 3}});
+  Tensor bucket;
+  for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 4}, {4, 12}}) {
+    Tensor part = slice(rotated, 1, begin, end);
+    Tensor b = argmax(concat({part, -part}, 1), 1);
+    bucket = bucket.valid() ? bucket * 8 + b : b;
+  }
+  g.output("bucket", bucket);
+  Tensor rows = slice(rotated, 1, 0, 6);
+  g.output("product", matmul(reshape(rows, {12, 40}), w));
+  g.output("scaled", rows * 2.0);
+  verify(g);
+  ValueMap feeds;
+  feeds["rotated"] = random_tensor({{DType::f64, {2, 12, 40}}, -1, 1}, 1);
+  feeds["w"] = random_tensor({{DType::f64, {40, 3}}, -1, 1}, 2);
+  int copied = 0;
+  std::unique_ptr<Graph> after = rematerialise_shared_views(g, &copied);
+  verify(*after);
+  EXPECT_EQ(copied, 2);
+  KernelGrouping kernels = kernel_grouping(*after, /*elementwise_fusion=*/true);
+  int stored_slices = 0;
+  for (int id = 0; id < after->size(); ++id) {
+    if (after->node(id).op != "slice") continue;
+    if (!kernels.fused_away(id)) ++stored_slices;
+  }
+  EXPECT_EQ(stored_slices, 1);  // the one the GEMM's reshape reads
+  ValueMap expected = run_graph(g, feeds), got = run_graph(*after, feeds);
+  ASSERT_EQ(got.at("bucket").data, expected.at("bucket").data);
+  ASSERT_EQ(got.at("product").data, expected.at("product").data);
+  ASSERT_EQ(got.at("scaled").data, expected.at("scaled").data);
 }
 
 int64_t planned_peak(const Graph& graph) {
