@@ -437,12 +437,23 @@ Tensor embedding(Tensor table, Tensor ids, std::source_location loc) {
 
 // ---- neural-network building blocks ----
 Tensor layer_norm(Tensor x, Tensor gamma, Tensor beta, double epsilon, std::source_location loc) {
-  Tensor mu = mean(x, {-1}, true, loc);
-  Tensor centered = sub(x, mu, loc);
-  Tensor variance = mean(mul(centered, centered, loc), {-1}, true, loc);
-  Tensor eps = scalar_like(variance, epsilon, here(loc));
-  Tensor normalized = mul(centered, rsqrt(add(variance, eps, loc), loc), loc);
-  return add(mul(normalized, gamma, loc), beta, loc);
+  SourceLoc l = here(loc);
+  Graph& g = graph_of(x, l, "layer_norm");
+  graph_of(gamma, l, "layer_norm");
+  graph_of(beta, l, "layer_norm");
+  AttrMap attrs;
+  attrs.set("epsilon", epsilon);
+  return g.add("layer_norm", {x, gamma, beta}, std::move(attrs), l);
+}
+
+Tensor layer_norm_grad(Tensor x, Tensor gamma, Tensor dy, double epsilon, std::source_location loc) {
+  SourceLoc l = here(loc);
+  Graph& g = graph_of(x, l, "layer_norm_grad");
+  graph_of(gamma, l, "layer_norm_grad");
+  graph_of(dy, l, "layer_norm_grad");
+  AttrMap attrs;
+  attrs.set("epsilon", epsilon);
+  return g.add("layer_norm_grad", {x, gamma, dy}, std::move(attrs), l);
 }
 
 Tensor cross_entropy(Tensor logits, Tensor labels, std::source_location loc) {

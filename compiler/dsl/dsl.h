@@ -125,7 +125,11 @@ Tensor one_hot(Tensor ids, int64_t depth, DType dtype, REFORGE_HERE);
 Tensor embedding(Tensor table, Tensor ids, REFORGE_HERE);
 
 // ---- neural-network building blocks ----
+// Over the last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta, the
+// variance biased; gamma and beta [width]. One row kernel.
 Tensor layer_norm(Tensor x, Tensor gamma, Tensor beta, double epsilon = 1e-6, REFORGE_HERE);
+// Its gradient with respect to x, given y's cotangent dy (the VJP's).
+Tensor layer_norm_grad(Tensor x, Tensor gamma, Tensor dy, double epsilon = 1e-6, REFORGE_HERE);
 // Per-position -log softmax(logits)[label]; logits [..., V], labels [...] (integer).
 Tensor cross_entropy(Tensor logits, Tensor labels, REFORGE_HERE);
 

@@ -56,6 +56,18 @@ TEST(ShapeError, ShapeRuleFailuresNameTheCallingLine) {
       << message;
 }
 
+TEST(ShapeError, LayerNormNamesTheCallingLineAndBothShapes) {
+  Graph g;
+  Tensor x = g.input("x", {DType::f32, {2, 6}});
+  Tensor gamma = g.input("gamma", {DType::f32, {5}});
+  Tensor beta = g.input("beta", {DType::f32, {6}});
+  int line = __LINE__ + 1;
+  std::string message = error_of([&] { layer_norm(x, gamma, beta); });
+  EXPECT_NE(message.find(here(line) + ": layer_norm: gamma must be f32[6] for x f32[2,6], got f32[5]"),
+            std::string::npos)
+      << message;
+}
+
 TEST(ShapeError, DtypeMismatchSaysWhatToDo) {
   Graph g;
   Tensor x = g.input("x", {DType::f32, {2}});

@@ -203,10 +203,12 @@ TEST(ViewRematerialisation, LayerNormGradientNoLongerStoresItsStatistics) {
   EXPECT_LT(planned_peak(*after), planned_peak(g));
 }
 
-// A Reformer training step (layer norms in every block and the head): the
-// planned peak goes down, and backend_graph() leaves no shared expanding
-// broadcast.
-TEST(ViewRematerialisation, ReformerStepPeakGoesDown) {
+// A Reformer training step: views are copied (the transposes its weight
+// gradients read), the planned peak does not go up, and backend_graph()
+// leaves no shared view it would copy. (It went down while layer norms
+// were spelled with broadcast statistics; since they are row ops, the
+// step has none, and the layer-norm test above keeps that case.)
+TEST(ViewRematerialisation, ReformerStepPeakDoesNotGoUp) {
   ReformerConfig c = testing::tiny_reformer_config();
   c.attention = {AttentionKind::lsh};
   CompiledStep step = compile_reformer_step(c);
@@ -214,7 +216,7 @@ TEST(ViewRematerialisation, ReformerStepPeakGoesDown) {
   int copied = 0;
   std::unique_ptr<Graph> after = rematerialise_shared_views(*before, &copied);
   EXPECT_GT(copied, 0);
-  EXPECT_LT(planned_peak(*after), planned_peak(*before));
+  EXPECT_LE(planned_peak(*after), planned_peak(*before));
   int left = -1;
   rematerialise_shared_views(*backend_graph(*step.graph), &left);
   EXPECT_EQ(left, 0);

@@ -156,6 +156,11 @@ std::vector<OpCase> network_cases() {
       {"layer_norm_width1_batch",
        [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); },
        {F({1, 2, 5}), F({5}), F({5})}},
+      // P1's width (whole vectors), and an odd one (a vector and a tail).
+      {"layer_norm_wide", [](Graph&, V x) { return layer_norm(x[0], x[1], x[2]); }, {F({3, 256}), F({256}), F({256})}},
+      {"layer_norm_odd_width",
+       [](Graph&, V x) { return layer_norm(x[0], x[1], x[2], 1e-3); },
+       {F({2, 3, 37}), F({37}), F({37})}},
       {"cross_entropy", [](Graph&, V x) { return cross_entropy(x[0], x[1]); }, {F({4, 7}, -2, 2), I({4}, 0, 7)}},
       {"cross_entropy_3d",
        [](Graph&, V x) { return cross_entropy(x[0], x[1]); },
