@@ -32,8 +32,15 @@ std::unique_ptr<Graph> rewrite_graph(const Graph& graph, const RewriteFn& replac
     if (replacement >= 0) {
       // What the callback built does what `n` did: it takes n's role, and
       // the value that replaces n takes its name (feeds, outputs, plans and
-      // profiles keep naming it). An existing value keeps its own.
-      for (int built = first_new; built < out->size(); ++built) out->mutable_node(built).role = n.role;
+      // profiles keep naming it). An existing value keeps its own. Only
+      // the replacement is the parameter gradient the optimizer reads (a
+      // value the plan keeps outside the arena); the values it is made
+      // from are gradients like any other: a split column sum's view of
+      // its [65536, 512] input became a persistent 128 MiB buffer.
+      const ValueRole within = n.role == ValueRole::parameter_gradient ? ValueRole::gradient : n.role;
+      for (int built = first_new; built < out->size(); ++built) {
+        out->mutable_node(built).role = built == replacement ? n.role : within;
+      }
       if (replacement >= first_new) out->mutable_node(replacement).name = n.name;
     }
     mapped[id] = replacement >= 0 ? replacement : copy_node(*out, n, context.inputs);

@@ -64,6 +64,29 @@ TEST(ReductionSplitting, SplitsStoredColumnReductionsOnly) {
   }
 }
 
+// A split parameter gradient (a bias's: the column sum of a stored
+// gradient) stays the one value the optimizer reads: the view of its input
+// and the partial sums are plain gradients, planned in the arena, not kept
+// outside it for the step.
+TEST(ReductionSplitting, OnlyTheTotalIsTheParameterGradient) {
+  Built b = column_reductions(DType::f32);
+  Graph& g = *b.graph;
+  for (int id = 0; id < g.size(); ++id) g.mutable_node(id).role = ValueRole::gradient;
+  const int sum_node = g.outputs().at(0).second;
+  ASSERT_EQ(g.node(sum_node).op, "reduce_sum");
+  g.mutable_node(sum_node).role = ValueRole::parameter_gradient;
+  std::unique_ptr<Graph> split = split_column_reductions(g, kColumns);
+  int parameter_gradients = 0;
+  for (int id = 0; id < split->size(); ++id) {
+    if (split->node(id).role != ValueRole::parameter_gradient) continue;
+    ++parameter_gradients;
+    EXPECT_EQ(split->node(id).name, g.node(sum_node).name);
+    EXPECT_EQ(split->node(id).type, g.node(sum_node).type);
+  }
+  EXPECT_EQ(parameter_gradients, 1);
+  EXPECT_EQ(count_ops(*split, "reduce_sum"), 3);  // it was split
+}
+
 TEST(ReductionSplitting, SmallOrIndivisibleReductionsStay) {
   Graph g("small");
   Tensor small = g.input("small", {DType::f32, {64, 8}});
