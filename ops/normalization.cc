@@ -58,42 +58,41 @@ RowStatistics row_statistics(const HostTensor& x, int64_t row, int64_t width, do
   return {mean, 1.0 / std::sqrt(squares / static_cast<double>(width) + epsilon)};
 }
 
-HostTensor eval_layer_norm(const EvalContext& c) {
-  const HostTensor &x = *c.inputs[0], &gamma = *c.inputs[1], &beta = *c.inputs[2];
-  const double epsilon = c.node.attrs.get_float("epsilon");
+// The node's result, row by row: row(r, its statistics, x, out) for each
+// row r of input 0 (x) writes the row of out.
+template <typename Row>
+HostTensor by_rows(const EvalContext& c, const Row& row) {
+  const HostTensor& x = *c.inputs[0];
   const int64_t width = x.shape().back(), rows = x.size() / std::max<int64_t>(width, 1);
-  HostTensor y(c.node.type);
+  HostTensor out(c.node.type);
   for (int64_t r = 0; r < rows; ++r) {
-    const RowStatistics s = row_statistics(x, r, width, epsilon);
-    for (int64_t j = 0; j < width; ++j) {
-      y[r * width + j] = (x[r * width + j] - s.mean) * s.inverse_deviation * gamma[j] + beta[j];
-    }
+    row(r * width, width, row_statistics(x, r, width, c.node.attrs.get_float("epsilon")), x, out);
   }
-  return y;
+  return out;
+}
+
+HostTensor eval_layer_norm(const EvalContext& c) {
+  const HostTensor &gamma = *c.inputs[1], &beta = *c.inputs[2];
+  return by_rows(c, [&](int64_t at, int64_t width, const RowStatistics& s, const HostTensor& x, HostTensor& y) {
+    for (int64_t j = 0; j < width; ++j) y[at + j] = (x[at + j] - s.mean) * s.inverse_deviation * gamma[j] + beta[j];
+  });
 }
 
 // With g = dy * gamma and xhat = (x - mean) * s (s = 1 / sqrt(var + eps)):
 // dx = s * (g - mean(g) - xhat * mean(g * xhat)).
 HostTensor eval_layer_norm_grad(const EvalContext& c) {
-  const HostTensor &x = *c.inputs[0], &gamma = *c.inputs[1], &dy = *c.inputs[2];
-  const double epsilon = c.node.attrs.get_float("epsilon");
-  const int64_t width = x.shape().back(), rows = x.size() / std::max<int64_t>(width, 1);
-  HostTensor dx(c.node.type);
-  for (int64_t r = 0; r < rows; ++r) {
-    const RowStatistics s = row_statistics(x, r, width, epsilon);
+  const HostTensor &gamma = *c.inputs[1], &dy = *c.inputs[2];
+  return by_rows(c, [&](int64_t at, int64_t width, const RowStatistics& s, const HostTensor& x, HostTensor& dx) {
+    auto g = [&](int64_t j) { return dy[at + j] * gamma[j]; };
+    auto xhat = [&](int64_t j) { return (x[at + j] - s.mean) * s.inverse_deviation; };
     double g_sum = 0, gx_sum = 0;
     for (int64_t j = 0; j < width; ++j) {
-      const double g = dy[r * width + j] * gamma[j], xhat = (x[r * width + j] - s.mean) * s.inverse_deviation;
-      g_sum += g;
-      gx_sum += g * xhat;
+      g_sum += g(j);
+      gx_sum += g(j) * xhat(j);
     }
     const double g_mean = g_sum / static_cast<double>(width), gx_mean = gx_sum / static_cast<double>(width);
-    for (int64_t j = 0; j < width; ++j) {
-      const double g = dy[r * width + j] * gamma[j], xhat = (x[r * width + j] - s.mean) * s.inverse_deviation;
-      dx[r * width + j] = s.inverse_deviation * (g - g_mean - xhat * gx_mean);
-    }
-  }
-  return dx;
+    for (int64_t j = 0; j < width; ++j) dx[at + j] = s.inverse_deviation * (g(j) - g_mean - xhat(j) * gx_mean);
+  });
 }
 
 // The kernels: one parallel loop over rows; inside it, a loop per pass.

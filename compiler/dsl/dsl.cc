@@ -436,24 +436,27 @@ Tensor embedding(Tensor table, Tensor ids, std::source_location loc) {
 }
 
 // ---- neural-network building blocks ----
-Tensor layer_norm(Tensor x, Tensor gamma, Tensor beta, double epsilon, std::source_location loc) {
-  SourceLoc l = here(loc);
-  Graph& g = graph_of(x, l, "layer_norm");
-  graph_of(gamma, l, "layer_norm");
-  graph_of(beta, l, "layer_norm");
+namespace {
+
+// layer_norm and layer_norm_grad: x, gamma, a third operand, epsilon.
+Tensor layer_norm_op(const std::string& op, Tensor x, Tensor gamma, Tensor third, double epsilon,
+                     const SourceLoc& loc) {
+  Graph& g = graph_of(x, loc, op);
+  graph_of(gamma, loc, op);
+  graph_of(third, loc, op);
   AttrMap attrs;
   attrs.set("epsilon", epsilon);
-  return g.add("layer_norm", {x, gamma, beta}, std::move(attrs), l);
+  return g.add(op, {x, gamma, third}, std::move(attrs), loc);
+}
+
+}  // namespace
+
+Tensor layer_norm(Tensor x, Tensor gamma, Tensor beta, double epsilon, std::source_location loc) {
+  return layer_norm_op("layer_norm", x, gamma, beta, epsilon, here(loc));
 }
 
 Tensor layer_norm_grad(Tensor x, Tensor gamma, Tensor dy, double epsilon, std::source_location loc) {
-  SourceLoc l = here(loc);
-  Graph& g = graph_of(x, l, "layer_norm_grad");
-  graph_of(gamma, l, "layer_norm_grad");
-  graph_of(dy, l, "layer_norm_grad");
-  AttrMap attrs;
-  attrs.set("epsilon", epsilon);
-  return g.add("layer_norm_grad", {x, gamma, dy}, std::move(attrs), l);
+  return layer_norm_op("layer_norm_grad", x, gamma, dy, epsilon, here(loc));
 }
 
 Tensor cross_entropy(Tensor logits, Tensor labels, std::source_location loc) {
