@@ -58,16 +58,16 @@ RowStatistics row_statistics(const HostTensor& x, int64_t row, int64_t width, do
   return {mean, 1.0 / std::sqrt(squares / static_cast<double>(width) + epsilon)};
 }
 
-// The node's result, row by row: row(r, its statistics, x, out) for each
-// row r of input 0 (x) writes the row of out.
+// The node's result, row by row: for each row of input 0 (x), starting at
+// flat index `at`, row(at, width, its statistics, x, out) writes that row
+// of out.
 template <typename Row>
 HostTensor by_rows(const EvalContext& c, const Row& row) {
   const HostTensor& x = *c.inputs[0];
   const int64_t width = x.shape().back(), rows = x.size() / std::max<int64_t>(width, 1);
+  const double epsilon = c.node.attrs.get_float("epsilon");
   HostTensor out(c.node.type);
-  for (int64_t r = 0; r < rows; ++r) {
-    row(r * width, width, row_statistics(x, r, width, c.node.attrs.get_float("epsilon")), x, out);
-  }
+  for (int64_t r = 0; r < rows; ++r) row(r * width, width, row_statistics(x, r, width, epsilon), x, out);
   return out;
 }
 
