@@ -95,16 +95,16 @@ HostTensor eval_layer_norm_grad(const EvalContext& c) {
   });
 }
 
-// The kernels: one parallel loop over rows; inside it, a loop per pass.
+// The kernels: one parallel loop over rows (begin_lines); inside it, a
+// loop per pass.
 struct RowLoops {
-  std::vector<ValueId> row;  // the row's coordinates, the last one replaced by a column's
+  std::vector<ValueId> row;  // the row's coordinates, the last one to fill (at_column)
   int64_t width = 0;
   ValueId mean, inverse_deviation;
 };
 
-std::vector<ValueId> at_column(std::vector<ValueId> coords, ValueId j) {
-  coords.back() = j;
-  return coords;
+std::vector<ValueId> at_column(const std::vector<ValueId>& row, ValueId j) {
+  return at(row, static_cast<int64_t>(row.size()) - 1, j);
 }
 
 // Opens the loop over rows and takes the row's statistics of input 0.
@@ -113,13 +113,7 @@ RowLoops begin_rows(kir::KernelContext& c) {
   const Shape& shape = c.inputs[0].shape;
   RowLoops r;
   r.width = shape.back();
-  // The nest over [rows..., 1]: its parallel loop runs over every row (a
-  // nest over the rows' own shape would parallelise over all but the last
-  // axis of them: the batch, often 1), and the trailing coordinate is the
-  // column's.
-  Shape rows(shape.begin(), shape.end() - 1);
-  rows.push_back(1);
-  r.row = b.begin_loop_nest(rows);
+  r.row = begin_lines(b, shape, static_cast<int64_t>(shape.size()) - 1);
   const DType dtype = c.inputs[0].dtype;
   const ValueId inverse_width = b.constant(dtype, 1.0 / static_cast<double>(r.width));
   int sum = b.accumulator(dtype);

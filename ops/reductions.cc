@@ -192,34 +192,6 @@ void lower_reduce(kir::KernelContext& c, bool is_max) {
   b.end_loop_nest();
 }
 
-// The loop nest over every line along `axis`: coordinates of the input
-// with the axis left to fill (coords[axis] is -1). Lines along the last
-// axis run as a nest over [lines..., 1], so that its parallel loop covers
-// every line: over the lines' own shape it covered all but their last
-// axis, the batch, often 1 (P1 at 4K: the head's logsumexp 1.46 -> 0.69
-// ms a step, its argmax 0.62 -> 0.29).
-std::vector<ValueId> begin_lines(KernelBuilder& b, const Shape& in, int64_t axis) {
-  Shape lines = in;
-  const bool last = axis + 1 == static_cast<int64_t>(in.size());
-  if (last) {
-    lines.back() = 1;
-  } else {
-    lines.erase(lines.begin() + axis);
-  }
-  std::vector<ValueId> coords = b.begin_loop_nest(lines);
-  if (last) {
-    coords.back() = -1;
-  } else {
-    coords.insert(coords.begin() + axis, -1);
-  }
-  return coords;
-}
-
-std::vector<ValueId> at(std::vector<ValueId> coords, int64_t axis, ValueId a) {
-  coords[axis] = a;
-  return coords;
-}
-
 // The line's maximum into a new accumulator.
 int line_max(kir::KernelContext& c, const std::vector<ValueId>& line, int64_t axis) {
   KernelBuilder& b = c.b;

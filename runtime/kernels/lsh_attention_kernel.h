@@ -87,11 +87,31 @@ class LshSlice {
     d_vw_ = scratch.take<T>(2 * C * dv);
   }
 
-  // The attention with its rounds combined: position t's dv values at
-  // result + t * row (row = dv: a dense [L, dv]), and with `logsumexps`
-  // each round's logsumexp after them. Keeps each slot's logsumexp and
-  // each position's round normaliser for forward_backward().
-  REFORGE_LSH_HOT void forward(T* result, int64_t row, bool logsumexps = false) {
+  // The attention with its rounds combined: position t's dv values in row
+  // t of result, dense ([L, dv]), and after write_logsumexps() each
+  // round's logsumexp after them ([L, dv + R]).
+  void forward(T* result) { forward_rows(result, s_.dv + (write_logsumexps_ ? s_.rounds : 0), write_logsumexps_); }
+
+  // Forward and backward for the combined result's cotangent g [L, dv]:
+  // writes position t's [dq | dv] at result + t * row, and with
+  // `with_output` also the forward's result after them ([dq | dv | out]);
+  // row = dk + dv (or dk + 2 dv) when dense. Without it the forward's
+  // result is kept in the dv columns until g . out is taken.
+  void forward_backward(const T* g, T* result, int64_t row, bool with_output) {
+    // Checked outside the hot clones: a throw from inside one terminated.
+    if (with_output && given_result_ != nullptr) {
+      throw Error("LSH attention gradient: it writes the result or reads it, not both");
+    }
+    backward(g, result, row, with_output);
+  }
+  void forward_backward(const T* g, T* result) { forward_backward(g, result, s_.dk + s_.dv, false); }
+
+ private:
+  // forward() into rows of `row` columns: position t's dv values at
+  // result + t * row, and with `logsumexps` each round's logsumexp after
+  // them. Keeps each slot's logsumexp and each position's round
+  // normaliser for the backward.
+  REFORGE_LSH_HOT void forward_rows(T* result, int64_t row, bool logsumexps) {
     sort_slots();
     const int64_t L = s_.length, C = s_.chunk, dv = s_.dv;
     // The running combination: best_lse_ is the largest logsumexp of a
@@ -124,30 +144,14 @@ class LshSlice {
       for (int64_t j = 0; j < dv; ++j) to[j] *= inverse_total_[t];
     }
   }
-  void forward(T* result) { forward(result, s_.dv + (write_logsumexps_ ? s_.rounds : 0), write_logsumexps_); }
 
-  // Forward and backward for the combined result's cotangent g [L, dv]:
-  // writes position t's [dq | dv] at result + t * row, and with
-  // `with_output` also the forward's result after them ([dq | dv | out]);
-  // row = dk + dv (or dk + 2 dv) when dense. Without it the forward's
-  // result is kept in the dv columns until g . out is taken.
-  void forward_backward(const T* g, T* result, int64_t row, bool with_output) {
-    // Checked outside the hot clones: a throw from inside one terminated.
-    if (with_output && given_result_ != nullptr) {
-      throw Error("LSH attention gradient: it writes the result or reads it, not both");
-    }
-    backward(g, result, row, with_output);
-  }
-  void forward_backward(const T* g, T* result) { forward_backward(g, result, s_.dk + s_.dv, false); }
-
- private:
   REFORGE_LSH_HOT void backward(const T* g, T* result, int64_t row, bool with_output) {
     const int64_t L = s_.length, dk = s_.dk, dv = s_.dv;
     const T* out = given_result_;
     int64_t out_row = dv + s_.rounds;
     if (out == nullptr) {
       T* written = result + dk + (with_output ? dv : 0);
-      forward(written, row);
+      forward_rows(written, row, false);
       out = written;
       out_row = row;
     } else {
