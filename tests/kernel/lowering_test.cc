@@ -7,6 +7,7 @@
 
 #include "compiler/autodiff/training_step.h"
 #include "compiler/codegen/cpu/cpu_jit.h"
+#include "compiler/codegen/cpu/llvm_target.h"
 #include "compiler/dsl/dsl.h"
 #include "compiler/kernel/kernel_builder.h"
 #include "compiler/lower/lower.h"
@@ -185,6 +186,23 @@ TEST(CpuCodegen, ElementwiseLoopVectorises) {
   b.end_loop_nest();
   std::string ir = codegen::optimized_llvm_ir({b.finish()});
   EXPECT_TRUE(std::regex_search(ir, std::regex(R"(fadd <(4|8|16) x float>)"))) << ir;
+}
+
+// GELU's kernel as a training step lowers it (rows of the feed-forward's
+// hidden layer): on an AVX-512 CPU that LLVM tunes for 256-bit loops
+// (Rocket Lake, Ice Lake-SP), the loop still runs 16 floats wide and
+// calls libmvec's 16-float tanh; on AVX2, the 8-float one.
+TEST(CpuCodegen, MathCallsVectoriseAtTheFullWidth) {
+  if (!codegen::vector_math_available()) GTEST_SKIP() << "no libmvec in this process";
+  Graph g("gelu");
+  g.output("y", gelu(g.input("x", {DType::f32, {1, 1024, 1024}})));
+  KernelGrouping grouping = kernel_grouping(g, true);
+  const LoweredProgram p = lower_program(g, plan_memory(g, {}, {}, grouping), grouping);
+  const std::string avx512 = codegen::optimized_llvm_ir(p.kernels, 3, "rocketlake");
+  EXPECT_NE(avx512.find("call <16 x float> @_ZGVeN16v_tanhf"), std::string::npos) << avx512;
+  const std::string avx2 = codegen::optimized_llvm_ir(p.kernels, 3, "x86-64-v3");
+  EXPECT_NE(avx2.find("call <8 x float> @_ZGVdN8v_tanhf"), std::string::npos) << avx2;
+  EXPECT_EQ(avx2.find("call <16 x float>"), std::string::npos) << avx2;
 }
 
 TEST(CpuCodegen, CompiledKernelRunsOverItsRange) {

@@ -74,8 +74,8 @@ runtime::KernelFunction CpuJit::find(const std::string& symbol) const {
   return address->toPtr<runtime::KernelFunction>();
 }
 
-std::string optimized_llvm_ir(const std::vector<kir::Kernel>& kernels, int opt_level) {
-  const CpuTarget target = resolve_cpu_target("native");
+std::string optimized_llvm_ir(const std::vector<kir::Kernel>& kernels, int opt_level, const std::string& cpu) {
+  const CpuTarget target = resolve_cpu_target(cpu);
   std::unique_ptr<llvm::TargetMachine> target_machine = make_target_machine(target, opt_level, false);
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module = render_llvm_module(kernels, context);

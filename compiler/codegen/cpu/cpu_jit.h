@@ -39,8 +39,10 @@ class CpuJit : public runtime::Code {
   std::string target_;
 };
 
-// Optimised LLVM IR for `kernels` on the host CPU, as text (tests and
-// --print_kernels look at it; nothing is executed).
-std::string optimized_llvm_ir(const std::vector<kir::Kernel>& kernels, int opt_level = 3);
+// Optimised LLVM IR for `kernels` on `cpu` (as resolve_cpu_target takes
+// it; the host by default), as text (tests and --print_kernels look at
+// it; nothing is executed).
+std::string optimized_llvm_ir(const std::vector<kir::Kernel>& kernels, int opt_level = 3,
+                              const std::string& cpu = "native");
 
 }  // namespace reforge::codegen
