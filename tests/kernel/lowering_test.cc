@@ -191,7 +191,8 @@ TEST(CpuCodegen, ElementwiseLoopVectorises) {
 // GELU's kernel as a training step lowers it (rows of the feed-forward's
 // hidden layer): on an AVX-512 CPU that LLVM tunes for 256-bit loops
 // (Rocket Lake, Ice Lake-SP), the loop still runs 16 floats wide and
-// calls libmvec's 16-float tanh; on AVX2, the 8-float one.
+// calls libmvec's 16-float tanh; on AVX2, the 8-float one (a named CPU's
+// features are LLVM's for it).
 TEST(CpuCodegen, MathCallsVectoriseAtTheFullWidth) {
   if (!codegen::vector_math_available()) GTEST_SKIP() << "no libmvec in this process";
   Graph g("gelu");
@@ -203,6 +204,38 @@ TEST(CpuCodegen, MathCallsVectoriseAtTheFullWidth) {
   const std::string avx2 = codegen::optimized_llvm_ir(p.kernels, 3, "x86-64-v3");
   EXPECT_NE(avx2.find("call <8 x float> @_ZGVdN8v_tanhf"), std::string::npos) << avx2;
   EXPECT_EQ(avx2.find("call <16 x float>"), std::string::npos) << avx2;
+}
+
+// The attributes of `function` in optimised IR's text: the group its
+// definition names ("define ... @f(...) ... #3 {" -> "attributes #3 = {...}").
+std::string function_attributes(const std::string& ir, const std::string& function) {
+  std::smatch definition, group;
+  if (!std::regex_search(ir, definition, std::regex("define [^\\n]*@" + function + "\\([^\\n]*#([0-9]+) \\{"))) {
+    return "(no definition of " + function + ")";
+  }
+  if (!std::regex_search(ir, group, std::regex("attributes #" + definition[1].str() + " = \\{([^\\n]*)\\}"))) {
+    return "(no attribute group)";
+  }
+  return group[1].str();
+}
+
+// A sum's kernel keeps LLVM's width for the CPU: the renderer lets its
+// accumulation reassociate, and a wider vector would reorder the sum
+// (and change its bits); an elementwise kernel asks for 512 bits.
+TEST(CpuCodegen, SumsKeepTheTunedWidth) {
+  auto optimised = [](Tensor (*op)(Tensor)) {
+    Graph g("op");
+    g.output("y", op(g.input("x", {DType::f32, {64, 1024}})));
+    KernelGrouping grouping = kernel_grouping(g, true);
+    const LoweredProgram p = lower_program(g, plan_memory(g, {}, {}, grouping), grouping);
+    EXPECT_EQ(p.kernels.size(), 1u);
+    return function_attributes(codegen::optimized_llvm_ir(p.kernels, 3, "rocketlake"), p.kernels.at(0).name);
+  };
+  const std::string wide = R"("prefer-vector-width"="512")";
+  const std::string sum_attributes = optimised([](Tensor x) { return sum(x, {-1}); });
+  EXPECT_EQ(sum_attributes.find(wide), std::string::npos) << sum_attributes;
+  const std::string exp_attributes = optimised([](Tensor x) { return exp(x); });
+  EXPECT_NE(exp_attributes.find(wide), std::string::npos) << exp_attributes;
 }
 
 TEST(CpuCodegen, CompiledKernelRunsOverItsRange) {

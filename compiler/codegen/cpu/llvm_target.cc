@@ -116,12 +116,13 @@ bool has_feature(const llvm::TargetMachine& machine, const char* feature) {
   return machine.getMCSubtargetInfo()->checkFeatures(feature);
 }
 
-bool calls_tanh(const llvm::Function& f) {
+// Whether `f` may reorder a floating-point sum: the renderer marks an
+// accumulation's add or multiply reassociable so that it vectorises, and
+// then the vector width decides the order of the sum, and so its bits.
+bool reassociates(const llvm::Function& f) {
   for (const llvm::BasicBlock& block : f) {
     for (const llvm::Instruction& instruction : block) {
-      const auto* call = llvm::dyn_cast<llvm::CallInst>(&instruction);
-      const llvm::Function* callee = call ? call->getCalledFunction() : nullptr;
-      if (callee && (callee->getName() == "tanhf" || callee->getName() == "tanh")) return true;
+      if (llvm::isa<llvm::FPMathOperator>(instruction) && instruction.hasAllowReassoc()) return true;
     }
   }
   return false;
@@ -171,16 +172,18 @@ void optimise(llvm::Module& module, llvm::TargetMachine& machine, int opt_level)
   // LLVM tunes Intel's AVX-512 CPUs (Skylake-SP to Sapphire Rapids) to
   // vectorise loops 256 bits wide, against the clock drop early parts took
   // on 512-bit code; GELU's tanh then went 8 floats to a libmvec call.
-  // Kernels that call tanh ask for 512 bits: P1 at 4K on a Xeon with two
-  // 512-bit FMA units, GELU's kernel 18.5 -> 12.1 ms a step and its
-  // gradient's 19.2 -> 12.2. Only those: asked of every kernel, the
-  // reductions' vector width, and so their summation order, changed too,
-  // and one parameter of the data-parallel test (2 ranks against one
-  // process, 5 Adam steps) moved past its rounding tolerance. The GEMM's
+  // The kernels are bound by memory or by libmvec, not by that clock, so
+  // they ask for 512 bits: P1 at 4K on a Xeon with two 512-bit FMA units,
+  // GELU's kernel 18.5 -> 12.1 ms a step, its gradient's 19.2 -> 12.2, the
+  // step 2.5% faster. Not a kernel that reassociates a sum: the width
+  // would change the sum's order and its bits (asked of every kernel, one
+  // parameter of the data-parallel test, 2 ranks against one process
+  // after 5 Adam steps, moved past its rounding tolerance). Elementwise
+  // values and an argmax are the same bits at any width. The GEMM's
   // micro-kernel is written with its vector width and is unaffected.
   if (has_feature(machine, "+avx512f")) {
     for (llvm::Function& f : module) {
-      if (calls_tanh(f)) f.addFnAttr("prefer-vector-width", "512");
+      if (!f.isDeclaration() && !reassociates(f)) f.addFnAttr("prefer-vector-width", "512");
     }
   }
   llvm::LoopAnalysisManager lam;
